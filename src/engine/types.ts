@@ -1,0 +1,201 @@
+/**
+ * The Engine contract: the only thing service/ and worker/ talk to.
+ * Every engine (JetStream, embedded) implements it and passes test/conformance/.
+ *
+ * Times are milliseconds since the Unix epoch; durations are milliseconds.
+ * Failures are thrown as ConnectError with the code the client should see
+ * (see errors.ts), so the service layer passes them through unchanged.
+ */
+import type { JsonValue } from "@bufbuild/protobuf";
+
+export type JobState =
+  | "QUEUED"
+  | "RUNNING"
+  | "COMPLETED"
+  | "FAILED"
+  | "CANCELLED"
+  | "EXPIRED";
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface LogEntry {
+  message: string;
+  level: LogLevel;
+  /** "handler" for lines the job's handler wrote, "jetq" for the runtime. */
+  source: string;
+  timestamp: number;
+}
+
+export interface JobError {
+  /** Stable machine-readable code: HANDLER_ERROR, CANCELLED, TIMEOUT, ... */
+  code: string;
+  message: string;
+}
+
+/** The status object of one job, as GetStatus and StreamStatus report it. */
+export interface JobStatus {
+  id: string;
+  queue: string;
+  state: JobState;
+  /** Jobs ahead of this one (0 = next); only while QUEUED. */
+  queuePosition?: number;
+  /** Attempt running or last run, from 1; 0 before the first start. */
+  attempt: number;
+  /** 0..1 as last reported by the handler. */
+  progress: number;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  error?: JobError;
+  /** Only when asked for with includeLogs. */
+  logs?: LogEntry[];
+}
+
+export interface JobResult {
+  id: string;
+  state: JobState;
+  /** Only when COMPLETED. */
+  output?: JsonValue;
+  error?: JobError;
+}
+
+export interface CancelOutcome {
+  /** True when this call cancelled the job. */
+  removed: boolean;
+  message: string;
+  job: JobStatus;
+}
+
+export interface QueueCounts {
+  queue: string;
+  inQueue: number;
+  running: number;
+}
+
+/** Per-job settings; unset fields take the queue's defaults. */
+export interface JobOptions {
+  maxAttempts?: number;
+  timeoutMs?: number;
+  /** Epoch ms; a job not started by then ends EXPIRED. */
+  startDeadline?: number;
+}
+
+export interface SubmitInput {
+  queue: string;
+  input: JsonValue;
+  idempotencyKey?: string;
+  /** Owner of the job; "" when the server runs without keys. */
+  tenant?: string;
+  options?: JobOptions;
+}
+
+export interface ReadOptions {
+  includeLogs?: boolean;
+  /** When set, jobs of other tenants answer NOT_FOUND. */
+  tenant?: string;
+}
+
+export interface WatchOptions extends ReadOptions {
+  /** Ends the iteration (without error) when aborted. */
+  signal?: AbortSignal;
+}
+
+/** Queue-wide defaults, set by whoever declares the queue (a worker or config). */
+export interface QueueConfig {
+  /** A delivered job not acked nor heartbeated within this is redelivered. */
+  ackWaitMs: number;
+  /** Attempts a job may take unless its options say otherwise. */
+  maxAttempts: number;
+  /** Backoff before retry n (1-based) is min(backoffMaxMs, backoffBaseMs * 2^(n-1)), jittered. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+}
+
+export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
+  ackWaitMs: 30_000,
+  maxAttempts: 1,
+  backoffBaseMs: 1_000,
+  backoffMaxMs: 60_000,
+};
+
+/** How a handler's attempt ended badly. */
+export interface FailOptions {
+  /** false = no further attempts whatever max_attempts says. Default true. */
+  retryable?: boolean;
+}
+
+/**
+ * One delivery of one job to a worker. The worker calls begin() first, then
+ * exactly one of complete(), fail() or release().
+ */
+export interface JobLease {
+  readonly id: string;
+  readonly queue: string;
+  readonly input: JsonValue;
+  /** This delivery's attempt number, from 1. */
+  readonly attempt: number;
+  readonly createdAt: number;
+  readonly options: JobOptions;
+  /** Lease length: heartbeat() well inside it or the job is redelivered. */
+  readonly ackWaitMs: number;
+  /** Fires when a client cancels the job. */
+  readonly cancelled: AbortSignal;
+  /**
+   * Marks the job RUNNING. Resolves false when the job is already terminal
+   * (cancelled while queued, or finished by an earlier delivery): the lease is
+   * then settled and the handler must not run.
+   */
+  begin(): Promise<boolean>;
+  /** Extends the lease (JetStream: msg.working()). */
+  heartbeat(): Promise<void>;
+  log(level: LogLevel, message: string): void;
+  /** fraction in 0..1. */
+  progress(fraction: number): void;
+  /** Resolves false when another outcome (a cancel, another delivery) won. */
+  complete(output: JsonValue): Promise<boolean>;
+  /** Retries when retryable and attempts remain, else ends FAILED. */
+  fail(error: JobError, options?: FailOptions): Promise<boolean>;
+  /** Hands the job back for redelivery at once (shutdown). */
+  release(): Promise<void>;
+}
+
+export interface FetchOptions {
+  /** At most this many leases; pass the worker's free slots. */
+  max: number;
+  /** Wait at most this long for the first job. */
+  expiresMs: number;
+  signal?: AbortSignal;
+}
+
+export interface EngineStats {
+  /** Subscriptions this engine holds for live status fan-out (JetStream: 1). */
+  eventSubscriptions: number;
+  /** StreamStatus watches open in this process. */
+  openWatches: number;
+}
+
+export interface Engine {
+  readonly kind: "nats" | "memory";
+  /** Creates the queue if missing and sets its defaults. Idempotent. */
+  declareQueue(queue: string, config?: Partial<QueueConfig>): Promise<void>;
+  submit(input: SubmitInput): Promise<JobStatus>;
+  getStatus(id: string, options?: ReadOptions): Promise<JobStatus>;
+  /** Current status first, then every change; ends after a terminal state. */
+  watch(id: string, options?: WatchOptions): AsyncIterable<JobStatus>;
+  getResult(id: string, options?: ReadOptions): Promise<JobResult>;
+  cancel(id: string, options?: ReadOptions): Promise<CancelOutcome>;
+  queueCount(queue: string): Promise<QueueCounts>;
+  /** Worker side: take up to options.max jobs from a queue. */
+  fetch(queue: string, options: FetchOptions): Promise<JobLease[]>;
+  stats(): EngineStats;
+  close(): Promise<void>;
+}
+
+export function isTerminal(state: JobState): boolean {
+  return (
+    state === "COMPLETED" ||
+    state === "FAILED" ||
+    state === "CANCELLED" ||
+    state === "EXPIRED"
+  );
+}

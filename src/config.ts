@@ -1,0 +1,132 @@
+/**
+ * All settings come from the environment, parsed and validated once here, so
+ * a typo stops the process at start with the variable's name instead of
+ * surfacing later as odd behaviour.
+ */
+import { z } from "zod";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(["true", "false", "1", "0", "yes", "no"], { error: 'must be "true" or "false"' }))
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const natsUrls = z
+  .string()
+  .trim()
+  .transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s !== ""))
+  .pipe(
+    z
+      .array(
+        z.string().regex(
+          /^((nats|tls|ws|wss):\/\/)?[^\s/]+(:\d+)?\/?$/,
+          "each server must look like nats://host:4222",
+        ),
+      )
+      .min(1, "must name at least one server, e.g. nats://localhost:4222"),
+  );
+
+const EnvSchema = z.object({
+  PORT: int(0, 65535).default(8080),
+  HOST: z.string().trim().min(1, "must not be empty").default("0.0.0.0"),
+  NATS_URL: natsUrls.optional(),
+  JETQ_LOG_LEVEL: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }))
+    .default("info"),
+  JETQ_CONCURRENCY: int(1, 10_000).default(16),
+  JETQ_ACK_WAIT_MS: int(1_000, 24 * 60 * 60 * 1000).default(30_000),
+  JETQ_MAX_ATTEMPTS: int(1, 100).default(1),
+  JETQ_SHUTDOWN_GRACE_MS: int(0, 60 * 60 * 1000).default(10_000),
+  JETQ_STORAGE: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(["file", "memory"], { error: 'must be "file" or "memory"' }))
+    .default("file"),
+  JETQ_REPLICAS: int(1, 5).default(1),
+  JETQ_RETENTION_MS: int(1_000, 365 * 24 * 60 * 60 * 1000).default(86_400_000),
+  JETQ_WORKERS: bool.default(true),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Unset: the embedded engine. */
+  natsServers?: string[];
+  logLevel: (typeof LOG_LEVELS)[number];
+  concurrency: number;
+  ackWaitMs: number;
+  maxAttempts: number;
+  shutdownGraceMs: number;
+  storage: "file" | "memory";
+  replicas: number;
+  retentionMs: number;
+  /** Run in-process workers for the built-in handlers. */
+  workers: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/**
+ * Throws ConfigError listing every bad variable with what it allows.
+ * Empty variables count as unset, as shells and compose files often leave them.
+ */
+export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present: Record<string, string> = {};
+  for (const key of Object.keys(EnvSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== "") present[key] = value;
+  }
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? "?");
+      return `  ${key}=${JSON.stringify(present[key] ?? "")}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    natsServers: e.NATS_URL,
+    logLevel: e.JETQ_LOG_LEVEL,
+    concurrency: e.JETQ_CONCURRENCY,
+    ackWaitMs: e.JETQ_ACK_WAIT_MS,
+    maxAttempts: e.JETQ_MAX_ATTEMPTS,
+    shutdownGraceMs: e.JETQ_SHUTDOWN_GRACE_MS,
+    storage: e.JETQ_STORAGE,
+    replicas: e.JETQ_REPLICAS,
+    retentionMs: e.JETQ_RETENTION_MS,
+    workers: e.JETQ_WORKERS,
+  };
+}
+
+/** For the entry points: a bad configuration ends the process with exit code 1. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return parseConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`jetq: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * startServer: the QueueService on one plaintext port, for Connect (JSON and
+ * binary, GET for side-effect-free RPCs), gRPC and gRPC-Web, over HTTP/1.1
+ * and h2c.
+ */
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Logger } from "pino";
+import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
+import type { Engine } from "../engine/types.js";
+import { silentLogger } from "../logger.js";
+import { createQueueService } from "../service/queue-service.js";
+import { createLoggingInterceptor } from "./interceptors.js";
+import { createListener } from "./listener.js";
+
+export interface ServerOptions {
+  engine: Engine;
+  /** 0 = any free port; default 8080. */
+  port?: number;
+  /** Default "0.0.0.0". */
+  host?: string;
+  logger?: Logger;
+  /** Largest request message accepted; default 16 MiB + 1 MiB for the envelope. */
+  readMaxBytes?: number;
+  /** How long close() lets in-flight unary calls finish before cutting connections; default 5000. */
+  closeGraceMs?: number;
+}
+
+export interface RunningServer {
+  /** http://127.0.0.1:<port> (or the host given, when it is not a wildcard). */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_READ_MAX_BYTES = 17 * 1024 * 1024;
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const logger = options.logger ?? silentLogger();
+  const host = options.host ?? "0.0.0.0";
+  // Aborting it aborts every handler context, which ends open StreamStatus
+  // streams with this error: clients see UNAVAILABLE and know to retry.
+  const shutdown = new AbortController();
+
+  const routes = (router: ConnectRouter) => {
+    router.service(QueueService, createQueueService(options.engine, { logger }));
+  };
+  const handler = connectNodeAdapter({
+    routes,
+    connect: true,
+    grpc: true,
+    grpcWeb: true,
+    readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+    shutdownSignal: shutdown.signal,
+    interceptors: [createLoggingInterceptor(logger)],
+  });
+
+  const listener = createListener({ handler, logger });
+  const port = await listener.listen(options.port ?? 8080, host);
+  const wildcard = host === "0.0.0.0" || host === "::" || host === "";
+  const urlHost = wildcard ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  const url = `http://${urlHost}:${port}`;
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    close() {
+      closed ??= (async () => {
+        shutdown.abort(new ConnectError("server is shutting down; retry on another instance", Code.Unavailable));
+        await listener.close(options.closeGraceMs ?? 5_000);
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * Engine types ⇄ generated messages. The engine speaks plain JSON values and
+ * epoch milliseconds; the wire speaks google.protobuf.Value and Timestamp.
+ */
+import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
+import {
+  ValueSchema,
+  durationMs,
+  timestampFromMs,
+  timestampMs,
+  type Value,
+} from "@bufbuild/protobuf/wkt";
+import {
+  CancelResponseSchema,
+  GetResultResponseSchema,
+  JobErrorSchema,
+  JobSchema,
+  JobState as ProtoJobState,
+  LogEntrySchema,
+  LogLevel as ProtoLogLevel,
+  QueueCountResponseSchema,
+  type CancelResponse,
+  type GetResultResponse,
+  type Job,
+  type JobError as ProtoJobError,
+  type JobOptions as ProtoJobOptions,
+  type LogEntry as ProtoLogEntry,
+  type QueueCountResponse,
+} from "../../gen/jetq/v1/queue_pb.js";
+import { invalidArgument } from "../engine/errors.js";
+import type {
+  CancelOutcome,
+  JobError,
+  JobOptions,
+  JobResult,
+  JobState,
+  JobStatus,
+  LogEntry,
+  LogLevel,
+  QueueCounts,
+} from "../engine/types.js";
+
+const STATES: Record<JobState, ProtoJobState> = {
+  QUEUED: ProtoJobState.QUEUED,
+  RUNNING: ProtoJobState.RUNNING,
+  COMPLETED: ProtoJobState.COMPLETED,
+  FAILED: ProtoJobState.FAILED,
+  CANCELLED: ProtoJobState.CANCELLED,
+  EXPIRED: ProtoJobState.EXPIRED,
+};
+
+const LEVELS: Record<LogLevel, ProtoLogLevel> = {
+  debug: ProtoLogLevel.DEBUG,
+  info: ProtoLogLevel.INFO,
+  warn: ProtoLogLevel.WARN,
+  error: ProtoLogLevel.ERROR,
+};
+
+export function jobStateToProto(state: JobState): ProtoJobState {
+  return STATES[state] ?? ProtoJobState.UNSPECIFIED;
+}
+
+export function logLevelToProto(level: LogLevel): ProtoLogLevel {
+  return LEVELS[level] ?? ProtoLogLevel.UNSPECIFIED;
+}
+
+export function jsonToValue(json: JsonValue): Value {
+  return fromJson(ValueSchema, json);
+}
+
+/** A missing Value (field unset) is JSON null, so Submit without input works. */
+export function valueToJson(value: Value | undefined): JsonValue {
+  if (value === undefined || value.kind.case === undefined) return null;
+  return toJson(ValueSchema, value);
+}
+
+function jobErrorToProto(error: JobError): ProtoJobError {
+  return create(JobErrorSchema, { code: error.code, message: error.message });
+}
+
+function logEntryToProto(entry: LogEntry): ProtoLogEntry {
+  return create(LogEntrySchema, {
+    message: entry.message,
+    level: logLevelToProto(entry.level),
+    source: entry.source,
+    timestamp: timestampFromMs(entry.timestamp),
+  });
+}
+
+export function jobToProto(status: JobStatus): Job {
+  return create(JobSchema, {
+    id: status.id,
+    queue: status.queue,
+    state: jobStateToProto(status.state),
+    queuePosition: status.state === "QUEUED" ? status.queuePosition : undefined,
+    attempt: status.attempt,
+    progress: status.progress,
+    createdAt: timestampFromMs(status.createdAt),
+    startedAt: status.startedAt !== undefined ? timestampFromMs(status.startedAt) : undefined,
+    finishedAt: status.finishedAt !== undefined ? timestampFromMs(status.finishedAt) : undefined,
+    error: status.error ? jobErrorToProto(status.error) : undefined,
+    logs: status.logs?.map(logEntryToProto) ?? [],
+  });
+}
+
+export function resultToProto(result: JobResult): GetResultResponse {
+  return create(GetResultResponseSchema, {
+    id: result.id,
+    state: jobStateToProto(result.state),
+    output:
+      result.state === "COMPLETED" && result.output !== undefined
+        ? jsonToValue(result.output)
+        : undefined,
+    error: result.error ? jobErrorToProto(result.error) : undefined,
+  });
+}
+
+export function cancelToProto(outcome: CancelOutcome): CancelResponse {
+  return create(CancelResponseSchema, {
+    removed: outcome.removed,
+    message: outcome.message,
+    job: jobToProto(outcome.job),
+  });
+}
+
+export function countsToProto(counts: QueueCounts): QueueCountResponse {
+  return create(QueueCountResponseSchema, {
+    queue: counts.queue,
+    inQueue: counts.inQueue,
+    running: counts.running,
+  });
+}
+
+export const MAX_ATTEMPTS_LIMIT = 100;
+export const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
+/** Clients' clocks drift: a deadline this far in the past is still accepted. */
+export const START_DEADLINE_SKEW_MS = 60_000;
+
+/**
+ * Validates and converts Submit's options. Errors name the field as the
+ * client wrote it (snake_case, as in the .proto).
+ */
+export function jobOptionsFromProto(
+  options: ProtoJobOptions | undefined,
+  now: number = Date.now(),
+): JobOptions {
+  const out: JobOptions = {};
+  if (!options) return out;
+  if (options.maxAttempts !== undefined) {
+    const n = options.maxAttempts;
+    if (!Number.isInteger(n) || n < 1 || n > MAX_ATTEMPTS_LIMIT) {
+      throw invalidArgument(
+        `options.max_attempts: ${n} is out of range: use 1 to ${MAX_ATTEMPTS_LIMIT}, or leave it unset for the queue's default`,
+      );
+    }
+    out.maxAttempts = n;
+  }
+  if (options.timeout !== undefined) {
+    const { seconds, nanos } = options.timeout;
+    const ms = durationMs(options.timeout);
+    if (seconds < 0n || nanos < 0 || !(ms > 0)) {
+      throw invalidArgument(
+        `options.timeout: must be greater than zero (got ${seconds}s ${nanos}ns); leave it unset for no time limit`,
+      );
+    }
+    if (ms > MAX_TIMEOUT_MS) {
+      throw invalidArgument(
+        `options.timeout: ${Math.round(ms / 1000)}s is over the limit of 24h (86400s)`,
+      );
+    }
+    out.timeoutMs = Math.ceil(ms);
+  }
+  if (options.startDeadline !== undefined) {
+    const { nanos } = options.startDeadline;
+    if (nanos < 0 || nanos > 999_999_999) {
+      throw invalidArgument(`options.start_deadline: nanos ${nanos} is out of range 0..999999999`);
+    }
+    const ms = timestampMs(options.startDeadline);
+    // Date's own range, so the messages below can always print it.
+    if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) {
+      throw invalidArgument("options.start_deadline: is not a valid timestamp");
+    }
+    if (ms < now - START_DEADLINE_SKEW_MS) {
+      throw invalidArgument(
+        `options.start_deadline: ${new Date(ms).toISOString()} is in the past (server time ${new Date(now).toISOString()}); use a time in the future`,
+      );
+    }
+    out.startDeadline = ms;
+  }
+  return out;
+}

@@ -1,0 +1,128 @@
+/**
+ * QueueService: each RPC validates its request, calls the engine and converts
+ * the answer. Nothing here knows which engine runs underneath.
+ */
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
+import { invalidArgument } from "../engine/errors.js";
+import { parseJobId } from "../engine/job-id.js";
+import { assertQueueName } from "../engine/queue-name.js";
+import type { Engine } from "../engine/types.js";
+import {
+  cancelToProto,
+  countsToProto,
+  jobOptionsFromProto,
+  jobToProto,
+  resultToProto,
+  valueToJson,
+} from "./convert.js";
+
+export interface QueueServiceOptions {
+  logger?: Logger;
+}
+
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
+
+export function createQueueService(
+  engine: Engine,
+  options: QueueServiceOptions = {},
+): ServiceImpl<typeof QueueService> {
+  const toClientError = createErrorMapper(options.logger);
+  return {
+    async submit(req, ctx) {
+      try {
+        assertQueueName(req.queue, "queue");
+        if (req.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+          throw invalidArgument(
+            `idempotency_key: ${req.idempotencyKey.length} characters is over the limit of ${MAX_IDEMPOTENCY_KEY_LENGTH}`,
+          );
+        }
+        const status = await engine.submit({
+          queue: req.queue,
+          input: valueToJson(req.input),
+          idempotencyKey: req.idempotencyKey === "" ? undefined : req.idempotencyKey,
+          tenant: "",
+          options: jobOptionsFromProto(req.options),
+        });
+        return jobToProto(status);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
+    },
+
+    async getStatus(req, ctx) {
+      try {
+        parseJobId(req.id, "id");
+        return jobToProto(await engine.getStatus(req.id, { includeLogs: req.includeLogs }));
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
+    },
+
+    async *streamStatus(req, ctx) {
+      try {
+        parseJobId(req.id, "id");
+        const updates = engine.watch(req.id, {
+          includeLogs: req.includeLogs,
+          signal: ctx.signal,
+        });
+        for await (const status of updates) {
+          yield jobToProto(status);
+        }
+        // A watch ends quietly when its signal aborts; the client must learn
+        // that the stream was cut (server shutdown, deadline), not that the
+        // job finished.
+        if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason, Code.Canceled);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
+    },
+
+    async getResult(req, ctx) {
+      try {
+        parseJobId(req.id, "id");
+        return resultToProto(await engine.getResult(req.id));
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
+    },
+
+    async cancel(req, ctx) {
+      try {
+        parseJobId(req.id, "id");
+        return cancelToProto(await engine.cancel(req.id));
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
+    },
+
+    async queueCount(req, ctx) {
+      try {
+        assertQueueName(req.queue, "queue");
+        return countsToProto(await engine.queueCount(req.queue));
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
+    },
+  };
+}
+
+/**
+ * ConnectErrors carry a code and a message meant for the client and pass
+ * through. Anything else is a bug or an unexpected failure: log it with its
+ * stack, tell the client only that it happened.
+ */
+function createErrorMapper(logger: Logger | undefined) {
+  return (err: unknown, ctx: HandlerContext): ConnectError => {
+    if (err instanceof ConnectError) return err;
+    if (err instanceof Error && err.name === "AbortError" && ctx.signal.aborted) {
+      return ConnectError.from(ctx.signal.reason, Code.Canceled);
+    }
+    logger?.error(
+      { err, rpc: `${ctx.service.typeName}/${ctx.method.name}` },
+      "unexpected error in RPC handler",
+    );
+    return new ConnectError("internal error; the server logged the details", Code.Internal);
+  };
+}

@@ -1,0 +1,348 @@
+/**
+ * The worker runtime: per queue, a loop that pulls exactly as many jobs as it
+ * has free slots and runs each through its handler with heartbeats, a cancel
+ * / timeout / shutdown signal, and exactly one settlement.
+ */
+import type { JsonValue } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { assertQueueName } from "../engine/queue-name.js";
+import type { Engine, JobError, JobLease, QueueConfig } from "../engine/types.js";
+import { silentLogger } from "../logger.js";
+import { PermanentError } from "./errors.js";
+import type { Handler, JobContext, QueueRegistration, Worker, WorkerOptions } from "./types.js";
+
+const DEFAULT_CONCURRENCY = 16;
+const DEFAULT_FETCH_EXPIRES_MS = 2_000;
+const DEFAULT_GRACE_MS = 10_000;
+/** Pause after a failed pull, so an unreachable engine is not hammered. */
+const FETCH_ERROR_PAUSE_MS = 1_000;
+/** A pull that comes back empty this fast means the engine is not waiting (closed?): pause. */
+const FAST_EMPTY_MS = 20;
+const FAST_EMPTY_PAUSE_MS = 200;
+
+type AbortReason = "cancel" | "timeout" | "shutdown";
+type Outcome = { ok: true; output: JsonValue } | { ok: false; error: unknown };
+
+interface ActiveJob {
+  lease: JobLease;
+  controller: AbortController;
+  reason?: AbortReason;
+  /** Handed back by stop(): nothing else may settle this lease. */
+  released: boolean;
+  /** complete/fail was called: the handler may still be running, the lease is done. */
+  settled: boolean;
+  done: Promise<void>;
+}
+
+interface QueueRuntime {
+  name: string;
+  handler: Handler;
+  concurrency: number;
+  config?: Partial<QueueConfig>;
+  active: Set<ActiveJob>;
+  /** Resolves the current waiter when a slot frees up. */
+  wake?: () => void;
+}
+
+export function createWorker(options: WorkerOptions): Worker {
+  const engine = options.engine;
+  const logger = (options.logger ?? silentLogger()).child({ component: "worker" });
+  const fetchExpiresMs = options.fetchExpiresMs ?? DEFAULT_FETCH_EXPIRES_MS;
+  const queues: QueueRuntime[] = Object.entries(options.queues).map(([name, reg]) => {
+    assertQueueName(name, "queues");
+    const r: QueueRegistration = typeof reg === "function" ? { handler: reg } : reg;
+    const concurrency = r.concurrency ?? options.concurrency ?? DEFAULT_CONCURRENCY;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new RangeError(`concurrency of queue "${name}" must be a whole number >= 1, got ${concurrency}`);
+    }
+    return { name, handler: r.handler, concurrency, config: r.config, active: new Set() };
+  });
+
+  const stopping = new AbortController();
+  let loops: Promise<void>[] = [];
+  let started = false;
+  let stopped: Promise<void> | undefined;
+
+  async function pull(q: QueueRuntime): Promise<void> {
+    while (!stopping.signal.aborted) {
+      const free = q.concurrency - q.active.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            stopping.signal.removeEventListener("abort", done);
+            q.wake = undefined;
+            resolve();
+          };
+          q.wake = done;
+          stopping.signal.addEventListener("abort", done, { once: true });
+        });
+        continue;
+      }
+      let leases: JobLease[];
+      const t0 = performance.now();
+      try {
+        leases = await engine.fetch(q.name, {
+          max: free,
+          expiresMs: fetchExpiresMs,
+          signal: stopping.signal,
+        });
+      } catch (err) {
+        if (stopping.signal.aborted) break;
+        logger.warn({ err, queue: q.name }, "pulling jobs failed; retrying");
+        await pause(FETCH_ERROR_PAUSE_MS, stopping.signal);
+        continue;
+      }
+      for (const [i, lease] of leases.entries()) {
+        // Defensive: a lease beyond our free slots, or one that arrived as we
+        // began to stop, goes straight back to the queue.
+        if (stopping.signal.aborted || i >= free) {
+          lease.release().catch((err: unknown) => logger.warn({ err, job: lease.id }, "release failed"));
+          continue;
+        }
+        run(q, lease);
+      }
+      if (leases.length === 0 && performance.now() - t0 < FAST_EMPTY_MS) {
+        await pause(FAST_EMPTY_PAUSE_MS, stopping.signal);
+      }
+    }
+  }
+
+  function run(q: QueueRuntime, lease: JobLease): void {
+    const job: ActiveJob = {
+      lease,
+      controller: new AbortController(),
+      released: false,
+      settled: false,
+      done: Promise.resolve(),
+    };
+    q.active.add(job);
+    job.done = execute(q, job)
+      .catch((err: unknown) => logger.error({ err, job: lease.id }, "job runtime error"))
+      .finally(() => {
+        q.active.delete(job);
+        q.wake?.();
+      });
+  }
+
+  async function execute(q: QueueRuntime, job: ActiveJob): Promise<void> {
+    const { lease, controller } = job;
+    const log = logger.child({ queue: q.name, job: lease.id, attempt: lease.attempt });
+    if (!(await lease.begin())) {
+      log.debug("job already finished or expired; not running it");
+      return;
+    }
+    if (job.released) return;
+
+    const abort = (reason: AbortReason) => {
+      if (controller.signal.aborted) return;
+      job.reason = reason;
+      controller.abort(abortError(reason, lease));
+    };
+    const onCancel = () => abort("cancel");
+    if (lease.cancelled.aborted) onCancel();
+    else lease.cancelled.addEventListener("abort", onCancel, { once: true });
+    const timeoutMs = lease.options.timeoutMs;
+    const timeout =
+      timeoutMs !== undefined && timeoutMs > 0 ? setTimeout(() => abort("timeout"), timeoutMs) : undefined;
+    const heartbeat = setInterval(
+      () => {
+        lease.heartbeat().catch((err: unknown) => log.warn({ err }, "heartbeat failed"));
+      },
+      Math.max(100, Math.floor(lease.ackWaitMs / 3)),
+    );
+
+    const ctx: JobContext = {
+      id: lease.id,
+      queue: lease.queue,
+      attempt: lease.attempt,
+      signal: controller.signal,
+      log: (level, message) => lease.log(level, String(message)),
+      progress: (fraction) => {
+        if (Number.isFinite(fraction)) lease.progress(Math.min(1, Math.max(0, fraction)));
+      },
+    };
+
+    log.debug("job started");
+    const result: Promise<Outcome> = (async () => q.handler(lease.input, ctx))().then(
+      (output) => ({ ok: true, output: output === undefined ? null : output }),
+      (error: unknown) => ({ ok: false, error }),
+    );
+    // A cancel or timeout settles the job at once, even if the handler ignores
+    // its signal; its slot stays taken until it really returns.
+    const aborted = new Promise<undefined>((resolve) => {
+      if (controller.signal.aborted) resolve(undefined);
+      else controller.signal.addEventListener("abort", () => resolve(undefined), { once: true });
+    });
+    try {
+      const outcome = await Promise.race([result, aborted]);
+      clearTimeout(timeout);
+      clearInterval(heartbeat);
+      lease.cancelled.removeEventListener("abort", onCancel);
+      if (!job.released) {
+        job.settled = true;
+        await settle(job, outcome, log);
+      }
+    } finally {
+      clearTimeout(timeout);
+      clearInterval(heartbeat);
+      lease.cancelled.removeEventListener("abort", onCancel);
+      await result;
+    }
+  }
+
+  async function settle(job: ActiveJob, outcome: Outcome | undefined, log: Logger): Promise<void> {
+    const { lease } = job;
+    switch (job.reason) {
+      case "cancel":
+        // The cancel already wrote CANCELLED; this only settles our delivery.
+        await lease.fail({ code: "CANCELLED", message: "cancelled by a client" }, { retryable: false });
+        log.info("job cancelled while running");
+        return;
+      case "timeout":
+        await lease.fail({ code: "TIMEOUT", message: timeoutMessage(lease) });
+        log.warn({ timeoutMs: lease.options.timeoutMs }, "job timed out");
+        return;
+      case "shutdown":
+        // stop() hands these back itself.
+        return;
+    }
+    if (outcome === undefined) return;
+    if (outcome.ok) {
+      let output: JsonValue;
+      try {
+        output = toJsonValue(outcome.output);
+      } catch (err) {
+        await lease.fail(
+          { code: "OUTPUT_INVALID", message: `handler output is not JSON: ${errorMessage(err)}` },
+          { retryable: false },
+        );
+        log.warn({ err }, "handler output is not JSON");
+        return;
+      }
+      try {
+        const won = await lease.complete(output);
+        log.debug({ won }, "job completed");
+      } catch (err) {
+        const code = err instanceof ConnectError ? err.code : undefined;
+        if (code === Code.ResourceExhausted || code === Code.InvalidArgument) {
+          await lease.fail(
+            { code: "OUTPUT_INVALID", message: errorMessage(err) },
+            { retryable: false },
+          );
+        }
+        throw err;
+      }
+      return;
+    }
+    const error = toJobError(outcome.error);
+    const retryable = !(outcome.error instanceof PermanentError);
+    await lease.fail(error, { retryable });
+    log.info({ code: error.code, retryable, message: error.message }, "job attempt failed");
+  }
+
+  async function releaseAll(): Promise<void> {
+    const left = queues.flatMap((q) => [...q.active]);
+    await Promise.all(
+      left.map(async (job) => {
+        if (!job.controller.signal.aborted) {
+          job.reason = "shutdown";
+          job.controller.abort(abortError("shutdown", job.lease));
+        }
+        if (job.settled) return;
+        job.released = true;
+        try {
+          await job.lease.release();
+          logger.info({ job: job.lease.id }, "job handed back to its queue at shutdown");
+        } catch (err) {
+          logger.warn({ err, job: job.lease.id }, "release at shutdown failed; the job is redelivered after its ack wait");
+        }
+      }),
+    );
+  }
+
+  return {
+    get running() {
+      return queues.reduce((n, q) => n + q.active.size, 0);
+    },
+
+    async start() {
+      if (started) throw new Error("worker already started");
+      started = true;
+      for (const q of queues) await engine.declareQueue(q.name, q.config);
+      loops = queues.map((q) =>
+        pull(q).catch((err: unknown) => logger.error({ err, queue: q.name }, "pull loop ended")),
+      );
+      logger.info(
+        { queues: queues.map((q) => ({ name: q.name, concurrency: q.concurrency })) },
+        "worker started",
+      );
+    },
+
+    stop(stopOptions = {}) {
+      stopped ??= (async () => {
+        const graceMs = stopOptions.graceMs ?? DEFAULT_GRACE_MS;
+        stopping.abort();
+        await Promise.all(loops);
+        const all = () => Promise.all(queues.flatMap((q) => [...q.active].map((j) => j.done)));
+        let timer: NodeJS.Timeout | undefined;
+        const graceOver = new Promise<"timeout">((resolve) => {
+          timer = setTimeout(() => resolve("timeout"), graceMs);
+        });
+        const first = await Promise.race([all().then(() => "done" as const), graceOver]);
+        clearTimeout(timer);
+        if (first === "timeout") await releaseAll();
+        logger.info("worker stopped");
+      })();
+      return stopped;
+    },
+  };
+}
+
+function abortError(reason: AbortReason, lease: JobLease): Error {
+  switch (reason) {
+    case "cancel":
+      return new DOMException(`job ${lease.id} was cancelled`, "AbortError");
+    case "timeout":
+      return new DOMException(timeoutMessage(lease), "TimeoutError");
+    case "shutdown":
+      return new DOMException("the worker is shutting down", "AbortError");
+  }
+}
+
+function timeoutMessage(lease: JobLease): string {
+  return `attempt ${lease.attempt} exceeded the job's time limit of ${formatMs(lease.options.timeoutMs ?? 0)}`;
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+function toJobError(err: unknown): JobError {
+  if (err instanceof PermanentError) return { code: err.code, message: errorMessage(err) };
+  return { code: "HANDLER_ERROR", message: errorMessage(err) };
+}
+
+/** What the output looks like once it went through JSON: what a client will get. */
+function toJsonValue(value: JsonValue): JsonValue {
+  const text = JSON.stringify(value);
+  return text === undefined ? null : (JSON.parse(text) as JsonValue);
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,559 @@
+/**
+ * The embedded engine: every queue and job in this process's memory, with the
+ * same contract and semantics as the JetStream engine (test/conformance/).
+ * Everything is synchronous inside, so each call is atomic: no locks, and
+ * idempotent submits cannot race.
+ */
+import type { JsonValue } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import {
+  failedPrecondition,
+  invalidArgument,
+  jobNotFound,
+  notFound,
+  queueNotFound,
+  resourceExhausted,
+  unavailable,
+} from "../errors.js";
+import { formatJobId, newToken, parseJobId } from "../job-id.js";
+import { assertQueueName } from "../queue-name.js";
+import {
+  DEFAULT_QUEUE_CONFIG,
+  type CancelOutcome,
+  type Engine,
+  type FailOptions,
+  type FetchOptions,
+  type JobError,
+  type JobLease,
+  type JobOptions,
+  type JobResult,
+  type JobState,
+  type JobStatus,
+  type QueueConfig,
+  type QueueCounts,
+  type ReadOptions,
+  type SubmitInput,
+  type WatchOptions,
+} from "../types.js";
+import {
+  createQueueState,
+  maxAttemptsOf,
+  snapshot,
+  type Delivery,
+  type FetchWaiter,
+  type JobRecord,
+  type JobWatcher,
+  type QueueState,
+} from "./job-record.js";
+import { createLease, type LeaseHost } from "./lease.js";
+import { createTimerHeap } from "./timer-heap.js";
+import { notifyWatchers, watchJob } from "./watch.js";
+
+export interface MemoryEngineOptions {
+  /** How long terminal jobs (and their logs) stay readable. Default 24h. */
+  retentionMs?: number;
+  logger?: Logger;
+}
+
+const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** Same order as NATS's default max_payload, so a payload that works here works there. */
+export const MAX_PAYLOAD_BYTES = 1024 * 1024;
+/** Ids of jobs removed by retention, remembered to say why they are gone. */
+const MAX_TOMBSTONES = 100_000;
+
+export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  if (!(retentionMs >= 0)) throw invalidArgument(`retentionMs: ${retentionMs} must be zero or more`);
+  const logger = options.logger?.child({ engine: "memory" });
+
+  const queues = new Map<string, QueueState>();
+  /** tenant NUL key → job */
+  const idempotency = new Map<string, JobRecord>();
+  /** id → tenant of jobs removed by retention */
+  const tombstones = new Map<string, string>();
+  const watchers = new Set<JobWatcher>();
+  let closed = false;
+
+  const deadlines = createTimerHeap<JobRecord>((job) => expireIfDue(job, Date.now()));
+  const retention = createTimerHeap<JobRecord>((job) => forget(job));
+
+  // ------------------------------------------------------------ helpers
+
+  const ensureOpen = (what: string) => {
+    if (closed) throw unavailable(`engine closed: cannot ${what}`);
+  };
+
+  const getQueue = (queue: string): QueueState => {
+    assertQueueName(queue);
+    const q = queues.get(queue);
+    if (!q) throw queueNotFound(queue);
+    return q;
+  };
+
+  const idempotencySlot = (tenant: string, key: string) => `${tenant}\u0000${key}`;
+
+  const retentionNotFound = (id: string) =>
+    notFound(
+      `job "${id}" not found: it finished more than ${formatDuration(retentionMs)} ago and its record expired from retention`,
+    );
+
+  /** The job behind id, as the reader may see it; NOT_FOUND otherwise. */
+  const lookup = (id: string, read: ReadOptions = {}): JobRecord => {
+    const parts = parseJobId(id);
+    const job = queues.get(parts.queue)?.jobs.get(parts.seq);
+    if (!job || job.token !== parts.token) {
+      const tenant = tombstones.get(id);
+      if (tenant !== undefined && (read.tenant === undefined || read.tenant === tenant)) {
+        throw retentionNotFound(id);
+      }
+      throw jobNotFound(id);
+    }
+    // Another tenant's job is indistinguishable from no job.
+    if (read.tenant !== undefined && read.tenant !== job.tenant) throw jobNotFound(id);
+    const now = Date.now();
+    if (job.finishedAt !== undefined && job.finishedAt + retentionMs <= now) {
+      forget(job);
+      throw retentionNotFound(id);
+    }
+    expireIfDue(job, now);
+    return job;
+  };
+
+  const deadlinePassed = (job: JobRecord, now: number) =>
+    job.options.startDeadline !== undefined && job.options.startDeadline <= now;
+
+  /** A QUEUED job whose start deadline passed ends EXPIRED (timer, read, fetch, begin). */
+  const expireIfDue = (job: JobRecord, now: number): boolean => {
+    if (job.state !== "QUEUED" || !deadlinePassed(job, now)) return false;
+    finish(job, "EXPIRED", {
+      error: {
+        code: "EXPIRED",
+        message: `job did not start before its start deadline ${new Date(job.options.startDeadline!).toISOString()}`,
+      },
+    });
+    return true;
+  };
+
+  /** Takes the job out of its current phase (queue slot, backoff timer or lease). */
+  const leavePhase = (job: JobRecord) => {
+    const q = job.queue;
+    switch (job.phase) {
+      case "ready":
+        q.ready.delete(job.seq);
+        break;
+      case "backoff":
+        if (job.backoffTimer) clearTimeout(job.backoffTimer);
+        job.backoffTimer = undefined;
+        break;
+      case "leased":
+        if (job.delivery) clearTimeout(job.delivery.timer);
+        job.delivery = undefined; // from now on that lease is stale
+        q.leased--;
+        break;
+      case "done":
+        break;
+    }
+  };
+
+  const makeReady = (job: JobRecord) => {
+    job.phase = "ready";
+    job.queue.ready.add(job.seq);
+  };
+
+  const finish = (job: JobRecord, state: JobState, fields: { error?: JobError; output?: JsonValue }) => {
+    leavePhase(job);
+    job.phase = "done";
+    job.queue.live.delete(job.seq);
+    job.state = state;
+    job.finishedAt = Date.now();
+    job.error = fields.error;
+    if (fields.output !== undefined) job.output = fields.output;
+    retention.add(job.finishedAt + retentionMs, job);
+    logger?.debug({ id: job.id, state }, "job finished");
+    notifyWatchers(job, "status");
+  };
+
+  /** Drops a terminal job after its retention (its logs go with it). */
+  const forget = (job: JobRecord) => {
+    const q = job.queue;
+    if (q.jobs.get(job.seq) !== job) return;
+    q.jobs.delete(job.seq);
+    if (job.idempotencyKey !== undefined) {
+      const slot = idempotencySlot(job.tenant, job.idempotencyKey);
+      if (idempotency.get(slot) === job) idempotency.delete(slot);
+    }
+    tombstones.set(job.id, job.tenant);
+    if (tombstones.size > MAX_TOMBSTONES) {
+      tombstones.delete(tombstones.keys().next().value!);
+    }
+  };
+
+  const backoffDelay = (config: QueueConfig, failedAttempt: number) => {
+    const base = Math.min(config.backoffMaxMs, config.backoffBaseMs * 2 ** (failedAttempt - 1));
+    return Math.max(0, Math.round(base * (0.8 + Math.random() * 0.4)));
+  };
+
+  // ------------------------------------------------------------ delivery
+
+  const leaseHost: LeaseHost = {
+    begin(d) {
+      const job = d.job;
+      if (closed || job.delivery !== d) return false;
+      if (expireIfDue(job, Date.now())) return false;
+      if (d.begun) return true;
+      d.begun = true;
+      d.timer.refresh();
+      job.state = "RUNNING";
+      job.attempt = d.attempt;
+      job.startedAt = Date.now();
+      job.progress = 0;
+      notifyWatchers(job, "status");
+      return true;
+    },
+    heartbeat(d) {
+      if (!closed && d.job.delivery === d) d.timer.refresh();
+    },
+    log(d, level, message) {
+      const job = d.job;
+      if (closed || job.delivery !== d) return;
+      (job.logs ??= []).push({ message: String(message), level, source: "handler", timestamp: Date.now() });
+      notifyWatchers(job, "log");
+    },
+    progress(d, fraction) {
+      const job = d.job;
+      if (closed || job.delivery !== d || !Number.isFinite(fraction)) return;
+      const value = Math.min(1, Math.max(0, fraction));
+      if (value === job.progress) return;
+      job.progress = value;
+      notifyWatchers(job, "status");
+    },
+    complete(d, output) {
+      const job = d.job;
+      if (closed || job.delivery !== d) return false;
+      finish(job, "COMPLETED", { output: structuredClone(output ?? null) });
+      return true;
+    },
+    fail(d, error, failOptions) {
+      const job = d.job;
+      if (closed || job.delivery !== d) return false;
+      const jobError = { code: String(error.code), message: String(error.message) };
+      const retryable = failOptions.retryable !== false;
+      if (!retryable || d.attempt >= maxAttemptsOf(job)) {
+        finish(job, "FAILED", { error: jobError });
+        return true;
+      }
+      leavePhase(job);
+      job.state = "QUEUED";
+      job.error = jobError;
+      job.phase = "backoff";
+      const wait = backoffDelay(job.queue.config, d.attempt);
+      job.backoffTimer = setTimeout(() => {
+        job.backoffTimer = undefined;
+        if (job.phase !== "backoff") return;
+        makeReady(job);
+        serveWaiters(job.queue);
+      }, wait);
+      job.backoffTimer.unref();
+      logger?.debug({ id: job.id, attempt: d.attempt, backoffMs: wait }, "job will be retried");
+      notifyWatchers(job, "status");
+      return true;
+    },
+    release(d) {
+      const job = d.job;
+      if (closed || job.delivery !== d) return;
+      leavePhase(job);
+      // Handing a job back (shutdown) does not use up an attempt.
+      job.deliveries--;
+      const wasRunning = job.state === "RUNNING";
+      job.state = "QUEUED";
+      makeReady(job);
+      if (wasRunning) notifyWatchers(job, "status");
+      serveWaiters(job.queue);
+    },
+  };
+
+  const onLeaseExpired = (d: Delivery) => {
+    const job = d.job;
+    if (closed || job.delivery !== d) return;
+    const max = maxAttemptsOf(job);
+    if (d.attempt >= max) {
+      finish(job, "FAILED", {
+        error: {
+          code: "ATTEMPTS_EXHAUSTED",
+          message: `attempt ${d.attempt} of ${max} was neither finished nor heartbeated within ${d.ackWaitMs} ms, and no attempts remain`,
+        },
+      });
+      return;
+    }
+    logger?.debug({ id: job.id, attempt: d.attempt }, "lease expired; redelivering");
+    leavePhase(job);
+    const wasRunning = job.state === "RUNNING";
+    job.state = "QUEUED";
+    makeReady(job);
+    if (wasRunning) notifyWatchers(job, "status");
+    serveWaiters(job.queue);
+  };
+
+  const deliver = (job: JobRecord): JobLease => {
+    const q = job.queue;
+    job.deliveries++;
+    job.phase = "leased";
+    q.leased++;
+    const ackWaitMs = q.config.ackWaitMs;
+    const d: Delivery = {
+      job,
+      attempt: job.deliveries,
+      ackWaitMs,
+      cancel: new AbortController(),
+      timer: setTimeout(() => onLeaseExpired(d), ackWaitMs),
+      begun: false,
+    };
+    d.timer.unref();
+    job.delivery = d;
+    return createLease(leaseHost, d);
+  };
+
+  /** Up to max leases from the head of the queue; expired jobs are dropped on the way. */
+  const take = (q: QueueState, max: number): JobLease[] => {
+    const leases: JobLease[] = [];
+    const now = Date.now();
+    while (leases.length < max) {
+      const seq = q.ready.first();
+      if (seq === undefined) break;
+      const job = q.jobs.get(seq)!;
+      if (expireIfDue(job, now)) continue;
+      q.ready.delete(seq);
+      leases.push(deliver(job));
+    }
+    return leases;
+  };
+
+  /** Hands ready jobs to pending fetches, oldest fetch first. */
+  const serveWaiters = (q: QueueState) => {
+    while (q.waiters.length > 0 && q.ready.size > 0) {
+      const waiter = q.waiters[0]!;
+      const leases = take(q, waiter.max);
+      if (leases.length === 0) break;
+      q.waiters.shift();
+      waiter.serve(leases);
+    }
+  };
+
+  // ------------------------------------------------------------ the Engine
+
+  const engine: Engine = {
+    kind: "memory",
+
+    async declareQueue(queue, config = {}) {
+      ensureOpen("declare queues");
+      assertQueueName(queue);
+      const existing = queues.get(queue);
+      const merged = validateConfig({ ...(existing?.config ?? DEFAULT_QUEUE_CONFIG), ...definedOnly(config) });
+      if (existing) existing.config = merged;
+      else queues.set(queue, createQueueState(queue, merged));
+    },
+
+    async submit(input: SubmitInput): Promise<JobStatus> {
+      ensureOpen("submit jobs");
+      const q = getQueue(input.queue);
+      const jobOptions = validateJobOptions(input.options ?? {});
+      const tenant = input.tenant ?? "";
+      const key = input.idempotencyKey ? input.idempotencyKey : undefined;
+      if (key !== undefined) {
+        const existing = idempotency.get(idempotencySlot(tenant, key));
+        if (existing && existing.queue.jobs.get(existing.seq) === existing) {
+          expireIfDue(existing, Date.now());
+          return snapshot(existing);
+        }
+      }
+      const stored = structuredClone(input.input ?? null);
+      const bytes = Buffer.byteLength(JSON.stringify(stored) ?? "null");
+      if (bytes > MAX_PAYLOAD_BYTES) {
+        throw resourceExhausted(
+          `input: ${bytes} bytes is over the limit of ${MAX_PAYLOAD_BYTES} bytes; store large data elsewhere and pass a reference`,
+        );
+      }
+
+      const seq = q.nextSeq++;
+      const token = newToken();
+      const job: JobRecord = {
+        id: formatJobId({ queue: q.name, seq, token }),
+        token,
+        seq,
+        queue: q,
+        tenant,
+        idempotencyKey: key,
+        input: stored,
+        options: jobOptions,
+        createdAt: Date.now(),
+        state: "QUEUED",
+        phase: "ready",
+        attempt: 0,
+        deliveries: 0,
+        progress: 0,
+      };
+      q.jobs.set(seq, job);
+      q.live.set(seq, job);
+      q.ready.add(seq);
+      if (key !== undefined) idempotency.set(idempotencySlot(tenant, key), job);
+      if (jobOptions.startDeadline !== undefined) deadlines.add(jobOptions.startDeadline, job);
+      const status = snapshot(job);
+      serveWaiters(q);
+      return status;
+    },
+
+    async getStatus(id, read = {}) {
+      ensureOpen("read jobs");
+      return snapshot(lookup(id, read), read.includeLogs ?? false);
+    },
+
+    watch(id: string, watchOptions: WatchOptions = {}) {
+      return watchJob(
+        { lookup: () => lookup(id, watchOptions), open: watchers, isClosed: () => closed },
+        watchOptions,
+      );
+    },
+
+    async getResult(id, read = {}): Promise<JobResult> {
+      ensureOpen("read jobs");
+      const job = lookup(id, read);
+      if (job.phase !== "done") {
+        throw failedPrecondition(
+          `job "${id}" is ${job.state}; its result exists once it finishes (watch it with StreamStatus)`,
+        );
+      }
+      const result: JobResult = { id: job.id, state: job.state };
+      if (job.state === "COMPLETED") result.output = structuredClone(job.output ?? null);
+      if (job.error) result.error = { ...job.error };
+      return result;
+    },
+
+    async cancel(id, read = {}): Promise<CancelOutcome> {
+      ensureOpen("cancel jobs");
+      const job = lookup(id, read);
+      if (job.phase === "done") {
+        return {
+          removed: false,
+          message: `job already finished in state ${job.state}; nothing to cancel`,
+          job: snapshot(job),
+        };
+      }
+      const wasRunning = job.state === "RUNNING";
+      const delivery = job.delivery;
+      finish(job, "CANCELLED", { error: { code: "CANCELLED", message: "cancelled by a client" } });
+      // After the job is final, so a handler reacting to the signal finds its lease stale.
+      delivery?.cancel.abort(new ConnectError("job cancelled by a client", Code.Canceled));
+      return {
+        removed: true,
+        message: wasRunning
+          ? "job cancelled while running; its worker has been signalled to stop"
+          : "job cancelled before it started; it will not run",
+        job: snapshot(job),
+      };
+    },
+
+    async queueCount(queue): Promise<QueueCounts> {
+      ensureOpen("count queues");
+      const q = getQueue(queue);
+      return { queue: q.name, inQueue: q.live.size - q.leased, running: q.leased };
+    },
+
+    async fetch(queue: string, fetchOptions: FetchOptions): Promise<JobLease[]> {
+      ensureOpen("fetch jobs");
+      const q = getQueue(queue);
+      const { max, expiresMs, signal } = fetchOptions;
+      if (!Number.isInteger(max) || max < 1) throw invalidArgument(`max: ${max} must be a whole number of at least 1`);
+      if (signal?.aborted) return [];
+      // Waiters exist only while nothing is ready, so this never jumps the line.
+      const now = take(q, max);
+      if (now.length > 0 || !(expiresMs > 0)) return now;
+      return new Promise<JobLease[]>((resolve) => {
+        let settled = false;
+        const done = (leases: JobLease[]) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
+          const i = q.waiters.indexOf(waiter);
+          if (i >= 0) q.waiters.splice(i, 1);
+          resolve(leases);
+        };
+        const onAbort = () => done([]);
+        const waiter: FetchWaiter = { max, serve: done };
+        // Not unref'd: a caller awaiting a fetch is real pending work, like a
+        // request on a socket. close() clears it.
+        const timer = setTimeout(() => done([]), expiresMs);
+        signal?.addEventListener("abort", onAbort, { once: true });
+        q.waiters.push(waiter);
+      });
+    },
+
+    stats() {
+      return { eventSubscriptions: 0, openWatches: watchers.size };
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const q of queues.values()) {
+        for (const waiter of q.waiters.splice(0)) waiter.serve([]);
+        for (const job of q.live.values()) {
+          if (job.delivery) clearTimeout(job.delivery.timer);
+          if (job.backoffTimer) clearTimeout(job.backoffTimer);
+        }
+      }
+      deadlines.clear();
+      retention.clear();
+      for (const watcher of [...watchers]) watcher.closed();
+      logger?.debug("memory engine closed");
+    },
+  };
+  return engine;
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function validateConfig(config: QueueConfig): QueueConfig {
+  const positive = (field: keyof QueueConfig, integer = false) => {
+    const v = config[field];
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
+      throw invalidArgument(`config.${field}: ${v} must be a ${integer ? "whole " : ""}number greater than zero`);
+    }
+  };
+  positive("ackWaitMs");
+  positive("maxAttempts", true);
+  positive("backoffBaseMs");
+  positive("backoffMaxMs");
+  return { ...config };
+}
+
+function validateJobOptions(options: JobOptions): JobOptions {
+  const out: JobOptions = {};
+  if (options.maxAttempts !== undefined) {
+    if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
+      throw invalidArgument(`options.maxAttempts: ${options.maxAttempts} must be a whole number of at least 1`);
+    }
+    out.maxAttempts = options.maxAttempts;
+  }
+  if (options.timeoutMs !== undefined) {
+    if (!(options.timeoutMs > 0)) throw invalidArgument(`options.timeoutMs: ${options.timeoutMs} must be greater than zero`);
+    out.timeoutMs = options.timeoutMs;
+  }
+  if (options.startDeadline !== undefined) {
+    if (!Number.isFinite(options.startDeadline)) {
+      throw invalidArgument(`options.startDeadline: ${options.startDeadline} is not a time`);
+    }
+    out.startDeadline = options.startDeadline;
+  }
+  return out;
+}
+
+function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0 && ms > 0) return `${ms / 1000}s`;
+  return `${ms} ms`;
+}

@@ -1,0 +1,129 @@
+/**
+ * What the embedded engine stores per job and per queue, and the status
+ * snapshot it hands out (always a fresh copy: callers never share state).
+ */
+import type { JsonValue } from "@bufbuild/protobuf";
+import type {
+  JobError,
+  JobLease,
+  JobOptions,
+  JobState,
+  JobStatus,
+  LogEntry,
+  QueueConfig,
+} from "../types.js";
+import { createSeqSet, type SeqSet } from "./order-stats.js";
+
+/**
+ * Where a live job is. Exactly one of: waiting to be fetched, waiting out a
+ * retry backoff, held by a lease (delivered, maybe begun), or finished.
+ */
+export type Phase = "ready" | "backoff" | "leased" | "done";
+
+/** One delivery of a job; the job points at its current one. */
+export interface Delivery {
+  readonly job: JobRecord;
+  /** Delivery number = the attempt this delivery runs. */
+  readonly attempt: number;
+  readonly ackWaitMs: number;
+  readonly cancel: AbortController;
+  timer: NodeJS.Timeout;
+  begun: boolean;
+}
+
+/** Notified of every change of one job (see watch.ts). */
+export interface JobWatcher {
+  readonly includeLogs: boolean;
+  changed(kind: "status" | "log"): void;
+  closed(): void;
+}
+
+export interface JobRecord {
+  readonly id: string;
+  readonly token: string;
+  readonly seq: number;
+  readonly queue: QueueState;
+  readonly tenant: string;
+  readonly idempotencyKey: string | undefined;
+  readonly input: JsonValue;
+  readonly options: JobOptions;
+  readonly createdAt: number;
+  state: JobState;
+  phase: Phase;
+  /** Attempt running or last run (set at begin). */
+  attempt: number;
+  /** Deliveries that count as attempts. */
+  deliveries: number;
+  progress: number;
+  startedAt?: number;
+  finishedAt?: number;
+  error?: JobError;
+  output?: JsonValue;
+  logs?: LogEntry[];
+  delivery?: Delivery;
+  backoffTimer?: NodeJS.Timeout;
+  watchers?: Set<JobWatcher>;
+}
+
+export interface FetchWaiter {
+  readonly max: number;
+  serve(leases: JobLease[]): void;
+}
+
+export interface QueueState {
+  readonly name: string;
+  config: QueueConfig;
+  nextSeq: number;
+  /** Every job still retained, by seq. */
+  readonly jobs: Map<number, JobRecord>;
+  /** Jobs not yet terminal, in seq order (Map keeps insertion order). */
+  readonly live: Map<number, JobRecord>;
+  /** Seqs of jobs in phase "ready": the order fetch hands them out in. */
+  readonly ready: SeqSet;
+  /** Pending fetches, served first come first served. */
+  readonly waiters: FetchWaiter[];
+  /** Jobs in phase "leased". */
+  leased: number;
+}
+
+export function createQueueState(name: string, config: QueueConfig): QueueState {
+  const live = new Map<number, JobRecord>();
+  const queue: QueueState = {
+    name,
+    config,
+    nextSeq: 1,
+    jobs: new Map(),
+    live,
+    // A job that is leased or backing off may come back to "ready": the
+    // oldest live job bounds how far the window may slide.
+    ready: createSeqSet(() => {
+      const oldest = live.keys().next();
+      return oldest.done ? queue.nextSeq : oldest.value;
+    }),
+    waiters: [],
+    leased: 0,
+  };
+  return queue;
+}
+
+export function maxAttemptsOf(job: JobRecord): number {
+  return job.options.maxAttempts ?? job.queue.config.maxAttempts;
+}
+
+/** A fresh status object for callers. */
+export function snapshot(job: JobRecord, includeLogs = false): JobStatus {
+  const status: JobStatus = {
+    id: job.id,
+    queue: job.queue.name,
+    state: job.state,
+    attempt: job.attempt,
+    progress: job.progress,
+    createdAt: job.createdAt,
+  };
+  if (job.state === "QUEUED") status.queuePosition = job.queue.ready.countBelow(job.seq);
+  if (job.startedAt !== undefined) status.startedAt = job.startedAt;
+  if (job.finishedAt !== undefined) status.finishedAt = job.finishedAt;
+  if (job.error) status.error = { code: job.error.code, message: job.error.message };
+  if (includeLogs) status.logs = (job.logs ?? []).map((entry) => ({ ...entry }));
+  return status;
+}

@@ -1,0 +1,79 @@
+/**
+ * jetq's public API. Everything a consumer may rely on is listed here by
+ * name; anything else is internal and may change.
+ */
+
+// Engines
+export { createNatsEngine } from "./engine/nats/index.js";
+export type { NatsEngineOptions } from "./engine/nats/index.js";
+export { createMemoryEngine } from "./engine/memory/index.js";
+export type { MemoryEngineOptions } from "./engine/memory/index.js";
+export { DEFAULT_QUEUE_CONFIG, isTerminal } from "./engine/types.js";
+export type {
+  CancelOutcome,
+  Engine,
+  EngineStats,
+  FailOptions,
+  FetchOptions,
+  JobError,
+  JobLease,
+  JobOptions,
+  JobResult,
+  JobState,
+  JobStatus,
+  LogEntry,
+  LogLevel,
+  QueueConfig,
+  QueueCounts,
+  ReadOptions,
+  SubmitInput,
+  WatchOptions,
+} from "./engine/types.js";
+
+// Server
+export { startServer } from "./server/server.js";
+export type { RunningServer, ServerOptions } from "./server/server.js";
+
+// Workers and handlers
+export { createWorker, PermanentError } from "./worker/index.js";
+export type { Handler, JobContext, QueueRegistration, Worker, WorkerOptions } from "./worker/index.js";
+export { echo, builtinHandlers } from "./handlers/index.js";
+
+// Testing
+export { startTestServer } from "./testing.js";
+export type { TestServer, TestServerOptions } from "./testing.js";
+
+// The contract: service descriptor and message schemas
+export {
+  QueueService,
+  JobState as JobStateProto,
+  LogLevel as LogLevelProto,
+  JobSchema,
+  JobErrorSchema,
+  LogEntrySchema,
+  JobOptionsSchema,
+  SubmitRequestSchema,
+  GetStatusRequestSchema,
+  StreamStatusRequestSchema,
+  GetResultRequestSchema,
+  GetResultResponseSchema,
+  CancelRequestSchema,
+  CancelResponseSchema,
+  QueueCountRequestSchema,
+  QueueCountResponseSchema,
+} from "../gen/jetq/v1/queue_pb.js";
+export type {
+  Job,
+  JobError as JobErrorMessage,
+  LogEntry as LogEntryMessage,
+  JobOptions as JobOptionsMessage,
+  SubmitRequest,
+  GetStatusRequest,
+  StreamStatusRequest,
+  GetResultRequest,
+  GetResultResponse,
+  CancelRequest,
+  CancelResponse,
+  QueueCountRequest,
+  QueueCountResponse,
+} from "../gen/jetq/v1/queue_pb.js";

@@ -1,0 +1,123 @@
+/**
+ * `npm start`: the API server plus in-process workers for the built-in
+ * handlers, on NATS JetStream when NATS_URL is set, else on the embedded engine.
+ */
+import { realpathSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import type { Logger } from "pino";
+import { loadConfigOrExit, type Config } from "./config.js";
+import { createMemoryEngine } from "./engine/memory/index.js";
+import { createNatsEngine } from "./engine/nats/index.js";
+import type { Engine } from "./engine/types.js";
+import { builtinHandlers } from "./handlers/index.js";
+import { createLogger } from "./logger.js";
+import { startServer, type RunningServer } from "./server/server.js";
+import { createWorker, type QueueRegistration, type Worker } from "./worker/index.js";
+
+/** The first log line says where jobs live: a user must never think in-memory jobs are durable. */
+export async function openEngine(config: Config, logger: Logger): Promise<Engine> {
+  if (config.natsServers) {
+    const servers = config.natsServers.join(",");
+    logger.info(
+      { engine: "nats", servers: config.natsServers, storage: config.storage, replicas: config.replicas },
+      `engine: NATS JetStream at ${servers}`,
+    );
+    return createNatsEngine({
+      servers: config.natsServers,
+      storage: config.storage,
+      replicas: config.replicas,
+      retentionMs: config.retentionMs,
+      name: "jetq",
+      logger: logger.child({ component: "engine" }),
+    });
+  }
+  logger.info(
+    { engine: "memory" },
+    "engine: embedded (NATS_URL not set): jobs live in memory only and are lost when the process stops; set NATS_URL=nats://host:4222 for NATS JetStream",
+  );
+  return createMemoryEngine({
+    retentionMs: config.retentionMs,
+    logger: logger.child({ component: "engine" }),
+  });
+}
+
+/** The built-in handlers, declared with the queue defaults from the environment. */
+export function builtinQueues(config: Config): Record<string, QueueRegistration> {
+  return Object.fromEntries(
+    Object.entries(builtinHandlers).map(([queue, handler]) => [
+      queue,
+      { handler, config: { ackWaitMs: config.ackWaitMs, maxAttempts: config.maxAttempts } },
+    ]),
+  );
+}
+
+/** SIGTERM / SIGINT run `stop` once; a second signal exits at once. */
+export function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handle = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal: exiting without waiting");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    stop().then(
+      () => {
+        logger.info("stopped");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", handle);
+  process.on("SIGINT", handle);
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger({ level: config.logLevel });
+  let engine: Engine;
+  try {
+    engine = await openEngine(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, "could not open the engine");
+    process.exit(1);
+  }
+
+  let worker: Worker | undefined;
+  let server: RunningServer | undefined;
+  const stop = async () => {
+    await worker?.stop({ graceMs: config.shutdownGraceMs });
+    await server?.close();
+    await engine.close();
+  };
+  onShutdownSignal(logger, stop);
+
+  try {
+    if (config.workers) {
+      worker = createWorker({
+        engine,
+        queues: builtinQueues(config),
+        concurrency: config.concurrency,
+        logger,
+      });
+      await worker.start();
+    } else {
+      logger.info("in-process workers disabled (JETQ_WORKERS=false): run `npm run worker` to process jobs");
+    }
+    server = await startServer({ engine, port: config.port, host: config.host, logger });
+  } catch (err) {
+    logger.fatal({ err }, "could not start");
+    await stop().catch(() => undefined);
+    process.exit(1);
+  }
+  logger.info({ url: server.url, port: server.port }, `jetq listening on ${server.url} (HTTP/1.1 and h2c; Connect, gRPC, gRPC-Web)`);
+}
+
+// Imported by worker-main.ts for the helpers above: run only as the entry point.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  await main();
+}

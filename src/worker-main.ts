@@ -1,0 +1,41 @@
+/**
+ * `npm run worker`: workers only, for the built-in handlers, scaled apart
+ * from the API. Needs NATS JetStream: an embedded engine would be private to
+ * this process, so no API server could ever hand it a job.
+ */
+import { loadConfigOrExit } from "./config.js";
+import type { Engine } from "./engine/types.js";
+import { createLogger } from "./logger.js";
+import { builtinQueues, onShutdownSignal, openEngine } from "./main.js";
+import { createWorker, type Worker } from "./worker/index.js";
+
+const config = loadConfigOrExit();
+const logger = createLogger({ level: config.logLevel, name: "jetq-worker" });
+if (!config.natsServers) {
+  logger.fatal(
+    "NATS_URL is not set: a worker-only process needs NATS JetStream (e.g. NATS_URL=nats://localhost:4222), " +
+      "because the embedded engine lives inside one process. For a single process with the API and workers, run `npm start`.",
+  );
+  process.exit(1);
+}
+
+let engine: Engine;
+try {
+  engine = await openEngine(config, logger);
+} catch (err) {
+  logger.fatal({ err }, "could not connect to NATS");
+  process.exit(1);
+}
+let worker: Worker | undefined;
+onShutdownSignal(logger, async () => {
+  await worker?.stop({ graceMs: config.shutdownGraceMs });
+  await engine.close();
+});
+try {
+  worker = createWorker({ engine, queues: builtinQueues(config), concurrency: config.concurrency, logger });
+  await worker.start();
+} catch (err) {
+  logger.fatal({ err }, "could not start the worker");
+  await engine.close().catch(() => undefined);
+  process.exit(1);
+}

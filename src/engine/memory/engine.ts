@@ -57,8 +57,8 @@ export interface MemoryEngineOptions {
 }
 
 const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
-/** Same order as NATS's default max_payload, so a payload that works here works there. */
-export const MAX_PAYLOAD_BYTES = 1024 * 1024;
+/** Largest input (JSON bytes): the server's 16 MiB request limit, so memory use stays bounded per job. */
+export const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 /** Ids of jobs removed by retention, remembered to say why they are gone. */
 const MAX_TOMBSTONES = 100_000;
 

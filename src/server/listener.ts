@@ -60,6 +60,9 @@ export function createListener(options: ListenerOptions): Listener {
 
   // The http servers never listen themselves: they only get sockets from `tcp`.
   const h1 = http.createServer(options.handler as http.RequestListener);
+  // An http.Server tracks its connections (closeIdleConnections, the
+  // headers/request timeouts) only once it has emitted 'listening'.
+  h1.emit("listening");
   const h2 = http2.createServer({}, options.handler as (
     req: http2.Http2ServerRequest,
     res: http2.Http2ServerResponse,
@@ -141,7 +144,9 @@ export function createListener(options: ListenerOptions): Listener {
       closing = true;
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
       for (const session of sessions) session.close();
-      h1.closeIdleConnections();
+      // Never listening itself, h1 answers ERR_SERVER_NOT_RUNNING; the call
+      // still stops its connection-checking timer and closes idle connections.
+      h1.close(() => undefined);
       // Busy HTTP/1.1 connections turn idle once their response is written;
       // closing them then (not in the middle of a response) is the graceful part.
       const sweep = setInterval(() => h1.closeIdleConnections(), 50);

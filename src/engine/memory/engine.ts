@@ -47,6 +47,7 @@ import {
   type QueueState,
 } from "./job-record.js";
 import { createLease, type LeaseHost } from "./lease.js";
+import type { SeqSet } from "./order-stats.js";
 import { createTimerHeap } from "./timer-heap.js";
 import { notifyWatchers, watchJob } from "./watch.js";
 
@@ -61,6 +62,18 @@ const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
 export const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 /** Ids of jobs removed by retention, remembered to say why they are gone. */
 const MAX_TOMBSTONES = 100_000;
+
+/** Internals exposed to this engine's own tests (complexity is asserted by counting). */
+export interface MemoryEngineInternals {
+  readySet(queue: string): SeqSet | undefined;
+  timers(): { deadlines: number; retention: number };
+}
+const internals = new WeakMap<Engine, MemoryEngineInternals>();
+export function memoryEngineInternals(engine: Engine): MemoryEngineInternals {
+  const found = internals.get(engine);
+  if (!found) throw new Error("not an embedded (memory) engine");
+  return found;
+}
 
 export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
@@ -102,7 +115,8 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   const lookup = (id: string, read: ReadOptions = {}): JobRecord => {
     const parts = parseJobId(id);
     const job = queues.get(parts.queue)?.jobs.get(parts.seq);
-    if (!job || job.token !== parts.token) {
+    // The id carries the token: another token means another (unknown) job.
+    if (!job || job.id !== id) {
       const tenant = tombstones.get(id);
       if (tenant !== undefined && (read.tenant === undefined || read.tenant === tenant)) {
         throw retentionNotFound(id);
@@ -367,8 +381,10 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
           return snapshot(existing);
         }
       }
-      const stored = structuredClone(input.input ?? null);
-      const bytes = Buffer.byteLength(JSON.stringify(stored) ?? "null");
+      // A JSON round trip is both the deep copy and what the JetStream engine
+      // does to an input, so both engines store exactly the same value.
+      const json = JSON.stringify(input.input ?? null) ?? "null";
+      const bytes = json.length > MAX_PAYLOAD_BYTES / 3 ? Buffer.byteLength(json) : json.length;
       if (bytes > MAX_PAYLOAD_BYTES) {
         throw resourceExhausted(
           `input: ${bytes} bytes is over the limit of ${MAX_PAYLOAD_BYTES} bytes; store large data elsewhere and pass a reference`,
@@ -376,15 +392,13 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       }
 
       const seq = q.nextSeq++;
-      const token = newToken();
       const job: JobRecord = {
-        id: formatJobId({ queue: q.name, seq, token }),
-        token,
+        id: formatJobId({ queue: q.name, seq, token: newToken() }),
         seq,
         queue: q,
         tenant,
         idempotencyKey: key,
-        input: stored,
+        input: JSON.parse(json) as JsonValue,
         options: jobOptions,
         createdAt: Date.now(),
         state: "QUEUED",
@@ -509,6 +523,10 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       logger?.debug("memory engine closed");
     },
   };
+  internals.set(engine, {
+    readySet: (queue) => queues.get(queue)?.ready,
+    timers: () => ({ deadlines: deadlines.size, retention: retention.size }),
+  });
   return engine;
 }
 

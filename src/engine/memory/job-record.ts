@@ -40,7 +40,6 @@ export interface JobWatcher {
 
 export interface JobRecord {
   readonly id: string;
-  readonly token: string;
   readonly seq: number;
   readonly queue: QueueState;
   readonly tenant: string;

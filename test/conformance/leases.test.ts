@@ -70,6 +70,47 @@ forEachEngine("leases", (env) => {
     expect(await fetchFor(env.worker, q, 300)).toEqual([]);
   });
 
+  test("a stale lease completing before its redelivery begins: exactly one outcome, and begin() agrees", async () => {
+    const q = await env.queue({ ackWaitMs: 1_000, maxAttempts: 2 });
+    const { id } = await env.api.submit({ queue: q, input: 1 });
+    const stale = await fetchOne(env.worker, q);
+    expect(await stale.begin()).toBe(true);
+    const fresh = await fetchOne(env.worker, q, { timeoutMs: 5_000 });
+    expect(fresh.attempt).toBe(2);
+    const staleWon = await stale.complete("stale");
+    const began = await fresh.begin();
+    // either the stale outcome was accepted and the redelivery must not run, or it was refused and the redelivery runs
+    expect(began).toBe(!staleWon);
+    if (began) expect(await fresh.complete("fresh")).toBe(true);
+    const done = await waitForState(env.api, id, "COMPLETED");
+    expect(done.attempt).toBe(staleWon ? 1 : 2);
+    expect((await env.api.getResult(id)).output).toBe(staleWon ? "stale" : "fresh");
+    expect(await fetchFor(env.worker, q, 300)).toEqual([]);
+  });
+
+  test("two worker processes draining one queue run every job exactly once", async () => {
+    const q = await env.queue();
+    const other = await env.backend.open();
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) ids.push((await env.api.submit({ queue: q, input: i })).id);
+    const handler = async (lease: JobLease) => {
+      await delay(5); // overlap the two workers
+      return lease.input;
+    };
+    const a = startWorker(env.worker, q, handler, { concurrency: 3 });
+    const b = startWorker(other, q, handler, { concurrency: 3 });
+    try {
+      for (const id of ids) await waitForState(env.api, id, "COMPLETED");
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+    expect([...a.errors, ...b.errors]).toEqual([]);
+    const begun = [...a.deliveries, ...b.deliveries].filter((d) => d.begun).map((d) => d.id);
+    expect(begun.sort()).toEqual([...ids].sort());
+    expect(a.oversizedFetches + b.oversizedFetches).toBe(0);
+    for (const [i, id] of ids.entries()) expect((await env.api.getResult(id)).output).toBe(i);
+  });
+
   test("with no attempts left an expired lease ends FAILED with ATTEMPTS_EXHAUSTED and is not run again", async () => {
     const q = await env.queue({ ackWaitMs: 1_000, maxAttempts: 1 });
     const { id } = await env.api.submit({ queue: q, input: 1 });

@@ -137,4 +137,19 @@ forEachEngine("retries", (env) => {
     expect(await lease.begin()).toBe(true);
     expect(await lease.complete(null)).toBe(true);
   });
+
+  test("declaring a queue again sets its new defaults for later jobs", async () => {
+    const q = await env.queue({ maxAttempts: 1, backoffBaseMs: 50, backoffMaxMs: 50 });
+    await env.worker.declareQueue(q, { maxAttempts: 2, backoffBaseMs: 50, backoffMaxMs: 50 });
+    const { id } = await env.api.submit({ queue: q, input: 1 });
+    const l1 = await fetchOne(env.worker, q);
+    expect(await l1.begin()).toBe(true);
+    expect(await l1.fail({ code: "E", message: "once" })).toBe(true);
+    await waitForStatus(env.api, id, (s) => s.state === "QUEUED" && s.attempt === 1, { what: "QUEUED for a retry" });
+    const l2 = await fetchOne(env.worker, q);
+    expect(l2.attempt).toBe(2);
+    expect(await l2.begin()).toBe(true);
+    expect(await l2.complete("twice")).toBe(true);
+    await waitForState(env.api, id, "COMPLETED");
+  });
 });

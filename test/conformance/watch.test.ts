@@ -13,6 +13,7 @@ import {
   summary,
   waitFor,
   waitForState,
+  waitForStatus,
 } from "./harness.js";
 
 /** Each step is awaited by the watcher before the next, so every change is observable. */
@@ -112,6 +113,40 @@ forEachEngine("watch", (env) => {
       checkTerminal(items, "COMPLETED");
       expect(items.map((s) => s.state).filter((s, i, all) => s !== all[i - 1])).toEqual(["QUEUED", "RUNNING", "COMPLETED"]);
     }
+  });
+
+  test("a watch opened late with includeLogs starts with the lines logged so far", async () => {
+    const q = await env.queue();
+    const { id } = await env.api.submit({ queue: q, input: 1 });
+    const lease = await fetchOne(env.worker, q);
+    expect(await lease.begin()).toBe(true);
+    lease.log("info", "early one");
+    lease.log("info", "early two");
+    await waitForStatus(env.api, id, (s) => (s.logs?.length ?? 0) >= 2, { includeLogs: true, what: "2 log lines" });
+    const w = recordWatch(env.api, id, { includeLogs: true });
+    const [first] = await w.waitItems(1);
+    expect(first!.state).toBe("RUNNING");
+    expect(first!.logs?.map((l) => l.message)).toEqual(["early one", "early two"]);
+    lease.log("info", "late");
+    expect(await lease.complete(null)).toBe(true);
+    const { error, items } = await w.waitEnd();
+    expect(error).toBeUndefined();
+    expect(logsSeen(items).map((l) => l.message)).toEqual(["early one", "early two", "late"]);
+  });
+
+  test("a watched running job that is cancelled ends with CANCELLED", async () => {
+    const q = await env.queue();
+    const { id } = await env.api.submit({ queue: q, input: 1 });
+    const lease = await fetchOne(env.worker, q);
+    expect(await lease.begin()).toBe(true);
+    await waitForStatus(env.api, id, (s) => s.state === "RUNNING" && s.attempt === 1);
+    const w = recordWatch(env.api, id);
+    await w.waitItems(1);
+    expect((await env.api.cancel(id)).removed).toBe(true);
+    const { error, items } = await w.waitEnd();
+    expect(error).toBeUndefined();
+    expect(items.map((s) => s.state)).toEqual(["RUNNING", "CANCELLED"]);
+    expect(await lease.complete("late")).toBe(false);
   });
 
   test("a watch on a finished job yields the terminal status once and ends", async () => {

@@ -1,0 +1,43 @@
+/**
+ * The engine's one NATS connection: reconnects forever (a queue service must
+ * outlive NATS restarts), while every request carries a bounded timeout so no
+ * call hangs while NATS is away: it fails UNAVAILABLE and the client retries.
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { unavailable } from "../errors.js";
+
+export interface ConnectionOptions {
+  servers: string | string[];
+  name?: string;
+  requestTimeoutMs: number;
+}
+
+export async function openConnection(o: ConnectionOptions): Promise<NatsConnection> {
+  const servers = Array.isArray(o.servers)
+    ? o.servers
+    : o.servers.split(",").map((s) => s.trim()).filter(Boolean);
+  try {
+    return await connect({
+      servers,
+      name: o.name ?? "jetq",
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      timeout: o.requestTimeoutMs,
+      // Notice a dead server within seconds, not minutes.
+      pingInterval: 5_000,
+      maxPingOut: 2,
+    });
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    throw unavailable(`NATS unreachable at ${servers.join(",")}: ${detail}; retry`, err);
+  }
+}
+
+/** Calls onReconnect each time the connection comes back, until it closes. */
+export function watchReconnects(nc: NatsConnection, onReconnect: () => void): void {
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "reconnect") onReconnect();
+    }
+  })().catch(() => undefined);
+}

@@ -1,0 +1,86 @@
+/**
+ * Live job events on `jetq.ev.<id>` (core NATS, transient). One subscription
+ * per engine on `jetq.ev.>`, opened when the first watch needs it, fanned out
+ * in memory to the listeners of each job: never one subscription per watch.
+ */
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
+import type { JobError, JobState, LogEntry } from "../types.js";
+import { EVENT_PREFIX, EVENT_WILDCARD, eventSubject } from "./layout.js";
+
+export type JobEvent =
+  | {
+      type: "status";
+      state: JobState;
+      attempt: number;
+      progress: number;
+      startedAt?: number;
+      finishedAt?: number;
+      error?: JobError;
+    }
+  | { type: "progress"; progress: number }
+  | { type: "log"; entry: LogEntry };
+
+export type EventListener = (event: JobEvent) => void;
+
+export interface EventHub {
+  publish(id: string, event: JobEvent): void;
+  /** Registers at once (before the subscription is even confirmed), returns the unregister. */
+  listen(id: string, listener: EventListener): () => void;
+  /** Core subscriptions used for fan-out: 0 or 1. */
+  readonly subscriptions: number;
+  close(): void;
+}
+
+export function createEventHub(nc: NatsConnection, onEvent?: (id: string, e: JobEvent) => void): EventHub {
+  const listeners = new Map<string, Set<EventListener>>();
+  let sub: Subscription | undefined;
+
+  const dispatch = (subject: string, data: Uint8Array) => {
+    const id = subject.slice(EVENT_PREFIX.length);
+    let event: JobEvent;
+    try {
+      event = JSON.parse(new TextDecoder().decode(data)) as JobEvent;
+    } catch {
+      return;
+    }
+    onEvent?.(id, event);
+    const set = listeners.get(id);
+    if (!set) return;
+    for (const l of [...set]) l(event);
+  };
+
+  return {
+    publish(id, event) {
+      if (nc.isClosed()) return;
+      nc.publish(eventSubject(id), JSON.stringify(event));
+    },
+    listen(id, listener) {
+      if (!sub && !nc.isClosed()) {
+        sub = nc.subscribe(EVENT_WILDCARD, {
+          callback: (err, msg) => {
+            if (!err) dispatch(msg.subject, msg.data);
+          },
+        });
+      }
+      let set = listeners.get(id);
+      if (!set) {
+        set = new Set();
+        listeners.set(id, set);
+      }
+      set.add(listener);
+      return () => {
+        const s = listeners.get(id);
+        if (!s) return;
+        s.delete(listener);
+        if (s.size === 0) listeners.delete(id);
+      };
+    },
+    get subscriptions() {
+      return sub ? 1 : 0;
+    },
+    close() {
+      sub?.unsubscribe();
+      listeners.clear();
+    },
+  };
+}

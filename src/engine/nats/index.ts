@@ -1,0 +1,2 @@
+export { createNatsEngine } from "./engine.js";
+export type { NatsEngineOptions } from "./engine.js";

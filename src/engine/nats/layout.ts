@@ -1,0 +1,31 @@
+/**
+ * Where everything lives in NATS. Every process derives the same names from a
+ * queue or job id, so no process needs an index to find another's jobs.
+ */
+export const CONSUMER = "workers";
+export const JOBS_BUCKET = "jetq_jobs";
+export const QUEUES_BUCKET = "jetq_queues";
+export const LOGS_STREAM = "JETQ_LOGS";
+
+export const streamName = (queue: string) => `JETQ_Q_${queue}`;
+export const queueSubject = (queue: string) => `jetq.q.${queue}`;
+
+/** Live events of one job (core NATS): RUNNING, progress, logs, terminal. */
+export const eventSubject = (id: string) => `jetq.ev.${id}`;
+export const EVENT_WILDCARD = "jetq.ev.>";
+export const EVENT_PREFIX = "jetq.ev.";
+
+/** Cancel signal for the worker running a job (core NATS). */
+export const cancelSubject = (id: string) => `jetq.cancel.${id}`;
+export const CANCEL_WILDCARD = "jetq.cancel.>";
+export const CANCEL_PREFIX = "jetq.cancel.";
+
+/** Log lines kept for later reading, captured by LOGS_STREAM. */
+export const logSubject = (id: string) => `jetq.logs.${id}`;
+export const LOGS_WILDCARD = "jetq.logs.>";
+
+/** Headers of an enqueued job message. */
+export const H_TOKEN = "Jetq-Token";
+export const H_CREATED = "Jetq-Created";
+export const H_TENANT = "Jetq-Tenant";
+export const H_OPTIONS = "Jetq-Options";

@@ -1,0 +1,256 @@
+/**
+ * JobLease over one JetStream delivery. Durable cost on the happy path: the
+ * terminal record (conditional, so a cancel or another delivery that settled
+ * first wins) and the ack. RUNNING and progress are core events only.
+ */
+import type { JsonValue } from "@bufbuild/protobuf";
+import type { Logger } from "pino";
+import {
+  isTerminal,
+  type FailOptions,
+  type JobError,
+  type JobLease,
+  type JobOptions,
+  type JobState,
+  type LogLevel,
+  type QueueConfig,
+} from "../types.js";
+import type { Delivery } from "./delivery.js";
+import type { EventHub } from "./events.js";
+import type { JobMeta } from "./job-message.js";
+import type { LiveJobs } from "./live.js";
+import type { LogStore } from "./logs.js";
+import type { JobRecord, RecordStore } from "./records.js";
+
+export interface LeaseContext {
+  records: RecordStore;
+  events: EventHub;
+  live: LiveJobs;
+  logs: LogStore;
+  /** Largest record that fits in a KV value on this server. */
+  maxRecordBytes: number;
+  /** Called when this process changed what a queue snapshot would show. */
+  touched(queue: string): void;
+  /** Registers a live lease for cancel signals; returns the unregister. */
+  onCancel(id: string, fn: () => void): () => void;
+  logger?: Logger;
+}
+
+export interface LeaseSpec {
+  id: string;
+  queue: string;
+  input: JsonValue;
+  meta: JobMeta;
+  attempt: number;
+  /** Releases so far (they do not count as attempts). */
+  released: number;
+  config: QueueConfig;
+  delivery: Delivery;
+}
+
+/** Backoff before retry n (1-based): min(max, base·2^(n−1)) ±20%. */
+export function backoffMs(config: QueueConfig, n: number): number {
+  const raw = Math.min(config.backoffMaxMs, config.backoffBaseMs * 2 ** Math.max(0, n - 1));
+  return Math.max(0, Math.round(raw * (0.8 + Math.random() * 0.4)));
+}
+
+export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
+  const { id, queue, meta, attempt, config, delivery } = spec;
+  const controller = new AbortController();
+  let revision = 0;
+  let settled = false;
+  let startedAt: number | undefined;
+  let progress = 0;
+  let unregister: (() => void) | undefined;
+
+  const base = (): Omit<JobRecord, "state"> => ({
+    queue,
+    tenant: meta.tenant,
+    createdAt: meta.createdAt,
+    attempt,
+    progress,
+    ...(startedAt !== undefined ? { startedAt } : {}),
+    ...(spec.released ? { released: spec.released } : {}),
+  });
+
+  const finish = () => {
+    settled = true;
+    unregister?.();
+    unregister = undefined;
+    ctx.touched(queue);
+  };
+
+  /** Settles the delivery without an outcome of ours: someone else's won. */
+  const yieldTo = async () => {
+    await delivery.ack();
+    ctx.live.forget(id);
+    finish();
+    return false;
+  };
+
+  const publishStatus = (r: JobRecord) => {
+    ctx.events.publish(id, {
+      type: "status",
+      state: r.state,
+      attempt: r.attempt,
+      progress: r.progress,
+      ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
+      ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
+      ...(r.error ? { error: r.error } : {}),
+    });
+  };
+
+  /** Writes a terminal record conditionally, then acks and announces it. */
+  const settleTerminal = async (record: JobRecord): Promise<boolean> => {
+    if (settled) return false;
+    await ctx.logs.flushed(id);
+    if (ctx.records.size(record) > ctx.maxRecordBytes) {
+      record = {
+        ...base(),
+        state: "FAILED",
+        finishedAt: record.finishedAt ?? Date.now(),
+        error: {
+          code: "OUTPUT_TOO_LARGE",
+          message: `the job's output is ${ctx.records.size(record)} bytes, over the ${ctx.maxRecordBytes} bytes a result may take on this NATS server (max_payload)`,
+        },
+      };
+    }
+    const rev = await ctx.records.write(id, record, revision);
+    if (rev === undefined) return yieldTo();
+    revision = rev;
+    await delivery.ack();
+    ctx.live.forget(id);
+    finish();
+    publishStatus(record);
+    return true;
+  };
+
+  const terminal = (state: JobState, extra: Partial<JobRecord>): JobRecord => ({
+    ...base(),
+    state,
+    finishedAt: Date.now(),
+    ...extra,
+  });
+
+  const lease: JobLease = {
+    id,
+    queue,
+    input: spec.input,
+    attempt,
+    createdAt: meta.createdAt,
+    options: meta.options,
+    ackWaitMs: config.ackWaitMs,
+    cancelled: controller.signal,
+
+    async begin() {
+      if (settled) return false;
+      let stored = await ctx.records.get(id);
+      if (stored && isTerminal(stored.record.state)) return yieldTo();
+      revision = stored?.revision ?? 0;
+      const deadline = meta.options.startDeadline;
+      if (deadline !== undefined && deadline > 0 && Date.now() > deadline) {
+        return settleTerminal(
+          terminal("EXPIRED", {
+            error: {
+              code: "EXPIRED",
+              message: `the job was not started before its start deadline ${new Date(deadline).toISOString()}`,
+            },
+          }),
+        );
+      }
+      startedAt = Date.now();
+      if (stored) {
+        // A retry (or released) record: say durably that it runs again, so
+        // every process sees RUNNING rather than the pending retry.
+        const running: JobRecord = { ...stored.record, ...base(), state: "RUNNING", progress: 0 };
+        delete running.finishedAt;
+        const rev = await ctx.records.write(id, running, revision);
+        if (rev === undefined) {
+          stored = await ctx.records.get(id);
+          if (!stored || isTerminal(stored.record.state)) return yieldTo();
+          revision = stored.revision;
+        } else {
+          revision = rev;
+        }
+      }
+      unregister = ctx.onCancel(id, () => {
+        // The CANCELLED record is written before the signal is sent.
+        controller.abort(new Error("job cancelled"));
+        if (!settled) void yieldTo();
+      });
+      ctx.live.update(id, { attempt, startedAt, progress: 0, running: true });
+      ctx.touched(queue);
+      ctx.events.publish(id, { type: "status", state: "RUNNING", attempt, progress: 0, startedAt });
+      return true;
+    },
+
+    async heartbeat() {
+      if (!settled) delivery.working();
+    },
+
+    log(level: LogLevel, message: string) {
+      const entry = { message, level, source: "handler", timestamp: Date.now() };
+      void ctx.logs.append(id, entry);
+      ctx.events.publish(id, { type: "log", entry });
+    },
+
+    progress(fraction: number) {
+      if (settled) return;
+      progress = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+      ctx.live.update(id, { progress });
+      ctx.events.publish(id, { type: "progress", progress });
+    },
+
+    complete(output: JsonValue) {
+      return settleTerminal(terminal("COMPLETED", { output, progress: 1 }));
+    },
+
+    async fail(error: JobError, options: FailOptions = {}) {
+      if (settled) return false;
+      const maxAttempts = meta.options.maxAttempts ?? config.maxAttempts;
+      if (options.retryable === false || attempt >= maxAttempts) {
+        return settleTerminal(terminal("FAILED", { error }));
+      }
+      await ctx.logs.flushed(id);
+      const retry: JobRecord = { ...base(), state: "QUEUED", progress: 0, error };
+      delete retry.startedAt;
+      if (startedAt !== undefined) retry.startedAt = startedAt;
+      const rev = await ctx.records.write(id, retry, revision);
+      if (rev === undefined) return yieldTo();
+      revision = rev;
+      await delivery.nak(backoffMs(config, attempt));
+      ctx.live.update(id, { running: false, attempt });
+      finish();
+      publishStatus(retry);
+      return true;
+    },
+
+    async release() {
+      if (settled) return;
+      // Hand-backs are not attempts: count them durably so the next
+      // delivery's attempt number stays right in any process.
+      const stored = await ctx.records.get(id);
+      if (stored && isTerminal(stored.record.state)) {
+        await yieldTo();
+        return;
+      }
+      const record: JobRecord = {
+        ...(stored?.record ?? base()),
+        state: "QUEUED",
+        attempt: attempt - 1,
+        released: spec.released + 1,
+      };
+      delete record.finishedAt;
+      const rev = await ctx.records.write(id, record, stored?.revision ?? 0);
+      if (rev === undefined) {
+        await yieldTo();
+        return;
+      }
+      await delivery.nak(0);
+      ctx.live.update(id, { running: false });
+      finish();
+      publishStatus(record);
+    },
+  };
+  return lease;
+}

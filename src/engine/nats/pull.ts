@@ -1,0 +1,75 @@
+/**
+ * One pull request on a durable consumer: `no_wait` with `expires` makes the
+ * server (2.9+) wait up to expires for the first message and then return at
+ * once with whatever is there (up to batch), so a worker with free slots never
+ * waits for a full batch, and never holds more than it asked for.
+ */
+import { createInbox, nanos, type Msg, type NatsConnection } from "@nats-io/transport-node";
+import { toDelivery, type Delivery } from "./delivery.js";
+
+export interface PullRequest {
+  stream: string;
+  consumer: string;
+  batch: number;
+  expiresMs: number;
+  signal?: AbortSignal;
+  /** JetStream API prefix. */
+  prefix?: string;
+  /** Timeout of the settling acks of the deliveries. */
+  ackTimeoutMs?: number;
+}
+
+/** Slack after expires for the server's end-of-request status to arrive. */
+const GRACE_MS = 1_000;
+
+export async function pullBatch(nc: NatsConnection, req: PullRequest): Promise<Delivery[]> {
+  const msgs = await pullMessages(nc, req);
+  const out: Delivery[] = [];
+  for (const msg of msgs) {
+    const d = toDelivery(nc, msg, req.ackTimeoutMs ?? 5_000);
+    if (d) out.push(d);
+  }
+  return out;
+}
+
+/** The raw messages of one pull request (status messages left out). */
+export async function pullMessages(nc: NatsConnection, req: PullRequest): Promise<Msg[]> {
+  const out: Msg[] = [];
+  if (req.batch <= 0 || req.signal?.aborted) return out;
+  const inbox = createInbox();
+  const expiresMs = Math.max(1, Math.floor(req.expiresMs));
+  return new Promise<Msg[]>((resolve, reject) => {
+    let done = false;
+    const finish = (err?: unknown) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      req.signal?.removeEventListener("abort", onAbort);
+      sub.unsubscribe();
+      if (err && out.length === 0) reject(err);
+      else resolve(out);
+    };
+    const onAbort = () => finish();
+    const sub = nc.subscribe(inbox, {
+      callback: (err, msg: Msg) => {
+        if (err) return finish(err);
+        const code = msg.headers?.code ?? 0;
+        if (code !== 0) {
+          // 404 no messages, 408 request expired, 409 consumer gone/limits: the pull is over.
+          if (code === 409 && out.length === 0) {
+            return finish(new Error(`pull from ${req.stream}/${req.consumer} failed: ${msg.headers?.description ?? code}`));
+          }
+          return finish();
+        }
+        out.push(msg);
+        if (out.length >= req.batch) finish();
+      },
+    });
+    const timer = setTimeout(() => finish(), expiresMs + GRACE_MS);
+    req.signal?.addEventListener("abort", onAbort, { once: true });
+    const subject = `${req.prefix ?? "$JS.API"}.CONSUMER.MSG.NEXT.${req.stream}.${req.consumer}`;
+    nc.publish(subject, JSON.stringify({ batch: req.batch, expires: nanos(expiresMs), no_wait: true }), {
+      reply: inbox,
+    });
+  });
+}

@@ -1,0 +1,116 @@
+/**
+ * Per-queue snapshot of the stream and its consumer, from which QUEUED,
+ * RUNNING and queue positions are derived without a scan. Cached a few hundred
+ * ms so many status reads cost one pair of API calls per queue; concurrent
+ * refreshes are coalesced; this process's own submits, cancels and fetches
+ * invalidate it so what a client sees right after its own call is exact.
+ */
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { CONSUMER, streamName } from "./layout.js";
+
+export interface QueueSnapshot {
+  /** Consumer delivered.stream_seq: every message at or below it was delivered. */
+  delivered: number;
+  /** Stream interior deletes (cancelled or settled messages), ascending. */
+  deleted: number[];
+  /** Messages not delivered yet. */
+  numPending: number;
+  /** Delivered, not acked yet. */
+  numAckPending: number;
+  lastSeq: number;
+}
+
+export interface QueueInfoCache {
+  get(queue: string): Promise<QueueSnapshot>;
+  invalidate(queue: string): void;
+}
+
+interface Entry {
+  gen: number;
+  at: number;
+  snapshot?: QueueSnapshot;
+  inflight?: { gen: number; promise: Promise<QueueSnapshot> };
+}
+
+/** Jobs ahead of the one at seq: position = (S − D − 1) − |deleted seqs in (D, S)|. */
+export function positionOf(snap: QueueSnapshot, seq: number): number {
+  const D = snap.delivered;
+  let deletedBetween = 0;
+  // deleted is ascending: count the entries strictly between D and seq.
+  for (let i = lowerBound(snap.deleted, D + 1); i < snap.deleted.length; i++) {
+    if (snap.deleted[i]! >= seq) break;
+    deletedBetween++;
+  }
+  return Math.max(0, seq - D - 1 - deletedBetween);
+}
+
+function lowerBound(a: number[], v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): QueueInfoCache {
+  const entries = new Map<string, Entry>();
+
+  const load = async (queue: string): Promise<QueueSnapshot> => {
+    const stream = streamName(queue);
+    const [ci, si] = await Promise.all([
+      jsm.consumers.info(stream, CONSUMER),
+      jsm.streams.info(stream, { deleted_details: true }),
+    ]);
+    const deleted = [...(si.state.deleted ?? [])].sort((a, b) => a - b);
+    return {
+      delivered: ci.delivered.stream_seq,
+      deleted,
+      numPending: ci.num_pending,
+      numAckPending: ci.num_ack_pending,
+      lastSeq: si.state.last_seq,
+    };
+  };
+
+  const entry = (queue: string): Entry => {
+    let e = entries.get(queue);
+    if (!e) {
+      e = { gen: 0, at: 0 };
+      entries.set(queue, e);
+    }
+    return e;
+  };
+
+  return {
+    get(queue) {
+      const e = entry(queue);
+      if (e.snapshot && Date.now() - e.at < maxAgeMs) return Promise.resolve(e.snapshot);
+      // Share a refresh only if it started after the last invalidation.
+      if (e.inflight && e.inflight.gen === e.gen) return e.inflight.promise;
+      const gen = e.gen;
+      const promise = load(queue).then(
+        (snap) => {
+          if (e.gen === gen) {
+            e.snapshot = snap;
+            e.at = Date.now();
+          }
+          if (e.inflight?.gen === gen) e.inflight = undefined;
+          return snap;
+        },
+        (err: unknown) => {
+          if (e.inflight?.gen === gen) e.inflight = undefined;
+          throw err;
+        },
+      );
+      e.inflight = { gen, promise };
+      return promise;
+    },
+    invalidate(queue) {
+      const e = entry(queue);
+      e.gen++;
+      e.snapshot = undefined;
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * Job records in KV `jetq_jobs`, key = job id: written only for what cannot be
+ * derived from the stream (a terminal outcome, a retry's pending state). Every
+ * write is conditional on the revision read before, so exactly one outcome wins.
+ */
+import type { JsonValue } from "@bufbuild/protobuf";
+import type { KV } from "@nats-io/kv";
+import type { JobError, JobState } from "../types.js";
+import { isWrongLastSequence } from "./errors.js";
+
+export interface JobRecord {
+  state: JobState;
+  queue: string;
+  tenant: string;
+  createdAt: number;
+  attempt: number;
+  progress: number;
+  startedAt?: number;
+  finishedAt?: number;
+  error?: JobError;
+  output?: JsonValue;
+  /** Deliveries handed back with release(): they do not count as attempts. */
+  released?: number;
+}
+
+export interface StoredRecord {
+  record: JobRecord;
+  revision: number;
+}
+
+export interface RecordStore {
+  get(id: string): Promise<StoredRecord | undefined>;
+  /**
+   * Writes record if the key is still at `revision` (0 = must not exist).
+   * Resolves the new revision, or undefined when another writer won.
+   */
+  write(id: string, record: JobRecord, revision: number): Promise<number | undefined>;
+  /** Encoded size of a record, to keep it under max_payload. */
+  size(record: JobRecord): number;
+}
+
+const encoder = new TextEncoder();
+
+export function createRecordStore(kv: KV): RecordStore {
+  return {
+    async get(id) {
+      const e = await kv.get(id);
+      if (!e || e.operation !== "PUT" || e.length === 0) return undefined;
+      return { record: e.json<JobRecord>(), revision: e.revision };
+    },
+    async write(id, record, revision) {
+      const data = encoder.encode(JSON.stringify(record));
+      try {
+        return revision === 0 ? await kv.create(id, data) : await kv.update(id, data, revision);
+      } catch (err) {
+        if (isWrongLastSequence(err)) return undefined;
+        throw err;
+      }
+    },
+    size(record) {
+      return encoder.encode(JSON.stringify(record)).length;
+    },
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * A job's state, derived as DESIGN.md section 3 says: a terminal record → that;
+ * a retry record → what it says; else the message is still in the stream:
+ * seq > consumer delivered.stream_seq → QUEUED (with its position), else
+ * RUNNING; else NOT_FOUND. The message's token must match the id's, so a
+ * guessed or stale id finds nothing.
+ */
+import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
+import { jobNotFound } from "../errors.js";
+import type { JobIdParts } from "../job-id.js";
+import { isTerminal, type JobStatus, type ReadOptions } from "../types.js";
+import { isMessageNotFound, isNoResponders, isStreamNotFound } from "./errors.js";
+import { readMeta, type JobMeta } from "./job-message.js";
+import { queueSubject, streamName } from "./layout.js";
+import type { LiveJobs } from "./live.js";
+import type { LogStore } from "./logs.js";
+import { positionOf, type QueueInfoCache } from "./queue-info.js";
+import type { JobRecord, RecordStore, StoredRecord } from "./records.js";
+
+export interface JobRef extends JobIdParts {
+  id: string;
+}
+
+export type Inspection =
+  | { kind: "record"; stored: StoredRecord }
+  | { kind: "message"; meta: JobMeta; status: JobStatus }
+  | { kind: "none" };
+
+export interface StateDeriver {
+  inspect(ref: JobRef): Promise<Inspection>;
+  /** The message of a job if it is still in its stream and its token matches. */
+  message(ref: JobRef): Promise<JobMeta | undefined>;
+  /** Status as a client sees it; NOT_FOUND for unknown ids and other tenants' jobs. */
+  status(ref: JobRef, options?: ReadOptions): Promise<JobStatus>;
+}
+
+export function statusFromRecord(id: string, r: JobRecord): JobStatus {
+  const s: JobStatus = {
+    id,
+    queue: r.queue,
+    state: r.state,
+    attempt: r.attempt,
+    progress: r.progress,
+    createdAt: r.createdAt,
+  };
+  if (r.startedAt !== undefined) s.startedAt = r.startedAt;
+  if (r.finishedAt !== undefined) s.finishedAt = r.finishedAt;
+  if (r.error) s.error = r.error;
+  return s;
+}
+
+export function createStateDeriver(deps: {
+  jsm: JetStreamManager;
+  records: RecordStore;
+  queueInfo: QueueInfoCache;
+  live: LiveJobs;
+  logs: LogStore;
+}): StateDeriver {
+  const { jsm, records, queueInfo, live, logs } = deps;
+
+  const message = async (ref: JobRef): Promise<JobMeta | undefined> => {
+    let m: StoredMsg | null;
+    try {
+      m = await jsm.direct.getMessage(streamName(ref.queue), { seq: ref.seq });
+    } catch (err) {
+      // No stream answers: the queue does not exist (any more).
+      if (isNoResponders(err) || isStreamNotFound(err) || isMessageNotFound(err)) return undefined;
+      throw err;
+    }
+    if (!m || m.subject !== queueSubject(ref.queue)) return undefined;
+    const meta = readMeta(m.header);
+    return meta && meta.token === ref.token ? meta : undefined;
+  };
+
+  const inspect = async (ref: JobRef): Promise<Inspection> => {
+    const stored = await records.get(ref.id);
+    if (stored) return { kind: "record", stored };
+    const meta = await message(ref);
+    if (!meta) {
+      // Settled between the two reads: the record is written before the ack.
+      const again = await records.get(ref.id);
+      return again ? { kind: "record", stored: again } : { kind: "none" };
+    }
+    const info = live.get(ref.id);
+    const base: JobStatus = {
+      id: ref.id,
+      queue: ref.queue,
+      state: "QUEUED",
+      attempt: info?.attempt ?? 0,
+      progress: info?.progress ?? 0,
+      createdAt: meta.createdAt,
+    };
+    if (info?.running) {
+      base.state = "RUNNING";
+    } else {
+      const snap = await queueInfo.get(ref.queue);
+      if (ref.seq > snap.delivered) {
+        base.queuePosition = positionOf(snap, ref.seq);
+      } else {
+        base.state = "RUNNING";
+      }
+    }
+    if (base.state === "RUNNING" && info?.startedAt !== undefined) base.startedAt = info.startedAt;
+    return { kind: "message", meta, status: base };
+  };
+
+  return {
+    inspect,
+    message,
+    async status(ref, options = {}) {
+      const found = await inspect(ref);
+      let status: JobStatus;
+      let tenant: string;
+      if (found.kind === "none") throw jobNotFound(ref.id);
+      if (found.kind === "record") {
+        status = statusFromRecord(ref.id, found.stored.record);
+        tenant = found.stored.record.tenant;
+        if (!isTerminal(status.state)) {
+          // A retry record: the live view of this process may be newer.
+          const info = live.get(ref.id);
+          if (info?.running && info.attempt >= status.attempt) {
+            status.state = "RUNNING";
+            status.attempt = info.attempt;
+            if (info.startedAt !== undefined) status.startedAt = info.startedAt;
+            status.progress = info.progress;
+          }
+        }
+      } else {
+        status = found.status;
+        tenant = found.meta.tenant;
+      }
+      if (options.tenant !== undefined && options.tenant !== tenant) throw jobNotFound(ref.id);
+      if (options.includeLogs) {
+        await logs.flushed(ref.id);
+        status.logs = await logs.read(ref.id);
+      }
+      return status;
+    },
+  };
+}

@@ -245,7 +245,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     complete(d, output) {
       const job = d.job;
       if (closed || job.delivery !== d) return false;
-      finish(job, "COMPLETED", { output: structuredClone(output ?? null) });
+      finish(job, "COMPLETED", { output: jsonCopy(output) });
       return true;
     },
     fail(d, error, failOptions) {
@@ -528,6 +528,12 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     timers: () => ({ deadlines: deadlines.size, retention: retention.size }),
   });
   return engine;
+}
+
+/** Deep copy as JSON, as the JetStream engine stores values. */
+function jsonCopy(value: JsonValue | undefined): JsonValue {
+  const json = JSON.stringify(value ?? null);
+  return json === undefined ? null : (JSON.parse(json) as JsonValue);
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

@@ -15,6 +15,7 @@ import type { Handler, JobContext, QueueRegistration, Worker, WorkerOptions } fr
 const DEFAULT_CONCURRENCY = 16;
 const DEFAULT_FETCH_EXPIRES_MS = 2_000;
 const DEFAULT_GRACE_MS = 10_000;
+const ABORTED_HANDLER_WAIT_MS = 1_000;
 /** Pause after a failed pull, so an unreachable engine is not hammered. */
 const FETCH_ERROR_PAUSE_MS = 1_000;
 /** A pull that comes back empty this fast means the engine is not waiting (closed?): pause. */
@@ -241,6 +242,18 @@ export function createWorker(options: WorkerOptions): Worker {
     log.info({ code: error.code, retryable, message: error.message }, "job attempt failed");
   }
 
+  /** True when every held job is done within ms. */
+  async function allDone(ms: number): Promise<boolean> {
+    const all = Promise.all(queues.flatMap((q) => [...q.active].map((j) => j.done)));
+    let timer: NodeJS.Timeout | undefined;
+    const over = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    const done = await Promise.race([all.then(() => true as const), over]);
+    clearTimeout(timer);
+    return done;
+  }
+
   async function releaseAll(): Promise<void> {
     const left = queues.flatMap((q) => [...q.active]);
     await Promise.all(
@@ -284,14 +297,15 @@ export function createWorker(options: WorkerOptions): Worker {
         const graceMs = stopOptions.graceMs ?? DEFAULT_GRACE_MS;
         stopping.abort();
         await Promise.all(loops);
-        const all = () => Promise.all(queues.flatMap((q) => [...q.active].map((j) => j.done)));
-        let timer: NodeJS.Timeout | undefined;
-        const graceOver = new Promise<"timeout">((resolve) => {
-          timer = setTimeout(() => resolve("timeout"), graceMs);
-        });
-        const first = await Promise.race([all().then(() => "done" as const), graceOver]);
-        clearTimeout(timer);
-        if (first === "timeout") await releaseAll();
+        if (!(await allDone(graceMs))) {
+          await releaseAll();
+          // Handlers that honour their signal return within moments; give
+          // them those, so a stopped worker holds nothing, but never hang on
+          // one that does not.
+          if (!(await allDone(ABORTED_HANDLER_WAIT_MS))) {
+            logger.warn({ running: queues.reduce((n, q) => n + q.active.size, 0) }, "handlers still running after their signal aborted");
+          }
+        }
         logger.info("worker stopped");
       })();
       return stopped;

@@ -185,7 +185,7 @@ export async function expectConnectError(
   }
   expect(error, `expected a ConnectError, got ${String(error)}`).toBeInstanceOf(ConnectError);
   const ce = error as ConnectError;
-  expect({ code: Code[ce.code], message: ce.rawMessage }).toMatchObject({ code: Code[code] });
+  expect(Code[ce.code], `error code (message: ${JSON.stringify(ce.rawMessage)})`).toBe(Code[code]);
   if (message !== undefined) expect(ce.rawMessage).toMatch(message);
   return ce;
 }

@@ -24,6 +24,22 @@ async function positions(engine: Engine, ids: string[]): Promise<Array<number | 
   return out;
 }
 
+/** Waits until the QUEUED jobs `ids` report positions 0..n-1 in that order. */
+async function waitForPositions(engine: Engine, ids: string[], timeoutMs = 3_000): Promise<void> {
+  const expected = ids.map((_, i) => i);
+  let last: unknown;
+  await waitFor(
+    async () => {
+      const p = await positions(engine, ids);
+      last = p;
+      return show(p) === show(expected);
+    },
+    { timeoutMs, what: `positions 0..${ids.length - 1}` },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\npositions: ${show(last)}`);
+  });
+}
+
 forEachEngine("positions", (env) => {
   test("50 submits, 10 cancelled from the middle: positions 0..39 in submit order, then drained in order", async () => {
     const q = await env.queue();
@@ -49,18 +65,7 @@ forEachEngine("positions", (env) => {
     }
 
     await waitForCount(env.api, q, { inQueue: 40, running: 0 });
-    const expected = kept.map((_, i) => i);
-    let last: unknown;
-    await waitFor(
-      async () => {
-        const p = await positions(env.api, kept);
-        last = p;
-        return show(p) === show(expected);
-      },
-      { timeoutMs: 3_000, what: "positions 0..39" },
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\npositions: ${show(last)}`);
-    });
+    await waitForPositions(env.api, kept);
     for (const id of cancelled) expect((await env.api.getStatus(id)).state).toBe("CANCELLED");
 
     // a new submit goes to the end of the shortened queue
@@ -96,9 +101,7 @@ forEachEngine("positions", (env) => {
     await waitForCount(env.api, q, { inQueue: 4, running: 1 });
     expect(await first.begin()).toBe(true);
     await waitForCount(env.api, q, { inQueue: 4, running: 1 });
-    await waitFor(async () => show(await positions(env.api, ids.slice(1))) === show([0, 1, 2, 3]), {
-      what: "positions 0..3 after one fetch",
-    });
+    await waitForPositions(env.api, ids.slice(1));
     expect((await env.api.getStatus(ids[0]!)).queuePosition).toBeUndefined();
 
     const second = await fetchOne(env.worker, q);
@@ -110,9 +113,7 @@ forEachEngine("positions", (env) => {
     await waitForCount(env.api, q, { inQueue: 3, running: 1 });
     expect(await second.fail({ code: "X", message: "x" })).toBe(true);
     await waitForCount(env.api, q, { inQueue: 3, running: 0 });
-    await waitFor(async () => show(await positions(env.api, ids.slice(2))) === show([0, 1, 2]), {
-      what: "positions 0..2 after two jobs finished",
-    });
+    await waitForPositions(env.api, ids.slice(2));
   });
 
   test("cancelling the head of the queue moves everyone up by one", async () => {
@@ -120,9 +121,7 @@ forEachEngine("positions", (env) => {
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) ids.push((await env.api.submit({ queue: q, input: i })).id);
     expect((await env.api.cancel(ids[0]!)).removed).toBe(true);
-    await waitFor(async () => show(await positions(env.api, ids.slice(1))) === show([0, 1, 2]), {
-      what: "positions 0..2 after cancelling the head",
-    });
+    await waitForPositions(env.api, ids.slice(1));
     expect((await fetchOne(env.worker, q)).id).toBe(ids[1]);
   });
 });

@@ -107,7 +107,15 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       else live.update(id, { running: false, attempt: ev.attempt });
     } else if (ev.type === "progress" && live.get(id)) live.update(id, { progress: ev.progress });
   });
-  const deriver = createStateDeriver({ jsm, records, queueInfo, live, logs });
+  events.start();
+  const deriver = createStateDeriver({
+    jsm,
+    records,
+    queueInfo,
+    live,
+    logs,
+    queueDeclared: async (queue) => (await queueConfigs.get(queue)) !== undefined,
+  });
   const watches = createWatches(events, deriver);
 
   let closed = false;

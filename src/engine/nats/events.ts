@@ -1,7 +1,9 @@
 /**
  * Live job events on `jetq.ev.<id>` (core NATS, transient). One subscription
- * per engine on `jetq.ev.>`, opened when the first watch needs it, fanned out
- * in memory to the listeners of each job: never one subscription per watch.
+ * per engine on `jetq.ev.>`, fanned out in memory to the listeners of each
+ * job: never one subscription per watch. The engine opens it at start, so
+ * status reads of this process also learn attempt/started_at/progress of
+ * jobs running in other processes.
  */
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { JobError, JobState, LogEntry } from "../types.js";
@@ -26,6 +28,8 @@ export interface EventHub {
   publish(id: string, event: JobEvent): void;
   /** Registers at once (before the subscription is even confirmed), returns the unregister. */
   listen(id: string, listener: EventListener): () => void;
+  /** Opens the one subscription (idempotent). */
+  start(): void;
   /** Core subscriptions used for fan-out: 0 or 1. */
   readonly subscriptions: number;
   close(): void;
@@ -49,19 +53,23 @@ export function createEventHub(nc: NatsConnection, onEvent?: (id: string, e: Job
     for (const l of [...set]) l(event);
   };
 
+  const start = () => {
+    if (sub || nc.isClosed()) return;
+    sub = nc.subscribe(EVENT_WILDCARD, {
+      callback: (err, msg) => {
+        if (!err) dispatch(msg.subject, msg.data);
+      },
+    });
+  };
+
   return {
+    start,
     publish(id, event) {
       if (nc.isClosed()) return;
       nc.publish(eventSubject(id), JSON.stringify(event));
     },
     listen(id, listener) {
-      if (!sub && !nc.isClosed()) {
-        sub = nc.subscribe(EVENT_WILDCARD, {
-          callback: (err, msg) => {
-            if (!err) dispatch(msg.subject, msg.data);
-          },
-        });
-      }
+      start();
       let set = listeners.get(id);
       if (!set) {
         set = new Set();

@@ -149,7 +149,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
       revision = stored?.revision ?? 0;
       const deadline = meta.options.startDeadline;
       if (deadline !== undefined && deadline > 0 && Date.now() > deadline) {
-        return settleTerminal(
+        await settleTerminal(
           terminal("EXPIRED", {
             error: {
               code: "EXPIRED",
@@ -157,6 +157,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
             },
           }),
         );
+        return false;
       }
       startedAt = Date.now();
       if (stored) {

@@ -18,6 +18,8 @@ export interface QueueSnapshot {
   /** Delivered, not acked yet. */
   numAckPending: number;
   lastSeq: number;
+  /** Stream first_seq: everything below it is gone. */
+  firstSeq: number;
 }
 
 export interface QueueInfoCache {
@@ -32,9 +34,12 @@ interface Entry {
   inflight?: { gen: number; promise: Promise<QueueSnapshot> };
 }
 
-/** Jobs ahead of the one at seq: position = (S − D − 1) − |deleted seqs in (D, S)|. */
+/**
+ * Jobs ahead of the one at seq: position = (S − D − 1) − |deleted seqs in (D, S)|,
+ * where D is also raised to first_seq − 1 (a removed head is no interior delete).
+ */
 export function positionOf(snap: QueueSnapshot, seq: number): number {
-  const D = snap.delivered;
+  const D = Math.max(snap.delivered, snap.firstSeq - 1);
   let deletedBetween = 0;
   // deleted is ascending: count the entries strictly between D and seq.
   for (let i = lowerBound(snap.deleted, D + 1); i < snap.deleted.length; i++) {
@@ -71,6 +76,7 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
       numPending: ci.num_pending,
       numAckPending: ci.num_ack_pending,
       lastSeq: si.state.last_seq,
+      firstSeq: si.state.first_seq,
     };
   };
 

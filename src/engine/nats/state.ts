@@ -55,8 +55,9 @@ export function createStateDeriver(deps: {
   queueInfo: QueueInfoCache;
   live: LiveJobs;
   logs: LogStore;
+  queueDeclared(queue: string): Promise<boolean>;
 }): StateDeriver {
-  const { jsm, records, queueInfo, live, logs } = deps;
+  const { jsm, records, queueInfo, live, logs, queueDeclared } = deps;
 
   const message = async (ref: JobRef): Promise<JobMeta | undefined> => {
     let m: StoredMsg | null;
@@ -75,6 +76,9 @@ export function createStateDeriver(deps: {
   const inspect = async (ref: JobRef): Promise<Inspection> => {
     const stored = await records.get(ref.id);
     if (stored) return { kind: "record", stored };
+    // An undeclared queue has no stream to ask (and a direct get to a missing
+    // stream would wait for its timeout rather than fail fast).
+    if (!(await queueDeclared(ref.queue))) return { kind: "none" };
     const meta = await message(ref);
     if (!meta) {
       // Settled between the two reads: the record is written before the ack.

@@ -143,7 +143,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     finish(job, "EXPIRED", {
       error: {
         code: "EXPIRED",
-        message: `job did not start before its start deadline ${new Date(job.options.startDeadline!).toISOString()}`,
+        message: `the job was not started before its start deadline ${new Date(job.options.startDeadline!).toISOString()}`,
       },
     });
     return true;
@@ -175,7 +175,11 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     job.queue.ready.add(job.seq);
   };
 
-  const finish = (job: JobRecord, state: JobState, fields: { error?: JobError; output?: JsonValue }) => {
+  const finish = (
+    job: JobRecord,
+    state: JobState,
+    fields: { error?: JobError; output?: JsonValue; progress?: number },
+  ) => {
     leavePhase(job);
     job.phase = "done";
     job.queue.live.delete(job.seq);
@@ -183,6 +187,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     job.finishedAt = Date.now();
     job.error = fields.error;
     if (fields.output !== undefined) job.output = fields.output;
+    if (fields.progress !== undefined) job.progress = fields.progress;
     retention.add(job.finishedAt + retentionMs, job);
     logger?.debug({ id: job.id, state }, "job finished");
     notifyWatchers(job, "status");
@@ -245,7 +250,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     complete(d, output) {
       const job = d.job;
       if (closed || job.delivery !== d) return false;
-      finish(job, "COMPLETED", { output: jsonCopy(output) });
+      finish(job, "COMPLETED", { output: jsonCopy(output), progress: 1 });
       return true;
     },
     fail(d, error, failOptions) {
@@ -260,6 +265,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       leavePhase(job);
       job.state = "QUEUED";
       job.error = jobError;
+      job.progress = 0;
       job.phase = "backoff";
       const wait = backoffDelay(job.queue.config, d.attempt);
       job.backoffTimer = setTimeout(() => {
@@ -279,6 +285,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       leavePhase(job);
       // Handing a job back (shutdown) does not use up an attempt.
       job.deliveries--;
+      if (d.begun) job.attempt = d.attempt - 1; // as before this attempt, like the JetStream engine
       const wasRunning = job.state === "RUNNING";
       job.state = "QUEUED";
       makeReady(job);
@@ -362,10 +369,12 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     async declareQueue(queue, config = {}) {
       ensureOpen("declare queues");
       assertQueueName(queue);
+      // As the JetStream engine: the declared config replaces the queue's
+      // (unset fields take the defaults); jobs already waiting stay.
+      const full = validateConfig({ ...DEFAULT_QUEUE_CONFIG, ...definedOnly(config) });
       const existing = queues.get(queue);
-      const merged = validateConfig({ ...(existing?.config ?? DEFAULT_QUEUE_CONFIG), ...definedOnly(config) });
-      if (existing) existing.config = merged;
-      else queues.set(queue, createQueueState(queue, merged));
+      if (existing) existing.config = full;
+      else queues.set(queue, createQueueState(queue, full));
     },
 
     async submit(input: SubmitInput): Promise<JobStatus> {
@@ -449,7 +458,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       if (job.phase === "done") {
         return {
           removed: false,
-          message: `job already finished in state ${job.state}; nothing to cancel`,
+          message: `job "${id}" already finished in state ${job.state}; nothing to cancel`,
           job: snapshot(job),
         };
       }
@@ -461,8 +470,8 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       return {
         removed: true,
         message: wasRunning
-          ? "job cancelled while running; its worker has been signalled to stop"
-          : "job cancelled before it started; it will not run",
+          ? `job "${id}" was cancelled; its worker was signalled to stop`
+          : `job "${id}" was removed from the queue`,
         job: snapshot(job),
       };
     },
@@ -474,11 +483,13 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     },
 
     async fetch(queue: string, fetchOptions: FetchOptions): Promise<JobLease[]> {
-      ensureOpen("fetch jobs");
+      assertQueueName(queue);
+      // As a pending fetch when the engine closes: nothing more to hand out.
+      if (closed) return [];
       const q = getQueue(queue);
-      const { max, expiresMs, signal } = fetchOptions;
-      if (!Number.isInteger(max) || max < 1) throw invalidArgument(`max: ${max} must be a whole number of at least 1`);
-      if (signal?.aborted) return [];
+      const { expiresMs, signal } = fetchOptions;
+      const max = Math.floor(fetchOptions.max);
+      if (!(max >= 1) || signal?.aborted) return [];
       // Waiters exist only while nothing is ready, so this never jumps the line.
       const now = take(q, max);
       if (now.length > 0 || !(expiresMs > 0)) return now;

@@ -1,0 +1,258 @@
+/**
+ * The same calls over every protocol jetq serves on its one port: Connect (JSON,
+ * binary, GET) over HTTP/1.1 and h2c, gRPC over h2c, gRPC-Web, an independent
+ * gRPC stack (@grpc/grpc-js), `buf curl` and plain fetch — against every engine.
+ */
+import { Code } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JobState, LogLevel, type Job } from "../../gen/jetq/v1/queue_pb.js";
+import { formatJobId } from "../../src/engine/job-id.js";
+import { ENGINES, uniqueQueue } from "../helpers/engines.js";
+import { PROTOCOLS, type ProtocolClient } from "./clients.js";
+import { echo } from "../../src/handlers/echo.js";
+import { createWorker } from "../../src/worker/index.js";
+import {
+  drain,
+  expectCode,
+  json,
+  nextWithin,
+  pollToTerminal,
+  pollUntil,
+  startCollecting,
+  stateName,
+  useJetq,
+  value,
+} from "./harness.js";
+
+const STATE_ORDER = [JobState.QUEUED, JobState.RUNNING, JobState.COMPLETED];
+
+for (const kind of ENGINES) {
+  describe(`every protocol on one port (${kind.name})`, () => {
+    const ctx = useJetq(kind);
+    /** Declared but served by no worker: jobs there stay QUEUED until cancelled. */
+    let held: string;
+    beforeAll(async () => {
+      held = uniqueQueue("held");
+      await ctx.jetq.engine.declareQueue(held);
+    });
+
+    describe.concurrent.each(PROTOCOLS)("$name", (protocol) => {
+      let client: ProtocolClient;
+      beforeAll(() => {
+        client = protocol.open(ctx.jetq.url);
+      });
+      afterAll(() => client?.close());
+
+      it("Submit → QUEUED with a position, then COMPLETED; GetResult is the input", async () => {
+        const input = {
+          hello: protocol.name,
+          n: 42,
+          nested: { list: [1, "two", true, null], empty: {} },
+          sleep_ms: 200,
+        };
+        const job = await client.submit({ queue: "echo", input: value(input) });
+        expect(stateName(job.state)).toBe("QUEUED");
+        expect(job.queuePosition).toBeTypeOf("number");
+        expect(job.queue).toBe("echo");
+        expect(job.id).toMatch(/^echo-/);
+        expect(job.createdAt).toBeDefined();
+
+        const { states, last } = await pollToTerminal(client, job.id);
+        expect(stateName(last.state)).toBe("COMPLETED");
+        // whatever states the polls caught, they came in order
+        expect(states.every((s, i) => i === 0 || STATE_ORDER.indexOf(s) > STATE_ORDER.indexOf(states[i - 1]!))).toBe(true);
+        expect(last.attempt).toBe(1);
+        expect(last.startedAt).toBeDefined();
+        expect(last.finishedAt).toBeDefined();
+        expect(last.error).toBeUndefined();
+
+        const result = await client.getResult({ id: job.id });
+        expect(result.id).toBe(job.id);
+        expect(stateName(result.state)).toBe("COMPLETED");
+        expect(json(result.output)).toEqual(input);
+        expect(result.error).toBeUndefined();
+      });
+
+      it("a held job shows RUNNING; GetResult before the end → FAILED_PRECONDITION", async () => {
+        const job = await client.submit({ queue: "echo", input: value({ sleep_ms: 30_000 }) });
+        try {
+          const running = await pollUntil(
+            () => client.getStatus({ id: job.id }),
+            (j) => j.state === JobState.RUNNING,
+            { what: `${job.id} RUNNING`, timeoutMs: 10_000 },
+          );
+          expect(running.attempt).toBe(1);
+          expect(running.startedAt).toBeDefined();
+          expect(running.queuePosition).toBeUndefined();
+          const err = await expectCode(client.getResult({ id: job.id }), Code.FailedPrecondition);
+          expect(err.rawMessage).toContain("RUNNING");
+          expect(err.rawMessage).toContain(job.id);
+        } finally {
+          const cancelled = await client.cancel({ id: job.id });
+          expect(cancelled.removed).toBe(true);
+        }
+      });
+
+      it("fail in the input → FAILED with that message", async () => {
+        const message = `boom over ${protocol.name}`;
+        const job = await client.submit({ queue: "echo", input: value({ fail: message }) });
+        const { last } = await pollToTerminal(client, job.id);
+        expect(stateName(last.state)).toBe("FAILED");
+        expect(last.error?.message).toBe(message);
+        expect(last.error?.code).toBe("HANDLER_ERROR");
+        const result = await client.getResult({ id: job.id });
+        expect(stateName(result.state)).toBe("FAILED");
+        expect(result.error?.message).toBe(message);
+        expect(result.output).toBeUndefined();
+      });
+
+      it("StreamStatus sends the current state at once, then the cancel, then ends; QueueCount and Cancel work", async () => {
+        const job = await client.submit({ queue: held, input: value({ n: 1 }) });
+        const counts = await client.queueCount({ queue: held });
+        expect(counts.queue).toBe(held);
+        expect(counts.inQueue).toBeGreaterThanOrEqual(1);
+        expect(counts.running).toBe(0);
+
+        const ac = new AbortController();
+        const it = client.streamStatus({ id: job.id }, { signal: ac.signal })[Symbol.asyncIterator]();
+        try {
+          // Nothing changes for a job nobody works on: this message can only be the current state.
+          const first = await nextWithin(it, 5_000, "first StreamStatus message");
+          expect(first.done).toBe(false);
+          expect(first.value!.id).toBe(job.id);
+          expect(stateName(first.value!.state)).toBe("QUEUED");
+          expect(first.value!.queuePosition).toBeTypeOf("number");
+          const early = await expectCode(client.getResult({ id: job.id }), Code.FailedPrecondition);
+          expect(early.rawMessage).toContain("QUEUED");
+
+          const cancel = await client.cancel({ id: job.id });
+          expect(cancel.removed).toBe(true);
+          expect(stateName(cancel.job!.state)).toBe("CANCELLED");
+
+          const next = await nextWithin(it, 5_000, "CANCELLED on the stream");
+          expect(next.done).toBe(false);
+          expect(stateName(next.value!.state)).toBe("CANCELLED");
+          expect(next.value!.finishedAt).toBeDefined();
+          const end = await nextWithin(it, 5_000, "end of the stream after CANCELLED");
+          expect(end.done).toBe(true);
+        } finally {
+          ac.abort();
+        }
+      });
+
+      it("StreamStatus sends every change once and in order, logs only with include_logs, and ends", async () => {
+        // The job waits in a queue no worker serves until both streams are open and have
+        // the QUEUED state; only then does a worker start: the streams must see every change.
+        const queue = uniqueQueue("gated");
+        await ctx.jetq.engine.declareQueue(queue);
+        const input = { sleep_ms: 300, progress: 3, logs: ["first line", "second line"] };
+        const job = await client.submit({ queue, input: value(input) });
+        const streams = [
+          startCollecting((signal) => client.streamStatus({ id: job.id, includeLogs: true }, { signal })),
+          startCollecting((signal) => client.streamStatus({ id: job.id }, { signal })),
+        ];
+        const worker = createWorker({ engine: ctx.jetq.workerEngine, queues: { [queue]: echo } });
+        let withLogs: Job[] = [];
+        let withoutLogs: Job[] = [];
+        try {
+          for (const s of streams) {
+            const [first] = await s.atLeast(1);
+            expect(stateName(first!.state)).toBe("QUEUED");
+            expect(first!.queuePosition).toBe(0);
+          }
+          await worker.start();
+          const ended = await Promise.all(streams.map((s) => s.done));
+          withLogs = ended[0]!;
+          withoutLogs = ended[1]!;
+        } finally {
+          for (const s of streams) s.abort();
+          await worker.stop({ graceMs: 0 });
+        }
+
+        for (const messages of [withLogs, withoutLogs]) {
+          expect(messages.length).toBeGreaterThanOrEqual(2);
+          expect(messages.every((m) => m.id === job.id)).toBe(true);
+          const states = messages.map((m) => m.state);
+          // states only move forward; the stream ends right after the terminal one
+          for (let i = 1; i < states.length; i++) {
+            expect(STATE_ORDER.indexOf(states[i]!)).toBeGreaterThanOrEqual(STATE_ORDER.indexOf(states[i - 1]!));
+          }
+          expect(states.filter((s) => s === JobState.RUNNING).length).toBeGreaterThanOrEqual(1);
+          expect(stateName(states[0]!)).toBe("QUEUED");
+          expect(states.filter((s) => s === JobState.QUEUED)).toHaveLength(1);
+          expect(states.filter((s) => s === JobState.COMPLETED)).toHaveLength(1);
+          const last = messages[messages.length - 1]!;
+          expect(stateName(last.state)).toBe("COMPLETED");
+          expect(last.finishedAt).toBeDefined();
+          // each progress step arrives once, in order
+          const steps = progressChanges(messages);
+          expect(steps).toHaveLength(3);
+          expect(steps[0]).toBeCloseTo(1 / 3);
+          expect(steps[1]).toBeCloseTo(2 / 3);
+          expect(steps[2]).toBeCloseTo(1);
+          // no message repeats the one before it
+          for (let i = 1; i < messages.length; i++) {
+            expect(sameJob(messages[i]!, messages[i - 1]!), `message ${i} repeats message ${i - 1}`).toBe(false);
+          }
+        }
+
+        const lines = withLogs.flatMap((m) => m.logs);
+        expect(lines.map((l) => l.message)).toEqual(input.logs);
+        for (const line of lines) {
+          expect(line.level).toBe(LogLevel.INFO);
+          expect(line.source).toBe("handler");
+          expect(line.timestamp).toBeDefined();
+        }
+        expect(withoutLogs.flatMap((m) => m.logs)).toEqual([]);
+
+        // the lines stay readable after the end
+        const status = await client.getStatus({ id: job.id, includeLogs: true });
+        expect(status.logs.map((l) => l.message)).toEqual(input.logs);
+        expect((await client.getStatus({ id: job.id })).logs).toEqual([]);
+      });
+
+      it("bad requests get clear errors: INVALID_ARGUMENT naming the queue, NOT_FOUND for unknown queues and jobs", async () => {
+        for (const queue of ["a.b", "*", ">", "", "q".repeat(65)]) {
+          const err = await expectCode(client.submit({ queue, input: value({}) }), Code.InvalidArgument);
+          expect(err.rawMessage).toContain("queue");
+          expect(err.rawMessage).toContain(JSON.stringify(queue));
+        }
+        const unknownQueue = uniqueQueue("nobody");
+        const nf = await expectCode(client.submit({ queue: unknownQueue, input: value({}) }), Code.NotFound);
+        expect(nf.rawMessage).toContain(unknownQueue);
+
+        const unknownId = formatJobId({ queue: "echo", seq: 987_654_321, token: "AbCdEfGh1234" });
+        await expectCode(client.getStatus({ id: unknownId }), Code.NotFound);
+        await expectCode(client.getResult({ id: unknownId }), Code.NotFound);
+        await expectCode(client.cancel({ id: unknownId }), Code.NotFound);
+        await expectCode(() => drain(client.streamStatus({ id: unknownId })), Code.NotFound);
+
+        const malformed = await expectCode(client.getStatus({ id: "not a job id" }), Code.InvalidArgument);
+        expect(malformed.rawMessage).toContain("id");
+      });
+    });
+  });
+}
+
+/** The progress values at which the reported progress changed, in order. */
+function progressChanges(messages: Job[]): number[] {
+  const out: number[] = [];
+  let prev = 0;
+  for (const m of messages) {
+    if (m.progress !== prev) out.push(m.progress);
+    prev = m.progress;
+  }
+  return out;
+}
+
+function sameJob(a: Job, b: Job): boolean {
+  return (
+    a.state === b.state &&
+    a.progress === b.progress &&
+    a.attempt === b.attempt &&
+    a.queuePosition === b.queuePosition &&
+    a.logs.length === 0 &&
+    b.logs.length === 0 &&
+    (a.error?.message ?? "") === (b.error?.message ?? "")
+  );
+}

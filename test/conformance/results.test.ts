@@ -80,6 +80,22 @@ forEachEngine("results", (env) => {
     }
   });
 
+  test("an output of 1.5 MB (over the default NATS max_payload) is kept for getResult", async () => {
+    const q = await env.queue();
+    const big = { blob: "y".repeat(1_500_000), list: [1, null, "ü"] };
+    const { id } = await env.api.submit({ queue: q, input: "small" });
+    const lease = await fetchOne(env.worker, q);
+    expect(await lease.begin()).toBe(true);
+    expect(await lease.complete(big)).toBe(true);
+    const done = await waitForStatus(env.api, id, (s) => s.state !== "RUNNING" && s.state !== "QUEUED", {
+      timeoutMs: 10_000,
+      what: "a terminal state",
+    });
+    expect(done.error).toBeUndefined();
+    expect(done.state).toBe("COMPLETED");
+    expect((await env.api.getResult(id)).output).toStrictEqual(big);
+  });
+
   test("getResult is FAILED_PRECONDITION while QUEUED and while RUNNING, naming the state", async () => {
     const q = await env.queue();
     const { id } = await env.api.submit({ queue: q, input: 1 });

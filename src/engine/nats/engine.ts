@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import {
   failedPrecondition,
   jobNotFound,
+  notFound,
   queueNotFound,
   resourceExhausted,
   unavailable,
@@ -29,6 +30,7 @@ import {
   type SubmitInput,
   type WatchOptions,
 } from "../types.js";
+import { createBlobStore, MAX_BLOB_BYTES } from "./blobs.js";
 import { openConnection, watchReconnects } from "./connection.js";
 import { guard, isConsumerNotFound, isNoResponders, isStreamNotFound, toConnectError } from "./errors.js";
 import { createEventHub } from "./events.js";
@@ -91,6 +93,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
 
   const maxPayload = () => nc.info?.max_payload ?? 1024 * 1024;
   const records = createRecordStore(shared.jobs);
+  const blobs = createBlobStore(js, layout);
   const queueConfigs = createQueueConfigStore(shared.queues);
   const idempotency = createIdempotencyStore(shared.jobs);
   const queueInfo = createQueueInfoCache(jsm);
@@ -155,6 +158,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     live,
     logs,
     maxRecordBytes: Math.max(1024, maxPayload() - 1024),
+    blobs,
     touched: (queue: string) => queueInfo.invalidate(queue),
     onCancel,
     ...(logger ? { logger } : {}),
@@ -238,14 +242,21 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
         }
         const token = newToken();
         const createdAt = Date.now();
-        const data = encodeInput(input.input as JsonValue);
-        const h = metaHeaders({ token, createdAt, tenant, options: sanitizeOptions(input.options) });
+        let data = encodeInput(input.input as JsonValue);
+        const meta = { token, createdAt, tenant, options: sanitizeOptions(input.options) };
+        let h = metaHeaders(meta);
         const size = data.length + headersSize(h) + (keys ? keys.msgId.length + 16 : 0);
-        const limit = maxPayload();
-        if (size > limit) {
-          throw resourceExhausted(
-            `input: the job is ${size} bytes, over the ${limit} bytes this NATS server accepts in one message (max_payload); send a smaller input or a reference to the data`,
-          );
+        if (size > maxPayload()) {
+          if (data.length > MAX_BLOB_BYTES) {
+            throw resourceExhausted(
+              `input: the job's input is ${data.length} bytes, over the limit of ${MAX_BLOB_BYTES} bytes; send a reference to the data instead`,
+            );
+          }
+          // Too big for one message: the input goes to the object store, the message carries its name.
+          const inputRef = `in-${queue}-${token}`;
+          await blobs.put(inputRef, data);
+          data = new Uint8Array(0);
+          h = metaHeaders({ ...meta, inputRef });
         }
         let ack;
         try {
@@ -314,7 +325,15 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
           checkTenant(options, r.tenant, id);
           if (isTerminal(r.state)) {
             const result: JobResult = { id, state: r.state };
-            if (r.state === "COMPLETED") result.output = r.output ?? null;
+            if (r.state === "COMPLETED") {
+              if (r.outputRef) {
+                const blob = await blobs.get(r.outputRef);
+                if (!blob) throw notFound(`the output of job "${id}" is no longer stored (kept ${layout.retentionMs} ms)`);
+                result.output = decodeInput(blob);
+              } else {
+                result.output = r.output ?? null;
+              }
+            }
             if (r.error) result.error = r.error;
             return result;
           }
@@ -488,11 +507,17 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
             }
             continue;
           }
-          let input: JsonValue;
+          let input: JsonValue = null;
           try {
-            input = decodeInput(d.data);
-          } catch {
-            input = null;
+            if (meta.inputRef) {
+              const blob = await blobs.get(meta.inputRef);
+              if (blob) input = decodeInput(blob);
+              else logger?.warn({ id }, "jetq nats engine: the job's input is no longer in the object store");
+            } else {
+              input = decodeInput(d.data);
+            }
+          } catch (err) {
+            if (!(err instanceof SyntaxError)) throw err;
           }
           leases.push(
             createLease(leaseContext, { id, queue, input, meta, attempt, released, config, delivery: d }),

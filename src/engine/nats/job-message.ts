@@ -5,13 +5,15 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import type { JobOptions } from "../types.js";
-import { H_CREATED, H_OPTIONS, H_TENANT, H_TOKEN } from "./layout.js";
+import { H_CREATED, H_INPUT_REF, H_OPTIONS, H_TENANT, H_TOKEN } from "./layout.js";
 
 export interface JobMeta {
   token: string;
   createdAt: number;
   tenant: string;
   options: JobOptions;
+  /** Object store name of the input, when it was too big for the message. */
+  inputRef?: string;
 }
 
 const encoder = new TextEncoder();
@@ -33,6 +35,7 @@ export function metaHeaders(meta: JobMeta): MsgHdrs {
   // Tenants are opaque strings; header values must not carry CR/LF.
   if (meta.tenant) h.set(H_TENANT, encodeURIComponent(meta.tenant));
   if (Object.keys(meta.options).length > 0) h.set(H_OPTIONS, JSON.stringify(meta.options));
+  if (meta.inputRef) h.set(H_INPUT_REF, meta.inputRef);
   return h;
 }
 
@@ -57,10 +60,12 @@ export function readMeta(h: MsgHdrs | undefined): JobMeta | undefined {
       options = {};
     }
   }
+  const inputRef = h.get(H_INPUT_REF);
   return {
     token,
     createdAt: Number.isFinite(created) ? created : 0,
     tenant: tenantRaw ? decodeURIComponent(tenantRaw) : "",
     options,
+    ...(inputRef ? { inputRef } : {}),
   };
 }

@@ -6,6 +6,8 @@ export const CONSUMER = "workers";
 export const JOBS_BUCKET = "jetq_jobs";
 export const QUEUES_BUCKET = "jetq_queues";
 export const LOGS_STREAM = "JETQ_LOGS";
+/** Object store for inputs and results over max_payload. */
+export const BLOBS_BUCKET = "jetq_blobs";
 
 export const streamName = (queue: string) => `JETQ_Q_${queue}`;
 export const queueSubject = (queue: string) => `jetq.q.${queue}`;
@@ -29,3 +31,5 @@ export const H_TOKEN = "Jetq-Token";
 export const H_CREATED = "Jetq-Created";
 export const H_TENANT = "Jetq-Tenant";
 export const H_OPTIONS = "Jetq-Options";
+/** Set when the input is in the object store: the blob's name; the body is empty. */
+export const H_INPUT_REF = "Jetq-Input-Ref";

@@ -15,6 +15,7 @@ import {
   type LogLevel,
   type QueueConfig,
 } from "../types.js";
+import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
 import type { Delivery } from "./delivery.js";
 import type { EventHub } from "./events.js";
 import type { JobMeta } from "./job-message.js";
@@ -29,6 +30,8 @@ export interface LeaseContext {
   logs: LogStore;
   /** Largest record that fits in a KV value on this server. */
   maxRecordBytes: number;
+  /** Where outputs too big for a record go. */
+  blobs: BlobStore;
   /** Called when this process changed what a queue snapshot would show. */
   touched(queue: string): void;
   /** Registers a live lease for cancel signals; returns the unregister. */
@@ -104,6 +107,15 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
   const settleTerminal = async (record: JobRecord): Promise<boolean> => {
     if (settled) return false;
     await ctx.logs.flushed(id);
+    if (ctx.records.size(record) > ctx.maxRecordBytes && record.output !== undefined) {
+      const data = new TextEncoder().encode(JSON.stringify(record.output));
+      if (data.length <= MAX_BLOB_BYTES) {
+        const name = `out-${id}`;
+        await ctx.blobs.put(name, data);
+        const { output: _big, ...rest } = record;
+        record = { ...rest, outputRef: name };
+      }
+    }
     if (ctx.records.size(record) > ctx.maxRecordBytes) {
       record = {
         ...base(),
@@ -111,7 +123,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
         finishedAt: record.finishedAt ?? Date.now(),
         error: {
           code: "OUTPUT_TOO_LARGE",
-          message: `the job's output is ${ctx.records.size(record)} bytes, over the ${ctx.maxRecordBytes} bytes a result may take on this NATS server (max_payload)`,
+          message: `the job's output is ${ctx.records.size(record)} bytes, over the ${MAX_BLOB_BYTES} bytes a result may take`,
         },
       };
     }

@@ -19,6 +19,8 @@ export interface JobRecord {
   finishedAt?: number;
   error?: JobError;
   output?: JsonValue;
+  /** Object store name of the output, when it was too big for the record. */
+  outputRef?: string;
   /** Deliveries handed back with release(): they do not count as attempts. */
   released?: number;
 }

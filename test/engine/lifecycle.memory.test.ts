@@ -99,6 +99,36 @@ describe("jobs of one engine", () => {
     expect(await engine.queueCount("d2")).toEqual({ queue: "d2", inQueue: 0, running: 0 });
   });
 
+  test("a watch of a QUEUED job gets its new position when the line moves, once per move", async () => {
+    await engine.declareQueue("line");
+    const a = await engine.submit({ queue: "line", input: "a" });
+    const b = await engine.submit({ queue: "line", input: "b" });
+    const c = await engine.submit({ queue: "line", input: "c" });
+    const items: JobStatus[] = [];
+    const watching = (async () => {
+      for await (const s of engine.watch(c.id)) items.push(s);
+    })();
+    const seen = (n: number) => until(async () => (items.length >= n ? true : undefined));
+    await seen(1);
+    const [leaseA] = await engine.fetch("line", { max: 1, expiresMs: 0 });
+    expect(leaseA!.id).toBe(a.id);
+    await seen(2);
+    await engine.cancel(b.id);
+    await seen(3);
+    const [leaseC] = await engine.fetch("line", { max: 1, expiresMs: 0 });
+    await leaseC!.begin();
+    await leaseC!.complete("done");
+    await watching;
+    expect(items.map((s) => [s.state, s.queuePosition])).toEqual([
+      ["QUEUED", 2],
+      ["QUEUED", 1],
+      ["QUEUED", 0],
+      ["RUNNING", undefined],
+      ["COMPLETED", undefined],
+    ]);
+    expect(engine.stats().openWatches).toBe(0);
+  });
+
   test("pending fetches are served first come, first served", async () => {
     await engine.declareQueue("fifo");
     const first = engine.fetch("fifo", { max: 5, expiresMs: 5000 });

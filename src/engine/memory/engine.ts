@@ -155,6 +155,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     switch (job.phase) {
       case "ready":
         q.ready.delete(job.seq);
+        linesMoved(q);
         break;
       case "backoff":
         if (job.backoffTimer) clearTimeout(job.backoffTimer);
@@ -173,6 +174,22 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   const makeReady = (job: JobRecord) => {
     job.phase = "ready";
     job.queue.ready.add(job.seq);
+    linesMoved(job.queue);
+  };
+
+  /**
+   * The waiting line of q changed: watchers of its QUEUED jobs get their new
+   * position, once per burst of changes (a microtask later), and only if it
+   * actually moved.
+   */
+  const linesMoved = (q: QueueState) => {
+    if (q.watched.size === 0 || q.positionsMoving) return;
+    q.positionsMoving = true;
+    queueMicrotask(() => {
+      q.positionsMoving = false;
+      if (closed) return;
+      for (const job of q.watched) if (job.state === "QUEUED") notifyWatchers(job, "position");
+    });
   };
 
   const finish = (
@@ -345,6 +362,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       const job = q.jobs.get(seq)!;
       if (expireIfDue(job, now)) continue;
       q.ready.delete(seq);
+      linesMoved(q);
       leases.push(deliver(job));
     }
     return leases;
@@ -419,6 +437,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       q.jobs.set(seq, job);
       q.live.set(seq, job);
       q.ready.add(seq);
+      linesMoved(q);
       if (key !== undefined) idempotency.set(idempotencySlot(tenant, key), job);
       if (jobOptions.startDeadline !== undefined) deadlines.add(jobOptions.startDeadline, job);
       const status = snapshot(job);

@@ -31,10 +31,16 @@ export interface Delivery {
   begun: boolean;
 }
 
+/**
+ * What changed: the job itself, its logs, or (for a QUEUED job) possibly its
+ * position, because the waiting line of its queue moved.
+ */
+export type ChangeKind = "status" | "log" | "position";
+
 /** Notified of every change of one job (see watch.ts). */
 export interface JobWatcher {
   readonly includeLogs: boolean;
-  changed(kind: "status" | "log"): void;
+  changed(kind: ChangeKind): void;
   closed(): void;
 }
 
@@ -83,6 +89,10 @@ export interface QueueState {
   readonly waiters: FetchWaiter[];
   /** Jobs in phase "leased". */
   leased: number;
+  /** Jobs of this queue someone watches: told when the line moves. */
+  readonly watched: Set<JobRecord>;
+  /** A position update of the watched jobs is scheduled. */
+  positionsMoving: boolean;
 }
 
 export function createQueueState(name: string, config: QueueConfig): QueueState {
@@ -101,6 +111,8 @@ export function createQueueState(name: string, config: QueueConfig): QueueState 
     }),
     waiters: [],
     leased: 0,
+    watched: new Set(),
+    positionsMoving: false,
   };
   return queue;
 }

@@ -4,7 +4,7 @@
  */
 import { isTerminal, type JobStatus, type WatchOptions } from "../types.js";
 import { unavailable } from "../errors.js";
-import { snapshot, type JobRecord, type JobWatcher } from "./job-record.js";
+import { snapshot, type ChangeKind, type JobRecord, type JobWatcher } from "./job-record.js";
 
 export interface WatchHost {
   /** Resolves the id (throws NOT_FOUND & co.), checked when iteration starts. */
@@ -34,11 +34,20 @@ export async function* watchJob(
     wake = undefined;
     w?.();
   };
+  // What the consumer was last given: a change that changes nothing it can
+  // see (a log line without includeLogs, a line move that kept the position)
+  // is not a change.
+  let lastKey = "";
   const watcher: JobWatcher = {
     includeLogs,
     changed(kind) {
       if (kind === "log" && !includeLogs) return;
-      pending.push(snapshot(job, includeLogs));
+      if (kind === "position" && job.state !== "QUEUED") return;
+      const next = snapshot(job, includeLogs);
+      const key = statusKey(next);
+      if (key === lastKey) return;
+      lastKey = key;
+      pending.push(next);
       poke();
     },
     closed() {
@@ -48,10 +57,12 @@ export async function* watchJob(
   };
 
   (job.watchers ??= new Set()).add(watcher);
+  job.queue.watched.add(job);
   host.open.add(watcher);
   signal?.addEventListener("abort", poke);
   try {
     const first = snapshot(job, includeLogs);
+    lastKey = statusKey(first);
     yield first;
     if (isTerminal(first.state)) return;
     for (;;) {
@@ -68,11 +79,28 @@ export async function* watchJob(
   } finally {
     signal?.removeEventListener("abort", poke);
     job.watchers?.delete(watcher);
+    if (job.watchers?.size === 0) {
+      job.watchers = undefined;
+      job.queue.watched.delete(job);
+    }
     host.open.delete(watcher);
   }
 }
 
-export function notifyWatchers(job: JobRecord, kind: "status" | "log"): void {
+function statusKey(s: JobStatus): string {
+  return [
+    s.state,
+    s.attempt,
+    s.progress,
+    s.queuePosition ?? "",
+    s.startedAt ?? "",
+    s.finishedAt ?? "",
+    s.error ? `${s.error.code}\u0000${s.error.message}` : "",
+    s.logs?.length ?? "",
+  ].join("|");
+}
+
+export function notifyWatchers(job: JobRecord, kind: ChangeKind): void {
   if (!job.watchers) return;
   for (const watcher of job.watchers) watcher.changed(kind);
 }

@@ -88,7 +88,13 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   const watchers = new Set<JobWatcher>();
   let closed = false;
 
-  const deadlines = createTimerHeap<JobRecord>((job) => expireIfDue(job, Date.now()));
+  // Holds ids, not jobs: a job finished long before its start deadline must
+  // not be kept in memory by the heap past its retention.
+  const deadlines = createTimerHeap<string>((id) => {
+    const parts = parseJobId(id);
+    const job = queues.get(parts.queue)?.jobs.get(parts.seq);
+    if (job?.id === id) expireIfDue(job, Date.now());
+  });
   const retention = createTimerHeap<JobRecord>((job) => forget(job));
 
   // ------------------------------------------------------------ helpers
@@ -439,7 +445,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       q.ready.add(seq);
       linesMoved(q);
       if (key !== undefined) idempotency.set(idempotencySlot(tenant, key), job);
-      if (jobOptions.startDeadline !== undefined) deadlines.add(jobOptions.startDeadline, job);
+      if (jobOptions.startDeadline !== undefined) deadlines.add(jobOptions.startDeadline, job.id);
       const status = snapshot(job);
       serveWaiters(q);
       return status;

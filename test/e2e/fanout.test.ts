@@ -71,7 +71,7 @@ for (const kind of ENGINES) {
           expect(subjects.filter((s) => s === EVENT_SUBJECT), `subscriptions: ${subjects.join(" ")}`).toHaveLength(1);
           // nothing per job or per stream
           expect(subjects.filter((s) => s.startsWith("jetq.ev.") && s !== EVENT_SUBJECT)).toEqual([]);
-          expect(mine.reduce((n, c) => n + c.num_subscriptions, 0)).toBeLessThan(50);
+          expect(mine.reduce((n, c) => n + c.subscriptions, 0)).toBeLessThan(50);
         }
 
         const cancels = await Promise.all(jobs.map((j) => api.cancel({ id: j.id })));

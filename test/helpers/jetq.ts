@@ -65,8 +65,9 @@ export async function startJetq(backend: EngineBackend, options: JetqOptions = {
 export interface NatsConnection {
   cid: number;
   name?: string;
-  num_subscriptions: number;
-  /** nats-server 2.9 lists subjects here with ?subs=1. */
+  /** How many subscriptions the connection holds (2.9 calls it `subscriptions`). */
+  subscriptions: number;
+  /** nats-server 2.9 lists their subjects here with ?subs=1. */
   subscriptions_list?: string[];
 }
 

@@ -1,0 +1,139 @@
+/**
+ * What the JetStream engine promises beyond the shared contract: one event
+ * subscription for any number of watches, ids that cannot be guessed, state
+ * any process can read, and UNAVAILABLE (never a hang) while NATS is down.
+ */
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { formatJobId, newToken, parseJobId } from "../../src/engine/job-id.js";
+import { createNatsEngine } from "../../src/engine/nats/index.js";
+import type { Engine, JobStatus } from "../../src/engine/types.js";
+import { uniqueQueue } from "../helpers/engines.js";
+import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
+import { connections, eventually } from "./nats-monitor.nats.js";
+
+let nats: NatsServer;
+const opened: Engine[] = [];
+const open = async (name?: string) => {
+  const e = await createNatsEngine({ servers: nats.url, ...(name ? { name } : {}) });
+  opened.push(e);
+  return e;
+};
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+});
+afterAll(async () => {
+  await Promise.allSettled(opened.map((e) => e.close()));
+  await nats?.stop();
+});
+
+async function collect(it: AsyncIterable<JobStatus>, sink: JobStatus[]): Promise<void> {
+  for await (const s of it) sink.push(s);
+}
+
+test("100 watches on 10 jobs share ONE subscription on jetq.ev.> (the server's /connz says so)", async () => {
+  const name = `jetq-fanout-${Date.now()}`;
+  const api = await open(name);
+  const worker = await open();
+  const q = uniqueQueue("fan");
+  await worker.declareQueue(q);
+  const ids = [];
+  for (let i = 0; i < 10; i++) ids.push((await api.submit({ queue: q, input: i })).id);
+  const seen = Array.from({ length: 100 }, () => [] as JobStatus[]);
+  const ends = seen.map((sink, i) => collect(api.watch(ids[i % 10]!), sink));
+  await eventually(async () => {
+    expect(seen.every((s) => s.length >= 1)).toBe(true);
+  });
+  expect(api.stats()).toEqual({ eventSubscriptions: 1, openWatches: 100 });
+  const conn = (await connections(nats.monitorUrl)).find((c) => c.name === name);
+  const subs = conn?.subscriptions_list ?? [];
+  expect(subs.filter((s) => s.startsWith("jetq.ev."))).toEqual(["jetq.ev.>"]);
+  expect(subs.length).toBeLessThanOrEqual(3); // jetq.ev.>, the request inbox, nothing per watch
+
+  const leases = await worker.fetch(q, { max: 10, expiresMs: 2_000 });
+  expect(leases).toHaveLength(10);
+  for (const l of leases) {
+    expect(await l.begin()).toBe(true);
+    expect(await l.complete(l.input)).toBe(true);
+  }
+  await Promise.all(ends);
+  for (const s of seen) expect(s.map((x) => x.state)).toEqual(["QUEUED", "RUNNING", "COMPLETED"]);
+  expect(api.stats()).toEqual({ eventSubscriptions: 1, openWatches: 0 });
+});
+
+test("an id with the right queue and seq but a guessed token is NOT_FOUND, queued or finished", async () => {
+  const engine = await open();
+  const q = uniqueQueue("tok");
+  await engine.declareQueue(q);
+  const { id } = await engine.submit({ queue: q, input: 1 });
+  const guess = formatJobId({ ...parseJobId(id), token: newToken() });
+  await expect(engine.getStatus(guess)).rejects.toMatchObject({ code: Code.NotFound });
+  await expect(engine.cancel(guess)).rejects.toMatchObject({ code: Code.NotFound });
+  const [lease] = await engine.fetch(q, { max: 1, expiresMs: 2_000 });
+  expect(await lease!.begin()).toBe(true);
+  await expect(engine.getStatus(guess)).rejects.toMatchObject({ code: Code.NotFound });
+  expect(await lease!.complete(2)).toBe(true);
+  await expect(engine.getResult(guess)).rejects.toMatchObject({ code: Code.NotFound });
+  expect((await engine.getResult(id)).output).toBe(2);
+});
+
+test("a job's state survives its submitting process: another engine sees position, runs it, a third reads the result", async () => {
+  const q = uniqueQueue("proc");
+  const a = await open();
+  await a.declareQueue(q, { maxAttempts: 1 });
+  const first = await a.submit({ queue: q, input: "one" });
+  const second = await a.submit({ queue: q, input: "two", tenant: "t1" });
+  expect(second.queuePosition).toBe(1);
+  await a.close();
+
+  const b = await open();
+  expect(await b.getStatus(second.id)).toMatchObject({ state: "QUEUED", queuePosition: 1, createdAt: second.createdAt });
+  await expect(b.getStatus(second.id, { tenant: "t2" })).rejects.toMatchObject({ code: Code.NotFound });
+  const [lease] = await b.fetch(q, { max: 1, expiresMs: 2_000 });
+  expect(lease!.id).toBe(first.id);
+  expect((await b.getStatus(second.id)).queuePosition).toBe(0);
+  expect(await lease!.begin()).toBe(true);
+  expect(await lease!.complete("done")).toBe(true);
+  await b.close();
+
+  const c = await open();
+  expect(await c.getResult(first.id)).toEqual({ id: first.id, state: "COMPLETED", output: "done" });
+  expect((await c.cancel(second.id, { tenant: "t1" })).removed).toBe(true);
+  expect(await c.queueCount(q)).toEqual({ queue: q, inQueue: 0, running: 0 });
+});
+
+test("with nats-server killed, calls fail UNAVAILABLE within the request timeout, and work again after it restarts", async () => {
+  const own = await startNatsServer();
+  const engine = await createNatsEngine({ servers: own.url, requestTimeoutMs: 500 });
+  try {
+    const q = uniqueQueue("down");
+    await engine.declareQueue(q);
+    const { id } = await engine.submit({ queue: q, input: 1 });
+    await own.kill();
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ["submit", () => engine.submit({ queue: uniqueQueue("down"), input: 1 })],
+      ["getStatus", () => engine.getStatus(formatJobId({ ...parseJobId(id), seq: 99 }))],
+      ["queueCount", () => engine.queueCount(uniqueQueue("down"))],
+      ["cancel", () => engine.cancel(formatJobId({ ...parseJobId(id), seq: 98 }))],
+    ];
+    for (const [name, call] of calls) {
+      const started = Date.now();
+      const err = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, name).toBeInstanceOf(ConnectError);
+      expect((err as ConnectError).code, `${name}: ${String(err)}`).toBe(Code.Unavailable);
+      expect((err as ConnectError).rawMessage, name).toMatch(/NATS unreachable.*retry/);
+      expect(Date.now() - started, name).toBeLessThan(3_000);
+    }
+    await own.restart();
+    // reconnects by itself; the job survived in the file store
+    const status = await eventually(() => engine.getStatus(id), 10_000);
+    expect(status).toMatchObject({ state: "QUEUED", queuePosition: 0 });
+  } finally {
+    await engine.close();
+    await own.stop();
+  }
+});

@@ -38,7 +38,7 @@ test("100 watches on 10 jobs share ONE subscription on jetq.ev.> (the server's /
   const worker = await open();
   const q = uniqueQueue("fan");
   await worker.declareQueue(q);
-  const ids = [];
+  const ids: string[] = [];
   for (let i = 0; i < 10; i++) ids.push((await api.submit({ queue: q, input: i })).id);
   const seen = Array.from({ length: 100 }, () => [] as JobStatus[]);
   const ends = seen.map((sink, i) => collect(api.watch(ids[i % 10]!), sink));

@@ -22,7 +22,6 @@ import {
   DEFAULT_QUEUE_CONFIG,
   type CancelOutcome,
   type Engine,
-  type FailOptions,
   type FetchOptions,
   type JobError,
   type JobLease,

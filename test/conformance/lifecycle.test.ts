@@ -115,6 +115,27 @@ forEachEngine("lifecycle", (env) => {
     expect((await env.api.getStatus(id)).logs ?? []).toEqual([]);
   });
 
+  test("log lines of every attempt of a retried job are kept in order", async () => {
+    const q = await env.queue({ maxAttempts: 2, backoffBaseMs: 50, backoffMaxMs: 50 });
+    const { id } = await env.api.submit({ queue: q, input: 1 });
+    const l1 = await fetchOne(env.worker, q);
+    expect(await l1.begin()).toBe(true);
+    l1.log("info", "attempt 1 starts");
+    l1.log("error", "attempt 1 fails");
+    await waitForStatus(env.api, id, (s) => (s.logs?.length ?? 0) >= 2, { includeLogs: true, what: "2 log lines" });
+    expect(await l1.fail({ code: "E", message: "first" })).toBe(true);
+    const l2 = await fetchOne(env.worker, q);
+    expect(await l2.begin()).toBe(true);
+    l2.log("info", "attempt 2 starts");
+    await waitForStatus(env.api, id, (s) => (s.logs?.length ?? 0) >= 3, { includeLogs: true, what: "3 log lines" });
+    expect(await l2.complete(null)).toBe(true);
+    const done = await waitForStatus(env.api, id, (s) => s.state === "COMPLETED" && (s.logs?.length ?? 0) >= 3, {
+      includeLogs: true,
+      what: "COMPLETED with 3 log lines",
+    });
+    expect(done.logs!.map((l) => l.message)).toEqual(["attempt 1 starts", "attempt 1 fails", "attempt 2 starts"]);
+  });
+
   test("progress appears in getStatus and the last value stays", async () => {
     const q = await env.queue();
     const { id } = await env.api.submit({ queue: q, input: 1 });

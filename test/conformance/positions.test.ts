@@ -124,4 +124,15 @@ forEachEngine("positions", (env) => {
     await waitForPositions(env.api, ids.slice(1));
     expect((await fetchOne(env.worker, q)).id).toBe(ids[1]);
   });
+
+  test("100 concurrent submits get distinct positions 0..99 that follow their ids' order", async () => {
+    const q = await env.queue();
+    const all = await Promise.all(Array.from({ length: 100 }, (_, i) => env.api.submit({ queue: q, input: i })));
+    expect(all.map((s) => s.queuePosition).sort((a, b) => a! - b!)).toEqual(all.map((_, i) => i));
+    const byPosition = [...all].sort((a, b) => a.queuePosition! - b.queuePosition!).map((s) => s.id);
+    expect(byPosition).toEqual(all.map((s) => s.id).sort());
+    await waitForCount(env.api, q, { inQueue: 100, running: 0 });
+    await waitForPositions(env.api, byPosition);
+    expect((await fetchOne(env.worker, q)).id).toBe(byPosition[0]);
+  });
 });

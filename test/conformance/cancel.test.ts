@@ -5,9 +5,11 @@
  */
 import { expect, test } from "vitest";
 import {
+  delay,
   fetchFor,
   fetchOne,
   forEachEngine,
+  startWorker,
   waitFor,
   waitForCount,
   waitForState,
@@ -147,5 +149,60 @@ forEachEngine("cancel", (env) => {
     const final = await waitForStatus(env.api, id, (s) => s.state === "COMPLETED" || s.state === "CANCELLED");
     expect(final.state).toBe(completed ? "COMPLETED" : "CANCELLED");
     expect(cancel.job.state).toBe(final.state);
+  });
+
+  test("cancels racing a busy worker: every job ends in exactly one state, consistent with what each side was told", async () => {
+    const q = await env.queue();
+    const worker = startWorker(
+      env.worker,
+      q,
+      async (lease) => {
+        // work for ~20 ms unless cancelled first
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 20);
+          lease.cancelled.addEventListener("abort", () => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+        return lease.input;
+      },
+      { concurrency: 8 },
+    );
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push((await env.api.submit({ queue: q, input: i })).id);
+    const cancels = await Promise.all(
+      ids.map(async (id, i) => {
+        await delay((i * 7) % 60); // spread the cancels over the run
+        return env.api.cancel(id);
+      }),
+    );
+    try {
+      for (const id of ids) {
+        await waitForStatus(env.api, id, (s) => s.state === "COMPLETED" || s.state === "CANCELLED", {
+          what: `${id} to end`,
+        });
+      }
+    } finally {
+      await worker.stop();
+    }
+    expect(worker.errors).toEqual([]);
+    for (const [i, id] of ids.entries()) {
+      const final = await env.api.getStatus(id);
+      const cancel = cancels[i]!;
+      const deliveries = worker.deliveries.filter((d) => d.id === id);
+      expect(deliveries.length, `${id} delivered at most once`).toBeLessThanOrEqual(1);
+      const d = deliveries[0];
+      if (final.state === "CANCELLED") {
+        expect(cancel.removed, `${id}: CANCELLED but the cancel was not told so`).toBe(true);
+        expect(d === undefined || !d.begun || d.settled === false, `${id}: CANCELLED but its lease completed`).toBe(true);
+      } else {
+        expect(final.state).toBe("COMPLETED");
+        expect(cancel.removed, `${id}: COMPLETED but the cancel said removed`).toBe(false);
+        expect(cancel.message).toMatch(/COMPLETED/);
+        expect(d?.settled, `${id}: COMPLETED but its lease was not told so`).toBe(true);
+        expect((await env.api.getResult(id)).output).toBe(i);
+      }
+    }
   });
 });

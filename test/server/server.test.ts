@@ -1,0 +1,186 @@
+/**
+ * The server's own behaviour (validation, error mapping, Connect GET, stream
+ * start and shutdown). Protocol coverage across clients is test/e2e's.
+ */
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { JobOptionsSchema, JobState, QueueService } from "../../gen/jetq/v1/queue_pb.js";
+import type { Engine } from "../../src/engine/types.js";
+import { startServer, type RunningServer } from "../../src/server/server.js";
+import { forEachEngine, uniqueQueue, waitFor } from "../worker/harness.js";
+
+async function codeOf(p: Promise<unknown>): Promise<{ code: Code; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = ConnectError.from(err);
+    return { code: e.code, message: e.rawMessage };
+  }
+  throw new Error("expected the call to fail");
+}
+
+forEachEngine("server", (env) => {
+  let server: RunningServer;
+  let client: Client<typeof QueueService>;
+  let queue: string;
+
+  beforeAll(async () => {
+    server = await startServer({ engine: env.api, port: 0, host: "127.0.0.1" });
+    client = createClient(QueueService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }));
+    queue = uniqueQueue("srv");
+    await env.engine.declareQueue(queue);
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it("rejects bad requests with INVALID_ARGUMENT naming the field", async () => {
+    const cases: [Promise<unknown>, string][] = [
+      [client.submit({ queue: "Not A Queue" }), "queue:"],
+      [client.submit({ queue, options: { maxAttempts: 0 } }), "options.max_attempts"],
+      [client.submit({ queue, options: { maxAttempts: 101 } }), "options.max_attempts"],
+      [client.submit({ queue, options: { timeout: durationFromMs(0) } }), "options.timeout"],
+      [client.submit({ queue, options: { timeout: durationFromMs(-5_000) } }), "options.timeout"],
+      [client.submit({ queue, options: { timeout: durationFromMs(25 * 3600_000) } }), "options.timeout"],
+      [
+        client.submit({ queue, options: { startDeadline: timestampFromMs(Date.now() - 3600_000) } }),
+        "options.start_deadline",
+      ],
+      [client.submit({ queue, idempotencyKey: "k".repeat(300) }), "idempotency_key"],
+      [client.getStatus({ id: "nope" }), "id:"],
+      [client.getResult({ id: "" }), "id:"],
+      [client.cancel({ id: "x-y-z" }), "id:"],
+      [client.queueCount({ queue: "UPPER" }), "queue:"],
+    ];
+    for (const [call, field] of cases) {
+      const { code, message } = await codeOf(call);
+      expect(code, message).toBe(Code.InvalidArgument);
+      expect(message.startsWith(field), message).toBe(true);
+    }
+  });
+
+  it("accepts valid options and a missing input (null)", async () => {
+    const job = await client.submit({
+      queue,
+      options: create(JobOptionsSchema, {
+        maxAttempts: 3,
+        timeout: durationFromMs(1_500),
+        startDeadline: timestampFromMs(Date.now() + 60_000),
+      }),
+    });
+    expect(job.state).toBe(JobState.QUEUED);
+    const leases = await env.engine.fetch(queue, { max: 1, expiresMs: 2_000 });
+    expect(leases).toHaveLength(1);
+    const lease = leases[0]!;
+    expect(lease.input).toBeNull();
+    expect(lease.options).toMatchObject({ maxAttempts: 3, timeoutMs: 1_500 });
+    await lease.release();
+    await client.cancel({ id: job.id });
+  });
+
+  it("passes engine errors through (unknown queue → NOT_FOUND)", async () => {
+    const { code, message } = await codeOf(client.submit({ queue: uniqueQueue("nobody") }));
+    expect(code).toBe(Code.NotFound);
+    expect(message).toContain("not found");
+  });
+
+  it("serves side-effect-free RPCs with Connect GET, and only those", async () => {
+    const job = await client.submit({ queue, input: { kind: { case: "stringValue", value: "g" } } });
+    const message = encodeURIComponent(JSON.stringify({ id: job.id }));
+    const get = await fetch(`${server.url}/jetq.v1.QueueService/GetStatus?encoding=json&connect=v1&message=${message}`);
+    expect(get.status).toBe(200);
+    expect(((await get.json()) as { id: string }).id).toBe(job.id);
+    const count = await fetch(
+      `${server.url}/jetq.v1.QueueService/QueueCount?encoding=json&message=${encodeURIComponent(JSON.stringify({ queue }))}`,
+    );
+    expect(count.status).toBe(200);
+    const submit = await fetch(`${server.url}/jetq.v1.QueueService/Submit?encoding=json&message=${encodeURIComponent("{}")}`);
+    expect(submit.status).toBe(405);
+    await client.cancel({ id: job.id });
+  });
+
+  it("sends a stream's first message at once, over HTTP/1.1 and HTTP/2", async () => {
+    const job = await client.submit({ queue });
+    for (const c of [
+      client,
+      createClient(QueueService, createConnectTransport({ baseUrl: server.url, httpVersion: "2" })),
+      createClient(QueueService, createGrpcTransport({ baseUrl: server.url })),
+    ]) {
+      const abort = new AbortController();
+      const t0 = Date.now();
+      for await (const status of c.streamStatus({ id: job.id }, { signal: abort.signal })) {
+        expect(status.state).toBe(JobState.QUEUED);
+        break;
+      }
+      expect(Date.now() - t0).toBeLessThan(2_000);
+      abort.abort();
+    }
+    await client.cancel({ id: job.id });
+  });
+
+  it("close() ends open streams with UNAVAILABLE and resolves promptly", async () => {
+    const own = await startServer({ engine: env.api, port: 0, host: "127.0.0.1" });
+    const job = await client.submit({ queue });
+    const clients = [
+      createClient(QueueService, createConnectTransport({ baseUrl: own.url, httpVersion: "1.1" })),
+      createClient(QueueService, createConnectTransport({ baseUrl: own.url, httpVersion: "2" })),
+      createClient(QueueService, createGrpcTransport({ baseUrl: own.url })),
+    ];
+    let first = 0;
+    const ends = clients.map(async (c) => {
+      try {
+        for await (const _status of c.streamStatus({ id: job.id })) first += 1;
+        return "ended without error";
+      } catch (err) {
+        return ConnectError.from(err).code;
+      }
+    });
+    await waitFor("every stream's first message", () => first === clients.length);
+    const t0 = Date.now();
+    await own.close();
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    expect(await Promise.all(ends)).toEqual([Code.Unavailable, Code.Unavailable, Code.Unavailable]);
+    await waitFor("the engine's watches to close", () => env.api.stats().openWatches === 0);
+    await client.cancel({ id: job.id });
+  });
+});
+
+forEachEngine("server errors", (env) => {
+  it("turns unexpected errors into INTERNAL without leaking their message", async () => {
+    const broken = new Proxy(env.api, {
+      get(target, prop, receiver) {
+        if (prop === "getStatus") {
+          return () => Promise.reject(new Error("password=hunter2 at db.internal:5432"));
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    }) as Engine;
+    const server = await startServer({ engine: broken, port: 0, host: "127.0.0.1" });
+    try {
+      const client = createClient(QueueService, createGrpcTransport({ baseUrl: server.url }));
+      const { code, message } = await codeOf(client.getStatus({ id: "q-00000000001-abcdefghijkl" }));
+      expect(code).toBe(Code.Internal);
+      expect(message).not.toContain("hunter2");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("refuses a request over the size limit with RESOURCE_EXHAUSTED", async () => {
+    const queue = uniqueQueue("big");
+    await env.engine.declareQueue(queue);
+    const server = await startServer({ engine: env.api, port: 0, host: "127.0.0.1", readMaxBytes: 64 * 1024 });
+    try {
+      const client = createClient(QueueService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }));
+      const big = "x".repeat(100 * 1024);
+      const { code } = await codeOf(client.submit({ queue, input: { kind: { case: "stringValue", value: big } } }));
+      expect(code).toBe(Code.ResourceExhausted);
+    } finally {
+      await server.close();
+    }
+  });
+});

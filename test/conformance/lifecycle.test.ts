@@ -168,9 +168,7 @@ forEachEngine("lifecycle", (env) => {
     expect(done.finishedAt!).toBeGreaterThanOrEqual(done.startedAt!);
     expect(done.queuePosition).toBeUndefined();
   });
-});
 
-forEachEngine("close", (env) => {
   // close() is tested on a backend of its own, since closing ends the engine for every later test.
   test("close() resolves a pending fetch with [], ends open watches with UNAVAILABLE, and later calls are UNAVAILABLE", async () => {
     const backend = await env.kind.start();

@@ -129,15 +129,18 @@ for (const kind of ENGINES) {
       const garbage = Buffer.from([0, 0, 0, 0, 4, 0x0a, 0xff, 0xff, 0xff]);
       const web = await post(SUBMIT, "application/grpc-web+proto", garbage);
       expect(web.status).toBe(200);
-      expect(grpcWebStatus(web)).toBe(String(Code.InvalidArgument));
-      expect(await grpcStatusOverH2c(ctx.jetq.url, SUBMIT, garbage)).toBe(String(Code.InvalidArgument));
+      expect.soft(grpcWebStatus(web), "grpc-status of gRPC-Web").toBe(String(Code.InvalidArgument));
+      expect.soft(await grpcStatusOverH2c(ctx.jetq.url, SUBMIT, garbage), "grpc-status of gRPC").toBe(
+        String(Code.InvalidArgument),
+      );
     });
 
     // Runs last (tests of a file run in order): whatever came before changed nothing.
     it("keeps serving afterwards, and nothing slipped into a queue", async () => {
       const client = clients[0]!.client;
       const ok = await client.submit({ queue: "echo", input: value({ after: "bad input" }) });
-      expect(stateName(ok.state)).toBe("QUEUED");
+      // (Submit's own answer is checked in protocols.test.ts; here only that the job runs.)
+      expect(ok.id).toMatch(/^echo-/);
       expect(stateName((await pollToTerminal(client, ok.id)).last.state)).toBe("COMPLETED");
 
       const echoAfter = await pollUntil(

@@ -6,10 +6,12 @@
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
 import type { Engine } from "../engine/types.js";
 import { silentLogger } from "../logger.js";
 import { createQueueService } from "../service/queue-service.js";
+import { createHealthService } from "./health.js";
 import { createLoggingInterceptor } from "./interceptors.js";
 import { createListener } from "./listener.js";
 
@@ -42,8 +44,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // streams with this error: clients see UNAVAILABLE and know to retry.
   const shutdown = new AbortController();
 
+  const health = createHealthService([QueueService.typeName]);
   const routes = (router: ConnectRouter) => {
     router.service(QueueService, createQueueService(options.engine, { logger }));
+    router.service(Health, health.service);
   };
   const handler = connectNodeAdapter({
     routes,
@@ -67,6 +71,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port,
     close() {
       closed ??= (async () => {
+        health.setNotServing();
         shutdown.abort(new ConnectError("server is shutting down; retry on another instance", Code.Unavailable));
         await listener.close(options.closeGraceMs ?? 5_000);
       })();

@@ -7,6 +7,10 @@ import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import {
+  Health,
+  HealthCheckResponse_ServingStatus as ServingStatus,
+} from "../../gen/grpc/health/v1/health_pb.js";
 import { JobOptionsSchema, JobState, QueueService } from "../../gen/jetq/v1/queue_pb.js";
 import type { Engine } from "../../src/engine/types.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
@@ -182,5 +186,29 @@ forEachEngine("server errors", (env) => {
     } finally {
       await server.close();
     }
+  });
+});
+
+forEachEngine("grpc health", (env) => {
+  it("answers grpc.health.v1 Check and Watch, NOT_SERVING once closing", async () => {
+    const server = await startServer({ engine: env.api, port: 0, host: "127.0.0.1" });
+    const client = createClient(Health, createGrpcTransport({ baseUrl: server.url }));
+    expect((await client.check({ service: "" })).status).toBe(ServingStatus.SERVING);
+    expect((await client.check({ service: "jetq.v1.QueueService" })).status).toBe(ServingStatus.SERVING);
+    expect((await codeOf(client.check({ service: "nope.Service" }))).code).toBe(Code.NotFound);
+
+    const statuses: ServingStatus[] = [];
+    const watching = (async () => {
+      try {
+        for await (const r of client.watch({ service: "" })) statuses.push(r.status);
+      } catch {
+        // the stream is cut at shutdown
+      }
+    })();
+    await waitFor("the watch's first message", () => statuses.length === 1);
+    expect(statuses[0]).toBe(ServingStatus.SERVING);
+    await server.close();
+    await watching;
+    expect(statuses.at(-1)).toBe(ServingStatus.NOT_SERVING);
   });
 });

@@ -40,6 +40,7 @@ import { CANCEL_PREFIX, CANCEL_WILDCARD, CONSUMER, cancelSubject, queueSubject, 
 import { createLease } from "./lease.js";
 import { createLiveJobs } from "./live.js";
 import { createLogStore } from "./logs.js";
+import { createLateDeliveries } from "./late-deliveries.js";
 import { pullBatch } from "./pull.js";
 import { createQueueConfigStore } from "./queue-config.js";
 import { createQueueInfoCache, positionOf } from "./queue-info.js";
@@ -123,6 +124,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
 
   let closed = false;
   const closing = new AbortController();
+  const late = createLateDeliveries();
 
   // Cancel signals for leases of this process: one subscription, opened with the first fetch.
   const cancelHandlers = new Map<string, Set<() => void>>();
@@ -441,14 +443,18 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
         if (!config) throw queueNotFound(queue);
         ensureCancelSubscription();
         const signal = fetchOptions.signal ? AbortSignal.any([fetchOptions.signal, closing.signal]) : closing.signal;
-        const deliveries = await pullBatch(nc, {
-          stream: streamName(queue),
-          consumer: CONSUMER,
-          batch: max,
-          expiresMs: fetchOptions.expiresMs,
-          signal,
-          ackTimeoutMs: timeout,
-        });
+        let deliveries = late.take(queue, max);
+        if (deliveries.length === 0) {
+          deliveries = await pullBatch(nc, {
+            stream: streamName(queue),
+            consumer: CONSUMER,
+            batch: max,
+            expiresMs: fetchOptions.expiresMs,
+            signal,
+            ackTimeoutMs: timeout,
+            onLate: (d) => late.put(queue, d, config.ackWaitMs),
+          });
+        }
         if (closed) return [];
         if (deliveries.length > 0) queueInfo.invalidate(queue);
         const leases: JobLease[] = [];
@@ -535,6 +541,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       if (closed) return;
       closed = true;
       closing.abort();
+      late.clear();
       clearInterval(timer);
       watches.closeAll(unavailable("the engine was closed while the job was watched; reconnect and watch again"));
       // Let generators observe the failure before the connection goes.

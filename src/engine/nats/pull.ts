@@ -17,13 +17,34 @@ export interface PullRequest {
   prefix?: string;
   /** Timeout of the settling acks of the deliveries. */
   ackTimeoutMs?: number;
+  /**
+   * Receives messages that arrive after the call resolved (it was aborted,
+   * or the server's end-of-request status got lost).
+   */
+  onLate?: (msg: Msg) => void;
 }
 
 /** Slack after expires for the server's end-of-request status to arrive. */
 const GRACE_MS = 1_000;
+/** How long an abandoned request is still listened to past its expiry. */
+const LINGER_MS = 3_000;
 
-export async function pullBatch(nc: NatsConnection, req: PullRequest): Promise<Delivery[]> {
-  const msgs = await pullMessages(nc, req);
+export async function pullBatch(
+  nc: NatsConnection,
+  req: Omit<PullRequest, "onLate"> & { onLate?: (d: Delivery) => void },
+): Promise<Delivery[]> {
+  const { onLate, ...rest } = req;
+  const msgs = await pullMessages(nc, {
+    ...rest,
+    ...(onLate
+      ? {
+          onLate: (msg: Msg) => {
+            const d = toDelivery(nc, msg, req.ackTimeoutMs ?? 5_000);
+            if (d) onLate(d);
+          },
+        }
+      : {}),
+  });
   const out: Delivery[] = [];
   for (const msg of msgs) {
     const d = toDelivery(nc, msg, req.ackTimeoutMs ?? 5_000);
@@ -38,34 +59,57 @@ export async function pullMessages(nc: NatsConnection, req: PullRequest): Promis
   if (req.batch <= 0 || req.signal?.aborted) return out;
   const inbox = createInbox();
   const expiresMs = Math.max(1, Math.floor(req.expiresMs));
+  const startedAt = Date.now();
   return new Promise<Msg[]>((resolve, reject) => {
     let done = false;
-    const finish = (err?: unknown) => {
-      if (done) return;
+    let over = false;
+    let linger: ReturnType<typeof setTimeout> | undefined;
+    const end = () => {
+      over = true;
+      clearTimeout(linger);
+      sub.unsubscribe();
+    };
+    /**
+     * serverDone: the server said the request is over (status, or batch full),
+     * so nothing more can come. Otherwise (abort, our own timer) the server may
+     * still hold the request: keep listening a while and hand late messages to
+     * onLate, so none is delivered into a void and burns an attempt.
+     */
+    const finish = (serverDone: boolean, err?: unknown) => {
+      if (done) {
+        if (serverDone) end();
+        return;
+      }
       done = true;
       clearTimeout(timer);
       req.signal?.removeEventListener("abort", onAbort);
-      sub.unsubscribe();
+      if (serverDone || !req.onLate) end();
+      else linger = setTimeout(end, Math.max(0, startedAt + expiresMs - Date.now()) + LINGER_MS);
       if (err && out.length === 0) reject(err);
       else resolve(out);
     };
-    const onAbort = () => finish();
+    const onAbort = () => finish(false);
     const sub = nc.subscribe(inbox, {
       callback: (err, msg: Msg) => {
-        if (err) return finish(err);
+        if (over) return;
+        if (err) return finish(true, err);
         const code = msg.headers?.code ?? 0;
         if (code !== 0) {
           // 404 no messages, 408 request expired, 409 consumer gone/limits: the pull is over.
-          if (code === 409 && out.length === 0) {
-            return finish(new Error(`pull from ${req.stream}/${req.consumer} failed: ${msg.headers?.description ?? code}`));
+          if (code === 409 && out.length === 0 && !done) {
+            return finish(true, new Error(`pull from ${req.stream}/${req.consumer} failed: ${msg.headers?.description ?? code}`));
           }
-          return finish();
+          return finish(true);
+        }
+        if (done) {
+          req.onLate?.(msg);
+          return;
         }
         out.push(msg);
-        if (out.length >= req.batch) finish();
+        if (out.length >= req.batch) finish(true);
       },
     });
-    const timer = setTimeout(() => finish(), expiresMs + GRACE_MS);
+    const timer = setTimeout(() => finish(false), expiresMs + GRACE_MS);
     req.signal?.addEventListener("abort", onAbort, { once: true });
     const subject = `${req.prefix ?? "$JS.API"}.CONSUMER.MSG.NEXT.${req.stream}.${req.consumer}`;
     nc.publish(subject, JSON.stringify({ batch: req.batch, expires: nanos(expiresMs), no_wait: true }), {

@@ -20,6 +20,12 @@ export interface WorkerEnv {
   readonly api: Engine;
   /** The worker's own engine (a second connection with NATS). */
   readonly engine: Engine;
+  /**
+   * An engine of the worker's own, as a separate worker process would have.
+   * close() closes it when it is a separate connection (NATS); the embedded
+   * engine is shared with `api` and stays open.
+   */
+  processEngine(): Promise<{ engine: Engine; close(): Promise<void> }>;
   /** A worker stopped (grace 0) after the test if the test did not stop it. */
   worker(options: Omit<WorkerOptions, "engine"> & { engine?: Engine }): Worker;
 }
@@ -50,6 +56,12 @@ export function forEachEngine(title: string, body: (env: WorkerEnv) => void): vo
       get engine() {
         if (!engine) throw new Error("backend not started");
         return engine;
+      },
+      async processEngine() {
+        if (!backend) throw new Error("backend not started");
+        const own = await backend.open();
+        const separate = own !== api;
+        return { engine: own, close: async () => (separate ? own.close() : undefined) };
       },
       worker(options) {
         if (!engine) throw new Error("backend not started");

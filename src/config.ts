@@ -60,6 +60,8 @@ const EnvSchema = z.object({
   JETQ_REPLICAS: int(1, 5).default(1),
   JETQ_RETENTION_MS: int(1_000, 365 * 24 * 60 * 60 * 1000).default(86_400_000),
   JETQ_WORKERS: bool.default(true),
+  // 16 MiB of input plus room for the rest of the request.
+  JETQ_READ_MAX_BYTES: int(1024, 1024 * 1024 * 1024).default(17 * 1024 * 1024),
 });
 
 export interface Config {
@@ -77,6 +79,8 @@ export interface Config {
   retentionMs: number;
   /** Run in-process workers for the built-in handlers. */
   workers: boolean;
+  /** Largest request the server reads. */
+  readMaxBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -115,6 +119,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     replicas: e.JETQ_REPLICAS,
     retentionMs: e.JETQ_RETENTION_MS,
     workers: e.JETQ_WORKERS,
+    readMaxBytes: e.JETQ_READ_MAX_BYTES,
   };
 }
 

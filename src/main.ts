@@ -108,7 +108,13 @@ async function main(): Promise<void> {
     } else {
       logger.info("in-process workers disabled (JETQ_WORKERS=false): run `npm run worker` to process jobs");
     }
-    server = await startServer({ engine, port: config.port, host: config.host, logger });
+    server = await startServer({
+      engine,
+      port: config.port,
+      host: config.host,
+      logger,
+      readMaxBytes: config.readMaxBytes,
+    });
   } catch (err) {
     logger.fatal({ err }, "could not start");
     await stop().catch(() => undefined);

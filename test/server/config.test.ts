@@ -1,0 +1,68 @@
+import { expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../../src/config.js";
+
+it("has defaults for everything", () => {
+  expect(parseConfig({})).toEqual({
+    port: 8080,
+    host: "0.0.0.0",
+    natsServers: undefined,
+    logLevel: "info",
+    concurrency: 16,
+    ackWaitMs: 30_000,
+    maxAttempts: 1,
+    shutdownGraceMs: 10_000,
+    storage: "file",
+    replicas: 1,
+    retentionMs: 86_400_000,
+    workers: true,
+    readMaxBytes: 17 * 1024 * 1024,
+  });
+});
+
+it("parses every variable, empty ones counting as unset", () => {
+  const c = parseConfig({
+    PORT: "0",
+    HOST: "127.0.0.1",
+    NATS_URL: "nats://a:4222, nats://b:4222",
+    JETQ_LOG_LEVEL: "DEBUG",
+    JETQ_CONCURRENCY: "4",
+    JETQ_ACK_WAIT_MS: "5000",
+    JETQ_MAX_ATTEMPTS: "3",
+    JETQ_SHUTDOWN_GRACE_MS: "0",
+    JETQ_STORAGE: "memory",
+    JETQ_REPLICAS: "3",
+    JETQ_RETENTION_MS: "60000",
+    JETQ_WORKERS: "false",
+    JETQ_READ_MAX_BYTES: "",
+  });
+  expect(c).toMatchObject({
+    port: 0,
+    host: "127.0.0.1",
+    natsServers: ["nats://a:4222", "nats://b:4222"],
+    logLevel: "debug",
+    concurrency: 4,
+    ackWaitMs: 5000,
+    maxAttempts: 3,
+    shutdownGraceMs: 0,
+    storage: "memory",
+    replicas: 3,
+    retentionMs: 60000,
+    workers: false,
+    readMaxBytes: 17 * 1024 * 1024,
+  });
+});
+
+it("names every bad variable and what it allows", () => {
+  let error: unknown;
+  try {
+    parseConfig({ PORT: "70000", JETQ_STORAGE: "disk", JETQ_WORKERS: "maybe", JETQ_CONCURRENCY: "1.5" });
+  } catch (err) {
+    error = err;
+  }
+  expect(error).toBeInstanceOf(ConfigError);
+  const message = (error as Error).message;
+  expect(message).toContain('PORT="70000": must be at most 65535');
+  expect(message).toContain('JETQ_STORAGE="disk": must be "file" or "memory"');
+  expect(message).toContain('JETQ_WORKERS="maybe": must be "true" or "false"');
+  expect(message).toContain('JETQ_CONCURRENCY="1.5": must be a whole number');
+});

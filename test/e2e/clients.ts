@@ -262,6 +262,25 @@ export function createJsonSplitter() {
 
 const BUF_TIMEOUT_MS = 30_000;
 
+/**
+ * Each buf curl is a process that compiles the schema first; dozens at once
+ * (polling tests running concurrently) starve two cores. Unary calls take turns;
+ * streams, which live long, do not wait for a turn.
+ */
+const BUF_UNARY_AT_ONCE = 2;
+let bufRunning = 0;
+const bufWaiting: (() => void)[] = [];
+async function bufTurn<T>(fn: () => Promise<T>): Promise<T> {
+  if (bufRunning >= BUF_UNARY_AT_ONCE) await new Promise<void>((r) => bufWaiting.push(r));
+  bufRunning++;
+  try {
+    return await fn();
+  } finally {
+    bufRunning--;
+    bufWaiting.shift()?.();
+  }
+}
+
 function bufCurlCaller(baseUrl: string, protocol: BufProtocol, http2: boolean): WireCaller {
   const children = new Set<ReturnType<typeof spawn>>();
 
@@ -304,12 +323,13 @@ function bufCurlCaller(baseUrl: string, protocol: BufProtocol, http2: boolean): 
   }
 
   return {
-    async unary(method, req) {
-      const out: MessageShape<DescMessage>[] = [];
-      for await (const msg of run(method, req)) out.push(msg);
-      if (out.length !== 1) throw new Error(`buf curl ${method.name}: ${out.length} responses to a unary call`);
-      return out[0] as never;
-    },
+    unary: (method, req) =>
+      bufTurn(async () => {
+        const out: MessageShape<DescMessage>[] = [];
+        for await (const msg of run(method, req)) out.push(msg);
+        if (out.length !== 1) throw new Error(`buf curl ${method.name}: ${out.length} responses to a unary call`);
+        return out[0] as never;
+      }),
     serverStream: (method, req, options) => run(method, req, options?.signal) as AsyncIterable<never>,
     close: () => {
       for (const c of children) c.kill("SIGKILL");

@@ -5,7 +5,7 @@
 import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, beforeAll, expect } from "vitest";
+import { afterAll, beforeAll } from "vitest";
 import { JobState, type Job } from "../../gen/jetq/v1/queue_pb.js";
 import type { EngineBackend, EngineKind } from "../helpers/engines.js";
 import { startJetq, type Jetq, type JetqOptions } from "../helpers/jetq.js";
@@ -129,18 +129,21 @@ export async function nextWithin<T>(it: AsyncIterator<T>, timeoutMs: number, wha
   }
 }
 
-/** Awaits a call that must fail with code; returns the error for further checks. */
+/**
+ * Awaits a call that must fail with code; returns the error for further checks.
+ * Throws plain Errors rather than using expect, so concurrent tests may call it.
+ */
 export async function expectCode(call: Promise<unknown> | (() => Promise<unknown>), code: Code): Promise<ConnectError> {
-  let err: unknown;
   try {
     await (typeof call === "function" ? call() : call);
   } catch (e) {
-    err = e;
+    const ce = ConnectError.from(e);
+    if (ce.code !== code) {
+      throw new Error(`expected ${Code[code]}, got ${Code[ce.code]}: ${ce.rawMessage}`, { cause: e });
+    }
+    return ce;
   }
-  expect(err, `expected ${Code[code]}, got success`).toBeDefined();
-  const ce = ConnectError.from(err);
-  expect(Code[ce.code], `error: ${ce.message}`).toBe(Code[code]);
-  return ce;
+  throw new Error(`expected ${Code[code]}, but the call succeeded`);
 }
 
 /** Reads a stream to its end (for streams expected to fail: wrap in expectCode). */

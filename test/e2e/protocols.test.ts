@@ -4,7 +4,7 @@
  * gRPC stack (@grpc/grpc-js), `buf curl` and plain fetch — against every engine.
  */
 import { Code } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it, vi } from "vitest";
 import { JobState, LogLevel, type Job } from "../../gen/jetq/v1/queue_pb.js";
 import { formatJobId } from "../../src/engine/job-id.js";
 import { ENGINES, uniqueQueue } from "../helpers/engines.js";
@@ -26,6 +26,9 @@ import {
 
 const STATE_ORDER = [JobState.QUEUED, JobState.RUNNING, JobState.COMPLETED];
 
+// buf curl starts a process per call; on two busy cores its tests take their time.
+vi.setConfig({ testTimeout: 60_000 });
+
 for (const kind of ENGINES) {
   describe(`every protocol on one port (${kind.name})`, () => {
     const ctx = useJetq(kind);
@@ -36,7 +39,7 @@ for (const kind of ENGINES) {
       });
       afterAll(() => client?.close());
 
-      it("Submit → QUEUED with a position, then COMPLETED; GetResult is the input", async () => {
+      it("Submit → QUEUED with a position, then COMPLETED; GetResult is the input", async ({ expect }) => {
         const input = {
           hello: protocol.name,
           n: 42,
@@ -44,8 +47,9 @@ for (const kind of ENGINES) {
           sleep_ms: 200,
         };
         const job = await client.submit({ queue: "echo", input: value(input) });
-        expect(stateName(job.state)).toBe("QUEUED");
-        expect(job.queuePosition).toBeTypeOf("number");
+        // soft: a wrong state here must not hide what the rest of the test finds
+        expect.soft(stateName(job.state), "Submit's state").toBe("QUEUED");
+        expect.soft(job.queuePosition, "Submit's queuePosition").toBeTypeOf("number");
         expect(job.queue).toBe("echo");
         expect(job.id).toMatch(/^echo-/);
         expect(job.createdAt).toBeDefined();
@@ -66,7 +70,7 @@ for (const kind of ENGINES) {
         expect(result.error).toBeUndefined();
       });
 
-      it("a held job shows RUNNING; GetResult before the end → FAILED_PRECONDITION", async () => {
+      it("a held job shows RUNNING; GetResult before the end → FAILED_PRECONDITION", async ({ expect }) => {
         const job = await client.submit({ queue: "echo", input: value({ sleep_ms: 30_000 }) });
         try {
           const running = await pollUntil(
@@ -91,7 +95,7 @@ for (const kind of ENGINES) {
         }
       });
 
-      it("fail in the input → FAILED with that message", async () => {
+      it("fail in the input → FAILED with that message", async ({ expect }) => {
         const message = `boom over ${protocol.name}`;
         const job = await client.submit({ queue: "echo", input: value({ fail: message }) });
         const { last } = await pollToTerminal(client, job.id);
@@ -104,7 +108,7 @@ for (const kind of ENGINES) {
         expect(result.output).toBeUndefined();
       });
 
-      it("StreamStatus sends the current state at once, then the cancel, then ends; QueueCount and Cancel work", async () => {
+      it("StreamStatus sends the current state at once, then the cancel, then ends; QueueCount and Cancel work", async ({ expect }) => {
         // A queue of its own: no other job's cancel moves this one's position.
         const held = uniqueQueue("held");
         await ctx.jetq.engine.declareQueue(held);
@@ -121,7 +125,7 @@ for (const kind of ENGINES) {
         const it = client.streamStatus({ id: job.id }, { signal: ac.signal })[Symbol.asyncIterator]();
         try {
           // Nothing changes for a job nobody works on: this message can only be the current state.
-          const first = await nextWithin(it, 5_000, "first StreamStatus message");
+          const first = await nextWithin(it, 15_000, "first StreamStatus message");
           expect(first.done).toBe(false);
           expect(first.value!.id).toBe(job.id);
           expect(stateName(first.value!.state)).toBe("QUEUED");
@@ -133,18 +137,18 @@ for (const kind of ENGINES) {
           expect(cancel.removed).toBe(true);
           expect(stateName(cancel.job!.state)).toBe("CANCELLED");
 
-          const next = await nextWithin(it, 5_000, "CANCELLED on the stream");
+          const next = await nextWithin(it, 15_000, "CANCELLED on the stream");
           expect(next.done).toBe(false);
           expect(stateName(next.value!.state)).toBe("CANCELLED");
           expect(next.value!.finishedAt).toBeDefined();
-          const end = await nextWithin(it, 5_000, "end of the stream after CANCELLED");
+          const end = await nextWithin(it, 15_000, "end of the stream after CANCELLED");
           expect(end.done).toBe(true);
         } finally {
           ac.abort();
         }
       });
 
-      it("StreamStatus sends every change once and in order, logs only with include_logs, and ends", async () => {
+      it("StreamStatus sends every change once and in order, logs only with include_logs, and ends", async ({ expect }) => {
         // The job waits in a queue no worker serves until both streams are open and have
         // the QUEUED state; only then does a worker start: the streams must see every change.
         const queue = uniqueQueue("gated");
@@ -160,7 +164,7 @@ for (const kind of ENGINES) {
         let withoutLogs: Job[] = [];
         try {
           for (const s of streams) {
-            const [first] = await s.atLeast(1);
+            const [first] = await s.atLeast(1, 15_000);
             expect(stateName(first!.state)).toBe("QUEUED");
             expect(first!.queuePosition).toBe(0);
           }
@@ -174,34 +178,36 @@ for (const kind of ENGINES) {
         }
 
         for (const messages of [withLogs, withoutLogs]) {
-          expect(messages.length).toBeGreaterThanOrEqual(2);
+          const seen = `stream: ${summarize(messages)}`;
+          expect(messages.length, seen).toBeGreaterThanOrEqual(2);
           expect(messages.every((m) => m.id === job.id)).toBe(true);
           const states = messages.map((m) => m.state);
           // states only move forward; the stream ends right after the terminal one
           for (let i = 1; i < states.length; i++) {
-            expect(STATE_ORDER.indexOf(states[i]!)).toBeGreaterThanOrEqual(STATE_ORDER.indexOf(states[i - 1]!));
+            expect(STATE_ORDER.indexOf(states[i]!), seen).toBeGreaterThanOrEqual(STATE_ORDER.indexOf(states[i - 1]!));
           }
-          expect(states.filter((s) => s === JobState.RUNNING).length).toBeGreaterThanOrEqual(1);
-          expect(stateName(states[0]!)).toBe("QUEUED");
-          expect(states.filter((s) => s === JobState.QUEUED)).toHaveLength(1);
-          expect(states.filter((s) => s === JobState.COMPLETED)).toHaveLength(1);
+          expect(states.filter((s) => s === JobState.RUNNING).length, seen).toBeGreaterThanOrEqual(1);
+          expect(stateName(states[0]!), seen).toBe("QUEUED");
+          expect(states.filter((s) => s === JobState.QUEUED), seen).toHaveLength(1);
+          expect(states.filter((s) => s === JobState.COMPLETED), seen).toHaveLength(1);
           const last = messages[messages.length - 1]!;
-          expect(stateName(last.state)).toBe("COMPLETED");
+          expect(stateName(last.state), seen).toBe("COMPLETED");
           expect(last.finishedAt).toBeDefined();
           // each progress step arrives once, in order
           const steps = progressChanges(messages);
-          expect(steps).toHaveLength(3);
+          expect(steps, seen).toHaveLength(3);
           expect(steps[0]).toBeCloseTo(1 / 3);
           expect(steps[1]).toBeCloseTo(2 / 3);
           expect(steps[2]).toBeCloseTo(1);
           // no message repeats the one before it
           for (let i = 1; i < messages.length; i++) {
-            expect(sameJob(messages[i]!, messages[i - 1]!), `message ${i} repeats message ${i - 1}`).toBe(false);
+            expect(sameJob(messages[i]!, messages[i - 1]!), `message ${i} repeats message ${i - 1}; ${seen}`).toBe(false);
           }
         }
 
+        // the lines so far in the first message, then only new ones (queue.proto, StreamStatusRequest)
         const lines = withLogs.flatMap((m) => m.logs);
-        expect(lines.map((l) => l.message)).toEqual(input.logs);
+        expect.soft(lines.map((l) => l.message), "log lines over the stream, each once").toEqual(input.logs);
         for (const line of lines) {
           expect(line.level).toBe(LogLevel.INFO);
           expect(line.source).toBe("handler");
@@ -215,7 +221,7 @@ for (const kind of ENGINES) {
         expect((await client.getStatus({ id: job.id })).logs).toEqual([]);
       });
 
-      it("bad requests get clear errors: INVALID_ARGUMENT naming the queue, NOT_FOUND for unknown queues and jobs", async () => {
+      it("bad requests get clear errors: INVALID_ARGUMENT naming the queue, NOT_FOUND for unknown queues and jobs", async ({ expect }) => {
         // Independent calls, made at once: buf curl starts a process per call.
         const unknownQueue = uniqueQueue("nobody");
         const unknownId = formatJobId({ queue: "echo", seq: 987_654_321, token: "AbCdEfGh1234" });
@@ -241,6 +247,20 @@ for (const kind of ENGINES) {
       });
     });
   });
+}
+
+/** "QUEUED#0 RUNNING a1 RUNNING p0.33 +1log COMPLETED p1" — for failure messages. */
+function summarize(messages: Job[]): string {
+  return messages
+    .map((m) => {
+      let out = stateName(m.state);
+      if (m.queuePosition !== undefined) out += `#${m.queuePosition}`;
+      if (m.attempt) out += ` a${m.attempt}`;
+      if (m.progress) out += ` p${m.progress.toFixed(2)}`;
+      if (m.logs.length) out += ` +${m.logs.length}log`;
+      return out;
+    })
+    .join(" | ");
 }
 
 /** The progress values at which the reported progress changed, in order. */

@@ -4,13 +4,14 @@
  * and h2c.
  */
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
 import type { Engine } from "../engine/types.js";
 import { silentLogger } from "../logger.js";
 import { createQueueService } from "../service/queue-service.js";
+import { guardBinaryDecoding } from "./decode-guard.js";
 import { createHealthService } from "./health.js";
 import { createLoggingInterceptor } from "./interceptors.js";
 import { createListener } from "./listener.js";
@@ -45,19 +46,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const shutdown = new AbortController();
 
   const health = createHealthService([QueueService.typeName]);
-  const routes = (router: ConnectRouter) => {
-    router.service(QueueService, createQueueService(options.engine, { logger }));
-    router.service(Health, health.service);
-  };
-  const handler = connectNodeAdapter({
-    routes,
+  const routerOptions = {
     connect: true,
     grpc: true,
     grpcWeb: true,
     readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
     shutdownSignal: shutdown.signal,
     interceptors: [createLoggingInterceptor(logger)],
-  });
+    acceptCompression: [compressionGzip, compressionBrotli],
+  };
+  const routes = (router: ConnectRouter) => {
+    router.service(QueueService, createQueueService(options.engine, { logger }));
+    router.service(Health, health.service);
+    guardBinaryDecoding(router, routerOptions);
+  };
+  const handler = connectNodeAdapter({ routes, ...routerOptions });
 
   const listener = createListener({ handler, logger });
   const port = await listener.listen(options.port ?? 8080, host);

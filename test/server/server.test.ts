@@ -212,3 +212,40 @@ forEachEngine("grpc health", (env) => {
     expect(statuses.at(-1)).toBe(ServingStatus.NOT_SERVING);
   });
 });
+
+forEachEngine("undecodable binary requests", (env) => {
+  it("answer INVALID_ARGUMENT naming the message type, in the client's protocol", async () => {
+    const server = await startServer({ engine: env.api, port: 0, host: "127.0.0.1" });
+    try {
+      const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff]);
+      // Connect unary, binary.
+      const unary = await fetch(`${server.url}/jetq.v1.QueueService/Submit`, {
+        method: "POST",
+        headers: { "content-type": "application/proto" },
+        body: garbage,
+      });
+      expect(unary.status).toBe(400);
+      const err = (await unary.json()) as { code: string; message: string };
+      expect(err.code).toBe("invalid_argument");
+      expect(err.message).toContain("jetq.v1.SubmitRequest");
+      // Connect server stream, binary envelope: the error is in the end-of-stream message.
+      const envelope = Buffer.concat([Buffer.from([0, 0, 0, 0, garbage.length]), garbage]);
+      const stream = await fetch(`${server.url}/jetq.v1.QueueService/StreamStatus`, {
+        method: "POST",
+        headers: { "content-type": "application/connect+proto" },
+        body: envelope,
+      });
+      const text = Buffer.from(await stream.arrayBuffer()).toString("latin1");
+      expect(text).toContain("invalid_argument");
+      expect(text).toContain("jetq.v1.StreamStatusRequest");
+      // A well-formed binary request still goes through.
+      const ok = await createClient(
+        QueueService,
+        createConnectTransport({ baseUrl: server.url, httpVersion: "1.1", useBinaryFormat: true }),
+      ).queueCount({ queue: uniqueQueue("unknown") }).catch((e: unknown) => ConnectError.from(e).code);
+      expect(ok).toBe(Code.NotFound);
+    } finally {
+      await server.close();
+    }
+  });
+});

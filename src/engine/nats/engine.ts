@@ -40,6 +40,7 @@ import { CANCEL_PREFIX, CANCEL_WILDCARD, CONSUMER, cancelSubject, queueSubject, 
 import { createLease } from "./lease.js";
 import { createLiveJobs } from "./live.js";
 import { createLogStore } from "./logs.js";
+import type { Delivery } from "./delivery.js";
 import { createLateDeliveries } from "./late-deliveries.js";
 import { pullBatch } from "./pull.js";
 import { createQueueConfigStore } from "./queue-config.js";
@@ -445,15 +446,31 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
         const signal = fetchOptions.signal ? AbortSignal.any([fetchOptions.signal, closing.signal]) : closing.signal;
         let deliveries = late.take(queue, max);
         if (deliveries.length === 0) {
-          deliveries = await pullBatch(nc, {
-            stream: streamName(queue),
-            consumer: CONSUMER,
-            batch: max,
-            expiresMs: fetchOptions.expiresMs,
-            signal,
-            ackTimeoutMs: timeout,
-            onLate: (d) => late.put(queue, d, config.ackWaitMs),
+          // A late delivery of an earlier pull of this process ends this wait.
+          const handed: Delivery[] = [];
+          const stop = new AbortController();
+          const unwait = late.wait(queue, (d) => {
+            if (stop.signal.aborted) return false;
+            handed.push(d);
+            stop.abort();
+            return true;
           });
+          try {
+            deliveries = await pullBatch(nc, {
+              stream: streamName(queue),
+              consumer: CONSUMER,
+              batch: max,
+              expiresMs: fetchOptions.expiresMs,
+              signal: AbortSignal.any([signal, stop.signal]),
+              ackTimeoutMs: timeout,
+              onLate: (d) => late.put(queue, d, config.ackWaitMs),
+            });
+          } finally {
+            unwait();
+          }
+          deliveries = [...handed, ...deliveries];
+          // Never more than max: the surplus waits for the next fetch.
+          for (const d of deliveries.splice(max)) late.put(queue, d, config.ackWaitMs);
         }
         if (closed) return [];
         if (deliveries.length > 0) queueInfo.invalidate(queue);

@@ -1,14 +1,17 @@
 /**
  * Deliveries that reached this process after the fetch that asked for them
- * had returned (aborted, or the server's end-of-request got lost). Handing
- * them to the next fetch of the queue keeps their attempt count right; one
- * that waits too long is handed back to the consumer before its lease lapses.
+ * had returned (aborted, or its server-side request outlived the wait). They
+ * go to a fetch of the same queue waiting right now, else to the next one, so
+ * their attempt count stays right; one that waits too long is handed back to
+ * the consumer before its lease lapses.
  */
 import type { Delivery } from "./delivery.js";
 
 export interface LateDeliveries {
   put(queue: string, d: Delivery, ackWaitMs: number): void;
   take(queue: string, max: number): Delivery[];
+  /** While a fetch waits: late deliveries of queue are offered to accept first. */
+  wait(queue: string, accept: (d: Delivery) => boolean): () => void;
   /** Forgets them all (engine closing: they are redelivered after ack_wait). */
   clear(): void;
 }
@@ -20,8 +23,10 @@ interface Held {
 
 export function createLateDeliveries(): LateDeliveries {
   const byQueue = new Map<string, Held[]>();
+  const waiters = new Map<string, Set<(d: Delivery) => boolean>>();
   return {
     put(queue, d, ackWaitMs) {
+      for (const accept of waiters.get(queue) ?? []) if (accept(d)) return;
       const list = byQueue.get(queue) ?? [];
       byQueue.set(queue, list);
       const held: Held = {
@@ -42,9 +47,23 @@ export function createLateDeliveries(): LateDeliveries {
       for (const h of taken) clearTimeout(h.timer);
       return taken.map((h) => h.d);
     },
+    wait(queue, accept) {
+      let set = waiters.get(queue);
+      if (!set) {
+        set = new Set();
+        waiters.set(queue, set);
+      }
+      set.add(accept);
+      return () => {
+        const s = waiters.get(queue);
+        s?.delete(accept);
+        if (s?.size === 0) waiters.delete(queue);
+      };
+    },
     clear() {
       for (const list of byQueue.values()) for (const h of list) clearTimeout(h.timer);
       byQueue.clear();
+      waiters.clear();
     },
   };
 }

@@ -24,10 +24,16 @@ export interface PullRequest {
   onLate?: (msg: Msg) => void;
 }
 
-/** Slack after expires for the server's end-of-request status to arrive. */
-const GRACE_MS = 1_000;
-/** How long an abandoned request is still listened to past its expiry. */
-const LINGER_MS = 3_000;
+/**
+ * The server keeps the request this much longer than the caller waits.
+ * nats-server 2.9 can lose (or miscount) a delivery that coincides with a
+ * request's expiry; expiring later than the caller's wait moves that moment
+ * away from the timers callers align with (ack_wait = fetch wait in tests),
+ * and a message arriving in the extra time goes to onLate, not into a void.
+ */
+const SERVER_EXTRA_MS = 500;
+/** How long an abandoned request is still listened to past its server expiry. */
+const LINGER_MS = 2_000;
 
 export async function pullBatch(
   nc: NatsConnection,
@@ -84,7 +90,7 @@ export async function pullMessages(nc: NatsConnection, req: PullRequest): Promis
       clearTimeout(timer);
       req.signal?.removeEventListener("abort", onAbort);
       if (serverDone || !req.onLate) end();
-      else linger = setTimeout(end, Math.max(0, startedAt + expiresMs - Date.now()) + LINGER_MS);
+      else linger = setTimeout(end, Math.max(0, startedAt + expiresMs + SERVER_EXTRA_MS - Date.now()) + LINGER_MS);
       if (err && out.length === 0) reject(err);
       else resolve(out);
     };
@@ -109,10 +115,10 @@ export async function pullMessages(nc: NatsConnection, req: PullRequest): Promis
         if (out.length >= req.batch) finish(true);
       },
     });
-    const timer = setTimeout(() => finish(false), expiresMs + GRACE_MS);
+    const timer = setTimeout(() => finish(false), req.onLate ? expiresMs : expiresMs + SERVER_EXTRA_MS + LINGER_MS);
     req.signal?.addEventListener("abort", onAbort, { once: true });
     const subject = `${req.prefix ?? "$JS.API"}.CONSUMER.MSG.NEXT.${req.stream}.${req.consumer}`;
-    nc.publish(subject, JSON.stringify({ batch: req.batch, expires: nanos(expiresMs), no_wait: true }), {
+    nc.publish(subject, JSON.stringify({ batch: req.batch, expires: nanos(expiresMs + SERVER_EXTRA_MS), no_wait: true }), {
       reply: inbox,
     });
   });

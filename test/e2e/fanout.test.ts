@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JobState, type Job } from "../../gen/jetq/v1/queue_pb.js";
-import { ENGINES } from "../helpers/engines.js";
+import { ENGINES, uniqueQueue } from "../helpers/engines.js";
 import { natsConnections } from "../helpers/jetq.js";
-import { openConnectH2, openGrpcH2, type ProtocolClient } from "./clients.js";
+import { PROTOCOLS, openConnectH2, openGrpcH2, type ProtocolClient } from "./clients.js";
 import { pollUntil, stateName, useJetq, value } from "./harness.js";
 
 const STREAMS = 1_000;
@@ -102,5 +102,34 @@ for (const kind of ENGINES) {
       // A few seconds alone; on two busy cores (other test files running) opening
       // 1,000 streams in one process has taken up to half a minute.
     }, 120_000);
+
+    it("streams the clients walk away from release their watches", async () => {
+      const { engine } = ctx.jetq;
+      const queue = uniqueQueue("idle");
+      await engine.declareQueue(queue);
+      const api = clients[0]!;
+      const job = await api.submit({ queue, input: value({ n: 1 }) });
+      const before = engine.stats().openWatches;
+      const h1 = PROTOCOLS.find((p) => p.name === "connect+json http/1.1")!.open(ctx.jetq.url);
+      const openers = [...clients, h1];
+      const ac = new AbortController();
+      const streams = Array.from({ length: 50 }, async (_, i) => {
+        const it = openers[i % openers.length]!.streamStatus({ id: job.id }, { signal: ac.signal })[Symbol.asyncIterator]();
+        const first = await it.next();
+        return { it, first };
+      });
+      try {
+        const opened = await Promise.all(streams);
+        expect(opened.every((o) => o.first.value?.state === JobState.QUEUED)).toBe(true);
+        await pollUntil(() => engine.stats().openWatches, (n) => n >= before + 50, { what: "50 more watches" });
+      } finally {
+        ac.abort();
+        h1.close();
+      }
+      await pollUntil(() => engine.stats().openWatches, (n) => n === before, {
+        what: "watches released after the clients cancelled",
+      });
+      await api.cancel({ id: job.id });
+    });
   });
 }

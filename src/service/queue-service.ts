@@ -8,7 +8,7 @@ import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
 import { invalidArgument } from "../engine/errors.js";
 import { parseJobId } from "../engine/job-id.js";
 import { assertQueueName } from "../engine/queue-name.js";
-import type { Engine } from "../engine/types.js";
+import type { Engine, LogEntry } from "../engine/types.js";
 import {
   cancelToProto,
   countsToProto,
@@ -67,8 +67,11 @@ export function createQueueService(
           includeLogs: req.includeLogs,
           signal: ctx.signal,
         });
+        // The contract: the lines so far in the first message, then only new
+        // ones. Engines report a job's status with all its lines.
+        const logs = createLogDelta();
         for await (const status of updates) {
-          yield jobToProto(status);
+          yield jobToProto(status.logs ? { ...status, logs: logs.fresh(status.logs) } : status);
         }
         // A watch ends quietly when its signal aborts; the client must learn
         // that the stream was cut (server shutdown, deadline), not that the
@@ -124,5 +127,28 @@ function createErrorMapper(logger: Logger | undefined) {
       "unexpected error in RPC handler",
     );
     return new ConnectError("internal error; the server logged the details", Code.Internal);
+  };
+}
+
+/**
+ * Turns successive full log lists into what is new in each. A list that does
+ * not start with the lines already sent is taken as new lines only, so an
+ * engine that sends just the new lines works too.
+ */
+export function createLogDelta() {
+  let sent: LogEntry[] = [];
+  const same = (a: LogEntry, b: LogEntry) =>
+    a.timestamp === b.timestamp && a.message === b.message && a.level === b.level && a.source === b.source;
+  return {
+    fresh(all: LogEntry[]): LogEntry[] {
+      const cumulative = all.length >= sent.length && sent.every((line, i) => same(line, all[i]!));
+      if (cumulative) {
+        const fresh = all.slice(sent.length);
+        sent = all;
+        return fresh;
+      }
+      sent = [...sent, ...all];
+      return all;
+    },
   };
 }

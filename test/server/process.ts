@@ -1,0 +1,90 @@
+/**
+ * Runs a jetq entry point as a real process (through the tsx CLI, as npm
+ * scripts do) and reads its JSON log lines.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+const children = new Set<ChildProcess>();
+
+/** For afterEach: kills what is still running, whole process groups (tsx's child would outlive a SIGKILLed tsx). */
+export function killAll(): void {
+  for (const child of children) {
+    if (child.pid && child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+  children.clear();
+}
+
+export function startProcess(script: string, env: Record<string, string>) {
+  const { NATS_URL: _unset, ...inherited } = process.env;
+  // What `npm start` runs. Not through npx: npm exec runs tsx under `sh -c`,
+  // which does not pass SIGTERM on, so the exit code would be npm's own.
+  const root = new URL("../..", import.meta.url).pathname;
+  const proc = spawn(`${root}node_modules/.bin/tsx`, [script], {
+    cwd: root,
+    detached: true,
+    env: { ...inherited, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(proc);
+  const lines: LogLine[] = [];
+  const waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  let stderr = "";
+  proc.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  createInterface({ input: proc.stdout! }).on("line", (text) => {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      line = { level: 0, msg: text };
+    }
+    lines.push(line);
+    for (const w of [...waiters]) {
+      if (w.match(line)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  return {
+    proc,
+    lines,
+    exited,
+    stderr: () => stderr,
+    waitForLine(match: (l: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
+      const found = lines.find(match);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no matching log line in ${timeoutMs}ms; got:\n${lines.map((l) => l.msg).join("\n")}\nstderr:\n${stderr}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          match,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
+        void exited.then((code) => {
+          clearTimeout(timer);
+          reject(new Error(`process exited (${code}) before the log line; stderr:\n${stderr}`));
+        });
+      });
+    },
+  };
+}
+

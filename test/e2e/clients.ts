@@ -470,7 +470,6 @@ export const PROTOCOLS: Protocol[] = [
   },
   { name: "@grpc/grpc-js", open: (url) => clientFromCaller(grpcJsCaller(url)) },
   { name: "buf curl connect http/1.1", open: (url) => clientFromCaller(bufCurlCaller(url, "connect", false)) },
-  { name: "buf curl connect h2c", open: (url) => clientFromCaller(bufCurlCaller(url, "connect", true)) },
   { name: "buf curl grpc h2c", open: (url) => clientFromCaller(bufCurlCaller(url, "grpc", true)) },
   { name: "buf curl grpcweb http/1.1", open: (url) => clientFromCaller(bufCurlCaller(url, "grpcweb", false)) },
   { name: "fetch connect+json", open: (url) => clientFromCaller(fetchCaller(url, false)) },

@@ -189,10 +189,10 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
   const queuedStatus = async (ref: JobRef, createdAt: number): Promise<JobStatus> => {
     queueInfo.invalidate(ref.queue);
     const snap = await queueInfo.get(ref.queue);
-    const status: JobStatus = { id: ref.id, queue: ref.queue, state: "QUEUED", attempt: 0, progress: 0, createdAt };
-    if (ref.seq > snap.delivered) status.queuePosition = positionOf(snap, ref.seq);
-    else status.state = "RUNNING";
-    return status;
+    // Submit answers for the moment of enqueueing: QUEUED, even if a waiting
+    // worker took it before the snapshot (then it was next: position 0).
+    const queuePosition = ref.seq > snap.delivered ? positionOf(snap, ref.seq) : 0;
+    return { id: ref.id, queue: ref.queue, state: "QUEUED", queuePosition, attempt: 0, progress: 0, createdAt };
   };
 
   /** The job a duplicate publish (same Nats-Msg-Id) points at. */

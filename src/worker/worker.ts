@@ -60,23 +60,27 @@ export function createWorker(options: WorkerOptions): Worker {
     return { name, handler: r.handler, concurrency, config: r.config, active: new Set() };
   });
 
-  const stopping = new AbortController();
+  // stop() first drains: no new pulls, the one in flight may end on its own,
+  // as an abandoned JetStream pull can still be handed a job nobody takes.
+  // Pulls are cut only when the grace runs out.
+  const draining = new AbortController();
+  const cutPulls = new AbortController();
   let loops: Promise<void>[] = [];
   let started = false;
   let stopped: Promise<void> | undefined;
 
   async function pull(q: QueueRuntime): Promise<void> {
-    while (!stopping.signal.aborted) {
+    while (!draining.signal.aborted) {
       const free = q.concurrency - q.active.size;
       if (free <= 0) {
         await new Promise<void>((resolve) => {
           const done = () => {
-            stopping.signal.removeEventListener("abort", done);
+            draining.signal.removeEventListener("abort", done);
             q.wake = undefined;
             resolve();
           };
           q.wake = done;
-          stopping.signal.addEventListener("abort", done, { once: true });
+          draining.signal.addEventListener("abort", done, { once: true });
         });
         continue;
       }
@@ -86,25 +90,25 @@ export function createWorker(options: WorkerOptions): Worker {
         leases = await engine.fetch(q.name, {
           max: free,
           expiresMs: fetchExpiresMs,
-          signal: stopping.signal,
+          signal: cutPulls.signal,
         });
       } catch (err) {
-        if (stopping.signal.aborted) break;
+        if (draining.signal.aborted) break;
         logger.warn({ err, queue: q.name }, "pulling jobs failed; retrying");
-        await pause(FETCH_ERROR_PAUSE_MS, stopping.signal);
+        await pause(FETCH_ERROR_PAUSE_MS, draining.signal);
         continue;
       }
       for (const [i, lease] of leases.entries()) {
         // Defensive: a lease beyond our free slots, or one that arrived as we
         // began to stop, goes straight back to the queue.
-        if (stopping.signal.aborted || i >= free) {
+        if (draining.signal.aborted || i >= free) {
           lease.release().catch((err: unknown) => logger.warn({ err, job: lease.id }, "release failed"));
           continue;
         }
         run(q, lease);
       }
       if (leases.length === 0 && performance.now() - t0 < FAST_EMPTY_MS) {
-        await pause(FAST_EMPTY_PAUSE_MS, stopping.signal);
+        await pause(FAST_EMPTY_PAUSE_MS, draining.signal);
       }
     }
   }
@@ -295,9 +299,15 @@ export function createWorker(options: WorkerOptions): Worker {
     stop(stopOptions = {}) {
       stopped ??= (async () => {
         const graceMs = stopOptions.graceMs ?? DEFAULT_GRACE_MS;
-        stopping.abort();
+        const t0 = performance.now();
+        draining.abort();
+        if (graceMs <= 0) cutPulls.abort();
+        const cut = setTimeout(() => cutPulls.abort(), graceMs);
         await Promise.all(loops);
-        if (!(await allDone(graceMs))) {
+        clearTimeout(cut);
+        cutPulls.abort();
+        const left = Math.max(0, graceMs - (performance.now() - t0));
+        if (!(await allDone(left))) {
           await releaseAll();
           // Handlers that honour their signal return within moments; give
           // them those, so a stopped worker holds nothing, but never hang on

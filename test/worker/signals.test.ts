@@ -113,7 +113,8 @@ forEachEngine("worker signals", (env) => {
     const own = await env.processEngine();
     const worker = env.worker({ engine: own.engine, queues: { [queue]: () => (runs += 1) } });
     await worker.start();
-    await worker.stop({ graceMs: 1_000 });
+    // With a grace, the pull in flight ends on its own rather than being abandoned.
+    await worker.stop({ graceMs: 5_000 });
     await own.close();
     const job = await env.api.submit({ queue, input: null });
     // Waiting in its queue, not stranded in a pull the worker abandoned

@@ -66,9 +66,13 @@ export interface NatsEngineOptions {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** Safety net for lost core events: QUEUED watches (positions) and all watches. */
+/**
+ * Watches of QUEUED jobs refresh their position from the shared per-queue
+ * snapshot every tick; every watch is re-derived (safety net for lost core
+ * events) every ALL_REDERIVE_EVERY ticks and after each reconnect.
+ */
 const QUEUED_REDERIVE_MS = 1_000;
-const ALL_REDERIVE_EVERY = 5;
+const ALL_REDERIVE_EVERY = 10;
 
 export async function createNatsEngine(options: NatsEngineOptions): Promise<Engine> {
   const layout: LayoutOptions = {
@@ -170,7 +174,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
   let tick = 0;
   const timer = setInterval(() => {
     tick++;
-    watches.rederive(tick % ALL_REDERIVE_EVERY === 0 ? "all" : "queued");
+    watches.rederive(tick % ALL_REDERIVE_EVERY === 0 ? "all" : "positions");
   }, QUEUED_REDERIVE_MS);
   timer.unref();
   watchReconnects(nc, () => watches.rederive("all"));
@@ -395,7 +399,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
           if (rev === undefined) continue; // something settled it meanwhile: look again
           // Signal any worker holding it (also one that took it a moment ago).
           nc.publish(cancelSubject(id));
-          if (wasQueued && found.kind === "message") {
+          if (wasQueued) {
             await jsm.streams.deleteMessage(streamName(ref.queue), ref.seq, false).catch(() => undefined);
           }
           queueInfo.invalidate(ref.queue);

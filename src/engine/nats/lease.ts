@@ -17,6 +17,7 @@ import {
 } from "../types.js";
 import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
 import type { Delivery } from "./delivery.js";
+import { guard } from "./errors.js";
 import type { EventHub } from "./events.js";
 import type { JobMeta } from "./job-message.js";
 import type { LiveJobs } from "./live.js";
@@ -265,5 +266,12 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
       publishStatus(record);
     },
   };
+  // Whatever the backend says, callers of a lease see ConnectErrors (UNAVAILABLE while NATS is away).
+  const wrap = <A extends unknown[], R>(what: string, fn: (...args: A) => Promise<R>) =>
+    (...args: A) => guard(`${what} of job "${id}"`, () => fn(...args));
+  lease.begin = wrap("begin", lease.begin);
+  lease.complete = wrap("complete", lease.complete);
+  lease.fail = wrap("fail", lease.fail);
+  lease.release = wrap("release", lease.release);
   return lease;
 }

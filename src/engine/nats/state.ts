@@ -32,6 +32,11 @@ export interface StateDeriver {
   message(ref: JobRef): Promise<JobMeta | undefined>;
   /** Status as a client sees it; NOT_FOUND for unknown ids and other tenants' jobs. */
   status(ref: JobRef, options?: ReadOptions): Promise<JobStatus>;
+  /**
+   * Position of a job known to be QUEUED in its stream, from the cached queue
+   * snapshot alone (no per-job call); undefined once it has been delivered.
+   */
+  position(ref: JobRef): Promise<number | undefined>;
 }
 
 export function statusFromRecord(id: string, r: JobRecord): JobStatus {
@@ -111,6 +116,10 @@ export function createStateDeriver(deps: {
   return {
     inspect,
     message,
+    async position(ref) {
+      const snap = await queueInfo.get(ref.queue);
+      return ref.seq > snap.delivered ? positionOf(snap, ref.seq) : undefined;
+    },
     async status(ref, options = {}) {
       const found = await inspect(ref);
       let status: JobStatus;

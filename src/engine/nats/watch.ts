@@ -13,8 +13,11 @@ import type { JobRef, StateDeriver } from "./state.js";
 
 export interface Watches {
   watch(ref: JobRef, options: WatchOptions): AsyncIterable<JobStatus>;
-  /** Re-derive open watches: all of them, or only those still QUEUED. */
-  rederive(which: "all" | "queued"): void;
+  /**
+   * "all": re-derive every open watch (lost events); "positions": refresh
+   * the position of QUEUED watches from the shared queue snapshot.
+   */
+  rederive(which: "all" | "positions"): void;
   /** Ends every open watch with err. */
   closeAll(err: Error): void;
   readonly open: number;
@@ -22,11 +25,11 @@ export interface Watches {
 
 interface OpenWatch {
   queued: boolean;
-  rederive(): void;
+  rederive(kind: "rederive" | "position"): void;
   fail(err: Error): void;
 }
 
-type Item = JobEvent | { type: "rederive" };
+type Item = JobEvent | { type: "rederive" } | { type: "position" };
 
 export function applyEvent(current: JobStatus, ev: JobEvent, includeLogs: boolean): JobStatus {
   switch (ev.type) {
@@ -74,9 +77,9 @@ export function createWatches(events: EventHub, deriver: StateDeriver): Watches 
     };
     const entry: OpenWatch = {
       queued: true,
-      rederive: () => {
-        if (inbox.some((i) => i.type === "rederive")) return;
-        inbox.push({ type: "rederive" });
+      rederive: (kind) => {
+        if (inbox.some((i) => i.type === kind)) return;
+        inbox.push({ type: kind });
         poke();
       },
       fail: (err) => {
@@ -95,6 +98,42 @@ export function createWatches(events: EventHub, deriver: StateDeriver): Watches 
     });
     open.add(entry);
     options.signal?.addEventListener("abort", onAbort, { once: true });
+
+    const derive = async (current: JobStatus): Promise<JobStatus | undefined> => {
+      let next: JobStatus;
+      try {
+        next = await deriver.status(ref, { ...options, includeLogs: false });
+      } catch (err) {
+        // A transient failure of the safety net is not the watch's end.
+        if (err instanceof ConnectError && err.code === Code.Unavailable) return undefined;
+        throw err;
+      }
+      if (includeLogs) next.logs = current.logs ?? [];
+      // A snapshot older than the events we already applied must not move us back.
+      if (next.state === "QUEUED" && current.state === "RUNNING" && next.attempt < current.attempt) return undefined;
+      // Events know more about a running job than a derivation can.
+      if (next.state === "RUNNING" && current.state === "RUNNING") return undefined;
+      return next;
+    };
+
+    /** The status after item, or undefined when item changes nothing. */
+    const step = async (current: JobStatus, item: Item): Promise<JobStatus | undefined> => {
+      if (item.type === "rederive") return derive(current);
+      if (item.type === "position") {
+        if (current.state !== "QUEUED" || current.queuePosition === undefined) return undefined;
+        let position: number | undefined;
+        try {
+          position = await deriver.position(ref);
+        } catch {
+          return undefined; // the next tick tries again
+        }
+        // Delivered meanwhile: let the derivation say what it is now.
+        if (position === undefined) return derive(current);
+        return { ...current, queuePosition: position };
+      }
+      return applyEvent(current, item, includeLogs);
+    };
+
     try {
       if (aborted) return;
       let current = await deriver.status(ref, options);
@@ -107,23 +146,8 @@ export function createWatches(events: EventHub, deriver: StateDeriver): Watches 
         if (failure) throw failure;
         if (aborted) return;
         const item = inbox.shift()!;
-        let next: JobStatus;
-        if (item.type === "rederive") {
-          try {
-            next = await deriver.status(ref, { ...options, includeLogs: false });
-          } catch (err) {
-            // A transient failure of the safety net is not the watch's end.
-            if (err instanceof ConnectError && err.code === Code.Unavailable) continue;
-            throw err;
-          }
-          if (includeLogs) next.logs = current.logs ?? [];
-          // A snapshot older than the events we already applied must not move us back.
-          if (next.state === "QUEUED" && current.state === "RUNNING" && next.attempt < current.attempt) continue;
-          // Events know more about a running job than a derivation can.
-          if (next.state === "RUNNING" && current.state === "RUNNING") continue;
-        } else {
-          next = applyEvent(current, item, includeLogs);
-        }
+        const next = await step(current, item);
+        if (next === undefined) continue;
         if (failure) throw failure;
         if (aborted) return;
         entry.queued = next.state === "QUEUED";
@@ -142,7 +166,10 @@ export function createWatches(events: EventHub, deriver: StateDeriver): Watches 
   return {
     watch: (ref, options) => watch(ref, options),
     rederive(which) {
-      for (const w of open) if (which === "all" || w.queued) w.rederive();
+      for (const w of open) {
+        if (which === "all") w.rederive("rederive");
+        else if (w.queued) w.rederive("position");
+      }
     },
     closeAll(err) {
       for (const w of open) w.fail(err);

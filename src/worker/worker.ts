@@ -66,6 +66,8 @@ export function createWorker(options: WorkerOptions): Worker {
   const draining = new AbortController();
   const cutPulls = new AbortController();
   let loops: Promise<void>[] = [];
+  /** Leases handed straight back; stop() waits for them before the engine may close. */
+  const handingBack = new Set<Promise<void>>();
   let started = false;
   let stopped: Promise<void> | undefined;
 
@@ -102,7 +104,11 @@ export function createWorker(options: WorkerOptions): Worker {
         // Defensive: a lease beyond our free slots, or one that arrived as we
         // began to stop, goes straight back to the queue.
         if (draining.signal.aborted || i >= free) {
-          lease.release().catch((err: unknown) => logger.warn({ err, job: lease.id }, "release failed"));
+          const back = lease
+            .release()
+            .catch((err: unknown) => logger.warn({ err, job: lease.id }, "release failed"))
+            .finally(() => handingBack.delete(back));
+          handingBack.add(back);
           continue;
         }
         run(q, lease);
@@ -306,6 +312,7 @@ export function createWorker(options: WorkerOptions): Worker {
         await Promise.all(loops);
         clearTimeout(cut);
         cutPulls.abort();
+        await Promise.all(handingBack);
         const left = Math.max(0, graceMs - (performance.now() - t0));
         if (!(await allDone(left))) {
           await releaseAll();

@@ -32,7 +32,7 @@ import {
 } from "../types.js";
 import { createBlobStore, MAX_BLOB_BYTES } from "./blobs.js";
 import { openConnection, watchReconnects } from "./connection.js";
-import { guard, isConsumerNotFound, isNoResponders, isStreamNotFound, toConnectError } from "./errors.js";
+import { guard, isConsumerNotFound, isNoResponders, isStreamNotFound, isUnavailable, toConnectError } from "./errors.js";
 import { createEventHub } from "./events.js";
 import { createIdempotencyStore, idempotencyKeys, type IdempotencyKeys } from "./idempotency.js";
 import { decodeInput, encodeInput, headersSize, metaHeaders, readMeta } from "./job-message.js";
@@ -66,6 +66,8 @@ export interface NatsEngineOptions {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** How long createNatsEngine waits for JetStream to become ready (a cluster electing its leader). */
+const SETUP_PATIENCE_MS = 20_000;
 /**
  * Watches of QUEUED jobs refresh their position from the shared per-queue
  * snapshot every tick; every watch is re-derived (safety net for lost core
@@ -88,13 +90,22 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
   let shared;
   let js;
   let jsm;
-  try {
-    js = jetstream(nc, { timeout });
-    jsm = await jetstreamManager(nc, { timeout });
-    shared = await ensureShared(js, jsm, layout);
-  } catch (err) {
-    await nc.close().catch(() => undefined);
-    throw toConnectError(err, "setting up the JetStream layout");
+  // A cluster that is starting has no JetStream leader yet: retry the setup a while.
+  const setupDeadline = Date.now() + Math.max(SETUP_PATIENCE_MS, 3 * timeout);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      js = jetstream(nc, { timeout });
+      jsm = await jetstreamManager(nc, { timeout });
+      shared = await ensureShared(js, jsm, layout);
+      break;
+    } catch (err) {
+      if (!isUnavailable(err) || Date.now() > setupDeadline) {
+        await nc.close().catch(() => undefined);
+        throw toConnectError(err, "setting up the JetStream layout");
+      }
+      logger?.warn({ err, attempt }, "jetq nats engine: JetStream not ready, retrying the setup");
+      await new Promise((r) => setTimeout(r, Math.min(1_000, 100 * attempt)));
+    }
   }
 
   const maxPayload = () => nc.info?.max_payload ?? 1024 * 1024;

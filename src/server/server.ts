@@ -60,7 +60,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     router.service(Health, health.service);
     guardBinaryDecoding(router, routerOptions);
   };
-  const handler = connectNodeAdapter({ routes, ...routerOptions });
+  let closing = false;
+  const handler = connectNodeAdapter({
+    routes,
+    ...routerOptions,
+    // Plain HTTP for probes that cannot speak gRPC (wget/curl healthchecks),
+    // and a hint instead of an empty 404 for someone poking at the port.
+    fallback(req, res) {
+      const path = (req.url ?? "/").split("?", 1)[0];
+      if (path === "/healthz") {
+        res.writeHead(closing ? 503 : 200, { "content-type": "text/plain; charset=utf-8" });
+        res.end(closing ? "shutting down\n" : "ok\n");
+        return;
+      }
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+      res.end(
+        "jetq: this port serves jetq.v1.QueueService over Connect, gRPC and gRPC-Web " +
+          "(e.g. POST /jetq.v1.QueueService/Submit), grpc.health.v1.Health, and GET /healthz\n",
+      );
+    },
+  });
 
   const listener = createListener({ handler, logger });
   const port = await listener.listen(options.port ?? 8080, host);
@@ -74,6 +93,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port,
     close() {
       closed ??= (async () => {
+        closing = true;
         health.setNotServing();
         shutdown.abort(new ConnectError("server is shutting down; retry on another instance", Code.Unavailable));
         await listener.close(options.closeGraceMs ?? 5_000);

@@ -190,6 +190,20 @@ forEachEngine("server errors", (env) => {
 });
 
 forEachEngine("grpc health", (env) => {
+  it("answers GET /healthz in plain HTTP, and unknown paths with a hint", async () => {
+    const server = await startServer({ engine: env.api, port: 0, host: "127.0.0.1" });
+    try {
+      const ok = await fetch(`${server.url}/healthz`);
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toBe("ok\n");
+      const other = await fetch(`${server.url}/`);
+      expect(other.status).toBe(404);
+      expect(await other.text()).toContain("jetq.v1.QueueService");
+    } finally {
+      await server.close();
+    }
+  });
+
   it("answers grpc.health.v1 Check and Watch, NOT_SERVING once closing", async () => {
     const server = await startServer({ engine: env.api, port: 0, host: "127.0.0.1" });
     const client = createClient(Health, createGrpcTransport({ baseUrl: server.url }));

@@ -120,3 +120,26 @@ test("an input over max_payload goes through the object store; over 16 MiB is RE
     rawMessage: expect.stringMatching(/17825794 bytes.*16777216 bytes/),
   });
 });
+
+async function apiCalls(monitorUrl: string): Promise<number> {
+  const res = await fetch(`${monitorUrl}/jsz`);
+  return ((await res.json()) as { api: { total: number } }).api.total;
+}
+
+test("50 concurrent submits get exact distinct positions and share queue snapshots (far fewer than one API call each)", async () => {
+  const q = uniqueQueue("lean");
+  await engine.declareQueue(q);
+  const before = await apiCalls(nats.monitorUrl);
+  const jobs = await Promise.all(Array.from({ length: 50 }, (_, i) => engine.submit({ queue: q, input: i })));
+  const submitCalls = (await apiCalls(nats.monitorUrl)) - before;
+  // positions follow the stream order, exactly
+  const bySeq = [...jobs].sort((a, b) => a.id.localeCompare(b.id));
+  expect(bySeq.map((j) => j.queuePosition)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  expect(submitCalls).toBeLessThan(50);
+
+  // status reads of many queued jobs share the cached snapshot too
+  const readsBefore = await apiCalls(nats.monitorUrl);
+  const statuses = await Promise.all(jobs.map((j) => engine.getStatus(j.id)));
+  expect(statuses.map((s) => s.state)).toEqual(jobs.map(() => "QUEUED"));
+  expect((await apiCalls(nats.monitorUrl)) - readsBefore).toBeLessThan(10);
+});

@@ -202,8 +202,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
 
   /** A fresh snapshot right after our own publish: the position we return is exact. */
   const queuedStatus = async (ref: JobRef, createdAt: number): Promise<JobStatus> => {
-    queueInfo.invalidate(ref.queue);
-    const snap = await queueInfo.get(ref.queue);
+    const snap = await queueInfo.get(ref.queue, queueInfo.invalidate(ref.queue));
     // Submit answers for the moment of enqueueing: QUEUED, even if a waiting
     // worker took it before the snapshot (then it was next: position 0).
     const queuePosition = ref.seq > snap.delivered ? positionOf(snap, ref.seq) : 0;

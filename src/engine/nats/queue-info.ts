@@ -23,15 +23,26 @@ export interface QueueSnapshot {
 }
 
 export interface QueueInfoCache {
-  get(queue: string): Promise<QueueSnapshot>;
-  invalidate(queue: string): void;
+  /**
+   * A snapshot taken after the last invalidation, or (with `after`) after
+   * the invalidation that returned that mark: concurrent submits then share
+   * one refresh instead of paying one each.
+   */
+  get(queue: string, after?: number): Promise<QueueSnapshot>;
+  /** Marks what is cached as stale; returns the mark of this invalidation. */
+  invalidate(queue: string): number;
 }
 
 interface Entry {
+  /** Bumped by every invalidation. */
   gen: number;
   at: number;
   snapshot?: QueueSnapshot;
+  /** gen when the cached snapshot's load started. */
+  snapshotGen: number;
   inflight?: { gen: number; promise: Promise<QueueSnapshot> };
+  /** A refresh deferred to the next turn of the event loop. */
+  scheduled?: Promise<QueueSnapshot>;
 }
 
 /**
@@ -83,40 +94,52 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
   const entry = (queue: string): Entry => {
     let e = entries.get(queue);
     if (!e) {
-      e = { gen: 0, at: 0 };
+      e = { gen: 0, at: 0, snapshotGen: -1 };
       entries.set(queue, e);
     }
     return e;
   };
 
   return {
-    get(queue) {
+    get(queue, after) {
       const e = entry(queue);
-      if (e.snapshot && Date.now() - e.at < maxAgeMs) return Promise.resolve(e.snapshot);
-      // Share a refresh only if it started after the last invalidation.
-      if (e.inflight && e.inflight.gen === e.gen) return e.inflight.promise;
-      const gen = e.gen;
-      const promise = load(queue).then(
-        (snap) => {
-          if (e.gen === gen) {
-            e.snapshot = snap;
-            e.at = Date.now();
-          }
-          if (e.inflight?.gen === gen) e.inflight = undefined;
-          return snap;
-        },
-        (err: unknown) => {
-          if (e.inflight?.gen === gen) e.inflight = undefined;
-          throw err;
-        },
-      );
-      e.inflight = { gen, promise };
-      return promise;
+      const need = after ?? e.gen;
+      if (e.snapshot && e.snapshotGen >= need && Date.now() - e.at < maxAgeMs) return Promise.resolve(e.snapshot);
+      // Share a refresh that started after the invalidation we must see...
+      if (e.inflight && e.inflight.gen >= need) return e.inflight.promise;
+      // ...or one about to start: it is deferred a turn of the event loop, so
+      // the pub acks of a burst of submits all land before it and share it.
+      if (e.scheduled) return e.scheduled;
+      const scheduled = new Promise<QueueSnapshot>((resolve, reject) => {
+        setImmediate(() => {
+          if (e.scheduled === scheduled) e.scheduled = undefined;
+          const gen = e.gen;
+          const promise = load(queue).then(
+            (snap) => {
+              if (gen >= e.snapshotGen) {
+                e.snapshot = snap;
+                e.snapshotGen = gen;
+                e.at = Date.now();
+              }
+              if (e.inflight?.gen === gen) e.inflight = undefined;
+              return snap;
+            },
+            (err: unknown) => {
+              if (e.inflight?.gen === gen) e.inflight = undefined;
+              throw err;
+            },
+          );
+          if (!e.inflight || e.inflight.gen <= gen) e.inflight = { gen, promise };
+          promise.then(resolve, reject);
+        });
+      });
+      e.scheduled = scheduled;
+      return scheduled;
     },
     invalidate(queue) {
       const e = entry(queue);
       e.gen++;
-      e.snapshot = undefined;
+      return e.gen;
     },
   };
 }

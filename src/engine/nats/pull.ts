@@ -73,7 +73,7 @@ export async function pullMessages(nc: NatsConnection, req: PullRequest): Promis
     const end = () => {
       over = true;
       clearTimeout(linger);
-      sub.unsubscribe();
+      if (!nc.isClosed()) sub.unsubscribe();
     };
     /**
      * serverDone: the server said the request is over (status, or batch full),
@@ -90,7 +90,10 @@ export async function pullMessages(nc: NatsConnection, req: PullRequest): Promis
       clearTimeout(timer);
       req.signal?.removeEventListener("abort", onAbort);
       if (serverDone || !req.onLate) end();
-      else linger = setTimeout(end, Math.max(0, startedAt + expiresMs + SERVER_EXTRA_MS - Date.now()) + LINGER_MS);
+      else {
+        linger = setTimeout(end, Math.max(0, startedAt + expiresMs + SERVER_EXTRA_MS - Date.now()) + LINGER_MS);
+        linger.unref();
+      }
       if (err && out.length === 0) reject(err);
       else resolve(out);
     };

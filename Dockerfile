@@ -8,4 +8,4 @@ COPY src ./src
 ENV PORT=8080
 EXPOSE 8080
 USER node
-CMD ["npx", "tsx", "src/main.ts"]
+CMD ["node", "--import", "tsx", "src/main.ts"]

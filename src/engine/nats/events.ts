@@ -8,6 +8,7 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { JobError, JobState, LogEntry } from "../types.js";
 import { EVENT_PREFIX, EVENT_WILDCARD, eventSubject } from "./layout.js";
+import type { JobRecord } from "./records.js";
 
 export type JobEvent =
   | {
@@ -23,6 +24,19 @@ export type JobEvent =
   | { type: "log"; entry: LogEntry };
 
 export type EventListener = (event: JobEvent) => void;
+
+/** The status event announcing what a record says. */
+export function statusEventOf(r: JobRecord): JobEvent {
+  return {
+    type: "status",
+    state: r.state,
+    attempt: r.attempt,
+    progress: r.progress,
+    ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
+    ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
+    ...(r.error ? { error: r.error } : {}),
+  };
+}
 
 export interface EventHub {
   publish(id: string, event: JobEvent): void;

@@ -10,7 +10,6 @@ import {
   type FailOptions,
   type JobError,
   type JobLease,
-  type JobOptions,
   type JobState,
   type LogLevel,
   type QueueConfig,
@@ -18,7 +17,7 @@ import {
 import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
 import type { Delivery } from "./delivery.js";
 import { guard } from "./errors.js";
-import type { EventHub } from "./events.js";
+import { statusEventOf, type EventHub } from "./events.js";
 import type { JobMeta } from "./job-message.js";
 import type { LiveJobs } from "./live.js";
 import type { LogStore } from "./logs.js";
@@ -92,17 +91,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     return false;
   };
 
-  const publishStatus = (r: JobRecord) => {
-    ctx.events.publish(id, {
-      type: "status",
-      state: r.state,
-      attempt: r.attempt,
-      progress: r.progress,
-      ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
-      ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
-      ...(r.error ? { error: r.error } : {}),
-    });
-  };
+  const publishStatus = (r: JobRecord) => ctx.events.publish(id, statusEventOf(r));
 
   /** Writes a terminal record conditionally, then acks and announces it. */
   const settleTerminal = async (record: JobRecord): Promise<boolean> => {

@@ -1,0 +1,90 @@
+/**
+ * Cancel, as DESIGN.md section 3 says: the CANCELLED record first (a
+ * conditional write, so a completion racing it cannot also win), then the
+ * queued message is deleted by seq, or the worker holding it is signalled;
+ * then the terminal event for watchers.
+ */
+import type { JetStreamManager } from "@nats-io/jetstream";
+import { jobNotFound, unavailable } from "../errors.js";
+import { isTerminal, type CancelOutcome, type ReadOptions } from "../types.js";
+import type { CancelSignals } from "./cancel-signals.js";
+import { statusEventOf, type EventHub } from "./events.js";
+import { streamName } from "./layout.js";
+import type { LiveJobs } from "./live.js";
+import type { QueueInfoCache } from "./queue-info.js";
+import type { JobRecord, RecordStore } from "./records.js";
+import { statusFromRecord, type JobRef, type StateDeriver } from "./state.js";
+
+export interface CancelDeps {
+  jsm: JetStreamManager;
+  deriver: StateDeriver;
+  records: RecordStore;
+  signals: CancelSignals;
+  events: EventHub;
+  queueInfo: QueueInfoCache;
+  live: LiveJobs;
+}
+
+const ROUNDS = 5;
+
+export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOptions): Promise<CancelOutcome> {
+  const { id } = ref;
+  const checkTenant = (tenant: string) => {
+    if (options?.tenant !== undefined && options.tenant !== tenant) throw jobNotFound(id);
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    const found = await deps.deriver.inspect(ref);
+    if (found.kind === "none") throw jobNotFound(id);
+    const now = Date.now();
+    const error = { code: "CANCELLED", message: "cancelled by a client" };
+    let record: JobRecord;
+    let revision = 0;
+    let wasQueued: boolean;
+    if (found.kind === "record") {
+      const r = found.stored.record;
+      checkTenant(r.tenant);
+      if (isTerminal(r.state)) {
+        return {
+          removed: false,
+          message: `job "${id}" already finished in state ${r.state}; nothing to cancel`,
+          job: statusFromRecord(id, r),
+        };
+      }
+      record = { ...r, state: "CANCELLED", finishedAt: now, error };
+      revision = found.stored.revision;
+      wasQueued = r.state === "QUEUED";
+    } else {
+      checkTenant(found.meta.tenant);
+      const s = found.status;
+      record = {
+        state: "CANCELLED",
+        queue: ref.queue,
+        tenant: found.meta.tenant,
+        createdAt: found.meta.createdAt,
+        attempt: s.attempt,
+        progress: s.progress,
+        finishedAt: now,
+        error,
+        ...(s.startedAt !== undefined ? { startedAt: s.startedAt } : {}),
+      };
+      wasQueued = s.state === "QUEUED";
+    }
+    if ((await deps.records.write(id, record, revision)) === undefined) continue; // settled meanwhile: look again
+    // Signal any worker holding it (also one that took it a moment ago).
+    deps.signals.send(id);
+    if (wasQueued) {
+      await deps.jsm.streams.deleteMessage(streamName(ref.queue), ref.seq, false).catch(() => undefined);
+    }
+    deps.queueInfo.invalidate(ref.queue);
+    deps.live.forget(id);
+    deps.events.publish(id, statusEventOf(record));
+    return {
+      removed: true,
+      message: wasQueued
+        ? `job "${id}" was removed from the queue`
+        : `job "${id}" was cancelled; its worker was signalled to stop`,
+      job: statusFromRecord(id, record),
+    };
+  }
+  throw unavailable(`cancelling job "${id}": its state kept changing; retry`);
+}

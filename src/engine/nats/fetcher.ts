@@ -1,0 +1,155 @@
+/**
+ * Worker side of the engine: one pull of at most `max` deliveries from the
+ * queue's `workers` consumer, turned into leases. Attempts are counted here
+ * (delivery count minus hand-backs); a delivery past its job's attempts ends
+ * the job FAILED (ATTEMPTS_EXHAUSTED) instead of becoming a lease.
+ */
+import type { JsonValue } from "@bufbuild/protobuf";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "pino";
+import { formatJobId } from "../job-id.js";
+import { isTerminal, type JobLease, type QueueConfig } from "../types.js";
+import type { BlobStore } from "./blobs.js";
+import type { Delivery } from "./delivery.js";
+import { statusEventOf, type EventHub } from "./events.js";
+import { decodeInput, readMeta, type JobMeta } from "./job-message.js";
+import type { LateDeliveries } from "./late-deliveries.js";
+import { CONSUMER, streamName } from "./layout.js";
+import { createLease, type LeaseContext } from "./lease.js";
+import type { LiveJobs } from "./live.js";
+import { pullBatch } from "./pull.js";
+import type { QueueInfoCache } from "./queue-info.js";
+import type { JobRecord, RecordStore } from "./records.js";
+
+export interface FetcherDeps {
+  nc: NatsConnection;
+  records: RecordStore;
+  blobs: BlobStore;
+  events: EventHub;
+  live: LiveJobs;
+  late: LateDeliveries;
+  queueInfo: QueueInfoCache;
+  leaseContext: LeaseContext;
+  requestTimeoutMs: number;
+  logger?: Logger;
+}
+
+export interface Fetcher {
+  fetch(queue: string, config: QueueConfig, max: number, expiresMs: number, signal: AbortSignal): Promise<JobLease[]>;
+}
+
+export function createFetcher(deps: FetcherDeps): Fetcher {
+  const { nc, records, blobs, events, live, late, queueInfo } = deps;
+
+  const pull = async (queue: string, config: QueueConfig, max: number, expiresMs: number, signal: AbortSignal) => {
+    const stashed = late.take(queue, max);
+    if (stashed.length > 0) return stashed;
+    // A late delivery of an earlier pull of this process ends this wait.
+    const handed: Delivery[] = [];
+    const stop = new AbortController();
+    const unwait = late.wait(queue, (d) => {
+      if (stop.signal.aborted) return false;
+      handed.push(d);
+      stop.abort();
+      return true;
+    });
+    let got: Delivery[];
+    try {
+      got = await pullBatch(nc, {
+        stream: streamName(queue),
+        consumer: CONSUMER,
+        batch: max,
+        expiresMs,
+        signal: AbortSignal.any([signal, stop.signal]),
+        ackTimeoutMs: deps.requestTimeoutMs,
+        onLate: (d) => late.put(queue, d, config.ackWaitMs),
+      });
+    } finally {
+      unwait();
+    }
+    const all = [...handed, ...got];
+    // Never more than max: the surplus waits for the next fetch.
+    for (const d of all.splice(max)) late.put(queue, d, config.ackWaitMs);
+    return all;
+  };
+
+  const exhausted = async (
+    id: string,
+    queue: string,
+    meta: JobMeta,
+    config: QueueConfig,
+    attempt: number,
+    maxAttempts: number,
+    prior: { record: JobRecord; revision: number } | undefined,
+    d: Delivery,
+  ) => {
+    // The previous attempt was neither settled nor heartbeated in time.
+    const record: JobRecord = {
+      ...(prior?.record ?? {}),
+      state: "FAILED",
+      queue,
+      tenant: meta.tenant,
+      createdAt: meta.createdAt,
+      attempt: attempt - 1,
+      progress: prior?.record.progress ?? live.get(id)?.progress ?? 0,
+      finishedAt: Date.now(),
+      error: {
+        code: "ATTEMPTS_EXHAUSTED",
+        message: `attempt ${attempt - 1} of ${maxAttempts} was not settled nor heartbeated within ${config.ackWaitMs} ms and no attempts remain`,
+      },
+    };
+    const rev = await records.write(id, record, prior?.revision ?? 0);
+    await d.ack();
+    if (rev !== undefined) {
+      live.forget(id);
+      events.publish(id, statusEventOf(record));
+    }
+  };
+
+  const inputOf = async (id: string, meta: JobMeta, d: Delivery): Promise<JsonValue> => {
+    try {
+      if (!meta.inputRef) return decodeInput(d.data);
+      const blob = await blobs.get(meta.inputRef);
+      if (blob) return decodeInput(blob);
+      deps.logger?.warn({ id }, "jetq nats engine: the job's input is no longer in the object store");
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+    }
+    return null;
+  };
+
+  return {
+    async fetch(queue, config, max, expiresMs, signal) {
+      const deliveries = await pull(queue, config, max, expiresMs, signal);
+      if (deliveries.length > 0) queueInfo.invalidate(queue);
+      const leases: JobLease[] = [];
+      for (const d of deliveries) {
+        const meta = readMeta(d.headers);
+        if (!meta) {
+          // Not a jetq job message: nobody can run it.
+          await d.ack();
+          continue;
+        }
+        const id = formatJobId({ queue, seq: d.streamSeq, token: meta.token });
+        let prior: { record: JobRecord; revision: number } | undefined;
+        if (d.deliveryCount > 1) {
+          prior = await records.get(id);
+          if (prior && isTerminal(prior.record.state)) {
+            await d.ack();
+            continue;
+          }
+        }
+        const released = prior?.record.released ?? 0;
+        const attempt = d.deliveryCount - released;
+        const maxAttempts = meta.options.maxAttempts ?? config.maxAttempts;
+        if (attempt > maxAttempts) {
+          await exhausted(id, queue, meta, config, attempt, maxAttempts, prior, d);
+          continue;
+        }
+        const input = await inputOf(id, meta, d);
+        leases.push(createLease(deps.leaseContext, { id, queue, input, meta, attempt, released, config, delivery: d }));
+      }
+      return leases;
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * GetResult: only a terminal record has one; a large output is read back
+ * from the object store.
+ */
+import { failedPrecondition, jobNotFound, notFound } from "../errors.js";
+import { isTerminal, type JobResult, type JobState, type ReadOptions } from "../types.js";
+import type { BlobStore } from "./blobs.js";
+import { decodeInput } from "./job-message.js";
+import type { JobRef, StateDeriver } from "./state.js";
+
+const unfinished = (id: string, state: JobState) =>
+  failedPrecondition(`job "${id}" is ${state}; its result exists once it has finished (watch it or poll GetStatus)`);
+
+export async function readResult(
+  deps: { deriver: StateDeriver; blobs: BlobStore; retentionMs: number },
+  ref: JobRef,
+  options?: ReadOptions,
+): Promise<JobResult> {
+  const { id } = ref;
+  const found = await deps.deriver.inspect(ref);
+  if (found.kind === "none") throw jobNotFound(id);
+  const tenant = found.kind === "record" ? found.stored.record.tenant : found.meta.tenant;
+  if (options?.tenant !== undefined && options.tenant !== tenant) throw jobNotFound(id);
+  if (found.kind === "message") throw unfinished(id, found.status.state);
+  const r = found.stored.record;
+  if (!isTerminal(r.state)) throw unfinished(id, r.state);
+  const result: JobResult = { id, state: r.state };
+  if (r.state === "COMPLETED") {
+    if (r.outputRef) {
+      const blob = await deps.blobs.get(r.outputRef);
+      if (!blob) throw notFound(`the output of job "${id}" is no longer stored (kept ${deps.retentionMs} ms)`);
+      result.output = decodeInput(blob);
+    } else {
+      result.output = r.output ?? null;
+    }
+  }
+  if (r.error) result.error = r.error;
+  return result;
+}

@@ -1,0 +1,115 @@
+/**
+ * Submit: one publish to the queue's stream (input as body, metadata in
+ * headers); "no responders" means no stream, i.e. an undeclared queue. The
+ * position returned is exact: read from a queue snapshot taken after the
+ * publish. Idempotent submits add `Nats-Msg-Id` and an `idem.*` key.
+ */
+import type { JsonValue } from "@bufbuild/protobuf";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { queueNotFound, resourceExhausted, unavailable } from "../errors.js";
+import { formatJobId, newToken, parseJobId } from "../job-id.js";
+import type { JobOptions, JobStatus, SubmitInput } from "../types.js";
+import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
+import { isNoResponders } from "./errors.js";
+import { idempotencyKeys, type IdempotencyKeys, type IdempotencyStore } from "./idempotency.js";
+import { encodeInput, headersSize, metaHeaders, readMeta } from "./job-message.js";
+import { queueSubject, streamName } from "./layout.js";
+import { positionOf, type QueueInfoCache } from "./queue-info.js";
+import type { JobRef, StateDeriver } from "./state.js";
+
+export interface SubmitDeps {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  blobs: BlobStore;
+  idempotency: IdempotencyStore;
+  queueInfo: QueueInfoCache;
+  deriver: StateDeriver;
+  maxPayload(): number;
+  requestTimeoutMs: number;
+}
+
+const refOf = (id: string): JobRef => ({ id, ...parseJobId(id) });
+
+function jobOptions(o: JobOptions | undefined): JobOptions {
+  const out: JobOptions = {};
+  if (o?.maxAttempts !== undefined) out.maxAttempts = o.maxAttempts;
+  if (o?.timeoutMs !== undefined) out.timeoutMs = o.timeoutMs;
+  if (o?.startDeadline !== undefined) out.startDeadline = o.startDeadline;
+  return out;
+}
+
+export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promise<JobStatus> {
+  const { js, jsm, blobs, idempotency, queueInfo, deriver } = deps;
+  const timeout = deps.requestTimeoutMs;
+
+  /** Submit answers for the moment of enqueueing, from a snapshot taken after it. */
+  const queuedStatus = async (ref: JobRef, createdAt: number): Promise<JobStatus> => {
+    const snap = await queueInfo.get(ref.queue, queueInfo.invalidate(ref.queue));
+    // QUEUED even if a waiting worker took it before the snapshot: then it was next.
+    const queuePosition = ref.seq > snap.delivered ? positionOf(snap, ref.seq) : 0;
+    return { id: ref.id, queue: ref.queue, state: "QUEUED", queuePosition, attempt: 0, progress: 0, createdAt };
+  };
+
+  /** The job a duplicate publish (same Nats-Msg-Id) points at. */
+  const originalOf = async (queue: string, seq: number, keys: IdempotencyKeys): Promise<string> => {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const recorded = await idempotency.lookup(keys);
+      if (recorded) return recorded;
+      const m = await jsm.direct.getMessage(streamName(queue), { seq }).catch(() => null);
+      const meta = m ? readMeta(m.header) : undefined;
+      if (meta) return formatJobId({ queue, seq, token: meta.token });
+      if (Date.now() > deadline) {
+        throw unavailable(`idempotent submit: the original job of this key is not readable yet; retry`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  return async (input) => {
+    const queue = input.queue;
+    const tenant = input.tenant ?? "";
+    const keys = input.idempotencyKey ? idempotencyKeys(tenant, input.idempotencyKey) : undefined;
+    if (keys) {
+      const existing = await idempotency.lookup(keys);
+      if (existing) return deriver.status(refOf(existing));
+    }
+    const token = newToken();
+    const createdAt = Date.now();
+    let data = encodeInput(input.input as JsonValue);
+    const meta = { token, createdAt, tenant, options: jobOptions(input.options) };
+    let h = metaHeaders(meta);
+    const size = data.length + headersSize(h) + (keys ? keys.msgId.length + 16 : 0);
+    if (size > deps.maxPayload()) {
+      if (data.length > MAX_BLOB_BYTES) {
+        throw resourceExhausted(
+          `input: the job's input is ${data.length} bytes, over the limit of ${MAX_BLOB_BYTES} bytes; send a reference to the data instead`,
+        );
+      }
+      // Too big for one message: the input goes to the object store, the message carries its name.
+      const inputRef = `in-${queue}-${token}`;
+      await blobs.put(inputRef, data);
+      data = new Uint8Array(0);
+      h = metaHeaders({ ...meta, inputRef });
+    }
+    let ack;
+    try {
+      ack = await js.publish(queueSubject(queue), data, { headers: h, timeout, ...(keys ? { msgID: keys.msgId } : {}) });
+    } catch (err) {
+      if (isNoResponders(err)) throw queueNotFound(queue);
+      throw err;
+    }
+    if (ack.duplicate && keys) return deriver.status(refOf(await originalOf(queue, ack.seq, keys)));
+    const ref: JobRef = { id: formatJobId({ queue, seq: ack.seq, token }), queue, seq: ack.seq, token };
+    if (keys) {
+      const winner = await idempotency.claim(keys, ref.id);
+      if (winner !== ref.id) {
+        // Another submit of the same key won (e.g. to another queue): ours must not run.
+        await jsm.streams.deleteMessage(streamName(queue), ack.seq, false).catch(() => undefined);
+        queueInfo.invalidate(queue);
+        return deriver.status(refOf(winner));
+      }
+    }
+    return queuedStatus(ref, createdAt);
+  };
+}

@@ -54,6 +54,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     shutdownSignal: shutdown.signal,
     interceptors: [createLoggingInterceptor(logger)],
     acceptCompression: [compressionGzip, compressionBrotli],
+    // JSON answers show zero values too ({"removed": false}, {"inQueue": 0}):
+    // curl users should not have to know proto3 omits defaults.
+    jsonOptions: { alwaysEmitImplicit: true },
   };
   const routes = (router: ConnectRouter) => {
     router.service(QueueService, createQueueService(options.engine, { logger }));

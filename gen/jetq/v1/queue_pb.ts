@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jetq/v1/queue.proto.
  */
 export const file_jetq_v1_queue: GenFile = /*@__PURE__*/
-  fileDesc("ChNqZXRxL3YxL3F1ZXVlLnByb3RvEgdqZXRxLnYxIukCCgNKb2ISCgoCaWQYASABKAkSDQoFcXVldWUYAiABKAkSIAoFc3RhdGUYAyABKA4yES5qZXRxLnYxLkpvYlN0YXRlEhsKDnF1ZXVlX3Bvc2l0aW9uGAQgASgNSACIAQESDwoHYXR0ZW1wdBgFIAEoDRIQCghwcm9ncmVzcxgGIAEoARIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIAoFZXJyb3IYCiABKAsyES5qZXRxLnYxLkpvYkVycm9yEh8KBGxvZ3MYCyADKAsyES5qZXRxLnYxLkxvZ0VudHJ5QhEKD19xdWV1ZV9wb3NpdGlvbiIpCghKb2JFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkifAoITG9nRW50cnkSDwoHbWVzc2FnZRgBIAEoCRIgCgVsZXZlbBgCIAEoDjIRLmpldHEudjEuTG9nTGV2ZWwSDgoGc291cmNlGAMgASgJEi0KCXRpbWVzdGFtcBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAimAEKCkpvYk9wdGlvbnMSGQoMbWF4X2F0dGVtcHRzGAEgASgNSACIAQESKgoHdGltZW91dBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg5zdGFydF9kZWFkbGluZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDwoNX21heF9hdHRlbXB0cyKEAQoNU3VibWl0UmVxdWVzdBINCgVxdWV1ZRgBIAEoCRIlCgVpbnB1dBgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAkSJAoHb3B0aW9ucxgEIAEoCzITLmpldHEudjEuSm9iT3B0aW9ucyI0ChBHZXRTdGF0dXNSZXF1ZXN0EgoKAmlkGAEgASgJEhQKDGluY2x1ZGVfbG9ncxgCIAEoCCI3ChNTdHJlYW1TdGF0dXNSZXF1ZXN0EgoKAmlkGAEgASgJEhQKDGluY2x1ZGVfbG9ncxgCIAEoCCIeChBHZXRSZXN1bHRSZXF1ZXN0EgoKAmlkGAEgASgJIosBChFHZXRSZXN1bHRSZXNwb25zZRIKCgJpZBgBIAEoCRIgCgVzdGF0ZRgCIAEoDjIRLmpldHEudjEuSm9iU3RhdGUSJgoGb3V0cHV0GAMgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEiAKBWVycm9yGAQgASgLMhEuamV0cS52MS5Kb2JFcnJvciIbCg1DYW5jZWxSZXF1ZXN0EgoKAmlkGAEgASgJIk0KDkNhbmNlbFJlc3BvbnNlEg8KB3JlbW92ZWQYASABKAgSDwoHbWVzc2FnZRgCIAEoCRIZCgNqb2IYAyABKAsyDC5qZXRxLnYxLkpvYiIiChFRdWV1ZUNvdW50UmVxdWVzdBINCgVxdWV1ZRgBIAEoCSJGChJRdWV1ZUNvdW50UmVzcG9uc2USDQoFcXVldWUYASABKAkSEAoIaW5fcXVldWUYAiABKA0SDwoHcnVubmluZxgDIAEoDSqxAQoISm9iU3RhdGUSGQoVSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQSk9CX1NUQVRFX1FVRVVFRBABEhUKEUpPQl9TVEFURV9SVU5OSU5HEAISFwoTSk9CX1NUQVRFX0NPTVBMRVRFRBADEhQKEEpPQl9TVEFURV9GQUlMRUQQBBIXChNKT0JfU1RBVEVfQ0FOQ0VMTEVEEAUSFQoRSk9CX1NUQVRFX0VYUElSRUQQBip3CghMb2dMZXZlbBIZChVMT0dfTEVWRUxfVU5TUEVDSUZJRUQQABITCg9MT0dfTEVWRUxfREVCVUcQARISCg5MT0dfTEVWRUxfSU5GTxACEhIKDkxPR19MRVZFTF9XQVJOEAMSEwoPTE9HX0xFVkVMX0VSUk9SEAQyjAMKDFF1ZXVlU2VydmljZRIuCgZTdWJtaXQSFi5qZXRxLnYxLlN1Ym1pdFJlcXVlc3QaDC5qZXRxLnYxLkpvYhI5CglHZXRTdGF0dXMSGS5qZXRxLnYxLkdldFN0YXR1c1JlcXVlc3QaDC5qZXRxLnYxLkpvYiIDkAIBEkEKDFN0cmVhbVN0YXR1cxIcLmpldHEudjEuU3RyZWFtU3RhdHVzUmVxdWVzdBoMLmpldHEudjEuSm9iIgOQAgEwARJHCglHZXRSZXN1bHQSGS5qZXRxLnYxLkdldFJlc3VsdFJlcXVlc3QaGi5qZXRxLnYxLkdldFJlc3VsdFJlc3BvbnNlIgOQAgESOQoGQ2FuY2VsEhYuamV0cS52MS5DYW5jZWxSZXF1ZXN0GhcuamV0cS52MS5DYW5jZWxSZXNwb25zZRJKCgpRdWV1ZUNvdW50EhouamV0cS52MS5RdWV1ZUNvdW50UmVxdWVzdBobLmpldHEudjEuUXVldWVDb3VudFJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChNqZXRxL3YxL3F1ZXVlLnByb3RvEgdqZXRxLnYxIukCCgNKb2ISCgoCaWQYASABKAkSDQoFcXVldWUYAiABKAkSIAoFc3RhdGUYAyABKA4yES5qZXRxLnYxLkpvYlN0YXRlEhsKDnF1ZXVlX3Bvc2l0aW9uGAQgASgNSACIAQESDwoHYXR0ZW1wdBgFIAEoDRIQCghwcm9ncmVzcxgGIAEoARIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIAoFZXJyb3IYCiABKAsyES5qZXRxLnYxLkpvYkVycm9yEh8KBGxvZ3MYCyADKAsyES5qZXRxLnYxLkxvZ0VudHJ5QhEKD19xdWV1ZV9wb3NpdGlvbiIpCghKb2JFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkifAoITG9nRW50cnkSDwoHbWVzc2FnZRgBIAEoCRIgCgVsZXZlbBgCIAEoDjIRLmpldHEudjEuTG9nTGV2ZWwSDgoGc291cmNlGAMgASgJEi0KCXRpbWVzdGFtcBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAigAIKCkpvYk9wdGlvbnMSGQoMbWF4X2F0dGVtcHRzGAEgASgNSACIAQESKgoHdGltZW91dBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg5zdGFydF9kZWFkbGluZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoNcmV0cnlfYmFja29mZhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI0ChFyZXRyeV9iYWNrb2ZmX21heBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIPCg1fbWF4X2F0dGVtcHRzIoQBCg1TdWJtaXRSZXF1ZXN0Eg0KBXF1ZXVlGAEgASgJEiUKBWlucHV0GAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCRIkCgdvcHRpb25zGAQgASgLMhMuamV0cS52MS5Kb2JPcHRpb25zIjQKEEdldFN0YXR1c1JlcXVlc3QSCgoCaWQYASABKAkSFAoMaW5jbHVkZV9sb2dzGAIgASgIIjcKE1N0cmVhbVN0YXR1c1JlcXVlc3QSCgoCaWQYASABKAkSFAoMaW5jbHVkZV9sb2dzGAIgASgIIh4KEEdldFJlc3VsdFJlcXVlc3QSCgoCaWQYASABKAkiiwEKEUdldFJlc3VsdFJlc3BvbnNlEgoKAmlkGAEgASgJEiAKBXN0YXRlGAIgASgOMhEuamV0cS52MS5Kb2JTdGF0ZRImCgZvdXRwdXQYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSIAoFZXJyb3IYBCABKAsyES5qZXRxLnYxLkpvYkVycm9yIhsKDUNhbmNlbFJlcXVlc3QSCgoCaWQYASABKAkiTQoOQ2FuY2VsUmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoCBIPCgdtZXNzYWdlGAIgASgJEhkKA2pvYhgDIAEoCzIMLmpldHEudjEuSm9iIiIKEVF1ZXVlQ291bnRSZXF1ZXN0Eg0KBXF1ZXVlGAEgASgJIkYKElF1ZXVlQ291bnRSZXNwb25zZRINCgVxdWV1ZRgBIAEoCRIQCghpbl9xdWV1ZRgCIAEoDRIPCgdydW5uaW5nGAMgASgNKrEBCghKb2JTdGF0ZRIZChVKT0JfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBKT0JfU1RBVEVfUVVFVUVEEAESFQoRSk9CX1NUQVRFX1JVTk5JTkcQAhIXChNKT0JfU1RBVEVfQ09NUExFVEVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEEhcKE0pPQl9TVEFURV9DQU5DRUxMRUQQBRIVChFKT0JfU1RBVEVfRVhQSVJFRBAGKncKCExvZ0xldmVsEhkKFUxPR19MRVZFTF9VTlNQRUNJRklFRBAAEhMKD0xPR19MRVZFTF9ERUJVRxABEhIKDkxPR19MRVZFTF9JTkZPEAISEgoOTE9HX0xFVkVMX1dBUk4QAxITCg9MT0dfTEVWRUxfRVJST1IQBDKMAwoMUXVldWVTZXJ2aWNlEi4KBlN1Ym1pdBIWLmpldHEudjEuU3VibWl0UmVxdWVzdBoMLmpldHEudjEuSm9iEjkKCUdldFN0YXR1cxIZLmpldHEudjEuR2V0U3RhdHVzUmVxdWVzdBoMLmpldHEudjEuSm9iIgOQAgESQQoMU3RyZWFtU3RhdHVzEhwuamV0cS52MS5TdHJlYW1TdGF0dXNSZXF1ZXN0GgwuamV0cS52MS5Kb2IiA5ACATABEkcKCUdldFJlc3VsdBIZLmpldHEudjEuR2V0UmVzdWx0UmVxdWVzdBoaLmpldHEudjEuR2V0UmVzdWx0UmVzcG9uc2UiA5ACARI5CgZDYW5jZWwSFi5qZXRxLnYxLkNhbmNlbFJlcXVlc3QaFy5qZXRxLnYxLkNhbmNlbFJlc3BvbnNlEkoKClF1ZXVlQ291bnQSGi5qZXRxLnYxLlF1ZXVlQ291bnRSZXF1ZXN0GhsuamV0cS52MS5RdWV1ZUNvdW50UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Job is the status of one job.
@@ -177,30 +177,54 @@ export const LogEntrySchema: GenMessage<LogEntry> = /*@__PURE__*/
 
 /**
  * JobOptions tune how one job runs. Unset fields take the queue's defaults.
+ * Every field is validated at Submit: a bad value is INVALID_ARGUMENT naming
+ * the field.
  *
  * @generated from message jetq.v1.JobOptions
  */
 export type JobOptions = Message<"jetq.v1.JobOptions"> & {
   /**
-   * How many attempts the job may take before it ends FAILED (>= 1).
+   * How many attempts the job may take before it ends FAILED (1 to 100). A
+   * handler's failure is retried while attempts remain, unless the handler
+   * says it is permanent; the FAILED job keeps the last attempt's error.
    *
    * @generated from field: optional uint32 max_attempts = 1;
    */
   maxAttempts?: number | undefined;
 
   /**
-   * Time limit of one attempt; past it the attempt fails with code TIMEOUT.
+   * Time limit of one attempt (over 0, at most 24h); past it the worker aborts
+   * the handler's signal and the attempt fails with code TIMEOUT (retried
+   * while attempts remain).
    *
    * @generated from field: google.protobuf.Duration timeout = 2;
    */
   timeout?: Duration | undefined;
 
   /**
-   * Latest time the job may start; past it a queued job ends EXPIRED.
+   * Latest time the job may start (at most a year ahead); a job not started by
+   * then ends EXPIRED with code EXPIRED and never runs.
    *
    * @generated from field: google.protobuf.Timestamp start_deadline = 3;
    */
   startDeadline?: Timestamp | undefined;
+
+  /**
+   * Delay before the first retry (over 0, at most 24h). Retry n waits
+   * retry_backoff * 2^(n-1), capped at retry_backoff_max, with +-20% jitter.
+   * Unset: the queue's default.
+   *
+   * @generated from field: google.protobuf.Duration retry_backoff = 4;
+   */
+  retryBackoff?: Duration | undefined;
+
+  /**
+   * Longest delay between two attempts (over 0, at most 24h, not below
+   * retry_backoff). Unset: the queue's default.
+   *
+   * @generated from field: google.protobuf.Duration retry_backoff_max = 5;
+   */
+  retryBackoffMax?: Duration | undefined;
 };
 
 /**
@@ -231,7 +255,9 @@ export type SubmitRequest = Message<"jetq.v1.SubmitRequest"> & {
   input?: Value | undefined;
 
   /**
-   * With a key, repeated Submits with the same key return the original job.
+   * With a key, repeated Submits with the same key return the original job,
+   * for as long as that job is retained (JETQ_RETENTION_MS after it
+   * finished). At most 256 characters.
    *
    * @generated from field: string idempotency_key = 3;
    */
@@ -534,7 +560,8 @@ export enum JobState {
   CANCELLED = 5,
 
   /**
-   * Not started before its deadline, or removed after its retention (terminal).
+   * Not started before its start_deadline (terminal). A finished job is kept
+   * for the retention period; after it, reads answer NOT_FOUND.
    *
    * @generated from enum value: JOB_STATE_EXPIRED = 6;
    */

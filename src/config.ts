@@ -62,6 +62,18 @@ const EnvSchema = z.object({
   JETQ_WORKERS: bool.default(true),
   // 16 MiB of input plus room for the rest of the request.
   JETQ_READ_MAX_BYTES: int(1024, 1024 * 1024 * 1024).default(17 * 1024 * 1024),
+  JETQ_HTTP_ALLOWED_HOSTS: z
+    .string()
+    .transform((v) => v.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== ""))
+    .pipe(
+      z.array(
+        z.string().regex(
+          /^(\*\.)?[a-z0-9.-]+(:\d+)?$|^\[[0-9a-f:]+\](:\d+)?$/,
+          'each host must look like "api.example.com", "*.example.com" or "host:port"',
+        ),
+      ),
+    )
+    .optional(),
 });
 
 export interface Config {
@@ -81,6 +93,22 @@ export interface Config {
   workers: boolean;
   /** Largest request the server reads. */
   readMaxBytes: number;
+  /** Hosts the built-in `http` handler may call; unset: the `http` queue is not served. */
+  httpAllowedHosts?: string[];
+  /** From JETQ_SECRET_<NAME> variables: substituted for `$NAME` by the `http` handler. Never log. */
+  secrets: Record<string, string>;
+}
+
+const SECRET_PREFIX = "JETQ_SECRET_";
+
+function readSecrets(env: NodeJS.ProcessEnv): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (key.startsWith(SECRET_PREFIX) && key.length > SECRET_PREFIX.length && value) {
+      secrets[key.slice(SECRET_PREFIX.length)] = value;
+    }
+  }
+  return secrets;
 }
 
 export class ConfigError extends Error {
@@ -120,6 +148,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionMs: e.JETQ_RETENTION_MS,
     workers: e.JETQ_WORKERS,
     readMaxBytes: e.JETQ_READ_MAX_BYTES,
+    httpAllowedHosts: e.JETQ_HTTP_ALLOWED_HOSTS,
+    secrets: readSecrets(env),
   };
 }
 

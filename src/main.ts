@@ -10,6 +10,7 @@ import { createMemoryEngine } from "./engine/memory/index.js";
 import { createNatsEngine } from "./engine/nats/index.js";
 import type { Engine } from "./engine/types.js";
 import { builtinHandlers } from "./handlers/index.js";
+import { createHttpHandler } from "./handlers/http.js";
 import { createLogger } from "./logger.js";
 import { startServer, type RunningServer } from "./server/server.js";
 import { createWorker, type QueueRegistration, type Worker } from "./worker/index.js";
@@ -41,10 +42,17 @@ export async function openEngine(config: Config, logger: Logger): Promise<Engine
   });
 }
 
-/** The built-in handlers, declared with the queue defaults from the environment. */
+/**
+ * The built-in handlers, declared with the queue defaults from the environment:
+ * `echo` always, `http` once JETQ_HTTP_ALLOWED_HOSTS names where it may go.
+ */
 export function builtinQueues(config: Config): Record<string, QueueRegistration> {
+  const handlers = { ...builtinHandlers };
+  if (config.httpAllowedHosts && config.httpAllowedHosts.length > 0) {
+    handlers.http = createHttpHandler({ allowedHosts: config.httpAllowedHosts, secrets: config.secrets });
+  }
   return Object.fromEntries(
-    Object.entries(builtinHandlers).map(([queue, handler]) => [
+    Object.entries(handlers).map(([queue, handler]) => [
       queue,
       { handler, config: { ackWaitMs: config.ackWaitMs, maxAttempts: config.maxAttempts } },
     ]),

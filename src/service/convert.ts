@@ -68,10 +68,19 @@ export function jsonToValue(json: JsonValue): Value {
   return fromJson(ValueSchema, json);
 }
 
-/** A missing Value (field unset) is JSON null, so Submit without input works. */
-export function valueToJson(value: Value | undefined): JsonValue {
+/**
+ * A missing Value (field unset) is JSON null, so Submit without input works.
+ * A Value JSON cannot hold (NaN or Infinity, e.g. from `1e999` or binary
+ * double bits) is the client's mistake: INVALID_ARGUMENT, not INTERNAL.
+ */
+export function valueToJson(value: Value | undefined, field = "input"): JsonValue {
   if (value === undefined || value.kind.case === undefined) return null;
-  return toJson(ValueSchema, value);
+  try {
+    return toJson(ValueSchema, value);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw invalidArgument(`${field}: not a JSON value: ${why}`);
+  }
 }
 
 function jobErrorToProto(error: JobError): ProtoJobError {

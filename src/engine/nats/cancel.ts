@@ -34,7 +34,7 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
   };
   for (let round = 0; round < ROUNDS; round++) {
     const found = await deps.deriver.inspect(ref);
-    if (found.kind === "none") throw jobNotFound(id);
+    if (found.kind === "none") throw await deps.deriver.notFound(ref);
     const now = Date.now();
     const error = { code: "CANCELLED", message: "cancelled by a client" };
     let record: JobRecord;

@@ -51,6 +51,8 @@ export interface NatsEngineOptions {
   retentionMs?: number;
   /** Bound of every JetStream API call; default 5000. */
   requestTimeoutMs?: number;
+  /** Largest input and output (JSON bytes); default 16 MiB. Over max_payload they go to the object store. */
+  maxPayloadBytes?: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -63,6 +65,8 @@ const SETUP_PATIENCE_MS = 20_000;
  */
 const QUEUED_REDERIVE_MS = 1_000;
 const ALL_REDERIVE_EVERY = 10;
+/** Longest close() waits for pull requests the server still holds. */
+const CLOSE_DRAIN_MS = 1_500;
 
 export async function createNatsEngine(options: NatsEngineOptions): Promise<Engine> {
   const layout: LayoutOptions = {
@@ -128,11 +132,17 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     live,
     logs,
     queueDeclared: async (queue) => (await queueConfigs.get(queue)) !== undefined,
+    retentionMs: layout.retentionMs,
   });
   const watches = createWatches(events, deriver);
   const signals = createCancelSignals(nc);
   const late = createLateDeliveries();
+  const outstanding = new Set<Promise<void>>();
   const fetcher = createFetcher({
+    outstanding: (p) => {
+      outstanding.add(p);
+      void p.then(() => outstanding.delete(p));
+    },
     nc,
     records,
     blobs,
@@ -149,12 +159,23 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       logs,
       blobs,
       maxRecordBytes: Math.max(1024, maxPayload() - 1024),
+      ...(options.maxPayloadBytes !== undefined ? { maxOutputBytes: options.maxPayloadBytes } : {}),
       touched: (queue: string) => void queueInfo.invalidate(queue),
       onCancel: signals.on,
       ...(logger ? { logger } : {}),
     },
   });
-  const submit = createSubmitter({ js, jsm, blobs, idempotency, queueInfo, deriver, maxPayload, requestTimeoutMs: timeout });
+  const submit = createSubmitter({
+    js,
+    jsm,
+    blobs,
+    idempotency,
+    queueInfo,
+    deriver,
+    maxPayload,
+    requestTimeoutMs: timeout,
+    ...(options.maxPayloadBytes !== undefined ? { maxInputBytes: options.maxPayloadBytes } : {}),
+  });
 
   let closed = false;
   const closing = new AbortController();
@@ -272,11 +293,15 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       if (closed) return;
       closed = true;
       closing.abort();
-      late.clear();
       clearInterval(timer);
       watches.closeAll(unavailable("the engine was closed while the job was watched; reconnect and watch again"));
-      // Let generators observe the failure before the connection goes.
-      await new Promise((r) => setImmediate(r));
+      // Pull requests the server still holds could be handed a job after we
+      // are gone (2.9 does not drop them with the connection), and it would
+      // wait a whole ack_wait: listen until they expire, a bounded while, and
+      // hand back whatever arrives.
+      const drained = new Promise<void>((r) => setTimeout(r, CLOSE_DRAIN_MS).unref());
+      await Promise.race([Promise.all([...outstanding]), drained]);
+      await late.clear();
       events.close();
       await nc.close().catch(() => undefined);
     },

@@ -32,6 +32,8 @@ export interface FetcherDeps {
   leaseContext: LeaseContext;
   requestTimeoutMs: number;
   logger?: Logger;
+  /** Pull requests the server may still deliver to after fetch returned. */
+  outstanding(serverOver: Promise<void>): void;
 }
 
 export interface Fetcher {
@@ -63,6 +65,7 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
         signal: AbortSignal.any([signal, stop.signal]),
         ackTimeoutMs: deps.requestTimeoutMs,
         onLate: (d) => late.put(queue, d, config.ackWaitMs),
+        onOutstanding: deps.outstanding,
       });
     } finally {
       unwait();

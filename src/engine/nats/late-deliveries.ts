@@ -12,8 +12,8 @@ export interface LateDeliveries {
   take(queue: string, max: number): Delivery[];
   /** While a fetch waits: late deliveries of queue are offered to accept first. */
   wait(queue: string, accept: (d: Delivery) => boolean): () => void;
-  /** Forgets them all (engine closing: they are redelivered after ack_wait). */
-  clear(): void;
+  /** Engine closing: hands them all back, and any that arrive from now on. */
+  clear(): Promise<void>;
 }
 
 interface Held {
@@ -24,8 +24,13 @@ interface Held {
 export function createLateDeliveries(): LateDeliveries {
   const byQueue = new Map<string, Held[]>();
   const waiters = new Map<string, Set<(d: Delivery) => boolean>>();
+  let closing = false;
   return {
     put(queue, d, ackWaitMs) {
+      if (closing) {
+        void d.nak(0);
+        return;
+      }
       for (const accept of waiters.get(queue) ?? []) if (accept(d)) return;
       const list = byQueue.get(queue) ?? [];
       byQueue.set(queue, list);
@@ -60,10 +65,18 @@ export function createLateDeliveries(): LateDeliveries {
         if (s?.size === 0) waiters.delete(queue);
       };
     },
-    clear() {
-      for (const list of byQueue.values()) for (const h of list) clearTimeout(h.timer);
+    async clear() {
+      closing = true;
+      const naks: Promise<void>[] = [];
+      for (const list of byQueue.values()) {
+        for (const h of list) {
+          clearTimeout(h.timer);
+          naks.push(h.d.nak(0));
+        }
+      }
       byQueue.clear();
       waiters.clear();
+      await Promise.all(naks);
     },
   };
 }

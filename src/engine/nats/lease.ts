@@ -10,10 +10,12 @@ import {
   type FailOptions,
   type JobError,
   type JobLease,
+  type JobOptions,
   type JobState,
   type LogLevel,
   type QueueConfig,
 } from "../types.js";
+import { outputTooLarge } from "../errors.js";
 import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
 import type { Delivery } from "./delivery.js";
 import { guard } from "./errors.js";
@@ -32,6 +34,8 @@ export interface LeaseContext {
   maxRecordBytes: number;
   /** Where outputs too big for a record go. */
   blobs: BlobStore;
+  /** Largest output accepted at all (JETQ_MAX_PAYLOAD_BYTES); default MAX_BLOB_BYTES. */
+  maxOutputBytes?: number;
   /** Called when this process changed what a queue snapshot would show. */
   touched(queue: string): void;
   /** Registers a live lease for cancel signals; returns the unregister. */
@@ -51,9 +55,14 @@ export interface LeaseSpec {
   delivery: Delivery;
 }
 
-/** Backoff before retry n (1-based): min(max, base·2^(n−1)) ±20%. */
-export function backoffMs(config: QueueConfig, n: number): number {
-  const raw = Math.min(config.backoffMaxMs, config.backoffBaseMs * 2 ** Math.max(0, n - 1));
+/**
+ * Backoff before retry n (1-based): min(max, base·2^(n−1)) ±20%; the job's
+ * own options override the queue's base and max.
+ */
+export function backoffMs(config: QueueConfig, n: number, options: JobOptions = {}): number {
+  const baseMs = options.backoffBaseMs ?? config.backoffBaseMs;
+  const maxMs = options.backoffMaxMs ?? config.backoffMaxMs;
+  const raw = Math.min(maxMs, baseMs * 2 ** Math.max(0, n - 1));
   return Math.max(0, Math.round(raw * (0.8 + Math.random() * 0.4)));
 }
 
@@ -97,25 +106,23 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
   const settleTerminal = async (record: JobRecord): Promise<boolean> => {
     if (settled) return false;
     await ctx.logs.flushed(id);
-    if (ctx.records.size(record) > ctx.maxRecordBytes && record.output !== undefined) {
+    const maxOutput = ctx.maxOutputBytes ?? MAX_BLOB_BYTES;
+    if (record.output !== undefined) {
       const data = new TextEncoder().encode(JSON.stringify(record.output));
-      if (data.length <= MAX_BLOB_BYTES) {
+      if (data.length > maxOutput) {
+        // Not retried: the same handler would return the same output.
+        record = {
+          ...base(),
+          state: "FAILED",
+          finishedAt: record.finishedAt ?? Date.now(),
+          error: outputTooLarge(data.length, maxOutput),
+        };
+      } else if (ctx.records.size(record) > ctx.maxRecordBytes) {
         const name = `out-${id}`;
         await ctx.blobs.put(name, data);
         const { output: _big, ...rest } = record;
         record = { ...rest, outputRef: name };
       }
-    }
-    if (ctx.records.size(record) > ctx.maxRecordBytes) {
-      record = {
-        ...base(),
-        state: "FAILED",
-        finishedAt: record.finishedAt ?? Date.now(),
-        error: {
-          code: "OUTPUT_TOO_LARGE",
-          message: `the job's output is ${ctx.records.size(record)} bytes, over the ${MAX_BLOB_BYTES} bytes a result may take`,
-        },
-      };
     }
     const rev = await ctx.records.write(id, record, revision);
     if (rev === undefined) return yieldTo();
@@ -221,7 +228,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
       const rev = await ctx.records.write(id, retry, revision);
       if (rev === undefined) return yieldTo();
       revision = rev;
-      await delivery.nak(backoffMs(config, attempt));
+      await delivery.nak(backoffMs(config, attempt, meta.options));
       ctx.live.update(id, { running: false, attempt });
       finish();
       publishStatus(retry);

@@ -22,6 +22,12 @@ export interface PullRequest {
    * or the server's end-of-request status got lost).
    */
   onLate?: (msg: Msg) => void;
+  /**
+   * Receives, when the call resolves, a promise that settles once the server
+   * can no longer deliver to this request (it said so, or it expired): the
+   * engine waits for these before closing its connection.
+   */
+  onOutstanding?: (serverOver: Promise<void>) => void;
 }
 
 /**
@@ -31,7 +37,7 @@ export interface PullRequest {
  * away from the timers callers align with (ack_wait = fetch wait in tests),
  * and a message arriving in the extra time goes to onLate, not into a void.
  */
-const SERVER_EXTRA_MS = 500;
+const SERVER_EXTRA_MS = 250;
 /** How long an abandoned request is still listened to past its server expiry. */
 const LINGER_MS = 2_000;
 
@@ -66,13 +72,18 @@ export async function pullMessages(nc: NatsConnection, req: PullRequest): Promis
   const inbox = createInbox();
   const expiresMs = Math.max(1, Math.floor(req.expiresMs));
   const startedAt = Date.now();
+  let serverOver!: () => void;
+  const serverOverP = new Promise<void>((r) => (serverOver = r));
   return new Promise<Msg[]>((resolve, reject) => {
     let done = false;
     let over = false;
     let linger: ReturnType<typeof setTimeout> | undefined;
+    let expiry: ReturnType<typeof setTimeout> | undefined;
     const end = () => {
       over = true;
       clearTimeout(linger);
+      clearTimeout(expiry);
+      serverOver();
       if (!nc.isClosed()) sub.unsubscribe();
     };
     /**
@@ -91,8 +102,12 @@ export async function pullMessages(nc: NatsConnection, req: PullRequest): Promis
       req.signal?.removeEventListener("abort", onAbort);
       if (serverDone || !req.onLate) end();
       else {
-        linger = setTimeout(end, Math.max(0, startedAt + expiresMs + SERVER_EXTRA_MS - Date.now()) + LINGER_MS);
+        const untilExpiry = Math.max(0, startedAt + expiresMs + SERVER_EXTRA_MS - Date.now());
+        linger = setTimeout(end, untilExpiry + LINGER_MS);
         linger.unref();
+        expiry = setTimeout(serverOver, untilExpiry + 50);
+        expiry.unref();
+        req.onOutstanding?.(serverOverP);
       }
       if (err && out.length === 0) reject(err);
       else resolve(out);

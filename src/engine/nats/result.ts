@@ -2,7 +2,7 @@
  * GetResult: only a terminal record has one; a large output is read back
  * from the object store.
  */
-import { failedPrecondition, jobNotFound, notFound } from "../errors.js";
+import { failedPrecondition, jobExpiredNotFound, jobNotFound } from "../errors.js";
 import { isTerminal, type JobResult, type JobState, type ReadOptions } from "../types.js";
 import type { BlobStore } from "./blobs.js";
 import { decodeInput } from "./job-message.js";
@@ -18,7 +18,7 @@ export async function readResult(
 ): Promise<JobResult> {
   const { id } = ref;
   const found = await deps.deriver.inspect(ref);
-  if (found.kind === "none") throw jobNotFound(id);
+  if (found.kind === "none") throw await deps.deriver.notFound(ref);
   const tenant = found.kind === "record" ? found.stored.record.tenant : found.meta.tenant;
   if (options?.tenant !== undefined && options.tenant !== tenant) throw jobNotFound(id);
   if (found.kind === "message") throw unfinished(id, found.status.state);
@@ -28,7 +28,7 @@ export async function readResult(
   if (r.state === "COMPLETED") {
     if (r.outputRef) {
       const blob = await deps.blobs.get(r.outputRef);
-      if (!blob) throw notFound(`the output of job "${id}" is no longer stored (kept ${deps.retentionMs} ms)`);
+      if (!blob) throw jobExpiredNotFound(id, deps.retentionMs);
       result.output = decodeInput(blob);
     } else {
       result.output = r.output ?? null;

@@ -6,7 +6,8 @@
  * guessed or stale id finds nothing.
  */
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
-import { jobNotFound } from "../errors.js";
+import type { ConnectError } from "@connectrpc/connect";
+import { jobExpiredNotFound, jobNotFound } from "../errors.js";
 import type { JobIdParts } from "../job-id.js";
 import { isTerminal, type JobStatus, type ReadOptions } from "../types.js";
 import { isMessageNotFound, isNoResponders, isStreamNotFound } from "./errors.js";
@@ -37,6 +38,12 @@ export interface StateDeriver {
    * snapshot alone (no per-job call); undefined once it has been delivered.
    */
   position(ref: JobRef): Promise<number | undefined>;
+  /**
+   * The NOT_FOUND for a job that has neither record nor message: "it may
+   * have expired" when its queue's stream once held its sequence (the record's
+   * TTL removed it), plain "not found" otherwise.
+   */
+  notFound(ref: JobRef): Promise<ConnectError>;
 }
 
 export function statusFromRecord(id: string, r: JobRecord): JobStatus {
@@ -61,8 +68,27 @@ export function createStateDeriver(deps: {
   live: LiveJobs;
   logs: LogStore;
   queueDeclared(queue: string): Promise<boolean>;
+  /** Terminal records' TTL, for the NOT_FOUND message of expired jobs. */
+  retentionMs?: number;
 }): StateDeriver {
   const { jsm, records, queueInfo, live, logs, queueDeclared } = deps;
+
+  const notFound = async (ref: JobRef): Promise<ConnectError> => {
+    if (deps.retentionMs === undefined) return jobNotFound(ref.id);
+    try {
+      if (!(await queueDeclared(ref.queue))) return jobNotFound(ref.id);
+      const snap = await queueInfo.get(ref.queue);
+      if (ref.seq > snap.lastSeq) return jobNotFound(ref.id);
+      // A message at that seq with another token: the id was never a job.
+      if (ref.seq >= snap.firstSeq) {
+        const m = await jsm.direct.getMessage(streamName(ref.queue), { seq: ref.seq }).catch(() => null);
+        if (m) return jobNotFound(ref.id);
+      }
+      return jobExpiredNotFound(ref.id, deps.retentionMs);
+    } catch {
+      return jobNotFound(ref.id);
+    }
+  };
 
   const message = async (ref: JobRef): Promise<JobMeta | undefined> => {
     let m: StoredMsg | null;
@@ -116,6 +142,7 @@ export function createStateDeriver(deps: {
   return {
     inspect,
     message,
+    notFound,
     async position(ref) {
       const snap = await queueInfo.get(ref.queue);
       return ref.seq > snap.delivered ? positionOf(snap, ref.seq) : undefined;
@@ -124,7 +151,7 @@ export function createStateDeriver(deps: {
       const found = await inspect(ref);
       let status: JobStatus;
       let tenant: string;
-      if (found.kind === "none") throw jobNotFound(ref.id);
+      if (found.kind === "none") throw await notFound(ref);
       if (found.kind === "record") {
         status = statusFromRecord(ref.id, found.stored.record);
         tenant = found.stored.record.tenant;

@@ -6,7 +6,7 @@
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { queueNotFound, resourceExhausted, unavailable } from "../errors.js";
+import { inputTooLarge, queueNotFound, unavailable } from "../errors.js";
 import { formatJobId, newToken, parseJobId } from "../job-id.js";
 import type { JobOptions, JobStatus, SubmitInput } from "../types.js";
 import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
@@ -25,6 +25,8 @@ export interface SubmitDeps {
   queueInfo: QueueInfoCache;
   deriver: StateDeriver;
   maxPayload(): number;
+  /** Largest input accepted at all (JETQ_MAX_PAYLOAD_BYTES); default MAX_BLOB_BYTES. */
+  maxInputBytes?: number;
   requestTimeoutMs: number;
 }
 
@@ -35,12 +37,15 @@ function jobOptions(o: JobOptions | undefined): JobOptions {
   if (o?.maxAttempts !== undefined) out.maxAttempts = o.maxAttempts;
   if (o?.timeoutMs !== undefined) out.timeoutMs = o.timeoutMs;
   if (o?.startDeadline !== undefined) out.startDeadline = o.startDeadline;
+  if (o?.backoffBaseMs !== undefined) out.backoffBaseMs = o.backoffBaseMs;
+  if (o?.backoffMaxMs !== undefined) out.backoffMaxMs = o.backoffMaxMs;
   return out;
 }
 
 export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promise<JobStatus> {
   const { js, jsm, blobs, idempotency, queueInfo, deriver } = deps;
   const timeout = deps.requestTimeoutMs;
+  const maxInputBytes = deps.maxInputBytes ?? MAX_BLOB_BYTES;
 
   /** Submit answers for the moment of enqueueing, from a snapshot taken after it. */
   const queuedStatus = async (ref: JobRef, createdAt: number): Promise<JobStatus> => {
@@ -77,15 +82,11 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
     const token = newToken();
     const createdAt = Date.now();
     let data = encodeInput(input.input as JsonValue);
+    if (data.length > maxInputBytes) throw inputTooLarge(data.length, maxInputBytes);
     const meta = { token, createdAt, tenant, options: jobOptions(input.options) };
     let h = metaHeaders(meta);
     const size = data.length + headersSize(h) + (keys ? keys.msgId.length + 16 : 0);
     if (size > deps.maxPayload()) {
-      if (data.length > MAX_BLOB_BYTES) {
-        throw resourceExhausted(
-          `input: the job's input is ${data.length} bytes, over the limit of ${MAX_BLOB_BYTES} bytes; send a reference to the data instead`,
-        );
-      }
       // Too big for one message: the input goes to the object store, the message carries its name.
       const inputRef = `in-${queue}-${token}`;
       await blobs.put(inputRef, data);

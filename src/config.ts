@@ -60,8 +60,10 @@ const EnvSchema = z.object({
   JETQ_REPLICAS: int(1, 5).default(1),
   JETQ_RETENTION_MS: int(1_000, 365 * 24 * 60 * 60 * 1000).default(86_400_000),
   JETQ_WORKERS: bool.default(true),
-  // 16 MiB of input plus room for the rest of the request.
-  JETQ_READ_MAX_BYTES: int(1024, 1024 * 1024 * 1024).default(17 * 1024 * 1024),
+  // Largest job input and output; larger inputs are RESOURCE_EXHAUSTED at Submit.
+  JETQ_MAX_PAYLOAD_BYTES: int(1024, 256 * 1024 * 1024).default(16 * 1024 * 1024),
+  // Unset: JETQ_MAX_PAYLOAD_BYTES plus room for the rest of the request.
+  JETQ_READ_MAX_BYTES: int(1024, 1024 * 1024 * 1024).optional(),
   JETQ_HTTP_ALLOWED_HOSTS: z
     .string()
     .transform((v) => v.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== ""))
@@ -93,11 +95,16 @@ export interface Config {
   workers: boolean;
   /** Largest request the server reads. */
   readMaxBytes: number;
+  /** Largest job input and output (JSON bytes). */
+  maxPayloadBytes: number;
   /** Hosts the built-in `http` handler may call; unset: the `http` queue is not served. */
   httpAllowedHosts?: string[];
   /** From JETQ_SECRET_<NAME> variables: substituted for `$NAME` by the `http` handler. Never log. */
   secrets: Record<string, string>;
 }
+
+/** Room for the rest of a Submit request beside its input (JSON escaping, options, key). */
+const REQUEST_OVERHEAD_BYTES = 1024 * 1024;
 
 const SECRET_PREFIX = "JETQ_SECRET_";
 
@@ -147,7 +154,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     replicas: e.JETQ_REPLICAS,
     retentionMs: e.JETQ_RETENTION_MS,
     workers: e.JETQ_WORKERS,
-    readMaxBytes: e.JETQ_READ_MAX_BYTES,
+    readMaxBytes: e.JETQ_READ_MAX_BYTES ?? e.JETQ_MAX_PAYLOAD_BYTES + REQUEST_OVERHEAD_BYTES,
+    maxPayloadBytes: e.JETQ_MAX_PAYLOAD_BYTES,
     httpAllowedHosts: e.JETQ_HTTP_ALLOWED_HOSTS,
     secrets: readSecrets(env),
   };

@@ -28,6 +28,7 @@ export async function openEngine(config: Config, logger: Logger): Promise<Engine
       storage: config.storage,
       replicas: config.replicas,
       retentionMs: config.retentionMs,
+      maxPayloadBytes: config.maxPayloadBytes,
       name: "jetq",
       logger: logger.child({ component: "engine" }),
     });
@@ -38,6 +39,7 @@ export async function openEngine(config: Config, logger: Logger): Promise<Engine
   );
   return createMemoryEngine({
     retentionMs: config.retentionMs,
+    maxPayloadBytes: config.maxPayloadBytes,
     logger: logger.child({ component: "engine" }),
   });
 }

@@ -20,3 +20,36 @@ export const queueNotFound = (queue: string) =>
   notFound(
     `queue "${queue}" not found: no worker or configuration declares it`,
   );
+
+// ------------------------------------------------------------ policies
+// One wording for both engines (the conformance suite compares them).
+
+/** "24h", "90m", "5s", "1500 ms": how retention and limits read in messages. */
+export function formatDuration(ms: number): string {
+  if (ms > 0 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms > 0 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms > 0 && ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms} ms`;
+}
+
+/** A job that existed but is gone: its terminal record outlived the retention. */
+export const jobExpiredNotFound = (id: string, retentionMs: number) =>
+  notFound(
+    `job "${id}" not found: it may have expired after the retention of ${formatDuration(retentionMs)} (JETQ_RETENTION_MS); finished jobs and their results are kept that long`,
+  );
+
+/** UTF-8 size of a JSON text, cheaply when it is clearly under the limit. */
+export function payloadBytes(json: string, limit: number): number {
+  return json.length * 3 <= limit ? json.length : Buffer.byteLength(json);
+}
+
+export const inputTooLarge = (bytes: number, limit: number) =>
+  resourceExhausted(
+    `input: ${bytes} bytes is over the limit of ${limit} bytes (JETQ_MAX_PAYLOAD_BYTES); store large data elsewhere and pass a reference`,
+  );
+
+/** The job error of an attempt whose output is over the payload limit. */
+export const outputTooLarge = (bytes: number, limit: number) => ({
+  code: "OUTPUT_TOO_LARGE",
+  message: `the job's output is ${bytes} bytes, over the limit of ${limit} bytes (JETQ_MAX_PAYLOAD_BYTES); store large results elsewhere and return a reference`,
+});

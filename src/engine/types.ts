@@ -78,6 +78,10 @@ export interface JobOptions {
   timeoutMs?: number;
   /** Epoch ms; a job not started by then ends EXPIRED. */
   startDeadline?: number;
+  /** Overrides QueueConfig.backoffBaseMs for this job (delay before the first retry). */
+  backoffBaseMs?: number;
+  /** Overrides QueueConfig.backoffMaxMs for this job (cap of any retry delay). */
+  backoffMaxMs?: number;
 }
 
 export interface SubmitInput {

@@ -141,9 +141,28 @@ export function countsToProto(counts: QueueCounts): QueueCountResponse {
 }
 
 export const MAX_ATTEMPTS_LIMIT = 100;
-export const MAX_TIMEOUT_MS = 24 * 60 * 60 * 1000;
+/** Upper bound of every duration option (timeout, retry_backoff, retry_backoff_max). */
+export const MAX_DURATION_MS = 24 * 60 * 60 * 1000;
+export const MAX_TIMEOUT_MS = MAX_DURATION_MS;
 /** Clients' clocks drift: a deadline this far in the past is still accepted. */
 export const START_DEADLINE_SKEW_MS = 60_000;
+/** A start deadline further ahead than this is a mistake (seconds sent as milliseconds, ...). */
+export const MAX_START_DEADLINE_AHEAD_MS = 366 * 24 * 60 * 60 * 1000;
+
+/** A google.protobuf.Duration option as whole milliseconds, > 0 and at most 24h. */
+function durationOption(field: string, d: NonNullable<ProtoJobOptions["timeout"]>, unset: string): number {
+  const { seconds, nanos } = d;
+  const ms = durationMs(d);
+  if (seconds < 0n || nanos < 0 || nanos > 999_999_999 || !(ms > 0)) {
+    throw invalidArgument(`options.${field}: must be greater than zero (got ${seconds}s ${nanos}ns); ${unset}`);
+  }
+  if (ms > MAX_DURATION_MS) {
+    throw invalidArgument(
+      `options.${field}: ${Math.round(ms / 1000)}s is over the limit of 24h (${MAX_DURATION_MS / 1000}s)`,
+    );
+  }
+  return Math.ceil(ms);
+}
 
 /**
  * Validates and converts Submit's options. Errors name the field as the
@@ -165,19 +184,22 @@ export function jobOptionsFromProto(
     out.maxAttempts = n;
   }
   if (options.timeout !== undefined) {
-    const { seconds, nanos } = options.timeout;
-    const ms = durationMs(options.timeout);
-    if (seconds < 0n || nanos < 0 || !(ms > 0)) {
+    out.timeoutMs = durationOption("timeout", options.timeout, "leave it unset for no time limit");
+  }
+  if (options.retryBackoff !== undefined) {
+    out.backoffBaseMs = durationOption("retry_backoff", options.retryBackoff, "leave it unset for the queue's default");
+  }
+  if (options.retryBackoffMax !== undefined) {
+    out.backoffMaxMs = durationOption(
+      "retry_backoff_max",
+      options.retryBackoffMax,
+      "leave it unset for the queue's default",
+    );
+    if (out.backoffBaseMs !== undefined && out.backoffMaxMs < out.backoffBaseMs) {
       throw invalidArgument(
-        `options.timeout: must be greater than zero (got ${seconds}s ${nanos}ns); leave it unset for no time limit`,
+        `options.retry_backoff_max: ${out.backoffMaxMs} ms is below options.retry_backoff (${out.backoffBaseMs} ms); the cap must be at least the first delay`,
       );
     }
-    if (ms > MAX_TIMEOUT_MS) {
-      throw invalidArgument(
-        `options.timeout: ${Math.round(ms / 1000)}s is over the limit of 24h (86400s)`,
-      );
-    }
-    out.timeoutMs = Math.ceil(ms);
   }
   if (options.startDeadline !== undefined) {
     const { nanos } = options.startDeadline;
@@ -192,6 +214,11 @@ export function jobOptionsFromProto(
     if (ms < now - START_DEADLINE_SKEW_MS) {
       throw invalidArgument(
         `options.start_deadline: ${new Date(ms).toISOString()} is in the past (server time ${new Date(now).toISOString()}); use a time in the future`,
+      );
+    }
+    if (ms > now + MAX_START_DEADLINE_AHEAD_MS) {
+      throw invalidArgument(
+        `options.start_deadline: ${new Date(ms).toISOString()} is more than a year ahead (server time ${new Date(now).toISOString()}); leave it unset for no deadline`,
       );
     }
     out.startDeadline = ms;

@@ -16,6 +16,7 @@ it("has defaults for everything", () => {
     retentionMs: 86_400_000,
     workers: true,
     readMaxBytes: 17 * 1024 * 1024,
+    maxPayloadBytes: 16 * 1024 * 1024,
   });
 });
 

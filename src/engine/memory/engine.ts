@@ -9,11 +9,13 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import {
   failedPrecondition,
+  inputTooLarge,
   invalidArgument,
+  jobExpiredNotFound,
+  outputTooLarge,
+  payloadBytes,
   jobNotFound,
-  notFound,
   queueNotFound,
-  resourceExhausted,
   unavailable,
 } from "../errors.js";
 import { formatJobId, newToken, parseJobId } from "../job-id.js";
@@ -53,6 +55,8 @@ import { notifyWatchers, watchJob } from "./watch.js";
 export interface MemoryEngineOptions {
   /** How long terminal jobs (and their logs) stay readable. Default 24h. */
   retentionMs?: number;
+  /** Largest input and output (JSON bytes); default 16 MiB. */
+  maxPayloadBytes?: number;
   logger?: Logger;
 }
 
@@ -77,6 +81,8 @@ export function memoryEngineInternals(engine: Engine): MemoryEngineInternals {
 export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
   if (!(retentionMs >= 0)) throw invalidArgument(`retentionMs: ${retentionMs} must be zero or more`);
+  const maxPayloadBytes = options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
+  if (!(maxPayloadBytes > 0)) throw invalidArgument(`maxPayloadBytes: ${maxPayloadBytes} must be greater than zero`);
   const logger = options.logger?.child({ engine: "memory" });
 
   const queues = new Map<string, QueueState>();
@@ -111,10 +117,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
 
   const idempotencySlot = (tenant: string, key: string) => `${tenant}\u0000${key}`;
 
-  const retentionNotFound = (id: string) =>
-    notFound(
-      `job "${id}" not found: it finished more than ${formatDuration(retentionMs)} ago and its record expired from retention`,
-    );
+  const retentionNotFound = (id: string) => jobExpiredNotFound(id, retentionMs);
 
   /** The job behind id, as the reader may see it; NOT_FOUND otherwise. */
   const lookup = (id: string, read: ReadOptions = {}): JobRecord => {
@@ -230,8 +233,11 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     }
   };
 
-  const backoffDelay = (config: QueueConfig, failedAttempt: number) => {
-    const base = Math.min(config.backoffMaxMs, config.backoffBaseMs * 2 ** (failedAttempt - 1));
+  const backoffDelay = (job: JobRecord, failedAttempt: number) => {
+    // The job's own backoff options override the queue's defaults.
+    const baseMs = job.options.backoffBaseMs ?? job.queue.config.backoffBaseMs;
+    const maxMs = job.options.backoffMaxMs ?? job.queue.config.backoffMaxMs;
+    const base = Math.min(maxMs, baseMs * 2 ** (failedAttempt - 1));
     return Math.max(0, Math.round(base * (0.8 + Math.random() * 0.4)));
   };
 
@@ -272,7 +278,14 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     complete(d, output) {
       const job = d.job;
       if (closed || job.delivery !== d) return false;
-      finish(job, "COMPLETED", { output: jsonCopy(output), progress: 1 });
+      const json = JSON.stringify(output ?? null) ?? "null";
+      const bytes = payloadBytes(json, maxPayloadBytes);
+      if (bytes > maxPayloadBytes) {
+        // As the JetStream engine: the attempt ends FAILED, not retried (the same output would come back).
+        finish(job, "FAILED", { error: outputTooLarge(bytes, maxPayloadBytes) });
+        return true;
+      }
+      finish(job, "COMPLETED", { output: JSON.parse(json) as JsonValue, progress: 1 });
       return true;
     },
     fail(d, error, failOptions) {
@@ -289,7 +302,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       job.error = jobError;
       job.progress = 0;
       job.phase = "backoff";
-      const wait = backoffDelay(job.queue.config, d.attempt);
+      const wait = backoffDelay(job, d.attempt);
       job.backoffTimer = setTimeout(() => {
         job.backoffTimer = undefined;
         if (job.phase !== "backoff") return;
@@ -416,12 +429,8 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       // A JSON round trip is both the deep copy and what the JetStream engine
       // does to an input, so both engines store exactly the same value.
       const json = JSON.stringify(input.input ?? null) ?? "null";
-      const bytes = json.length > MAX_PAYLOAD_BYTES / 3 ? Buffer.byteLength(json) : json.length;
-      if (bytes > MAX_PAYLOAD_BYTES) {
-        throw resourceExhausted(
-          `input: ${bytes} bytes is over the limit of ${MAX_PAYLOAD_BYTES} bytes; store large data elsewhere and pass a reference`,
-        );
-      }
+      const bytes = payloadBytes(json, maxPayloadBytes);
+      if (bytes > maxPayloadBytes) throw inputTooLarge(bytes, maxPayloadBytes);
 
       const seq = q.nextSeq++;
       const job: JobRecord = {
@@ -565,12 +574,6 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   return engine;
 }
 
-/** Deep copy as JSON, as the JetStream engine stores values. */
-function jsonCopy(value: JsonValue | undefined): JsonValue {
-  const json = JSON.stringify(value ?? null);
-  return json === undefined ? null : (JSON.parse(json) as JsonValue);
-}
-
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
@@ -607,12 +610,13 @@ function validateJobOptions(options: JobOptions): JobOptions {
     }
     out.startDeadline = options.startDeadline;
   }
+  for (const field of ["backoffBaseMs", "backoffMaxMs"] as const) {
+    const v = options[field];
+    if (v === undefined) continue;
+    if (!(typeof v === "number" && Number.isFinite(v) && v > 0)) {
+      throw invalidArgument(`options.${field}: ${v} must be greater than zero`);
+    }
+    out[field] = v;
+  }
   return out;
-}
-
-function formatDuration(ms: number): string {
-  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0 && ms > 0) return `${ms / 1000}s`;
-  return `${ms} ms`;
 }

@@ -3,7 +3,9 @@
  * a typo stops the process at start with the variable's name instead of
  * surfacing later as odd behaviour.
  */
+import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { createKeyStore, parseApiKeysList, parseAuthFile, parseRateLimit, type ApiKeyInput, type RateLimit } from "./auth/index.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -35,6 +37,28 @@ const natsUrls = z
         ),
       )
       .min(1, "must name at least one server, e.g. nats://localhost:4222"),
+  );
+
+const rateLimit = z.string().transform((text, ctx): RateLimit | undefined => {
+  if (text.trim().toLowerCase() === "off") return undefined;
+  try {
+    return parseRateLimit(text);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+const corsOrigins = z
+  .string()
+  .transform((v) => v.split(",").map((s) => s.trim().replace(/\/+$/, "").toLowerCase()).filter((s) => s !== ""))
+  .pipe(
+    z.array(
+      z.string().regex(
+        /^https?:\/\/[a-z0-9.-]+(:\d+)?$|^https?:\/\/\[[0-9a-f:]+\](:\d+)?$/,
+        'each origin must look like "https://app.example.com" or "http://localhost:5173" (scheme, host, optional port; no path, no "*")',
+      ),
+    ),
   );
 
 const EnvSchema = z.object({
@@ -76,6 +100,8 @@ const EnvSchema = z.object({
       ),
     )
     .optional(),
+  JETQ_RATE_LIMIT: rateLimit.optional(),
+  JETQ_CORS_ORIGINS: corsOrigins.optional(),
 });
 
 export interface Config {
@@ -101,6 +127,55 @@ export interface Config {
   httpAllowedHosts?: string[];
   /** From JETQ_SECRET_<NAME> variables: substituted for `$NAME` by the `http` handler. Never log. */
   secrets: Record<string, string>;
+  /** JETQ_API_KEYS and JETQ_AUTH_FILE together; unset = the server runs open. Never log. */
+  apiKeys?: ApiKeyInput[];
+  /** JETQ_RATE_LIMIT: default per-key limit; unset = none. */
+  rateLimit?: RateLimit;
+  /** JETQ_CORS_ORIGINS; unset = no CORS headers. */
+  corsOrigins?: string[];
+}
+
+/**
+ * API keys from JETQ_API_KEYS and the file JETQ_AUTH_FILE names. Problems
+ * are reported by variable and entry position: a key never appears in them.
+ */
+function readApiKeys(env: NodeJS.ProcessEnv): { keys?: ApiKeyInput[]; problems: string[] } {
+  const problems: string[] = [];
+  const keys: ApiKeyInput[] = [];
+  const list = env.JETQ_API_KEYS;
+  if (list !== undefined && list.trim() !== "") {
+    try {
+      const fromEnv = parseApiKeysList(list);
+      createKeyStore(fromEnv);
+      keys.push(...fromEnv);
+    } catch (err) {
+      problems.push(`  JETQ_API_KEYS (value not shown): ${(err as Error).message}`);
+    }
+  }
+  const file = env.JETQ_AUTH_FILE?.trim();
+  if (file) {
+    try {
+      let text: string;
+      try {
+        text = readFileSync(file, "utf8");
+      } catch (err) {
+        throw new Error(`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      const fromFile = parseAuthFile(text);
+      createKeyStore(fromFile);
+      keys.push(...fromFile);
+    } catch (err) {
+      problems.push(`  JETQ_AUTH_FILE=${JSON.stringify(file)}: ${(err as Error).message}`);
+    }
+  }
+  if (problems.length === 0 && keys.length > 0) {
+    try {
+      createKeyStore(keys);
+    } catch (err) {
+      problems.push(`  JETQ_API_KEYS and JETQ_AUTH_FILE together: ${(err as Error).message}`);
+    }
+  }
+  return { keys: keys.length > 0 ? keys : undefined, problems };
 }
 
 /** Room for the rest of a Submit request beside its input (JSON escaping, options, key). */
@@ -133,12 +208,13 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (value !== undefined && value.trim() !== "") present[key] = value;
   }
   const parsed = EnvSchema.safeParse(present);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
+  const auth = readApiKeys(env);
+  if (!parsed.success || auth.problems.length > 0) {
+    const lines = (parsed.error?.issues ?? []).map((issue) => {
       const key = String(issue.path[0] ?? "?");
       return `  ${key}=${JSON.stringify(present[key] ?? "")}: ${issue.message}`;
     });
-    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+    throw new ConfigError(`invalid configuration:\n${[...lines, ...auth.problems].join("\n")}`);
   }
   const e = parsed.data;
   return {
@@ -158,6 +234,9 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxPayloadBytes: e.JETQ_MAX_PAYLOAD_BYTES,
     httpAllowedHosts: e.JETQ_HTTP_ALLOWED_HOSTS,
     secrets: readSecrets(env),
+    apiKeys: auth.keys,
+    rateLimit: e.JETQ_RATE_LIMIT,
+    corsOrigins: e.JETQ_CORS_ORIGINS && e.JETQ_CORS_ORIGINS.length > 0 ? e.JETQ_CORS_ORIGINS : undefined,
   };
 }
 

@@ -61,6 +61,31 @@ export function builtinQueues(config: Config): Record<string, QueueRegistration>
   );
 }
 
+/**
+ * The first log line says who may call: an open server must never pass for a
+ * protected one. Names keys by name and tenant only, never by value.
+ */
+export function logAuth(config: Config, logger: Logger): void {
+  const keys = config.apiKeys ?? [];
+  if (keys.length === 0) {
+    logger.warn(
+      { auth: "none" },
+      "auth: no API keys configured (JETQ_API_KEYS / JETQ_AUTH_FILE): anyone who reaches this port may submit, read and cancel every job",
+    );
+    return;
+  }
+  const tenants = [...new Set(keys.map((k) => k.tenant))];
+  logger.info(
+    {
+      auth: "api-keys",
+      keys: keys.map((k, i) => ({ name: k.name ?? `key-${i + 1}`, tenant: k.tenant, role: k.role ?? "submitter" })),
+      rateLimit: config.rateLimit,
+      corsOrigins: config.corsOrigins,
+    },
+    `auth: ${keys.length} API key(s) for ${tenants.length} tenant(s); every RPC but health checks needs Authorization: Bearer <key>`,
+  );
+}
+
 /** SIGTERM / SIGINT run `stop` once; a second signal exits at once. */
 export function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {
   let stopping = false;
@@ -89,6 +114,7 @@ export function onShutdownSignal(logger: Logger, stop: () => Promise<void>): voi
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.logLevel });
+  logAuth(config, logger);
   let engine: Engine;
   try {
     engine = await openEngine(config, logger);
@@ -124,6 +150,9 @@ async function main(): Promise<void> {
       host: config.host,
       logger,
       readMaxBytes: config.readMaxBytes,
+      apiKeys: config.apiKeys,
+      rateLimit: config.rateLimit,
+      corsOrigins: config.corsOrigins,
     });
   } catch (err) {
     logger.fatal({ err }, "could not start");

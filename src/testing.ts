@@ -2,6 +2,7 @@
  * For consumers' tests: a whole jetq on a free port, in process, with the
  * embedded engine, echo and any handlers the test brings.
  */
+import type { ApiKeyInput, RateLimit } from "./auth/index.js";
 import { createMemoryEngine } from "./engine/memory/index.js";
 import type { Engine } from "./engine/types.js";
 import { builtinHandlers } from "./handlers/index.js";
@@ -11,6 +12,12 @@ import { createWorker, type Handler } from "./worker/index.js";
 export interface TestServerOptions {
   /** Queue name → handler, served next to echo. */
   handlers?: Record<string, Handler>;
+  /** API keys the server requires (Authorization: Bearer <key>); default none (open). */
+  apiKeys?: readonly ApiKeyInput[];
+  /** Default per-key rate limit; default none. */
+  rateLimit?: RateLimit;
+  /** Origins allowed for browser calls (CORS); default none. */
+  corsOrigins?: readonly string[];
 }
 
 export interface TestServer {
@@ -25,7 +32,14 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const worker = createWorker({ engine, queues: { ...builtinHandlers, ...options.handlers } });
   try {
     await worker.start();
-    const server = await startServer({ engine, port: 0, host: "127.0.0.1" });
+    const server = await startServer({
+      engine,
+      port: 0,
+      host: "127.0.0.1",
+      apiKeys: options.apiKeys,
+      rateLimit: options.rateLimit,
+      corsOrigins: options.corsOrigins,
+    });
     let closed: Promise<void> | undefined;
     return {
       url: server.url,

@@ -8,10 +8,13 @@ import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connect
 import type { Logger } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
+import { createKeyStore, createRateLimiter, type ApiKeyInput, type RateLimit } from "../auth/index.js";
 import type { Engine } from "../engine/types.js";
 import { silentLogger } from "../logger.js";
 import { createQueueService } from "../service/queue-service.js";
 import { guardBinaryDecoding } from "./decode-guard.js";
+import { createAuthInterceptor } from "./auth-interceptor.js";
+import { withCors } from "./cors.js";
 import { createHealthService } from "./health.js";
 import { createLoggingInterceptor } from "./interceptors.js";
 import { createListener } from "./listener.js";
@@ -27,6 +30,12 @@ export interface ServerOptions {
   readMaxBytes?: number;
   /** How long close() lets in-flight unary calls finish before cutting connections; default 5000. */
   closeGraceMs?: number;
+  /** API keys; none (the default) = every caller may call every RPC, as tenant "". */
+  apiKeys?: readonly ApiKeyInput[];
+  /** Default per-key rate limit (keys may override it); unset = no limit. */
+  rateLimit?: RateLimit;
+  /** Origins browsers may call from (CORS); unset or empty = no CORS headers. */
+  corsOrigins?: readonly string[];
 }
 
 export interface RunningServer {
@@ -46,13 +55,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const shutdown = new AbortController();
 
   const health = createHealthService([QueueService.typeName]);
+  const auth = createAuthInterceptor({
+    keys: createKeyStore(options.apiKeys ?? []),
+    rateLimit: options.rateLimit,
+    limiter: createRateLimiter(),
+    logger,
+  });
   const routerOptions = {
     connect: true,
     grpc: true,
     grpcWeb: true,
     readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
     shutdownSignal: shutdown.signal,
-    interceptors: [createLoggingInterceptor(logger)],
+    interceptors: [createLoggingInterceptor(logger), auth],
     acceptCompression: [compressionGzip, compressionBrotli],
     // JSON answers show zero values too ({"removed": false}, {"inQueue": 0}):
     // curl users should not have to know proto3 omits defaults.
@@ -84,7 +99,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
 
-  const listener = createListener({ handler, logger });
+  const listener = createListener({ handler: withCors(handler, options.corsOrigins), logger });
   const port = await listener.listen(options.port ?? 8080, host);
   const wildcard = host === "0.0.0.0" || host === "::" || host === "";
   const urlHost = wildcard ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;

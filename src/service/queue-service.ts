@@ -5,10 +5,12 @@
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
+import { checkQueue, readTenant, submitTenant, type Principal } from "../auth/index.js";
 import { invalidArgument } from "../engine/errors.js";
 import { parseJobId } from "../engine/job-id.js";
 import { assertQueueName } from "../engine/queue-name.js";
-import type { Engine, LogEntry } from "../engine/types.js";
+import type { Engine, LogEntry, ReadOptions } from "../engine/types.js";
+import { callerKey } from "./caller.js";
 import {
   cancelToProto,
   countsToProto,
@@ -38,12 +40,16 @@ export function createQueueService(
             `idempotency_key: ${req.idempotencyKey.length} characters is over the limit of ${MAX_IDEMPOTENCY_KEY_LENGTH}`,
           );
         }
+        const input = valueToJson(req.input);
+        const jobOptions = jobOptionsFromProto(req.options);
+        const caller = ctx.values.get(callerKey);
+        requireQueue(caller, req.queue);
         const status = await engine.submit({
           queue: req.queue,
-          input: valueToJson(req.input),
+          input,
           idempotencyKey: req.idempotencyKey === "" ? undefined : req.idempotencyKey,
-          tenant: "",
-          options: jobOptionsFromProto(req.options),
+          tenant: submitTenant(caller),
+          options: jobOptions,
         });
         return jobToProto(status);
       } catch (err) {
@@ -53,8 +59,8 @@ export function createQueueService(
 
     async getStatus(req, ctx) {
       try {
-        parseJobId(req.id, "id");
-        return jobToProto(await engine.getStatus(req.id, { includeLogs: req.includeLogs }));
+        const read = readOptions(req.id, ctx);
+        return jobToProto(await engine.getStatus(req.id, { ...read, includeLogs: req.includeLogs }));
       } catch (err) {
         throw toClientError(err, ctx);
       }
@@ -62,8 +68,9 @@ export function createQueueService(
 
     async *streamStatus(req, ctx) {
       try {
-        parseJobId(req.id, "id");
+        const read = readOptions(req.id, ctx);
         const updates = engine.watch(req.id, {
+          ...read,
           includeLogs: req.includeLogs,
           signal: ctx.signal,
         });
@@ -84,8 +91,7 @@ export function createQueueService(
 
     async getResult(req, ctx) {
       try {
-        parseJobId(req.id, "id");
-        return resultToProto(await engine.getResult(req.id));
+        return resultToProto(await engine.getResult(req.id, readOptions(req.id, ctx)));
       } catch (err) {
         throw toClientError(err, ctx);
       }
@@ -93,8 +99,7 @@ export function createQueueService(
 
     async cancel(req, ctx) {
       try {
-        parseJobId(req.id, "id");
-        return cancelToProto(await engine.cancel(req.id));
+        return cancelToProto(await engine.cancel(req.id, readOptions(req.id, ctx)));
       } catch (err) {
         throw toClientError(err, ctx);
       }
@@ -103,12 +108,32 @@ export function createQueueService(
     async queueCount(req, ctx) {
       try {
         assertQueueName(req.queue, "queue");
+        requireQueue(ctx.values.get(callerKey), req.queue);
         return countsToProto(await engine.queueCount(req.queue));
       } catch (err) {
         throw toClientError(err, ctx);
       }
     },
   };
+}
+
+/** PERMISSION_DENIED naming the queue when the caller's key may not use it. */
+function requireQueue(caller: Principal | undefined, queue: string): void {
+  const denied = checkQueue(caller, queue);
+  if (denied) throw new ConnectError(denied, Code.PermissionDenied);
+}
+
+/**
+ * Validates a job id and checks the caller may use its queue (the id names
+ * it, so the answer says nothing about whether the job exists). Other
+ * tenants' jobs then answer NOT_FOUND from the engine, worded as for an id
+ * that never existed.
+ */
+function readOptions(id: string, ctx: HandlerContext): ReadOptions {
+  const { queue } = parseJobId(id, "id");
+  const caller = ctx.values.get(callerKey);
+  requireQueue(caller, queue);
+  return { tenant: readTenant(caller) };
 }
 
 /**

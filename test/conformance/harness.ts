@@ -15,6 +15,9 @@ import { afterAll, beforeAll, describe, expect } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { ENGINES, uniqueQueue, type EngineBackend, type EngineKind } from "../helpers/engines.js";
+import { startNatsServer } from "../helpers/nats-server.js";
+import { createMemoryEngine } from "../../src/engine/memory/index.js";
+import { createNatsEngine } from "../../src/engine/nats/index.js";
 import type {
   Engine,
   JobLease,
@@ -51,6 +54,53 @@ export function forEachEngine(title: string, body: (env: EngineEnv) => void): vo
   describe.each(selectedEngines())(`${title} [$name engine]`, (kind) => {
     body(useBackend(kind));
   });
+}
+
+/** Engine options both engines take, for suites that need non-default policies. */
+export interface EngineOptions {
+  retentionMs?: number;
+  maxPayloadBytes?: number;
+}
+
+/**
+ * As forEachEngine, on engines opened with `options` (a backend of their own:
+ * NATS buckets keep the retention they were created with).
+ */
+export function forEachEngineWith(title: string, options: EngineOptions, body: (env: EngineEnv) => void): void {
+  describe.each(selectedEngines())(`${title} [$name engine]`, (kind) => {
+    body(useBackend(withOptions(kind, options)));
+  });
+}
+
+function withOptions(kind: EngineKind, options: EngineOptions): EngineKind {
+  if (kind.name === "memory") {
+    return {
+      name: "memory",
+      async start() {
+        const engine = createMemoryEngine(options);
+        return { open: async () => engine, stop: () => engine.close() };
+      },
+    };
+  }
+  return {
+    name: "nats",
+    async start() {
+      const nats = await startNatsServer();
+      const opened: Engine[] = [];
+      return {
+        nats,
+        open: async () => {
+          const engine = await createNatsEngine({ servers: nats.url, ...options });
+          opened.push(engine);
+          return engine;
+        },
+        stop: async () => {
+          await Promise.allSettled(opened.map((e) => e.close()));
+          await nats.stop();
+        },
+      };
+    },
+  };
 }
 
 function useBackend(kind: EngineKind): EngineEnv {

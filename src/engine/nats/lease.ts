@@ -70,6 +70,8 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
   const { id, queue, meta, attempt, config, delivery } = spec;
   const controller = new AbortController();
   let revision = 0;
+  /** begin() read the record: `revision` is what this delivery saw. */
+  let revisionKnown = false;
   let settled = false;
   let startedAt: number | undefined;
   let progress = 0;
@@ -100,6 +102,20 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     return false;
   };
 
+  /**
+   * A conditional write of ours lost. If the winner ended the job, ack our
+   * delivery (the message must leave the queue). If not, a newer delivery
+   * owns the job (a retry is pending or it runs): leave the message alone,
+   * since JetStream acks and naks by stream sequence and ours would settle
+   * the newer delivery's message.
+   */
+  const lost = async () => {
+    const now = await ctx.records.get(id);
+    if (!now || isTerminal(now.record.state)) return yieldTo();
+    finish();
+    return false;
+  };
+
   const publishStatus = (r: JobRecord) => ctx.events.publish(id, statusEventOf(r));
 
   /** Writes a terminal record conditionally, then acks and announces it. */
@@ -125,7 +141,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
       }
     }
     const rev = await ctx.records.write(id, record, revision);
-    if (rev === undefined) return yieldTo();
+    if (rev === undefined) return lost();
     revision = rev;
     await delivery.ack();
     ctx.live.forget(id);
@@ -156,6 +172,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
       let stored = await ctx.records.get(id);
       if (stored && isTerminal(stored.record.state)) return yieldTo();
       revision = stored?.revision ?? 0;
+      revisionKnown = true;
       const deadline = meta.options.startDeadline;
       if (deadline !== undefined && deadline > 0 && Date.now() > deadline) {
         await settleTerminal(
@@ -226,7 +243,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
       delete retry.startedAt;
       if (startedAt !== undefined) retry.startedAt = startedAt;
       const rev = await ctx.records.write(id, retry, revision);
-      if (rev === undefined) return yieldTo();
+      if (rev === undefined) return lost();
       revision = rev;
       await delivery.nak(backoffMs(config, attempt, meta.options));
       ctx.live.update(id, { running: false, attempt });
@@ -244,6 +261,12 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
         await yieldTo();
         return;
       }
+      // Begun, we know the revision we last saw: any other means a newer
+      // delivery wrote (a retry, its RUNNING), and this lease is stale.
+      if (revisionKnown && (stored?.revision ?? 0) !== revision) {
+        await lost();
+        return;
+      }
       const record: JobRecord = {
         ...(stored?.record ?? base()),
         state: "QUEUED",
@@ -253,7 +276,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
       delete record.finishedAt;
       const rev = await ctx.records.write(id, record, stored?.revision ?? 0);
       if (rev === undefined) {
-        await yieldTo();
+        await lost();
         return;
       }
       await delivery.nak(0);

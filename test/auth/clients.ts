@@ -1,0 +1,148 @@
+/**
+ * Clients that send an API key (or none) over each protocol family: the
+ * generated client on connect-node transports, and @grpc/grpc-js, an
+ * independent gRPC stack, with the key as call metadata.
+ * Errors surface as ConnectError with the server's code, message and
+ * headers/trailers (metadata), whatever the protocol.
+ */
+import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import {
+  Http2SessionManager,
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
+import * as grpc from "@grpc/grpc-js";
+import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
+import type { ProtocolClient, QueueApi } from "../e2e/clients.js";
+
+export interface KeyedProtocol {
+  name: string;
+  /** key undefined: no Authorization header at all. */
+  open(baseUrl: string, key?: string): ProtocolClient;
+}
+
+const bearer =
+  (key: string | undefined): Interceptor =>
+  (next) =>
+  (req) => {
+    if (key !== undefined) req.header.set("authorization", `Bearer ${key}`);
+    return next(req);
+  };
+
+function generated(make: (baseUrl: string, interceptors: Interceptor[], session?: Http2SessionManager) => Transport, h2: boolean) {
+  return (baseUrl: string, key?: string): ProtocolClient => {
+    const session = h2 ? new Http2SessionManager(baseUrl) : undefined;
+    const client = createClient(QueueService, make(baseUrl, [bearer(key)], session));
+    return Object.assign(client, { close: () => session?.abort() });
+  };
+}
+
+function grpcJs(baseUrl: string, key?: string): ProtocolClient {
+  const definition: Record<string, grpc.MethodDefinition<MessageShape<DescMessage>, MessageShape<DescMessage>>> = {};
+  for (const method of QueueService.methods) {
+    definition[method.name] = {
+      path: `/${QueueService.typeName}/${method.name}`,
+      requestStream: false,
+      responseStream: method.methodKind === "server_streaming",
+      requestSerialize: (msg: MessageShape<DescMessage>) => Buffer.from(toBinary(method.input, msg)),
+      requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
+      responseSerialize: (msg: MessageShape<DescMessage>) => Buffer.from(toBinary(method.output, msg)),
+      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
+      originalName: method.localName,
+    };
+  }
+  const Ctor = grpc.makeGenericClientConstructor(definition, QueueService.typeName);
+  const client = new Ctor(new URL(baseUrl).host, grpc.credentials.createInsecure()) as grpc.Client &
+    Record<string, (...args: unknown[]) => unknown>;
+  const metadata = () => {
+    const md = new grpc.Metadata();
+    if (key !== undefined) md.set("authorization", `Bearer ${key}`);
+    return md;
+  };
+  const toConnectError = (err: unknown) => {
+    const e = err as Partial<grpc.ServiceError>;
+    if (typeof e.code !== "number") return ConnectError.from(err);
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(e.metadata?.getMap() ?? {})) headers.set(k, String(v));
+    // grpc-js decodes grpc-message with decodeURI, which leaves reserved
+    // characters connect-es percent-encodes (":" → "%3A") as they are.
+    let details = e.details ?? "";
+    try {
+      details = decodeURIComponent(details);
+    } catch {
+      // not percent-encoded after all
+    }
+    return new ConnectError(details, e.code as number as Code, headers);
+  };
+  const unary = (name: string) => (req: unknown) =>
+    new Promise<never>((resolve, reject) => {
+      const m = QueueService.methods.find((x) => x.name === name)!;
+      client[name]!.call(client, create(m.input, req as never), metadata(), (err: unknown, res: never) =>
+        err ? reject(toConnectError(err)) : resolve(res),
+      );
+    });
+  const api: QueueApi = {
+    submit: unary("Submit"),
+    getStatus: unary("GetStatus"),
+    getResult: unary("GetResult"),
+    cancel: unary("Cancel"),
+    queueCount: unary("QueueCount"),
+    async *streamStatus(req, options) {
+      const m = QueueService.method.streamStatus;
+      const stream = client.StreamStatus!.call(client, create(m.input, req), metadata()) as grpc.ClientReadableStream<never>;
+      const onAbort = () => stream.cancel();
+      options?.signal?.addEventListener("abort", onAbort);
+      try {
+        for await (const msg of stream) yield msg;
+      } catch (err) {
+        throw toConnectError(err);
+      } finally {
+        options?.signal?.removeEventListener("abort", onAbort);
+        stream.cancel();
+      }
+    },
+  };
+  return { ...api, close: () => client.close() };
+}
+
+export const KEYED_PROTOCOLS: KeyedProtocol[] = [
+  {
+    name: "connect+json http/1.1",
+    open: generated((baseUrl, interceptors) => createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors }), false),
+  },
+  {
+    name: "connect+json http/1.1 (GET)",
+    open: generated(
+      (baseUrl, interceptors) => createConnectTransport({ baseUrl, httpVersion: "1.1", useHttpGet: true, interceptors }),
+      false,
+    ),
+  },
+  {
+    name: "connect+proto h2c",
+    open: generated(
+      (baseUrl, interceptors, sessionManager) =>
+        createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, sessionManager, interceptors }),
+      true,
+    ),
+  },
+  {
+    name: "grpc h2c",
+    open: generated(
+      (baseUrl, interceptors, sessionManager) => createGrpcTransport({ baseUrl, sessionManager, interceptors }),
+      true,
+    ),
+  },
+  {
+    name: "grpc-web http/1.1",
+    open: generated((baseUrl, interceptors) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors }), false),
+  },
+  { name: "@grpc/grpc-js", open: grpcJs },
+];
+
+export const keyed = (name: string): KeyedProtocol => {
+  const p = KEYED_PROTOCOLS.find((x) => x.name === name);
+  if (!p) throw new Error(`no protocol ${name}`);
+  return p;
+};

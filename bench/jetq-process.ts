@@ -1,0 +1,105 @@
+/**
+ * jetq as separate processes, as deployed: `node --import tsx src/main.ts`
+ * (API + in-process workers, or API only) and `src/worker-main.ts` (workers only).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { freePort } from "../test/helpers/free-port.js";
+import { stopProcess, track } from "./processes.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+export interface JetqSpawnOptions {
+  /** Unset: the embedded engine. */
+  natsUrl?: string;
+  storage?: "file" | "memory";
+  /** In-process workers (JETQ_WORKERS). */
+  workers: boolean;
+  /** JETQ_CONCURRENCY: handler slots per queue per process. */
+  concurrency: number;
+  /** Write a V8 CPU profile into this directory at exit. */
+  cpuProfDir?: string;
+  label: string;
+}
+
+export interface JetqProcess {
+  readonly label: string;
+  readonly pid: number;
+  /** http://127.0.0.1:<port>; empty for a worker-only process. */
+  readonly url: string;
+  /** Resident set size now, in MiB (VmRSS of /proc/<pid>/status). */
+  rssMiB(): number;
+  /** Last lines of its stderr/stdout, for error messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function spawnNode(script: string, env: Record<string, string>, o: JetqSpawnOptions): { proc: ChildProcess; output: () => string } {
+  const { NATS_URL: _n, ...inherited } = process.env;
+  const nodeArgs = o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", o.cpuProfDir, "--cpu-prof-name", `${o.label}.cpuprofile`] : [];
+  const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script], {
+    cwd: ROOT,
+    detached: true,
+    env: {
+      ...inherited,
+      JETQ_LOG_LEVEL: "warn",
+      JETQ_CONCURRENCY: String(o.concurrency),
+      JETQ_SHUTDOWN_GRACE_MS: "1000",
+      ...(o.natsUrl ? { NATS_URL: o.natsUrl, JETQ_STORAGE: o.storage ?? "file" } : {}),
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  track(proc, o.label);
+  let tail = "";
+  const keep = (d: Buffer) => {
+    tail += d.toString();
+    if (tail.length > 20_000) tail = tail.slice(-8_000);
+  };
+  proc.stdout!.on("data", keep);
+  proc.stderr!.on("data", keep);
+  return { proc, output: () => tail };
+}
+
+function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+function handle(label: string, proc: ChildProcess, url: string, output: () => string): JetqProcess {
+  return {
+    label,
+    pid: proc.pid!,
+    url,
+    rssMiB: () => rssOf(proc.pid!),
+    output,
+    stop: () => stopProcess(proc, 10_000),
+  };
+}
+
+/** The API server (with in-process workers when o.workers); resolves once /healthz answers. */
+export async function startJetqServer(o: JetqSpawnOptions): Promise<JetqProcess> {
+  const port = await freePort();
+  const { proc, output } = spawnNode("src/main.ts", { PORT: String(port), HOST: "127.0.0.1", JETQ_WORKERS: String(o.workers) }, o);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`${o.label} exited with ${proc.exitCode}:\n${output()}`);
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) {
+      await stopProcess(proc);
+      throw new Error(`${o.label}: /healthz not answering after 30 s:\n${output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return handle(o.label, proc, url, output);
+}
+
+/** A worker-only process; ready once jobs complete (the caller's warm-up waits for that). */
+export async function startJetqWorker(o: JetqSpawnOptions): Promise<JetqProcess> {
+  const { proc, output } = spawnNode("src/worker-main.ts", {}, o);
+  return handle(o.label, proc, "", output);
+}

@@ -1,0 +1,276 @@
+/**
+ * The bench's output: a table on stdout and bench/RESULTS.md (machine,
+ * versions, command, figures, targets met or missed). Everything from the
+ * `<!-- analysis -->` line on in an existing RESULTS.md is kept: that part
+ * (profiles, where the time goes) is written by hand.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release, totalmem } from "node:os";
+import { fileURLToPath } from "node:url";
+import type { RawResult } from "./raw-jetstream.js";
+import type { DepthResult } from "./scenarios/depth.js";
+import type { FanoutResult } from "./scenarios/fanout.js";
+import type { ThroughputResult } from "./scenarios/throughput.js";
+import { fmtMs, fmtRate, fmtRatio, type Summary } from "./stats.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ANALYSIS_MARK = "<!-- analysis -->";
+
+export interface Deployment {
+  /** "combined": src/main.ts with in-process workers; "split": API process + src/worker-main.ts. */
+  name: "combined" | "split";
+  h2Stream?: ThroughputResult;
+  h1Stream?: ThroughputResult;
+  h2Count?: ThroughputResult;
+}
+
+export interface StorageResults {
+  storage: "file" | "memory";
+  raw?: RawResult;
+  deployments: Deployment[];
+  latency?: Summary;
+  depth?: DepthResult;
+  fanout?: FanoutResult;
+}
+
+export interface EmbeddedResults {
+  h2Stream?: ThroughputResult;
+  h1Stream?: ThroughputResult;
+  latency?: Summary;
+}
+
+export interface BenchParams {
+  quick: boolean;
+  command: string;
+  clients: number;
+  connections: number;
+  concurrency: number;
+  durationMs: number;
+  latencyJobs: number;
+  depths: [number, number];
+  fanoutStreams: number;
+  fanoutConnections: number;
+}
+
+export interface BenchResults {
+  params: BenchParams;
+  startedAt: string;
+  elapsedMs: number;
+  loadBefore: number[];
+  storages: StorageResults[];
+  embedded?: EmbeddedResults;
+}
+
+interface Target {
+  what: string;
+  value: string;
+  target: string;
+  met: boolean;
+}
+
+function version(pkg: string): string {
+  try {
+    return (JSON.parse(readFileSync(`${ROOT}node_modules/${pkg}/package.json`, "utf8")) as { version: string }).version;
+  } catch {
+    return "?";
+  }
+}
+
+function natsServerVersion(): string {
+  try {
+    return execFileSync(process.env.NATS_SERVER_BIN ?? "nats-server", ["--version"], { encoding: "utf8" }).trim();
+  } catch {
+    return "?";
+  }
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+  } catch {
+    return "?";
+  }
+}
+
+const best = (s: StorageResults) => {
+  const rated = s.deployments.filter((d) => d.h2Stream);
+  return rated.sort((a, b) => b.h2Stream!.jobsPerSec - a.h2Stream!.jobsPerSec)[0];
+};
+
+function targets(r: BenchResults): Target[] {
+  const out: Target[] = [];
+  for (const s of r.storages) {
+    const tag = `[${s.storage}]`;
+    const minimal = s.raw?.minimalJobPerSec;
+    const b = best(s);
+    if (minimal && b) {
+      for (const [proto, tp] of [
+        ["HTTP/2", b.h2Stream],
+        ["HTTP/1.1", b.h1Stream],
+      ] as const) {
+        if (!tp) continue;
+        const ratio = tp.jobsPerSec / minimal;
+        out.push({ what: `${tag} end-to-end ${proto} (${b.name}) / minimal job`, value: fmtRatio(ratio), target: "≥ 0.60 (aim 0.80)", met: ratio >= 0.6 });
+      }
+    }
+    if (s.latency) {
+      out.push({ what: `${tag} latency p50`, value: fmtMs(s.latency.p50), target: "≤ 2 ms", met: s.latency.p50 <= 2 });
+      out.push({ what: `${tag} latency p99`, value: fmtMs(s.latency.p99), target: "≤ 10 ms", met: s.latency.p99 <= 10 });
+    }
+    if (s.depth) {
+      out.push({ what: `${tag} GetStatus p50 ${depthLabel(r.params.depths[1])}/${depthLabel(r.params.depths[0])}`, value: fmtRatio(s.depth.getStatusRatio), target: "≤ 1.5", met: s.depth.getStatusRatio <= 1.5 });
+      out.push({ what: `${tag} QueueCount p50 ${depthLabel(r.params.depths[1])}/${depthLabel(r.params.depths[0])}`, value: fmtRatio(s.depth.queueCountRatio), target: "≤ 1.5", met: s.depth.queueCountRatio <= 1.5 });
+    }
+    if (s.fanout) {
+      out.push({ what: `${tag} ${s.fanout.streams.toLocaleString("en-US")} streams: server RSS`, value: `${Math.round(s.fanout.rssOpenMiB)} MiB`, target: "≤ 500 MB", met: s.fanout.rssOpenMiB * 1.048576 <= 500 });
+      out.push({ what: `${tag} ${s.fanout.streams.toLocaleString("en-US")} streams: delivery p99`, value: fmtMs(s.fanout.delivery.p99), target: "≤ 100 ms", met: s.fanout.delivery.p99 <= 100 });
+    }
+  }
+  if (r.embedded?.latency) {
+    const l = r.embedded.latency;
+    out.push({ what: "[embedded] latency p50", value: fmtMs(l.p50), target: "≤ 2 ms", met: l.p50 <= 2 });
+    out.push({ what: "[embedded] latency p99", value: fmtMs(l.p99), target: "≤ 10 ms", met: l.p99 <= 10 });
+  }
+  return out;
+}
+
+const depthLabel = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
+
+function table(header: string[], rows: string[][]): string {
+  return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+const tp = (t?: ThroughputResult) => (t ? `${fmtRate(t.jobsPerSec)} (${t.jobs.toLocaleString("en-US")} jobs)` : "–");
+const lat = (s?: Summary) => (s ? `${fmtMs(s.p50)} / ${fmtMs(s.p99)}` : "–");
+
+function figures(r: BenchResults): string {
+  const parts: string[] = [];
+  const raw = r.storages.filter((s) => s.raw);
+  if (raw.length) {
+    parts.push(
+      "### 1. Raw JetStream (no jetq code, separate process)\n\n" +
+        table(
+          ["storage", "async publish", "consume + ack", "minimal job (publish + kv.create + ack)", "minimal / publish"],
+          raw.map((s) => [
+            s.storage,
+            fmtRate(s.raw!.publishPerSec),
+            fmtRate(s.raw!.consumeAckPerSec),
+            fmtRate(s.raw!.minimalJobPerSec),
+            fmtRatio(s.raw!.minimalJobPerSec / s.raw!.publishPerSec),
+          ]),
+        ),
+    );
+  }
+  const tpRows: string[][] = [];
+  for (const s of r.storages) {
+    for (const d of s.deployments) {
+      const m = s.raw?.minimalJobPerSec;
+      tpRows.push([
+        s.storage,
+        d.name,
+        tp(d.h2Stream),
+        tp(d.h1Stream),
+        tp(d.h2Count),
+        m && d.h2Stream ? fmtRatio(d.h2Stream.jobsPerSec / m) : "–",
+        m && d.h1Stream ? fmtRatio(d.h1Stream.jobsPerSec / m) : "–",
+      ]);
+    }
+  }
+  if (r.embedded && (r.embedded.h2Stream || r.embedded.h1Stream)) {
+    tpRows.push(["embedded", "combined", tp(r.embedded.h2Stream), tp(r.embedded.h1Stream), "–", "–", "–"]);
+  }
+  if (tpRows.length) {
+    parts.push(
+      `### 2. jetq end to end (${r.params.clients} concurrent clients, ${r.params.connections} connections, echo handler, ${r.params.durationMs / 1000} s each)\n\n` +
+        "*stream*: each client submits, opens StreamStatus at once and waits for COMPLETED before its next job. " +
+        "*count*: clients submit as fast as they can; completion watched by QueueCount polls (20 ms) until the queue is empty, then GetResult of every job (untimed) checks all COMPLETED.\n\n" +
+        table(["storage", "deployment", "HTTP/2 stream", "HTTP/1.1 stream", "HTTP/2 count", "h2 / minimal", "h1 / minimal"], tpRows),
+    );
+  }
+  const latRows = r.storages.filter((s) => s.latency).map((s) => [s.storage, lat(s.latency), fmtMs(s.latency!.max)]);
+  if (r.embedded?.latency) latRows.push(["embedded", lat(r.embedded.latency), fmtMs(r.embedded.latency.max)]);
+  if (latRows.length) {
+    parts.push(
+      `### 3. Latency, one job at a time (Submit → COMPLETED on StreamStatus, ${r.params.latencyJobs} jobs, HTTP/2)\n\n` +
+        table(["storage", "p50 / p99", "max"], latRows),
+    );
+  }
+  const depthRows: string[][] = [];
+  for (const s of r.storages) {
+    if (!s.depth) continue;
+    for (const l of s.depth.levels) {
+      depthRows.push([s.storage, l.depth.toLocaleString("en-US"), fmtRate(l.fillPerSec), lat(l.getStatus), lat(l.queueCount), String(l.lastPosition)]);
+    }
+    const [a, b] = s.depth.levels as [(typeof s.depth.levels)[0], (typeof s.depth.levels)[0]];
+    depthRows.push([s.storage, "ratio", "", `${fmtRatio(s.depth.getStatusRatio)} / ${fmtRatio(b.getStatus.p99 / a.getStatus.p99)}`, `${fmtRatio(s.depth.queueCountRatio)} / ${fmtRatio(b.queueCount.p99 / a.queueCount.p99)}`, ""]);
+  }
+  if (depthRows.length) {
+    parts.push(
+      "### 4. Depth (queue with no worker, filled by raw publishes in jetq's message format; one call at a time, random jobs)\n\n" +
+        table(["storage", "jobs waiting", "fill rate", "GetStatus p50 / p99", "QueueCount p50 / p99", "position of last job"], depthRows),
+    );
+  }
+  const fanRows = r.storages
+    .filter((s) => s.fanout)
+    .map((s) => {
+      const f = s.fanout!;
+      return [s.storage, f.streams.toLocaleString("en-US"), `${Math.round(f.rssBeforeMiB)} MiB`, `${Math.round(f.rssOpenMiB)} MiB`, `${(f.openMs / 1000).toFixed(1)} s`, lat(f.delivery), String(f.missed)];
+    });
+  if (fanRows.length) {
+    parts.push(
+      `### 5. Fan-out (StreamStatus streams on one server over ${r.params.fanoutConnections} HTTP/2 connections; state change = Cancel, 16 at a time; delay = arrival − finished_at)\n\n` +
+        table(["storage", "streams", "server RSS before", "RSS with all open", "time to open all", "delivery p50 / p99", "streams failed"], fanRows),
+    );
+  }
+  return parts.join("\n\n");
+}
+
+export function renderTargets(r: BenchResults): string {
+  const ts = targets(r);
+  return table(["target", "value", "goal", "result"], ts.map((t) => [t.what, t.value, t.target, t.met ? "met" : "**missed**"]));
+}
+
+export function renderMarkdown(r: BenchResults): string {
+  const cpu = cpus();
+  const p = r.params;
+  const head = [
+    "# jetq benchmark results",
+    "",
+    `Generated by \`${p.command}\` (bench/run.ts) on ${r.startedAt}, commit ${gitCommit()}, in ${(r.elapsedMs / 1000).toFixed(0)} s${p.quick ? " — **quick mode: small numbers, not representative**" : ""}.`,
+    "",
+    "## Machine and versions",
+    "",
+    `- CPU: ${cpu[0]?.model ?? "?"}, ${cpu.length} cores; memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Linux ${release()}`,
+    `- load average before the run: ${r.loadBefore.map((l) => l.toFixed(2)).join(", ")} (other work on the machine skews every figure)`,
+    `- node ${process.version}; ${natsServerVersion()}`,
+    `- @nats-io/transport-node ${version("@nats-io/transport-node")}, @nats-io/jetstream ${version("@nats-io/jetstream")}, @nats-io/kv ${version("@nats-io/kv")}, ` +
+      `@connectrpc/connect ${version("@connectrpc/connect")}, @connectrpc/connect-node ${version("@connectrpc/connect-node")}, @bufbuild/protobuf ${version("@bufbuild/protobuf")}, tsx ${version("tsx")}`,
+    `- jetq processes: \`node --import tsx src/main.ts\` (combined: API + in-process workers, JETQ_CONCURRENCY=${p.concurrency}) or API (JETQ_WORKERS=false) + \`src/worker-main.ts\` (split); JETQ_LOG_LEVEL=warn; one nats-server (test/helpers/nats-server.ts); clients: generated QueueService client, Connect protocol, binary Protobuf`,
+    "",
+    "## Targets",
+    "",
+    renderTargets(r),
+    "",
+    "## Figures",
+    "",
+    figures(r),
+    "",
+  ].join("\n");
+  return head;
+}
+
+export function writeResults(r: BenchResults, path: string): void {
+  let analysis = `${ANALYSIS_MARK}\n## Where the time goes\n\n(not analysed yet)\n`;
+  if (existsSync(path)) {
+    const old = readFileSync(path, "utf8");
+    const at = old.indexOf(ANALYSIS_MARK);
+    if (at >= 0) analysis = old.slice(at);
+  }
+  writeFileSync(path, `${renderMarkdown(r)}\n${analysis}`);
+}
+
+/** The console version: the targets and the figures, as Markdown tables (readable as plain text). */
+export function printResults(r: BenchResults): void {
+  process.stdout.write(`\n${figures(r)}\n\nTargets\n\n${renderTargets(r)}\n`);
+}

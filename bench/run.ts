@@ -1,0 +1,287 @@
+/**
+ * `npm run bench [-- --quick] [--only=raw,throughput,latency,depth,fanout,embedded]
+ *   [--storage=file|memory] [--profile=<dir>] [--concurrency=N] [--out=path]`
+ *
+ * Starts its own nats-server and jetq processes, warms up, measures, prints a
+ * table and writes bench/RESULTS.md. Every process it started is killed at
+ * the end, on errors and on ctrl-C.
+ */
+import { readFileSync } from "node:fs";
+import { mkdir, mkdtemp, readdir } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createNatsEngine } from "../src/engine/nats/index.js";
+import { startNatsServer, type NatsServer } from "../test/helpers/nats-server.js";
+import { runChild } from "./child.js";
+import { openClient } from "./client.js";
+import { startCpuMeter } from "./cpu.js";
+import { startJetqServer, startJetqWorker, type JetqProcess } from "./jetq-process.js";
+import { cleanupAll, installExitHandlers, onCleanup } from "./processes.js";
+import { summarizeProfile } from "./profile-summary.js";
+import type { RawArgs, RawResult } from "./raw-jetstream.js";
+import { printResults, writeResults, type BenchParams, type BenchResults, type Deployment, type StorageResults } from "./report.js";
+import { measureDepth } from "./scenarios/depth.js";
+import { measureFanout } from "./scenarios/fanout.js";
+import { waitForWorkers } from "./scenarios/jobs.js";
+import { measureLatency } from "./scenarios/latency.js";
+import { measureThroughput, type ThroughputOptions, type ThroughputResult } from "./scenarios/throughput.js";
+
+const SECTIONS = ["raw", "throughput", "split", "latency", "depth", "fanout", "embedded"] as const;
+type Section = (typeof SECTIONS)[number];
+
+interface Args {
+  quick: boolean;
+  only: Set<Section>;
+  storages: ("file" | "memory")[];
+  profileDir?: string;
+  concurrency: number;
+  out: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const get = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  for (const a of argv) {
+    if (!/^--(quick|only|storage|profile|concurrency|out)(=|$)/.test(a)) {
+      throw new Error(`unknown argument ${a}; usage: npm run bench -- [--quick] [--only=${SECTIONS.join(",")}] [--storage=file,memory] [--profile=<dir>] [--concurrency=N] [--out=path]`);
+    }
+  }
+  const quick = argv.includes("--quick");
+  const onlyRaw = get("only");
+  const only = new Set<Section>(onlyRaw ? (onlyRaw.split(",") as Section[]) : SECTIONS);
+  for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section ${s} (${SECTIONS.join(", ")})`);
+  const storages = (get("storage") ?? (quick ? "file" : "file,memory")).split(",") as ("file" | "memory")[];
+  for (const s of storages) if (s !== "file" && s !== "memory") throw new Error(`--storage: ${s} is not file or memory`);
+  const profile = get("profile");
+  return {
+    quick,
+    only,
+    storages,
+    ...(profile ? { profileDir: profile } : {}),
+    concurrency: Number(get("concurrency") ?? 64),
+    // A quick run's figures mean little: they never overwrite the committed full results.
+    out: get("out") ?? (quick ? join(tmpdir(), "jetq-bench-RESULTS-quick.md") : fileURLToPath(new URL("RESULTS.md", import.meta.url))),
+  };
+}
+
+interface Sizes {
+  raw: { count: number; warmup: number; window: number };
+  durationMs: number;
+  warmupMs: number;
+  clients: number;
+  connections: number;
+  latencyJobs: number;
+  depths: [number, number];
+  depthCalls: number;
+  fanoutStreams: number;
+  fanoutConnections: number;
+}
+
+const FULL: Sizes = {
+  raw: { count: 50_000, warmup: 5_000, window: 256 },
+  durationMs: 10_000,
+  warmupMs: 2_000,
+  clients: 64,
+  connections: 8,
+  latencyJobs: 500,
+  depths: [1_000, 1_000_000],
+  depthCalls: 1_000,
+  fanoutStreams: 10_000,
+  fanoutConnections: 8,
+};
+
+const QUICK: Sizes = {
+  raw: { count: 5_000, warmup: 500, window: 256 },
+  durationMs: 2_000,
+  warmupMs: 500,
+  clients: 64,
+  connections: 8,
+  latencyJobs: 100,
+  depths: [1_000, 100_000],
+  depthCalls: 200,
+  fanoutStreams: 1_000,
+  fanoutConnections: 4,
+};
+
+const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+
+function natsPid(pidFile: string): number {
+  return Number(readFileSync(pidFile, "utf8").trim());
+}
+
+async function startNats(): Promise<{ server: NatsServer; pid: number }> {
+  const dir = await mkdtemp(join(tmpdir(), "jetq-bench-"));
+  const pidFile = join(dir, "nats.pid");
+  const server = await startNatsServer({ name: "jetq-bench", config: `pid_file: "${pidFile}"` });
+  onCleanup(() => server.stop());
+  return { server, pid: natsPid(pidFile) };
+}
+
+async function throughputWithCpu(
+  o: ThroughputOptions,
+  mode: "stream" | "count",
+  warmupMs: number,
+  pids: Record<string, number>,
+): Promise<ThroughputResult> {
+  await measureThroughput({ ...o, durationMs: warmupMs }, mode);
+  const meter = startCpuMeter(pids);
+  const r = await measureThroughput(o, mode);
+  const cpu = meter.read();
+  r.cpuMsPerJob = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v / r.jobs]));
+  log(`  ${mode} HTTP/${o.httpVersion}: ${Math.round(r.jobsPerSec)} jobs/s; CPU ms/job ${JSON.stringify(r.cpuMsPerJob, (_, v: unknown) => (typeof v === "number" ? Number(v.toFixed(3)) : v))}`);
+  return r;
+}
+
+async function measureDeployment(
+  name: Deployment["name"],
+  url: string,
+  sizes: Sizes,
+  pids: Record<string, number>,
+): Promise<Deployment> {
+  const base = { url, clients: sizes.clients, connections: sizes.connections, durationMs: sizes.durationMs };
+  log(`${name}: throughput`);
+  return {
+    name,
+    h2Stream: await throughputWithCpu({ ...base, httpVersion: "2" }, "stream", sizes.warmupMs, pids),
+    h1Stream: await throughputWithCpu({ ...base, httpVersion: "1.1" }, "stream", sizes.warmupMs, pids),
+    h2Count: await throughputWithCpu({ ...base, httpVersion: "2" }, "count", sizes.warmupMs, pids),
+  };
+}
+
+async function ready(url: string): Promise<void> {
+  const c = openClient(url, "2");
+  try {
+    await waitForWorkers(c.api);
+  } finally {
+    c.close();
+  }
+}
+
+async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Promise<StorageResults> {
+  const out: StorageResults = { storage, deployments: [] };
+  const nats = await startNats();
+  const servers = nats.server.url;
+  const spawnBase = { natsUrl: servers, storage, concurrency: a.concurrency, ...(a.profileDir ? { cpuProfDir: a.profileDir } : {}) };
+  try {
+    if (a.only.has("raw")) {
+      log(`[${storage}] raw JetStream`);
+      out.raw = await runChild<RawResult>("raw-jetstream.ts", { servers, storage, ...sizes.raw } satisfies RawArgs);
+      log(`  ${JSON.stringify(out.raw)}`);
+    }
+
+    if (a.only.has("split")) {
+      const api = await startJetqServer({ ...spawnBase, workers: false, label: `jetq-api-${storage}` });
+      const worker = await startJetqWorker({ ...spawnBase, workers: true, label: `jetq-worker-${storage}` });
+      try {
+        await ready(api.url);
+        out.deployments.push(await measureDeployment("split", api.url, sizes, { api: api.pid, worker: worker.pid, "nats-server": nats.pid }));
+      } finally {
+        await worker.stop();
+        await api.stop();
+      }
+    }
+
+    const needsCombined = ["throughput", "latency", "depth", "fanout"].some((s) => a.only.has(s as Section));
+    if (!needsCombined) return out;
+    const jetq: JetqProcess = await startJetqServer({ ...spawnBase, workers: true, label: `jetq-${storage}` });
+    const admin = await createNatsEngine({ servers, storage, name: "bench-admin" });
+    try {
+      await ready(jetq.url);
+      if (a.only.has("throughput")) {
+        out.deployments.unshift(await measureDeployment("combined", jetq.url, sizes, { jetq: jetq.pid, "nats-server": nats.pid }));
+      }
+      if (a.only.has("latency")) {
+        log(`[${storage}] latency`);
+        out.latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: 50 });
+        log(`  ${JSON.stringify(out.latency)}`);
+      }
+      if (a.only.has("depth")) {
+        log(`[${storage}] depth ${sizes.depths.join(" → ")}`);
+        const queue = `depth_${storage}`;
+        await admin.declareQueue(queue);
+        out.depth = await measureDepth({ url: jetq.url, servers, queue, depths: sizes.depths, calls: sizes.depthCalls, fillWindow: 1024 });
+        log(`  GetStatus ratio ${out.depth.getStatusRatio.toFixed(2)}, QueueCount ratio ${out.depth.queueCountRatio.toFixed(2)}`);
+      }
+      if (a.only.has("fanout")) {
+        log(`[${storage}] fan-out ${sizes.fanoutStreams} streams`);
+        const queue = `hold_${storage}`;
+        await admin.declareQueue(queue);
+        out.fanout = await measureFanout({
+          url: jetq.url,
+          queue,
+          streams: sizes.fanoutStreams,
+          connections: sizes.fanoutConnections,
+          cancelConcurrency: 16,
+          rssMiB: () => jetq.rssMiB(),
+        });
+        log(`  RSS ${Math.round(out.fanout.rssOpenMiB)} MiB, delivery p99 ${out.fanout.delivery.p99} ms`);
+      }
+    } finally {
+      await admin.close();
+      await jetq.stop();
+    }
+  } finally {
+    await nats.server.stop();
+  }
+  return out;
+}
+
+async function runEmbedded(a: Args, sizes: Sizes) {
+  const jetq = await startJetqServer({ workers: true, concurrency: a.concurrency, label: "jetq-embedded", ...(a.profileDir ? { cpuProfDir: a.profileDir } : {}) });
+  try {
+    await ready(jetq.url);
+    const base = { url: jetq.url, clients: sizes.clients, connections: sizes.connections, durationMs: sizes.durationMs };
+    log("embedded: throughput");
+    const pids = { jetq: jetq.pid };
+    const h2Stream = await throughputWithCpu({ ...base, httpVersion: "2" }, "stream", sizes.warmupMs, pids);
+    const h1Stream = await throughputWithCpu({ ...base, httpVersion: "1.1" }, "stream", sizes.warmupMs, pids);
+    log("embedded: latency");
+    const latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: 50 });
+    return { h2Stream, h1Stream, latency };
+  } finally {
+    await jetq.stop();
+  }
+}
+
+async function main() {
+  installExitHandlers();
+  const argv = process.argv.slice(2);
+  const a = parseArgs(argv);
+  const sizes = a.quick ? QUICK : FULL;
+  if (a.profileDir) await mkdir(a.profileDir, { recursive: true });
+  const params: BenchParams = {
+    quick: a.quick,
+    command: `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}`,
+    clients: sizes.clients,
+    connections: sizes.connections,
+    concurrency: a.concurrency,
+    durationMs: sizes.durationMs,
+    latencyJobs: sizes.latencyJobs,
+    depths: sizes.depths,
+    fanoutStreams: sizes.fanoutStreams,
+    fanoutConnections: sizes.fanoutConnections,
+  };
+  const results: BenchResults = { params, startedAt: new Date().toISOString(), elapsedMs: 0, loadBefore: loadavg(), storages: [] };
+  const t0 = performance.now();
+  for (const storage of a.storages) results.storages.push(await runStorage(storage, a, sizes));
+  if (a.only.has("embedded")) results.embedded = await runEmbedded(a, sizes);
+  results.elapsedMs = performance.now() - t0;
+  printResults(results);
+  writeResults(results, a.out);
+  log(`wrote ${a.out} in ${(results.elapsedMs / 1000).toFixed(0)} s`);
+  if (a.profileDir) {
+    for (const f of (await readdir(a.profileDir)).filter((f) => f.endsWith(".cpuprofile"))) {
+      process.stdout.write(`\n${f}\n${summarizeProfile(join(a.profileDir, f), 25)}\n`);
+    }
+  }
+}
+
+try {
+  await main();
+  await cleanupAll();
+  process.exit(0);
+} catch (err) {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  await cleanupAll();
+  process.exit(1);
+}

@@ -1,0 +1,42 @@
+/** Shared client-side job helpers for the scenarios. */
+import type { Client } from "@connectrpc/connect";
+import { fromJson } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import { JobState, type QueueService } from "../../gen/jetq/v1/queue_pb.js";
+
+export type Api = Client<typeof QueueService>;
+
+export const TERMINAL = new Set([JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED]);
+
+export const stateName = (s: JobState) => JobState[s] ?? String(s);
+
+export const input = (n: number) => fromJson(ValueSchema, { n, text: "a small job input for the bench" });
+
+/** Opens StreamStatus right after Submit and resolves with the terminal state. */
+export async function submitAndWatch(api: Api, queue: string, n: number, signal?: AbortSignal): Promise<JobState> {
+  const job = await api.submit({ queue, input: input(n) });
+  for await (const s of api.streamStatus({ id: job.id }, { signal })) {
+    if (TERMINAL.has(s.state)) return s.state;
+  }
+  throw new Error(`StreamStatus of ${job.id} ended without a terminal state`);
+}
+
+/**
+ * Waits until the jetq behind `api` completes an echo job (the queue exists,
+ * a worker pulls): the readiness check of a split API + worker deployment.
+ */
+export async function waitForWorkers(api: Api, queue = "echo", timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const state = await submitAndWatch(api, queue, 0, AbortSignal.timeout(Math.max(1, deadline - Date.now())));
+      if (state === JobState.COMPLETED) return;
+      last = new Error(`probe job ended ${stateName(state)}`);
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`jetq did not complete a job within ${timeoutMs} ms: ${String(last)}`);
+}

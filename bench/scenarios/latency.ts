@@ -1,0 +1,33 @@
+/**
+ * Latency of one job at a time: Submit, StreamStatus opened right after it,
+ * until COMPLETED arrives; nothing else in flight.
+ */
+import { JobState } from "../../gen/jetq/v1/queue_pb.js";
+import { openClient } from "../client.js";
+import { summarize, type Summary } from "../stats.js";
+import { stateName, submitAndWatch } from "./jobs.js";
+
+export interface LatencyOptions {
+  url: string;
+  jobs: number;
+  warmup: number;
+  queue?: string;
+}
+
+export async function measureLatency(o: LatencyOptions): Promise<Summary> {
+  const client = openClient(o.url, "2");
+  const queue = o.queue ?? "echo";
+  try {
+    const samples: number[] = [];
+    for (let i = 0; i < o.warmup + o.jobs; i++) {
+      const start = performance.now();
+      const state = await submitAndWatch(client.api, queue, i);
+      const ms = performance.now() - start;
+      if (state !== JobState.COMPLETED) throw new Error(`latency job ended ${stateName(state)}`);
+      if (i >= o.warmup) samples.push(ms);
+    }
+    return summarize(samples);
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * End-to-end throughput: concurrent clients Submit echo jobs over Connect and
+ * see them COMPLETED.
+ *   stream  closed loop: each client submits, opens StreamStatus at once and
+ *           waits for COMPLETED before its next job (what a real client does)
+ *   count   open loop: clients submit as fast as they can for the duration;
+ *           completion is watched with QueueCount polls (every 20 ms) until
+ *           nothing is waiting or running, then GetResult of every job checks
+ *           all are COMPLETED (not timed)
+ * Both run for a fixed time, so they finish whatever the rate.
+ */
+import { JobState } from "../../gen/jetq/v1/queue_pb.js";
+import { closeAll, openClients, type HttpVersion } from "../client.js";
+import { pool, rate } from "../stats.js";
+import { input, stateName, submitAndWatch, type Api } from "./jobs.js";
+
+export interface ThroughputOptions {
+  url: string;
+  httpVersion: HttpVersion;
+  /** Concurrent clients (in-flight jobs in the stream mode). */
+  clients: number;
+  /** Connections they share (HTTP/2 sessions; HTTP/1.1 opens one socket per in-flight call anyway). */
+  connections: number;
+  durationMs: number;
+  queue?: string;
+}
+
+export interface ThroughputResult {
+  jobsPerSec: number;
+  jobs: number;
+  ms: number;
+  notCompleted: number;
+  /** CPU time per job of each process (ms), filled in by the orchestrator. */
+  cpuMsPerJob?: Record<string, number>;
+}
+
+async function closedLoop(apis: Api[], clients: number, durationMs: number, queue: string): Promise<ThroughputResult> {
+  const start = performance.now();
+  const stopAt = start + durationMs;
+  let jobs = 0;
+  let notCompleted = 0;
+  let firstError: unknown;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      const api = apis[c % apis.length]!;
+      while (performance.now() < stopAt) {
+        try {
+          const state = await submitAndWatch(api, queue, jobs);
+          if (state !== JobState.COMPLETED) {
+            notCompleted++;
+            firstError ??= new Error(`job ended ${stateName(state)}`);
+          }
+        } catch (err) {
+          notCompleted++;
+          firstError ??= err;
+        }
+        jobs++;
+      }
+    }),
+  );
+  const ms = performance.now() - start;
+  if (notCompleted > jobs / 100) throw new Error(`${notCompleted} of ${jobs} jobs failed; first: ${String(firstError)}`);
+  return { jobsPerSec: rate(jobs - notCompleted, ms), jobs, ms, notCompleted };
+}
+
+async function openLoop(apis: Api[], clients: number, durationMs: number, queue: string): Promise<ThroughputResult> {
+  const ids: string[] = [];
+  const start = performance.now();
+  const stopAt = start + durationMs;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      const api = apis[c % apis.length]!;
+      while (performance.now() < stopAt) {
+        ids.push((await api.submit({ queue, input: input(ids.length) })).id);
+      }
+    }),
+  );
+  const api = apis[0]!;
+  const drainDeadline = performance.now() + 120_000;
+  for (;;) {
+    const qc = await api.queueCount({ queue });
+    if (qc.inQueue === 0 && qc.running === 0) break;
+    if (performance.now() > drainDeadline) throw new Error(`queue ${queue} not drained: ${qc.inQueue} waiting, ${qc.running} running`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const ms = performance.now() - start;
+  let notCompleted = 0;
+  await pool(ids.length, clients, async (i, w) => {
+    const r = await apis[w % apis.length]!.getResult({ id: ids[i]! });
+    if (r.state !== JobState.COMPLETED) notCompleted++;
+  });
+  if (notCompleted > 0) throw new Error(`${notCompleted} of ${ids.length} jobs not COMPLETED after the queue drained`);
+  return { jobsPerSec: rate(ids.length, ms), jobs: ids.length, ms, notCompleted };
+}
+
+export async function measureThroughput(o: ThroughputOptions, mode: "stream" | "count"): Promise<ThroughputResult> {
+  const clients = openClients(o.url, o.httpVersion, o.connections);
+  const apis = clients.map((c) => c.api);
+  const queue = o.queue ?? "echo";
+  try {
+    const run = mode === "stream" ? closedLoop : openLoop;
+    return await run(apis, o.clients, o.durationMs, queue);
+  } finally {
+    closeAll(clients);
+  }
+}

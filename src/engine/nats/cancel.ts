@@ -9,6 +9,7 @@ import { jobNotFound, unavailable } from "../errors.js";
 import { isTerminal, type CancelOutcome, type ReadOptions } from "../types.js";
 import type { CancelSignals } from "./cancel-signals.js";
 import { statusEventOf, type EventHub } from "./events.js";
+import type { IdempotencyStore } from "./idempotency.js";
 import { streamName } from "./layout.js";
 import type { LiveJobs } from "./live.js";
 import type { QueueInfoCache } from "./queue-info.js";
@@ -23,6 +24,8 @@ export interface CancelDeps {
   events: EventHub;
   queueInfo: QueueInfoCache;
   live: LiveJobs;
+  /** Keys of idempotent submits, refreshed when their job ends here. */
+  idempotency?: IdempotencyStore;
 }
 
 const ROUNDS = 5;
@@ -70,6 +73,9 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
       wasQueued = s.state === "QUEUED";
     }
     if ((await deps.records.write(id, record, revision)) === undefined) continue; // settled meanwhile: look again
+    if (found.kind === "message" && found.meta.msgId && deps.idempotency) {
+      await deps.idempotency.refresh(found.meta.tenant, found.meta.msgId, id).catch(() => undefined);
+    }
     // Signal any worker holding it (also one that took it a moment ago).
     deps.signals.send(id);
     if (wasQueued) {

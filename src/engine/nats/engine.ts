@@ -159,6 +159,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       logs,
       blobs,
       maxRecordBytes: Math.max(1024, maxPayload() - 1024),
+      idempotency,
       ...(options.maxPayloadBytes !== undefined ? { maxOutputBytes: options.maxPayloadBytes } : {}),
       touched: (queue: string) => void queueInfo.invalidate(queue),
       onCancel: signals.on,
@@ -251,7 +252,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       const ref = refOf(id);
       assertOpen();
       return guard(`cancelling job "${id}"`, () =>
-        cancelJob({ jsm, deriver, records, signals, events, queueInfo, live }, ref, options),
+        cancelJob({ jsm, deriver, records, signals, events, queueInfo, live, idempotency }, ref, options),
       );
     },
 

@@ -15,9 +15,12 @@ export interface IdempotencyKeys {
 
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
+const MSG_ID_PREFIX = "jetq-";
+const kvKeyOf = (tenant: string, hash: string) => `idem.${sha(tenant).slice(0, 16)}.${hash}`;
+
 export function idempotencyKeys(tenant: string, key: string): IdempotencyKeys {
   const hash = sha(`${tenant}\u0000${key}`).slice(0, 40);
-  return { msgId: `jetq-${hash}`, kvKey: `idem.${sha(tenant).slice(0, 16)}.${hash}` };
+  return { msgId: `${MSG_ID_PREFIX}${hash}`, kvKey: kvKeyOf(tenant, hash) };
 }
 
 export interface IdempotencyStore {
@@ -25,6 +28,13 @@ export interface IdempotencyStore {
   lookup(keys: IdempotencyKeys): Promise<string | undefined>;
   /** Records id; resolves the id that is recorded now (ours, or the first writer's). */
   claim(keys: IdempotencyKeys, id: string): Promise<string>;
+  /**
+   * Rewrites the key of a job that just finished, so it lives as long as
+   * the job's record (the bucket's TTL counts from the last write, and the
+   * key was written at submit); writes it again if a job that ran longer
+   * than the retention outlived it. Never a key naming another job.
+   */
+  refresh(tenant: string, msgId: string, id: string): Promise<void>;
 }
 
 export function createIdempotencyStore(kv: KV): IdempotencyStore {
@@ -41,6 +51,21 @@ export function createIdempotencyStore(kv: KV): IdempotencyStore {
       } catch (err) {
         if (!isWrongLastSequence(err)) throw err;
         return (await lookup(keys)) ?? id;
+      }
+    },
+    async refresh(tenant, msgId, id) {
+      if (!msgId.startsWith(MSG_ID_PREFIX)) return;
+      const kvKey = kvKeyOf(tenant, msgId.slice(MSG_ID_PREFIX.length));
+      const e = await kv.get(kvKey);
+      const live = e !== null && e.operation === "PUT" && e.length > 0;
+      // Another job's key (this one lost the claim): not ours to touch.
+      if (live && e.string() !== id) return;
+      try {
+        // Gone: the job ran longer than the retention; it holds the key again from now.
+        if (!live) await kv.create(kvKey, id);
+        else await kv.update(kvKey, id, e.revision);
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
       }
     },
   };

@@ -14,6 +14,8 @@ export interface JobMeta {
   options: JobOptions;
   /** Object store name of the input, when it was too big for the message. */
   inputRef?: string;
+  /** Nats-Msg-Id of an idempotent submit (read from delivered messages only). */
+  msgId?: string;
 }
 
 const encoder = new TextEncoder();
@@ -61,11 +63,13 @@ export function readMeta(h: MsgHdrs | undefined): JobMeta | undefined {
     }
   }
   const inputRef = h.get(H_INPUT_REF);
+  const msgId = h.get("Nats-Msg-Id");
   return {
     token,
     createdAt: Number.isFinite(created) ? created : 0,
     tenant: tenantRaw ? decodeURIComponent(tenantRaw) : "",
     options,
     ...(inputRef ? { inputRef } : {}),
+    ...(msgId ? { msgId } : {}),
   };
 }

@@ -20,6 +20,7 @@ import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
 import type { Delivery } from "./delivery.js";
 import { guard } from "./errors.js";
 import { statusEventOf, type EventHub } from "./events.js";
+import type { IdempotencyStore } from "./idempotency.js";
 import type { JobMeta } from "./job-message.js";
 import type { LiveJobs } from "./live.js";
 import type { LogStore } from "./logs.js";
@@ -34,6 +35,8 @@ export interface LeaseContext {
   maxRecordBytes: number;
   /** Where outputs too big for a record go. */
   blobs: BlobStore;
+  /** Keys of idempotent submits, refreshed when their job finishes. */
+  idempotency?: IdempotencyStore;
   /** Largest output accepted at all (JETQ_MAX_PAYLOAD_BYTES); default MAX_BLOB_BYTES. */
   maxOutputBytes?: number;
   /** Called when this process changed what a queue snapshot would show. */
@@ -143,6 +146,12 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     const rev = await ctx.records.write(id, record, revision);
     if (rev === undefined) return lost();
     revision = rev;
+    if (meta.msgId && ctx.idempotency) {
+      // The key must outlive the job's run: keep it as long as this record.
+      await ctx.idempotency.refresh(meta.tenant, meta.msgId, id).catch((err: unknown) => {
+        ctx.logger?.warn({ err, id }, "jetq nats engine: could not refresh the job's idempotency key");
+      });
+    }
     await delivery.ack();
     ctx.live.forget(id);
     finish();

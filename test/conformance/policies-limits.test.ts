@@ -1,0 +1,64 @@
+/**
+ * Payload limits on every engine (engine option maxPayloadBytes, from
+ * JETQ_MAX_PAYLOAD_BYTES): an input over the limit is RESOURCE_EXHAUSTED at
+ * submit naming its size and the limit; an output over it ends the job FAILED
+ * with OUTPUT_TOO_LARGE, without retries. Under the limit, payloads over the
+ * NATS max_payload (1 MiB) round-trip through the object store.
+ */
+import { expect, test } from "vitest";
+import { Code, expectConnectError, fetchFor, fetchOne, forEachEngineWith, waitForCount, waitForState } from "./harness.js";
+
+const LIMIT = 2 * 1024 * 1024;
+/** A JSON string value whose encoding is exactly `bytes` long (the two quotes included). */
+const stringOfBytes = (bytes: number) => "x".repeat(bytes - 2);
+
+forEachEngineWith("payload limits", { maxPayloadBytes: LIMIT }, (env) => {
+  test("an input exactly at the limit round-trips; one byte over is RESOURCE_EXHAUSTED naming size and limit", async () => {
+    const q = await env.queue();
+    const atLimit = stringOfBytes(LIMIT);
+    const { id } = await env.api.submit({ queue: q, input: atLimit });
+    const lease = await fetchOne(env.worker, q);
+    expect(lease.id).toBe(id);
+    expect(lease.input === atLimit).toBe(true);
+    expect(await lease.begin()).toBe(true);
+    expect(await lease.complete("ok")).toBe(true);
+
+    const err = await expectConnectError(
+      env.api.submit({ queue: q, input: stringOfBytes(LIMIT + 1) }),
+      Code.ResourceExhausted,
+    );
+    expect(err.rawMessage).toContain(`${LIMIT + 1} bytes`);
+    expect(err.rawMessage).toContain(`limit of ${LIMIT} bytes`);
+    expect(err.rawMessage).toMatch(/^input: /);
+    await waitForCount(env.api, q, { inQueue: 0, running: 0 });
+  });
+
+  test("an output over the limit ends the job FAILED with OUTPUT_TOO_LARGE at once, however many attempts remain", async () => {
+    const q = await env.queue({ maxAttempts: 3, backoffBaseMs: 20, backoffMaxMs: 20 });
+    const { id } = await env.api.submit({ queue: q, input: "make it big" });
+    const lease = await fetchOne(env.worker, q);
+    expect(await lease.begin()).toBe(true);
+    expect(await lease.complete(stringOfBytes(LIMIT + 10))).toBe(true);
+    const s = await waitForState(env.api, id, "FAILED");
+    expect(s.attempt).toBe(1);
+    expect(s.error?.code).toBe("OUTPUT_TOO_LARGE");
+    expect(s.error?.message).toContain(`${LIMIT + 10} bytes`);
+    expect(s.error?.message).toContain(`limit of ${LIMIT} bytes`);
+    const r = await env.api.getResult(id);
+    expect(r.state).toBe("FAILED");
+    expect(r.output).toBeUndefined();
+    expect(await fetchFor(env.worker, q, 300)).toEqual([]);
+  });
+
+  test("an output of 1.5 MiB (over NATS max_payload, under the limit) is the job's result", async () => {
+    const q = await env.queue();
+    const { id } = await env.api.submit({ queue: q, input: 1 });
+    const big = { blob: stringOfBytes(1_572_864), n: 1 };
+    const lease = await fetchOne(env.worker, q);
+    expect(await lease.begin()).toBe(true);
+    expect(await lease.complete(big)).toBe(true);
+    await waitForState(env.api, id, "COMPLETED");
+    const r = await env.api.getResult(id);
+    expect(r.output).toEqual(big);
+  });
+});

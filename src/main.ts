@@ -62,8 +62,8 @@ export function builtinQueues(config: Config): Record<string, QueueRegistration>
 }
 
 /**
- * The first log line says who may call: an open server must never pass for a
- * protected one. Names keys by name and tenant only, never by value.
+ * A log line at start says who may call: an open server must never pass for
+ * a protected one. Names keys by name and tenant only, never by value.
  */
 export function logAuth(config: Config, logger: Logger): void {
   const keys = config.apiKeys ?? [];
@@ -114,10 +114,12 @@ export function onShutdownSignal(logger: Logger, stop: () => Promise<void>): voi
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger({ level: config.logLevel });
-  logAuth(config, logger);
   let engine: Engine;
   try {
     engine = await openEngine(config, logger);
+    // Right after the engine's line (which the design wants first): before
+    // anything is served, the log says who may call.
+    logAuth(config, logger);
   } catch (err) {
     logger.fatal({ err }, "could not open the engine");
     process.exit(1);

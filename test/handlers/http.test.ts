@@ -141,6 +141,7 @@ describe.each(ENGINES)("http handler [%s engine]", (engineName) => {
     const submitted = await client.submit({
       queue: "http",
       input: json({ url: `${base()}/flaky` }),
+      options: { retryBackoff: { seconds: 0n, nanos: 50_000_000 } },
     });
     const job = await finish(submitted.id);
     expect(JobState[job.state]).toBe("COMPLETED");

@@ -18,6 +18,7 @@ import { withCors } from "./cors.js";
 import { createHealthService } from "./health.js";
 import { createLoggingInterceptor } from "./interceptors.js";
 import { createListener } from "./listener.js";
+import { drainOversizedBodies } from "./oversized.js";
 
 export interface ServerOptions {
   engine: Engine;
@@ -99,7 +100,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
 
-  const listener = createListener({ handler: withCors(handler, options.corsOrigins), logger });
+  const readMaxBytes = routerOptions.readMaxBytes;
+  const listener = createListener({
+    handler: withCors(drainOversizedBodies(handler, 4 * readMaxBytes), options.corsOrigins),
+    logger,
+  });
   const port = await listener.listen(options.port ?? 8080, host);
   const wildcard = host === "0.0.0.0" || host === "::" || host === "";
   const urlHost = wildcard ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;

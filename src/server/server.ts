@@ -13,6 +13,7 @@ import type { Engine } from "../engine/types.js";
 import { silentLogger } from "../logger.js";
 import { createQueueService } from "../service/queue-service.js";
 import { guardBinaryDecoding } from "./decode-guard.js";
+import { guardUnauthenticatedBodies } from "./auth-guard.js";
 import { createAuthInterceptor } from "./auth-interceptor.js";
 import { withCors } from "./cors.js";
 import { createHealthService } from "./health.js";
@@ -56,8 +57,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const shutdown = new AbortController();
 
   const health = createHealthService([QueueService.typeName]);
+  const keys = createKeyStore(options.apiKeys ?? []);
   const auth = createAuthInterceptor({
-    keys: createKeyStore(options.apiKeys ?? []),
+    keys,
     rateLimit: options.rateLimit,
     limiter: createRateLimiter(),
     logger,
@@ -78,6 +80,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     router.service(QueueService, createQueueService(options.engine, { logger }));
     router.service(Health, health.service);
     guardBinaryDecoding(router, routerOptions);
+    guardUnauthenticatedBodies(router, keys, routerOptions.readMaxBytes);
   };
   let closing = false;
   const handler = connectNodeAdapter({

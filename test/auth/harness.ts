@@ -17,6 +17,7 @@ export interface AuthJetqOptions {
   rateLimit?: RateLimit;
   corsOrigins?: string[];
   readMaxBytes?: number;
+  closeGraceMs?: number;
   logger?: Logger;
 }
 

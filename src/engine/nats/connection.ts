@@ -41,3 +41,29 @@ export function watchReconnects(nc: NatsConnection, onReconnect: () => void): vo
     }
   })().catch(() => undefined);
 }
+
+export interface Link {
+  /**
+   * Throws UNAVAILABLE while the connection is down: the NATS client drops
+   * what is published while it reconnects, so a request made now could only
+   * wait out its whole timeout. Failing at once lets the caller retry as soon
+   * as the link is back (a restarted server, another node of a cluster).
+   */
+  assertConnected(what?: string): void;
+}
+
+export function watchLink(nc: NatsConnection): Link {
+  let down = false;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") down = true;
+      else if (s.type === "reconnect") down = false;
+    }
+  })().catch(() => undefined);
+  return {
+    assertConnected(what) {
+      if (!down || nc.isClosed()) return;
+      throw unavailable(`NATS unreachable (reconnecting)${what ? `: ${what} failed` : ""}; retry`);
+    },
+  };
+}

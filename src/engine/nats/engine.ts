@@ -2,6 +2,7 @@
  * The JetStream engine: wires the modules of this folder into the Engine
  * interface. DESIGN.md section 3 is the map; each module holds one part.
  */
+import { setMaxListeners } from "node:events";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { queueNotFound, unavailable } from "../errors.js";
@@ -21,7 +22,7 @@ import {
 import { createBlobStore } from "./blobs.js";
 import { cancelJob } from "./cancel.js";
 import { createCancelSignals } from "./cancel-signals.js";
-import { openConnection, watchReconnects } from "./connection.js";
+import { openConnection, watchLink, watchReconnects } from "./connection.js";
 import { guard, isConsumerNotFound, isStreamNotFound, isUnavailable, toConnectError } from "./errors.js";
 import { createEventHub } from "./events.js";
 import { createFetcher } from "./fetcher.js";
@@ -100,6 +101,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     }
   }
 
+  const link = watchLink(nc);
   const maxPayload = () => nc.info?.max_payload ?? 1024 * 1024;
   const records = createRecordStore(shared.jobs);
   const blobs = createBlobStore(js, layout);
@@ -153,6 +155,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     requestTimeoutMs: timeout,
     ...(logger ? { logger } : {}),
     leaseContext: {
+      link,
       records,
       events,
       live,
@@ -180,6 +183,8 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
 
   let closed = false;
   const closing = new AbortController();
+  // Every pending fetch listens to it: many queues × workers are not a leak.
+  setMaxListeners(0, closing.signal);
 
   let tick = 0;
   const timer = setInterval(() => {
@@ -191,6 +196,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
 
   const assertOpen = () => {
     if (closed) throw unavailable("the engine is closed");
+    link.assertConnected();
   };
   const refOf = (id: string): JobRef => ({ id, ...parseJobId(id) });
 

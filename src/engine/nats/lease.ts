@@ -17,6 +17,7 @@ import {
 } from "../types.js";
 import { outputTooLarge } from "../errors.js";
 import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
+import type { Link } from "./connection.js";
 import type { Delivery } from "./delivery.js";
 import { guard } from "./errors.js";
 import { statusEventOf, type EventHub } from "./events.js";
@@ -43,6 +44,8 @@ export interface LeaseContext {
   touched(queue: string): void;
   /** Registers a live lease for cancel signals; returns the unregister. */
   onCancel(id: string, fn: () => void): () => void;
+  /** Fails calls at once while the connection is down (see connection.ts). */
+  link?: Link;
   logger?: Logger;
 }
 
@@ -296,7 +299,11 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
   };
   // Whatever the backend says, callers of a lease see ConnectErrors (UNAVAILABLE while NATS is away).
   const wrap = <A extends unknown[], R>(what: string, fn: (...args: A) => Promise<R>) =>
-    (...args: A) => guard(`${what} of job "${id}"`, () => fn(...args));
+    (...args: A) =>
+      guard(`${what} of job "${id}"`, () => {
+        ctx.link?.assertConnected(`${what} of job "${id}"`);
+        return fn(...args);
+      });
   lease.begin = wrap("begin", lease.begin);
   lease.complete = wrap("complete", lease.complete);
   lease.fail = wrap("fail", lease.fail);

@@ -158,7 +158,7 @@ export function createStateDeriver(deps: {
         if (!isTerminal(status.state)) {
           // A retry record: the live view of this process may be newer.
           const info = live.get(ref.id);
-          if (info?.running && info.attempt >= status.attempt) {
+          if (info?.running && info.attempt > status.attempt) {
             status.state = "RUNNING";
             status.attempt = info.attempt;
             if (info.startedAt !== undefined) status.startedAt = info.startedAt;

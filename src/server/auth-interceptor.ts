@@ -47,12 +47,13 @@ export function createAuthInterceptor(options: AuthInterceptorOptions): Intercep
       principal = bearer.ok ? keys.authenticate(bearer.key) : undefined;
       if (!principal) {
         const message = bearer.ok ? UNKNOWN_KEY_MESSAGE : bearer.message;
-        logger?.info({ rpc, reason: message }, "unauthenticated call refused");
+        // debug, not info: a flood of bad calls must not become a flood of log lines.
+        logger?.debug({ rpc, reason: message }, "unauthenticated call refused");
         throw new ConnectError(message, Code.Unauthenticated, { "www-authenticate": 'Bearer realm="jetq"' });
       }
       const denied = checkRpc(principal, rpc);
       if (denied) {
-        logger?.info({ rpc, key: principal.name, tenant: principal.tenant }, "call refused: role");
+        logger?.debug({ rpc, key: principal.name, tenant: principal.tenant }, "call refused: role");
         throw new ConnectError(denied, Code.PermissionDenied);
       }
     }

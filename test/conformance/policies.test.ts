@@ -217,3 +217,28 @@ forEachEngine("policies", (env) => {
     expect(err.rawMessage).not.toMatch(/expired/);
   });
 });
+
+forEachEngine("policies: handing jobs back", (env) => {
+  test("a begun job handed back (shutdown) reruns as attempt 2 without using up maxAttempts; one not begun stays attempt 1", async () => {
+    const q = await env.queue({ maxAttempts: 1 });
+    const { id } = await env.api.submit({ queue: q, input: 1 });
+    const first = await fetchOne(env.worker, q);
+    expect(first.attempt).toBe(1);
+    await first.release(); // before begin: not an attempt at all
+    const second = await fetchOne(env.worker, q, { timeoutMs: 3_000 });
+    expect(second.attempt).toBe(1);
+    expect(await second.begin()).toBe(true);
+    await second.release(); // interrupted: numbered, not counted
+    const back = await waitForStatus(env.api, id, (s) => s.state === "QUEUED");
+    expect(back.attempt).toBe(1);
+    const third = await fetchOne(env.worker, q, { timeoutMs: 3_000 });
+    expect(third.attempt).toBe(2);
+    expect(await third.begin()).toBe(true);
+    await waitForStatus(env.api, id, (s) => s.state === "RUNNING" && s.attempt === 2);
+    // maxAttempts 1 and this rerun fails: FAILED now, with its error.
+    expect(await third.fail({ code: "E", message: "rerun failed" })).toBe(true);
+    const failed = await waitForState(env.api, id, "FAILED");
+    expect(failed.attempt).toBe(2);
+    expect(failed.error).toEqual({ code: "E", message: "rerun failed" });
+  });
+});

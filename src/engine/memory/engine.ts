@@ -293,7 +293,8 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       if (closed || job.delivery !== d) return false;
       const jobError = { code: String(error.code), message: String(error.message) };
       const retryable = failOptions.retryable !== false;
-      if (!retryable || d.attempt >= maxAttemptsOf(job)) {
+      const used = d.attempt - (job.interrupted ?? 0);
+      if (!retryable || used >= maxAttemptsOf(job)) {
         finish(job, "FAILED", { error: jobError });
         return true;
       }
@@ -302,7 +303,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       job.error = jobError;
       job.progress = 0;
       job.phase = "backoff";
-      const wait = backoffDelay(job, d.attempt);
+      const wait = backoffDelay(job, used);
       job.backoffTimer = setTimeout(() => {
         job.backoffTimer = undefined;
         if (job.phase !== "backoff") return;
@@ -318,9 +319,10 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       const job = d.job;
       if (closed || job.delivery !== d) return;
       leavePhase(job);
-      // Handing a job back (shutdown) does not use up an attempt.
-      job.deliveries--;
-      if (d.begun) job.attempt = d.attempt - 1; // as before this attempt, like the JetStream engine
+      // Handing a job back (shutdown) does not use up an attempt. One that
+      // began keeps its number, so the rerun is attempt n+1 (as on JetStream).
+      if (d.begun) job.interrupted = (job.interrupted ?? 0) + 1;
+      else job.deliveries--;
       const wasRunning = job.state === "RUNNING";
       job.state = "QUEUED";
       makeReady(job);
@@ -333,11 +335,12 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     const job = d.job;
     if (closed || job.delivery !== d) return;
     const max = maxAttemptsOf(job);
-    if (d.attempt >= max) {
+    const used = d.attempt - (job.interrupted ?? 0);
+    if (used >= max) {
       finish(job, "FAILED", {
         error: {
           code: "ATTEMPTS_EXHAUSTED",
-          message: `attempt ${d.attempt} of ${max} was neither finished nor heartbeated within ${d.ackWaitMs} ms, and no attempts remain`,
+          message: `attempt ${used} of ${max} was neither finished nor heartbeated within ${d.ackWaitMs} ms, and no attempts remain`,
         },
       });
       return;

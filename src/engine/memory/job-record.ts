@@ -59,6 +59,11 @@ export interface JobRecord {
   attempt: number;
   /** Deliveries that count as attempts. */
   deliveries: number;
+  /**
+   * Attempts handed back after they began (shutdown): numbered, so the rerun
+   * knows it is one, but not counted against maxAttempts.
+   */
+  interrupted?: number;
   progress: number;
   startedAt?: number;
   finishedAt?: number;

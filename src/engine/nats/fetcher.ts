@@ -134,6 +134,7 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
           continue;
         }
         const id = formatJobId({ queue, seq: d.streamSeq, token: meta.token });
+        process.stdout.write(JSON.stringify({ level: 30, msg: "DELIVERY", id, dc: d.deliveryCount, t: Date.now() }) + "\n");
         let prior: { record: JobRecord; revision: number } | undefined;
         if (d.deliveryCount > 1) {
           prior = await records.get(id);
@@ -143,14 +144,17 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
           }
         }
         const released = prior?.record.released ?? 0;
+        const interrupted = prior?.record.interrupted ?? 0;
         const attempt = d.deliveryCount - released;
         const maxAttempts = meta.options.maxAttempts ?? config.maxAttempts;
-        if (attempt > maxAttempts) {
+        if (attempt - interrupted > maxAttempts) {
           await exhausted(id, queue, meta, config, attempt, maxAttempts, prior, d);
           continue;
         }
         const input = await inputOf(id, meta, d);
-        leases.push(createLease(deps.leaseContext, { id, queue, input, meta, attempt, released, config, delivery: d }));
+        leases.push(
+          createLease(deps.leaseContext, { id, queue, input, meta, attempt, released, interrupted, config, delivery: d }),
+        );
       }
       return leases;
     },

@@ -55,8 +55,10 @@ export interface LeaseSpec {
   input: JsonValue;
   meta: JobMeta;
   attempt: number;
-  /** Releases so far (they do not count as attempts). */
+  /** Releases before begin so far (they do not count as attempts). */
   released: number;
+  /** Attempts handed back after they began: numbered, not counted against maxAttempts. */
+  interrupted?: number;
   config: QueueConfig;
   delivery: Delivery;
 }
@@ -91,6 +93,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     progress,
     ...(startedAt !== undefined ? { startedAt } : {}),
     ...(spec.released ? { released: spec.released } : {}),
+    ...(spec.interrupted ? { interrupted: spec.interrupted } : {}),
   });
 
   const finish = () => {
@@ -247,7 +250,8 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     async fail(error: JobError, options: FailOptions = {}) {
       if (settled) return false;
       const maxAttempts = meta.options.maxAttempts ?? config.maxAttempts;
-      if (options.retryable === false || attempt >= maxAttempts) {
+      const used = attempt - (spec.interrupted ?? 0);
+      if (options.retryable === false || used >= maxAttempts) {
         return settleTerminal(terminal("FAILED", { error }));
       }
       await ctx.logs.flushed(id);
@@ -257,7 +261,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
       const rev = await ctx.records.write(id, retry, revision);
       if (rev === undefined) return lost();
       revision = rev;
-      await delivery.nak(backoffMs(config, attempt, meta.options));
+      await delivery.nak(backoffMs(config, used, meta.options));
       ctx.live.update(id, { running: false, attempt });
       finish();
       publishStatus(retry);
@@ -279,12 +283,20 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
         await lost();
         return;
       }
-      const record: JobRecord = {
-        ...(stored?.record ?? base()),
-        state: "QUEUED",
-        attempt: attempt - 1,
-        released: spec.released + 1,
-      };
+      // One that began keeps its number, so the rerun is attempt n+1.
+      const record: JobRecord = revisionKnown
+        ? {
+            ...(stored?.record ?? base()),
+            state: "QUEUED",
+            attempt,
+            interrupted: (spec.interrupted ?? 0) + 1,
+          }
+        : {
+            ...(stored?.record ?? base()),
+            state: "QUEUED",
+            attempt: attempt - 1,
+            released: spec.released + 1,
+          };
       delete record.finishedAt;
       const rev = await ctx.records.write(id, record, stored?.revision ?? 0);
       if (rev === undefined) {

@@ -21,8 +21,13 @@ export interface JobRecord {
   output?: JsonValue;
   /** Object store name of the output, when it was too big for the record. */
   outputRef?: string;
-  /** Deliveries handed back with release(): they do not count as attempts. */
+  /** Deliveries handed back with release() before they began: not attempts at all. */
   released?: number;
+  /**
+   * Attempts handed back after they began (shutdown): numbered, so the rerun
+   * knows it is one, but not counted against max_attempts.
+   */
+  interrupted?: number;
 }
 
 export interface StoredRecord {

@@ -45,7 +45,8 @@ export function createKeyStore(inputs: readonly ApiKeyInput[] = []): KeyStore {
     }
     if (!TENANT_PATTERN.test(input.tenant)) {
       throw new Error(
-        `${where}: tenant ${JSON.stringify(input.tenant)} must be 1 to 128 characters of A-Z, a-z, 0-9, ".", "_", ":", "@", "-", starting with a letter or digit`,
+        // The value is not shown: in JETQ_API_KEYS a misplaced "=" can put part of a key there.
+        `${where}: the tenant must be 1 to 128 characters of A-Z, a-z, 0-9, ".", "_", ":", "@", "-", starting with a letter or digit`,
       );
     }
     const role = input.role ?? "submitter";

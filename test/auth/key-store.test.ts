@@ -41,8 +41,8 @@ describe("key store", () => {
       [[{ tenant: "a" }], /exactly one of key and key_sha256/],
       [[{ key: "k", keySha256: "00".repeat(32), tenant: "a" }], /exactly one of key and key_sha256/],
       [[{ keySha256: "zz", tenant: "a" }], /64 hex digits/],
-      [[{ key: "k", tenant: "" }], /tenant "" must be/],
-      [[{ key: "k", tenant: "a b" }], /tenant "a b" must be/],
+      [[{ key: "k", tenant: "" }], /#1: the tenant must be/],
+      [[{ key: "k", tenant: "a b" }], /#1: the tenant must be/],
       [[{ key: "k", tenant: "a", queues: ["Bad.Queue"] }], /"Bad.Queue" is not a valid queue name/],
       [[{ key: "k1", tenant: "a", name: "n" }, { key: "k2", tenant: "a", name: "n" }], /name "n" is used/],
     ];

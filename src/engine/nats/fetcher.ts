@@ -134,7 +134,6 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
           continue;
         }
         const id = formatJobId({ queue, seq: d.streamSeq, token: meta.token });
-        process.stdout.write(JSON.stringify({ level: 30, msg: "DELIVERY", id, dc: d.deliveryCount, t: Date.now() }) + "\n");
         let prior: { record: JobRecord; revision: number } | undefined;
         if (d.deliveryCount > 1) {
           prior = await records.get(id);

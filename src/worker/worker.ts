@@ -21,6 +21,15 @@ const FETCH_ERROR_PAUSE_MS = 1_000;
 /** A pull that comes back empty this fast means the engine is not waiting (closed?): pause. */
 const FAST_EMPTY_MS = 20;
 const FAST_EMPTY_PAUSE_MS = 200;
+/**
+ * A lease call that fails UNAVAILABLE (NATS restarting, a cluster electing a
+ * leader) is retried, under heartbeats, from this pause doubling to the cap,
+ * for at most SETTLE_PATIENCE_MS: giving up on complete() would have the job
+ * redelivered and run again (or end ATTEMPTS_EXHAUSTED though it succeeded).
+ */
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 1_000;
+const SETTLE_PATIENCE_MS = 5 * 60_000;
 
 type AbortReason = "cancel" | "timeout" | "shutdown";
 type Outcome = { ok: true; output: JsonValue } | { ok: false; error: unknown };
@@ -65,6 +74,8 @@ export function createWorker(options: WorkerOptions): Worker {
   // Pulls are cut only when the grace runs out.
   const draining = new AbortController();
   const cutPulls = new AbortController();
+  /** stop()'s grace ran out: lease calls waiting for the engine stop retrying. */
+  const graceOver = new AbortController();
   let loops: Promise<void>[] = [];
   /** Leases handed straight back; stop() waits for them before the engine may close. */
   const handingBack = new Set<Promise<void>>();
@@ -139,11 +150,28 @@ export function createWorker(options: WorkerOptions): Worker {
   async function execute(q: QueueRuntime, job: ActiveJob): Promise<void> {
     const { lease, controller } = job;
     const log = logger.child({ queue: q.name, job: lease.id, attempt: lease.attempt });
-    if (!(await lease.begin())) {
-      log.debug("job already finished or expired; not running it");
-      return;
+    // From the first engine call on: a begin() or settle retried while the
+    // engine is unreachable must not let the delivery's ack wait run out.
+    const heartbeat = setInterval(
+      () => {
+        lease.heartbeat().catch((err: unknown) => log.warn({ err }, "heartbeat failed"));
+      },
+      Math.max(100, Math.floor(lease.ackWaitMs / 3)),
+    );
+    try {
+      if (!(await whileUnreachable("begin", () => lease.begin(), log))) {
+        log.debug("job already finished or expired; not running it");
+        return;
+      }
+      if (job.released) return;
+      await runHandler(q, job, log);
+    } finally {
+      clearInterval(heartbeat);
     }
-    if (job.released) return;
+  }
+
+  async function runHandler(q: QueueRuntime, job: ActiveJob, log: Logger): Promise<void> {
+    const { lease, controller } = job;
 
     const abort = (reason: AbortReason) => {
       if (controller.signal.aborted) return;
@@ -156,13 +184,6 @@ export function createWorker(options: WorkerOptions): Worker {
     const timeoutMs = lease.options.timeoutMs;
     const timeout =
       timeoutMs !== undefined && timeoutMs > 0 ? setTimeout(() => abort("timeout"), timeoutMs) : undefined;
-    const heartbeat = setInterval(
-      () => {
-        lease.heartbeat().catch((err: unknown) => log.warn({ err }, "heartbeat failed"));
-      },
-      Math.max(100, Math.floor(lease.ackWaitMs / 3)),
-    );
-
     const ctx: JobContext = {
       id: lease.id,
       queue: lease.queue,
@@ -188,7 +209,6 @@ export function createWorker(options: WorkerOptions): Worker {
     try {
       const outcome = await Promise.race([result, aborted]);
       clearTimeout(timeout);
-      clearInterval(heartbeat);
       lease.cancelled.removeEventListener("abort", onCancel);
       if (!job.released) {
         job.settled = true;
@@ -196,7 +216,6 @@ export function createWorker(options: WorkerOptions): Worker {
       }
     } finally {
       clearTimeout(timeout);
-      clearInterval(heartbeat);
       lease.cancelled.removeEventListener("abort", onCancel);
       await result;
     }
@@ -207,11 +226,11 @@ export function createWorker(options: WorkerOptions): Worker {
     switch (job.reason) {
       case "cancel":
         // The cancel already wrote CANCELLED; this only settles our delivery.
-        await lease.fail({ code: "CANCELLED", message: "cancelled by a client" }, { retryable: false });
+        await whileUnreachable("fail", () => lease.fail({ code: "CANCELLED", message: "cancelled by a client" }, { retryable: false }), log);
         log.info("job cancelled while running");
         return;
       case "timeout":
-        await lease.fail({ code: "TIMEOUT", message: timeoutMessage(lease) });
+        await whileUnreachable("fail", () => lease.fail({ code: "TIMEOUT", message: timeoutMessage(lease) }), log);
         log.warn({ timeoutMs: lease.options.timeoutMs }, "job timed out");
         return;
       case "shutdown":
@@ -224,22 +243,28 @@ export function createWorker(options: WorkerOptions): Worker {
       try {
         output = toJsonValue(outcome.output);
       } catch (err) {
-        await lease.fail(
-          { code: "OUTPUT_INVALID", message: `handler output is not JSON: ${errorMessage(err)}` },
-          { retryable: false },
+        await whileUnreachable(
+          "fail",
+          () =>
+            lease.fail(
+              { code: "OUTPUT_INVALID", message: `handler output is not JSON: ${errorMessage(err)}` },
+              { retryable: false },
+            ),
+          log,
         );
         log.warn({ err }, "handler output is not JSON");
         return;
       }
       try {
-        const won = await lease.complete(output);
+        const won = await whileUnreachable("complete", () => lease.complete(output), log);
         log.debug({ won }, "job completed");
       } catch (err) {
         const code = err instanceof ConnectError ? err.code : undefined;
         if (code === Code.ResourceExhausted || code === Code.InvalidArgument) {
-          await lease.fail(
-            { code: "OUTPUT_INVALID", message: errorMessage(err) },
-            { retryable: false },
+          await whileUnreachable(
+            "fail",
+            () => lease.fail({ code: "OUTPUT_INVALID", message: errorMessage(err) }, { retryable: false }),
+            log,
           );
         }
         throw err;
@@ -248,8 +273,31 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     const error = toJobError(outcome.error);
     const retryable = !(outcome.error instanceof PermanentError);
-    await lease.fail(error, { retryable });
+    await whileUnreachable("fail", () => lease.fail(error, { retryable }), log);
     log.info({ code: error.code, retryable, message: error.message }, "job attempt failed");
+  }
+
+  /**
+   * Runs a lease call, retrying it while the engine answers UNAVAILABLE (the
+   * heartbeat keeps the delivery ours meanwhile), until the patience or the
+   * stop grace runs out.
+   */
+  async function whileUnreachable<T>(what: string, call: () => Promise<T>, log: Logger): Promise<T> {
+    const giveUpAt = Date.now() + SETTLE_PATIENCE_MS;
+    let pauseMs = RETRY_MIN_MS;
+    for (let tries = 1; ; tries++) {
+      try {
+        const out = await call();
+        if (tries > 1) log.info({ tries }, `${what} went through once the engine was reachable again`);
+        return out;
+      } catch (err) {
+        const unreachable = err instanceof ConnectError && err.code === Code.Unavailable;
+        if (!unreachable || graceOver.signal.aborted || Date.now() + pauseMs > giveUpAt) throw err;
+        if (tries === 1) log.warn({ err }, `${what} failed: engine unreachable; retrying until it is back`);
+        await pause(pauseMs, graceOver.signal);
+        pauseMs = Math.min(RETRY_MAX_MS, pauseMs * 2);
+      }
+    }
   }
 
   /** True when every held job is done within ms. */
@@ -315,6 +363,7 @@ export function createWorker(options: WorkerOptions): Worker {
         await Promise.all(handingBack);
         const left = Math.max(0, graceMs - (performance.now() - t0));
         if (!(await allDone(left))) {
+          graceOver.abort();
           await releaseAll();
           // Handlers that honour their signal return within moments; give
           // them those, so a stopped worker holds nothing, but never hang on

@@ -2,7 +2,7 @@
  * A worker process for the crash tests: one queue whose handler says on
  * stdout when it starts ("start", id, attempt) and when it has finished its
  * work ("done", id), so a test counts executions per job across processes,
- * including ones it kills. JSON lines, like pino's, so test/server/process.ts
+ * including ones it kills. Input: { sleep_ms, first_attempt_ms }. JSON lines, like pino's, so test/server/process.ts
  * reads them. Env: NATS_URL, CRASH_QUEUE, JETQ_ACK_WAIT_MS, JETQ_REPLICAS,
  * CRASH_CONCURRENCY, CRASH_MAX_ATTEMPTS.
  */
@@ -48,7 +48,9 @@ const worker = createWorker({
       },
       handler: async (input: JsonValue, ctx) => {
         say({ msg: "start", id: ctx.id, attempt: ctx.attempt });
-        const ms = input && typeof input === "object" && !Array.isArray(input) ? Number(input.sleep_ms ?? 0) : 0;
+        const o = input && typeof input === "object" && !Array.isArray(input) ? input : {};
+        // first_attempt_ms: attempt 1 runs that long (long enough to be killed in it).
+        const ms = Number((ctx.attempt === 1 ? o.first_attempt_ms : undefined) ?? o.sleep_ms ?? 0);
         if (ms > 0) await sleep(ms, ctx.signal);
         say({ msg: "done", id: ctx.id, attempt: ctx.attempt });
         return input;

@@ -83,7 +83,8 @@ export interface LoadReport {
 }
 
 /**
- * `clients` concurrent loops of Submit until `stop` aborts. Every call has a
+ * `clients` concurrent loops of Submit until `stop` aborts; `report` fills
+ * as answers come, `done` resolves once every loop ended. Every call has a
  * deadline (callTimeoutMs); a failed call is counted and the loop goes on
  * after a short pause, as a client with retries would.
  */
@@ -97,7 +98,7 @@ export function generateLoad(options: {
   maxAttempts?: number;
   /** Stop after this many acknowledged submits. */
   limit?: number;
-}): Promise<LoadReport> {
+}): { report: LoadReport; done: Promise<LoadReport> } {
   const report: LoadReport = { acked: [], errors: new Map(), slowestErrorMs: 0, slowestOkMs: 0, okTimes: [], calls: 0 };
   const loop = async () => {
     while (!options.stop.aborted && (options.limit === undefined || report.acked.length < options.limit)) {
@@ -124,7 +125,7 @@ export function generateLoad(options: {
       }
     }
   };
-  return Promise.all(Array.from({ length: options.clients }, loop)).then(() => report);
+  return { report, done: Promise.all(Array.from({ length: options.clients }, loop)).then(() => report) };
 }
 
 /**
@@ -169,6 +170,18 @@ export function countStates(states: Map<string, JobState>): Record<string, numbe
   const out: Record<string, number> = {};
   for (const s of states.values()) out[JobState[s]] = (out[JobState[s]] ?? 0) + 1;
   return out;
+}
+
+/** For failure messages: the error of every job that did not complete (first few). */
+export async function failures(client: QueueClient, states: Map<string, JobState>, limit = 5): Promise<string> {
+  const bad = [...states].filter(([, s]) => s !== JobState.COMPLETED).slice(0, limit);
+  const lines = await Promise.all(
+    bad.map(async ([id]) => {
+      const j = await client.getStatus({ id }).catch(() => undefined);
+      return `${id}: ${j ? `${JobState[j.state]} attempt ${j.attempt} ${j.error?.code} ${j.error?.message}` : "?"}`;
+    }),
+  );
+  return lines.join("\n");
 }
 
 /** Polls fn until it stops throwing, at most timeoutMs. */

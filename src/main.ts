@@ -84,7 +84,17 @@ export function logAuth(config: Config, logger: Logger): void {
     },
     `auth: ${keys.length} API key(s) for ${tenants.length} tenant(s); every RPC but health checks needs Authorization: Bearer <key>`,
   );
+  // Guessable keys defeat the rest; say which (by name), never what they are.
+  const weak = keys.flatMap((k, i) => (k.key !== undefined && k.key.length < MIN_STRONG_KEY_LENGTH ? [k.name ?? `key-${i + 1}`] : []));
+  if (weak.length > 0) {
+    logger.warn(
+      { keys: weak },
+      `auth: ${weak.length} API key(s) shorter than ${MIN_STRONG_KEY_LENGTH} characters can be guessed; use random keys, e.g. \`openssl rand -hex 32\``,
+    );
+  }
 }
+
+const MIN_STRONG_KEY_LENGTH = 24;
 
 /** SIGTERM / SIGINT run `stop` once; a second signal exits at once. */
 export function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {

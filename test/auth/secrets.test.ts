@@ -165,3 +165,22 @@ describe("keys stay secret", () => {
     expect(warn).toBeLessThan(proc.lines.findIndex((l) => l.msg.includes("listening")));
   });
 });
+
+describe("startup auth line", () => {
+  it("warns of short keys by name, never by value; warns when open", async () => {
+    const { logAuth } = await import("../../src/main.js");
+    const base = parseConfig({});
+    const strong = captureLogger();
+    logAuth({ ...base, apiKeys: [{ key: KEYS.full, tenant: "a" }, { key: "short-secret", tenant: "b", name: "legacy" }] }, strong.logger);
+    const lines = strong.text().trim().split("\n").map((l) => JSON.parse(l) as { level: number; msg: string; keys?: unknown });
+    expect(lines[0]!.msg).toMatch(/^auth: 2 API key\(s\) for 2 tenant\(s\)/);
+    expect(lines[1]).toMatchObject({ level: 40, keys: ["legacy"] });
+    expect(lines[1]!.msg).toMatch(/1 API key\(s\) shorter than 24 characters/);
+    expect(strong.text()).not.toContain("short-secret");
+    expect(strong.text()).not.toContain(KEYS.full);
+
+    const open = captureLogger();
+    logAuth(base, open.logger);
+    expect(JSON.parse(open.text())).toMatchObject({ level: 40, auth: "none" });
+  });
+});

@@ -138,7 +138,12 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
   });
   const watches = createWatches(events, deriver);
   const signals = createCancelSignals(nc);
-  const late = createLateDeliveries();
+  // Late deliveries handed back count as releases, not attempts.
+  const late = createLateDeliveries(async (queue, d) => {
+    const config = await queueConfigs.get(queue);
+    if (config) await fetcher.handBack(queue, config, d);
+    else await d.nak(0);
+  });
   const outstanding = new Set<Promise<void>>();
   const fetcher = createFetcher({
     outstanding: (p) => {

@@ -38,6 +38,8 @@ export interface FetcherDeps {
 
 export interface Fetcher {
   fetch(queue: string, config: QueueConfig, max: number, expiresMs: number, signal: AbortSignal): Promise<JobLease[]>;
+  /** Returns a delivery nobody will run as a release: the next delivery keeps its attempt number. */
+  handBack(queue: string, config: QueueConfig, d: Delivery): Promise<void>;
 }
 
 export function createFetcher(deps: FetcherDeps): Fetcher {
@@ -122,6 +124,19 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
   };
 
   return {
+    async handBack(queue, config, d) {
+      const meta = readMeta(d.headers);
+      if (!meta) return d.ack();
+      const id = formatJobId({ queue, seq: d.streamSeq, token: meta.token });
+      const prior = d.deliveryCount > 1 ? await records.get(id) : undefined;
+      if (prior && isTerminal(prior.record.state)) return d.ack();
+      const released = prior?.record.released ?? 0;
+      const interrupted = prior?.record.interrupted ?? 0;
+      const attempt = d.deliveryCount - released;
+      const spec = { id, queue, input: null, meta, attempt, released, interrupted, config, delivery: d };
+      await createLease(deps.leaseContext, spec).release();
+    },
+
     async fetch(queue, config, max, expiresMs, signal) {
       const deliveries = await pull(queue, config, max, expiresMs, signal);
       if (deliveries.length > 0) queueInfo.invalidate(queue);

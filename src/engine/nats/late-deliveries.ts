@@ -21,14 +21,22 @@ interface Held {
   timer: ReturnType<typeof setTimeout>;
 }
 
-export function createLateDeliveries(): LateDeliveries {
+/**
+ * handBack returns a delivery nobody took to the consumer. The engine passes
+ * one that counts it as a release (not an attempt); a bare nak would make the
+ * next delivery's attempt number one higher.
+ */
+export function createLateDeliveries(
+  handBack: (queue: string, d: Delivery) => Promise<void> = (_queue, d) => d.nak(0),
+): LateDeliveries {
+  const back = (queue: string, d: Delivery) => handBack(queue, d).catch(() => d.nak(0).catch(() => undefined));
   const byQueue = new Map<string, Held[]>();
   const waiters = new Map<string, Set<(d: Delivery) => boolean>>();
   let closing = false;
   return {
     put(queue, d, ackWaitMs) {
       if (closing) {
-        void d.nak(0);
+        void back(queue, d);
         return;
       }
       for (const accept of waiters.get(queue) ?? []) if (accept(d)) return;
@@ -39,7 +47,7 @@ export function createLateDeliveries(): LateDeliveries {
         timer: setTimeout(() => {
           const i = list.indexOf(held);
           if (i >= 0) list.splice(i, 1);
-          void d.nak(0);
+          void back(queue, d);
         }, ackWaitMs / 2),
       };
       held.timer.unref?.();
@@ -68,10 +76,10 @@ export function createLateDeliveries(): LateDeliveries {
     async clear() {
       closing = true;
       const naks: Promise<void>[] = [];
-      for (const list of byQueue.values()) {
+      for (const [queue, list] of byQueue) {
         for (const h of list) {
           clearTimeout(h.timer);
-          naks.push(h.d.nak(0));
+          naks.push(back(queue, h.d));
         }
       }
       byQueue.clear();

@@ -1,0 +1,132 @@
+/**
+ * Graceful shutdown of real processes over NATS: on SIGTERM a worker stops
+ * pulling, lets jobs finish within JETQ_SHUTDOWN_GRACE_MS, hands the rest back
+ * (another worker then runs them as attempt 2) and exits 0; an API process
+ * ends its open StreamStatus streams with UNAVAILABLE and exits 0. No job is
+ * left RUNNING.
+ */
+import { Code } from "@connectrpc/connect";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import { JobState } from "../../gen/jetq/v1/queue_pb.js";
+import { PROTOCOLS, type ProtocolClient } from "../e2e/clients.js";
+import { expectCode, pollUntil, value } from "../e2e/harness.js";
+import { freePort } from "../helpers/free-port.js";
+import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
+import { killAll, startProcess } from "./process.js";
+
+let nats: NatsServer;
+beforeAll(async () => {
+  nats = await startNatsServer();
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+afterEach(killAll);
+
+const open = (url: string): ProtocolClient => PROTOCOLS.find((p) => p.name === "connect+proto h2c")!.open(url);
+
+async function startApi(env: Record<string, string> = {}) {
+  const port = await freePort();
+  const api = startProcess("src/main.ts", {
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    NATS_URL: nats.url,
+    JETQ_WORKERS: "false",
+    ...env,
+  });
+  await api.waitForLine((l) => l.msg.includes("listening"));
+  return { api, url: `http://127.0.0.1:${port}` };
+}
+
+async function startWorker(graceMs: number) {
+  const worker = startProcess("src/worker-main.ts", {
+    NATS_URL: nats.url,
+    JETQ_SHUTDOWN_GRACE_MS: String(graceMs),
+  });
+  await worker.waitForLine((l) => l.msg === "worker started");
+  return worker;
+}
+
+const running = (client: ProtocolClient, id: string) =>
+  pollUntil(() => client.getStatus({ id }), (j) => j.state === JobState.RUNNING, { what: `${id} RUNNING`, timeoutMs: 15_000 });
+
+it("SIGTERM on a worker: a short job finishes within the grace, a long one is handed back and completes on another worker as attempt 2; exit 0", async () => {
+  const { api, url } = await startApi();
+  const client = open(url);
+  try {
+    const first = await startWorker(1_500);
+    const long = await client.submit({ queue: "echo", input: value({ sleep_ms: 6_000, which: "long" }) });
+    const short = await client.submit({ queue: "echo", input: value({ sleep_ms: 700, which: "short" }) });
+    await running(client, long.id);
+    await running(client, short.id);
+
+    const signalledAt = Date.now();
+    first.proc.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+    // Within the grace plus the hand-back, not the long job's 6 s.
+    expect(Date.now() - signalledAt).toBeLessThan(5_000);
+    expect(first.lines.some((l) => l.msg === "job handed back to its queue at shutdown")).toBe(true);
+
+    const s = await client.getStatus({ id: short.id });
+    expect(JobState[s.state]).toBe("COMPLETED");
+    expect(s.attempt).toBe(1);
+    // Not RUNNING on a worker that is gone: waiting for the next one.
+    const l = await client.getStatus({ id: long.id });
+    expect(JobState[l.state]).toBe("QUEUED");
+    expect(l.attempt).toBe(1);
+
+    const second = await startWorker(10_000);
+    const done = await pollUntil(() => client.getStatus({ id: long.id }), (j) => j.state === JobState.COMPLETED, {
+      what: `${long.id} COMPLETED on the second worker`,
+      timeoutMs: 20_000,
+    });
+    expect(done.attempt).toBe(2);
+    expect((await client.getResult({ id: long.id })).output).toEqual(value({ sleep_ms: 6_000, which: "long" }));
+
+    second.proc.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+  } finally {
+    client.close();
+  }
+  api.proc.kill("SIGTERM");
+  expect(await api.exited).toBe(0);
+});
+
+it("SIGTERM on an API process: open StreamStatus streams end with UNAVAILABLE and it exits 0", async () => {
+  const { api, url } = await startApi({ JETQ_SHUTDOWN_GRACE_MS: "1000" });
+  const client = open(url);
+  try {
+    // Nobody works on it: the job stays QUEUED, so the stream stays open.
+    const job = await client.submit({ queue: "echo", input: value({ waiting: true }) });
+    const ac = new AbortController();
+    const stream = client.streamStatus({ id: job.id }, { signal: ac.signal })[Symbol.asyncIterator]();
+    const firstMessage = await stream.next();
+    expect(firstMessage.done).toBe(false);
+    expect(JobState[firstMessage.value!.state]).toBe("QUEUED");
+
+    api.proc.kill("SIGTERM");
+    const ended = (async () => {
+      for (;;) {
+        const r = await stream.next();
+        if (r.done) throw new Error("stream ended without an error");
+      }
+    })();
+    const err = await expectCode(ended, Code.Unavailable);
+    expect(err.rawMessage).toMatch(/shutting down|closed/);
+    expect(await api.exited).toBe(0);
+    ac.abort();
+  } finally {
+    client.close();
+  }
+  // The job is still there for the next API process, still QUEUED.
+  const { api: next, url: nextUrl } = await startApi();
+  const again = open(nextUrl);
+  try {
+    const [job] = await Promise.all([again.queueCount({ queue: "echo" })]);
+    expect(job.inQueue).toBeGreaterThanOrEqual(1);
+  } finally {
+    again.close();
+  }
+  next.proc.kill("SIGTERM");
+  expect(await next.exited).toBe(0);
+});

@@ -1,0 +1,62 @@
+/**
+ * Graceful shutdown of `npm start` on the embedded engine: on SIGTERM the
+ * in-process worker stops pulling and lets a running job finish within
+ * JETQ_SHUTDOWN_GRACE_MS, open StreamStatus streams end with UNAVAILABLE, and
+ * the process exits 0. (Jobs handed back are lost with the process here: that
+ * is the embedded engine; see shutdown.nats.test.ts for redelivery.)
+ */
+import { Code } from "@connectrpc/connect";
+import { afterEach, expect, it } from "vitest";
+import { JobState } from "../../gen/jetq/v1/queue_pb.js";
+import { PROTOCOLS } from "../e2e/clients.js";
+import { expectCode, pollUntil, value } from "../e2e/harness.js";
+import { freePort } from "../helpers/free-port.js";
+import { killAll, startProcess } from "./process.js";
+
+afterEach(killAll);
+
+it("SIGTERM: a short job finishes within the grace; a long one is handed back; its open stream ends UNAVAILABLE; exit 0", async () => {
+  const port = await freePort();
+  const proc = startProcess("src/main.ts", { PORT: String(port), HOST: "127.0.0.1", JETQ_SHUTDOWN_GRACE_MS: "2000" });
+  await proc.waitForLine((l) => l.msg.includes("listening"));
+  const client = PROTOCOLS.find((p) => p.name === "connect+proto h2c")!.open(`http://127.0.0.1:${port}`);
+  const ac = new AbortController();
+  try {
+    const short = await client.submit({ queue: "echo", input: value({ sleep_ms: 800, which: "short" }) });
+    const long = await client.submit({ queue: "echo", input: value({ sleep_ms: 30_000, which: "long" }) });
+    for (const id of [short.id, long.id]) {
+      await pollUntil(() => client.getStatus({ id }), (j) => j.state === JobState.RUNNING, { what: `${id} RUNNING` });
+    }
+    const watch = (id: string) => {
+      const states: string[] = [];
+      const it = client.streamStatus({ id }, { signal: ac.signal })[Symbol.asyncIterator]();
+      const ended = (async () => {
+        for (;;) {
+          const r = await it.next();
+          if (r.done) return states;
+          states.push(JobState[r.value.state]!);
+        }
+      })();
+      return { states, ended };
+    };
+    const shortWatch = watch(short.id);
+    const longWatch = watch(long.id);
+    await pollUntil(() => shortWatch.states.length + longWatch.states.length, (n) => n >= 2, { what: "both streams open" });
+
+    const signalledAt = Date.now();
+    proc.proc.kill("SIGTERM");
+    // The short job finishes within the grace: its stream ends normally with it.
+    expect(await shortWatch.ended).toContain("COMPLETED");
+    // The long one outlives the grace: handed back, and its stream is cut by the shutdown.
+    const err = await expectCode(longWatch.ended, Code.Unavailable);
+    expect(err.rawMessage).toMatch(/shutting down|closed/);
+    expect(longWatch.states).not.toContain("COMPLETED");
+    expect(await proc.exited).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(8_000);
+    expect(proc.lines.some((l) => l.msg === "job handed back to its queue at shutdown")).toBe(true);
+    expect(proc.lines.some((l) => l.msg === "stopped")).toBe(true);
+  } finally {
+    ac.abort();
+    client.close();
+  }
+});

@@ -1,6 +1,7 @@
 /**
  * Submit: one publish to the queue's stream (input as body, metadata in
- * headers); "no responders" means no stream, i.e. an undeclared queue. The
+ * headers); "no responders" means no stream took it: an undeclared queue,
+ * or (in a cluster) a stream without a leader for a moment. The
  * position returned is exact: read from a queue snapshot taken after the
  * publish. Idempotent submits add `Nats-Msg-Id` and an `idem.*` key.
  */
@@ -10,7 +11,7 @@ import { inputTooLarge, queueNotFound, unavailable } from "../errors.js";
 import { formatJobId, newToken, parseJobId } from "../job-id.js";
 import type { JobOptions, JobStatus, SubmitInput } from "../types.js";
 import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
-import { isNoResponders } from "./errors.js";
+import { isNoResponders, isStreamNotFound } from "./errors.js";
 import { idempotencyKeys, type IdempotencyKeys, type IdempotencyStore } from "./idempotency.js";
 import { encodeInput, headersSize, metaHeaders, readMeta } from "./job-message.js";
 import { queueSubject, streamName } from "./layout.js";
@@ -42,10 +43,33 @@ function jobOptions(o: JobOptions | undefined): JobOptions {
   return out;
 }
 
+/** How long a failed publish may wait to learn whether its queue exists at all. */
+const STREAM_CHECK_MS = 1_000;
+
 export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promise<JobStatus> {
   const { js, jsm, blobs, idempotency, queueInfo, deriver } = deps;
   const timeout = deps.requestTimeoutMs;
   const maxInputBytes = deps.maxInputBytes ?? MAX_BLOB_BYTES;
+
+  /**
+   * Nobody stored the publish. NOT_FOUND only when JetStream says the stream
+   * does not exist; a stream that exists but has no leader (a cluster node
+   * died, an election runs) or no answer in time is UNAVAILABLE: the client
+   * retries instead of concluding the queue is gone.
+   */
+  const noStreamAnswered = async (queue: string, cause: unknown): Promise<Error> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const exists = await Promise.race([
+      jsm.streams.info(streamName(queue)).then(
+        () => true,
+        (err: unknown) => (isStreamNotFound(err) ? false : undefined),
+      ),
+      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), Math.min(STREAM_CHECK_MS, timeout)))),
+    ]);
+    clearTimeout(timer);
+    if (exists === false) return queueNotFound(queue);
+    return unavailable(`queue "${queue}": its stream took no message (no stream leader right now?); retry`, cause);
+  };
 
   /** Submit answers for the moment of enqueueing, from a snapshot taken after it. */
   const queuedStatus = async (ref: JobRef, createdAt: number): Promise<JobStatus> => {
@@ -97,7 +121,7 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
     try {
       ack = await js.publish(queueSubject(queue), data, { headers: h, timeout, ...(keys ? { msgID: keys.msgId } : {}) });
     } catch (err) {
-      if (isNoResponders(err)) throw queueNotFound(queue);
+      if (isNoResponders(err)) throw await noStreamAnswered(queue, err);
       throw err;
     }
     if (ack.duplicate && keys) return deriver.status(refOf(await originalOf(queue, ack.seq, keys)));

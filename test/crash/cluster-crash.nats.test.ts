@@ -4,6 +4,7 @@
  * leader of the queue's stream — is killed (-9) under a load of Submits: the
  * service keeps serving after a bounded stall and no acknowledged job is lost.
  */
+import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { uniqueQueue } from "../helpers/engines.js";
 import { startNatsCluster, type NatsCluster } from "../helpers/nats-server.js";
@@ -78,6 +79,19 @@ test("kill -9 of the stream leader of a 3-node cluster under load: bounded stall
   expect(streamLeader).toMatch(/^jetq-node-\d$/);
   const victim = cluster.servers[Number(streamLeader!.slice("jetq-node-".length))]!;
 
+  // Reads go on through the failover too: a job that exists must never read as NOT_FOUND.
+  const readErrors = new Map<string, number>();
+  const reads = (async () => {
+    let n = 0;
+    while (!stop.signal.aborted) {
+      const id = load.report.acked[n++ % load.report.acked.length]!;
+      await api.client.getStatus({ id }, { timeoutMs: CALL_TIMEOUT_MS }).catch((err: unknown) => {
+        const code = Code[ConnectError.from(err).code];
+        readErrors.set(code, (readErrors.get(code) ?? 0) + 1);
+        return new Promise((r) => setTimeout(r, 50));
+      });
+    }
+  })();
   const ackedBeforeKill = acked();
   const killedAt = performance.now();
   await victim.kill();
@@ -86,6 +100,7 @@ test("kill -9 of the stream leader of a 3-node cluster under load: bounded stall
   }, 30_000);
   stop.abort();
   const report = await load.done;
+  await reads;
 
   // The stall: the longest time without an OK answer, from the kill on.
   const after = report.okTimes.filter((t) => t > killedAt).sort((a, b) => a - b);
@@ -104,9 +119,10 @@ test("kill -9 of the stream leader of a 3-node cluster under load: bounded stall
     `[crash:cluster] killed ${streamLeader} (stream leader${metaLeader === streamLeader ? " and meta leader" : `; meta leader ${metaLeader}`}), new stream leader ${newLeader}; ` +
       `stall ${Math.round(stallMs)} ms (first OK ${Math.round(firstOkMs)} ms after the kill); ` +
       `${report.acked.length} acknowledged (${ackedBeforeKill} before the kill), all COMPLETED; ${twice} ran twice; ` +
-      `failed calls ${JSON.stringify(Object.fromEntries(report.errors))}, slowest OK ${Math.round(report.slowestOkMs)} ms, slowest failure ${Math.round(report.slowestErrorMs)} ms`,
+      `failed GetStatus ${JSON.stringify(Object.fromEntries(readErrors))}; failed Submits ${JSON.stringify(Object.fromEntries(report.errors))}, slowest OK ${Math.round(report.slowestOkMs)} ms, slowest failure ${Math.round(report.slowestErrorMs)} ms`,
   );
   expect(stallMs).toBeLessThan(STALL_LIMIT_MS);
   expect(report.slowestErrorMs).toBeLessThan(CALL_TIMEOUT_MS);
   expect([...report.errors.keys()].filter((code) => code !== "Unavailable")).toEqual([]);
+  expect([...readErrors.keys()].filter((code) => code !== "Unavailable")).toEqual([]);
 });

@@ -37,7 +37,8 @@ export interface JetqProcess {
 
 function spawnNode(script: string, env: Record<string, string>, o: JetqSpawnOptions): { proc: ChildProcess; output: () => string } {
   const { NATS_URL: _n, ...inherited } = process.env;
-  const nodeArgs = o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", o.cpuProfDir, "--cpu-prof-name", `${o.label}.cpuprofile`] : [];
+  // One directory per process: the tsx loader thread writes a profile of its own next to the main thread's.
+  const nodeArgs = o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", `${o.cpuProfDir}/${o.label}`] : [];
   const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script], {
     cwd: ROOT,
     detached: true,

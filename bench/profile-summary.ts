@@ -33,8 +33,15 @@ export function summarizeProfile(path: string, top = 25): string {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
   let total = 0;
+  let idle = 0;
+  const idleIds = new Set(p.nodes.filter((n) => n.callFrame.functionName === "(idle)").map((n) => n.id));
   for (let i = 0; i < p.samples.length; i++) {
     const dt = p.timeDeltas[i] ?? 0;
+    // Percentages are of busy time: idle (waiting for I/O) says nothing about where CPU goes.
+    if (idleIds.has(p.samples[i]!)) {
+      idle += dt;
+      continue;
+    }
     selfUs.set(p.samples[i]!, (selfUs.get(p.samples[i]!) ?? 0) + dt);
     total += dt;
   }
@@ -51,7 +58,7 @@ export function summarizeProfile(path: string, top = 25): string {
     areas.set(a, (areas.get(a) ?? 0) + us);
   }
   const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)}%`;
-  const lines = [`total sampled ${(total / 1e6).toFixed(1)} s`, "", "self time by area:"];
+  const lines = [`busy ${(total / 1e6).toFixed(1)} s, idle ${(idle / 1e6).toFixed(1)} s; percentages are of busy time`, "", "self time by area:"];
   for (const [a, us] of [...areas].sort((x, y) => y[1] - x[1]).slice(0, 15)) lines.push(`  ${pct(us)}  ${a}`);
   lines.push("", `top ${top} functions by self time:`);
   for (const [k, us] of [...fns].sort((x, y) => y[1] - x[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${k}`);

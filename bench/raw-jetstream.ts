@@ -37,6 +37,8 @@ export interface RawResult {
   publishPerSec: number;
   consumeAckPerSec: number;
   minimalJobPerSec: number;
+  /** CPU time of this (client) process per minimal job, ms. */
+  minimalJobClientCpuMs: number;
 }
 
 const payload = new TextEncoder().encode(JSON.stringify({ n: 123456, text: "a small job input for the bench" }));
@@ -186,8 +188,13 @@ async function main() {
     const result: RawResult = {
       publishPerSec: await measurePublish(js, jsm, a, a.count),
       consumeAckPerSec: await measureConsume(js, jsm, a, a.count),
-      minimalJobPerSec: await measureMinimalJob(js, jsm, a, a.count),
+      minimalJobPerSec: 0,
+      minimalJobClientCpuMs: 0,
     };
+    const cpu = process.cpuUsage();
+    result.minimalJobPerSec = await measureMinimalJob(js, jsm, a, a.count);
+    const used = process.cpuUsage(cpu);
+    result.minimalJobClientCpuMs = (used.user + used.system) / 1000 / a.count;
     reply(result);
   } finally {
     await nc.drain();

@@ -6,7 +6,7 @@
  * table and writes bench/RESULTS.md. Every process it started is killed at
  * the end, on errors and on ctrl-C.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readdir } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -148,6 +148,17 @@ async function measureDeployment(
   };
 }
 
+/** A failing scenario is reported, and the run goes on with the next one. */
+async function section(out: { errors?: string[] }, name: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    log(`  ${name} FAILED: ${msg}`);
+    (out.errors ??= []).push(`${name}: ${msg.split("\n")[0]}`);
+  }
+}
+
 async function ready(url: string): Promise<void> {
   const c = openClient(url, "2");
   try {
@@ -165,8 +176,10 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
   try {
     if (a.only.has("raw")) {
       log(`[${storage}] raw JetStream`);
-      out.raw = await runChild<RawResult>("raw-jetstream.ts", { servers, storage, ...sizes.raw } satisfies RawArgs);
-      log(`  ${JSON.stringify(out.raw)}`);
+      await section(out, "raw", async () => {
+        out.raw = await runChild<RawResult>("raw-jetstream.ts", { servers, storage, ...sizes.raw } satisfies RawArgs);
+        log(`  ${JSON.stringify(out.raw)}`);
+      });
     }
 
     if (a.only.has("split")) {
@@ -174,7 +187,9 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
       const worker = await startJetqWorker({ ...spawnBase, workers: true, label: `jetq-worker-${storage}` });
       try {
         await ready(api.url);
-        out.deployments.push(await measureDeployment("split", api.url, sizes, { api: api.pid, worker: worker.pid, "nats-server": nats.pid }));
+        await section(out, "split", async () => {
+          out.deployments.push(await measureDeployment("split", api.url, sizes, { api: api.pid, worker: worker.pid, "nats-server": nats.pid }));
+        });
       } finally {
         await worker.stop();
         await api.stop();
@@ -188,33 +203,45 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
     try {
       await ready(jetq.url);
       if (a.only.has("throughput")) {
-        out.deployments.unshift(await measureDeployment("combined", jetq.url, sizes, { jetq: jetq.pid, "nats-server": nats.pid }));
+        await section(out, "throughput", async () => {
+          out.deployments.unshift(await measureDeployment("combined", jetq.url, sizes, { jetq: jetq.pid, "nats-server": nats.pid }));
+        });
       }
       if (a.only.has("latency")) {
         log(`[${storage}] latency`);
-        out.latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: 50 });
-        log(`  ${JSON.stringify(out.latency)}`);
+        await section(out, "latency", async () => {
+          out.latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: 50 });
+          log(`  ${JSON.stringify(out.latency)}`);
+        });
       }
       if (a.only.has("depth")) {
         log(`[${storage}] depth ${sizes.depths.join(" → ")}`);
         const queue = `depth_${storage}`;
         await admin.declareQueue(queue);
-        out.depth = await measureDepth({ url: jetq.url, servers, queue, depths: sizes.depths, calls: sizes.depthCalls, fillWindow: 1024 });
-        log(`  GetStatus ratio ${out.depth.getStatusRatio.toFixed(2)}, QueueCount ratio ${out.depth.queueCountRatio.toFixed(2)}`);
+        await section(out, "depth", async () => {
+          const d = await measureDepth({ url: jetq.url, servers, queue, depths: sizes.depths, calls: sizes.depthCalls, fillWindow: 4096 });
+          out.depth = d;
+          log(`  GetStatus ratio ${d.getStatusRatio.toFixed(2)}, QueueCount ratio ${d.queueCountRatio.toFixed(2)}`);
+        });
       }
       if (a.only.has("fanout")) {
         log(`[${storage}] fan-out ${sizes.fanoutStreams} streams`);
         const queue = `hold_${storage}`;
         await admin.declareQueue(queue);
-        out.fanout = await measureFanout({
-          url: jetq.url,
-          queue,
-          streams: sizes.fanoutStreams,
-          connections: sizes.fanoutConnections,
-          cancelConcurrency: 16,
-          rssMiB: () => jetq.rssMiB(),
+        await section(out, "fanout", async () => {
+          const f = await measureFanout({
+            url: jetq.url,
+            servers,
+            queue,
+            streams: sizes.fanoutStreams,
+            connections: sizes.fanoutConnections,
+            openConcurrency: 256,
+            cancelConcurrency: 64,
+            rssMiB: () => jetq.rssMiB(),
+          });
+          out.fanout = f;
+          log(`  RSS ${Math.round(f.rssOpenMiB)} MiB, delivery p99 ${f.delivery.p99} ms, ${f.missed} streams failed ${f.firstError ?? ""}`);
         });
-        log(`  RSS ${Math.round(out.fanout.rssOpenMiB)} MiB, delivery p99 ${out.fanout.delivery.p99} ms`);
       }
     } finally {
       await admin.close();
@@ -222,6 +249,7 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
     }
   } finally {
     await nats.server.stop();
+    out.loadAfter = loadavg();
   }
   return out;
 }
@@ -264,14 +292,25 @@ async function main() {
   const results: BenchResults = { params, startedAt: new Date().toISOString(), elapsedMs: 0, loadBefore: loadavg(), storages: [] };
   const t0 = performance.now();
   for (const storage of a.storages) results.storages.push(await runStorage(storage, a, sizes));
-  if (a.only.has("embedded")) results.embedded = await runEmbedded(a, sizes);
+  if (a.only.has("embedded")) {
+    try {
+      results.embedded = await runEmbedded(a, sizes);
+    } catch (err) {
+      log(`embedded FAILED: ${err instanceof Error ? err.message : String(err)}`);
+      results.embedded = { errors: [String(err instanceof Error ? err.message : err).split("\n")[0]!] };
+    }
+  }
   results.elapsedMs = performance.now() - t0;
   printResults(results);
   writeResults(results, a.out);
   log(`wrote ${a.out} in ${(results.elapsedMs / 1000).toFixed(0)} s`);
   if (a.profileDir) {
-    for (const f of (await readdir(a.profileDir)).filter((f) => f.endsWith(".cpuprofile"))) {
-      process.stdout.write(`\n${f}\n${summarizeProfile(join(a.profileDir, f), 25)}\n`);
+    // Per process, the largest profile is the main thread's (the other is tsx's loader thread).
+    for (const label of await readdir(a.profileDir)) {
+      const dir = join(a.profileDir, label);
+      const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith(".cpuprofile"));
+      const main = files.map((f) => ({ f, size: statSync(join(dir, f)).size })).sort((x, y) => y.size - x.size)[0];
+      if (main) process.stdout.write(`\n${label} (${join(dir, main.f)})\n${summarizeProfile(join(dir, main.f), 30)}\n`);
     }
   }
 }

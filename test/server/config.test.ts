@@ -17,7 +17,21 @@ it("has defaults for everything", () => {
     workers: true,
     readMaxBytes: 17 * 1024 * 1024,
     maxPayloadBytes: 16 * 1024 * 1024,
+    secrets: {},
   });
+});
+
+it("collects JETQ_SECRET_<NAME> variables as secrets and the http handler's hosts", () => {
+  const c = parseConfig({
+    JETQ_SECRET_CLIENT_SECRET: "sk-1",
+    JETQ_SECRET_: "ignored: no name",
+    JETQ_HTTP_ALLOWED_HOSTS: "api.example.com, *.example.org,127.0.0.1:8443",
+  });
+  expect(c.secrets).toEqual({ CLIENT_SECRET: "sk-1" });
+  expect(c.httpAllowedHosts).toEqual(["api.example.com", "*.example.org", "127.0.0.1:8443"]);
+  expect(() => parseConfig({ JETQ_HTTP_ALLOWED_HOSTS: "https://api.example.com/v1" })).toThrow(
+    /JETQ_HTTP_ALLOWED_HOSTS/,
+  );
 });
 
 it("parses every variable, empty ones counting as unset", () => {

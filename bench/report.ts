@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
+import type { NatsCounts } from "./nats-meter.js";
 import type { RawResult } from "./raw-jetstream.js";
 import type { DepthResult } from "./scenarios/depth.js";
 import type { FanoutResult } from "./scenarios/fanout.js";
@@ -28,6 +29,8 @@ export interface Deployment {
 export interface StorageResults {
   storage: "file" | "memory";
   raw?: RawResult;
+  /** nats-server counters over the whole raw child run (warm-ups and all three measurements). */
+  rawNats?: NatsCounts;
   deployments: Deployment[];
   latency?: Summary;
   depth?: DepthResult;
@@ -197,10 +200,11 @@ function figures(r: BenchResults): string {
       if (!t?.cpuMsPerJob) return;
       const total = Object.values(t.cpuMsPerJob).reduce((a, b) => a + b, 0);
       const each = Object.entries(t.cpuMsPerJob).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
-      cpuRows.push([storage, deployment, label, each, total.toFixed(2), fmtRate(1000 / total)]);
+      const n = t.natsPerJob;
+      cpuRows.push([storage, deployment, label, each, total.toFixed(2), fmtRate(1000 / total), n ? `${n.api.toFixed(2)} / ${n.inMsgs.toFixed(1)} / ${n.outMsgs.toFixed(1)}` : "–"]);
     };
     for (const s of r.storages) {
-      if (s.raw) cpuRows.push([s.storage, "raw minimal job", "", `raw client ${s.raw.minimalJobClientCpuMs.toFixed(2)}`, "", ""]);
+      if (s.raw) cpuRows.push([s.storage, "raw minimal job", "", `raw client ${s.raw.minimalJobClientCpuMs.toFixed(2)}`, "", "", "0 / 3 / 3 (publish, kv.create, ack; by construction)"]);
       for (const d of s.deployments) {
         addCpu(s.storage, d.name, "HTTP/2 stream", d.h2Stream);
         addCpu(s.storage, d.name, "HTTP/1.1 stream", d.h1Stream);
@@ -212,8 +216,9 @@ function figures(r: BenchResults): string {
     if (cpuRows.length) {
       parts.push(
         "CPU time per job (ms, from /proc/<pid>/stat; \"bench client\" is the process playing the clients): " +
-          "the last column is the rate the sum would allow on one fully used core.\n\n" +
-          table(["storage", "deployment", "run", "CPU ms per job by process", "sum", "1 core / sum"], cpuRows),
+          "\"1 core / sum\" is the rate the sum would allow on one fully used core. " +
+          "NATS per job: JetStream API requests (/jsz api.total: stream/consumer info and the like) / messages into nats-server / messages out of it (/varz), divided by the jobs.\n\n" +
+          table(["storage", "deployment", "run", "CPU ms per job by process", "sum", "1 core / sum", "NATS per job: API / in / out"], cpuRows),
       );
     }
   }

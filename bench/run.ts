@@ -16,6 +16,7 @@ import { startNatsServer, type NatsServer } from "../test/helpers/nats-server.js
 import { runChild } from "./child.js";
 import { openClient } from "./client.js";
 import { startCpuMeter } from "./cpu.js";
+import { startNatsMeter } from "./nats-meter.js";
 import { startJetqServer, startJetqWorker, type JetqProcess } from "./jetq-process.js";
 import { cleanupAll, installExitHandlers, onCleanup } from "./processes.js";
 import { summarizeProfile } from "./profile-summary.js";
@@ -122,13 +123,20 @@ async function throughputWithCpu(
   mode: "stream" | "count",
   warmupMs: number,
   pids: Record<string, number>,
+  monitorUrl?: string,
 ): Promise<ThroughputResult> {
   await measureThroughput({ ...o, durationMs: warmupMs }, mode);
   const meter = startCpuMeter(pids);
+  const nats = monitorUrl ? await startNatsMeter(monitorUrl) : undefined;
   const r = await measureThroughput(o, mode);
   const cpu = meter.read();
   r.cpuMsPerJob = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v / r.jobs]));
-  log(`  ${mode} HTTP/${o.httpVersion}: ${Math.round(r.jobsPerSec)} jobs/s; CPU ms/job ${JSON.stringify(r.cpuMsPerJob, (_, v: unknown) => (typeof v === "number" ? Number(v.toFixed(3)) : v))}`);
+  if (nats) {
+    const c = await nats.read();
+    r.natsPerJob = { api: c.api / r.jobs, inMsgs: c.inMsgs / r.jobs, outMsgs: c.outMsgs / r.jobs };
+  }
+  const round = (_: string, v: unknown) => (typeof v === "number" ? Number(v.toFixed(3)) : v);
+  log(`  ${mode} HTTP/${o.httpVersion}: ${Math.round(r.jobsPerSec)} jobs/s; CPU ms/job ${JSON.stringify(r.cpuMsPerJob, round)}; NATS per job ${JSON.stringify(r.natsPerJob, round)}`);
   return r;
 }
 
@@ -137,14 +145,15 @@ async function measureDeployment(
   url: string,
   sizes: Sizes,
   pids: Record<string, number>,
+  monitorUrl: string,
 ): Promise<Deployment> {
   const base = { url, clients: sizes.clients, connections: sizes.connections, durationMs: sizes.durationMs };
   log(`${name}: throughput`);
   return {
     name,
-    h2Stream: await throughputWithCpu({ ...base, httpVersion: "2" }, "stream", sizes.warmupMs, pids),
-    h1Stream: await throughputWithCpu({ ...base, httpVersion: "1.1" }, "stream", sizes.warmupMs, pids),
-    h2Count: await throughputWithCpu({ ...base, httpVersion: "2" }, "count", sizes.warmupMs, pids),
+    h2Stream: await throughputWithCpu({ ...base, httpVersion: "2" }, "stream", sizes.warmupMs, pids, monitorUrl),
+    h1Stream: await throughputWithCpu({ ...base, httpVersion: "1.1" }, "stream", sizes.warmupMs, pids, monitorUrl),
+    h2Count: await throughputWithCpu({ ...base, httpVersion: "2" }, "count", sizes.warmupMs, pids, monitorUrl),
   };
 }
 
@@ -177,7 +186,9 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
     if (a.only.has("raw")) {
       log(`[${storage}] raw JetStream`);
       await section(out, "raw", async () => {
+        const meter = await startNatsMeter(nats.server.monitorUrl);
         out.raw = await runChild<RawResult>("raw-jetstream.ts", { servers, storage, ...sizes.raw } satisfies RawArgs);
+        out.rawNats = await meter.read();
         log(`  ${JSON.stringify(out.raw)}`);
       });
     }
@@ -188,7 +199,7 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
       try {
         await ready(api.url);
         await section(out, "split", async () => {
-          out.deployments.push(await measureDeployment("split", api.url, sizes, { api: api.pid, worker: worker.pid, "nats-server": nats.pid }));
+          out.deployments.push(await measureDeployment("split", api.url, sizes, { api: api.pid, worker: worker.pid, "nats-server": nats.pid }, nats.server.monitorUrl));
         });
       } finally {
         await worker.stop();
@@ -204,7 +215,7 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
       await ready(jetq.url);
       if (a.only.has("throughput")) {
         await section(out, "throughput", async () => {
-          out.deployments.unshift(await measureDeployment("combined", jetq.url, sizes, { jetq: jetq.pid, "nats-server": nats.pid }));
+          out.deployments.unshift(await measureDeployment("combined", jetq.url, sizes, { jetq: jetq.pid, "nats-server": nats.pid }, nats.server.monitorUrl));
         });
       }
       if (a.only.has("latency")) {

@@ -32,6 +32,8 @@ export interface ThroughputResult {
   notCompleted: number;
   /** CPU time per job of each process (ms), filled in by the orchestrator. */
   cpuMsPerJob?: Record<string, number>;
+  /** JetStream API requests and messages in/out of nats-server per job, filled in by the orchestrator. */
+  natsPerJob?: { api: number; inMsgs: number; outMsgs: number };
 }
 
 async function closedLoop(apis: Api[], clients: number, durationMs: number, queue: string): Promise<ThroughputResult> {

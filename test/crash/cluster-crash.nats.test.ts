@@ -112,13 +112,14 @@ test("kill -9 of the stream leader of a 3-node cluster under load: bounded stall
   expect(countStates(states), await failures(api.client, states)).toEqual({ COMPLETED: report.acked.length });
   const runs = executions([worker]);
   const twice = [...runs.starts.values()].filter((a) => a.length > 1).length;
+  const unacked = runs.starts.size - report.acked.length;
   const newLeader = (await jsz(cluster.servers.find((s) => s !== victim)!.monitorUrl)).account_details
     ?.flatMap((a) => a.stream_detail ?? [])
     .find((s) => s.name === stream)?.cluster?.leader;
   console.log(
     `[crash:cluster] killed ${streamLeader} (stream leader${metaLeader === streamLeader ? " and meta leader" : `; meta leader ${metaLeader}`}), new stream leader ${newLeader}; ` +
       `stall ${Math.round(stallMs)} ms (first OK ${Math.round(firstOkMs)} ms after the kill); ` +
-      `${report.acked.length} acknowledged (${ackedBeforeKill} before the kill), all COMPLETED; ${twice} ran twice; ` +
+      `${report.acked.length} acknowledged (${ackedBeforeKill} before the kill), all COMPLETED; ${twice} ran twice; ${unacked} ran whose Submit failed or was cut; ` +
       `failed GetStatus ${JSON.stringify(Object.fromEntries(readErrors))}; failed Submits ${JSON.stringify(Object.fromEntries(report.errors))}, slowest OK ${Math.round(report.slowestOkMs)} ms, slowest failure ${Math.round(report.slowestErrorMs)} ms`,
   );
   expect(stallMs).toBeLessThan(STALL_LIMIT_MS);

@@ -73,10 +73,18 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
 
   /** Submit answers for the moment of enqueueing, from a snapshot taken after it. */
   const queuedStatus = async (ref: JobRef, createdAt: number): Promise<JobStatus> => {
-    const snap = await queueInfo.get(ref.queue, queueInfo.invalidate(ref.queue));
+    const status: JobStatus = { id: ref.id, queue: ref.queue, state: "QUEUED", attempt: 0, progress: 0, createdAt };
+    let snap;
+    try {
+      snap = await queueInfo.get(ref.queue, queueInfo.invalidate(ref.queue));
+    } catch {
+      // The job is stored: failing the call now (its consumer electing a
+      // leader, NATS going away) would have the client submit it again.
+      // Answer without a position instead.
+      return status;
+    }
     // QUEUED even if a waiting worker took it before the snapshot: then it was next.
-    const queuePosition = ref.seq > snap.delivered ? positionOf(snap, ref.seq) : 0;
-    return { id: ref.id, queue: ref.queue, state: "QUEUED", queuePosition, attempt: 0, progress: 0, createdAt };
+    return { ...status, queuePosition: ref.seq > snap.delivered ? positionOf(snap, ref.seq) : 0 };
   };
 
   /** The job a duplicate publish (same Nats-Msg-Id) points at. */

@@ -4,6 +4,7 @@
  * a bounded time (never past their deadline), the API and worker processes
  * recover without a restart, and every acknowledged job completes.
  */
+import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { uniqueQueue } from "../helpers/engines.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
@@ -16,6 +17,7 @@ import {
   generateLoad,
   startApi,
   startCrashWorker,
+  value,
   waitTerminal,
 } from "./harness.js";
 
@@ -58,8 +60,20 @@ test("kill -9 of nats-server under load, restart on the same store: UNAVAILABLE 
   const ackedBeforeKill = acked();
   const killedAt = performance.now();
   await nats.kill();
-  // The outage itself: a deliberate gap, not a wait for an event.
-  await new Promise((r) => setTimeout(r, GAP_MS));
+  // While the API's connection is down a call fails at once (the NATS
+  // client would drop its publish anyway), not after the request timeout.
+  const probeMs = await eventually(async () => {
+    const t0 = performance.now();
+    const err = await api.client.submit({ queue, input: value(null) }, { timeoutMs: CALL_TIMEOUT_MS }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    const ms = performance.now() - t0;
+    if (err?.code !== Code.Unavailable || ms > 1_000) throw new Error(`probe: ${err ? Code[err.code] : "OK"} after ${ms} ms`);
+    return ms;
+  }, GAP_MS - 500);
+  // The rest of the outage: a deliberate gap, not a wait for an event.
+  await new Promise((r) => setTimeout(r, Math.max(0, GAP_MS - (performance.now() - killedAt))));
   const ackedInGap = acked() - ackedBeforeKill;
   await nats.restart();
   const restartedAt = performance.now();
@@ -85,7 +99,7 @@ test("kill -9 of nats-server under load, restart on the same store: UNAVAILABLE 
   const twice = [...runs.starts.values()].filter((a) => a.length > 1).length;
   console.log(
     `[crash:broker] ${report.acked.length} acknowledged Submits (${ackedBeforeKill} before the kill, ${ackedInGap} during the ${GAP_MS} ms gap), all COMPLETED; ` +
-      `${report.errors.get("Unavailable") ?? 0} calls failed UNAVAILABLE (slowest failure ${Math.round(report.slowestErrorMs)} ms, slowest OK ${Math.round(report.slowestOkMs)} ms, deadline ${CALL_TIMEOUT_MS} ms); ` +
+      `${report.errors.get("Unavailable") ?? 0} calls failed UNAVAILABLE (a call made while it was down failed in ${Math.round(probeMs)} ms; slowest failure ${Math.round(report.slowestErrorMs)} ms, slowest OK ${Math.round(report.slowestOkMs)} ms, deadline ${CALL_TIMEOUT_MS} ms); ` +
       `first OK ${recoveredAfterMs} ms after the restart; ${twice} jobs ran twice; kill→restart ${Math.round(restartedAt - killedAt)} ms`,
   );
 });

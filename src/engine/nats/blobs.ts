@@ -7,7 +7,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { Objm, StorageType, type ObjectStore } from "@nats-io/obj";
 import { nanos } from "@nats-io/transport-node";
 import { BLOBS_BUCKET } from "./layout.js";
-import type { LayoutOptions } from "./setup.js";
+import { ensureMaxAge, type LayoutOptions } from "./setup.js";
 
 /** Largest payload jetq accepts at all (the embedded engine's limit too). */
 export const MAX_BLOB_BYTES = 16 * 1024 * 1024;
@@ -26,6 +26,11 @@ export function createBlobStore(js: JetStreamClient, o: LayoutOptions): BlobStor
         ttl: nanos(o.retentionMs),
         storage: o.storage === "memory" ? StorageType.Memory : StorageType.File,
         replicas: o.replicas,
+      })
+      .then(async (s) => {
+        // An existing bucket keeps its TTL: follow a changed retention.
+        await ensureMaxAge(await js.jetstreamManager(false), `OBJ_${BLOBS_BUCKET}`, o.retentionMs);
+        return s;
       })
       .catch((err: unknown) => {
         store = undefined;

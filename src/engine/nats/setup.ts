@@ -64,7 +64,34 @@ export async function ensureShared(
       discard: DiscardPolicy.Old,
     }),
   ]);
+  // Buckets and streams keep the config they were created with: a changed
+  // JETQ_RETENTION_MS must reach them, or records would live as long as the
+  // first process said.
+  await Promise.all([
+    ensureMaxAge(jsm, `KV_${JOBS_BUCKET}`, o.retentionMs),
+    ensureMaxAge(jsm, LOGS_STREAM, o.retentionMs),
+  ]);
   return { jobs, queues };
+}
+
+/** Sets a stream's max_age to retentionMs when it differs (a stream that does not exist yet is left alone). */
+export async function ensureMaxAge(jsm: JetStreamManager, stream: string, retentionMs: number): Promise<void> {
+  let info;
+  try {
+    info = await jsm.streams.info(stream);
+  } catch (err) {
+    if (isStreamNotFound(err)) return;
+    throw err;
+  }
+  const want = nanos(retentionMs);
+  if (info.config.max_age === want) return;
+  // The server refuses a duplicates window longer than max_age.
+  const window = info.config.duplicate_window;
+  await jsm.streams.update(stream, {
+    ...info.config,
+    max_age: want,
+    ...(window !== undefined && window > want ? { duplicate_window: want } : {}),
+  });
 }
 
 export async function ensureQueue(jsm: JetStreamManager, queue: string, config: QueueConfig, o: LayoutOptions) {

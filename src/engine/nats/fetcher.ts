@@ -88,27 +88,35 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
     prior: { record: JobRecord; revision: number } | undefined,
     d: Delivery,
   ) => {
-    // The previous attempt was neither settled nor heartbeated in time.
-    const record: JobRecord = {
-      ...(prior?.record ?? {}),
-      state: "FAILED",
-      queue,
-      tenant: meta.tenant,
-      createdAt: meta.createdAt,
-      attempt: attempt - 1,
-      progress: prior?.record.progress ?? live.get(id)?.progress ?? 0,
-      finishedAt: Date.now(),
-      error: {
-        code: "ATTEMPTS_EXHAUSTED",
-        message: `attempt ${attempt - 1} of ${maxAttempts} was not settled nor heartbeated within ${config.ackWaitMs} ms and no attempts remain`,
-      },
-    };
-    const rev = await records.write(id, record, prior?.revision ?? 0);
-    await d.ack();
-    if (rev !== undefined) {
-      live.forget(id);
-      events.publish(id, statusEventOf(record));
+    // The previous attempt was neither settled nor heartbeated in time. The
+    // write is conditional; when another writer got in between (a stale
+    // lease's retry record), look again rather than ack a message whose job
+    // is not finished.
+    for (let round = 0; round < 3; round++) {
+      if (prior && isTerminal(prior.record.state)) break;
+      const record: JobRecord = {
+        ...(prior?.record ?? {}),
+        state: "FAILED",
+        queue,
+        tenant: meta.tenant,
+        createdAt: meta.createdAt,
+        attempt: attempt - 1,
+        progress: prior?.record.progress ?? live.get(id)?.progress ?? 0,
+        finishedAt: Date.now(),
+        error: {
+          code: "ATTEMPTS_EXHAUSTED",
+          message: `attempt ${attempt - 1} of ${maxAttempts} was not settled nor heartbeated within ${config.ackWaitMs} ms and no attempts remain`,
+        },
+      };
+      const rev = await records.write(id, record, prior?.revision ?? 0);
+      if (rev !== undefined) {
+        live.forget(id);
+        events.publish(id, statusEventOf(record));
+        break;
+      }
+      prior = await records.get(id);
     }
+    await d.ack();
   };
 
   const inputOf = async (id: string, meta: JobMeta, d: Delivery): Promise<JsonValue> => {

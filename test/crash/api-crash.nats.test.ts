@@ -16,6 +16,7 @@ import {
   generateLoad,
   startApi,
   startCrashWorker,
+  value,
   waitTerminal,
   type QueueClient,
 } from "./harness.js";
@@ -48,6 +49,7 @@ test("kill -9 of the API under 8 submitting clients: every acknowledged job comp
     clients: 8,
     stop: stop.signal,
     callTimeoutMs: 5_000,
+    keyPrefix: "load-",
   });
   // Kill it while calls are in flight: after some have been answered.
   await eventually(async () => {
@@ -60,8 +62,16 @@ test("kill -9 of the API under 8 submitting clients: every acknowledged job comp
 
   const second = await startApi(nats.url);
   client = second.client;
-  const states = await waitTerminal(() => client, report.acked, 20_000);
-  expect(countStates(states)).toEqual({ COMPLETED: report.acked.length });
+  const ranBeforeRetry = new Set(executions([worker]).starts.keys());
+  // A client retries the Submits whose answer it never got, with the same
+  // idempotency key: each names the job that already exists, if it does.
+  const retried = await Promise.all(
+    report.unknown.map(async (key) => (await client.submit({ queue, input: value({ sleep_ms: 20 }), idempotencyKey: key })).id),
+  );
+  const jobs = [...report.acked, ...retried];
+  expect(new Set(jobs).size).toBe(jobs.length);
+  const states = await waitTerminal(() => client, jobs, 20_000);
+  expect(countStates(states)).toEqual({ COMPLETED: jobs.length });
 
   // Every job the worker ran (acknowledged or cut off mid-answer) ran once.
   const runs = executions([worker]);
@@ -69,10 +79,14 @@ test("kill -9 of the API under 8 submitting clients: every acknowledged job comp
     expect(runs.starts.get(id), id).toEqual([1]);
     expect(runs.done.get(id), id).toBe(1);
   }
+  for (const id of retried) expect(runs.done.get(id), id).toBe(1);
+  // Nothing ran but the jobs the client knows of, each once.
+  expect(new Set(runs.starts.keys())).toEqual(new Set(jobs));
   for (const [id, attempts] of runs.starts) expect(attempts, id).toEqual([1]);
-  const unacked = runs.starts.size - report.acked.length;
+  const stored = retried.filter((id) => ranBeforeRetry.has(id)).length;
   console.log(
     `[crash:api] ${report.calls} Submit calls, ${report.acked.length} acknowledged before/at the kill, all COMPLETED once; ` +
-      `${unacked} more ran that the client never heard of (answer cut by the kill); failed calls: ${JSON.stringify(Object.fromEntries(report.errors))}`,
+      `${report.unknown.length} Submits cut by the kill, retried with their idempotency keys: ${stored} of them had been stored and run already (the retry got the same job; it ran once), the rest were created by the retry; ` +
+      `failed calls: ${JSON.stringify(Object.fromEntries(report.errors))}`,
   );
 });

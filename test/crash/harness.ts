@@ -72,6 +72,8 @@ export function executions(workers: JetqProcess[]): Executions {
 export interface LoadReport {
   /** Ids of every Submit that answered OK. */
   acked: string[];
+  /** With idempotency keys: the keys of Submits that failed (their outcome is unknown). */
+  unknown: string[];
   /** Failed calls by code name, with the slowest failure. */
   errors: Map<string, number>;
   slowestErrorMs: number;
@@ -98,17 +100,22 @@ export function generateLoad(options: {
   maxAttempts?: number;
   /** Stop after this many acknowledged submits. */
   limit?: number;
+  /** Give every Submit an idempotency key (prefix + counter), for safe retries. */
+  keyPrefix?: string;
 }): { report: LoadReport; done: Promise<LoadReport> } {
-  const report: LoadReport = { acked: [], errors: new Map(), slowestErrorMs: 0, slowestOkMs: 0, okTimes: [], calls: 0 };
+  const report: LoadReport = { acked: [], unknown: [], errors: new Map(), slowestErrorMs: 0, slowestOkMs: 0, okTimes: [], calls: 0 };
+  let n = 0;
   const loop = async () => {
     while (!options.stop.aborted && (options.limit === undefined || report.acked.length < options.limit)) {
       const t0 = performance.now();
       report.calls++;
+      const key = options.keyPrefix === undefined ? undefined : `${options.keyPrefix}${n++}`;
       try {
         const job = await options.client().submit(
           {
             queue: options.queue,
             input: value(options.input),
+            ...(key ? { idempotencyKey: key } : {}),
             ...(options.maxAttempts ? { options: { maxAttempts: options.maxAttempts } } : {}),
           },
           { timeoutMs: options.callTimeoutMs },
@@ -119,6 +126,7 @@ export function generateLoad(options: {
         report.okTimes.push(performance.now());
       } catch (err) {
         const code = Code[ConnectError.from(err).code] ?? "unknown";
+        if (key) report.unknown.push(key);
         report.errors.set(code, (report.errors.get(code) ?? 0) + 1);
         report.slowestErrorMs = Math.max(report.slowestErrorMs, performance.now() - t0);
         await new Promise((r) => setTimeout(r, 50));

@@ -35,6 +35,8 @@ export interface IdempotencyStore {
    * than the retention outlived it. Never a key naming another job.
    */
   refresh(tenant: string, msgId: string, id: string): Promise<void>;
+  /** Frees a key whose job is gone (expired): only if it still names that job. */
+  free(keys: IdempotencyKeys, id: string): Promise<void>;
 }
 
 export function createIdempotencyStore(kv: KV): IdempotencyStore {
@@ -51,6 +53,15 @@ export function createIdempotencyStore(kv: KV): IdempotencyStore {
       } catch (err) {
         if (!isWrongLastSequence(err)) throw err;
         return (await lookup(keys)) ?? id;
+      }
+    },
+    async free(keys, id) {
+      const e = await kv.get(keys.kvKey);
+      if (!e || e.operation !== "PUT" || e.string() !== id) return;
+      try {
+        await kv.delete(keys.kvKey, { previousSeq: e.revision });
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
       }
     },
     async refresh(tenant, msgId, id) {

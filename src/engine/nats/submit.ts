@@ -6,6 +6,7 @@
  * publish. Idempotent submits add `Nats-Msg-Id` and an `idem.*` key.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { inputTooLarge, queueNotFound, unavailable } from "../errors.js";
 import { formatJobId, newToken, parseJobId } from "../job-id.js";
@@ -109,7 +110,15 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
     const keys = input.idempotencyKey ? idempotencyKeys(tenant, input.idempotencyKey) : undefined;
     if (keys) {
       const existing = await idempotency.lookup(keys);
-      if (existing) return deriver.status(refOf(existing));
+      if (existing) {
+        try {
+          return await deriver.status(refOf(existing));
+        } catch (err) {
+          // Its job expired a moment before its key: the key is free again.
+          if (!(err instanceof ConnectError && err.code === Code.NotFound)) throw err;
+          await idempotency.free(keys, existing);
+        }
+      }
     }
     const token = newToken();
     const createdAt = Date.now();

@@ -17,6 +17,7 @@ import {
   generateLoad,
   startApi,
   startCrashWorker,
+  value,
   waitTerminal,
 } from "./harness.js";
 
@@ -64,6 +65,7 @@ test("kill -9 of the stream leader of a 3-node cluster under load: bounded stall
     clients: 8,
     stop: stop.signal,
     callTimeoutMs: CALL_TIMEOUT_MS,
+    keyPrefix: "cluster-",
   });
   const acked = () => load.report.acked.length;
   await eventually(async () => {
@@ -108,18 +110,30 @@ test("kill -9 of the stream leader of a 3-node cluster under load: bounded stall
   for (let i = 1; i < after.length; i++) stallMs = Math.max(stallMs, after[i]! - after[i - 1]!);
   const firstOkMs = after[0]! - killedAt;
 
-  const states = await waitTerminal(() => api.client, report.acked, 30_000);
-  expect(countStates(states), await failures(api.client, states)).toEqual({ COMPLETED: report.acked.length });
+  // Submits that failed are retried with their keys: the job if it was stored, else a new one.
+  const retried = await Promise.all(
+    report.unknown.map((key) =>
+      eventually(
+        async () => (await api.client.submit({ queue, input: value({ sleep_ms: 20 }), idempotencyKey: key })).id,
+        20_000,
+      ),
+    ),
+  );
+  const jobs = [...report.acked, ...retried];
+  expect(new Set(jobs).size).toBe(jobs.length);
+  const states = await waitTerminal(() => api.client, jobs, 30_000);
+  expect(countStates(states), await failures(api.client, states)).toEqual({ COMPLETED: jobs.length });
   const runs = executions([worker]);
   const twice = [...runs.starts.values()].filter((a) => a.length > 1).length;
-  const unacked = runs.starts.size - report.acked.length;
+  // Nothing ran that the client does not know of.
+  expect([...runs.starts.keys()].filter((id) => !jobs.includes(id))).toEqual([]);
   const newLeader = (await jsz(cluster.servers.find((s) => s !== victim)!.monitorUrl)).account_details
     ?.flatMap((a) => a.stream_detail ?? [])
     .find((s) => s.name === stream)?.cluster?.leader;
   console.log(
     `[crash:cluster] killed ${streamLeader} (stream leader${metaLeader === streamLeader ? " and meta leader" : `; meta leader ${metaLeader}`}), new stream leader ${newLeader}; ` +
       `stall ${Math.round(stallMs)} ms (first OK ${Math.round(firstOkMs)} ms after the kill); ` +
-      `${report.acked.length} acknowledged (${ackedBeforeKill} before the kill), all COMPLETED; ${twice} ran twice; ${unacked} ran whose Submit failed or was cut; ` +
+      `${report.acked.length} acknowledged (${ackedBeforeKill} before the kill), all COMPLETED; ${twice} ran twice; ${report.unknown.length} failed Submits retried with their idempotency keys; ` +
       `failed GetStatus ${JSON.stringify(Object.fromEntries(readErrors))}; failed Submits ${JSON.stringify(Object.fromEntries(report.errors))}, slowest OK ${Math.round(report.slowestOkMs)} ms, slowest failure ${Math.round(report.slowestErrorMs)} ms`,
   );
   expect(stallMs).toBeLessThan(STALL_LIMIT_MS);

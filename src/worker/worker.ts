@@ -294,7 +294,8 @@ export function createWorker(options: WorkerOptions): Worker {
         const unreachable = err instanceof ConnectError && err.code === Code.Unavailable;
         if (!unreachable || graceOver.signal.aborted || Date.now() + pauseMs > giveUpAt) throw err;
         if (tries === 1) log.warn({ err }, `${what} failed: engine unreachable; retrying until it is back`);
-        await pause(pauseMs, graceOver.signal);
+        // Unref'd: a retry never holds a process open on its own.
+        await pause(pauseMs, graceOver.signal, { unref: true });
         pauseMs = Math.min(RETRY_MAX_MS, pauseMs * 2);
       }
     }
@@ -414,10 +415,11 @@ function toJsonValue(value: JsonValue): JsonValue {
   return text === undefined ? null : (JSON.parse(text) as JsonValue);
 }
 
-function pause(ms: number, signal: AbortSignal): Promise<void> {
+function pause(ms: number, signal: AbortSignal, options: { unref?: boolean } = {}): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const timer = setTimeout(done, ms);
+    if (options.unref) timer.unref();
     function done() {
       clearTimeout(timer);
       signal.removeEventListener("abort", done);

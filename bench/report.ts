@@ -249,12 +249,12 @@ function figures(r: BenchResults): string {
     .filter((s) => s.fanout)
     .map((s) => {
       const f = s.fanout!;
-      return [s.storage, f.streams.toLocaleString("en-US"), `${Math.round(f.rssBeforeMiB)} MiB`, `${Math.round(f.rssOpenMiB)} MiB`, `${(f.openMs / 1000).toFixed(1)} s`, lat(f.delivery), String(f.missed)];
+      return [s.storage, f.streams.toLocaleString("en-US"), `${Math.round(f.rssBeforeMiB)} MiB`, `${Math.round(f.rssOpenMiB)} MiB`, `${(f.openMs / 1000).toFixed(1)} s`, `${(f.cancelMs / 1000).toFixed(1)} s`, lat(f.delivery), f.messagesPerStream.toFixed(1), String(f.missed)];
     });
   if (fanRows.length) {
     parts.push(
       `### 5. Fan-out (StreamStatus streams on one server over ${r.params.fanoutConnections} HTTP/2 connections; opened 256 at a time; state change = Cancel, 64 at a time; delay = arrival − finished_at)\n\n` +
-        table(["storage", "streams", "server RSS before", "RSS with all open", "time to open all", "delivery p50 / p99", "streams failed"], fanRows),
+        table(["storage", "streams", "server RSS before", "RSS with all open", "time to open all", "time to cancel all", "delivery p50 / p99", "messages per stream after opening", "streams failed"], fanRows),
     );
   }
   const errors = [

@@ -251,7 +251,7 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
             rssMiB: () => jetq.rssMiB(),
           });
           out.fanout = f;
-          log(`  RSS ${Math.round(f.rssOpenMiB)} MiB, delivery p99 ${f.delivery.p99} ms, ${f.missed} streams failed ${f.firstError ?? ""}`);
+          log(`  RSS ${Math.round(f.rssOpenMiB)} MiB, delivery p99 ${f.delivery.p99} ms, cancels ${Math.round(f.cancelMs)} ms, ${f.messagesPerStream.toFixed(1)} messages per stream, ${f.missed} streams failed ${f.firstError ?? ""}`);
         });
       }
     } finally {

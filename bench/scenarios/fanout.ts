@@ -38,6 +38,10 @@ export interface FanoutResult {
   /** Streams that failed or did not end with CANCELLED. */
   missed: number;
   firstError?: string;
+  /** Time the Cancel calls took, all of them. */
+  cancelMs: number;
+  /** Messages a stream received after it opened, up to its end (1 = only CANCELLED). */
+  messagesPerStream: number;
 }
 
 async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
@@ -72,6 +76,7 @@ export async function measureFanout(o: FanoutOptions): Promise<FanoutResult> {
     let failed = 0;
     let firstError: unknown;
     const delays: number[] = [];
+    let messages = 0;
     const openStart = performance.now();
     // Opened `openConcurrency` at a time (each waits for its first message):
     // the figures are about 10k streams being open, not about a 10k burst.
@@ -85,6 +90,7 @@ export async function measureFanout(o: FanoutOptions): Promise<FanoutResult> {
         try {
           for await (const s of api.streamStatus({ id: ids[i]! }, { signal: ac.signal })) {
             const now = Date.now();
+            messages++;
             if (first) {
               first = false;
               opened++;
@@ -113,9 +119,12 @@ export async function measureFanout(o: FanoutOptions): Promise<FanoutResult> {
     await new Promise((r) => setTimeout(r, 1000));
     const rssOpenMiB = o.rssMiB();
 
+    const messagesOpen = messages;
+    const cancelStart = performance.now();
     await pool(o.streams, o.cancelConcurrency, async (i) => {
       await control.api.cancel({ id: ids[i]! });
     });
+    const cancelMs = performance.now() - cancelStart;
     await until(`end of all ${o.streams} streams after the cancels`, () => ended === o.streams, 120_000);
     return {
       streams: o.streams,
@@ -124,6 +133,8 @@ export async function measureFanout(o: FanoutOptions): Promise<FanoutResult> {
       openMs,
       delivery: summarize(delays),
       missed: failed,
+      cancelMs,
+      messagesPerStream: (messages - messagesOpen) / o.streams,
       ...(firstError ? { firstError: String(firstError) } : {}),
     };
   } finally {

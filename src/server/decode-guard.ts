@@ -9,6 +9,9 @@
  * writes the error in whatever protocol the client speaks.
  */
 import { fromBinary, type DescService } from "@bufbuild/protobuf";
+import { base64Decode } from "@bufbuild/protobuf/wire";
+import { promisify } from "node:util";
+import { brotliDecompress, gunzip } from "node:zlib";
 import {
   Code,
   ConnectError,
@@ -26,7 +29,7 @@ const decodeError = createContextKey<ConnectError | undefined>(undefined, {
   description: "why the request body did not decode",
 });
 
-type Framing = { kind: "envelope" | "raw"; encodingHeader: string };
+type Framing = { kind: "envelope" | "raw"; encodingHeader: string; json: boolean };
 
 function framingOf(contentType: string | null): Framing | undefined {
   const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
@@ -35,15 +38,28 @@ function framingOf(contentType: string | null): Framing | undefined {
     case "application/grpc+proto":
     case "application/grpc-web":
     case "application/grpc-web+proto":
-      return { kind: "envelope", encodingHeader: "grpc-encoding" };
+      return { kind: "envelope", encodingHeader: "grpc-encoding", json: false };
+    case "application/grpc+json":
+    case "application/grpc-web+json":
+      return { kind: "envelope", encodingHeader: "grpc-encoding", json: true };
     case "application/connect+proto":
-      return { kind: "envelope", encodingHeader: "connect-content-encoding" };
+      return { kind: "envelope", encodingHeader: "connect-content-encoding", json: false };
+    case "application/connect+json":
+      return { kind: "envelope", encodingHeader: "connect-content-encoding", json: true };
     case "application/proto":
-      return { kind: "raw", encodingHeader: "content-encoding" };
+      return { kind: "raw", encodingHeader: "content-encoding", json: false };
+    case "application/json":
+      return { kind: "raw", encodingHeader: "content-encoding", json: true };
     default:
       return undefined;
   }
 }
+
+// The encodings the server accepts (server.ts): what connect-es would inflate.
+const inflaters: Record<string, (b: Uint8Array, o: { maxOutputLength: number }) => Promise<Buffer>> = {
+  gzip: promisify(gunzip),
+  br: promisify(brotliDecompress),
+};
 
 /** Wraps every handler of the router; call after all services are registered. */
 export function guardBinaryDecoding(router: ConnectRouter, options: ConnectRouterOptions & { readMaxBytes: number }) {
@@ -80,11 +96,26 @@ function guard(handler: UniversalHandler, reject: UniversalHandler, limit: numbe
   const kind = handler.method.methodKind;
   if (kind !== "unary" && kind !== "server_streaming") return handler;
   const guarded = async (req: UniversalServerRequest) => {
-    const framing = framingOf(req.header.get("content-type"));
-    const encoding = framing && req.header.get(framing.encodingHeader);
-    if (!framing || req.method !== "POST" || (encoding && encoding !== "identity") || !isByteStream(req.body)) {
-      return handler(req);
+    if (req.method === "GET") {
+      const problem = getProblem(handler, req.url);
+      if (problem === undefined) return handler(req);
+      const contextValues = req.contextValues ?? createContextValues();
+      contextValues.set(decodeError, problem);
+      // The twin gets an empty message, which always decodes.
+      const url = new URL(req.url);
+      url.searchParams.set("message", "");
+      url.searchParams.delete("base64");
+      url.searchParams.delete("compression");
+      return reject({ ...req, url: url.toString(), contextValues });
     }
+    const framing = framingOf(req.header.get("content-type"));
+    if (!framing || req.method !== "POST" || !isByteStream(req.body)) return handler(req);
+    const encoding = req.header.get(framing.encodingHeader)?.trim().toLowerCase();
+    const encoded = !!encoding && encoding !== "identity";
+    // An encoding we do not know: connect-es answers UNIMPLEMENTED itself.
+    if (encoded && !inflaters[encoding]) return handler(req);
+    // Plain JSON that does not parse is INVALID_ARGUMENT in connect-es already.
+    if (framing.kind === "raw" && framing.json && !encoded) return handler(req);
     const source = req.body[Symbol.asyncIterator]();
     const chunks: Uint8Array[] = [];
     let size = 0;
@@ -97,12 +128,15 @@ function guard(handler: UniversalHandler, reject: UniversalHandler, limit: numbe
       if (size > limit + 5) return handler({ ...req, body: replay(chunks, source) });
     }
     const body = concat(chunks, size);
-    const problem = decodeProblem(handler, framing, body);
+    const problem = await decodeProblem(handler, framing, body, encoded ? encoding : undefined, limit);
     if (problem === undefined) return handler({ ...req, body: replay([body]) });
     const contextValues = req.contextValues ?? createContextValues();
     contextValues.set(decodeError, problem);
-    const empty = framing.kind === "envelope" ? new Uint8Array(5) : new Uint8Array(0);
+    // The twin gets an empty message that always decodes, uncompressed.
+    const message = framing.json ? new TextEncoder().encode("{}") : new Uint8Array(0);
+    const empty = framing.kind === "envelope" ? envelopeOf(message) : message;
     const header = new Headers(req.header);
+    header.delete(framing.encodingHeader);
     header.set("content-length", String(empty.byteLength));
     return reject({ ...req, header, body: replay([empty]), contextValues });
   };
@@ -117,16 +151,45 @@ function guard(handler: UniversalHandler, reject: UniversalHandler, limit: numbe
 }
 
 /** The INVALID_ARGUMENT to answer, or undefined to let the request through as is. */
-function decodeProblem(handler: UniversalHandler, framing: Framing, body: Uint8Array): ConnectError | undefined {
+async function decodeProblem(
+  handler: UniversalHandler,
+  framing: Framing,
+  body: Uint8Array,
+  encoding: string | undefined,
+  limit: number,
+): Promise<ConnectError | undefined> {
   let message = body;
+  let compressed = encoding !== undefined;
   if (framing.kind === "envelope") {
-    // Only a single well-formed uncompressed frame is checked; anything else
-    // is a framing problem connect-es reports itself.
-    if (body.byteLength < 5 || body[0] !== 0) return undefined;
+    // The first frame is checked when it is complete; a short body is a
+    // framing problem connect-es reports itself (INVALID_ARGUMENT).
+    if (body.byteLength < 5) return undefined;
+    compressed = (body[0]! & 0b1) === 0b1;
+    // connect-es (like grpc-go) calls a compressed frame without an encoding
+    // INTERNAL; it is the client that sent it.
+    if (compressed && encoding === undefined) {
+      return new ConnectError(
+        `request frame is marked compressed, but the request names no encoding (${framing.encodingHeader})`,
+        Code.InvalidArgument,
+      );
+    }
+    if ((body[0]! & ~0b1) !== 0) return undefined;
     const length = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(1);
-    if (body.byteLength !== 5 + length) return undefined;
-    message = body.subarray(5);
+    if (body.byteLength < 5 + length) return undefined;
+    message = body.subarray(5, 5 + length);
   }
+  if (compressed && encoding !== undefined) {
+    try {
+      message = await inflaters[encoding]!(message, { maxOutputLength: limit });
+    } catch (err) {
+      // Too large once inflated: connect-es answers RESOURCE_EXHAUSTED itself.
+      if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError) return undefined;
+      // connect-es calls a body that does not inflate INTERNAL.
+      return new ConnectError(`request body does not decompress as ${encoding}`, Code.InvalidArgument);
+    }
+  }
+  // JSON that does not parse is INVALID_ARGUMENT in connect-es already.
+  if (framing.json) return undefined;
   try {
     fromBinary(handler.method.input, message);
     return undefined;
@@ -137,6 +200,37 @@ function decodeProblem(handler: UniversalHandler, framing: Framing, body: Uint8A
       Code.InvalidArgument,
     );
   }
+}
+
+/** For Connect GET: a `message` that is not the request type in protobuf binary. */
+function getProblem(handler: UniversalHandler, url: string): ConnectError | undefined {
+  let params: URLSearchParams;
+  try {
+    params = new URL(url).searchParams;
+  } catch {
+    return undefined;
+  }
+  const compression = params.get("compression");
+  if (params.get("encoding") !== "proto" || (compression && compression !== "identity")) return undefined;
+  const text = params.get("message") ?? "";
+  try {
+    const bytes = params.get("base64") === "1" ? base64Decode(text) : new TextEncoder().encode(text);
+    fromBinary(handler.method.input, bytes);
+    return undefined;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return new ConnectError(
+      `message query parameter is not a valid ${handler.method.input.typeName} in protobuf binary: ${why}`,
+      Code.InvalidArgument,
+    );
+  }
+}
+
+function envelopeOf(message: Uint8Array): Uint8Array {
+  const out = new Uint8Array(5 + message.byteLength);
+  new DataView(out.buffer).setUint32(1, message.byteLength);
+  out.set(message, 5);
+  return out;
 }
 
 function isByteStream(body: UniversalServerRequest["body"]): body is AsyncIterable<Uint8Array> {

@@ -97,7 +97,7 @@ function guard(handler: UniversalHandler, reject: UniversalHandler, limit: numbe
   if (kind !== "unary" && kind !== "server_streaming") return handler;
   const guarded = async (req: UniversalServerRequest) => {
     if (req.method === "GET") {
-      const problem = getProblem(handler, req.url);
+      const problem = await getProblem(handler, req.url, limit);
       if (problem === undefined) return handler(req);
       const contextValues = req.contextValues ?? createContextValues();
       contextValues.set(decodeError, problem);
@@ -203,18 +203,36 @@ async function decodeProblem(
 }
 
 /** For Connect GET: a `message` that is not the request type in protobuf binary. */
-function getProblem(handler: UniversalHandler, url: string): ConnectError | undefined {
+async function getProblem(handler: UniversalHandler, url: string, limit: number): Promise<ConnectError | undefined> {
   let params: URLSearchParams;
   try {
     params = new URL(url).searchParams;
   } catch {
     return undefined;
   }
-  const compression = params.get("compression");
-  if (params.get("encoding") !== "proto" || (compression && compression !== "identity")) return undefined;
+  const compression = params.get("compression")?.trim().toLowerCase();
+  const encoded = !!compression && compression !== "identity";
+  // An unknown compression is UNIMPLEMENTED in connect-es.
+  if (encoded && !inflaters[compression]) return undefined;
+  const binary = params.get("encoding") === "proto";
+  if (!binary && !encoded) return undefined;
   const text = params.get("message") ?? "";
+  let bytes: Uint8Array;
   try {
-    const bytes = params.get("base64") === "1" ? base64Decode(text) : new TextEncoder().encode(text);
+    bytes = params.get("base64") === "1" ? base64Decode(text) : new TextEncoder().encode(text);
+  } catch {
+    return undefined;
+  }
+  if (encoded) {
+    try {
+      bytes = await inflaters[compression]!(bytes, { maxOutputLength: limit });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError) return undefined;
+      return new ConnectError(`message query parameter does not decompress as ${compression}`, Code.InvalidArgument);
+    }
+  }
+  if (!binary) return undefined;
+  try {
     fromBinary(handler.method.input, bytes);
     return undefined;
   } catch (err) {

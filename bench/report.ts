@@ -241,7 +241,7 @@ function figures(r: BenchResults): string {
   }
   if (depthRows.length) {
     parts.push(
-      "### 4. Depth (queue with no worker, filled by raw publishes in jetq's message format; one call at a time, random jobs)\n\n" +
+      "### 4. Depth (two queues with no worker, filled by raw publishes in jetq's message format; one call at a time, random jobs, calls to the two queues alternating)\n\n" +
         table(["storage", "jobs waiting", "fill rate", "GetStatus p50 / p99", "QueueCount p50 / p99", "position of last job"], depthRows),
     );
   }

@@ -227,10 +227,10 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
       }
       if (a.only.has("depth")) {
         log(`[${storage}] depth ${sizes.depths.join(" → ")}`);
-        const queue = `depth_${storage}`;
-        await admin.declareQueue(queue);
+        const queues: [string, string] = [`shallow_${storage}`, `deep_${storage}`];
+        for (const q of queues) await admin.declareQueue(q);
         await section(out, "depth", async () => {
-          const d = await measureDepth({ url: jetq.url, servers, queue, depths: sizes.depths, calls: sizes.depthCalls, fillWindow: 4096 });
+          const d = await measureDepth({ url: jetq.url, servers, queues, depths: sizes.depths, calls: sizes.depthCalls, fillWindow: 4096 });
           out.depth = d;
           log(`  GetStatus ratio ${d.getStatusRatio.toFixed(2)}, QueueCount ratio ${d.queueCountRatio.toFixed(2)}`);
         });

@@ -851,7 +851,8 @@ const BOGUS_PATHS = [
   "/healthz",
   "/healthz?x=1",
   "/../../etc/passwd",
-  "/jetq.v1.QueueService/Submit?connect=v1&encoding=json&message=%7B%7D",
+  // (A query string on a POST is ignored: this is a QueueCount, so never a Submit or Cancel path with a body meant for another RPC.)
+  "/jetq.v1.QueueService/QueueCount?connect=v1&encoding=json&message=%7B%7D",
   `/${"a".repeat(10_000)}`,
 ];
 
@@ -1037,6 +1038,9 @@ export function generateCase(rng: Rng, index: number, targets: FuzzTargets): Fuz
       notes.push("gzip bomb body");
     }
   }
+  // The RPC the server will take it for, whatever the case meant.
+  const served = /^\/jetq\.v1\.QueueService\/([A-Za-z]+)(?:\?|$)/.exec(path)?.[1];
+  pathRpc = (RPCS as readonly string[]).includes(served ?? "") ? (served as Rpc) : "none";
   // h2 refuses these connection-specific headers itself; keep the case about the server.
   if (transport === "h2") delete headers["content-length"];
   if (method === "GET" || method === "HEAD") body = Buffer.alloc(0);

@@ -8,7 +8,7 @@
  * handler whose implementation throws INVALID_ARGUMENT: connect-es then
  * writes the error in whatever protocol the client speaks.
  */
-import { fromBinary, type DescService } from "@bufbuild/protobuf";
+import { fromBinary, fromJson, type DescService, type JsonValue } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
 import { promisify } from "node:util";
 import { brotliDecompress, gunzip } from "node:zlib";
@@ -188,8 +188,25 @@ async function decodeProblem(
       return new ConnectError(`request body does not decompress as ${encoding}`, Code.InvalidArgument);
     }
   }
-  // JSON that does not parse is INVALID_ARGUMENT in connect-es already.
-  if (framing.json) return undefined;
+  if (framing.json) {
+    // JSON that does not parse is INVALID_ARGUMENT in connect-es already,
+    // but for gRPC and gRPC-Web its message (JSON.parse quotes the input,
+    // cut anywhere, even inside a surrogate pair) goes into grpc-message,
+    // whose encodeURIComponent throws on a lone surrogate: the response is
+    // then never written and the call hangs. So we parse it first and answer
+    // with a well-formed message.
+    if (framing.encodingHeader !== "grpc-encoding") return undefined;
+    try {
+      fromJson(handler.method.input, JSON.parse(new TextDecoder().decode(message)) as JsonValue);
+      return undefined;
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return new ConnectError(
+        wellFormed(`request body is not a valid ${handler.method.input.typeName} in JSON: ${why}`),
+        Code.InvalidArgument,
+      );
+    }
+  }
   try {
     fromBinary(handler.method.input, message);
     return undefined;
@@ -242,6 +259,11 @@ async function getProblem(handler: UniversalHandler, url: string, limit: number)
       Code.InvalidArgument,
     );
   }
+}
+
+/** Lone surrogates replaced by U+FFFD, so encodeURIComponent (grpc-message) cannot throw. */
+function wellFormed(text: string): string {
+  return text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd");
 }
 
 function envelopeOf(message: Uint8Array): Uint8Array {

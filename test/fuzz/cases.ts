@@ -602,7 +602,10 @@ function badJson(rng: Rng, rpc: Rpc, targets: FuzzTargets): { text: Buffer; note
     case 11:
       return { text: utf8(`{"${field}":"a", "unknownField": {"x": [1,2,3]}}`), note: "unknown field" };
     case 12:
-      return { text: utf8(`{"${field}":"a" /* comment */}`), note: "comment" };
+      return rng.chance(0.5)
+        ? { text: utf8(`{"${field}":"a" /* comment */}`), note: "comment" }
+        : // JSON.parse quotes the text around the error, cut anywhere: here inside a surrogate pair
+          { text: utf8(`{"${field}":${"\u{1f600}".repeat(rng.range(1, 40))}}`), note: "unquoted emoji" };
     default:
       return { text: utf8(good.replace(/"/g, () => (rng.chance(0.2) ? "" : '"'))), note: "quotes dropped" };
   }

@@ -12,6 +12,7 @@
  */
 import type { ConnectRouter } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import { wrapHandler } from "./wrap-handler.js";
 import { parseBearer, type KeyStore } from "../auth/index.js";
 import { OPEN_SERVICES } from "./auth-interceptor.js";
 
@@ -40,14 +41,7 @@ function guard(handler: UniversalHandler, keys: KeyStore, discardMaxBytes: numbe
     void discard(req.body, discardMaxBytes);
     return handler({ ...req, header, body: once(replacement) });
   };
-  return Object.assign(guarded, {
-    protocolNames: handler.protocolNames,
-    service: handler.service,
-    method: handler.method,
-    requestPath: handler.requestPath,
-    allowedMethods: handler.allowedMethods,
-    supportedContentType: handler.supportedContentType,
-  });
+  return wrapHandler(handler, guarded);
 }
 
 /** An empty request message in the framing the content type implies; undefined for types we do not know. */

@@ -24,6 +24,7 @@ import {
   type ServiceImpl,
 } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import { wrapHandler } from "./wrap-handler.js";
 
 const decodeError = createContextKey<ConnectError | undefined>(undefined, {
   description: "why the request body did not decode",
@@ -140,14 +141,7 @@ function guard(handler: UniversalHandler, reject: UniversalHandler, limit: numbe
     header.set("content-length", String(empty.byteLength));
     return reject({ ...req, header, body: replay([empty]), contextValues });
   };
-  return Object.assign(guarded, {
-    protocolNames: handler.protocolNames,
-    service: handler.service,
-    method: handler.method,
-    requestPath: handler.requestPath,
-    allowedMethods: handler.allowedMethods,
-    supportedContentType: handler.supportedContentType,
-  });
+  return wrapHandler(handler, guarded);
 }
 
 /** The INVALID_ARGUMENT to answer, or undefined to let the request through as is. */

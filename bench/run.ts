@@ -136,7 +136,7 @@ async function throughputWithCpu(
     r.natsPerJob = { api: c.api / r.jobs, inMsgs: c.inMsgs / r.jobs, outMsgs: c.outMsgs / r.jobs };
   }
   const round = (_: string, v: unknown) => (typeof v === "number" ? Number(v.toFixed(3)) : v);
-  log(`  ${mode} HTTP/${o.httpVersion}: ${Math.round(r.jobsPerSec)} jobs/s; CPU ms/job ${JSON.stringify(r.cpuMsPerJob, round)}; NATS per job ${JSON.stringify(r.natsPerJob, round)}`);
+  log(`  ${mode} HTTP/${o.httpVersion}: ${Math.round(r.jobsPerSec)} jobs/s; CPU ms/job ${JSON.stringify(r.cpuMsPerJob, round)}${r.natsPerJob ? `; NATS per job ${JSON.stringify(r.natsPerJob, round)}` : ""}`);
   return r;
 }
 

@@ -7,7 +7,7 @@
  * the end, on errors and on ctrl-C.
  */
 import { readFileSync, statSync } from "node:fs";
-import { mkdir, mkdtemp, readdir } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -115,6 +115,7 @@ async function startNats(): Promise<{ server: NatsServer; pid: number }> {
   const pidFile = join(dir, "nats.pid");
   const server = await startNatsServer({ name: "jetq-bench", config: `pid_file: "${pidFile}"` });
   onCleanup(() => server.stop());
+  onCleanup(() => rm(dir, { recursive: true, force: true }));
   return { server, pid: natsPid(pidFile) };
 }
 

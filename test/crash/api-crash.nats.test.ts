@@ -4,10 +4,9 @@
  * once a new API process serves; no job runs twice (executions counted from
  * the worker process's output).
  */
-import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { uniqueQueue } from "../helpers/engines.js";
-import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
-import { killAll } from "../server/process.js";
+import { useNatsForProcesses } from "../server/process.js";
 import {
   countStates,
   crash,
@@ -21,24 +20,17 @@ import {
   type QueueClient,
 } from "./harness.js";
 
-let nats: NatsServer;
-beforeAll(async () => {
-  nats = await startNatsServer();
-});
-afterAll(async () => {
-  await nats?.stop();
-});
-afterEach(killAll);
+const backend = useNatsForProcesses();
 
 test("kill -9 of the API under 8 submitting clients: every acknowledged job completes exactly once", async () => {
   const queue = uniqueQueue("acrash");
-  const worker = await startCrashWorker(nats.url, {
+  const worker = await startCrashWorker(backend.nats.url, {
     CRASH_QUEUE: queue,
     JETQ_ACK_WAIT_MS: "2000",
     CRASH_CONCURRENCY: "32",
     CRASH_MAX_ATTEMPTS: "1",
   });
-  const first = await startApi(nats.url);
+  const first = await startApi(backend.nats.url);
   let client: QueueClient = first.client;
 
   const stop = new AbortController();
@@ -60,7 +52,7 @@ test("kill -9 of the API under 8 submitting clients: every acknowledged job comp
   stop.abort();
   const report = await load.done;
 
-  const second = await startApi(nats.url);
+  const second = await startApi(backend.nats.url);
   client = second.client;
   const ranBeforeRetry = new Set(executions([worker]).starts.keys());
   // A client retries the Submits whose answer it never got, with the same

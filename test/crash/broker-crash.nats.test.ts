@@ -5,10 +5,9 @@
  * recover without a restart, and every acknowledged job completes.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { uniqueQueue } from "../helpers/engines.js";
-import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
-import { killAll } from "../server/process.js";
+import { useNatsForProcesses } from "../server/process.js";
 import {
   countStates,
   eventually,
@@ -25,24 +24,17 @@ import {
 const GAP_MS = 3_000;
 const CALL_TIMEOUT_MS = 8_000;
 
-let nats: NatsServer;
-beforeAll(async () => {
-  nats = await startNatsServer();
-});
-afterAll(async () => {
-  await nats?.stop();
-});
-afterEach(killAll);
+const backend = useNatsForProcesses();
 
 test("kill -9 of nats-server under load, restart on the same store: UNAVAILABLE meanwhile, no acknowledged job lost", async () => {
   const queue = uniqueQueue("bcrash");
-  const worker = await startCrashWorker(nats.url, {
+  const worker = await startCrashWorker(backend.nats.url, {
     CRASH_QUEUE: queue,
     JETQ_ACK_WAIT_MS: "2000",
     CRASH_CONCURRENCY: "32",
     CRASH_MAX_ATTEMPTS: "1",
   });
-  const api = await startApi(nats.url);
+  const api = await startApi(backend.nats.url);
 
   const stop = new AbortController();
   const load = generateLoad({
@@ -59,7 +51,7 @@ test("kill -9 of nats-server under load, restart on the same store: UNAVAILABLE 
   }, 20_000);
   const ackedBeforeKill = acked();
   const killedAt = performance.now();
-  await nats.kill();
+  await backend.nats.kill();
   // While the API's connection is down a call fails at once (the NATS
   // client would drop its publish anyway), not after the request timeout.
   const probeMs = await eventually(async () => {
@@ -75,7 +67,7 @@ test("kill -9 of nats-server under load, restart on the same store: UNAVAILABLE 
   // The rest of the outage: a deliberate gap, not a wait for an event.
   await new Promise((r) => setTimeout(r, Math.max(0, GAP_MS - (performance.now() - killedAt))));
   const ackedInGap = acked() - ackedBeforeKill;
-  await nats.restart();
+  await backend.nats.restart();
   const restartedAt = performance.now();
   await eventually(async () => {
     if (!load.report.okTimes.some((t) => t > restartedAt)) throw new Error("no Submit answered OK since the restart");

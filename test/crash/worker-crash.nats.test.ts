@@ -4,28 +4,20 @@
  * as attempt 2 and completes; through the API exactly one terminal state is
  * ever seen and the handler finishes exactly once.
  */
-import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { uniqueQueue } from "../helpers/engines.js";
-import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
-import { killAll } from "../server/process.js";
+import { useNatsForProcesses } from "../server/process.js";
 import { crash, executions, JobState, json, value, startApi, startCrashWorker, TERMINAL } from "./harness.js";
 
 const ACK_WAIT_MS = 2_000;
 
-let nats: NatsServer;
-beforeAll(async () => {
-  nats = await startNatsServer();
-});
-afterAll(async () => {
-  await nats?.stop();
-});
-afterEach(killAll);
+const backend = useNatsForProcesses();
 
 test("kill -9 of the worker running a job: redelivered after ack_wait, attempt 2 completes, one terminal state", async () => {
   const queue = uniqueQueue("wcrash");
   const env = { CRASH_QUEUE: queue, JETQ_ACK_WAIT_MS: String(ACK_WAIT_MS), CRASH_MAX_ATTEMPTS: "3" };
-  const first = await startCrashWorker(nats.url, env);
-  const api = await startApi(nats.url);
+  const first = await startCrashWorker(backend.nats.url, env);
+  const api = await startApi(backend.nats.url);
 
   // Attempt 1 runs long enough to be killed in; attempt 2 is short.
   const input = { first_attempt_ms: 30_000, sleep_ms: 300 };
@@ -40,7 +32,7 @@ test("kill -9 of the worker running a job: redelivered after ack_wait, attempt 2
   await first.waitForLine((l) => l.msg === "start" && l.id === job.id, 10_000);
   // The second worker pulls before the first dies: nats-server 2.9 does not
   // count a redelivery that finds no pull waiting (the attempt would repeat).
-  const second = await startCrashWorker(nats.url, env);
+  const second = await startCrashWorker(backend.nats.url, env);
   const killedAt = performance.now();
   await crash(first);
   const started = await second.waitForLine((l) => l.msg === "start" && l.id === job.id, 15_000);

@@ -4,6 +4,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
+import { afterAll, afterEach, beforeAll } from "vitest";
+import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 
 export interface LogLine {
   level: number;
@@ -88,3 +90,25 @@ export function startProcess(script: string, env: Record<string, string>) {
   };
 }
 
+
+/**
+ * For files that run jetq processes against one nats-server: the server
+ * starts before the file's tests and stops after them, and no process a test
+ * started outlives that test.
+ */
+export function useNatsForProcesses(): { readonly nats: NatsServer } {
+  let nats: NatsServer | undefined;
+  beforeAll(async () => {
+    nats = await startNatsServer();
+  });
+  afterAll(async () => {
+    await nats?.stop();
+  });
+  afterEach(killAll);
+  return {
+    get nats() {
+      if (!nats) throw new Error("nats-server not started yet");
+      return nats;
+    },
+  };
+}

@@ -2,19 +2,11 @@
  * The split deployment (docker-compose): an API process without workers and a
  * worker-only process, meeting only through nats-server.
  */
-import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { freePort } from "../helpers/free-port.js";
-import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
-import { killAll, startProcess } from "./process.js";
+import { startProcess, useNatsForProcesses } from "./process.js";
 
-let nats: NatsServer;
-beforeAll(async () => {
-  nats = await startNatsServer();
-});
-afterAll(async () => {
-  await nats?.stop();
-});
-afterEach(killAll);
+const backend = useNatsForProcesses();
 
 async function rpc<T>(url: string, method: string, body: unknown): Promise<T> {
   const res = await fetch(`${url}/jetq.v1.QueueService/${method}`, {
@@ -38,13 +30,13 @@ it("an API process without workers and a worker process run echo jobs together; 
   const api = startProcess("src/main.ts", {
     PORT: String(port),
     HOST: "127.0.0.1",
-    NATS_URL: nats.url,
+    NATS_URL: backend.nats.url,
     JETQ_WORKERS: "false",
   });
   await api.waitForLine((l) => l.msg.includes("listening"));
-  expect(api.lines[0]!.msg).toContain(`NATS JetStream at ${nats.url}`);
+  expect(api.lines[0]!.msg).toContain(`NATS JetStream at ${backend.nats.url}`);
 
-  const worker = startProcess("src/worker-main.ts", { NATS_URL: nats.url });
+  const worker = startProcess("src/worker-main.ts", { NATS_URL: backend.nats.url });
   await worker.waitForLine((l) => l.msg === "worker started");
 
   const url = `http://127.0.0.1:${port}`;

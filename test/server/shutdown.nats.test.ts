@@ -6,22 +6,14 @@
  * left RUNNING.
  */
 import { Code } from "@connectrpc/connect";
-import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { JobState } from "../../gen/jetq/v1/queue_pb.js";
 import { PROTOCOLS, type ProtocolClient } from "../e2e/clients.js";
 import { expectCode, pollUntil, value } from "../e2e/harness.js";
 import { freePort } from "../helpers/free-port.js";
-import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
-import { killAll, startProcess } from "./process.js";
+import { startProcess, useNatsForProcesses } from "./process.js";
 
-let nats: NatsServer;
-beforeAll(async () => {
-  nats = await startNatsServer();
-});
-afterAll(async () => {
-  await nats?.stop();
-});
-afterEach(killAll);
+const backend = useNatsForProcesses();
 
 const open = (url: string): ProtocolClient => PROTOCOLS.find((p) => p.name === "connect+proto h2c")!.open(url);
 
@@ -30,7 +22,7 @@ async function startApi(env: Record<string, string> = {}) {
   const api = startProcess("src/main.ts", {
     PORT: String(port),
     HOST: "127.0.0.1",
-    NATS_URL: nats.url,
+    NATS_URL: backend.nats.url,
     JETQ_WORKERS: "false",
     ...env,
   });
@@ -40,7 +32,7 @@ async function startApi(env: Record<string, string> = {}) {
 
 async function startWorker(graceMs: number) {
   const worker = startProcess("src/worker-main.ts", {
-    NATS_URL: nats.url,
+    NATS_URL: backend.nats.url,
     JETQ_SHUTDOWN_GRACE_MS: String(graceMs),
   });
   await worker.waitForLine((l) => l.msg === "worker started");

@@ -46,12 +46,15 @@ export interface EventHub {
   start(): void;
   /** Core subscriptions used for fan-out: 0 or 1. */
   readonly subscriptions: number;
+  /** When the connection last went down (0: never): events before it prove nothing about what came after. */
+  readonly lastDisconnectAt: number;
   close(): void;
 }
 
 export function createEventHub(nc: NatsConnection, onEvent?: (id: string, e: JobEvent) => void): EventHub {
   const listeners = new Map<string, Set<EventListener>>();
   let sub: Subscription | undefined;
+  let lastDisconnectAt = 0;
 
   const dispatch = (subject: string, data: Uint8Array) => {
     const id = subject.slice(EVENT_PREFIX.length);
@@ -74,6 +77,11 @@ export function createEventHub(nc: NatsConnection, onEvent?: (id: string, e: Job
         if (!err) dispatch(msg.subject, msg.data);
       },
     });
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect" || s.type === "reconnect") lastDisconnectAt = Date.now();
+      }
+    })().catch(() => undefined);
   };
 
   return {
@@ -99,6 +107,9 @@ export function createEventHub(nc: NatsConnection, onEvent?: (id: string, e: Job
     },
     get subscriptions() {
       return sub ? 1 : 0;
+    },
+    get lastDisconnectAt() {
+      return lastDisconnectAt;
     },
     close() {
       sub?.unsubscribe();

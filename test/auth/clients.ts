@@ -5,8 +5,8 @@
  * Errors surface as ConnectError with the server's code, message and
  * headers/trailers (metadata), whatever the protocol.
  */
-import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import {
   Http2SessionManager,
   createConnectTransport,
@@ -16,6 +16,7 @@ import {
 import * as grpc from "@grpc/grpc-js";
 import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
 import type { ProtocolClient, QueueApi } from "../e2e/clients.js";
+import { createGrpcJsClient, grpcJsErrorToConnect, readGrpcJsStream } from "../helpers/grpc-js.js";
 
 export interface KeyedProtocol {
   name: string;
@@ -40,47 +41,17 @@ function generated(make: (baseUrl: string, interceptors: Interceptor[], session?
 }
 
 function grpcJs(baseUrl: string, key?: string): ProtocolClient {
-  const definition: Record<string, grpc.MethodDefinition<MessageShape<DescMessage>, MessageShape<DescMessage>>> = {};
-  for (const method of QueueService.methods) {
-    definition[method.name] = {
-      path: `/${QueueService.typeName}/${method.name}`,
-      requestStream: false,
-      responseStream: method.methodKind === "server_streaming",
-      requestSerialize: (msg: MessageShape<DescMessage>) => Buffer.from(toBinary(method.input, msg)),
-      requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
-      responseSerialize: (msg: MessageShape<DescMessage>) => Buffer.from(toBinary(method.output, msg)),
-      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
-      originalName: method.localName,
-    };
-  }
-  const Ctor = grpc.makeGenericClientConstructor(definition, QueueService.typeName);
-  const client = new Ctor(new URL(baseUrl).host, grpc.credentials.createInsecure()) as grpc.Client &
-    Record<string, (...args: unknown[]) => unknown>;
+  const client = createGrpcJsClient(baseUrl);
   const metadata = () => {
     const md = new grpc.Metadata();
     if (key !== undefined) md.set("authorization", `Bearer ${key}`);
     return md;
   };
-  const toConnectError = (err: unknown) => {
-    const e = err as Partial<grpc.ServiceError>;
-    if (typeof e.code !== "number") return ConnectError.from(err);
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(e.metadata?.getMap() ?? {})) headers.set(k, String(v));
-    // grpc-js decodes grpc-message with decodeURI, which leaves reserved
-    // characters connect-es percent-encodes (":" → "%3A") as they are.
-    let details = e.details ?? "";
-    try {
-      details = decodeURIComponent(details);
-    } catch {
-      // not percent-encoded after all
-    }
-    return new ConnectError(details, e.code as number as Code, headers);
-  };
   const unary = (name: string) => (req: unknown) =>
     new Promise<never>((resolve, reject) => {
       const m = QueueService.methods.find((x) => x.name === name)!;
       client[name]!.call(client, create(m.input, req as never), metadata(), (err: unknown, res: never) =>
-        err ? reject(toConnectError(err)) : resolve(res),
+        err ? reject(grpcJsErrorToConnect(err)) : resolve(res),
       );
     });
   const api: QueueApi = {
@@ -92,16 +63,7 @@ function grpcJs(baseUrl: string, key?: string): ProtocolClient {
     async *streamStatus(req, options) {
       const m = QueueService.method.streamStatus;
       const stream = client.StreamStatus!.call(client, create(m.input, req), metadata()) as grpc.ClientReadableStream<never>;
-      const onAbort = () => stream.cancel();
-      options?.signal?.addEventListener("abort", onAbort);
-      try {
-        for await (const msg of stream) yield msg;
-      } catch (err) {
-        throw toConnectError(err);
-      } finally {
-        options?.signal?.removeEventListener("abort", onAbort);
-        stream.cancel();
-      }
+      yield* readGrpcJsStream(stream, options?.signal);
     },
   };
   return { ...api, close: () => client.close() };

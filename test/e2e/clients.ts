@@ -10,9 +10,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import {
   create,
-  fromBinary,
   fromJson,
-  toBinary,
   toJson,
   type DescMessage,
   type DescMethod,
@@ -21,6 +19,7 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import { createGrpcJsClient, grpcJsErrorToConnect, readGrpcJsStream } from "../helpers/grpc-js.js";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import {
   Http2SessionManager,
@@ -142,58 +141,19 @@ function clientFromCaller(caller: WireCaller): ProtocolClient {
 
 // --- @grpc/grpc-js: an independent gRPC implementation --------------------------------
 
-interface GrpcServiceError extends Error {
-  code: number;
-  details: string;
-}
-
 function grpcJsCaller(baseUrl: string): WireCaller {
-  const definition: Record<string, grpc.MethodDefinition<MessageShape<DescMessage>, MessageShape<DescMessage>>> = {};
-  for (const method of QueueService.methods) {
-    definition[method.name] = {
-      path: `/${SERVICE}/${method.name}`,
-      requestStream: false,
-      responseStream: method.methodKind === "server_streaming",
-      requestSerialize: (msg: MessageShape<DescMessage>) => Buffer.from(toBinary(method.input, msg)),
-      requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
-      responseSerialize: (msg: MessageShape<DescMessage>) => Buffer.from(toBinary(method.output, msg)),
-      responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
-      originalName: method.localName,
-    };
-  }
-  const Ctor = grpc.makeGenericClientConstructor(definition, SERVICE);
-  const client = new Ctor(new URL(baseUrl).host, grpc.credentials.createInsecure());
-  const toConnectError = (err: unknown) => {
-    const e = err as Partial<GrpcServiceError>;
-    return typeof e.code === "number"
-      ? new ConnectError(e.details ?? "", e.code as Code)
-      : ConnectError.from(err);
-  };
+  const client = createGrpcJsClient(baseUrl);
   return {
     unary: (method, req) =>
       new Promise((resolve, reject) => {
-        const call = client[method.name] as (
-          req: unknown,
-          cb: (err: unknown, res: MessageShape<DescMessage>) => void,
-        ) => unknown;
-        call.call(client, req, (err, res) => {
-          if (err) reject(toConnectError(err));
+        client[method.name]!.call(client, req, (err: unknown, res: unknown) => {
+          if (err) reject(grpcJsErrorToConnect(err));
           else resolve(res as never);
         });
       }),
-    async *serverStream(method, req, options) {
-      const start = client[method.name] as (req: unknown) => grpc.ClientReadableStream<never>;
-      const stream = start.call(client, req);
-      const onAbort = () => stream.cancel();
-      options?.signal?.addEventListener("abort", onAbort);
-      try {
-        for await (const msg of stream) yield msg;
-      } catch (err) {
-        throw toConnectError(err);
-      } finally {
-        options?.signal?.removeEventListener("abort", onAbort);
-        stream.cancel();
-      }
+    serverStream(method, req, options) {
+      const stream = client[method.name]!.call(client, req) as grpc.ClientReadableStream<never>;
+      return readGrpcJsStream(stream, options?.signal);
     },
     close: () => client.close(),
   };

@@ -162,10 +162,7 @@ async function decodeProblem(
     // connect-es (like grpc-go) calls a compressed frame without an encoding
     // INTERNAL; it is the client that sent it.
     if (compressed && encoding === undefined) {
-      return new ConnectError(
-        `request frame is marked compressed, but the request names no encoding (${framing.encodingHeader})`,
-        Code.InvalidArgument,
-      );
+      return compressedWithoutEncoding(framing.encodingHeader);
     }
     if ((body[0]! & ~0b1) !== 0) return undefined;
     const length = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(1);
@@ -205,11 +202,7 @@ async function decodeProblem(
     fromBinary(handler.method.input, message);
     return undefined;
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    return new ConnectError(
-      `request body is not a valid ${handler.method.input.typeName} in protobuf binary: ${why}`,
-      Code.InvalidArgument,
-    );
+    return notValidBinary("request body", handler.method.input.typeName, err);
   }
 }
 
@@ -247,12 +240,22 @@ async function getProblem(handler: UniversalHandler, url: string, limit: number)
     fromBinary(handler.method.input, bytes);
     return undefined;
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
-    return new ConnectError(
-      `message query parameter is not a valid ${handler.method.input.typeName} in protobuf binary: ${why}`,
-      Code.InvalidArgument,
-    );
+    return notValidBinary("message query parameter", handler.method.input.typeName, err);
   }
+}
+
+/** INVALID_ARGUMENT for a request message that is not its type in protobuf binary (connect-es says INTERNAL). */
+export function notValidBinary(what: string, typeName: string, err: unknown): ConnectError {
+  const why = err instanceof Error ? err.message : String(err);
+  return new ConnectError(`${what} is not a valid ${typeName} in protobuf binary: ${why}`, Code.InvalidArgument);
+}
+
+/** INVALID_ARGUMENT for a frame marked compressed in a request that names no encoding (connect-es says INTERNAL). */
+export function compressedWithoutEncoding(encodingHeader: string): ConnectError {
+  return new ConnectError(
+    `request frame is marked compressed, but the request names no encoding (${encodingHeader})`,
+    Code.InvalidArgument,
+  );
 }
 
 /** Lone surrogates replaced by U+FFFD, so encodeURIComponent (grpc-message) cannot throw. */

@@ -8,6 +8,9 @@ import type { Logger } from "pino";
 /** Logs each call once it is over: method, protocol, code, duration (debug). */
 export function createLoggingInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
+    // Checked per call (the level can change at run time); when nothing would
+    // be logged, streams are not wrapped in one more async generator.
+    if (!logger.isLevelEnabled("debug")) return next(req);
     const started = performance.now();
     const rpc = `${req.service.typeName}/${req.method.name}`;
     const done = (err?: unknown) => {

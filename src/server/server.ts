@@ -3,12 +3,13 @@
  * binary, GET for side-effect-free RPCs), gRPC and gRPC-Web, over HTTP/1.1
  * and h2c.
  */
+import { setMaxListeners } from "node:events";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
-import { createKeyStore, createRateLimiter, type ApiKeyInput, type RateLimit } from "../auth/index.js";
+import { createKeyStore, createRateLimiter, parseBearer, type ApiKeyInput, type RateLimit } from "../auth/index.js";
 import type { Engine } from "../engine/types.js";
 import { silentLogger } from "../logger.js";
 import { createQueueService } from "../service/queue-service.js";
@@ -18,6 +19,7 @@ import { createAuthInterceptor } from "./auth-interceptor.js";
 import { withCors } from "./cors.js";
 import { createHealthService } from "./health.js";
 import { createLoggingInterceptor } from "./interceptors.js";
+import { createConnectFastPath } from "./connect-fast-path.js";
 import { createListener } from "./listener.js";
 import { drainOversizedBodies } from "./oversized.js";
 
@@ -44,6 +46,8 @@ export interface RunningServer {
   /** http://127.0.0.1:<port> (or the host given, when it is not a wildcard). */
   readonly url: string;
   readonly port: number;
+  /** Calls the Connect fast path (connect-fast-path.ts) took, for tests and diagnostics. */
+  readonly fastPathCalls: number;
   close(): Promise<void>;
 }
 
@@ -55,6 +59,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Aborting it aborts every handler context, which ends open StreamStatus
   // streams with this error: clients see UNAVAILABLE and know to retry.
   const shutdown = new AbortController();
+  // connect-es links every call it serves (gRPC streams too) to it.
+  setMaxListeners(0, shutdown.signal);
 
   const health = createHealthService([QueueService.typeName]);
   const keys = createKeyStore(options.apiKeys ?? []);
@@ -76,8 +82,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // curl users should not have to know proto3 omits defaults.
     jsonOptions: { alwaysEmitImplicit: true },
   };
+  const queueService = createQueueService(options.engine, { logger });
   const routes = (router: ConnectRouter) => {
-    router.service(QueueService, createQueueService(options.engine, { logger }));
+    router.service(QueueService, queueService);
     router.service(Health, health.service);
     guardBinaryDecoding(router, routerOptions);
     guardUnauthenticatedBodies(router, keys, routerOptions.readMaxBytes);
@@ -103,9 +110,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
 
+  const fastPath = createConnectFastPath({
+    service: QueueService,
+    impl: queueService,
+    interceptors: routerOptions.interceptors,
+    readMaxBytes: routerOptions.readMaxBytes,
+    jsonOptions: routerOptions.jsonOptions,
+    shutdownSignal: shutdown.signal,
+    // A caller without a valid key goes the guarded way (auth-guard.ts): its body is never buffered.
+    ...(keys.enabled
+      ? {
+          admit: (authorization: string | undefined) => {
+            const bearer = parseBearer(authorization ?? null);
+            return bearer.ok && keys.authenticate(bearer.key) !== undefined;
+          },
+        }
+      : {}),
+  });
+  let fastPathCalls = 0;
+  const serve: typeof handler = (req, res) => {
+    if (fastPath(req, res)) fastPathCalls += 1;
+    else handler(req, res);
+  };
+
   const readMaxBytes = routerOptions.readMaxBytes;
   const listener = createListener({
-    handler: withCors(drainOversizedBodies(handler, 4 * readMaxBytes), options.corsOrigins),
+    handler: withCors(drainOversizedBodies(serve, 4 * readMaxBytes), options.corsOrigins),
     logger,
   });
   const port = await listener.listen(options.port ?? 8080, host);
@@ -117,6 +147,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     url,
     port,
+    get fastPathCalls() {
+      return fastPathCalls;
+    },
     close() {
       closed ??= (async () => {
         closing = true;

@@ -1,0 +1,421 @@
+/**
+ * The Connect calls almost every client makes, served without connect-es's
+ * universal handler: unary and server-streaming POSTs with an uncompressed
+ * binary or JSON body and no deadline header. The universal layer (web
+ * Headers, an AbortController and a chain of async iterables per call) cost
+ * ~130 µs of CPU per call on top of node's own ~55 µs (bench/RESULTS.md);
+ * this path costs a few µs and calls the same ServiceImpl through the same
+ * interceptors with connect-es's own serializers, error JSON and end-stream
+ * encoding. Anything else (gRPC, gRPC-Web, GET, compression, timeouts, other
+ * services) goes to connect-es untouched: `tryServe` returns false before it
+ * has read a byte.
+ */
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import { create, type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createContextValues,
+  createServiceImplSpec,
+  type HandlerContext,
+  type Interceptor,
+  type MethodImplSpec,
+  type StreamRequest,
+  type StreamResponse,
+  type ServiceImpl,
+} from "@connectrpc/connect";
+import {
+  createAsyncIterable,
+  createMethodSerializationLookup,
+  encodeEnvelope,
+  invokeUnaryImplementation,
+  mergeNonProtocolHeaders,
+  type MethodSerializationLookup,
+} from "@connectrpc/connect/protocol";
+import type { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressedWithoutEncoding, notValidBinary } from "./decode-guard.js";
+import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+
+type Req = http.IncomingMessage | http2.Http2ServerRequest;
+/** What connect-node's adapter takes as a response, too. */
+type Res = Parameters<ReturnType<typeof connectNodeAdapter>>[1];
+
+export interface FastPathOptions {
+  service: DescService;
+  impl: ServiceImpl<DescService>;
+  interceptors: Interceptor[];
+  readMaxBytes: number;
+  jsonOptions?: { alwaysEmitImplicit?: boolean };
+  /** Aborted at shutdown: open streams end with its reason. */
+  shutdownSignal: AbortSignal;
+  /** When set, only calls it admits (by their Authorization header) take this path. */
+  admit?: (authorization: string | undefined) => boolean;
+}
+
+interface Route {
+  method: DescMethod;
+  spec: MethodImplSpec;
+  serialization: MethodSerializationLookup<DescMessage, DescMessage>;
+  path: string;
+}
+
+const encoder = new TextEncoder();
+
+export function createConnectFastPath(o: FastPathOptions): (req: Req, res: Res) => boolean {
+  const implSpec = createServiceImplSpec(o.service, o.impl);
+  const routes = new Map<string, Route>();
+  for (const method of o.service.methods) {
+    if (method.methodKind !== "unary" && method.methodKind !== "server_streaming") continue;
+    const path = `/${o.service.typeName}/${method.name}`;
+    routes.set(path, {
+      method,
+      spec: implSpec.methods[method.localName]!,
+      serialization: createMethodSerializationLookup(method, undefined, o.jsonOptions, {
+        readMaxBytes: o.readMaxBytes,
+        writeMaxBytes: 0xffffffff,
+      }),
+      path,
+    });
+  }
+  const endJson = o.jsonOptions;
+  // One listener for all open streams: node scans a signal's listeners on
+  // every add, so one each made opening 10,000 streams quadratic.
+  const openStreams = new Set<() => void>();
+  o.shutdownSignal.addEventListener(
+    "abort",
+    () => {
+      for (const end of [...openStreams]) end();
+    },
+    { once: true },
+  );
+
+  return (req, res) => {
+    if (req.method !== "POST") return false;
+    const route = routes.get(req.url ?? "");
+    if (!route) return false;
+    const h = req.headers;
+    const streaming = route.method.methodKind === "server_streaming";
+    const binary = contentTypeOf(h["content-type"], streaming);
+    if (binary === undefined) return false;
+    if (h["connect-timeout-ms"] !== undefined) return false;
+    const version = h["connect-protocol-version"];
+    if (version !== undefined && version !== "1") return false;
+    if (!identity(h[streaming ? "connect-content-encoding" : "content-encoding"])) return false;
+    const length = h["content-length"];
+    if (length !== undefined && !(Number(length) <= o.readMaxBytes)) return false;
+    if (o.admit && !o.admit(h.authorization)) return false;
+    if (streaming) void serveStream(route, binary, req, res);
+    else void serveUnary(route, binary, req, res);
+    return true;
+  };
+
+  async function serveUnary(route: Route, binary: boolean, req: Req, res: Res) {
+    const ctx = contextOf(route, req, o.shutdownSignal);
+    let status = 200;
+    let body: Uint8Array;
+    try {
+      const bytes = await readBody(req, o.readMaxBytes, () => tooLarge(o.readMaxBytes));
+      const input = parse(route, binary, bytes);
+      const spec = route.spec as Extract<MethodImplSpec, { kind: "unary" }>;
+      const output = await invokeUnaryImplementation(spec, ctx, input, o.interceptors);
+      body = route.serialization.getO(binary).serialize(output);
+      ctx.responseHeader.set("content-type", binary ? "application/proto" : "application/json");
+    } catch (e) {
+      const error = asConnectError(e);
+      status = codeToHttpStatus(error.code);
+      ctx.responseHeader.set("content-type", "application/json");
+      if (!error.isWireError) mergeNonProtocolHeaders(ctx.responseHeader, error.metadata);
+      body = errorToJsonBytes(error, endJson);
+    }
+    const head = headersOf(ctx.responseHeader, ctx.responseTrailer);
+    head["content-length"] = String(body.byteLength);
+    if (res.headersSent || res.writableEnded) return;
+    res.writeHead(status, head);
+    res.end(body);
+  }
+
+  async function serveStream(route: Route, binary: boolean, req: Req, res: Res) {
+    const abort = new AbortController();
+    const onShutdown = () => abort.abort(o.shutdownSignal.reason);
+    let ended = false;
+    const onClose = () => {
+      // writableFinished is no help: node reports a reset h2 stream as finished.
+      if (!ended) abort.abort(new ConnectError("the client closed the stream", Code.Canceled));
+    };
+    if (o.shutdownSignal.aborted) onShutdown();
+    else openStreams.add(onShutdown);
+    res.once("close", onClose);
+    const ctx = contextOf(route, req, abort.signal);
+    let wroteHead = false;
+    const writeHead = () => {
+      if (wroteHead) return;
+      wroteHead = true;
+      ctx.responseHeader.set("content-type", binary ? "application/connect+proto" : "application/connect+json");
+      res.writeHead(200, headersOf(ctx.responseHeader));
+    };
+    let error: ConnectError | undefined;
+    try {
+      // An envelope's payload may be readMaxBytes long (as in connect-es): the body, 5 more.
+      const bytes = await readBody(req, o.readMaxBytes + 5, (head) => {
+        // What connect-es says once it has read the envelope's header.
+        const length = head.byteLength < 5 ? 0 : new DataView(head.buffer, head.byteOffset, 5).getUint32(1);
+        return tooLarge(o.readMaxBytes, length > o.readMaxBytes ? length : undefined);
+      });
+      const [first, rest] = firstEnvelope(bytes, o.readMaxBytes);
+      const input = parse(route, binary, first);
+      assertNoMoreEnvelopes(rest, o.readMaxBytes);
+      const serialize = route.serialization.getO(binary);
+      const outputs = await invokeStream(route, ctx, input, o.interceptors);
+      for await (const message of outputs) {
+        if (abort.signal.aborted) break;
+        writeHead();
+        const full = "$typeName" in message ? message : create(route.method.output, message);
+        if (!res.write(encodeEnvelope(0, serialize.serialize(full)))) await drained(res, abort.signal);
+      }
+      // Cut short (shutdown): the client must not take it for the job's end.
+      if (abort.signal.aborted) error = ConnectError.from(abort.signal.reason, Code.Canceled);
+    } catch (e) {
+      error = asConnectError(e);
+    } finally {
+      openStreams.delete(onShutdown);
+    }
+    if (res.writableEnded || res.destroyed) return;
+    writeHead();
+    const end = endStreamToJson(ctx.responseTrailer, error, endJson);
+    ended = true;
+    res.end(encodeEnvelope(endStreamFlag, encoder.encode(JSON.stringify(end))));
+    res.off("close", onClose);
+  }
+}
+
+/**
+ * The interceptors, then the implementation, with the request message
+ * interceptors expect of a stream (an iterable of the one input). Unlike
+ * connect-es's transformInvokeImplementation, the implementation's own
+ * iterable is what comes back: no wrapping generators per message.
+ */
+async function invokeStream(
+  route: Route,
+  ctx: HandlerContext,
+  input: Message,
+  interceptors: Interceptor[],
+): Promise<AsyncIterable<Message>> {
+  const spec = route.spec as Extract<MethodImplSpec, { kind: "server_streaming" }>;
+  const method = spec.method;
+  let next: StreamingFn = async (req) => {
+    const it = req.message[Symbol.asyncIterator]();
+    const first = await it.next();
+    if (first.done === true) {
+      throw new ConnectError("protocol error: missing input message for server-streaming method", Code.Unimplemented);
+    }
+    const message = spec.impl(first.value, { ...ctx, requestHeader: req.header, signal: req.signal, values: req.contextValues });
+    // Implementations may yield init shapes; serveStream completes them.
+    return { stream: true, service: method.parent, method, header: ctx.responseHeader, trailer: ctx.responseTrailer, message: message as AsyncIterable<Message> };
+  };
+  for (const i of [...interceptors].reverse()) next = i(next as never) as StreamingFn;
+  const res = await next({
+    stream: true,
+    service: method.parent,
+    method,
+    requestMethod: ctx.requestMethod,
+    url: ctx.url,
+    signal: ctx.signal,
+    header: ctx.requestHeader,
+    contextValues: ctx.values,
+    message: createAsyncIterable([input]),
+  });
+  return res.message;
+}
+
+type StreamingFn = (req: StreamRequest<DescMessage>) => Promise<StreamResponse<DescMessage>>;
+
+/** What connect-es answers for a throw: ConnectErrors as they are, anything else INTERNAL (the cause kept). */
+function asConnectError(e: unknown): ConnectError {
+  return e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
+}
+
+/** true: binary, false: JSON, undefined: not a content type this path serves. */
+function contentTypeOf(value: string | undefined, streaming: boolean): boolean | undefined {
+  if (value === undefined) return undefined;
+  const semi = value.indexOf(";");
+  const type = (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
+  if (semi >= 0 && !/^\s*charset\s*=\s*"?utf-8"?\s*$/i.test(value.slice(semi + 1))) return undefined;
+  if (streaming) {
+    if (type === "application/connect+proto") return true;
+    if (type === "application/connect+json") return false;
+    return undefined;
+  }
+  if (type === "application/proto") return true;
+  if (type === "application/json") return false;
+  return undefined;
+}
+
+function identity(encoding: string | string[] | undefined): boolean {
+  return encoding === undefined || (typeof encoding === "string" && encoding.trim().toLowerCase() === "identity");
+}
+
+function parse(route: Route, binary: boolean, bytes: Uint8Array): Message {
+  if (!binary) return route.serialization.getI(false).parse(bytes);
+  try {
+    return route.serialization.getI(true).parse(bytes);
+  } catch (err) {
+    // connect-es calls undecodable binary INTERNAL; it is the client's bytes
+    // that are wrong (see decode-guard.ts, which does the same for the rest).
+    if (err instanceof ConnectError && err.code === Code.Internal) {
+      throw notValidBinary("request body", route.method.input.typeName, err.rawMessage.replace(/^parse binary: /, ""));
+    }
+    throw err;
+  }
+}
+
+/**
+ * The first message of a server-streaming request body, with connect-es's
+ * checks and errors (and decode-guard.ts's for a compressed frame), in its
+ * order: a client cannot tell which path read it. Stricter in one way: flags
+ * other than compressed are refused (the spec reserves them, and end-stream
+ * must not be set on requests), where connect-es ignores them.
+ */
+function firstEnvelope(body: Uint8Array, readMaxBytes: number): [message: Uint8Array, rest: Uint8Array] {
+  // The spec's cardinality violation (gRPC's status codes): UNIMPLEMENTED.
+  if (body.byteLength === 0) {
+    throw new ConnectError("protocol error: missing input message for server-streaming method", Code.Unimplemented);
+  }
+  if (body.byteLength < 5) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  const flags = body[0]!;
+  if (flags & 0b1) throw compressedWithoutEncoding("connect-content-encoding");
+  const length = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(1);
+  if (length > readMaxBytes) {
+    throw new ConnectError(`message size ${length} is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted);
+  }
+  if (body.byteLength < 5 + length) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  if (flags !== 0) throw new ConnectError(`protocol error: unexpected envelope flags ${flags}`, Code.InvalidArgument);
+  return [body.subarray(5, 5 + length), body.subarray(5 + length)];
+}
+
+/** What may follow the one message: nothing (connect-es's errors otherwise). */
+function assertNoMoreEnvelopes(rest: Uint8Array, readMaxBytes: number): void {
+  if (rest.byteLength === 0) return;
+  if (rest.byteLength < 5) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  const length = new DataView(rest.buffer, rest.byteOffset, rest.byteLength).getUint32(1);
+  if (length > readMaxBytes) {
+    throw new ConnectError(`message size ${length} is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted);
+  }
+  if (rest.byteLength < 5 + length) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  throw new ConnectError("protocol error: received extra input message for server-streaming method", Code.Unimplemented);
+}
+
+/** connect-es's words for a message over readMaxBytes (its size when known, as connect-es knows it). */
+function tooLarge(readMaxBytes: number, size?: number): ConnectError {
+  const what = size === undefined ? "message size" : `message size ${size}`;
+  return new ConnectError(`${what} is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted);
+}
+
+/** The whole body; past `limit` bytes, fails with overLimit(the bytes so far). */
+function readBody(req: Req, limit: number, overLimit: (head: Buffer) => ConnectError): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        reject(overLimit(Buffer.concat([...chunks, chunk])));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(new ConnectError(`reading the request failed: ${err.message}`, Code.Canceled));
+    };
+    const onAborted = () => onError(new Error("the client went away"));
+    const cleanup = () => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("aborted", onAborted);
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+    req.on("aborted", onAborted);
+  });
+}
+
+function drained(res: Res, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** What a handler and the interceptors see; request headers are read from node's object on demand. */
+function contextOf(route: Route, req: Req, signal: AbortSignal): HandlerContext {
+  return {
+    method: route.method,
+    service: route.method.parent,
+    requestMethod: "POST",
+    protocolName: "connect",
+    url: route.path,
+    signal,
+    timeoutMs: () => undefined,
+    requestHeader: headerView(req.headers),
+    responseHeader: new Headers(),
+    responseTrailer: new Headers(),
+    values: createContextValues(),
+  };
+}
+
+/**
+ * A read view of node's request headers with the Headers interface: get/has
+ * read node's object directly (all an interceptor usually needs); anything
+ * else converts once.
+ */
+function headerView(raw: http.IncomingHttpHeaders): Headers {
+  let full: Headers | undefined;
+  const real = () => {
+    if (!full) {
+      full = new Headers();
+      for (const [k, v] of Object.entries(raw)) {
+        if (k.startsWith(":") || v === undefined) continue;
+        if (Array.isArray(v)) for (const x of v) full.append(k, x);
+        else full.set(k, v);
+      }
+    }
+    return full;
+  };
+  const get = (name: string): string | null => {
+    const v = raw[name.toLowerCase()];
+    if (v === undefined) return null;
+    return Array.isArray(v) ? v.join(", ") : String(v);
+  };
+  return new Proxy({} as Headers, {
+    get(_t, prop) {
+      if (prop === "get") return get;
+      if (prop === "has") return (name: string) => raw[name.toLowerCase()] !== undefined;
+      const target = real();
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+/** Response headers, with trailers of a unary call as `trailer-` headers (the Connect protocol). */
+function headersOf(header: Headers, trailer?: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  header.forEach((v, k) => (out[k] = v));
+  trailer?.forEach((v, k) => (out[`trailer-${k}`] = v));
+  return out;
+}

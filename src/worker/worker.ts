@@ -149,7 +149,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   async function execute(q: QueueRuntime, job: ActiveJob): Promise<void> {
     const { lease, controller } = job;
-    const log = logger.child({ queue: q.name, job: lease.id, attempt: lease.attempt });
+    const log = new JobLog(logger, { queue: q.name, job: lease.id, attempt: lease.attempt });
     // From the first engine call on: a begin() or settle retried while the
     // engine is unreachable must not let the delivery's ack wait run out.
     const heartbeat = setInterval(
@@ -170,7 +170,7 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
-  async function runHandler(q: QueueRuntime, job: ActiveJob, log: Logger): Promise<void> {
+  async function runHandler(q: QueueRuntime, job: ActiveJob, log: JobLog): Promise<void> {
     const { lease, controller } = job;
 
     const abort = (reason: AbortReason) => {
@@ -221,7 +221,7 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
-  async function settle(job: ActiveJob, outcome: Outcome | undefined, log: Logger): Promise<void> {
+  async function settle(job: ActiveJob, outcome: Outcome | undefined, log: JobLog): Promise<void> {
     const { lease } = job;
     switch (job.reason) {
       case "cancel":
@@ -282,7 +282,7 @@ export function createWorker(options: WorkerOptions): Worker {
    * heartbeat keeps the delivery ours meanwhile), until the patience or the
    * stop grace runs out.
    */
-  async function whileUnreachable<T>(what: string, call: () => Promise<T>, log: Logger): Promise<T> {
+  async function whileUnreachable<T>(what: string, call: () => Promise<T>, log: JobLog): Promise<T> {
     const giveUpAt = Date.now() + SETTLE_PATIENCE_MS;
     let pauseMs = RETRY_MIN_MS;
     for (let tries = 1; ; tries++) {
@@ -378,6 +378,48 @@ export function createWorker(options: WorkerOptions): Worker {
       return stopped;
     },
   };
+}
+
+/**
+ * A job's logger: pino's child() serializes its bindings when it is made,
+ * which every job paid although most log nothing at the active level. The
+ * child is made on the first line that is actually written.
+ */
+class JobLog {
+  private child: Logger | undefined;
+
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindings: Record<string, unknown>,
+  ) {}
+
+  private at(level: "debug" | "info" | "warn" | "error"): Logger | undefined {
+    if (!this.parent.isLevelEnabled(level)) return undefined;
+    return (this.child ??= this.parent.child(this.bindings));
+  }
+
+  debug(obj: object | string, msg?: string): void {
+    this.write("debug", obj, msg);
+  }
+
+  info(obj: object | string, msg?: string): void {
+    this.write("info", obj, msg);
+  }
+
+  warn(obj: object | string, msg?: string): void {
+    this.write("warn", obj, msg);
+  }
+
+  error(obj: object | string, msg?: string): void {
+    this.write("error", obj, msg);
+  }
+
+  private write(level: "debug" | "info" | "warn" | "error", obj: object | string, msg?: string): void {
+    const log = this.at(level);
+    if (!log) return;
+    if (typeof obj === "string") log[level](obj);
+    else log[level](obj, msg);
+  }
 }
 
 function abortError(reason: AbortReason, lease: JobLease): Error {

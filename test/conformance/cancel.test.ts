@@ -90,6 +90,56 @@ forEachEngine("cancel", (env) => {
     await waitForCount(env.api, q, { inQueue: 0, running: 0 });
   });
 
+  test("a job cancelled by the worker's own process between fetch and begin: begin() resolves false", async () => {
+    const q = await env.queue();
+    const { id } = await env.api.submit({ queue: q, input: 1 });
+    const lease = await fetchOne(env.worker, q);
+    expect((await env.worker.cancel(id)).removed).toBe(true);
+    expect(await lease.begin()).toBe(false);
+    expect((await env.api.getStatus(id)).state).toBe("CANCELLED");
+    expect(await fetchFor(env.worker, q, 300)).toEqual([]);
+    await waitForCount(env.api, q, { inQueue: 0, running: 0 });
+  });
+
+  test("submitted, fetched, cancelled and begun all in one process: begin() resolves false", async () => {
+    const q = await env.queue();
+    const { id } = await env.worker.submit({ queue: q, input: 1 });
+    const lease = await fetchOne(env.worker, q);
+    expect(lease.id).toBe(id);
+    expect((await env.worker.cancel(id)).removed).toBe(true);
+    expect(await lease.begin()).toBe(false);
+    expect((await env.api.getStatus(id)).state).toBe("CANCELLED");
+    expect(await fetchFor(env.worker, q, 300)).toEqual([]);
+  });
+
+  test("a job cancelled by another process reads CANCELLED at once in the process that submitted it", async () => {
+    const q = await env.queue();
+    const { id } = await env.api.submit({ queue: q, input: 1 });
+    expect((await env.api.getStatus(id)).state).toBe("QUEUED");
+    const outcome = await env.worker.cancel(id);
+    expect(outcome.removed).toBe(true);
+    const status = await env.api.getStatus(id);
+    expect(status).toMatchObject({ id, state: "CANCELLED", finishedAt: outcome.job.finishedAt });
+    expect(status.queuePosition).toBeUndefined();
+    expect((await env.api.getResult(id)).state).toBe("CANCELLED");
+  });
+
+  test("20 held deliveries whose jobs are cancelled at once: none begins, each stays CANCELLED, none comes back", async () => {
+    const q = await env.queue({ ackWaitMs: 1_000 });
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) ids.push((await env.api.submit({ queue: q, input: i })).id);
+    const leases = [];
+    for (let round = 0; leases.length < 20 && round < 20; round++) leases.push(...(await env.worker.fetch(q, { max: 20 - leases.length, expiresMs: 2_000 })));
+    expect(leases.map((l) => l.id).sort()).toEqual([...ids].sort());
+    const outcomes = await Promise.all(ids.map((id) => env.api.cancel(id)));
+    expect(outcomes.every((o) => o.job.state === "CANCELLED")).toBe(true);
+    expect(await Promise.all(leases.map((l) => l.begin()))).toEqual(leases.map(() => false));
+    for (const id of ids) expect((await env.api.getStatus(id)).state).toBe("CANCELLED");
+    // past their ack wait: nothing redelivered
+    expect(await fetchFor(env.worker, q, 1_300)).toEqual([]);
+    await waitForCount(env.api, q, { inQueue: 0, running: 0 });
+  });
+
   test("cancel of a COMPLETED job: removed false, the message names the state, nothing changes", async () => {
     const q = await env.queue();
     const { id } = await env.api.submit({ queue: q, input: 1 });

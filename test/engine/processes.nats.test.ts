@@ -3,30 +3,17 @@
  * subscription for any number of watches, ids that cannot be guessed, state
  * any process can read, and UNAVAILABLE (never a hang) while NATS is down.
  */
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { formatJobId, newToken, parseJobId } from "../../src/engine/job-id.js";
 import { createNatsEngine } from "../../src/engine/nats/index.js";
 import type { Engine, JobStatus } from "../../src/engine/types.js";
-import { uniqueQueue } from "../helpers/engines.js";
-import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
+import { uniqueQueue, useNatsEngines } from "../helpers/engines.js";
+import { startNatsServer } from "../helpers/nats-server.js";
 import { connections, eventually } from "./nats-monitor.nats.js";
 
-let nats: NatsServer;
-const opened: Engine[] = [];
-const open = async (name?: string) => {
-  const e = await createNatsEngine({ servers: nats.url, ...(name ? { name } : {}) });
-  opened.push(e);
-  return e;
-};
-
-beforeAll(async () => {
-  nats = await startNatsServer();
-});
-afterAll(async () => {
-  await Promise.allSettled(opened.map((e) => e.close()));
-  await nats?.stop();
-});
+const fixture = useNatsEngines();
+const open = (name?: string) => fixture.open(name);
 
 async function collect(it: AsyncIterable<JobStatus>, sink: JobStatus[]): Promise<void> {
   for await (const s of it) sink.push(s);
@@ -46,7 +33,7 @@ test("100 watches on 10 jobs share ONE subscription on jetq.ev.> (the server's /
     expect(seen.every((s) => s.length >= 1)).toBe(true);
   });
   expect(api.stats()).toEqual({ eventSubscriptions: 1, openWatches: 100 });
-  const conn = (await connections(nats.monitorUrl)).find((c) => c.name === name);
+  const conn = (await connections(fixture.nats.monitorUrl)).find((c) => c.name === name);
   const subs = conn?.subscriptions_list ?? [];
   expect(subs.filter((s) => s.startsWith("jetq.ev."))).toEqual(["jetq.ev.>"]);
   expect(subs.length).toBeLessThanOrEqual(3); // jetq.ev.>, the request inbox, nothing per watch
@@ -76,6 +63,43 @@ test("an id with the right queue and seq but a guessed token is NOT_FOUND, queue
   expect(await lease!.complete(2)).toBe(true);
   await expect(engine.getResult(guess)).rejects.toMatchObject({ code: Code.NotFound });
   expect((await engine.getResult(id)).output).toBe(2);
+});
+
+test("what the submitting process answers from memory equals what a fresh process reads from NATS", async () => {
+  const q = uniqueQueue("mem");
+  const a = await open();
+  await a.declareQueue(q, { maxAttempts: 2, backoffBaseMs: 10, backoffMaxMs: 10 });
+  const done = await a.submit({ queue: q, input: "done", tenant: "t1" });
+  const failed = await a.submit({ queue: q, input: "failed" });
+  const cancelled = await a.submit({ queue: q, input: "cancelled" });
+  expect((await a.cancel(cancelled.id)).removed).toBe(true);
+
+  const [l1] = await a.fetch(q, { max: 1, expiresMs: 2_000 });
+  expect(l1!.id).toBe(done.id);
+  expect(await l1!.begin()).toBe(true);
+  l1!.progress(0.5);
+  expect(await l1!.complete({ ok: 1 })).toBe(true);
+  // failed: a retry, then the last attempt fails
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    let lease;
+    for (let i = 0; i < 20 && !lease; i++) [lease] = await a.fetch(q, { max: 1, expiresMs: 1_000 });
+    expect(lease!.id).toBe(failed.id);
+    expect(lease!.attempt).toBe(attempt);
+    expect(await lease!.begin()).toBe(true);
+    expect(await lease!.fail({ code: "E", message: `attempt ${attempt}` })).toBe(true);
+  }
+  const queued = await a.submit({ queue: q, input: "queued" });
+
+  const b = await open();
+  for (const id of [done.id, failed.id, cancelled.id, queued.id]) {
+    const mine = await a.getStatus(id);
+    expect(mine).toEqual(await b.getStatus(id));
+  }
+  expect((await a.getStatus(done.id)).state).toBe("COMPLETED");
+  expect((await a.getStatus(failed.id)).error).toEqual({ code: "E", message: "attempt 2" });
+  expect((await a.getStatus(queued.id)).queuePosition).toBe(0);
+  await expect(a.getStatus(done.id, { tenant: "t2" })).rejects.toMatchObject({ code: Code.NotFound });
+  expect((await a.getStatus(done.id, { tenant: "t1" })).state).toBe("COMPLETED");
 });
 
 test("a job's state survives its submitting process: another engine sees position, runs it, a third reads the result", async () => {

@@ -1,4 +1,5 @@
 import { expect, it } from "vitest";
+import { pino } from "pino";
 import { echo } from "../../src/handlers/echo.js";
 import type { JobStatus } from "../../src/engine/types.js";
 import { forEachEngine, uniqueQueue, waitFor, waitForState } from "./harness.js";
@@ -58,5 +59,26 @@ forEachEngine("echo handler", (env) => {
     expect((await waitForState(env.api, job.id, "CANCELLED")).state).toBe("CANCELLED");
     // Its slot frees at once, not after the minute.
     await waitFor("the queue to have nothing running", async () => (await env.api.queueCount(queue)).running === 0);
+  });
+});
+
+forEachEngine("worker log lines", (env) => {
+  it("a failed attempt is logged at info with its queue, job and attempt; debug lines stay unwritten", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: "info" },
+      { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    const queue = uniqueQueue("logs");
+    await env
+      .worker({ logger, queues: { [queue]: { handler: echo, config: { maxAttempts: 1 } } } })
+      .start();
+    const ok = await env.api.submit({ queue, input: { fine: true } });
+    const bad = await env.api.submit({ queue, input: { fail: "boom", permanent: true } });
+    await waitForState(env.api, ok.id, "COMPLETED");
+    await waitForState(env.api, bad.id, "FAILED");
+    const failed = await waitFor("the failure's log line", () => lines.find((l) => l.msg === "job attempt failed"));
+    expect(failed).toMatchObject({ queue, job: bad.id, attempt: 1, component: "worker", message: "boom", retryable: false });
+    expect(lines.some((l) => l.job === ok.id)).toBe(false);
   });
 });

@@ -1,10 +1,14 @@
 /**
  * Cancel signals to the leases of this process: ONE subscription on
  * `jetq.cancel.>` (opened with the first fetch), dispatched in memory to the
- * live leases of each job.
+ * live leases of each job. Signals are also remembered a while (bounded), so
+ * a delivery whose job was cancelled before its lease began is not run: a
+ * lease's begin() on a first delivery consults this instead of reading the
+ * job's record (see lease.ts).
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { CANCEL_PREFIX, CANCEL_WILDCARD, cancelSubject } from "./layout.js";
+import { RecentMap } from "./live.js";
 
 export interface CancelSignals {
   /** Opens the subscription (idempotent). */
@@ -13,11 +17,29 @@ export interface CancelSignals {
   on(id: string, fn: () => void): () => void;
   /** Tells whoever holds the job to stop (sent after the CANCELLED record is written). */
   send(id: string): void;
+  /**
+   * Notes a job this process knows to be finished (its CANCELLED record or
+   * another terminal one is written): a signal received, one sent, a
+   * terminal event.
+   */
+  noteFinished(id: string): void;
+  /** Whether this process learnt (recently) that the job is finished. */
+  finished(id: string): boolean;
 }
+
+/** Finished jobs remembered: the most recent ones, each for at most REMEMBER_MS. */
+const MAX_REMEMBERED = 20_000;
+const REMEMBER_MS = 10 * 60_000;
 
 export function createCancelSignals(nc: NatsConnection): CancelSignals {
   const handlers = new Map<string, Set<() => void>>();
+  const known = new RecentMap<true>(MAX_REMEMBERED, REMEMBER_MS);
   let subscribed = false;
+
+  const noteFinished = (id: string) => {
+    if (!known.has(id)) known.set(id, true);
+  };
+
   return {
     start() {
       if (subscribed || nc.isClosed()) return;
@@ -25,7 +47,9 @@ export function createCancelSignals(nc: NatsConnection): CancelSignals {
       nc.subscribe(CANCEL_WILDCARD, {
         callback: (err, msg) => {
           if (err) return;
-          const set = handlers.get(msg.subject.slice(CANCEL_PREFIX.length));
+          const id = msg.subject.slice(CANCEL_PREFIX.length);
+          noteFinished(id);
+          const set = handlers.get(id);
           if (set) for (const h of [...set]) h();
         },
       });
@@ -44,7 +68,10 @@ export function createCancelSignals(nc: NatsConnection): CancelSignals {
       };
     },
     send(id) {
+      noteFinished(id);
       if (!nc.isClosed()) nc.publish(cancelSubject(id));
     },
+    noteFinished,
+    finished: (id) => known.has(id),
   };
 }

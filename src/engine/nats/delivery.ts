@@ -1,8 +1,12 @@
 /**
  * One delivery of a job message from the `workers` consumer, with the ack
- * protocol spoken directly on its reply subject. Settling acks are requests
- * (the server confirms), so a job's queue counts are right the moment
- * complete()/fail() resolve.
+ * protocol spoken directly on its reply subject. The final ack is a plain
+ * publish: it is sent after the conditional record that decides the job's
+ * outcome, so a lost ack only redelivers a job whose next delivery finds
+ * that record and settles. Naks stay requests (the server confirms), so a
+ * retry's redelivery is scheduled when fail()/release() resolve. Queue
+ * counts read right after an ack may lag it by the server's processing
+ * (they are cached a few hundred ms anyway).
  */
 import { nanos, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 
@@ -50,7 +54,14 @@ export function toDelivery(nc: NatsConnection, msg: Msg, timeoutMs: number): Del
     deliveryCount: info.deliveryCount,
     headers: msg.headers,
     data: msg.data,
-    ack: () => settle("+ACK"),
+    ack: async () => {
+      if (nc.isClosed()) return;
+      try {
+        nc.publish(reply, "+ACK");
+      } catch {
+        // As a lost ack: redelivered after ack_wait, settled by the record.
+      }
+    },
     nak: (delayMs = 0) =>
       settle(delayMs > 0 ? `-NAK ${JSON.stringify({ delay: nanos(Math.round(delayMs)) })}` : "-NAK"),
     working() {

@@ -25,7 +25,7 @@ import type { IdempotencyStore } from "./idempotency.js";
 import type { JobMeta } from "./job-message.js";
 import type { LiveJobs } from "./live.js";
 import type { LogStore } from "./logs.js";
-import type { JobRecord, RecordStore } from "./records.js";
+import type { JobRecord, RecordStore, StoredRecord } from "./records.js";
 
 export interface LeaseContext {
   records: RecordStore;
@@ -44,6 +44,22 @@ export interface LeaseContext {
   touched(queue: string): void;
   /** Registers a live lease for cancel signals; returns the unregister. */
   onCancel(id: string, fn: () => void): () => void;
+  /**
+   * Whether this process learnt that the job is finished (a cancel signal
+   * received or sent, a terminal event): see begin().
+   */
+  knownFinished(id: string): boolean;
+  /**
+   * Resolves once every message NATS sent this process before the call has
+   * been dispatched (a PING round trip): cancel signals published before
+   * begin() are known by then.
+   */
+  barrier(): Promise<void>;
+  /**
+   * Whether nobody outside this process can know the job's id yet (its
+   * Submit, here, has not returned): then nobody can have cancelled it.
+   */
+  undisclosed?(id: string): boolean;
   /** Fails calls at once while the connection is down (see connection.ts). */
   link?: Link;
   logger?: Logger;
@@ -132,7 +148,9 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     if (settled) return false;
     await ctx.logs.flushed(id);
     const maxOutput = ctx.maxOutputBytes ?? MAX_BLOB_BYTES;
-    if (record.output !== undefined) {
+    let encoded = ctx.records.encode(record);
+    // The output is part of the record: a record under both limits has an output under them too.
+    if (record.output !== undefined && encoded.length > Math.min(maxOutput, ctx.maxRecordBytes)) {
       const data = new TextEncoder().encode(JSON.stringify(record.output));
       if (data.length > maxOutput) {
         // Not retried: the same handler would return the same output.
@@ -142,14 +160,15 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
           finishedAt: record.finishedAt ?? Date.now(),
           error: outputTooLarge(data.length, maxOutput),
         };
-      } else if (ctx.records.size(record) > ctx.maxRecordBytes) {
+      } else if (encoded.length > ctx.maxRecordBytes) {
         const name = `out-${id}`;
         await ctx.blobs.put(name, data);
         const { output: _big, ...rest } = record;
         record = { ...rest, outputRef: name };
       }
+      encoded = ctx.records.encode(record);
     }
-    const rev = await ctx.records.write(id, record, revision);
+    const rev = await ctx.records.write(id, record, revision, encoded);
     if (rev === undefined) return lost();
     revision = rev;
     if (meta.msgId && ctx.idempotency) {
@@ -184,8 +203,27 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
 
     async begin() {
       if (settled) return false;
-      let stored = await ctx.records.get(id);
-      if (stored && isTerminal(stored.record.state)) return yieldTo();
+      let stored: StoredRecord | undefined;
+      if (delivery.deliveryCount === 1) {
+        // A first delivery: no earlier delivery wrote a record, so only a
+        // cancel can have (its CANCELLED record, then the signal, then the
+        // message's delete). Every process with a fetch hears cancel signals:
+        // once a ping round trip proves that any signal sent before this
+        // call has arrived, this process knows what a record read would say
+        // for every cancel that completed before begin() was called. A cancel
+        // racing begin() is as one racing a running job: its signal aborts
+        // the handler, and the conditional kv.create of our outcome loses to
+        // the CANCELLED record, so the job still ends exactly once.
+        // No cancel can exist for a job whose id has not left this process yet.
+        if (!ctx.undisclosed?.(id)) {
+          await ctx.barrier();
+          if (settled) return false;
+          if (ctx.knownFinished(id)) return yieldTo();
+        }
+      } else {
+        stored = await ctx.records.get(id);
+        if (stored && isTerminal(stored.record.state)) return yieldTo();
+      }
       revision = stored?.revision ?? 0;
       revisionKnown = true;
       const deadline = meta.options.startDeadline;
@@ -220,6 +258,8 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
         controller.abort(new Error("job cancelled"));
         if (!settled) void yieldTo();
       });
+      // A signal that came while we wrote: the cancel won, do not run.
+      if (ctx.knownFinished(id)) return yieldTo();
       ctx.live.update(id, { attempt, startedAt, progress: 0, running: true });
       ctx.touched(queue);
       ctx.events.publish(id, { type: "status", state: "RUNNING", attempt, progress: 0, startedAt });

@@ -3,6 +3,9 @@
  * leases (attempt, started_at, progress): DESIGN allows a process that missed
  * them to leave these unset rather than pay a durable write per job.
  */
+import type { JobEvent } from "./events.js";
+import type { JobMeta } from "./job-message.js";
+
 export interface LiveInfo {
   attempt: number;
   startedAt?: number;
@@ -24,14 +27,104 @@ export function createLiveJobs(): LiveJobs {
   return {
     get: (id) => map.get(id),
     update(id, patch) {
-      const cur = map.get(id) ?? { attempt: 0, progress: 0, running: false };
-      map.delete(id);
-      map.set(id, { ...cur, ...patch });
+      const cur = map.get(id);
+      if (cur) {
+        Object.assign(cur, patch);
+        return;
+      }
+      map.set(id, { attempt: 0, progress: 0, running: false, ...patch });
       if (map.size > MAX_ENTRIES) {
         const oldest = map.keys().next().value;
         if (oldest !== undefined) map.delete(oldest);
       }
     },
     forget: (id) => void map.delete(id),
+  };
+}
+
+/**
+ * Jobs this process submitted a moment ago: the meta of their message (so a
+ * status read needs no direct get of it) and, once a terminal event or a
+ * local lease said so, their final status (terminal states never change,
+ * and their event is published only after their record is written).
+ * Entries live at most maxAgeMs from their submit, kept well under the
+ * retention so nothing answers for a job whose record expired.
+ */
+export interface RecentJob {
+  meta: JobMeta;
+  /** The final status (without id, queue, createdAt: those come from the job). */
+  terminal?: TerminalInfo;
+  /**
+   * Submit returned the id. Until then nobody outside this process knows it
+   * (its token is random), so nobody can have cancelled the job: a lease of
+   * it may begin without proof that no cancel signal is on its way
+   * (lease.ts). Idempotent submits do not count: a duplicate Submit
+   * elsewhere can return the id earlier.
+   */
+  disclosed?: boolean;
+}
+
+/** What a terminal status event says. */
+export type TerminalInfo = Omit<Extract<JobEvent, { type: "status" }>, "type">;
+
+export interface RecentJobs {
+  /** Remembers a job submitted here; returns its entry. */
+  submitted(id: string, meta: JobMeta): RecentJob;
+  get(id: string): RecentJob | undefined;
+  /** Notes a terminal status of a job known here (others are ignored). */
+  finished(id: string, info: TerminalInfo): void;
+}
+
+const MAX_RECENT = 20_000;
+
+/**
+ * A bounded map of recent entries, each readable for at most maxAgeMs: two
+ * generations (the newer takes inserts; when it holds half the bound or
+ * has aged out, it becomes the older and the older is dropped). Evicting
+ * one by one from the head of a Map instead makes V8 skip the holes left
+ * by every earlier delete on each eviction, which costs O(n) per insert.
+ */
+export class RecentMap<V> {
+  private young = new Map<string, { value: V; at: number }>();
+  private old = new Map<string, { value: V; at: number }>();
+  private youngSince = Date.now();
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxAgeMs: number,
+  ) {}
+
+  set(key: string, value: V, now = Date.now()): void {
+    if (this.young.size >= this.maxEntries / 2 || now - this.youngSince > this.maxAgeMs) {
+      this.old = this.young;
+      this.young = new Map();
+      this.youngSince = now;
+    }
+    this.young.set(key, { value, at: now });
+  }
+
+  get(key: string, now = Date.now()): V | undefined {
+    const e = this.young.get(key) ?? this.old.get(key);
+    return e !== undefined && now - e.at <= this.maxAgeMs ? e.value : undefined;
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+}
+
+export function createRecentJobs(maxAgeMs: number): RecentJobs {
+  const map = new RecentMap<RecentJob>(MAX_RECENT, maxAgeMs);
+  return {
+    submitted(id, meta) {
+      const entry: RecentJob = { meta };
+      map.set(id, entry);
+      return entry;
+    },
+    get: (id) => map.get(id),
+    finished(id, info) {
+      const e = map.get(id);
+      if (e && !e.terminal) e.terminal = info;
+    },
   };
 }

@@ -40,10 +40,11 @@ export interface RecordStore {
   /**
    * Writes record if the key is still at `revision` (0 = must not exist).
    * Resolves the new revision, or undefined when another writer won.
+   * `encoded`: the record as encode() returned it, when the caller has it.
    */
-  write(id: string, record: JobRecord, revision: number): Promise<number | undefined>;
-  /** Encoded size of a record, to keep it under max_payload. */
-  size(record: JobRecord): number;
+  write(id: string, record: JobRecord, revision: number, encoded?: Uint8Array): Promise<number | undefined>;
+  /** The record as stored (its length is what must stay under max_payload). */
+  encode(record: JobRecord): Uint8Array;
 }
 
 const encoder = new TextEncoder();
@@ -55,8 +56,8 @@ export function createRecordStore(kv: KV): RecordStore {
       if (!e || e.operation !== "PUT" || e.length === 0) return undefined;
       return { record: e.json<JobRecord>(), revision: e.revision };
     },
-    async write(id, record, revision) {
-      const data = encoder.encode(JSON.stringify(record));
+    async write(id, record, revision, encoded) {
+      const data = encoded ?? encoder.encode(JSON.stringify(record));
       try {
         return revision === 0 ? await kv.create(id, data) : await kv.update(id, data, revision);
       } catch (err) {
@@ -64,8 +65,8 @@ export function createRecordStore(kv: KV): RecordStore {
         throw err;
       }
     },
-    size(record) {
-      return encoder.encode(JSON.stringify(record)).length;
+    encode(record) {
+      return encoder.encode(JSON.stringify(record));
     },
   };
 }

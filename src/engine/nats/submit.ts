@@ -14,9 +14,10 @@ import type { JobOptions, JobStatus, SubmitInput } from "../types.js";
 import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
 import { isNoResponders, isStreamNotFound } from "./errors.js";
 import { idempotencyKeys, type IdempotencyKeys, type IdempotencyStore } from "./idempotency.js";
-import { encodeInput, headersSize, metaHeaders, readMeta } from "./job-message.js";
+import { encodeInput, headersSize, metaHeaders, readMeta, type JobMeta } from "./job-message.js";
 import { queueSubject, streamName } from "./layout.js";
 import { positionOf, type QueueInfoCache } from "./queue-info.js";
+import type { RecentJobs } from "./live.js";
 import type { JobRef, StateDeriver } from "./state.js";
 
 export interface SubmitDeps {
@@ -30,6 +31,8 @@ export interface SubmitDeps {
   /** Largest input accepted at all (JETQ_MAX_PAYLOAD_BYTES); default MAX_BLOB_BYTES. */
   maxInputBytes?: number;
   requestTimeoutMs: number;
+  /** Where this process remembers what it submitted (status reads skip a direct get). */
+  recent?: RecentJobs;
 }
 
 const refOf = (id: string): JobRef => ({ id, ...parseJobId(id) });
@@ -124,7 +127,7 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
     const createdAt = Date.now();
     let data = encodeInput(input.input as JsonValue);
     if (data.length > maxInputBytes) throw inputTooLarge(data.length, maxInputBytes);
-    const meta = { token, createdAt, tenant, options: jobOptions(input.options) };
+    let meta: JobMeta = { token, createdAt, tenant, options: jobOptions(input.options) };
     let h = metaHeaders(meta);
     const size = data.length + headersSize(h) + (keys ? keys.msgId.length + 16 : 0);
     if (size > deps.maxPayload()) {
@@ -132,7 +135,8 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
       const inputRef = `in-${queue}-${token}`;
       await blobs.put(inputRef, data);
       data = new Uint8Array(0);
-      h = metaHeaders({ ...meta, inputRef });
+      meta = { ...meta, inputRef };
+      h = metaHeaders(meta);
     }
     let ack;
     try {
@@ -152,6 +156,10 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
         return deriver.status(refOf(winner));
       }
     }
-    return queuedStatus(ref, createdAt);
+    const recent = deps.recent?.submitted(ref.id, keys ? { ...meta, msgId: keys.msgId } : meta);
+    const status = await queuedStatus(ref, createdAt);
+    // From here on the id is known outside this process (see RecentJob.disclosed).
+    if (recent) recent.disclosed = true;
+    return status;
   };
 }

@@ -14,10 +14,14 @@
 import { afterAll, beforeAll, describe, expect } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { JsonValue } from "@bufbuild/protobuf";
-import { ENGINES, uniqueQueue, type EngineBackend, type EngineKind } from "../helpers/engines.js";
-import { startNatsServer } from "../helpers/nats-server.js";
-import { createMemoryEngine } from "../../src/engine/memory/index.js";
-import { createNatsEngine } from "../../src/engine/nats/index.js";
+import {
+  ENGINES,
+  engineKinds,
+  uniqueQueue,
+  type EngineBackend,
+  type EngineKind,
+  type EngineOptions,
+} from "../helpers/engines.js";
 import type {
   Engine,
   JobLease,
@@ -26,7 +30,7 @@ import type {
   WatchOptions,
 } from "../../src/engine/types.js";
 
-export { Code, ConnectError, uniqueQueue };
+export { Code, ConnectError, uniqueQueue, type EngineOptions };
 
 /**
  * JETQ_ENGINES=memory (comma separated) runs a subset while developing; unset
@@ -56,12 +60,6 @@ export function forEachEngine(title: string, body: (env: EngineEnv) => void): vo
   });
 }
 
-/** Engine options both engines take, for suites that need non-default policies. */
-export interface EngineOptions {
-  retentionMs?: number;
-  maxPayloadBytes?: number;
-}
-
 /**
  * As forEachEngine, on engines opened with `options` (a backend of their own:
  * NATS buckets keep the retention they were created with).
@@ -73,34 +71,7 @@ export function forEachEngineWith(title: string, options: EngineOptions, body: (
 }
 
 function withOptions(kind: EngineKind, options: EngineOptions): EngineKind {
-  if (kind.name === "memory") {
-    return {
-      name: "memory",
-      async start() {
-        const engine = createMemoryEngine(options);
-        return { open: async () => engine, stop: () => engine.close() };
-      },
-    };
-  }
-  return {
-    name: "nats",
-    async start() {
-      const nats = await startNatsServer();
-      const opened: Engine[] = [];
-      return {
-        nats,
-        open: async () => {
-          const engine = await createNatsEngine({ servers: nats.url, ...options });
-          opened.push(engine);
-          return engine;
-        },
-        stop: async () => {
-          await Promise.allSettled(opened.map((e) => e.close()));
-          await nats.stop();
-        },
-      };
-    },
-  };
+  return engineKinds(options).find((k) => k.name === kind.name)!;
 }
 
 function useBackend(kind: EngineKind): EngineEnv {

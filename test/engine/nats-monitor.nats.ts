@@ -38,6 +38,8 @@ export async function stream(monitorUrl: string, name: string): Promise<StreamDe
 export interface Connz {
   cid: number;
   name?: string;
+  /** Messages the server received from this connection. */
+  in_msgs: number;
   subscriptions_list?: string[];
 }
 

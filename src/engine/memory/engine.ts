@@ -50,6 +50,7 @@ import {
 import { createLease, type LeaseHost } from "./lease.js";
 import type { SeqSet } from "./order-stats.js";
 import { createTimerHeap } from "./timer-heap.js";
+import { createPositionPacer, type PositionPacerOptions } from "../position-pacer.js";
 import { notifyWatchers, watchJob } from "./watch.js";
 
 export interface MemoryEngineOptions {
@@ -58,9 +59,13 @@ export interface MemoryEngineOptions {
   /** Largest input and output (JSON bytes); default 16 MiB. */
   maxPayloadBytes?: number;
   logger?: Logger;
+  /** How position-only updates of watches are paced (defaults: ../position-pacer.ts). */
+  positionUpdates?: PositionPacerOptions;
 }
 
 const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** Least time between two passes telling a queue's watchers that their line moved. */
+const POSITION_SCAN_MS = 100;
 /** Largest input (JSON bytes): the server's 16 MiB request limit, so memory use stays bounded per job. */
 export const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 /** Ids of jobs removed by retention, remembered to say why they are gone. */
@@ -91,6 +96,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   /** id → tenant of jobs removed by retention */
   const tombstones = new Map<string, string>();
   const watchers = new Set<JobWatcher>();
+  const pacer = createPositionPacer(options.positionUpdates);
   let closed = false;
 
   // Holds ids, not jobs: a job finished long before its start deadline must
@@ -186,18 +192,24 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   };
 
   /**
-   * The waiting line of q changed: watchers of its QUEUED jobs get their new
-   * position, once per burst of changes (a microtask later), and only if it
-   * actually moved.
+   * The waiting line of q changed: watchers of its QUEUED jobs are told once
+   * per burst of changes (a microtask later), and at most every
+   * POSITION_SCAN_MS, so a storm of cancels costs O(watched) a few times a
+   * second, not per cancel; the position pacer then sends each its position,
+   * paced, and only if it actually moved.
    */
   const linesMoved = (q: QueueState) => {
     if (q.watched.size === 0 || q.positionsMoving) return;
     q.positionsMoving = true;
-    queueMicrotask(() => {
+    const tell = () => {
       q.positionsMoving = false;
+      q.positionsAt = Date.now();
       if (closed) return;
       for (const job of q.watched) if (job.state === "QUEUED") notifyWatchers(job, "position");
-    });
+    };
+    const wait = q.positionsAt + POSITION_SCAN_MS - Date.now();
+    if (wait <= 0) queueMicrotask(tell);
+    else setTimeout(tell, wait).unref();
   };
 
   const finish = (
@@ -469,7 +481,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
 
     watch(id: string, watchOptions: WatchOptions = {}) {
       return watchJob(
-        { lookup: () => lookup(id, watchOptions), open: watchers, isClosed: () => closed },
+        { lookup: () => lookup(id, watchOptions), open: watchers, pacer, isClosed: () => closed },
         watchOptions,
       );
     },
@@ -566,6 +578,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       }
       deadlines.clear();
       retention.clear();
+      pacer.close();
       for (const watcher of [...watchers]) watcher.closed();
       logger?.debug("memory engine closed");
     },

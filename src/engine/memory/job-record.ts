@@ -98,6 +98,8 @@ export interface QueueState {
   readonly watched: Set<JobRecord>;
   /** A position update of the watched jobs is scheduled. */
   positionsMoving: boolean;
+  /** When the watched jobs were last told their line moved (ms). */
+  positionsAt: number;
 }
 
 export function createQueueState(name: string, config: QueueConfig): QueueState {
@@ -118,6 +120,7 @@ export function createQueueState(name: string, config: QueueConfig): QueueState 
     leased: 0,
     watched: new Set(),
     positionsMoving: false,
+    positionsAt: 0,
   };
   return queue;
 }

@@ -1,9 +1,12 @@
 /**
  * watch(): the current status at once, then one status per change, pushed by
  * the engine as it happens (no polling), ending after a terminal status.
+ * State changes go out at once; a QUEUED job's position that moved goes
+ * through the engine's position pacer (../position-pacer.ts has the rule).
  */
 import { isTerminal, type JobStatus, type WatchOptions } from "../types.js";
 import { unavailable } from "../errors.js";
+import type { PacedWatch, PositionPacer } from "../position-pacer.js";
 import { snapshot, type ChangeKind, type JobRecord, type JobWatcher } from "./job-record.js";
 
 export interface WatchHost {
@@ -11,6 +14,8 @@ export interface WatchHost {
   lookup(): JobRecord;
   /** Engine-wide registry, so close() can end every watch. */
   readonly open: Set<JobWatcher>;
+  /** Paces position-only updates across all watches of the engine. */
+  readonly pacer: PositionPacer;
   isClosed(): boolean;
 }
 
@@ -38,17 +43,29 @@ export async function* watchJob(
   // see (a log line without includeLogs, a line move that kept the position)
   // is not a change.
   let lastKey = "";
-  const watcher: JobWatcher = {
+  const push = (): boolean => {
+    const next = snapshot(job, includeLogs);
+    const key = statusKey(next);
+    if (key === lastKey) return false;
+    lastKey = key;
+    pending.push(next);
+    poke();
+    return true;
+  };
+  const watcher: JobWatcher & PacedWatch = {
     includeLogs,
     changed(kind) {
       if (kind === "log" && !includeLogs) return;
-      if (kind === "position" && job.state !== "QUEUED") return;
-      const next = snapshot(job, includeLogs);
-      const key = statusKey(next);
-      if (key === lastKey) return;
-      lastKey = key;
-      pending.push(next);
-      poke();
+      if (kind === "position") {
+        // Advisory: paced, never ahead of a state change (which carries it anyway).
+        if (job.state === "QUEUED") host.pacer.due(watcher);
+        return;
+      }
+      push();
+    },
+    flushPosition() {
+      if (closed || job.state !== "QUEUED") return false;
+      return push();
     },
     closed() {
       closed = true;
@@ -78,6 +95,7 @@ export async function* watchJob(
     }
   } finally {
     signal?.removeEventListener("abort", poke);
+    host.pacer.remove(watcher);
     job.watchers?.delete(watcher);
     if (job.watchers?.size === 0) {
       job.watchers = undefined;

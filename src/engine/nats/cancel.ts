@@ -73,6 +73,9 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
       wasQueued = s.state === "QUEUED";
     }
     if ((await deps.records.write(id, record, revision)) === undefined) continue; // settled meanwhile: look again
+    // The record decides: watchers hear of it now, not after the clean-up below.
+    deps.live.forget(id);
+    deps.events.publish(id, statusEventOf(record));
     if (found.kind === "message" && found.meta.msgId && deps.idempotency) {
       await deps.idempotency.refresh(found.meta.tenant, found.meta.msgId, id).catch(() => undefined);
     }
@@ -82,8 +85,6 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
       await deps.jsm.streams.deleteMessage(streamName(ref.queue), ref.seq, false).catch(() => undefined);
     }
     deps.queueInfo.invalidate(ref.queue);
-    deps.live.forget(id);
-    deps.events.publish(id, statusEventOf(record));
     return {
       removed: true,
       message: wasQueued

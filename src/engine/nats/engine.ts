@@ -22,13 +22,13 @@ import {
 import { createBlobStore } from "./blobs.js";
 import { cancelJob } from "./cancel.js";
 import { createCancelSignals } from "./cancel-signals.js";
-import { openConnection, watchLink, watchReconnects } from "./connection.js";
+import { flushWrites, openConnection, serverBarrier, watchLink, watchReconnects } from "./connection.js";
 import { guard, isConsumerNotFound, isStreamNotFound, isUnavailable, toConnectError } from "./errors.js";
-import { createEventHub } from "./events.js";
+import { createEventHub, type EventHub, type JobEvent } from "./events.js";
 import { createFetcher } from "./fetcher.js";
 import { createIdempotencyStore } from "./idempotency.js";
 import { createLateDeliveries } from "./late-deliveries.js";
-import { createLiveJobs } from "./live.js";
+import { createLiveJobs, createRecentJobs, type TerminalInfo } from "./live.js";
 import { createLogStore } from "./logs.js";
 import { createQueueConfigStore } from "./queue-config.js";
 import { createQueueInfoCache } from "./queue-info.js";
@@ -37,6 +37,7 @@ import { readResult } from "./result.js";
 import { ensureQueue, ensureShared, type LayoutOptions } from "./setup.js";
 import { createStateDeriver, type JobRef } from "./state.js";
 import { createSubmitter } from "./submit.js";
+import type { PositionPacerOptions } from "../position-pacer.js";
 import { createWatches } from "./watch.js";
 
 export interface NatsEngineOptions {
@@ -54,6 +55,8 @@ export interface NatsEngineOptions {
   requestTimeoutMs?: number;
   /** Largest input and output (JSON bytes); default 16 MiB. Over max_payload they go to the object store. */
   maxPayloadBytes?: number;
+  /** How position-only updates of watches are paced (defaults: ../position-pacer.ts). */
+  positionUpdates?: PositionPacerOptions;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -66,6 +69,8 @@ const SETUP_PATIENCE_MS = 20_000;
  */
 const QUEUED_REDERIVE_MS = 1_000;
 const ALL_REDERIVE_EVERY = 10;
+/** How long this process remembers the jobs it submitted (see live.ts). */
+const RECENT_MAX_AGE_MS = 60_000;
 /** Longest close() waits for pull requests the server still holds. */
 const CLOSE_DRAIN_MS = 1_500;
 
@@ -109,8 +114,23 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
   const idempotency = createIdempotencyStore(shared.jobs);
   const queueInfo = createQueueInfoCache(jsm);
   const live = createLiveJobs();
+  // Kept well under the retention: a terminal status remembered here must
+  // not outlive the record it stands for.
+  const recent = createRecentJobs(Math.min(RECENT_MAX_AGE_MS, layout.retentionMs / 4));
   const onBackgroundError = (err: unknown) => logger?.warn({ err }, "jetq nats engine: background call failed");
   const logs = createLogStore(nc, js, jsm, onBackgroundError);
+  const signals = createCancelSignals(nc);
+  /** A terminal status (published after its record was written) is final: remember it. */
+  const noteTerminal = (id: string, ev: Extract<JobEvent, { type: "status" }>) => {
+    // Only a cancel can finish a job before its first delivery begins (lease.ts).
+    if (ev.state === "CANCELLED") signals.noteFinished(id);
+    if (!recent.get(id)) return;
+    const info: TerminalInfo = { state: ev.state, attempt: ev.attempt, progress: ev.progress };
+    if (ev.startedAt !== undefined) info.startedAt = ev.startedAt;
+    if (ev.finishedAt !== undefined) info.finishedAt = ev.finishedAt;
+    if (ev.error) info.error = ev.error;
+    recent.finished(id, info);
+  };
   const events = createEventHub(nc, (id, ev) => {
     // What live events tell us about running jobs (attempt, started_at) is kept
     // for status reads of this process.
@@ -122,11 +142,29 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
           running: true,
           ...(ev.startedAt !== undefined ? { startedAt: ev.startedAt } : {}),
         });
-      } else if (isTerminal(ev.state)) live.forget(id);
-      else live.update(id, { running: false, attempt: ev.attempt });
+      } else if (isTerminal(ev.state)) {
+        live.forget(id);
+        noteTerminal(id, ev);
+      } else live.update(id, { running: false, attempt: ev.attempt });
     } else if (ev.type === "progress" && live.get(id)) live.update(id, { progress: ev.progress });
   });
   events.start();
+  // What this process announces itself it knows at once, not one NATS round trip later.
+  const announcing: EventHub = {
+    start: () => events.start(),
+    listen: (id, listener) => events.listen(id, listener),
+    close: () => events.close(),
+    get subscriptions() {
+      return events.subscriptions;
+    },
+    get lastDisconnectAt() {
+      return events.lastDisconnectAt;
+    },
+    publish(id, ev) {
+      if (ev.type === "status" && isTerminal(ev.state)) noteTerminal(id, ev);
+      events.publish(id, ev);
+    },
+  };
   const deriver = createStateDeriver({
     jsm,
     records,
@@ -135,9 +173,9 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     logs,
     queueDeclared: async (queue) => (await queueConfigs.get(queue)) !== undefined,
     retentionMs: layout.retentionMs,
+    recent,
   });
-  const watches = createWatches(events, deriver);
-  const signals = createCancelSignals(nc);
+  const watches = createWatches(events, deriver, queueInfo, { positions: options.positionUpdates });
   // Late deliveries handed back count as releases, not attempts.
   const late = createLateDeliveries(async (queue, d) => {
     const config = await queueConfigs.get(queue);
@@ -153,7 +191,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     nc,
     records,
     blobs,
-    events,
+    events: announcing,
     live,
     late,
     queueInfo,
@@ -162,7 +200,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     leaseContext: {
       link,
       records,
-      events,
+      events: announcing,
       live,
       logs,
       blobs,
@@ -171,6 +209,12 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       ...(options.maxPayloadBytes !== undefined ? { maxOutputBytes: options.maxPayloadBytes } : {}),
       touched: (queue: string) => void queueInfo.invalidate(queue),
       onCancel: signals.on,
+      knownFinished: signals.finished,
+      barrier: () => serverBarrier(nc, timeout),
+      undisclosed: (id: string) => {
+        const r = recent.get(id);
+        return r !== undefined && !r.disclosed && r.meta.msgId === undefined;
+      },
       ...(logger ? { logger } : {}),
     },
   });
@@ -183,6 +227,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     deriver,
     maxPayload,
     requestTimeoutMs: timeout,
+    recent,
     ...(options.maxPayloadBytes !== undefined ? { maxInputBytes: options.maxPayloadBytes } : {}),
   });
 
@@ -263,7 +308,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       const ref = refOf(id);
       assertOpen();
       return guard(`cancelling job "${id}"`, () =>
-        cancelJob({ jsm, deriver, records, signals, events, queueInfo, live, idempotency }, ref, options),
+        cancelJob({ jsm, deriver, records, signals, events: announcing, queueInfo, live, idempotency }, ref, options),
       );
     },
 
@@ -315,6 +360,8 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       await Promise.race([Promise.all([...outstanding]), drained]);
       await late.clear();
       events.close();
+      // Acks and events of the last moments are buffered for one turn (connection.ts).
+      flushWrites(nc);
       await nc.close().catch(() => undefined);
     },
   };

@@ -51,6 +51,8 @@ export interface EventHub {
   close(): void;
 }
 
+const decoder = new TextDecoder();
+
 export function createEventHub(nc: NatsConnection, onEvent?: (id: string, e: JobEvent) => void): EventHub {
   const listeners = new Map<string, Set<EventListener>>();
   let sub: Subscription | undefined;
@@ -60,7 +62,7 @@ export function createEventHub(nc: NatsConnection, onEvent?: (id: string, e: Job
     const id = subject.slice(EVENT_PREFIX.length);
     let event: JobEvent;
     try {
-      event = JSON.parse(new TextDecoder().decode(data)) as JobEvent;
+      event = JSON.parse(decoder.decode(data)) as JobEvent;
     } catch {
       return;
     }

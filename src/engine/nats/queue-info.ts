@@ -60,7 +60,8 @@ export function positionOf(snap: QueueSnapshot, seq: number): number {
   return Math.max(0, seq - D - 1 - deletedBetween);
 }
 
-function lowerBound(a: number[], v: number): number {
+/** Index of the first entry ≥ v in ascending a (a.length when none). */
+export function lowerBound(a: number[], v: number): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {

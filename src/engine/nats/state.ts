@@ -9,13 +9,13 @@ import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import type { ConnectError } from "@connectrpc/connect";
 import { jobExpiredNotFound, jobNotFound } from "../errors.js";
 import type { JobIdParts } from "../job-id.js";
-import { isTerminal, type JobStatus, type ReadOptions } from "../types.js";
+import { isTerminal, type JobState, type JobStatus, type ReadOptions } from "../types.js";
 import { isMessageNotFound, isNoResponders, isStreamNotFound } from "./errors.js";
 import { readMeta, type JobMeta } from "./job-message.js";
 import { queueSubject, streamName } from "./layout.js";
-import type { LiveJobs } from "./live.js";
+import type { LiveInfo, LiveJobs, RecentJobs } from "./live.js";
 import type { LogStore } from "./logs.js";
-import { positionOf, type QueueInfoCache } from "./queue-info.js";
+import { lowerBound, positionOf, type QueueInfoCache, type QueueSnapshot } from "./queue-info.js";
 import type { JobRecord, RecordStore, StoredRecord } from "./records.js";
 
 export interface JobRef extends JobIdParts {
@@ -46,6 +46,24 @@ export interface StateDeriver {
   notFound(ref: JobRef): Promise<ConnectError>;
 }
 
+/** Whether the stream held seq when the snapshot was taken. */
+function present(snap: QueueSnapshot, seq: number): boolean {
+  if (seq < snap.firstSeq || seq > snap.lastSeq) return false;
+  return snap.deleted[lowerBound(snap.deleted, seq)] !== seq;
+}
+
+/** A job still in its stream, with what live events told this process about it. */
+function unsettledStatus(ref: JobRef, meta: JobMeta, state: JobState, info: LiveInfo | undefined): JobStatus {
+  return {
+    id: ref.id,
+    queue: ref.queue,
+    state,
+    attempt: info?.attempt ?? 0,
+    progress: info?.progress ?? 0,
+    createdAt: meta.createdAt,
+  };
+}
+
 export function statusFromRecord(id: string, r: JobRecord): JobStatus {
   const s: JobStatus = {
     id,
@@ -70,8 +88,10 @@ export function createStateDeriver(deps: {
   queueDeclared(queue: string): Promise<boolean>;
   /** Terminal records' TTL, for the NOT_FOUND message of expired jobs. */
   retentionMs?: number;
+  /** Jobs this process just submitted: their meta and, once known, final status. */
+  recent?: RecentJobs;
 }): StateDeriver {
-  const { jsm, records, queueInfo, live, logs, queueDeclared } = deps;
+  const { jsm, records, queueInfo, live, logs, queueDeclared, recent } = deps;
 
   const notFound = async (ref: JobRef): Promise<ConnectError> => {
     if (deps.retentionMs === undefined) return jobNotFound(ref.id);
@@ -104,7 +124,42 @@ export function createStateDeriver(deps: {
     return meta && meta.token === ref.token ? meta : undefined;
   };
 
+  /**
+   * A job this process submitted: its meta is known, so no direct get of its
+   * message. The record is read as always; the message's existence comes
+   * from the queue snapshot (which is needed for QUEUED/RUNNING anyway):
+   * first_seq ≤ seq ≤ last_seq and not an interior delete. A message leaves
+   * its stream only after its record is written (settle, cancel), so "no
+   * record" and "present in a snapshot" (before or after that read) mean the
+   * job is unsettled. Undefined when the snapshot cannot say: the full
+   * derivation decides.
+   */
+  const inspectKnown = async (ref: JobRef, meta: JobMeta): Promise<Inspection | undefined> => {
+    const snapshot = live.get(ref.id)?.running
+      ? undefined
+      : queueInfo.get(ref.queue).catch(() => undefined);
+    const stored = await records.get(ref.id);
+    if (stored) return { kind: "record", stored };
+    const info = live.get(ref.id);
+    const status = unsettledStatus(ref, meta, "RUNNING", info);
+    if (!info?.running) {
+      const snap = await (snapshot ?? queueInfo.get(ref.queue).catch(() => undefined));
+      if (!snap || !present(snap, ref.seq)) return undefined;
+      if (ref.seq > snap.delivered) {
+        status.state = "QUEUED";
+        status.queuePosition = positionOf(snap, ref.seq);
+      }
+    }
+    if (status.state === "RUNNING" && info?.startedAt !== undefined) status.startedAt = info.startedAt;
+    return { kind: "message", meta, status };
+  };
+
   const inspect = async (ref: JobRef): Promise<Inspection> => {
+    const known = recent?.get(ref.id);
+    if (known) {
+      const found = await inspectKnown(ref, known.meta);
+      if (found) return found;
+    }
     const stored = await records.get(ref.id);
     if (stored) return { kind: "record", stored };
     // An undeclared queue has no stream to ask (and a direct get to a missing
@@ -117,14 +172,7 @@ export function createStateDeriver(deps: {
       return again ? { kind: "record", stored: again } : { kind: "none" };
     }
     const info = live.get(ref.id);
-    const base: JobStatus = {
-      id: ref.id,
-      queue: ref.queue,
-      state: "QUEUED",
-      attempt: info?.attempt ?? 0,
-      progress: info?.progress ?? 0,
-      createdAt: meta.createdAt,
-    };
+    const base = unsettledStatus(ref, meta, "QUEUED", info);
     if (info?.running) {
       base.state = "RUNNING";
     } else {
@@ -148,13 +196,23 @@ export function createStateDeriver(deps: {
       return ref.seq > snap.delivered ? positionOf(snap, ref.seq) : undefined;
     },
     async status(ref, options = {}) {
-      const found = await inspect(ref);
       let status: JobStatus;
       let tenant: string;
-      if (found.kind === "none") throw await notFound(ref);
-      if (found.kind === "record") {
+      const known = recent?.get(ref.id);
+      const found: Inspection | undefined = known?.terminal ? undefined : await inspect(ref);
+      if (known?.terminal) {
+        // Final, and announced only after its record was written: no read needed.
+        status = { id: ref.id, queue: ref.queue, createdAt: known.meta.createdAt, ...known.terminal };
+        tenant = known.meta.tenant;
+      } else if (!found || found.kind === "none") {
+        throw await notFound(ref);
+      } else if (found.kind === "record") {
         status = statusFromRecord(ref.id, found.stored.record);
         tenant = found.stored.record.tenant;
+        if (known && isTerminal(status.state)) {
+          const { id: _id, queue: _queue, createdAt: _createdAt, logs: _logs, queuePosition: _position, ...final } = status;
+          recent?.finished(ref.id, final);
+        }
         if (!isTerminal(status.state)) {
           // A retry record: the live view of this process may be newer.
           const info = live.get(ref.id);

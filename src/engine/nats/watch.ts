@@ -2,15 +2,31 @@
  * StreamStatus watches: each registers with the event hub before deriving
  * the first status (so nothing published meanwhile is missed), yields the
  * current status, then each change once and in order, and ends after a
- * terminal one. Core events can be lost, so open watches are re-derived
- * after a reconnect and periodically: paced over SPREAD_MS with a bound on
- * requests in flight, skipping watches that live events reach anyway. QUEUED
- * positions move without any event: they are read from the shared per-queue
- * snapshot (one refresh per queue per tick) and sent only when they changed.
+ * terminal one.
+ *
+ * QUEUED positions move without any event: they are computed for all watches
+ * of a queue at once from the shared per-queue snapshot (one refresh per queue
+ * per tick, one pass over the watches sorted by seq) and sent through the
+ * position pacer (../position-pacer.ts has the rule: state changes at once,
+ * positions coalesced under a per-watch interval and a process-wide budget).
+ *
+ * Core events can be lost, so open watches are re-derived after a reconnect
+ * and periodically ("all"), paced over SPREAD_MS with a bound on requests in
+ * flight. A watch is skipped when something else already proves it current:
+ * - a live event reached it recently (and since the link was last down), or
+ * - it is QUEUED and a snapshot taken since the link was last down shows its
+ *   message still in the stream and not delivered: nothing can have happened
+ *   to it (a cancel deletes the message, a delivery moves delivered past it),
+ *   so there is no event it could have missed. Such a watch is still
+ *   re-derived in full every FULL_REDERIVE_MS to twice that (spread), in
+ *   case a cancel wrote its record but failed to delete the message.
+ * Watches of the same job share one derivation.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isTerminal, type JobStatus, type WatchOptions } from "../types.js";
+import { createPositionPacer, type PacedWatch, type PositionPacer, type PositionPacerOptions } from "../position-pacer.js";
 import type { EventHub, JobEvent } from "./events.js";
+import type { QueueInfoCache, QueueSnapshot } from "./queue-info.js";
 import type { JobRef, StateDeriver } from "./state.js";
 
 export interface Watches {
@@ -24,19 +40,37 @@ export interface Watches {
   /** Ends every open watch with err. */
   closeAll(err: Error): void;
   readonly open: number;
+  /** Safety-net derivations started so far (tests, diagnostics). */
+  readonly derivations: number;
+  /** Position messages the pacer let out so far. */
+  readonly positionsSent: number;
 }
 
-interface OpenWatch {
+interface OpenWatch extends PacedWatch {
   ref: JobRef;
   queued: boolean;
   /** queuePosition last yielded (undefined when not QUEUED). */
   position: number | undefined;
+  /** Position computed from the last snapshot (what flushPosition sends). */
+  latest: number | undefined;
+  /** When a snapshot last showed it QUEUED and untouched (0: none since it was last in doubt). */
+  provenAt: number;
+  /** When its status was last derived in full. */
+  derivedAt: number;
+  /** When a QUEUED watch proven by snapshots is derived in full anyway. */
+  fullAt: number;
+  /** A snapshot says its QUEUED status may be over (delivered, or gone from the stream). */
+  inDoubt: boolean;
   /** When a live event for this job last arrived. */
   lastEventAt: number;
   /** A safety-net derivation is waiting in the inbox or running. */
   deriving: boolean;
-  /** Queues a derivation made now; resolves when it settled (not when the watch applied it). */
-  derive(): Promise<void>;
+  /** The tenant the watch reads as (undefined: any). */
+  readonly tenant: string | undefined;
+  /** Job and tenant: watches with the same key can share a derivation. */
+  readonly shareKey: string;
+  /** Queues the result of a derivation started now (possibly shared with other watches of the job). */
+  derive(result: Promise<JobStatus | undefined>): void;
   position_(position: number): void;
   fail(err: Error): void;
 }
@@ -53,6 +87,10 @@ const MAX_IN_FLIGHT = 32;
 const MIN_PER_SLOT = 16;
 /** A watch that got a live event this recently (and since the link was last down) is fresh enough. */
 const RECENT_MS = 5_000;
+/** A QUEUED watch proven by a snapshot that recent is fresh enough, unless its last full derivation is older than this. */
+const FULL_REDERIVE_MS = 5 * 60_000;
+/** A cached queue snapshot can be this old when get() answers (queue-info.ts maxAgeMs). */
+const SNAPSHOT_MAX_AGE_MS = 300;
 
 export function applyEvent(current: JobStatus, ev: JobEvent, includeLogs: boolean): JobStatus {
   switch (ev.type) {
@@ -94,8 +132,20 @@ const same = (a: JobStatus, b: JobStatus) =>
   a.error?.message === b.error?.message &&
   a.logs?.length === b.logs?.length;
 
-export function createWatches(events: EventHub, deriver: StateDeriver): Watches {
+export interface WatchesOptions {
+  /** Position pacing (defaults: ../position-pacer.ts). */
+  positions?: PositionPacerOptions;
+}
+
+export function createWatches(
+  events: EventHub,
+  deriver: StateDeriver,
+  queueInfo: QueueInfoCache,
+  options: WatchesOptions = {},
+): Watches {
   const open = new Set<OpenWatch>();
+  const positions: PositionPacer = createPositionPacer(options.positions);
+  let derivations = 0;
 
   async function* watch(ref: JobRef, options: WatchOptions): AsyncGenerator<JobStatus> {
     const includeLogs = options.includeLogs === true;
@@ -112,17 +162,26 @@ export function createWatches(events: EventHub, deriver: StateDeriver): Watches 
       ref,
       queued: false,
       position: undefined,
+      latest: undefined,
+      provenAt: 0,
+      derivedAt: 0,
+      fullAt: 0,
+      inDoubt: false,
       lastEventAt: 0,
       deriving: false,
-      derive: () => {
+      flushPosition: () => {
+        if (!entry.queued || entry.deriving || entry.latest === undefined || entry.latest === entry.position) return false;
+        entry.position_(entry.latest);
+        return true;
+      },
+      tenant: options.tenant,
+      shareKey: `${ref.id}\u0000${options.tenant ?? "\u0000"}`,
+      derive: (result) => {
         entry.deriving = true;
-        const result = fetchStatus();
+        entry.provenAt = 0;
+        entry.inDoubt = false;
         inbox.push({ type: "derived", result });
         poke();
-        return result.then(
-          () => undefined,
-          () => undefined,
-        );
       },
       position_: (position) => {
         // At most one pending position update: a newer tick replaces it.
@@ -149,18 +208,15 @@ export function createWatches(events: EventHub, deriver: StateDeriver): Watches 
     open.add(entry);
     options.signal?.addEventListener("abort", onAbort, { once: true });
 
-    const fetchStatus = async (): Promise<JobStatus | undefined> => {
-      try {
-        return await deriver.status(ref, { ...options, includeLogs: false });
-      } catch (err) {
-        // A transient failure of the safety net is not the watch's end.
-        if (err instanceof ConnectError && err.code === Code.Unavailable) return undefined;
-        throw err;
-      }
+    const derivedNow = () => {
+      entry.derivedAt = Date.now();
+      // Spread: 10,000 watches opened together are not all due in the same round.
+      entry.fullAt = entry.derivedAt + FULL_REDERIVE_MS * (1 + Math.random());
     };
     const settle = (current: JobStatus, derived: JobStatus | undefined): JobStatus | undefined => {
       if (derived === undefined) return undefined;
-      const next = derived;
+      // A copy: the derivation may be shared with other watches of the job.
+      const next = { ...derived };
       if (includeLogs) next.logs = current.logs ?? [];
       // A snapshot older than the events we already applied must not move us back.
       if (next.state === "QUEUED" && current.state === "RUNNING" && next.attempt < current.attempt) return undefined;
@@ -173,7 +229,9 @@ export function createWatches(events: EventHub, deriver: StateDeriver): Watches 
     const step = async (current: JobStatus, item: Item): Promise<JobStatus | undefined> => {
       if (item.type === "derived") {
         try {
-          return settle(current, await item.result);
+          const derived = await item.result;
+          if (derived !== undefined) derivedNow();
+          return settle(current, derived);
         } finally {
           if (!inbox.some((i) => i.type === "derived")) entry.deriving = false;
         }
@@ -188,6 +246,7 @@ export function createWatches(events: EventHub, deriver: StateDeriver): Watches 
     try {
       if (aborted) return;
       let current = await deriver.status(ref, options);
+      derivedNow();
       entry.queued = current.state === "QUEUED";
       entry.position = current.queuePosition;
       yield { ...current };
@@ -204,6 +263,8 @@ export function createWatches(events: EventHub, deriver: StateDeriver): Watches 
         if (aborted) return;
         entry.queued = next.state === "QUEUED";
         entry.position = next.queuePosition;
+        // What the client has now; only a newer snapshot moves it again.
+        entry.latest = entry.position;
         if (!same(current, next)) {
           current = next;
           yield { ...current };
@@ -212,18 +273,31 @@ export function createWatches(events: EventHub, deriver: StateDeriver): Watches 
     } finally {
       off();
       open.delete(entry);
+      positions.remove(entry);
       options.signal?.removeEventListener("abort", onAbort);
     }
   }
 
-  // The safety net: "all" marks every open watch due; a pacer starts their
+  // The safety net: "all" marks every open watch due; a slot timer starts their
   // derivations a slice per slot (spread over SPREAD_MS, never more than
   // MAX_IN_FLIGHT at once), so 10,000 watches do not fire 20,000 requests
   // in one tick and starve everything else of the connection.
   const due = new Set<OpenWatch>();
   let perSlot = MIN_PER_SLOT;
   let inFlight = 0;
-  let pacer: ReturnType<typeof setInterval> | undefined;
+  let slots: ReturnType<typeof setInterval> | undefined;
+  /** Derivations in flight by shareKey: many watches of one job (10,000 viewers) cost one. */
+  const sharing = new Map<string, Promise<JobStatus | undefined>>();
+
+  const fetchStatus = async (ref: JobRef, tenant: string | undefined): Promise<JobStatus | undefined> => {
+    try {
+      return await deriver.status(ref, { ...(tenant !== undefined ? { tenant } : {}), includeLogs: false });
+    } catch (err) {
+      // A transient failure of the safety net is not the watch's end.
+      if (err instanceof ConnectError && err.code === Code.Unavailable) return undefined;
+      throw err;
+    }
+  };
 
   const pump = () => {
     let started = 0;
@@ -233,65 +307,109 @@ export function createWatches(events: EventHub, deriver: StateDeriver): Watches 
       if (started >= perSlot || inFlight >= MAX_IN_FLIGHT) break;
       due.delete(w);
       if (!open.has(w) || w.deriving) continue;
-      // Live events reach it, and since the link was last down: it is current enough.
-      if (w.lastEventAt >= freshSince) continue;
-      started++;
-      inFlight++;
-      void w.derive().finally(() => {
-        inFlight--;
-      });
+      // Derived or reached by live events recently, and since the link was
+      // last down: it is current enough (unless a snapshot put it in doubt).
+      if (!w.inDoubt && (w.lastEventAt >= freshSince || w.derivedAt >= freshSince)) continue;
+      // A snapshot since the link was last down shows it waiting, untouched.
+      if (w.queued && w.provenAt >= freshSince && now < w.fullAt) continue;
+      let result = sharing.get(w.shareKey);
+      if (!result) {
+        started++;
+        inFlight++;
+        derivations++;
+        const key = w.shareKey;
+        const fresh = fetchStatus(w.ref, w.tenant);
+        sharing.set(key, fresh);
+        result = fresh;
+        const done = () => {
+          inFlight--;
+          if (sharing.get(key) === fresh) sharing.delete(key);
+        };
+        fresh.then(done, done);
+      }
+      w.derive(result);
     }
-    if (due.size > 0 && !pacer) {
-      pacer = setInterval(pump, SLOT_MS);
-      pacer.unref();
-    } else if (due.size === 0 && pacer) {
-      clearInterval(pacer);
-      pacer = undefined;
+    if (due.size > 0 && !slots) {
+      slots = setInterval(pump, SLOT_MS);
+      slots.unref();
+    } else if (due.size === 0 && slots) {
+      clearInterval(slots);
+      slots = undefined;
     }
   };
 
   // Positions come from the shared per-queue snapshot: one refresh per queue
-  // per tick whatever the number of watches, and a watch hears only of a
-  // position that changed.
-  let refreshing = false;
-  const refreshPositions = async () => {
-    if (refreshing) return; // the last tick's refresh is still running: skip this one
-    refreshing = true;
-    try {
-      const byQueue = new Map<string, OpenWatch[]>();
-      for (const w of open) {
-        if (!w.queued || w.position === undefined || w.deriving) continue;
-        const list = byQueue.get(w.ref.queue);
-        if (list) list.push(w);
-        else byQueue.set(w.ref.queue, [w]);
+  // per tick whatever the number of watches, one pass over the queue's
+  // watches sorted by seq; a watch whose position moved is handed to the
+  // pacer, which decides when it hears of it.
+  let refreshing: Promise<void> | undefined;
+  const refreshPositions = (): Promise<void> => {
+    // The last refresh is still running: this tick shares it.
+    refreshing ??= refresh().finally(() => {
+      refreshing = undefined;
+    });
+    return refreshing;
+  };
+  const refresh = async () => {
+    const byQueue = new Map<string, OpenWatch[]>();
+    for (const w of open) {
+      if (!w.queued || w.position === undefined || w.deriving) continue;
+      const list = byQueue.get(w.ref.queue);
+      if (list) list.push(w);
+      else byQueue.set(w.ref.queue, [w]);
+    }
+    await Promise.all(
+      [...byQueue].map(async ([queue, list]) => {
+        const now = Date.now();
+        // What get() answers may have been cached this long before now...
+        let takenAfter = now - SNAPSHOT_MAX_AGE_MS;
+        if (takenAfter <= events.lastDisconnectAt) {
+          // ...which could be before the link went down: it would prove nothing.
+          queueInfo.invalidate(queue);
+          takenAfter = now;
+        }
+        let snap: QueueSnapshot;
+        try {
+          snap = await queueInfo.get(queue);
+        } catch {
+          return; // the next tick tries again
+        }
+        applySnapshot(snap, list, takenAfter);
+      }),
+    );
+    if (due.size > 0) pump();
+  };
+
+  /** Positions of list (QUEUED watches of one queue) from snap, in one pass. */
+  const applySnapshot = (snap: QueueSnapshot, list: OpenWatch[], takenAfter: number) => {
+    list.sort((a, b) => a.ref.seq - b.ref.seq);
+    // As positionOf (queue-info.ts): jobs ahead = seqs in (D, seq) minus the deleted ones.
+    const D = Math.max(snap.delivered, snap.firstSeq - 1);
+    const deleted = snap.deleted;
+    let d = 0;
+    while (d < deleted.length && deleted[d]! <= D) d++;
+    let deletedAhead = 0;
+    for (const w of list) {
+      const seq = w.ref.seq;
+      while (d < deleted.length && deleted[d]! < seq) {
+        d++;
+        deletedAhead++;
       }
-      await Promise.all(
-        [...byQueue.values()].map(async (list) => {
-          // The first call refreshes the queue's snapshot; the rest read it from
-          // the cache (deriver.position makes no per-job call).
-          const positions: (number | undefined)[] = [];
-          try {
-            positions.push(await deriver.position(list[0]!.ref));
-            const rest = await Promise.all(list.slice(1).map((w) => deriver.position(w.ref)));
-            positions.push(...rest);
-          } catch {
-            return; // the next tick tries again
-          }
-          list.forEach((w, i) => {
-            if (!open.has(w) || !w.queued) return;
-            const position = positions[i];
-            if (position !== undefined) {
-              if (position !== w.position) w.position_(position);
-            } else if (!w.deriving) {
-              // Delivered meanwhile: let a derivation say what it is now.
-              due.add(w);
-            }
-          });
-        }),
-      );
-      if (due.size > 0) pump();
-    } finally {
-      refreshing = false;
+      if (!open.has(w) || !w.queued || w.deriving) continue;
+      // A snapshot older than the job says nothing about it: the next one will.
+      if (seq > snap.lastSeq) continue;
+      if (seq <= D || deleted[d] === seq) {
+        // Delivered, or gone from the stream (cancelled, settled): let a
+        // derivation say what it is now.
+        w.provenAt = 0;
+        w.inDoubt = true;
+        w.latest = w.position;
+        due.add(w);
+        continue;
+      }
+      w.provenAt = takenAfter;
+      w.latest = seq - D - 1 - deletedAhead;
+      if (w.latest !== w.position) positions.due(w);
     }
   };
 
@@ -299,16 +417,29 @@ export function createWatches(events: EventHub, deriver: StateDeriver): Watches 
     watch: (ref, options) => watch(ref, options),
     rederive(which) {
       if (which === "all") {
-        for (const w of open) due.add(w);
-        perSlot = Math.max(MIN_PER_SLOT, Math.ceil(due.size / (SPREAD_MS / SLOT_MS)));
-        pump();
-      } else void refreshPositions();
+        // Positions first: a fresh snapshot proves the QUEUED watches, which
+        // then need no request (after a reconnect too: 10,000 QUEUED watches
+        // cost one snapshot, not 20,000 requests).
+        const markAll = () => {
+          for (const w of open) due.add(w);
+          perSlot = Math.max(MIN_PER_SLOT, Math.ceil(due.size / (SPREAD_MS / SLOT_MS)));
+          pump();
+        };
+        refreshPositions().then(markAll, markAll);
+      } else refreshPositions().catch(() => undefined);
     },
     closeAll(err) {
+      positions.close();
       for (const w of open) w.fail(err);
     },
     get open() {
       return open.size;
+    },
+    get derivations() {
+      return derivations;
+    },
+    get positionsSent() {
+      return positions.sent;
     },
   };
 }

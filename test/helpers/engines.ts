@@ -1,10 +1,12 @@
 /**
  * Every engine the conformance and end-to-end suites run against: adding an
- * engine is one entry in ENGINES.
+ * engine is one entry in engineKinds().
  */
+import { afterAll, beforeAll } from "vitest";
 import type { Engine } from "../../src/engine/types.js";
 import { createMemoryEngine } from "../../src/engine/memory/index.js";
 import { createNatsEngine } from "../../src/engine/nats/index.js";
+import type { PositionPacerOptions } from "../../src/engine/position-pacer.js";
 import { startNatsServer, type NatsServer } from "./nats-server.js";
 
 export interface EngineBackend {
@@ -25,37 +27,76 @@ export interface EngineKind {
   start(): Promise<EngineBackend>;
 }
 
-export const ENGINES: EngineKind[] = [
-  {
-    name: "memory",
-    async start() {
-      const engine = createMemoryEngine();
-      return {
-        open: async () => engine,
-        stop: () => engine.close(),
-      };
+/** Engine options both engines take, for suites that need non-default policies. */
+export interface EngineOptions {
+  retentionMs?: number;
+  maxPayloadBytes?: number;
+  positionUpdates?: PositionPacerOptions;
+}
+
+/** Every engine kind, opening its engines with `options`. */
+export function engineKinds(options: EngineOptions = {}): EngineKind[] {
+  return [
+    {
+      name: "memory",
+      async start() {
+        const engine = createMemoryEngine(options);
+        return {
+          open: async () => engine,
+          stop: () => engine.close(),
+        };
+      },
     },
-  },
-  {
-    name: "nats",
-    async start() {
-      const nats = await startNatsServer();
-      const opened: Engine[] = [];
-      return {
-        nats,
-        open: async () => {
-          const engine = await createNatsEngine({ servers: nats.url });
-          opened.push(engine);
-          return engine;
-        },
-        stop: async () => {
-          await Promise.allSettled(opened.map((e) => e.close()));
-          await nats.stop();
-        },
-      };
+    {
+      name: "nats",
+      async start() {
+        const nats = await startNatsServer();
+        const opened: Engine[] = [];
+        return {
+          nats,
+          open: async () => {
+            const engine = await createNatsEngine({ servers: nats.url, ...options });
+            opened.push(engine);
+            return engine;
+          },
+          stop: async () => {
+            await Promise.allSettled(opened.map((e) => e.close()));
+            await nats.stop();
+          },
+        };
+      },
     },
-  },
-];
+  ];
+}
+
+export const ENGINES: EngineKind[] = engineKinds();
+
+/**
+ * One nats-server for a test file and the NATS engines its tests open (each a
+ * connection of its own, named when given a name), all closed after the file.
+ */
+export function useNatsEngines(): { readonly nats: NatsServer; open(name?: string): Promise<Engine> } {
+  let nats: NatsServer | undefined;
+  const opened: Engine[] = [];
+  beforeAll(async () => {
+    nats = await startNatsServer();
+  });
+  afterAll(async () => {
+    await Promise.allSettled(opened.map((e) => e.close()));
+    await nats?.stop();
+  });
+  return {
+    get nats() {
+      if (!nats) throw new Error("useNatsEngines: the server starts in beforeAll");
+      return nats;
+    },
+    async open(name) {
+      const e = await createNatsEngine({ servers: this.nats.url, ...(name ? { name } : {}) });
+      opened.push(e);
+      return e;
+    },
+  };
+}
 
 let counter = 0;
 /** A queue name no other test uses, so tests sharing a backend stay isolated. */

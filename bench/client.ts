@@ -6,6 +6,7 @@
 import { createClient, type Client } from "@connectrpc/connect";
 import { Http2SessionManager, createConnectTransport } from "@connectrpc/connect-node";
 import { QueueService } from "../gen/jetq/v1/queue_pb.js";
+import { openLeanClient, type JobsApi } from "./lean-client.js";
 
 export type HttpVersion = "2" | "1.1";
 
@@ -32,6 +33,15 @@ export function openClients(baseUrl: string, httpVersion: HttpVersion, connectio
   return Array.from({ length: connections }, () => openClient(baseUrl, httpVersion));
 }
 
-export function closeAll(clients: BenchClient[]): void {
+export type ClientKind = "generated" | "lean";
+
+/** The generated client (connect-node) or the lean one (bench/lean-client.ts). */
+export function openJobsClients(kind: ClientKind, baseUrl: string, httpVersion: HttpVersion, connections: number): { api: JobsApi; close(): void }[] {
+  return Array.from({ length: connections }, () =>
+    kind === "lean" ? openLeanClient(baseUrl, httpVersion) : openClient(baseUrl, httpVersion),
+  );
+}
+
+export function closeAll(clients: { close(): void }[]): void {
   for (const c of clients) c.close();
 }

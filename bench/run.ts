@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { createNatsEngine } from "../src/engine/nats/index.js";
 import { startNatsServer, type NatsServer } from "../test/helpers/nats-server.js";
 import { runChild } from "./child.js";
-import { openClient } from "./client.js";
+import { openClient, type ClientKind } from "./client.js";
 import { startCpuMeter } from "./cpu.js";
 import { startNatsMeter } from "./nats-meter.js";
 import { startJetqServer, startJetqWorker, type JetqProcess } from "./jetq-process.js";
@@ -27,6 +27,9 @@ import { measureFanout } from "./scenarios/fanout.js";
 import { waitForWorkers } from "./scenarios/jobs.js";
 import { measureLatency } from "./scenarios/latency.js";
 import { measureThroughput, type ThroughputOptions, type ThroughputResult } from "./scenarios/throughput.js";
+
+/** The lean client first: the targets are read from its rows (see bench/lean-client.ts for why). */
+const CLIENTS: ClientKind[] = ["lean", "generated"];
 
 const SECTIONS = ["raw", "throughput", "split", "latency", "depth", "fanout", "embedded"] as const;
 type Section = (typeof SECTIONS)[number];
@@ -143,15 +146,17 @@ async function throughputWithCpu(
 
 async function measureDeployment(
   name: Deployment["name"],
+  client: ClientKind,
   url: string,
   sizes: Sizes,
   pids: Record<string, number>,
   monitorUrl: string,
 ): Promise<Deployment> {
-  const base = { url, clients: sizes.clients, connections: sizes.connections, durationMs: sizes.durationMs };
-  log(`${name}: throughput`);
+  const base = { url, client, clients: sizes.clients, connections: sizes.connections, durationMs: sizes.durationMs };
+  log(`${name}, ${client} client: throughput`);
   return {
     name,
+    client,
     h2Stream: await throughputWithCpu({ ...base, httpVersion: "2" }, "stream", sizes.warmupMs, pids, monitorUrl),
     h1Stream: await throughputWithCpu({ ...base, httpVersion: "1.1" }, "stream", sizes.warmupMs, pids, monitorUrl),
     h2Count: await throughputWithCpu({ ...base, httpVersion: "2" }, "count", sizes.warmupMs, pids, monitorUrl),
@@ -200,7 +205,7 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
       try {
         await ready(api.url);
         await section(out, "split", async () => {
-          out.deployments.push(await measureDeployment("split", api.url, sizes, { api: api.pid, worker: worker.pid, "nats-server": nats.pid }, nats.server.monitorUrl));
+          out.deployments.push(await measureDeployment("split", "lean", api.url, sizes, { api: api.pid, worker: worker.pid, "nats-server": nats.pid }, nats.server.monitorUrl));
         });
       } finally {
         await worker.stop();
@@ -215,15 +220,19 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
     try {
       await ready(jetq.url);
       if (a.only.has("throughput")) {
+        const pids = { jetq: jetq.pid, "nats-server": nats.pid };
+        const combined: Deployment[] = [];
         await section(out, "throughput", async () => {
-          out.deployments.unshift(await measureDeployment("combined", jetq.url, sizes, { jetq: jetq.pid, "nats-server": nats.pid }, nats.server.monitorUrl));
+          for (const client of CLIENTS) combined.push(await measureDeployment("combined", client, jetq.url, sizes, pids, nats.server.monitorUrl));
         });
+        out.deployments.unshift(...combined);
       }
       if (a.only.has("latency")) {
         log(`[${storage}] latency`);
         await section(out, "latency", async () => {
-          out.latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: 50 });
-          log(`  ${JSON.stringify(out.latency)}`);
+          out.latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: 50, client: "lean" });
+          out.latencyGenerated = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: 50, client: "generated" });
+          log(`  lean ${JSON.stringify(out.latency)}; generated ${JSON.stringify(out.latencyGenerated)}`);
         });
       }
       if (a.only.has("depth")) {
@@ -271,13 +280,21 @@ async function runEmbedded(a: Args, sizes: Sizes) {
   try {
     await ready(jetq.url);
     const base = { url: jetq.url, clients: sizes.clients, connections: sizes.connections, durationMs: sizes.durationMs };
-    log("embedded: throughput");
     const pids = { jetq: jetq.pid };
-    const h2Stream = await throughputWithCpu({ ...base, httpVersion: "2" }, "stream", sizes.warmupMs, pids);
-    const h1Stream = await throughputWithCpu({ ...base, httpVersion: "1.1" }, "stream", sizes.warmupMs, pids);
+    const deployments: Deployment[] = [];
+    for (const client of CLIENTS) {
+      log(`embedded, ${client} client: throughput`);
+      deployments.push({
+        name: "combined",
+        client,
+        h2Stream: await throughputWithCpu({ ...base, client, httpVersion: "2" }, "stream", sizes.warmupMs, pids),
+        h1Stream: await throughputWithCpu({ ...base, client, httpVersion: "1.1" }, "stream", sizes.warmupMs, pids),
+      });
+    }
     log("embedded: latency");
-    const latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: 50 });
-    return { h2Stream, h1Stream, latency };
+    const latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: 50, client: "lean" });
+    const latencyGenerated = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: 50, client: "generated" });
+    return { deployments, latency, latencyGenerated };
   } finally {
     await jetq.stop();
   }

@@ -1,10 +1,11 @@
 /** Shared client-side job helpers for the scenarios. */
-import type { Client } from "@connectrpc/connect";
 import { fromJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
-import { JobState, type QueueService } from "../../gen/jetq/v1/queue_pb.js";
+import { JobState } from "../../gen/jetq/v1/queue_pb.js";
+import type { JobsApi } from "../lean-client.js";
 
-export type Api = Client<typeof QueueService>;
+/** The generated client and the lean one both fit. */
+export type Api = JobsApi;
 
 export const TERMINAL = new Set([JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED]);
 

@@ -3,7 +3,7 @@
  * until COMPLETED arrives; nothing else in flight.
  */
 import { JobState } from "../../gen/jetq/v1/queue_pb.js";
-import { openClient } from "../client.js";
+import { openJobsClients, type ClientKind } from "../client.js";
 import { summarize, type Summary } from "../stats.js";
 import { stateName, submitAndWatch } from "./jobs.js";
 
@@ -11,11 +11,12 @@ export interface LatencyOptions {
   url: string;
   jobs: number;
   warmup: number;
+  client: ClientKind;
   queue?: string;
 }
 
 export async function measureLatency(o: LatencyOptions): Promise<Summary> {
-  const client = openClient(o.url, "2");
+  const client = openJobsClients(o.client, o.url, "2", 1)[0]!;
   const queue = o.queue ?? "echo";
   try {
     const samples: number[] = [];

@@ -10,13 +10,14 @@
  * Both run for a fixed time, so they finish whatever the rate.
  */
 import { JobState } from "../../gen/jetq/v1/queue_pb.js";
-import { closeAll, openClients, type HttpVersion } from "../client.js";
+import { closeAll, openJobsClients, type ClientKind, type HttpVersion } from "../client.js";
 import { pool, rate } from "../stats.js";
 import { input, stateName, submitAndWatch, type Api } from "./jobs.js";
 
 export interface ThroughputOptions {
   url: string;
   httpVersion: HttpVersion;
+  client: ClientKind;
   /** Concurrent clients (in-flight jobs in the stream mode). */
   clients: number;
   /** Connections they share (HTTP/2 sessions; HTTP/1.1 opens one socket per in-flight call anyway). */
@@ -96,7 +97,7 @@ async function openLoop(apis: Api[], clients: number, durationMs: number, queue:
 }
 
 export async function measureThroughput(o: ThroughputOptions, mode: "stream" | "count"): Promise<ThroughputResult> {
-  const clients = openClients(o.url, o.httpVersion, o.connections);
+  const clients = openJobsClients(o.client, o.url, o.httpVersion, o.connections);
   const apis = clients.map((c) => c.api);
   const queue = o.queue ?? "echo";
   try {

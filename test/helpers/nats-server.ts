@@ -107,18 +107,22 @@ async function launch(spec: LaunchSpec): Promise<NatsServer> {
           ),
         );
       });
-      proc.once("exit", (code) => {
+      const exitedEarly = (code: number | null) => {
         clearTimeout(timer);
         reject(new Error(`nats-server exited with ${code} before it was ready:\n${log}`));
-      });
-      proc.stderr!.on("data", (chunk: Buffer) => {
+      };
+      proc.once("exit", exitedEarly);
+      const watchLog = (chunk: Buffer) => {
         if (log.length < 20_000) log += chunk.toString();
-        if (log.includes("Server is ready")) {
-          clearTimeout(timer);
-          proc.removeAllListeners("exit");
-          resolve();
-        }
-      });
+        if (!log.includes("Server is ready")) return;
+        clearTimeout(timer);
+        // Only our own listeners: kill() adds an exit listener later, and a
+        // server logging while it is stopped must not take that one away.
+        proc.off("exit", exitedEarly);
+        proc.stderr!.off("data", watchLog);
+        resolve();
+      };
+      proc.stderr!.on("data", watchLog);
     });
     // Keep draining stderr so the server never blocks on a full pipe.
     proc.stderr!.resume();

@@ -6,7 +6,7 @@ import { setMaxListeners } from "node:events";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { queueNotFound, unavailable } from "../errors.js";
-import { parseJobId } from "../job-id.js";
+import { jobIdParts, parseJobId } from "../job-id.js";
 import { assertQueueName } from "../queue-name.js";
 import {
   DEFAULT_QUEUE_CONFIG,
@@ -136,6 +136,10 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     // for status reads of this process.
     if (ev.type === "status") {
       if (ev.state === "RUNNING") {
+        // Whichever process runs it, a running job was delivered: Submits of this
+        // process waiting for its position need no snapshot.
+        const parts = jobIdParts(id);
+        if (parts) queueInfo.noteDelivered(parts.queue, parts.seq);
         live.update(id, {
           attempt: ev.attempt,
           progress: ev.progress,
@@ -149,22 +153,6 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     } else if (ev.type === "progress" && live.get(id)) live.update(id, { progress: ev.progress });
   });
   events.start();
-  // What this process announces itself it knows at once, not one NATS round trip later.
-  const announcing: EventHub = {
-    start: () => events.start(),
-    listen: (id, listener) => events.listen(id, listener),
-    close: () => events.close(),
-    get subscriptions() {
-      return events.subscriptions;
-    },
-    get lastDisconnectAt() {
-      return events.lastDisconnectAt;
-    },
-    publish(id, ev) {
-      if (ev.type === "status" && isTerminal(ev.state)) noteTerminal(id, ev);
-      events.publish(id, ev);
-    },
-  };
   const deriver = createStateDeriver({
     jsm,
     records,
@@ -191,7 +179,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     nc,
     records,
     blobs,
-    events: announcing,
+    events,
     live,
     late,
     queueInfo,
@@ -200,7 +188,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     leaseContext: {
       link,
       records,
-      events: announcing,
+      events,
       live,
       logs,
       blobs,
@@ -308,7 +296,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       const ref = refOf(id);
       assertOpen();
       return guard(`cancelling job "${id}"`, () =>
-        cancelJob({ jsm, deriver, records, signals, events: announcing, queueInfo, live, idempotency }, ref, options),
+        cancelJob({ jsm, deriver, records, signals, events, queueInfo, live, idempotency }, ref, options),
       );
     },
 

@@ -4,7 +4,13 @@
  * job: never one subscription per watch. The engine opens it at start, so
  * status reads of this process also learn attempt/started_at/progress of
  * jobs running in other processes.
+ *
+ * What this process publishes reaches its own listeners at once, not a NATS
+ * round trip later (a watcher in the process running the job sees COMPLETED
+ * as soon as the record is written); the echo of it is recognised by the
+ * hub's origin tag and dropped, so no listener hears an event twice.
  */
+import { randomBytes } from "node:crypto";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { JobError, JobState, LogEntry } from "../types.js";
 import { EVENT_PREFIX, EVENT_WILDCARD, eventSubject } from "./layout.js";
@@ -53,30 +59,38 @@ export interface EventHub {
 
 const decoder = new TextDecoder();
 
+/** On the wire, an event carries the hub that published it. */
+type WireEvent = JobEvent & { o?: string };
+
 export function createEventHub(nc: NatsConnection, onEvent?: (id: string, e: JobEvent) => void): EventHub {
   const listeners = new Map<string, Set<EventListener>>();
   let sub: Subscription | undefined;
   let lastDisconnectAt = 0;
+  const origin = randomBytes(6).toString("base64url");
 
-  const dispatch = (subject: string, data: Uint8Array) => {
-    const id = subject.slice(EVENT_PREFIX.length);
-    let event: JobEvent;
-    try {
-      event = JSON.parse(decoder.decode(data)) as JobEvent;
-    } catch {
-      return;
-    }
+  const dispatch = (id: string, event: JobEvent) => {
     onEvent?.(id, event);
     const set = listeners.get(id);
     if (!set) return;
     for (const l of [...set]) l(event);
+  };
+  const received = (subject: string, data: Uint8Array) => {
+    let event: WireEvent;
+    try {
+      event = JSON.parse(decoder.decode(data)) as WireEvent;
+    } catch {
+      return;
+    }
+    if (event.o === origin) return; // dispatched when it was published
+    delete event.o;
+    dispatch(subject.slice(EVENT_PREFIX.length), event);
   };
 
   const start = () => {
     if (sub || nc.isClosed()) return;
     sub = nc.subscribe(EVENT_WILDCARD, {
       callback: (err, msg) => {
-        if (!err) dispatch(msg.subject, msg.data);
+        if (!err) received(msg.subject, msg.data);
       },
     });
     void (async () => {
@@ -89,8 +103,8 @@ export function createEventHub(nc: NatsConnection, onEvent?: (id: string, e: Job
   return {
     start,
     publish(id, event) {
-      if (nc.isClosed()) return;
-      nc.publish(eventSubject(id), JSON.stringify(event));
+      if (!nc.isClosed()) nc.publish(eventSubject(id), JSON.stringify({ o: origin, ...event }));
+      dispatch(id, event);
     },
     listen(id, listener) {
       start();

@@ -46,14 +46,21 @@ export function formatJobId(parts: JobIdParts): string {
   return `${parts.queue}-${parts.seq.toString(36).padStart(SEQ_DIGITS, "0")}-${parts.token}`;
 }
 
+/** The parts of a jetq job id, or undefined when id is not one. */
+export function jobIdParts(id: string): JobIdParts | undefined {
+  const m = ID_PATTERN.exec(id);
+  if (!m || !QUEUE_NAME_PATTERN.test(m[1]!)) return undefined;
+  return { queue: m[1]!, seq: parseInt(m[2]!, 36), token: m[3]! };
+}
+
 /** Throws INVALID_ARGUMENT naming the field when id is not a jetq job id. */
 export function parseJobId(id: string, field = "id"): JobIdParts {
-  const m = ID_PATTERN.exec(id);
-  if (!m || !QUEUE_NAME_PATTERN.test(m[1]!)) {
+  const parts = jobIdParts(id);
+  if (!parts) {
     const shown = JSON.stringify(id.length > 100 ? `${id.slice(0, 100)}…` : id);
     throw invalidArgument(
       `${field}: ${shown} is not a jetq job id (expected <queue>-<11 base-36 digits>-<12 letters or digits>, as returned by Submit)`,
     );
   }
-  return { queue: m[1]!, seq: parseInt(m[2]!, 36), token: m[3]! };
+  return parts;
 }

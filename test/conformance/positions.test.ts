@@ -135,4 +135,30 @@ forEachEngine("positions", (env) => {
     await waitForPositions(env.api, byPosition);
     expect((await fetchOne(env.worker, q)).id).toBe(byPosition[0]);
   });
+
+  for (const taker of ["worker", "api"] as const) {
+    test(`a job an idle worker takes at once (fetch on the ${taker} engine): Submit answers QUEUED at position 0 and the lease is that job`, async () => {
+      const q = await env.queue();
+      for (let i = 0; i < 3; i++) {
+        const taking = fetchOne(env[taker], q);
+        const submitted = await env.api.submit({ queue: q, input: { i } });
+        expect(submitted.state).toBe("QUEUED");
+        expect(submitted.queuePosition).toBe(0);
+        const lease = await taking;
+        expect(lease.id).toBe(submitted.id);
+        expect(await lease.begin()).toBe(true);
+        expect(await lease.complete({ i })).toBe(true);
+        await waitForState(env.api, submitted.id, "COMPLETED");
+      }
+      // Behind a job a worker holds, the next one is first in line again.
+      const held = fetchOne(env[taker], q);
+      const first = await env.api.submit({ queue: q, input: "held" });
+      const lease = await held;
+      const second = await env.api.submit({ queue: q, input: "next" });
+      expect(lease.id).toBe(first.id);
+      expect(second.queuePosition).toBe(0);
+      const third = await env.api.submit({ queue: q, input: "after" });
+      expect(third.queuePosition).toBe(1);
+    });
+  }
 });

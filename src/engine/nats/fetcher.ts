@@ -66,12 +66,16 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
         expiresMs,
         signal: AbortSignal.any([signal, stop.signal]),
         ackTimeoutMs: deps.requestTimeoutMs,
-        onLate: (d) => late.put(queue, d, config.ackWaitMs),
+        onLate: (d) => {
+          queueInfo.noteDelivered(queue, d.streamSeq);
+          late.put(queue, d, config.ackWaitMs);
+        },
         onOutstanding: deps.outstanding,
       });
     } finally {
       unwait();
     }
+    for (const d of got) queueInfo.noteDelivered(queue, d.streamSeq);
     const all = [...handed, ...got];
     // Never more than max: the surplus waits for the next fetch.
     for (const d of all.splice(max)) late.put(queue, d, config.ackWaitMs);

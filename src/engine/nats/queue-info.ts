@@ -4,6 +4,11 @@
  * ms so many status reads cost one pair of API calls per queue; concurrent
  * refreshes are coalesced; this process's own submits, cancels and fetches
  * invalidate it so what a client sees right after its own call is exact.
+ *
+ * A job known to be delivered needs no snapshot for its position (it was
+ * next: 0). Deliveries are learned from this process's pulls and from the
+ * RUNNING events of every process, so a Submit whose job a worker takes at
+ * once answers without the two JetStream API calls of a snapshot.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { CONSUMER, streamName } from "./layout.js";
@@ -31,6 +36,25 @@ export interface QueueInfoCache {
   get(queue: string, after?: number): Promise<QueueSnapshot>;
   /** Marks what is cached as stale; returns the mark of this invalidation. */
   invalidate(queue: string): number;
+  /** The message at seq was delivered to a worker: so was everything before it. */
+  noteDelivered(queue: string, seq: number): void;
+  /**
+   * Position of the message just published at seq, exact as of a moment after
+   * the publish: 0 as soon as it is known delivered, else from a snapshot.
+   */
+  positionAfterPublish(queue: string, seq: number): Promise<number>;
+}
+
+/** A refresh deferred to the next turn of the event loop, skipped if nobody needs it by then. */
+interface Scheduled {
+  promise: Promise<QueueSnapshot>;
+  /** Callers still waiting for it. */
+  demand: number;
+}
+
+interface DeliveryWaiter {
+  seq: number;
+  delivered(): void;
 }
 
 interface Entry {
@@ -41,9 +65,15 @@ interface Entry {
   /** gen when the cached snapshot's load started. */
   snapshotGen: number;
   inflight?: { gen: number; promise: Promise<QueueSnapshot> };
-  /** A refresh deferred to the next turn of the event loop. */
-  scheduled?: Promise<QueueSnapshot>;
+  scheduled?: Scheduled;
+  /** Highest stream seq known delivered (0: none known). */
+  deliveredSeq: number;
+  /** Positions waiting for a delivery, ascending by seq. */
+  waiters: DeliveryWaiter[];
 }
+
+/** The refresh was skipped: every caller learned what it needed otherwise. */
+class RefreshNotNeeded extends Error {}
 
 /**
  * Jobs ahead of the one at seq: position = (S − D − 1) − |deleted seqs in (D, S)|,
@@ -82,6 +112,9 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
       jsm.streams.info(stream, { deleted_details: true }),
     ]);
     const deleted = [...(si.state.deleted ?? [])].sort((a, b) => a - b);
+    const e = entry(queue);
+    // A stream deleted and made again numbers from 1: older marks mean nothing.
+    if (e.deliveredSeq > si.state.last_seq) e.deliveredSeq = ci.delivered.stream_seq;
     return {
       delivered: ci.delivered.stream_seq,
       deleted,
@@ -95,25 +128,21 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
   const entry = (queue: string): Entry => {
     let e = entries.get(queue);
     if (!e) {
-      e = { gen: 0, at: 0, snapshotGen: -1 };
+      e = { gen: 0, at: 0, snapshotGen: -1, deliveredSeq: 0, waiters: [] };
       entries.set(queue, e);
     }
     return e;
   };
 
-  return {
-    get(queue, after) {
-      const e = entry(queue);
-      const need = after ?? e.gen;
-      if (e.snapshot && e.snapshotGen >= need && Date.now() - e.at < maxAgeMs) return Promise.resolve(e.snapshot);
-      // Share a refresh that started after the invalidation we must see...
-      if (e.inflight && e.inflight.gen >= need) return e.inflight.promise;
-      // ...or one about to start: it is deferred a turn of the event loop, so
-      // the pub acks of a burst of submits all land before it and share it.
-      if (e.scheduled) return e.scheduled;
-      const scheduled = new Promise<QueueSnapshot>((resolve, reject) => {
+  /** Shares a pending refresh, or schedules one; `withdraw` gives up this caller's claim on it. */
+  const refresh = (queue: string, e: Entry, withdraw?: AbortSignal): Promise<QueueSnapshot> => {
+    let s = e.scheduled;
+    if (!s) {
+      const created: Scheduled = { demand: 0, promise: undefined as unknown as Promise<QueueSnapshot> };
+      created.promise = new Promise<QueueSnapshot>((resolve, reject) => {
         setImmediate(() => {
-          if (e.scheduled === scheduled) e.scheduled = undefined;
+          if (e.scheduled === created) e.scheduled = undefined;
+          if (created.demand <= 0) return reject(new RefreshNotNeeded());
           const gen = e.gen;
           const promise = load(queue).then(
             (snap) => {
@@ -134,13 +163,74 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
           promise.then(resolve, reject);
         });
       });
-      e.scheduled = scheduled;
-      return scheduled;
+      e.scheduled = s = created;
+    }
+    const claimed = s;
+    claimed.demand++;
+    withdraw?.addEventListener("abort", () => claimed.demand--, { once: true });
+    return claimed.promise;
+  };
+
+  const removeWaiter = (e: Entry, w: DeliveryWaiter) => {
+    const i = e.waiters.indexOf(w);
+    if (i >= 0) e.waiters.splice(i, 1);
+  };
+
+  return {
+    get(queue, after) {
+      const e = entry(queue);
+      const need = after ?? e.gen;
+      if (e.snapshot && e.snapshotGen >= need && Date.now() - e.at < maxAgeMs) return Promise.resolve(e.snapshot);
+      // Share a refresh that started after the invalidation we must see...
+      if (e.inflight && e.inflight.gen >= need) return e.inflight.promise;
+      // ...or one about to start: it is deferred a turn of the event loop, so
+      // the pub acks of a burst of submits all land before it and share it.
+      return refresh(queue, e);
     },
     invalidate(queue) {
       const e = entry(queue);
       e.gen++;
       return e.gen;
+    },
+    noteDelivered(queue, seq) {
+      const e = entry(queue);
+      if (seq <= e.deliveredSeq) return;
+      e.deliveredSeq = seq;
+      let n = 0;
+      while (n < e.waiters.length && e.waiters[n]!.seq <= seq) n++;
+      for (const w of e.waiters.splice(0, n)) w.delivered();
+    },
+    positionAfterPublish(queue, seq) {
+      const e = entry(queue);
+      const mark = ++e.gen;
+      if (e.deliveredSeq >= seq) return Promise.resolve(0);
+      return new Promise<number>((resolve, reject) => {
+        const done = new AbortController();
+        const waiter: DeliveryWaiter = {
+          seq,
+          delivered: () => {
+            done.abort();
+            resolve(0);
+          },
+        };
+        // Publishes ack in about seq order: inserting from the back is short.
+        let i = e.waiters.length;
+        while (i > 0 && e.waiters[i - 1]!.seq > seq) i--;
+        e.waiters.splice(i, 0, waiter);
+        const fromSnapshot =
+          e.inflight && e.inflight.gen >= mark ? e.inflight.promise : refresh(queue, e, done.signal);
+        fromSnapshot.then(
+          (snap) => {
+            removeWaiter(e, waiter);
+            // Taken by a worker before the snapshot: then it was next.
+            resolve(seq > snap.delivered ? positionOf(snap, seq) : 0);
+          },
+          (err: unknown) => {
+            removeWaiter(e, waiter);
+            if (!(err instanceof RefreshNotNeeded)) reject(err);
+          },
+        );
+      });
     },
   };
 }

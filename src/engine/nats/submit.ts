@@ -2,8 +2,8 @@
  * Submit: one publish to the queue's stream (input as body, metadata in
  * headers); "no responders" means no stream took it: an undeclared queue,
  * or (in a cluster) a stream without a leader for a moment. The
- * position returned is exact: read from a queue snapshot taken after the
- * publish. Idempotent submits add `Nats-Msg-Id` and an `idem.*` key.
+ * position returned is exact: 0 once a worker is known to have taken the
+ * job, else read from a queue snapshot taken after the publish. Idempotent submits add `Nats-Msg-Id` and an `idem.*` key.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -16,7 +16,7 @@ import { isNoResponders, isStreamNotFound } from "./errors.js";
 import { idempotencyKeys, type IdempotencyKeys, type IdempotencyStore } from "./idempotency.js";
 import { encodeInput, headersSize, metaHeaders, readMeta, type JobMeta } from "./job-message.js";
 import { queueSubject, streamName } from "./layout.js";
-import { positionOf, type QueueInfoCache } from "./queue-info.js";
+import type { QueueInfoCache } from "./queue-info.js";
 import type { RecentJobs } from "./live.js";
 import type { JobRef, StateDeriver } from "./state.js";
 
@@ -75,20 +75,17 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
     return unavailable(`queue "${queue}": its stream took no message (no stream leader right now?); retry`, cause);
   };
 
-  /** Submit answers for the moment of enqueueing, from a snapshot taken after it. */
+  /** Submit answers for the moment of enqueueing, exact as of a moment after it. */
   const queuedStatus = async (ref: JobRef, createdAt: number): Promise<JobStatus> => {
     const status: JobStatus = { id: ref.id, queue: ref.queue, state: "QUEUED", attempt: 0, progress: 0, createdAt };
-    let snap;
     try {
-      snap = await queueInfo.get(ref.queue, queueInfo.invalidate(ref.queue));
+      return { ...status, queuePosition: await queueInfo.positionAfterPublish(ref.queue, ref.seq) };
     } catch {
       // The job is stored: failing the call now (its consumer electing a
       // leader, NATS going away) would have the client submit it again.
       // Answer without a position instead.
       return status;
     }
-    // QUEUED even if a waiting worker took it before the snapshot: then it was next.
-    return { ...status, queuePosition: ref.seq > snap.delivered ? positionOf(snap, ref.seq) : 0 };
   };
 
   /** The job a duplicate publish (same Nats-Msg-Id) points at. */

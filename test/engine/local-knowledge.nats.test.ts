@@ -1,0 +1,118 @@
+/**
+ * What a process knows without asking NATS: the events it publishes reach its
+ * own listeners at once (and once), and a job known delivered needs no queue
+ * snapshot for its position. The server's /connz counts what each connection
+ * sent, so "no request was made" is the server's word, not the engine's.
+ */
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { afterEach, expect, test } from "vitest";
+import { createEventHub, type JobEvent } from "../../src/engine/nats/events.js";
+import { queueSubject } from "../../src/engine/nats/layout.js";
+import { createQueueInfoCache } from "../../src/engine/nats/queue-info.js";
+import { uniqueQueue, useNatsEngines } from "../helpers/engines.js";
+import { connections, eventually } from "./nats-monitor.nats.js";
+
+const fixture = useNatsEngines();
+const opened: NatsConnection[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((nc) => nc.close()));
+});
+
+let names = 0;
+async function open(): Promise<{ nc: NatsConnection; name: string }> {
+  const name = `jetq-local-${process.pid}-${++names}`;
+  const nc = await connect({ servers: fixture.nats.url, name });
+  opened.push(nc);
+  return { nc, name };
+}
+
+/** Messages the server has received from the named connection. */
+async function sentBy(name: string): Promise<number> {
+  const conn = (await connections(fixture.nats.monitorUrl)).find((c) => c.name === name);
+  if (!conn) throw new Error(`connection ${name} not on the server`);
+  return conn.in_msgs;
+}
+
+const running = (attempt: number): JobEvent => ({ type: "status", state: "RUNNING", attempt, progress: 0 });
+
+test("an event reaches the publishing process's listeners at once and exactly once, other processes once", async () => {
+  const a = await open();
+  const b = await open();
+  const hubA = createEventHub(a.nc);
+  const hubB = createEventHub(b.nc);
+  const id = `${uniqueQueue("ev")}-00000000001-AAAAAAAAAAAA`;
+  const heardA: JobEvent[] = [];
+  const heardB: JobEvent[] = [];
+  hubA.listen(id, (e) => heardA.push(e));
+  hubB.listen(id, (e) => heardB.push(e));
+  await Promise.all([a.nc.flush(), b.nc.flush()]);
+
+  hubA.publish(id, running(1));
+  expect(heardA).toEqual([running(1)]); // before any round trip
+  await eventually(async () => expect(heardB).toEqual([running(1)]));
+
+  // B's event comes after A's echo on A's connection: once A hears it, the echo was dropped.
+  hubB.publish(id, running(2));
+  expect(heardB).toEqual([running(1), running(2)]);
+  await eventually(async () => expect(heardA).toEqual([running(1), running(2)]));
+  await a.nc.flush();
+  expect(heardA).toEqual([running(1), running(2)]);
+  expect(heardB).toEqual([running(1), running(2)]);
+  hubA.close();
+  hubB.close();
+});
+
+async function queueWithMessages(count: number): Promise<{ queue: string; seqs: number[] }> {
+  const queue = uniqueQueue("pos");
+  const engine = await fixture.open();
+  await engine.declareQueue(queue);
+  const { nc } = await open();
+  const js = jetstream(nc);
+  const seqs: number[] = [];
+  for (let i = 0; i < count; i++) seqs.push((await js.publish(queueSubject(queue), new Uint8Array(1))).seq);
+  return { queue, seqs };
+}
+
+async function cacheOnOwnConnection() {
+  const { nc, name } = await open();
+  return { cache: createQueueInfoCache(await jetstreamManager(nc)), nc, name };
+}
+
+test("a position waiting for its snapshot is answered 0 once the job is known delivered, and no snapshot is requested", async () => {
+  const { queue, seqs } = await queueWithMessages(3);
+  const { cache, nc, name } = await cacheOnOwnConnection();
+  await nc.flush();
+  const before = await sentBy(name);
+
+  const pending = cache.positionAfterPublish(queue, seqs[2]!);
+  cache.noteDelivered(queue, seqs[2]!);
+  expect(await pending).toBe(0);
+  // Known before the call: answered at once too.
+  expect(await cache.positionAfterPublish(queue, seqs[1]!)).toBe(0);
+  await nc.flush();
+  expect(await sentBy(name)).toBe(before);
+});
+
+test("a delivery of an earlier job does not answer a later one: its position comes from a snapshot", async () => {
+  const { queue, seqs } = await queueWithMessages(3);
+  const { cache, nc, name } = await cacheOnOwnConnection();
+  await nc.flush();
+  const before = await sentBy(name);
+
+  const pending = cache.positionAfterPublish(queue, seqs[2]!);
+  // Only a claim: the consumer has delivered nothing, the snapshot says two are ahead.
+  cache.noteDelivered(queue, seqs[0]!);
+  expect(await pending).toBe(2);
+  await nc.flush();
+  expect(await sentBy(name)).toBe(before + 2); // consumer info and stream info
+});
+
+test("a delivery mark above the stream's last sequence (the stream was made again) is dropped at the next snapshot", async () => {
+  const { queue, seqs } = await queueWithMessages(2);
+  const { cache } = await cacheOnOwnConnection();
+  cache.noteDelivered(queue, 1_000_000);
+  expect(await cache.positionAfterPublish(queue, seqs[1]!)).toBe(0); // trusted until a snapshot says otherwise
+  await cache.get(queue, cache.invalidate(queue));
+  expect(await cache.positionAfterPublish(queue, seqs[1]!)).toBe(1);
+});

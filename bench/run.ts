@@ -75,6 +75,8 @@ interface Sizes {
   clients: number;
   connections: number;
   latencyJobs: number;
+  /** Jobs run one at a time before the latency samples: the JIT warms up on them. */
+  latencyWarmup: number;
   depths: [number, number];
   depthCalls: number;
   fanoutStreams: number;
@@ -88,6 +90,7 @@ const FULL: Sizes = {
   clients: 64,
   connections: 8,
   latencyJobs: 500,
+  latencyWarmup: 300,
   depths: [1_000, 1_000_000],
   depthCalls: 1_000,
   fanoutStreams: 10_000,
@@ -101,6 +104,7 @@ const QUICK: Sizes = {
   clients: 64,
   connections: 8,
   latencyJobs: 100,
+  latencyWarmup: 50,
   depths: [1_000, 100_000],
   depthCalls: 200,
   fanoutStreams: 1_000,
@@ -174,6 +178,19 @@ async function section(out: { errors?: string[] }, name: string, fn: () => Promi
   }
 }
 
+/**
+ * Declares queues through an engine of its own, closed at once: an engine
+ * left open would hear every job event and take CPU from the bench's clients.
+ */
+async function declareQueues(servers: string, storage: "file" | "memory", queues: string[]): Promise<void> {
+  const admin = await createNatsEngine({ servers, storage, name: "bench-admin" });
+  try {
+    for (const q of queues) await admin.declareQueue(q);
+  } finally {
+    await admin.close();
+  }
+}
+
 async function ready(url: string): Promise<void> {
   const c = openClient(url, "2");
   try {
@@ -216,7 +233,6 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
     const needsCombined = ["throughput", "latency", "depth", "fanout"].some((s) => a.only.has(s as Section));
     if (!needsCombined) return out;
     const jetq: JetqProcess = await startJetqServer({ ...spawnBase, workers: true, label: `jetq-${storage}` });
-    const admin = await createNatsEngine({ servers, storage, name: "bench-admin" });
     try {
       await ready(jetq.url);
       if (a.only.has("throughput")) {
@@ -230,15 +246,15 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
       if (a.only.has("latency")) {
         log(`[${storage}] latency`);
         await section(out, "latency", async () => {
-          out.latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: 50, client: "lean" });
-          out.latencyGenerated = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: 50, client: "generated" });
+          out.latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "lean" });
+          out.latencyGenerated = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "generated" });
           log(`  lean ${JSON.stringify(out.latency)}; generated ${JSON.stringify(out.latencyGenerated)}`);
         });
       }
       if (a.only.has("depth")) {
         log(`[${storage}] depth ${sizes.depths.join(" → ")}`);
         const queues: [string, string] = [`shallow_${storage}`, `deep_${storage}`];
-        for (const q of queues) await admin.declareQueue(q);
+        await declareQueues(servers, storage, queues);
         await section(out, "depth", async () => {
           const d = await measureDepth({ url: jetq.url, servers, queues, depths: sizes.depths, calls: sizes.depthCalls, fillWindow: 4096 });
           out.depth = d;
@@ -248,7 +264,7 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
       if (a.only.has("fanout")) {
         log(`[${storage}] fan-out ${sizes.fanoutStreams} streams`);
         const queue = `hold_${storage}`;
-        await admin.declareQueue(queue);
+        await declareQueues(servers, storage, [queue]);
         await section(out, "fanout", async () => {
           const f = await measureFanout({
             url: jetq.url,
@@ -265,7 +281,6 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
         });
       }
     } finally {
-      await admin.close();
       await jetq.stop();
     }
   } finally {
@@ -292,8 +307,8 @@ async function runEmbedded(a: Args, sizes: Sizes) {
       });
     }
     log("embedded: latency");
-    const latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: 50, client: "lean" });
-    const latencyGenerated = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: 50, client: "generated" });
+    const latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "lean" });
+    const latencyGenerated = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "generated" });
     return { deployments, latency, latencyGenerated };
   } finally {
     await jetq.stop();

@@ -134,8 +134,8 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
     return e;
   };
 
-  /** Shares a pending refresh, or schedules one; `withdraw` gives up this caller's claim on it. */
-  const refresh = (queue: string, e: Entry, withdraw?: AbortSignal): Promise<QueueSnapshot> => {
+  /** Shares a pending refresh, or schedules one; `claim.withdraw()` gives up this caller's claim on it. */
+  const refresh = (queue: string, e: Entry, claim?: { withdraw(): void }): Promise<QueueSnapshot> => {
     let s = e.scheduled;
     if (!s) {
       const created: Scheduled = { demand: 0, promise: undefined as unknown as Promise<QueueSnapshot> };
@@ -167,7 +167,14 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
     }
     const claimed = s;
     claimed.demand++;
-    withdraw?.addEventListener("abort", () => claimed.demand--, { once: true });
+    if (claim) {
+      let withdrawn = false;
+      claim.withdraw = () => {
+        if (withdrawn) return;
+        withdrawn = true;
+        claimed.demand--;
+      };
+    }
     return claimed.promise;
   };
 
@@ -205,11 +212,12 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
       const mark = ++e.gen;
       if (e.deliveredSeq >= seq) return Promise.resolve(0);
       return new Promise<number>((resolve, reject) => {
-        const done = new AbortController();
+        // Plain callbacks, no AbortController: this runs once per Submit.
+        const claim = { withdraw: () => {} };
         const waiter: DeliveryWaiter = {
           seq,
           delivered: () => {
-            done.abort();
+            claim.withdraw();
             resolve(0);
           },
         };
@@ -218,7 +226,7 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
         while (i > 0 && e.waiters[i - 1]!.seq > seq) i--;
         e.waiters.splice(i, 0, waiter);
         const fromSnapshot =
-          e.inflight && e.inflight.gen >= mark ? e.inflight.promise : refresh(queue, e, done.signal);
+          e.inflight && e.inflight.gen >= mark ? e.inflight.promise : refresh(queue, e, claim);
         fromSnapshot.then(
           (snap) => {
             removeWaiter(e, waiter);

@@ -36,6 +36,14 @@ import {
   type EngineEnv,
 } from "../conformance/harness.js";
 
+/** HTTP version and Connect format of each transport a generated client can use. */
+const CONNECT_TRANSPORTS = [
+  ["1.1", false],
+  ["1.1", true],
+  ["2", false],
+  ["2", true],
+] as const;
+
 // ---------------------------------------------------------------- raw wire
 
 type Wire = "http/1.1" | "h2c";
@@ -535,12 +543,7 @@ forEachEngine("Connect fast path", (env) => {
     });
 
     it("a generated client on each Connect transport goes the fast path and gets the same answers", async () => {
-      for (const [httpVersion, useBinaryFormat] of [
-        ["1.1", false],
-        ["1.1", true],
-        ["2", false],
-        ["2", true],
-      ] as const) {
+      for (const [httpVersion, useBinaryFormat] of CONNECT_TRANSPORTS) {
         const client = createClient(QueueService, createConnectTransport({ baseUrl: ctx.server.url, httpVersion, useBinaryFormat }));
         const before = ctx.server.fastPathCalls;
         const count = await client.queueCount({ queue: fx.quiet });
@@ -695,12 +698,7 @@ forEachEngine("Connect fast path", (env) => {
 
     it("a client that cancels releases the engine's watch (HTTP/1.1 and h2, JSON and binary)", async () => {
       const baseline = env.api.stats().openWatches;
-      for (const [httpVersion, useBinaryFormat] of [
-        ["1.1", false],
-        ["1.1", true],
-        ["2", false],
-        ["2", true],
-      ] as const) {
+      for (const [httpVersion, useBinaryFormat] of CONNECT_TRANSPORTS) {
         const what = `${httpVersion} ${useBinaryFormat ? "binary" : "JSON"}`;
         const client = createClient(QueueService, createConnectTransport({ baseUrl: ctx.server.url, httpVersion, useBinaryFormat }));
         const before = ctx.server.fastPathCalls;
@@ -748,6 +746,46 @@ forEachEngine("Connect fast path", (env) => {
         r.end(body);
       });
       await waitFor(() => env.api.stats().openWatches === baseline, { what: "the watch released after the socket closed" });
+    });
+
+    it("a stream's last message and its end leave in one DATA frame: a client stopping at COMPLETED resets nothing, 1,200 times on one h2 connection", async () => {
+      const queue = await env.queue();
+      const { id } = await env.api.submit({ queue, input: null });
+      const lease = await fetchOne(env.worker, queue);
+      expect(await lease.begin()).toBe(true);
+      expect(await lease.complete(null)).toBe(true);
+      await waitForStatus(env.api, id, (s) => s.state === "COMPLETED");
+      const body = envelope(enc.encode(JSON.stringify({ id })));
+      const session = http2.connect(ctx.server.url);
+      let goaway: number | undefined;
+      session.on("goaway", (code) => (goaway = code));
+      try {
+        // nghttp2 ends a connection whose client resets streams beyond a burst of 1,000.
+        for (let i = 0; i < 1_200; i++) {
+          const first = await new Promise<Buffer>((resolve, reject) => {
+            const h2 = session.request({
+              ":method": "POST",
+              ":path": `/${QueueService.typeName}/StreamStatus`,
+              "content-type": "application/connect+json",
+            });
+            h2.once("data", (chunk: Buffer) => {
+              // What a client does once it has the terminal status: it stops,
+              // and resets the stream unless it has seen its end already.
+              const seenEnd = frames(new Uint8Array(chunk)).some((f) => f.flags & 0b10);
+              if (!seenEnd) h2.close(http2.constants.NGHTTP2_CANCEL);
+              resolve(chunk);
+            });
+            h2.once("error", reject);
+            h2.end(body);
+          });
+          const parts = frames(new Uint8Array(first));
+          expect(parts.map((p) => p.flags), `stream ${i}`).toEqual([0, 0b10]);
+          expect(JSON.parse(Buffer.from(parts[0]!.data).toString()).state).toBe("JOB_STATE_COMPLETED");
+        }
+      } finally {
+        session.close();
+      }
+      expect(goaway).toBeUndefined();
     });
 
     it("close() ends fast-path streams with UNAVAILABLE and releases their watches", async () => {

@@ -1,7 +1,8 @@
 /**
  * What a process knows without asking NATS: the events it publishes reach its
- * own listeners at once (and once), and a job known delivered needs no queue
- * snapshot for its position. The server's /connz counts what each connection
+ * own listeners at once (and once), a job known delivered needs no queue
+ * snapshot for its position, and a job its own worker takes before its
+ * Submit answers needs no ping to rule out cancels. The server's /connz counts what each connection
  * sent, so "no request was made" is the server's word, not the engine's.
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -9,8 +10,10 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterEach, expect, test } from "vitest";
 import { createEventHub, type JobEvent } from "../../src/engine/nats/events.js";
 import { queueSubject } from "../../src/engine/nats/layout.js";
+import { createNatsEngine } from "../../src/engine/nats/index.js";
 import { createQueueInfoCache } from "../../src/engine/nats/queue-info.js";
 import { uniqueQueue, useNatsEngines } from "../helpers/engines.js";
+import { startPingCountingProxy } from "../helpers/ping-counting-proxy.js";
 import { connections, eventually } from "./nats-monitor.nats.js";
 
 const fixture = useNatsEngines();
@@ -115,4 +118,36 @@ test("a delivery mark above the stream's last sequence (the stream was made agai
   expect(await cache.positionAfterPublish(queue, seqs[1]!)).toBe(0); // trusted until a snapshot says otherwise
   await cache.get(queue, cache.invalidate(queue));
   expect(await cache.positionAfterPublish(queue, seqs[1]!)).toBe(1);
+});
+
+test("a job this process's worker takes before its Submit answers begins without a ping round trip; one begun after Submit answered pings once", async () => {
+  const proxy = await startPingCountingProxy(fixture.nats.port);
+  const engine = await createNatsEngine({ servers: proxy.url, name: "jetq-ping-count" });
+  try {
+    const queue = uniqueQueue("ping");
+    await engine.declareQueue(queue);
+
+    // As the worker runtime does: begin() as soon as fetch() hands the lease over.
+    const before = proxy.pings;
+    const taking = engine.fetch(queue, { max: 1, expiresMs: 5_000 }).then(async ([lease]) => ({ lease: lease!, began: await lease!.begin() }));
+    const submitted = await engine.submit({ queue, input: 1 });
+    const { lease, began } = await taking;
+    expect(submitted.queuePosition).toBe(0);
+    expect(lease.id).toBe(submitted.id);
+    expect(began).toBe(true);
+    expect(await lease.complete(1)).toBe(true);
+    expect(proxy.pings - before).toBe(0);
+
+    // The id has left the process before begin(): a cancel may be on its way, so it pings.
+    const later = engine.fetch(queue, { max: 1, expiresMs: 5_000 });
+    const second = await engine.submit({ queue, input: 2 });
+    const [held] = await later;
+    expect(held!.id).toBe(second.id);
+    expect(await held!.begin()).toBe(true);
+    expect(proxy.pings - before).toBe(1);
+    expect(await held!.complete(2)).toBe(true);
+  } finally {
+    await engine.close();
+    await proxy.close();
+  }
 });

@@ -185,6 +185,10 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     queueInfo,
     requestTimeoutMs: timeout,
     ...(logger ? { logger } : {}),
+    deliveredHere: (id: string) => {
+      const r = recent.get(id);
+      if (r && !r.disclosed) r.deliveredHere = true;
+    },
     leaseContext: {
       link,
       records,
@@ -203,6 +207,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
         const r = recent.get(id);
         return r !== undefined && !r.disclosed && r.meta.msgId === undefined;
       },
+      disclosureChecked: (id: string) => recent.get(id)?.disclosureChecked?.(),
       ...(logger ? { logger } : {}),
     },
   });

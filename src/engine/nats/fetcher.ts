@@ -32,6 +32,8 @@ export interface FetcherDeps {
   leaseContext: LeaseContext;
   requestTimeoutMs: number;
   logger?: Logger;
+  /** A first delivery of the job reached this process (see RecentJob.deliveredHere). */
+  deliveredHere?(id: string): void;
   /** Pull requests the server may still deliver to after fetch returned. */
   outstanding(serverOver: Promise<void>): void;
 }
@@ -169,6 +171,7 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
             continue;
           }
         }
+        if (d.deliveryCount === 1) deps.deliveredHere?.(id);
         const released = prior?.record.released ?? 0;
         const interrupted = prior?.record.interrupted ?? 0;
         const attempt = d.deliveryCount - released;

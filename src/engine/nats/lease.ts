@@ -60,6 +60,8 @@ export interface LeaseContext {
    * Submit, here, has not returned): then nobody can have cancelled it.
    */
   undisclosed?(id: string): boolean;
+  /** A first delivery's begin() has asked undisclosed(): its Submit may answer now. */
+  disclosureChecked?(id: string): void;
   /** Fails calls at once while the connection is down (see connection.ts). */
   link?: Link;
   logger?: Logger;
@@ -215,7 +217,9 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
         // the handler, and the conditional kv.create of our outcome loses to
         // the CANCELLED record, so the job still ends exactly once.
         // No cancel can exist for a job whose id has not left this process yet.
-        if (!ctx.undisclosed?.(id)) {
+        const alone = ctx.undisclosed?.(id) === true;
+        ctx.disclosureChecked?.(id);
+        if (!alone) {
           await ctx.barrier();
           if (settled) return false;
           if (ctx.knownFinished(id)) return yieldTo();

@@ -62,6 +62,14 @@ export interface RecentJob {
    * elsewhere can return the id earlier.
    */
   disclosed?: boolean;
+  /**
+   * A worker of this process took the job before Submit returned: Submit
+   * then answers once that worker's begin() saw the id still undisclosed
+   * (or a turn of the event loop later, if no begin() came).
+   */
+  deliveredHere?: boolean;
+  /** Called by that begin(), once it has checked. */
+  disclosureChecked?: () => void;
 }
 
 /** What a terminal status event says. */

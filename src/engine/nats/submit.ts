@@ -155,6 +155,17 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
     }
     const recent = deps.recent?.submitted(ref.id, keys ? { ...meta, msgId: keys.msgId } : meta);
     const status = await queuedStatus(ref, createdAt);
+    // A worker of this process took the job: it begins it within this turn
+    // of the event loop, while nobody else can know the id and so no cancel
+    // can exist: its begin() needs no ping round trip. Answer once it has
+    // looked (or a turn later: a lease held without begin() must not hold us).
+    if (recent?.deliveredHere) {
+      await new Promise<void>((resolve) => {
+        recent.disclosureChecked = resolve;
+        setImmediate(resolve);
+      });
+      recent.disclosureChecked = undefined;
+    }
     // From here on the id is known outside this process (see RecentJob.disclosed).
     if (recent) recent.disclosed = true;
     return status;

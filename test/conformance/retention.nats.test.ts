@@ -3,29 +3,14 @@
  * with another one (they keep their config otherwise), so a later
  * JETQ_RETENTION_MS takes effect on restart.
  */
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { createNatsEngine } from "../../src/engine/nats/index.js";
-import type { Engine } from "../../src/engine/types.js";
+import { expect, test } from "vitest";
 import { stream } from "../engine/nats-monitor.nats.js";
-import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
+import { useNatsEngines } from "../helpers/engines.js";
 import { fetchOne, uniqueQueue, waitForState } from "./harness.js";
 
-let nats: NatsServer;
-const engines: Engine[] = [];
-beforeAll(async () => {
-  nats = await startNatsServer();
-});
-afterAll(async () => {
-  await Promise.allSettled(engines.map((e) => e.close()));
-  await nats?.stop();
-});
-
-const open = async (retentionMs: number) => {
-  const e = await createNatsEngine({ servers: nats.url, retentionMs });
-  engines.push(e);
-  return e;
-};
-const maxAgeMs = async (name: string) => (await stream(nats.monitorUrl, name)).config.max_age / 1e6;
+const fixture = useNatsEngines();
+const open = (retentionMs: number) => fixture.open(undefined, { retentionMs });
+const maxAgeMs = async (name: string) => (await stream(fixture.nats.monitorUrl, name)).config.max_age / 1e6;
 
 test("a restart with another retention updates the jobs bucket, the logs stream and the blob bucket", async () => {
   const first = await open(60_000);

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll } from "vitest";
 import type { Engine } from "../../src/engine/types.js";
 import { createMemoryEngine } from "../../src/engine/memory/index.js";
-import { createNatsEngine } from "../../src/engine/nats/index.js";
+import { createNatsEngine, type NatsEngineOptions } from "../../src/engine/nats/index.js";
 import type { PositionPacerOptions } from "../../src/engine/position-pacer.js";
 import { startNatsServer, type NatsServer } from "./nats-server.js";
 
@@ -75,7 +75,10 @@ export const ENGINES: EngineKind[] = engineKinds();
  * One nats-server for a test file and the NATS engines its tests open (each a
  * connection of its own, named when given a name), all closed after the file.
  */
-export function useNatsEngines(): { readonly nats: NatsServer; open(name?: string): Promise<Engine> } {
+export function useNatsEngines(): {
+  readonly nats: NatsServer;
+  open(name?: string, options?: Omit<NatsEngineOptions, "servers" | "name">): Promise<Engine>;
+} {
   let nats: NatsServer | undefined;
   const opened: Engine[] = [];
   beforeAll(async () => {
@@ -90,8 +93,8 @@ export function useNatsEngines(): { readonly nats: NatsServer; open(name?: strin
       if (!nats) throw new Error("useNatsEngines: the server starts in beforeAll");
       return nats;
     },
-    async open(name) {
-      const e = await createNatsEngine({ servers: this.nats.url, ...(name ? { name } : {}) });
+    async open(name, options = {}) {
+      const e = await createNatsEngine({ ...options, servers: this.nats.url, ...(name ? { name } : {}) });
       opened.push(e);
       return e;
     },

@@ -13,7 +13,7 @@ import { queueSubject } from "../../src/engine/nats/layout.js";
 import { createNatsEngine } from "../../src/engine/nats/index.js";
 import { createQueueInfoCache } from "../../src/engine/nats/queue-info.js";
 import { uniqueQueue, useNatsEngines } from "../helpers/engines.js";
-import { startPingCountingProxy } from "../helpers/ping-counting-proxy.js";
+import { startNatsProxy } from "../helpers/nats-proxy.js";
 import { connections, eventually } from "./nats-monitor.nats.js";
 
 const fixture = useNatsEngines();
@@ -94,10 +94,10 @@ test("a position waiting for its snapshot is answered 0 once the job is known de
   const { queue, seqs } = await queueWithMessages(3);
   const { cache, sentSince } = await cacheOnOwnConnection();
   const pending = cache.positionAfterPublish(queue, seqs[2]!);
-  cache.noteDelivered(queue, seqs[2]!);
-  expect(await pending).toBe(0);
-  // Known before the call: answered at once too.
-  expect(await cache.positionAfterPublish(queue, seqs[1]!)).toBe(0);
+  cache.noteDelivered(queue, seqs[2]!, true);
+  expect(await pending).toEqual({ position: 0, deliveredHere: true });
+  // Known before the call: answered at once too (taken by another process's worker).
+  expect(await cache.positionAfterPublish(queue, seqs[1]!)).toEqual({ position: 0, deliveredHere: false });
   expect(await sentSince()).toBe(0);
 });
 
@@ -106,8 +106,8 @@ test("a delivery of an earlier job does not answer a later one: its position com
   const { cache, sentSince } = await cacheOnOwnConnection();
   const pending = cache.positionAfterPublish(queue, seqs[2]!);
   // Only a claim: the consumer has delivered nothing, the snapshot says two are ahead.
-  cache.noteDelivered(queue, seqs[0]!);
-  expect(await pending).toBe(2);
+  cache.noteDelivered(queue, seqs[0]!, true);
+  expect(await pending).toEqual({ position: 2, deliveredHere: false });
   expect(await sentSince()).toBe(2); // consumer info and stream info
 });
 
@@ -115,34 +115,42 @@ test("a delivery mark above the stream's last sequence (the stream was made agai
   const { queue, seqs } = await queueWithMessages(2);
   const { cache } = await cacheOnOwnConnection();
   cache.noteDelivered(queue, 1_000_000);
-  expect(await cache.positionAfterPublish(queue, seqs[1]!)).toBe(0); // trusted until a snapshot says otherwise
+  expect((await cache.positionAfterPublish(queue, seqs[1]!)).position).toBe(0); // trusted until a snapshot says otherwise
   await cache.get(queue, cache.invalidate(queue));
-  expect(await cache.positionAfterPublish(queue, seqs[1]!)).toBe(1);
+  expect((await cache.positionAfterPublish(queue, seqs[1]!)).position).toBe(1);
 });
 
-test("a job this process's worker takes before its Submit answers begins without a ping round trip; one begun after Submit answered pings once", async () => {
-  const proxy = await startPingCountingProxy(fixture.nats.port);
+test("jobs this process's worker takes before their Submit answers begin without a ping round trip; one begun after Submit answered pings once", async () => {
+  const proxy = await startNatsProxy(fixture.nats.port);
   const engine = await createNatsEngine({ servers: proxy.url, name: "jetq-ping-count" });
   try {
     const queue = uniqueQueue("ping");
     await engine.declareQueue(queue);
 
     // As the worker runtime does: begin() as soon as fetch() hands the lease over.
-    const before = proxy.pings;
-    const taking = engine.fetch(queue, { max: 1, expiresMs: 5_000 }).then(async ([lease]) => ({ lease: lease!, began: await lease!.begin() }));
-    const submitted = await engine.submit({ queue, input: 1 });
-    const { lease, began } = await taking;
-    expect(submitted.queuePosition).toBe(0);
-    expect(lease.id).toBe(submitted.id);
-    expect(began).toBe(true);
-    expect(await lease.complete(1)).toBe(true);
-    expect(proxy.pings - before).toBe(0);
+    let pinged = 0;
+    const ROUNDS = 5;
+    for (let i = 0; i < ROUNDS; i++) {
+      const before = proxy.pings;
+      const taking = engine.fetch(queue, { max: 1, expiresMs: 5_000 }).then(async ([lease]) => ({ lease: lease!, began: await lease!.begin() }));
+      const submitted = await engine.submit({ queue, input: i });
+      const { lease, began } = await taking;
+      expect(submitted.queuePosition).toBe(0);
+      expect(lease.id).toBe(submitted.id);
+      expect(began).toBe(true);
+      expect(await lease.complete(i)).toBe(true);
+      pinged += proxy.pings - before;
+    }
+    // Under heavy load the queue snapshot can answer a Submit before the
+    // delivery arrives; the id is out then and begin() rightly pings.
+    expect(pinged).toBeLessThanOrEqual(2);
 
     // The id has left the process before begin(): a cancel may be on its way, so it pings.
     const later = engine.fetch(queue, { max: 1, expiresMs: 5_000 });
-    const second = await engine.submit({ queue, input: 2 });
+    const second = await engine.submit({ queue, input: "later" });
     const [held] = await later;
     expect(held!.id).toBe(second.id);
+    const before = proxy.pings;
     expect(await held!.begin()).toBe(true);
     expect(proxy.pings - before).toBe(1);
     expect(await held!.complete(2)).toBe(true);

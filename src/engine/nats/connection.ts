@@ -141,20 +141,50 @@ export interface Link {
    * as the link is back (a restarted server, another node of a cluster).
    */
   assertConnected(what?: string): void;
+  /**
+   * p, or UNAVAILABLE as soon as the connection drops while p is pending: the
+   * reply of a request sent over the lost connection cannot come any more,
+   * so the caller hears it at once rather than at the request's timeout.
+   */
+  whileConnected<T>(p: Promise<T>, what?: string): Promise<T>;
 }
 
 export function watchLink(nc: NatsConnection): Link {
   let down = false;
+  const pending = new Set<() => void>();
   void (async () => {
     for await (const s of nc.status()) {
-      if (s.type === "disconnect") down = true;
-      else if (s.type === "reconnect") down = false;
+      if (s.type === "disconnect") {
+        down = true;
+        for (const lost of [...pending]) lost();
+      } else if (s.type === "reconnect") down = false;
     }
   })().catch(() => undefined);
+  const lostError = (what?: string) =>
+    unavailable(`NATS unreachable (reconnecting)${what ? `: ${what} failed` : ""}; retry`);
   return {
     assertConnected(what) {
       if (!down || nc.isClosed()) return;
-      throw unavailable(`NATS unreachable (reconnecting)${what ? `: ${what} failed` : ""}; retry`);
+      throw lostError(what);
+    },
+    whileConnected(p, what) {
+      return new Promise((resolve, reject) => {
+        const lost = () => {
+          pending.delete(lost);
+          reject(lostError(what));
+        };
+        pending.add(lost);
+        p.then(
+          (v) => {
+            pending.delete(lost);
+            resolve(v);
+          },
+          (err: unknown) => {
+            pending.delete(lost);
+            reject(err);
+          },
+        );
+      });
     },
   };
 }

@@ -185,10 +185,6 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     queueInfo,
     requestTimeoutMs: timeout,
     ...(logger ? { logger } : {}),
-    deliveredHere: (id: string) => {
-      const r = recent.get(id);
-      if (r && !r.disclosed) r.deliveredHere = true;
-    },
     leaseContext: {
       link,
       records,
@@ -221,6 +217,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     maxPayload,
     requestTimeoutMs: timeout,
     recent,
+    link,
     ...(options.maxPayloadBytes !== undefined ? { maxInputBytes: options.maxPayloadBytes } : {}),
   });
 
@@ -242,6 +239,8 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     link.assertConnected();
   };
   const refOf = (id: string): JobRef => ({ id, ...parseJobId(id) });
+  /** A client call: UNAVAILABLE at once if the connection drops under it (fetch waits out its pull instead). */
+  const call = <T>(what: string, fn: () => Promise<T>) => guard(what, () => link.whileConnected(fn(), what));
 
   const engine: Engine = {
     kind: "nats",
@@ -250,7 +249,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       assertQueueName(queue);
       assertOpen();
       const full: QueueConfig = { ...DEFAULT_QUEUE_CONFIG, ...stripUndefined(config ?? {}) };
-      await guard(`declaring queue "${queue}"`, async () => {
+      await call(`declaring queue "${queue}"`, async () => {
         await ensureQueue(jsm, queue, full, layout);
         await queueConfigs.put(queue, full);
       });
@@ -265,7 +264,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     async getStatus(id: string, options?: ReadOptions) {
       const ref = refOf(id);
       assertOpen();
-      return guard(`reading job "${id}"`, () => deriver.status(ref, options));
+      return call(`reading job "${id}"`, () => deriver.status(ref, options));
     },
 
     watch(id: string, options: WatchOptions = {}): AsyncIterable<JobStatus> {
@@ -292,7 +291,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     async getResult(id: string, options?: ReadOptions) {
       const ref = refOf(id);
       assertOpen();
-      return guard(`reading the result of job "${id}"`, () =>
+      return call(`reading the result of job "${id}"`, () =>
         readResult({ deriver, blobs, retentionMs: layout.retentionMs }, ref, options),
       );
     },
@@ -300,7 +299,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     async cancel(id: string, options?: ReadOptions) {
       const ref = refOf(id);
       assertOpen();
-      return guard(`cancelling job "${id}"`, () =>
+      return call(`cancelling job "${id}"`, () =>
         cancelJob({ jsm, deriver, records, signals, events, queueInfo, live, idempotency }, ref, options),
       );
     },
@@ -308,7 +307,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     async queueCount(queue: string) {
       assertQueueName(queue);
       assertOpen();
-      return guard(`counting queue "${queue}"`, async () => {
+      return call(`counting queue "${queue}"`, async () => {
         try {
           const snap = await queueInfo.get(queue);
           return { queue, inQueue: snap.numPending, running: snap.numAckPending };

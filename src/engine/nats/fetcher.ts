@@ -32,8 +32,6 @@ export interface FetcherDeps {
   leaseContext: LeaseContext;
   requestTimeoutMs: number;
   logger?: Logger;
-  /** A first delivery of the job reached this process (see RecentJob.deliveredHere). */
-  deliveredHere?(id: string): void;
   /** Pull requests the server may still deliver to after fetch returned. */
   outstanding(serverOver: Promise<void>): void;
 }
@@ -77,7 +75,7 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
     } finally {
       unwait();
     }
-    for (const d of got) queueInfo.noteDelivered(queue, d.streamSeq);
+    for (const d of got) queueInfo.noteDelivered(queue, d.streamSeq, d.deliveryCount === 1);
     const all = [...handed, ...got];
     // Never more than max: the surplus waits for the next fetch.
     for (const d of all.splice(max)) late.put(queue, d, config.ackWaitMs);
@@ -171,7 +169,6 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
             continue;
           }
         }
-        if (d.deliveryCount === 1) deps.deliveredHere?.(id);
         const released = prior?.record.released ?? 0;
         const interrupted = prior?.record.interrupted ?? 0;
         const attempt = d.deliveryCount - released;

@@ -63,12 +63,10 @@ export interface RecentJob {
    */
   disclosed?: boolean;
   /**
-   * A worker of this process took the job before Submit returned: Submit
-   * then answers once that worker's begin() saw the id still undisclosed
-   * (or a turn of the event loop later, if no begin() came).
+   * Set while Submit waits for the begin() of a worker of this process that
+   * took the job first: that begin() calls it once it has seen the id still
+   * undisclosed (Submit waits at most a turn of the event loop).
    */
-  deliveredHere?: boolean;
-  /** Called by that begin(), once it has checked. */
   disclosureChecked?: () => void;
 }
 

@@ -36,13 +36,22 @@ export interface QueueInfoCache {
   get(queue: string, after?: number): Promise<QueueSnapshot>;
   /** Marks what is cached as stale; returns the mark of this invalidation. */
   invalidate(queue: string): number;
-  /** The message at seq was delivered to a worker: so was everything before it. */
-  noteDelivered(queue: string, seq: number): void;
+  /**
+   * The message at seq was delivered to a worker: so was everything before it.
+   * `here`: a first delivery to a worker of this process.
+   */
+  noteDelivered(queue: string, seq: number, here?: boolean): void;
   /**
    * Position of the message just published at seq, exact as of a moment after
-   * the publish: 0 as soon as it is known delivered, else from a snapshot.
+   * the publish: 0 as soon as it is known delivered, else from a snapshot;
+   * and whether a worker of this process took it meanwhile.
    */
-  positionAfterPublish(queue: string, seq: number): Promise<number>;
+  positionAfterPublish(queue: string, seq: number): Promise<PositionAfterPublish>;
+}
+
+export interface PositionAfterPublish {
+  position: number;
+  deliveredHere: boolean;
 }
 
 /** A refresh deferred to the next turn of the event loop, skipped if nobody needs it by then. */
@@ -54,8 +63,11 @@ interface Scheduled {
 
 interface DeliveryWaiter {
   seq: number;
-  delivered(): void;
+  delivered(here: boolean): void;
 }
+
+/** First deliveries to this process remembered for the Submits that wait on them. */
+const MAX_DELIVERED_HERE = 4_096;
 
 interface Entry {
   /** Bumped by every invalidation. */
@@ -70,6 +82,8 @@ interface Entry {
   deliveredSeq: number;
   /** Positions waiting for a delivery, ascending by seq. */
   waiters: DeliveryWaiter[];
+  /** Seqs a worker of this process took first, not yet asked about by their Submit. */
+  deliveredHere: Set<number>;
 }
 
 /** The refresh was skipped: every caller learned what it needed otherwise. */
@@ -128,7 +142,7 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
   const entry = (queue: string): Entry => {
     let e = entries.get(queue);
     if (!e) {
-      e = { gen: 0, at: 0, snapshotGen: -1, deliveredSeq: 0, waiters: [] };
+      e = { gen: 0, at: 0, snapshotGen: -1, deliveredSeq: 0, waiters: [], deliveredHere: new Set() };
       entries.set(queue, e);
     }
     return e;
@@ -199,26 +213,30 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
       e.gen++;
       return e.gen;
     },
-    noteDelivered(queue, seq) {
+    noteDelivered(queue, seq, here = false) {
       const e = entry(queue);
+      if (here) {
+        e.deliveredHere.add(seq);
+        if (e.deliveredHere.size > MAX_DELIVERED_HERE) e.deliveredHere.delete(e.deliveredHere.values().next().value!);
+      }
       if (seq <= e.deliveredSeq) return;
       e.deliveredSeq = seq;
       let n = 0;
       while (n < e.waiters.length && e.waiters[n]!.seq <= seq) n++;
-      for (const w of e.waiters.splice(0, n)) w.delivered();
+      for (const w of e.waiters.splice(0, n)) w.delivered(e.deliveredHere.delete(w.seq));
     },
     positionAfterPublish(queue, seq) {
       const e = entry(queue);
       const mark = ++e.gen;
-      if (e.deliveredSeq >= seq) return Promise.resolve(0);
-      return new Promise<number>((resolve, reject) => {
+      if (e.deliveredSeq >= seq) return Promise.resolve({ position: 0, deliveredHere: e.deliveredHere.delete(seq) });
+      return new Promise<PositionAfterPublish>((resolve, reject) => {
         // Plain callbacks, no AbortController: this runs once per Submit.
         const claim = { withdraw: () => {} };
         const waiter: DeliveryWaiter = {
           seq,
-          delivered: () => {
+          delivered: (here) => {
             claim.withdraw();
-            resolve(0);
+            resolve({ position: 0, deliveredHere: here });
           },
         };
         // Publishes ack in about seq order: inserting from the back is short.
@@ -231,7 +249,7 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
           (snap) => {
             removeWaiter(e, waiter);
             // Taken by a worker before the snapshot: then it was next.
-            resolve(seq > snap.delivered ? positionOf(snap, seq) : 0);
+            resolve({ position: seq > snap.delivered ? positionOf(snap, seq) : 0, deliveredHere: false });
           },
           (err: unknown) => {
             removeWaiter(e, waiter);

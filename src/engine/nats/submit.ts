@@ -17,6 +17,7 @@ import { idempotencyKeys, type IdempotencyKeys, type IdempotencyStore } from "./
 import { encodeInput, headersSize, metaHeaders, readMeta, type JobMeta } from "./job-message.js";
 import { queueSubject, streamName } from "./layout.js";
 import type { QueueInfoCache } from "./queue-info.js";
+import type { Link } from "./connection.js";
 import type { RecentJobs } from "./live.js";
 import type { JobRef, StateDeriver } from "./state.js";
 
@@ -33,6 +34,8 @@ export interface SubmitDeps {
   requestTimeoutMs: number;
   /** Where this process remembers what it submitted (status reads skip a direct get). */
   recent?: RecentJobs;
+  /** Fails the publish at once if the connection drops under it (see connection.ts). */
+  link?: Link;
 }
 
 const refOf = (id: string): JobRef => ({ id, ...parseJobId(id) });
@@ -76,15 +79,16 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
   };
 
   /** Submit answers for the moment of enqueueing, exact as of a moment after it. */
-  const queuedStatus = async (ref: JobRef, createdAt: number): Promise<JobStatus> => {
+  const queuedStatus = async (ref: JobRef, createdAt: number): Promise<{ status: JobStatus; deliveredHere: boolean }> => {
     const status: JobStatus = { id: ref.id, queue: ref.queue, state: "QUEUED", attempt: 0, progress: 0, createdAt };
     try {
-      return { ...status, queuePosition: await queueInfo.positionAfterPublish(ref.queue, ref.seq) };
+      const { position, deliveredHere } = await queueInfo.positionAfterPublish(ref.queue, ref.seq);
+      return { status: { ...status, queuePosition: position }, deliveredHere };
     } catch {
       // The job is stored: failing the call now (its consumer electing a
       // leader, NATS going away) would have the client submit it again.
       // Answer without a position instead.
-      return status;
+      return { status, deliveredHere: false };
     }
   };
 
@@ -137,7 +141,9 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
     }
     let ack;
     try {
-      ack = await js.publish(queueSubject(queue), data, { headers: h, timeout, ...(keys ? { msgID: keys.msgId } : {}) });
+      // Only the publish: once the job is stored, Submit must not fail (the client would submit it again).
+      const publishing = js.publish(queueSubject(queue), data, { headers: h, timeout, ...(keys ? { msgID: keys.msgId } : {}) });
+      ack = await (deps.link ? deps.link.whileConnected(publishing, `submitting to queue "${queue}"`) : publishing);
     } catch (err) {
       if (isNoResponders(err)) throw await noStreamAnswered(queue, err);
       throw err;
@@ -154,12 +160,12 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
       }
     }
     const recent = deps.recent?.submitted(ref.id, keys ? { ...meta, msgId: keys.msgId } : meta);
-    const status = await queuedStatus(ref, createdAt);
+    const { status, deliveredHere } = await queuedStatus(ref, createdAt);
     // A worker of this process took the job: it begins it within this turn
     // of the event loop, while nobody else can know the id and so no cancel
     // can exist: its begin() needs no ping round trip. Answer once it has
     // looked (or a turn later: a lease held without begin() must not hold us).
-    if (recent?.deliveredHere) {
+    if (recent && deliveredHere) {
       await new Promise<void>((resolve) => {
         recent.disclosureChecked = resolve;
         setImmediate(resolve);

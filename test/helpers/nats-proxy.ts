@@ -1,21 +1,28 @@
 /**
- * A TCP proxy in front of a nats-server that counts the PINGs its clients
- * send: a black-box way to tell whether an engine waited for a round trip.
+ * A TCP proxy in front of a nats-server, for black-box tests of a client's
+ * connection: it counts the PINGs clients send (did an engine wait for a
+ * round trip?), can hold what they send (calls stay in flight) and can cut
+ * every connection (as a dying server or network would).
  */
 import { createServer, connect, type Socket } from "node:net";
 
-export interface PingCountingProxy {
+export interface NatsProxy {
   /** nats://127.0.0.1:<port> of the proxy. */
   readonly url: string;
   /** PING commands the clients have sent so far. */
   readonly pings: number;
+  /** Drops what clients send from now on, until cut(): their requests get no reply. */
+  hold(): void;
+  /** Closes every connection (and ends hold()); clients may connect again. */
+  cut(): void;
   close(): Promise<void>;
 }
 
 const PING = "PING\r\n";
 
-export async function startPingCountingProxy(serverPort: number): Promise<PingCountingProxy> {
+export async function startNatsProxy(serverPort: number): Promise<NatsProxy> {
   let pings = 0;
+  let holding = false;
   const sockets = new Set<Socket>();
   const proxy = createServer((client) => {
     const server = connect(serverPort, "127.0.0.1");
@@ -28,12 +35,14 @@ export async function startPingCountingProxy(serverPort: number): Promise<PingCo
       const text = tail + chunk.toString("latin1");
       for (let at = text.indexOf(PING); at !== -1; at = text.indexOf(PING, at + PING.length)) pings++;
       tail = text.slice(-(PING.length - 1));
-      server.write(chunk);
+      if (!holding) server.write(chunk);
     });
     server.pipe(client);
     const end = () => {
       client.destroy();
       server.destroy();
+      sockets.delete(client);
+      sockets.delete(server);
     };
     client.on("error", end).on("close", end);
     server.on("error", end).on("close", end);
@@ -44,6 +53,14 @@ export async function startPingCountingProxy(serverPort: number): Promise<PingCo
     url: `nats://127.0.0.1:${port}`,
     get pings() {
       return pings;
+    },
+    hold() {
+      holding = true;
+    },
+    cut() {
+      holding = false;
+      for (const s of sockets) s.destroy();
+      sockets.clear();
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -213,3 +213,23 @@ export function serverBarrier(nc: NatsConnection, timeoutMs: number): Promise<vo
     );
   });
 }
+
+/** p, or UNAVAILABLE once timeoutMs have passed without it settling. */
+export function withinTimeout<T>(p: Promise<T>, timeoutMs: number, what?: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(unavailable(`NATS did not answer in ${timeoutMs} ms${what ? `: ${what} failed` : ""}; retry`)),
+      timeoutMs,
+    );
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}

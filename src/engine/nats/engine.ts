@@ -22,7 +22,7 @@ import {
 import { createBlobStore } from "./blobs.js";
 import { cancelJob } from "./cancel.js";
 import { createCancelSignals } from "./cancel-signals.js";
-import { flushWrites, openConnection, serverBarrier, watchLink, watchReconnects } from "./connection.js";
+import { flushWrites, openConnection, serverBarrier, watchLink, watchReconnects, withinTimeout } from "./connection.js";
 import { guard, isConsumerNotFound, isStreamNotFound, isUnavailable, toConnectError } from "./errors.js";
 import { createEventHub, type EventHub, type JobEvent } from "./events.js";
 import { createFetcher } from "./fetcher.js";
@@ -239,8 +239,14 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     link.assertConnected();
   };
   const refOf = (id: string): JobRef => ({ id, ...parseJobId(id) });
-  /** A client call: UNAVAILABLE at once if the connection drops under it (fetch waits out its pull instead). */
-  const call = <T>(what: string, fn: () => Promise<T>) => guard(what, () => link.whileConnected(fn(), what));
+  /**
+   * A client call: UNAVAILABLE at once if the connection drops under it, and
+   * once it has taken a request timeout in all (several requests that each
+   * wait out their timeout, say during a cluster failover, would otherwise
+   * outlast the client's deadline). fetch waits out its pull instead.
+   */
+  const call = <T>(what: string, fn: () => Promise<T>) =>
+    guard(what, () => link.whileConnected(withinTimeout(fn(), timeout, what), what));
 
   const engine: Engine = {
     kind: "nats",
@@ -249,10 +255,12 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       assertQueueName(queue);
       assertOpen();
       const full: QueueConfig = { ...DEFAULT_QUEUE_CONFIG, ...stripUndefined(config ?? {}) };
-      await call(`declaring queue "${queue}"`, async () => {
+      const declaring = async () => {
         await ensureQueue(jsm, queue, full, layout);
         await queueConfigs.put(queue, full);
-      });
+      };
+      // Several requests that may each take a while on a cluster: no total bound.
+      await guard(`declaring queue "${queue}"`, () => link.whileConnected(declaring()));
     },
 
     async submit(input: SubmitInput) {

@@ -81,6 +81,9 @@ export function createWorker(options: WorkerOptions): Worker {
   const handingBack = new Set<Promise<void>>();
   let started = false;
   let stopped: Promise<void> | undefined;
+  /** Engine calls of held jobs being retried until the engine is reachable again. */
+  let retrying = 0;
+  const retryWaiters: (() => void)[] = [];
 
   async function pull(q: QueueRuntime): Promise<void> {
     while (!draining.signal.aborted) {
@@ -95,6 +98,10 @@ export function createWorker(options: WorkerOptions): Worker {
           q.wake = done;
           draining.signal.addEventListener("abort", done, { once: true });
         });
+        continue;
+      }
+      if (retrying > 0) {
+        await noRetriesPending();
         continue;
       }
       let leases: JobLease[];
@@ -285,20 +292,48 @@ export function createWorker(options: WorkerOptions): Worker {
   async function whileUnreachable<T>(what: string, call: () => Promise<T>, log: JobLog): Promise<T> {
     const giveUpAt = Date.now() + SETTLE_PATIENCE_MS;
     let pauseMs = RETRY_MIN_MS;
-    for (let tries = 1; ; tries++) {
-      try {
-        const out = await call();
-        if (tries > 1) log.info({ tries }, `${what} went through once the engine was reachable again`);
-        return out;
-      } catch (err) {
-        const unreachable = err instanceof ConnectError && err.code === Code.Unavailable;
-        if (!unreachable || graceOver.signal.aborted || Date.now() + pauseMs > giveUpAt) throw err;
-        if (tries === 1) log.warn({ err }, `${what} failed: engine unreachable; retrying until it is back`);
-        // Unref'd: a retry never holds a process open on its own.
-        await pause(pauseMs, graceOver.signal, { unref: true });
-        pauseMs = Math.min(RETRY_MAX_MS, pauseMs * 2);
+    let counted = false;
+    try {
+      for (let tries = 1; ; tries++) {
+        try {
+          const out = await call();
+          if (tries > 1) log.info({ tries }, `${what} went through once the engine was reachable again`);
+          return out;
+        } catch (err) {
+          const unreachable = err instanceof ConnectError && err.code === Code.Unavailable;
+          if (!unreachable || graceOver.signal.aborted || Date.now() + pauseMs > giveUpAt) throw err;
+          if (tries === 1) log.warn({ err }, `${what} failed: engine unreachable; retrying until it is back`);
+          if (!counted) {
+            counted = true;
+            retrying++;
+          }
+          // Unref'd: a retry never holds a process open on its own.
+          await pause(pauseMs, graceOver.signal, { unref: true });
+          pauseMs = Math.min(RETRY_MAX_MS, pauseMs * 2);
+        }
       }
+    } finally {
+      if (counted && --retrying === 0) for (const wake of retryWaiters.splice(0)) wake();
     }
+  }
+
+  /**
+   * Resolves once no begin() or settle of this worker is waiting for the
+   * engine to come back. The pull loop waits for it: after an outage the
+   * server redelivers the jobs whose ack wait ran out, and a job this worker
+   * finished meanwhile must be settled before its redelivery is fetched here,
+   * or that delivery would count as another attempt.
+   */
+  function noRetriesPending(): Promise<void> {
+    if (retrying === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        draining.signal.removeEventListener("abort", done);
+        resolve();
+      };
+      retryWaiters.push(done);
+      draining.signal.addEventListener("abort", done, { once: true });
+    });
   }
 
   /** True when every held job is done within ms. */

@@ -211,7 +211,7 @@ export function createConnectFastPath(o: FastPathOptions): (req: Req, res: Res) 
     // reading at the last message (a terminal job status) then has seen the
     // end too and resets nothing. nghttp2 closes a connection whose client
     // resets streams faster than ~33 a second beyond a burst of 1,000.
-    res.end(held ? concat(held, end) : end);
+    res.end(held ? Buffer.concat([held, end]) : end);
     res.off("close", onClose);
   }
 }
@@ -377,13 +377,6 @@ function readBody(req: Req, limit: number, overLimit: (head: Buffer) => ConnectE
 const NOT_YET = Symbol("not yet");
 /** Resolves after the current turn of the event loop. */
 const oneTurn = () => new Promise<typeof NOT_YET>((resolve) => setImmediate(resolve, NOT_YET));
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a, 0);
-  out.set(b, a.byteLength);
-  return out;
-}
 
 function drained(res: Res, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

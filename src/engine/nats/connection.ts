@@ -196,31 +196,16 @@ export function watchLink(nc: NatsConnection): Link {
  * Far cheaper than a request: no JetStream, no store, no reply subject.
  */
 export function serverBarrier(nc: NatsConnection, timeoutMs: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(unavailable(`NATS did not answer a ping within ${timeoutMs} ms; retry`)),
-      timeoutMs,
-    );
-    nc.flush().then(
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(unavailable(`NATS connection lost; retry`, err));
-      },
-    );
+  const pong = nc.flush().catch((err: unknown) => {
+    throw unavailable(`NATS connection lost; retry`, err);
   });
+  return withinTimeout(pong, timeoutMs, () => unavailable(`NATS did not answer a ping within ${timeoutMs} ms; retry`));
 }
 
-/** p, or UNAVAILABLE once timeoutMs have passed without it settling. */
-export function withinTimeout<T>(p: Promise<T>, timeoutMs: number, what?: string): Promise<T> {
+/** p, or the error of onTimeout once timeoutMs have passed without p settling. */
+export function withinTimeout<T>(p: Promise<T>, timeoutMs: number, onTimeout: () => Error): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(unavailable(`NATS did not answer in ${timeoutMs} ms${what ? `: ${what} failed` : ""}; retry`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => reject(onTimeout()), timeoutMs);
     p.then(
       (v) => {
         clearTimeout(timer);

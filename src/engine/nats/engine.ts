@@ -24,7 +24,7 @@ import { cancelJob } from "./cancel.js";
 import { createCancelSignals } from "./cancel-signals.js";
 import { flushWrites, openConnection, serverBarrier, watchLink, watchReconnects, withinTimeout } from "./connection.js";
 import { guard, isConsumerNotFound, isStreamNotFound, isUnavailable, toConnectError } from "./errors.js";
-import { createEventHub, type EventHub, type JobEvent } from "./events.js";
+import { createEventHub, type JobEvent } from "./events.js";
 import { createFetcher } from "./fetcher.js";
 import { createIdempotencyStore } from "./idempotency.js";
 import { createLateDeliveries } from "./late-deliveries.js";
@@ -246,7 +246,12 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
    * outlast the client's deadline). fetch waits out its pull instead.
    */
   const call = <T>(what: string, fn: () => Promise<T>) =>
-    guard(what, () => link.whileConnected(withinTimeout(fn(), timeout, what), what));
+    guard(what, () =>
+      link.whileConnected(
+        withinTimeout(fn(), timeout, () => unavailable(`NATS did not answer in ${timeout} ms: ${what} failed; retry`)),
+        what,
+      ),
+    );
 
   const engine: Engine = {
     kind: "nats",

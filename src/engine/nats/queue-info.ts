@@ -148,8 +148,8 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
     return e;
   };
 
-  /** Shares a pending refresh, or schedules one; `claim.withdraw()` gives up this caller's claim on it. */
-  const refresh = (queue: string, e: Entry, claim?: { withdraw(): void }): Promise<QueueSnapshot> => {
+  /** Shares a pending refresh, or schedules one, and counts the caller in its demand. */
+  const refresh = (queue: string, e: Entry): Scheduled => {
     let s = e.scheduled;
     if (!s) {
       const created: Scheduled = { demand: 0, promise: undefined as unknown as Promise<QueueSnapshot> };
@@ -179,17 +179,8 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
       });
       e.scheduled = s = created;
     }
-    const claimed = s;
-    claimed.demand++;
-    if (claim) {
-      let withdrawn = false;
-      claim.withdraw = () => {
-        if (withdrawn) return;
-        withdrawn = true;
-        claimed.demand--;
-      };
-    }
-    return claimed.promise;
+    s.demand++;
+    return s;
   };
 
   const removeWaiter = (e: Entry, w: DeliveryWaiter) => {
@@ -206,7 +197,7 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
       if (e.inflight && e.inflight.gen >= need) return e.inflight.promise;
       // ...or one about to start: it is deferred a turn of the event loop, so
       // the pub acks of a burst of submits all land before it and share it.
-      return refresh(queue, e);
+      return refresh(queue, e).promise;
     },
     invalidate(queue) {
       const e = entry(queue);
@@ -227,15 +218,16 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
     },
     positionAfterPublish(queue, seq) {
       const e = entry(queue);
-      const mark = ++e.gen;
+      // The snapshot must be taken after this publish: no cached or running one will do.
+      e.gen++;
       if (e.deliveredSeq >= seq) return Promise.resolve({ position: 0, deliveredHere: e.deliveredHere.delete(seq) });
       return new Promise<PositionAfterPublish>((resolve, reject) => {
+        const snapshot = refresh(queue, e);
         // Plain callbacks, no AbortController: this runs once per Submit.
-        const claim = { withdraw: () => {} };
         const waiter: DeliveryWaiter = {
           seq,
           delivered: (here) => {
-            claim.withdraw();
+            snapshot.demand--;
             resolve({ position: 0, deliveredHere: here });
           },
         };
@@ -243,9 +235,7 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
         let i = e.waiters.length;
         while (i > 0 && e.waiters[i - 1]!.seq > seq) i--;
         e.waiters.splice(i, 0, waiter);
-        const fromSnapshot =
-          e.inflight && e.inflight.gen >= mark ? e.inflight.promise : refresh(queue, e, claim);
-        fromSnapshot.then(
+        snapshot.promise.then(
           (snap) => {
             removeWaiter(e, waiter);
             // Taken by a worker before the snapshot: then it was next.

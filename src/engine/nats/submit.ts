@@ -3,7 +3,8 @@
  * headers); "no responders" means no stream took it: an undeclared queue,
  * or (in a cluster) a stream without a leader for a moment. The
  * position returned is exact: 0 once a worker is known to have taken the
- * job, else read from a queue snapshot taken after the publish. Idempotent submits add `Nats-Msg-Id` and an `idem.*` key.
+ * job, else read from a queue snapshot taken after the publish. Idempotent
+ * submits add `Nats-Msg-Id` and an `idem.*` key.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";

@@ -3,11 +3,13 @@
  * own listeners at once (and once), a job known delivered needs no queue
  * snapshot for its position, and a job its own worker takes before its
  * Submit answers needs no ping to rule out cancels. The server's /connz counts what each connection
- * sent, so "no request was made" is the server's word, not the engine's.
+ * sent, so "no request was made" is the server's word, not the engine's. The
+ * engine's connection gets no copy of its own publishes back (noEcho).
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterEach, expect, test } from "vitest";
+import { openConnection } from "../../src/engine/nats/connection.js";
 import { createEventHub, type JobEvent } from "../../src/engine/nats/events.js";
 import { queueSubject } from "../../src/engine/nats/layout.js";
 import { createNatsEngine } from "../../src/engine/nats/index.js";
@@ -158,4 +160,21 @@ test("jobs this process's worker takes before their Submit answers begin without
     await engine.close();
     await proxy.close();
   }
+});
+
+test("the engine's connection gets no copy of what it publishes, and still hears other connections", async () => {
+  const own = await openConnection({ servers: fixture.nats.url, name: `jetq-noecho-${process.pid}`, requestTimeoutMs: 5_000 });
+  opened.push(own);
+  const other = await open();
+  const heard: string[] = [];
+  own.subscribe("jetq.ev.>", { callback: (_err, msg) => heard.push(msg.string()) });
+  await own.flush();
+  own.publish("jetq.ev.x", "own");
+  await own.flush(); // a copy, if the server sent one, would have arrived before the PONG
+  expect(heard).toEqual([]);
+  other.nc.publish("jetq.ev.x", "other");
+  await other.nc.flush();
+  await eventually(async () => expect(heard).toEqual(["other"]));
+  await own.flush();
+  expect(heard).toEqual(["other"]);
 });

@@ -39,6 +39,14 @@ export function createCancelSignals(nc: NatsConnection): CancelSignals {
   const noteFinished = (id: string) => {
     if (!known.has(id)) known.set(id, true);
   };
+  /** Each registered handler hears a job's signal once, whichever copy comes first. */
+  const signal = (id: string) => {
+    noteFinished(id);
+    const set = handlers.get(id);
+    if (!set) return;
+    handlers.delete(id);
+    for (const h of set) h();
+  };
 
   return {
     start() {
@@ -47,10 +55,7 @@ export function createCancelSignals(nc: NatsConnection): CancelSignals {
       nc.subscribe(CANCEL_WILDCARD, {
         callback: (err, msg) => {
           if (err) return;
-          const id = msg.subject.slice(CANCEL_PREFIX.length);
-          noteFinished(id);
-          const set = handlers.get(id);
-          if (set) for (const h of [...set]) h();
+          signal(msg.subject.slice(CANCEL_PREFIX.length));
         },
       });
     },
@@ -68,8 +73,12 @@ export function createCancelSignals(nc: NatsConnection): CancelSignals {
       };
     },
     send(id) {
-      noteFinished(id);
       if (!nc.isClosed()) nc.publish(cancelSubject(id));
+      // The engine's connection does not echo (connection.ts): this
+      // process's own leases hear the signal here, as they would a remote
+      // one, in a later microtask, never inside the caller's write.
+      noteFinished(id);
+      queueMicrotask(() => signal(id));
     },
     noteFinished,
     finished: (id) => known.has(id),

@@ -115,6 +115,10 @@ export async function openConnection(o: ConnectionOptions): Promise<NatsConnecti
       // Each request otherwise builds an Error just in case, for its stack
       // trace: about 12% of the API process's CPU per job (bench profile).
       noAsyncTraces: true,
+      // Every process dispatches what it publishes (events, cancel signals)
+      // to its own listeners at once: the server's copy back would be parsed
+      // only to be dropped, two messages in per job (events.ts, cancel-signals.ts).
+      noEcho: true,
     });
     coalesceWrites(nc);
     return nc;

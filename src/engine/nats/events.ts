@@ -7,8 +7,10 @@
  *
  * What this process publishes reaches its own listeners at once, not a NATS
  * round trip later (a watcher in the process running the job sees COMPLETED
- * as soon as the record is written); the echo of it is recognised by the
- * hub's origin tag and dropped, so no listener hears an event twice.
+ * as soon as the record is written). The engine's connection asks the
+ * server for no copies of its own publishes (noEcho, connection.ts); on a
+ * connection that gets them anyway, the hub's origin tag recognises and
+ * drops them, so no listener hears an event twice.
  */
 import { randomBytes } from "node:crypto";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";

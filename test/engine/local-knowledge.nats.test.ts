@@ -167,7 +167,11 @@ test("the engine's connection gets no copy of what it publishes, and still hears
   opened.push(own);
   const other = await open();
   const heard: string[] = [];
-  own.subscribe("jetq.ev.>", { callback: (_err, msg) => heard.push(msg.string()) });
+  own.subscribe("jetq.ev.>", {
+    callback: (_err, msg) => {
+      heard.push(msg.string());
+    },
+  });
   await own.flush();
   own.publish("jetq.ev.x", "own");
   await own.flush(); // a copy, if the server sent one, would have arrived before the PONG

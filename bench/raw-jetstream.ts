@@ -21,6 +21,7 @@ import {
 import { Kvm } from "@nats-io/kv";
 import { connect, headers, type MsgHdrs } from "@nats-io/transport-node";
 import { childArgs, reply } from "./child.js";
+import { cpuMsOf } from "./cpu.js";
 import { rate } from "./stats.js";
 
 export interface RawArgs {
@@ -31,6 +32,8 @@ export interface RawArgs {
   /** Unacknowledged publishes / unfinished jobs in flight. */
   window: number;
   warmup: number;
+  /** nats-server's pid, to read its CPU time around the minimal job. */
+  natsServerPid: number;
 }
 
 export interface RawResult {
@@ -39,6 +42,8 @@ export interface RawResult {
   minimalJobPerSec: number;
   /** CPU time of this (client) process per minimal job, ms. */
   minimalJobClientCpuMs: number;
+  /** CPU time of nats-server per minimal job, ms (this child is its only client meanwhile). */
+  minimalJobServerCpuMs: number;
 }
 
 const payload = new TextEncoder().encode(JSON.stringify({ n: 123456, text: "a small job input for the bench" }));
@@ -190,9 +195,12 @@ async function main() {
       consumeAckPerSec: await measureConsume(js, jsm, a, a.count),
       minimalJobPerSec: 0,
       minimalJobClientCpuMs: 0,
+      minimalJobServerCpuMs: 0,
     };
     const cpu = process.cpuUsage();
+    const serverCpu = cpuMsOf(a.natsServerPid);
     result.minimalJobPerSec = await measureMinimalJob(js, jsm, a, a.count);
+    result.minimalJobServerCpuMs = (cpuMsOf(a.natsServerPid) - serverCpu) / a.count;
     const used = process.cpuUsage(cpu);
     result.minimalJobClientCpuMs = (used.user + used.system) / 1000 / a.count;
     reply(result);

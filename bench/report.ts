@@ -52,6 +52,13 @@ export interface EmbeddedResults {
   errors?: string[];
 }
 
+/** The HTTP floor (bench/http-floor-server.ts), lean client: once per run, it needs no NATS. */
+export interface FloorResults {
+  h2Stream?: ThroughputResult;
+  h1Stream?: ThroughputResult;
+  errors?: string[];
+}
+
 export interface BenchParams {
   quick: boolean;
   command: string;
@@ -72,6 +79,7 @@ export interface BenchResults {
   loadBefore: number[];
   storages: StorageResults[];
   embedded?: EmbeddedResults;
+  floor?: FloorResults;
 }
 
 interface Target {
@@ -109,6 +117,33 @@ const best = (s: StorageResults) => {
   const rated = s.deployments.filter((d) => d.h2Stream);
   return rated.sort((a, b) => b.h2Stream!.jobsPerSec - a.h2Stream!.jobsPerSec)[0];
 };
+
+const cpuSum = (cpuMsPerJob: Record<string, number>) => Object.values(cpuMsPerJob).reduce((a, b) => a + b, 0);
+
+interface Ceiling {
+  /** CPU ms per job: floor server + bench client (HTTP/2 stream), raw client + nats-server (minimal job). */
+  floorCpuMs: number;
+  minimalCpuMs: number;
+  cores: number;
+  perSec: number;
+  /** perSec / the minimal job's rate. */
+  ratio: number;
+}
+
+/**
+ * The best rate a jetq could reach whose own work cost nothing beyond serving
+ * the two RPCs (the floor) and the minimal job's three NATS operations, the
+ * bench's clients on the same cores, every core busy all the time.
+ */
+function ceilingOf(r: BenchResults, s: StorageResults): Ceiling | undefined {
+  const floorCpu = r.floor?.h2Stream?.cpuMsPerJob;
+  if (!s.raw || !floorCpu) return undefined;
+  const floorCpuMs = cpuSum(floorCpu);
+  const minimalCpuMs = s.raw.minimalJobClientCpuMs + s.raw.minimalJobServerCpuMs;
+  const cores = cpus().length;
+  const perSec = (cores * 1000) / (floorCpuMs + minimalCpuMs);
+  return { floorCpuMs, minimalCpuMs, cores, perSec, ratio: perSec / s.raw.minimalJobPerSec };
+}
 
 function targets(r: BenchResults): Target[] {
   const out: Target[] = [];
@@ -193,12 +228,23 @@ function figures(r: BenchResults): string {
   for (const d of r.embedded?.deployments ?? []) {
     tpRows.push(["embedded", d.name, d.client, tp(d.h2Stream), tp(d.h1Stream), tp(d.h2Count), "–", "–"]);
   }
+  const floor = r.floor?.h2Stream || r.floor?.h1Stream ? r.floor : undefined;
+  // The floor needs no storage: its ratios are to the first storage's minimal job.
+  const reference = r.storages.find((s) => s.raw);
+  if (floor) {
+    const m = reference?.raw?.minimalJobPerSec;
+    const vs = (t?: ThroughputResult) => (m && t ? `${fmtRatio(t.jobsPerSec / m)} (vs ${reference!.storage})` : "–");
+    tpRows.push(["–", "floor", "lean", tp(floor.h2Stream), tp(floor.h1Stream), "–", vs(floor.h2Stream), vs(floor.h1Stream)]);
+  }
   if (tpRows.length) {
     parts.push(
       `### 2. jetq end to end (${r.params.clients} concurrent clients, ${r.params.connections} connections, echo handler, ${r.params.durationMs / 1000} s each)\n\n` +
         "*stream*: each client submits, opens StreamStatus at once and waits for COMPLETED before its next job. " +
         "*count*: clients submit as fast as they can; completion watched by QueueCount polls (20 ms) until the queue is empty, then GetResult of every job (untimed) checks all COMPLETED.\n\n" +
         "*lean* client: the Connect protocol over node's http2/http with the generated messages (bench/lean-client.ts), as cheap as the clients of other services; *generated*: connect-node's generated client, ~0.25 ms of CPU per call on these cores, which alone caps the rate the three processes can share.\n\n" +
+        (floor
+          ? `*HTTP floor (no queue)*: jetq's listener (HTTP/1.1 and h2c on one port) answering Submit and StreamStatus with canned jobs, no queue and no NATS behind them (bench/http-floor-server.ts): what the HTTP stack and the clients alone allow${reference ? `; its ratios are to the ${reference.storage} minimal job` : ""}.\n\n`
+          : "") +
         table(["storage", "deployment", "client", "HTTP/2 stream", "HTTP/1.1 stream", "HTTP/2 count", "h2 / minimal", "h1 / minimal"], tpRows),
     );
     const cpuRows: string[][] = [];
@@ -211,7 +257,11 @@ function figures(r: BenchResults): string {
       cpuRows.push([storage, deployment, label, each, total.toFixed(2), fmtRate(1000 / total), n ? `${n.api.toFixed(2)} / ${n.inMsgs.toFixed(1)} / ${n.outMsgs.toFixed(1)}` : "–"]);
     };
     for (const s of r.storages) {
-      if (s.raw) cpuRows.push([s.storage, "raw minimal job", "", `raw client ${s.raw.minimalJobClientCpuMs.toFixed(2)}`, "", "", "0 / 3 / 3 (publish, kv.create, ack; by construction)"]);
+      if (s.raw) {
+        const { minimalJobClientCpuMs: client, minimalJobServerCpuMs: server } = s.raw;
+        const total = client + server;
+        cpuRows.push([s.storage, "raw minimal job", "", `raw client ${client.toFixed(2)}, nats-server ${server.toFixed(2)}`, total.toFixed(2), fmtRate(1000 / total), "0 / 3 / 3 (publish, kv.create, ack; by construction)"]);
+      }
       for (const d of s.deployments) {
         addCpu(s.storage, `${d.name}, ${d.client}`, "HTTP/2 stream", d.h2Stream);
         addCpu(s.storage, `${d.name}, ${d.client}`, "HTTP/1.1 stream", d.h1Stream);
@@ -222,12 +272,30 @@ function figures(r: BenchResults): string {
       addCpu("embedded", `${d.name}, ${d.client}`, "HTTP/2 stream", d.h2Stream);
       addCpu("embedded", `${d.name}, ${d.client}`, "HTTP/1.1 stream", d.h1Stream);
     }
+    addCpu("–", "floor, lean", "HTTP/2 stream", floor?.h2Stream);
+    addCpu("–", "floor, lean", "HTTP/1.1 stream", floor?.h1Stream);
     if (cpuRows.length) {
       parts.push(
         "CPU time per job (ms, from /proc/<pid>/stat; \"bench client\" is the process playing the clients): " +
           "\"1 core / sum\" is the rate the sum would allow on one fully used core. " +
           "NATS per job: JetStream API requests (/jsz api.total: stream/consumer info and the like) / messages into nats-server / messages out of it (/varz), divided by the jobs.\n\n" +
           table(["storage", "deployment", "run", "CPU ms per job by process", "sum", "1 core / sum", "NATS per job: API / in / out"], cpuRows),
+      );
+    }
+    const ceilings = r.storages.flatMap((s) => {
+      const c = ceilingOf(r, s);
+      return c ? [{ s, c }] : [];
+    });
+    if (ceilings.length) {
+      const cores = ceilings[0]!.c.cores;
+      parts.push(
+        "#### Ceiling on this machine\n\n" +
+          `A jetq whose own work cost nothing beyond serving the two RPCs (the HTTP floor) and doing the minimal job's three NATS operations, with the bench's clients on the same cores, could at best reach this rate, when every core is busy all the time: ` +
+          `${cores} cores × 1000 ms of CPU per second / (floor CPU per job + minimal job CPU per job). Below 0.60 × the minimal job, the end-to-end target cannot be met on this machine whatever jetq does.\n\n` +
+          table(
+            ["storage", "HTTP floor CPU ms/job (floor server + bench client, HTTP/2 stream)", "minimal job CPU ms/job (raw client + nats-server)", `ceiling (${cores} × 1000 / sum)`, "minimal job", "ceiling / minimal job"],
+            ceilings.map(({ s, c }) => [s.storage, c.floorCpuMs.toFixed(3), c.minimalCpuMs.toFixed(3), fmtRate(c.perSec), fmtRate(s.raw!.minimalJobPerSec), fmtRatio(c.ratio)]),
+          ),
       );
     }
   }
@@ -272,6 +340,7 @@ function figures(r: BenchResults): string {
   const errors = [
     ...r.storages.flatMap((s) => (s.errors ?? []).map((e) => `[${s.storage}] ${e}`)),
     ...(r.embedded?.errors ?? []).map((e) => `[embedded] ${e}`),
+    ...(r.floor?.errors ?? []).map((e) => `[floor] ${e}`),
     ...r.storages.flatMap((s) => (s.fanout?.firstError ? [`[${s.storage}] fan-out: ${s.fanout.missed} streams failed; first: ${s.fanout.firstError}`] : [])),
   ];
   if (errors.length) parts.push("### Failures\n\n" + errors.map((e) => `- ${e}`).join("\n"));

@@ -1,10 +1,13 @@
 /**
- * `npm run bench [-- --quick] [--only=raw,throughput,latency,depth,fanout,embedded]
+ * `npm run bench [-- --quick] [--only=floor,raw,throughput,split,latency,depth,fanout,embedded]
  *   [--storage=file|memory] [--profile=<dir>] [--concurrency=N] [--out=path]`
  *
  * Starts its own nats-server and jetq processes, warms up, measures, prints a
  * table and writes bench/RESULTS.md. Every process it started is killed at
  * the end, on errors and on ctrl-C.
+ * `floor` (once per run, no NATS) measures bench/http-floor-server.ts: jetq's
+ * HTTP stack with canned answers, which with the raw minimal job's CPU gives
+ * the ceiling the machine allows (bench/report.ts).
  */
 import { readFileSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
@@ -16,12 +19,13 @@ import { startNatsServer, type NatsServer } from "../test/helpers/nats-server.js
 import { runChild } from "./child.js";
 import { openClient, type ClientKind } from "./client.js";
 import { startCpuMeter } from "./cpu.js";
+import { startFloorServer } from "./floor-process.js";
 import { startNatsMeter } from "./nats-meter.js";
 import { startJetqServer, startJetqWorker, type JetqProcess } from "./jetq-process.js";
 import { cleanupAll, installExitHandlers, onCleanup } from "./processes.js";
 import { summarizeProfile } from "./profile-summary.js";
 import type { RawArgs, RawResult } from "./raw-jetstream.js";
-import { printResults, writeResults, type BenchParams, type BenchResults, type Deployment, type StorageResults } from "./report.js";
+import { printResults, writeResults, type BenchParams, type BenchResults, type Deployment, type FloorResults, type StorageResults } from "./report.js";
 import { measureDepth } from "./scenarios/depth.js";
 import { measureFanout } from "./scenarios/fanout.js";
 import { waitForWorkers } from "./scenarios/jobs.js";
@@ -31,7 +35,7 @@ import { measureThroughput, type ThroughputOptions, type ThroughputResult } from
 /** The lean client first: the targets are read from its rows (see bench/lean-client.ts for why). */
 const CLIENTS: ClientKind[] = ["lean", "generated"];
 
-const SECTIONS = ["raw", "throughput", "split", "latency", "depth", "fanout", "embedded"] as const;
+const SECTIONS = ["floor", "raw", "throughput", "split", "latency", "depth", "fanout", "embedded"] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Args {
@@ -210,7 +214,7 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
       log(`[${storage}] raw JetStream`);
       await section(out, "raw", async () => {
         const meter = await startNatsMeter(nats.server.monitorUrl);
-        out.raw = await runChild<RawResult>("raw-jetstream.ts", { servers, storage, ...sizes.raw } satisfies RawArgs);
+        out.raw = await runChild<RawResult>("raw-jetstream.ts", { servers, storage, ...sizes.raw, natsServerPid: nats.pid } satisfies RawArgs);
         out.rawNats = await meter.read();
         log(`  ${JSON.stringify(out.raw)}`);
       });
@@ -290,6 +294,24 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
   return out;
 }
 
+/** The HTTP floor with the lean client, sized like jetq's throughput runs. */
+async function runFloor(sizes: Sizes): Promise<FloorResults> {
+  const out: FloorResults = {};
+  log("HTTP floor (jetq's listener, canned answers, no queue)");
+  await section(out, "floor", async () => {
+    const floor = await startFloorServer();
+    try {
+      const base = { url: floor.url, client: "lean" as const, clients: sizes.clients, connections: sizes.connections, durationMs: sizes.durationMs };
+      const pids = { "floor server": floor.pid };
+      out.h2Stream = await throughputWithCpu({ ...base, httpVersion: "2" }, "stream", sizes.warmupMs, pids);
+      out.h1Stream = await throughputWithCpu({ ...base, httpVersion: "1.1" }, "stream", sizes.warmupMs, pids);
+    } finally {
+      await floor.stop();
+    }
+  });
+  return out;
+}
+
 async function runEmbedded(a: Args, sizes: Sizes) {
   const jetq = await startJetqServer({ workers: true, concurrency: a.concurrency, label: "jetq-embedded", ...(a.profileDir ? { cpuProfDir: a.profileDir } : {}) });
   try {
@@ -335,6 +357,7 @@ async function main() {
   };
   const results: BenchResults = { params, startedAt: new Date().toISOString(), elapsedMs: 0, loadBefore: loadavg(), storages: [] };
   const t0 = performance.now();
+  if (a.only.has("floor")) results.floor = await runFloor(sizes);
   for (const storage of a.storages) results.storages.push(await runStorage(storage, a, sizes));
   if (a.only.has("embedded")) {
     try {

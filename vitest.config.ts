@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    globalSetup: ["./test/global-setup.ts"],
     // Tests run real nats-servers and sockets; two cores, so two files at once.
     pool: "forks",
     maxWorkers: 2,

@@ -1,11 +1,13 @@
 /**
- * jetq as separate processes, as deployed: `node --import tsx src/main.ts`
- * (API + in-process workers, or API only) and `src/worker-main.ts` (workers only).
+ * jetq as separate processes, as deployed: what `npm start` runs (API +
+ * in-process workers, or API only) and `npm run worker` (workers only), from
+ * the build in dist/ (`prebench` makes it).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../test/helpers/free-port.js";
+import { nodeArgsOfScript } from "../test/helpers/npm-script.js";
 import { stopProcess, track } from "./processes.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -35,11 +37,10 @@ export interface JetqProcess {
   stop(): Promise<void>;
 }
 
-function spawnNode(script: string, env: Record<string, string>, o: JetqSpawnOptions): { proc: ChildProcess; output: () => string } {
+function spawnNode(script: "start" | "worker", env: Record<string, string>, o: JetqSpawnOptions): { proc: ChildProcess; output: () => string } {
   const { NATS_URL: _n, ...inherited } = process.env;
-  // One directory per process: the tsx loader thread writes a profile of its own next to the main thread's.
   const nodeArgs = o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", `${o.cpuProfDir}/${o.label}`] : [];
-  const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script], {
+  const proc = spawn(process.execPath, [...nodeArgs, ...nodeArgsOfScript(script)], {
     cwd: ROOT,
     detached: true,
     env: {
@@ -83,7 +84,7 @@ function handle(label: string, proc: ChildProcess, url: string, output: () => st
 /** The API server (with in-process workers when o.workers); resolves once /healthz answers. */
 export async function startJetqServer(o: JetqSpawnOptions): Promise<JetqProcess> {
   const port = await freePort();
-  const { proc, output } = spawnNode("src/main.ts", { PORT: String(port), HOST: "127.0.0.1", JETQ_WORKERS: String(o.workers) }, o);
+  const { proc, output } = spawnNode("start", { PORT: String(port), HOST: "127.0.0.1", JETQ_WORKERS: String(o.workers) }, o);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -101,6 +102,6 @@ export async function startJetqServer(o: JetqSpawnOptions): Promise<JetqProcess>
 
 /** A worker-only process; ready once jobs complete (the caller's warm-up waits for that). */
 export async function startJetqWorker(o: JetqSpawnOptions): Promise<JetqProcess> {
-  const { proc, output } = spawnNode("src/worker-main.ts", {}, o);
+  const { proc, output } = spawnNode("worker", {}, o);
   return handle(o.label, proc, "", output);
 }

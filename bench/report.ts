@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
+import { nodeArgsOfScript } from "../test/helpers/npm-script.js";
 import type { NatsCounts } from "./nats-meter.js";
 import type { RawResult } from "./raw-jetstream.js";
 import type { DepthResult } from "./scenarios/depth.js";
@@ -117,6 +118,8 @@ const best = (s: StorageResults) => {
   const rated = s.deployments.filter((d) => d.h2Stream);
   return rated.sort((a, b) => b.h2Stream!.jobsPerSec - a.h2Stream!.jobsPerSec)[0];
 };
+
+const startCommand = (script: "start" | "worker") => ["node", ...nodeArgsOfScript(script)].join(" ");
 
 const cpuSum = (cpuMsPerJob: Record<string, number>) => Object.values(cpuMsPerJob).reduce((a, b) => a + b, 0);
 
@@ -368,8 +371,8 @@ export function renderMarkdown(r: BenchResults): string {
       " (other work on the machine skews every figure; ratios within one run less so)",
     `- node ${process.version}; ${natsServerVersion()}`,
     `- @nats-io/transport-node ${version("@nats-io/transport-node")}, @nats-io/jetstream ${version("@nats-io/jetstream")}, @nats-io/kv ${version("@nats-io/kv")}, ` +
-      `@connectrpc/connect ${version("@connectrpc/connect")}, @connectrpc/connect-node ${version("@connectrpc/connect-node")}, @bufbuild/protobuf ${version("@bufbuild/protobuf")}, tsx ${version("tsx")}`,
-    `- jetq processes: \`node --import tsx src/main.ts\` (combined: API + in-process workers, JETQ_CONCURRENCY=${p.concurrency}) or API (JETQ_WORKERS=false) + \`src/worker-main.ts\` (split); JETQ_LOG_LEVEL=warn; one nats-server (test/helpers/nats-server.ts); clients: the lean Connect client (bench/lean-client.ts) and the generated QueueService client (connect-node), Connect protocol, binary Protobuf`,
+      `@connectrpc/connect ${version("@connectrpc/connect")}, @connectrpc/connect-node ${version("@connectrpc/connect-node")}, @bufbuild/protobuf ${version("@bufbuild/protobuf")}`,
+    `- jetq processes: \`npm start\`'s command, \`${startCommand("start")}\` (combined: API + in-process workers, JETQ_CONCURRENCY=${p.concurrency}) or API (JETQ_WORKERS=false) + \`${startCommand("worker")}\` (split); JETQ_LOG_LEVEL=warn; one nats-server (test/helpers/nats-server.ts); clients: the lean Connect client (bench/lean-client.ts) and the generated QueueService client (connect-node), Connect protocol, binary Protobuf`,
     "",
     "## Targets",
     "",

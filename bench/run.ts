@@ -372,7 +372,7 @@ async function main() {
   writeResults(results, a.out);
   log(`wrote ${a.out} in ${(results.elapsedMs / 1000).toFixed(0)} s`);
   if (a.profileDir) {
-    // Per process, the largest profile is the main thread's (the other is tsx's loader thread).
+    // Per process, the largest profile is the main thread's (a loader thread may write one too).
     for (const label of await readdir(a.profileDir)) {
       const dir = join(a.profileDir, label);
       const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith(".cpuprofile"));

@@ -125,7 +125,7 @@ describe("keys stay secret", () => {
 
   it("npm start with keys: an auth line naming keys by name and tenant only; refuses calls without a key", async () => {
     const port = await freePort();
-    const proc = startProcess("src/main.ts", {
+    const proc = startProcess("start", {
       PORT: String(port),
       HOST: "127.0.0.1",
       JETQ_LOG_LEVEL: "debug",
@@ -155,7 +155,7 @@ describe("keys stay secret", () => {
 
   it("npm start without keys warns, before listening, that the server is open", async () => {
     const port = await freePort();
-    const proc = startProcess("src/main.ts", { PORT: String(port), HOST: "127.0.0.1" });
+    const proc = startProcess("start", { PORT: String(port), HOST: "127.0.0.1" });
     await proc.waitForLine((l) => l.msg.includes("listening"));
     proc.proc.kill("SIGTERM");
     await proc.exited;

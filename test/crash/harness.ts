@@ -19,7 +19,7 @@ export const TERMINAL = new Set([JobState.COMPLETED, JobState.FAILED, JobState.C
 
 export async function startApi(natsUrl: string, env: Record<string, string> = {}) {
   const port = await freePort();
-  const proc = startProcess("src/main.ts", {
+  const proc = startProcess("start", {
     PORT: String(port),
     HOST: "127.0.0.1",
     NATS_URL: natsUrl,

@@ -1,11 +1,12 @@
 /**
- * The fuzz target: jetq as its own process (`node --import tsx src/main.ts`),
+ * The fuzz target: jetq as its own process (what `npm start` runs),
  * so a crash is an exit the test sees, not a rejection some handler swallowed;
  * and the jobs the fuzzer must not touch, in known states.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { freePort } from "../helpers/free-port.js";
+import { nodeArgsOfScript } from "../helpers/npm-script.js";
 
 export interface LogLine {
   level: number;
@@ -29,7 +30,7 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 export async function spawnJetq(env: Record<string, string>): Promise<JetqProcess> {
   const port = await freePort();
   const { NATS_URL: _unset, ...inherited } = process.env;
-  const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const proc = spawn(process.execPath, nodeArgsOfScript("start"), {
     cwd: ROOT,
     env: { ...inherited, PORT: String(port), HOST: "127.0.0.1", JETQ_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -63,7 +63,7 @@ describe.each(ENGINES)("http handler [%s engine]", (engineName) => {
     thirdParty = await startThirdParty();
     if (engineName === "nats") nats = await startNatsServer();
     const port = await freePort();
-    jetq = startProcess("src/main.ts", {
+    jetq = startProcess("start", {
       PORT: String(port),
       HOST: "127.0.0.1",
       JETQ_LOG_LEVEL: "debug",

@@ -21,7 +21,7 @@ async function rpc<T>(url: string, method: string, body: unknown): Promise<T> {
 
 it("npm start without NATS_URL: says jobs are in memory, runs echo over plain HTTP, exits 0 on SIGTERM", async () => {
   const port = await freePort();
-  const proc = startProcess("src/main.ts", { PORT: String(port), HOST: "127.0.0.1", JETQ_LOG_LEVEL: "info" });
+  const proc = startProcess("start", { PORT: String(port), HOST: "127.0.0.1", JETQ_LOG_LEVEL: "info" });
   const listening = await proc.waitForLine((l) => l.msg.includes("listening"));
   expect(listening.url).toBe(`http://127.0.0.1:${port}`);
 
@@ -51,7 +51,7 @@ it("npm start without NATS_URL: says jobs are in memory, runs echo over plain HT
 });
 
 it("a bad setting stops the process with a message naming the variable", async () => {
-  const proc = startProcess("src/main.ts", { PORT: "not-a-port", JETQ_STORAGE: "disk" });
+  const proc = startProcess("start", { PORT: "not-a-port", JETQ_STORAGE: "disk" });
   expect(await proc.exited).toBe(1);
   expect(proc.stderr()).toContain("PORT=\"not-a-port\"");
   expect(proc.stderr()).toContain("JETQ_STORAGE=\"disk\": must be \"file\" or \"memory\"");

@@ -1,11 +1,13 @@
 /**
- * Runs a jetq entry point as a real process (through the tsx CLI, as npm
- * scripts do) and reads its JSON log lines.
+ * Runs jetq as a real process, the way `npm start` / `npm run worker` do
+ * (the compiled dist/, with the scripts' node flags), or a test's own entry
+ * file through the tsx CLI, and reads its JSON log lines.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
+import { nodeArgsOfScript } from "../helpers/npm-script.js";
 
 export interface LogLine {
   level: number;
@@ -29,12 +31,15 @@ export function killAll(): void {
   children.clear();
 }
 
-export function startProcess(script: string, env: Record<string, string>) {
+/** "start" / "worker": that npm script's command; a .ts file: run with tsx (a test's own entry point). */
+export function startProcess(script: "start" | "worker" | `${string}.ts`, env: Record<string, string>) {
   const { NATS_URL: _unset, ...inherited } = process.env;
-  // What `npm start` runs. Not through npx: npm exec runs tsx under `sh -c`,
-  // which does not pass SIGTERM on, so the exit code would be npm's own.
   const root = new URL("../..", import.meta.url).pathname;
-  const proc = spawn(`${root}node_modules/.bin/tsx`, [script], {
+  const [command, args] =
+    script === "start" || script === "worker"
+      ? [process.execPath, nodeArgsOfScript(script)]
+      : [`${root}node_modules/.bin/tsx`, [script]];
+  const proc = spawn(command, args, {
     cwd: root,
     detached: true,
     env: { ...inherited, ...env },

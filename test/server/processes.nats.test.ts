@@ -20,14 +20,14 @@ async function rpc<T>(url: string, method: string, body: unknown): Promise<T> {
 }
 
 it("npm run worker without NATS_URL explains that it needs one and exits 1", async () => {
-  const worker = startProcess("src/worker-main.ts", {});
+  const worker = startProcess("worker", {});
   expect(await worker.exited).toBe(1);
   expect(worker.lines.map((l) => l.msg).join("\n")).toContain("NATS_URL is not set");
 });
 
 it("an API process without workers and a worker process run echo jobs together; both exit 0 on SIGTERM", async () => {
   const port = await freePort();
-  const api = startProcess("src/main.ts", {
+  const api = startProcess("start", {
     PORT: String(port),
     HOST: "127.0.0.1",
     NATS_URL: backend.nats.url,
@@ -36,7 +36,7 @@ it("an API process without workers and a worker process run echo jobs together; 
   await api.waitForLine((l) => l.msg.includes("listening"));
   expect(api.lines[0]!.msg).toContain(`NATS JetStream at ${backend.nats.url}`);
 
-  const worker = startProcess("src/worker-main.ts", { NATS_URL: backend.nats.url });
+  const worker = startProcess("worker", { NATS_URL: backend.nats.url });
   await worker.waitForLine((l) => l.msg === "worker started");
 
   const url = `http://127.0.0.1:${port}`;

@@ -17,7 +17,7 @@ afterEach(killAll);
 
 it("SIGTERM: a short job finishes within the grace; a long one is handed back; its open stream ends UNAVAILABLE; exit 0", async () => {
   const port = await freePort();
-  const proc = startProcess("src/main.ts", { PORT: String(port), HOST: "127.0.0.1", JETQ_SHUTDOWN_GRACE_MS: "2000" });
+  const proc = startProcess("start", { PORT: String(port), HOST: "127.0.0.1", JETQ_SHUTDOWN_GRACE_MS: "2000" });
   await proc.waitForLine((l) => l.msg.includes("listening"));
   const client = PROTOCOLS.find((p) => p.name === "connect+proto h2c")!.open(`http://127.0.0.1:${port}`);
   const ac = new AbortController();

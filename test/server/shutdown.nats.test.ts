@@ -19,7 +19,7 @@ const open = (url: string): ProtocolClient => PROTOCOLS.find((p) => p.name === "
 
 async function startApi(env: Record<string, string> = {}) {
   const port = await freePort();
-  const api = startProcess("src/main.ts", {
+  const api = startProcess("start", {
     PORT: String(port),
     HOST: "127.0.0.1",
     NATS_URL: backend.nats.url,
@@ -31,7 +31,7 @@ async function startApi(env: Record<string, string> = {}) {
 }
 
 async function startWorker(graceMs: number) {
-  const worker = startProcess("src/worker-main.ts", {
+  const worker = startProcess("worker", {
     NATS_URL: backend.nats.url,
     JETQ_SHUTDOWN_GRACE_MS: String(graceMs),
   });

@@ -8,6 +8,7 @@
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { Code } from "@connectrpc/connect";
 import { afterEach, expect, test } from "vitest";
 import { openConnection } from "../../src/engine/nats/connection.js";
 import { createEventHub, type JobEvent } from "../../src/engine/nats/events.js";
@@ -181,4 +182,28 @@ test("the engine's connection gets no copy of what it publishes, and still hears
   await eventually(async () => expect(heard).toEqual(["other"]));
   await own.flush();
   expect(heard).toEqual(["other"]);
+});
+
+test("a watch of a job this process saw finish answers from memory without registering; another tenant still gets NOT_FOUND", async () => {
+  const engine = await createNatsEngine({ servers: fixture.nats.url, name: "jetq-finished-watch" });
+  try {
+    const queue = uniqueQueue("finished");
+    await engine.declareQueue(queue);
+    const submitted = await engine.submit({ queue, input: 1, tenant: "t1" });
+    const [lease] = await engine.fetch(queue, { max: 1, expiresMs: 5_000 });
+    expect(await lease!.begin()).toBe(true);
+    expect(await lease!.complete({ ok: 1 })).toBe(true);
+
+    const it = engine.watch(submitted.id, { tenant: "t1" })[Symbol.asyncIterator]();
+    const first = await it.next();
+    expect(first.value).toMatchObject({ id: submitted.id, state: "COMPLETED" });
+    // Suspended at its one yield: a registered watch would count as open here.
+    expect(engine.stats().openWatches).toBe(0);
+    expect((await it.next()).done).toBe(true);
+
+    const other = engine.watch(submitted.id, { tenant: "t2" })[Symbol.asyncIterator]();
+    await expect(other.next()).rejects.toMatchObject({ code: Code.NotFound });
+  } finally {
+    await engine.close();
+  }
 });

@@ -34,6 +34,12 @@ export interface StateDeriver {
   /** Status as a client sees it; NOT_FOUND for unknown ids and other tenants' jobs. */
   status(ref: JobRef, options?: ReadOptions): Promise<JobStatus>;
   /**
+   * The status of a job this process knows to be finished, from memory and
+   * at once; undefined when a read is needed (not known here, logs wanted,
+   * or read as another tenant, which status() answers NOT_FOUND).
+   */
+  finishedStatus(ref: JobRef, options?: ReadOptions): JobStatus | undefined;
+  /**
    * Position of a job known to be QUEUED in its stream, from the cached queue
    * snapshot alone (no per-job call); undefined once it has been delivered.
    */
@@ -194,6 +200,12 @@ export function createStateDeriver(deps: {
     async position(ref) {
       const snap = await queueInfo.get(ref.queue);
       return ref.seq > snap.delivered ? positionOf(snap, ref.seq) : undefined;
+    },
+    finishedStatus(ref, options = {}) {
+      const known = recent?.get(ref.id);
+      if (!known?.terminal || options.includeLogs) return undefined;
+      if (options.tenant !== undefined && options.tenant !== known.meta.tenant) return undefined;
+      return { id: ref.id, queue: ref.queue, createdAt: known.meta.createdAt, ...known.terminal };
     },
     async status(ref, options = {}) {
       let status: JobStatus;

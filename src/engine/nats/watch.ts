@@ -148,6 +148,14 @@ export function createWatches(
   let derivations = 0;
 
   async function* watch(ref: JobRef, options: WatchOptions): AsyncGenerator<JobStatus> {
+    // Most streams open on a job that is already over (a local worker was
+    // faster than the client): a final status has no events left to miss,
+    // so it needs no registration, inbox or derivation.
+    const finished = options.signal?.aborted ? undefined : deriver.finishedStatus(ref, options);
+    if (finished) {
+      yield finished;
+      return;
+    }
     const includeLogs = options.includeLogs === true;
     const inbox: Item[] = [];
     let wake: (() => void) | undefined;

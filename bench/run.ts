@@ -89,7 +89,7 @@ interface Sizes {
 
 const FULL: Sizes = {
   raw: { count: 50_000, warmup: 5_000, window: 256 },
-  durationMs: 10_000,
+  durationMs: 8_000,
   warmupMs: 2_000,
   clients: 64,
   connections: 8,

@@ -80,6 +80,11 @@ export function createListener(options: ListenerOptions): Listener {
   });
 
   const tcp = net.createServer((socket) => {
+    // Nagle off, as node's own servers do for every accepted socket: h1 and
+    // h2 get the socket from us (emit "connection"), so node's accept path,
+    // where http.Server would set it, never sees it. With Nagle, a response
+    // written in two pieces waits for the client's ACK of the first.
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     if (closing) {

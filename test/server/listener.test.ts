@@ -1,7 +1,7 @@
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createListener, sniffProtocol, HTTP2_PREFACE, type Listener } from "../../src/server/listener.js";
 
 /** Answers with the HTTP version the request arrived over. */
@@ -84,6 +84,18 @@ describe("listener: HTTP/1.1 and h2c on one port", () => {
   it("serves HTTP/1.1", async () => {
     const res = await fetch(`${url}/a`);
     expect(await res.text()).toBe("v1.1 /a");
+  });
+
+  it("turns Nagle off on every accepted connection (node's servers would, but they never accept ours)", async () => {
+    const spy = vi.spyOn(net.Socket.prototype, "setNoDelay");
+    try {
+      await (await fetch(`${url}/nodelay`)).text();
+      const serverSide = spy.mock.contexts.filter((s) => (s as net.Socket).localPort === port);
+      expect(serverSide.length).toBeGreaterThan(0);
+      expect(spy.mock.calls[spy.mock.contexts.indexOf(serverSide[0])]?.[0]).toBe(true);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it("serves HTTP/2 with prior knowledge", async () => {

@@ -1,11 +1,16 @@
-/** bench/http-floor-server.ts as a child process, started like jetq's (bench/jetq-process.ts). */
+/**
+ * bench/http-floor-server.ts as a child process, run as jetq is: compiled
+ * (tsconfig.build.json builds it into dist/) with `npm start`'s node flags,
+ * so the floor and jetq pay the same for the code they share.
+ */
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { nodeArgsOfScript } from "../test/helpers/npm-script.js";
 import { stopProcess, track } from "./processes.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const SCRIPT = "bench/http-floor-server.ts";
+const SCRIPT = "dist/bench/http-floor-server.js";
 
 export interface FloorProcess {
   readonly pid: number;
@@ -16,7 +21,8 @@ export interface FloorProcess {
 
 /** Resolves once the server has printed its port. */
 export async function startFloorServer(): Promise<FloorProcess> {
-  const proc = spawn(process.execPath, ["--import", "tsx", SCRIPT], { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const nodeFlags = nodeArgsOfScript("start").slice(0, -1);
+  const proc = spawn(process.execPath, [...nodeFlags, SCRIPT], { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   track(proc, "http-floor-server");
   let stderr = "";
   proc.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));

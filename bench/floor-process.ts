@@ -4,10 +4,10 @@
  * so the floor and jetq pay the same for the code they share.
  */
 import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { nodeArgsOfScript } from "../test/helpers/npm-script.js";
-import { stopProcess, track } from "./processes.js";
+import { freePort } from "../test/helpers/free-port.js";
+import { nodeFlagsOfScript } from "../test/helpers/npm-script.js";
+import { stopProcess, track, untilHealthy } from "./processes.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SCRIPT = "dist/bench/http-floor-server.js";
@@ -19,38 +19,19 @@ export interface FloorProcess {
   stop(): Promise<void>;
 }
 
-/** Resolves once the server has printed its port. */
+/** Resolves once the server answers /healthz. */
 export async function startFloorServer(): Promise<FloorProcess> {
-  const nodeFlags = nodeArgsOfScript("start").slice(0, -1);
-  const proc = spawn(process.execPath, [...nodeFlags, SCRIPT], { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const port = await freePort();
+  const proc = spawn(process.execPath, [...nodeFlagsOfScript("start"), SCRIPT], {
+    cwd: ROOT,
+    detached: true,
+    env: { ...process.env, PORT: String(port) },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   track(proc, "http-floor-server");
   let stderr = "";
   proc.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const lines = createInterface({ input: proc.stdout! });
-  try {
-    const line = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error(`${SCRIPT}: no port after 30 s:\n${stderr}`)), 30_000);
-      const onExit = (code: number | null) => fail(new Error(`${SCRIPT} exited with ${code}:\n${stderr}`));
-      const onLine = (line: string) => {
-        done();
-        resolve(line);
-      };
-      const done = () => {
-        clearTimeout(timer);
-        proc.off("exit", onExit);
-      };
-      const fail = (err: Error) => {
-        done();
-        lines.off("line", onLine);
-        reject(err);
-      };
-      proc.once("exit", onExit);
-      lines.once("line", onLine);
-    });
-    const { port } = JSON.parse(line) as { port: number };
-    return { pid: proc.pid!, url: `http://127.0.0.1:${port}`, stop: () => stopProcess(proc) };
-  } catch (err) {
-    await stopProcess(proc);
-    throw err;
-  }
+  const url = `http://127.0.0.1:${port}`;
+  await untilHealthy(proc, url, SCRIPT, () => stderr);
+  return { pid: proc.pid!, url, stop: () => stopProcess(proc) };
 }

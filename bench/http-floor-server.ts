@@ -4,7 +4,7 @@
  * no queue behind them. Measured as jetq is, it gives what node's HTTP stack,
  * the two messages and the bench's clients cost per job on this machine: the
  * part of jetq's cost that no queue design can take away.
- * Prints `{"port":N}` on stdout once listening; runs until killed.
+ * Listens on 127.0.0.1:$PORT, answers GET /healthz, runs until killed.
  * Started by bench/floor-process.ts.
  */
 import type * as http from "node:http";
@@ -83,6 +83,11 @@ async function serve(req: Req, res: Res, path: string): Promise<void> {
 const listener = createListener({
   handler(req, res) {
     const r = res as Res;
+    if (req.method === "GET" && req.url === "/healthz") {
+      r.writeHead(200, { "content-type": "text/plain" });
+      r.end("ok");
+      return;
+    }
     const path = req.method === "POST" ? req.url : undefined;
     if (path !== SUBMIT && path !== STREAM_STATUS) {
       r.writeHead(404);
@@ -96,5 +101,6 @@ const listener = createListener({
     });
   },
 });
-const port = await listener.listen(0, "127.0.0.1");
-process.stdout.write(`${JSON.stringify({ port })}\n`);
+const port = Number(process.env.PORT);
+if (!Number.isInteger(port) || port <= 0) throw new Error(`PORT must be a port number, got ${process.env.PORT}`);
+await listener.listen(port, "127.0.0.1");

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../test/helpers/free-port.js";
 import { nodeArgsOfScript } from "../test/helpers/npm-script.js";
-import { stopProcess, track } from "./processes.js";
+import { stopProcess, track, untilHealthy } from "./processes.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -86,17 +86,7 @@ export async function startJetqServer(o: JetqSpawnOptions): Promise<JetqProcess>
   const port = await freePort();
   const { proc, output } = spawnNode("start", { PORT: String(port), HOST: "127.0.0.1", JETQ_WORKERS: String(o.workers) }, o);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`${o.label} exited with ${proc.exitCode}:\n${output()}`);
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() > deadline) {
-      await stopProcess(proc);
-      throw new Error(`${o.label}: /healthz not answering after 30 s:\n${output()}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await untilHealthy(proc, url, o.label, output);
   return handle(o.label, proc, url, output);
 }
 

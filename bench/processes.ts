@@ -31,6 +31,24 @@ function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Resolves once GET <url>/healthz answers 2xx. Rejects, with the process's
+ * last output, when it exits first or 30 s pass (stopping it then).
+ */
+export async function untilHealthy(proc: ChildProcess, url: string, label: string, output: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`${label} exited with ${proc.exitCode}:\n${output()}`);
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (ok) return;
+    if (Date.now() > deadline) {
+      await stopProcess(proc);
+      throw new Error(`${label}: /healthz not answering after 30 s:\n${output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** SIGTERM first (so --cpu-prof can write its profile), SIGKILL after graceMs. */
 export async function stopProcess(proc: ChildProcess, graceMs = 5_000): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;

@@ -254,7 +254,7 @@ function figures(r: BenchResults): string {
     const addCpu = (storage: string, deployment: string, label: string, t?: ThroughputResult) => {
       // deployment names the client too: "combined, lean"
       if (!t?.cpuMsPerJob) return;
-      const total = Object.values(t.cpuMsPerJob).reduce((a, b) => a + b, 0);
+      const total = cpuSum(t.cpuMsPerJob);
       const each = Object.entries(t.cpuMsPerJob).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
       const n = t.natsPerJob;
       cpuRows.push([storage, deployment, label, each, total.toFixed(2), fmtRate(1000 / total), n ? `${n.api.toFixed(2)} / ${n.inMsgs.toFixed(1)} / ${n.outMsgs.toFixed(1)}` : "–"]);

@@ -17,3 +17,8 @@ export function nodeArgsOfScript(name: "start" | "worker"): string[] {
   }
   return words.slice(1);
 }
+
+/** The node flags of that script alone, without its entry file: to run another file as it runs jetq. */
+export function nodeFlagsOfScript(name: "start" | "worker"): string[] {
+  return nodeArgsOfScript(name).slice(0, -1);
+}

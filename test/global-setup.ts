@@ -1,11 +1,12 @@
 /**
- * Builds dist/ once per test run: the process tests start jetq the way
- * `npm start` does, from the compiled output (test/helpers/npm-script.ts).
+ * Builds dist/ once per test run (`npm run build`): the process tests start
+ * jetq the way `npm start` does, from the compiled output
+ * (test/helpers/npm-script.ts).
  */
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export default function buildOnce(): void {
   const root = fileURLToPath(new URL("..", import.meta.url));
-  execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
+  execFileSync("npm", ["run", "build", "--silent"], { cwd: root, stdio: "inherit" });
 }

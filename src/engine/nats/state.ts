@@ -13,7 +13,7 @@ import { isTerminal, type JobState, type JobStatus, type ReadOptions } from "../
 import { isMessageNotFound, isNoResponders, isStreamNotFound } from "./errors.js";
 import { readMeta, type JobMeta } from "./job-message.js";
 import { queueSubject, streamName } from "./layout.js";
-import type { LiveInfo, LiveJobs, RecentJobs } from "./live.js";
+import type { LiveInfo, LiveJobs, RecentJobs, TerminalInfo } from "./live.js";
 import type { LogStore } from "./logs.js";
 import { lowerBound, positionOf, type QueueInfoCache, type QueueSnapshot } from "./queue-info.js";
 import type { JobRecord, RecordStore, StoredRecord } from "./records.js";
@@ -50,6 +50,11 @@ export interface StateDeriver {
    * TTL removed it), plain "not found" otherwise.
    */
   notFound(ref: JobRef): Promise<ConnectError>;
+}
+
+/** The status of a job known here to be finished, from what this process kept of it. */
+function finalStatus(ref: JobRef, meta: JobMeta, terminal: TerminalInfo): JobStatus {
+  return { id: ref.id, queue: ref.queue, createdAt: meta.createdAt, ...terminal };
 }
 
 /** Whether the stream held seq when the snapshot was taken. */
@@ -205,7 +210,7 @@ export function createStateDeriver(deps: {
       const known = recent?.get(ref.id);
       if (!known?.terminal || options.includeLogs) return undefined;
       if (options.tenant !== undefined && options.tenant !== known.meta.tenant) return undefined;
-      return { id: ref.id, queue: ref.queue, createdAt: known.meta.createdAt, ...known.terminal };
+      return finalStatus(ref, known.meta, known.terminal);
     },
     async status(ref, options = {}) {
       let status: JobStatus;
@@ -214,7 +219,7 @@ export function createStateDeriver(deps: {
       const found: Inspection | undefined = known?.terminal ? undefined : await inspect(ref);
       if (known?.terminal) {
         // Final, and announced only after its record was written: no read needed.
-        status = { id: ref.id, queue: ref.queue, createdAt: known.meta.createdAt, ...known.terminal };
+        status = finalStatus(ref, known.meta, known.terminal);
         tenant = known.meta.tenant;
       } else if (!found || found.kind === "none") {
         throw await notFound(ref);

@@ -4,12 +4,12 @@
  */
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
+import { JobState as JobStateProto, QueueService, type Job, type SubmitRequest } from "../../gen/jetq/v1/queue_pb.js";
 import { checkQueue, readTenant, submitTenant, type Principal } from "../auth/index.js";
 import { invalidArgument } from "../engine/errors.js";
 import { parseJobId } from "../engine/job-id.js";
 import { assertQueueName } from "../engine/queue-name.js";
-import type { Engine, LogEntry, ReadOptions } from "../engine/types.js";
+import { isTerminal, type Engine, type JobStatus, type LogEntry, type ReadOptions } from "../engine/types.js";
 import { callerKey } from "./caller.js";
 import {
   cancelToProto,
@@ -34,24 +34,34 @@ export function createQueueService(
   return {
     async submit(req, ctx) {
       try {
-        assertQueueName(req.queue, "queue");
-        if (req.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
-          throw invalidArgument(
-            `idempotency_key: ${req.idempotencyKey.length} characters is over the limit of ${MAX_IDEMPOTENCY_KEY_LENGTH}`,
-          );
-        }
-        const input = valueToJson(req.input);
-        const jobOptions = jobOptionsFromProto(req.options);
-        const caller = ctx.values.get(callerKey);
-        requireQueue(caller, req.queue);
-        const status = await engine.submit({
-          queue: req.queue,
-          input,
-          idempotencyKey: req.idempotencyKey === "" ? undefined : req.idempotencyKey,
-          tenant: submitTenant(caller),
-          options: jobOptions,
+        return jobToProto(await submitJob(engine, req, ctx));
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
+    },
+
+    async *submitAndStream(req, ctx) {
+      try {
+        const submitted = await submitJob(engine, req, ctx);
+        yield jobToProto(submitted);
+        if (isTerminal(submitted.state)) return;
+        const updates = engine.watch(submitted.id, {
+          ...readOptions(submitted.id, ctx),
+          includeLogs: req.includeLogs,
+          signal: ctx.signal,
         });
-        return jobToProto(status);
+        let first = true;
+        for await (const message of statusMessages(updates)) {
+          // The watch opens with the current state, most often the QUEUED
+          // job just sent: a client sees each change once.
+          if (first && message.state === JobStateProto.QUEUED && sameWait(message, submitted) && message.logs.length === 0) {
+            first = false;
+            continue;
+          }
+          first = false;
+          yield message;
+        }
+        if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason, Code.Canceled);
       } catch (err) {
         throw toClientError(err, ctx);
       }
@@ -74,12 +84,7 @@ export function createQueueService(
           includeLogs: req.includeLogs,
           signal: ctx.signal,
         });
-        // The contract: the lines so far in the first message, then only new
-        // ones. Engines report a job's status with all its lines.
-        const logs = createLogDelta();
-        for await (const status of updates) {
-          yield jobToProto(status.logs ? { ...status, logs: logs.fresh(status.logs) } : status);
-        }
+        yield* statusMessages(updates);
         // A watch ends quietly when its signal aborts; the client must learn
         // that the stream was cut (server shutdown, deadline), not that the
         // job finished.
@@ -115,6 +120,47 @@ export function createQueueService(
       }
     },
   };
+}
+
+/** What Submit and SubmitAndStream take (SubmitAndStreamRequest repeats SubmitRequest's fields). */
+type SubmitFields = Pick<SubmitRequest, "queue" | "input" | "idempotencyKey" | "options">;
+
+/** Validates a submit request and checks the caller may use its queue, then submits. */
+function submitJob(engine: Engine, req: SubmitFields, ctx: HandlerContext): Promise<JobStatus> {
+  assertQueueName(req.queue, "queue");
+  if (req.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw invalidArgument(
+      `idempotency_key: ${req.idempotencyKey.length} characters is over the limit of ${MAX_IDEMPOTENCY_KEY_LENGTH}`,
+    );
+  }
+  const input = valueToJson(req.input);
+  const jobOptions = jobOptionsFromProto(req.options);
+  const caller = ctx.values.get(callerKey);
+  requireQueue(caller, req.queue);
+  return engine.submit({
+    queue: req.queue,
+    input,
+    idempotencyKey: req.idempotencyKey === "" ? undefined : req.idempotencyKey,
+    tenant: submitTenant(caller),
+    options: jobOptions,
+  });
+}
+
+/**
+ * A watch's statuses as stream messages. The contract: the lines so far in
+ * the first message, then only new ones; engines report a job's status with
+ * all its lines.
+ */
+async function* statusMessages(updates: AsyncIterable<JobStatus>): AsyncGenerator<Job> {
+  const logs = createLogDelta();
+  for await (const status of updates) {
+    yield jobToProto(status.logs ? { ...status, logs: logs.fresh(status.logs) } : status);
+  }
+}
+
+/** The same place in the queue: nothing a client would call a change. */
+function sameWait(message: Job, status: JobStatus): boolean {
+  return message.queuePosition === status.queuePosition && message.attempt === status.attempt;
 }
 
 /** PERMISSION_DENIED naming the queue when the caller's key may not use it. */

@@ -54,17 +54,20 @@ function grpcJs(baseUrl: string, key?: string): ProtocolClient {
         err ? reject(grpcJsErrorToConnect(err)) : resolve(res),
       );
     });
+  const serverStream = (name: string) =>
+    async function* (req: unknown, options?: { signal?: AbortSignal }) {
+      const m = QueueService.methods.find((x) => x.name === name)!;
+      const stream = client[name]!.call(client, create(m.input, req as never), metadata()) as grpc.ClientReadableStream<never>;
+      yield* readGrpcJsStream(stream, options?.signal);
+    };
   const api: QueueApi = {
     submit: unary("Submit"),
     getStatus: unary("GetStatus"),
     getResult: unary("GetResult"),
     cancel: unary("Cancel"),
     queueCount: unary("QueueCount"),
-    async *streamStatus(req, options) {
-      const m = QueueService.method.streamStatus;
-      const stream = client.StreamStatus!.call(client, create(m.input, req), metadata()) as grpc.ClientReadableStream<never>;
-      yield* readGrpcJsStream(stream, options?.signal);
-    },
+    streamStatus: serverStream("StreamStatus"),
+    submitAndStream: serverStream("SubmitAndStream"),
   };
   return { ...api, close: () => client.close() };
 }

@@ -45,6 +45,8 @@ describe("permissions", () => {
       const s = await expectCode(reader.submit({ queue: "echo", input: value(1) }), Code.PermissionDenied);
       expect(s.rawMessage, protocol.name).toContain("Submit");
       expect(s.rawMessage).toContain("reader");
+      const ss = await expectCode(drain(reader.submitAndStream({ queue: "echo", input: value(1) })), Code.PermissionDenied);
+      expect(ss.rawMessage).toContain("SubmitAndStream");
       const c = await expectCode(reader.cancel({ id: queued.id }), Code.PermissionDenied);
       expect(c.rawMessage).toContain("Cancel");
       expect((await reader.getStatus({ id: job.id })).state).toBe(JobState.COMPLETED);
@@ -65,6 +67,8 @@ describe("permissions", () => {
 
     const denied = await expectCode(limited.submit({ queue: other, input: value(1) }), Code.PermissionDenied);
     expect(denied.rawMessage).toContain(`queue "${other}"`);
+    const deniedStream = await expectCode(drain(limited.submitAndStream({ queue: other, input: value(1) })), Code.PermissionDenied);
+    expect(deniedStream.rawMessage).toContain(`queue "${other}"`);
     expect(denied.rawMessage).toContain('"echo"');
     const count = await expectCode(limited.queueCount({ queue: other }), Code.PermissionDenied);
     expect(count.rawMessage).toContain(other);

@@ -22,6 +22,7 @@ type Rpc = [name: string, call: (c: ProtocolClient, queue: string) => Promise<un
 const ID = formatJobId({ queue: "echo", seq: 1, token: "AbCdEfGh1234" });
 const RPCS: Rpc[] = [
   ["Submit", (c, queue) => c.submit({ queue, input: value({ n: 1 }) })],
+  ["SubmitAndStream", (c, queue) => drain(c.submitAndStream({ queue, input: value({ n: 1 }) }))],
   ["GetStatus", (c) => c.getStatus({ id: ID })],
   ["StreamStatus", (c) => drain(c.streamStatus({ id: ID }))],
   ["GetResult", (c) => c.getResult({ id: ID })],

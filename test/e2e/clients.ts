@@ -39,6 +39,7 @@ import {
   type QueueCountRequestSchema,
   type QueueCountResponse,
   type StreamStatusRequestSchema,
+  type SubmitAndStreamRequestSchema,
   type SubmitRequestSchema,
 } from "../../gen/jetq/v1/queue_pb.js";
 
@@ -49,6 +50,10 @@ export interface CallOptions {
 /** The QueueService as every client here exposes it (the generated client fits as is). */
 export interface QueueApi {
   submit(req: MessageInitShape<typeof SubmitRequestSchema>): Promise<Job>;
+  submitAndStream(
+    req: MessageInitShape<typeof SubmitAndStreamRequestSchema>,
+    options?: CallOptions,
+  ): AsyncIterable<Job>;
   getStatus(req: MessageInitShape<typeof GetStatusRequestSchema>): Promise<Job>;
   streamStatus(
     req: MessageInitShape<typeof StreamStatusRequestSchema>,
@@ -130,6 +135,7 @@ function clientFromCaller(caller: WireCaller): ProtocolClient {
   const m = QueueService.method;
   return {
     submit: (r) => caller.unary(m.submit, create(m.submit.input, r)),
+    submitAndStream: (r, o) => caller.serverStream(m.submitAndStream, create(m.submitAndStream.input, r), o),
     getStatus: (r) => caller.unary(m.getStatus, create(m.getStatus.input, r)),
     streamStatus: (r, o) => caller.serverStream(m.streamStatus, create(m.streamStatus.input, r), o),
     getResult: (r) => caller.unary(m.getResult, create(m.getResult.input, r)),

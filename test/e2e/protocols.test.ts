@@ -221,6 +221,95 @@ for (const kind of ENGINES) {
         expect((await client.getStatus({ id: job.id })).logs).toEqual([]);
       });
 
+      it("SubmitAndStream: the QUEUED job with its id at once, every change once, the end; a retry with the key streams the same job", async ({ expect }) => {
+        // As above: no worker until the QUEUED message is in, so every change is seen.
+        const queue = uniqueQueue("gated");
+        await ctx.jetq.engine.declareQueue(queue);
+        const input = { sleep_ms: 200, progress: 2, logs: ["only line"] };
+        const idempotencyKey = `one-call-${protocol.name}`;
+        const request = { queue, input: value(input), idempotencyKey, includeLogs: true };
+        const stream = startCollecting((signal) => client.submitAndStream(request, { signal }));
+        const worker = createWorker({ engine: ctx.jetq.workerEngine, queues: { [queue]: echo } });
+        let messages: Job[] = [];
+        try {
+          const [first] = await stream.atLeast(1, 15_000);
+          expect(stateName(first!.state)).toBe("QUEUED");
+          expect(first!.id).toMatch(new RegExp(`^${queue}-`));
+          expect(first!.queuePosition).toBe(0);
+          expect(first!.createdAt).toBeDefined();
+          await worker.start();
+          messages = await stream.done;
+        } finally {
+          stream.abort();
+          await worker.stop({ graceMs: 0 });
+        }
+        const seen = `stream: ${summarize(messages)}`;
+        const id = messages[0]!.id;
+        expect(messages.every((m) => m.id === id), seen).toBe(true);
+        const states = messages.map((m) => m.state);
+        for (let i = 1; i < states.length; i++) {
+          expect(STATE_ORDER.indexOf(states[i]!), seen).toBeGreaterThanOrEqual(STATE_ORDER.indexOf(states[i - 1]!));
+          expect(sameJob(messages[i]!, messages[i - 1]!), `message ${i} repeats message ${i - 1}; ${seen}`).toBe(false);
+        }
+        expect(states.filter((s) => s === JobState.QUEUED), seen).toHaveLength(1);
+        expect(states.filter((s) => s === JobState.RUNNING).length, seen).toBeGreaterThanOrEqual(1);
+        expect(stateName(states.at(-1)!), seen).toBe("COMPLETED");
+        expect(progressChanges(messages), seen).toEqual([0.5, 1]);
+        expect(messages.flatMap((m) => m.logs).map((l) => l.message), seen).toEqual(input.logs);
+        expect(json((await client.getResult({ id })).output)).toEqual(input);
+
+        // The retry a dropped connection calls for: the same job, already finished, and no second one.
+        const again = await drain(client.submitAndStream(request));
+        expect(again.map((m) => [m.id, stateName(m.state)])).toEqual([[id, "COMPLETED"]]);
+        // counts may lag a moment behind (the JetStream engine caches consumer info briefly)
+        await pollUntil(() => client.queueCount({ queue }), (c) => c.inQueue === 0 && c.running === 0, {
+          what: `${queue} empty`,
+          timeoutMs: 5_000,
+        });
+      });
+
+      it("SubmitAndStream: a Cancel ends the stream CANCELLED; bad requests fail with the Submit's errors and create nothing", async ({ expect }) => {
+        const held = uniqueQueue("held");
+        await ctx.jetq.engine.declareQueue(held);
+        const ac = new AbortController();
+        const it = client.submitAndStream({ queue: held, input: value({ n: 1 }) }, { signal: ac.signal })[Symbol.asyncIterator]();
+        try {
+          const first = await nextWithin(it, 15_000, "first SubmitAndStream message");
+          expect(stateName(first.value!.state)).toBe("QUEUED");
+          const cancel = await client.cancel({ id: first.value!.id });
+          expect(cancel.removed).toBe(true);
+          const next = await nextWithin(it, 15_000, "CANCELLED on the stream");
+          expect(stateName(next.value!.state)).toBe("CANCELLED");
+          expect(next.value!.error?.code).toBe("CANCELLED");
+          expect((await nextWithin(it, 15_000, "end of the stream")).done).toBe(true);
+        } finally {
+          ac.abort();
+        }
+
+        const unknownQueue = uniqueQueue("nobody");
+        await Promise.all([
+          (async () => {
+            const bad = await expectCode(() => drain(client.submitAndStream({ queue: "a.b", input: value({}) })), Code.InvalidArgument);
+            expect(bad.rawMessage).toContain('queue: "a.b"');
+          })(),
+          (async () => {
+            const nf = await expectCode(() => drain(client.submitAndStream({ queue: unknownQueue, input: value({}) })), Code.NotFound);
+            expect(nf.rawMessage).toContain(unknownQueue);
+          })(),
+          (async () => {
+            const attempts = await expectCode(
+              () => drain(client.submitAndStream({ queue: held, input: value({}), options: { maxAttempts: 0 } })),
+              Code.InvalidArgument,
+            );
+            expect(attempts.rawMessage).toContain("max_attempts");
+          })(),
+        ]);
+        await pollUntil(() => client.queueCount({ queue: held }), (c) => c.inQueue === 0 && c.running === 0, {
+          what: `${held} empty`,
+          timeoutMs: 5_000,
+        });
+      });
+
       it("bad requests get clear errors: INVALID_ARGUMENT naming the queue, NOT_FOUND for unknown queues and jobs", async ({ expect }) => {
         // Independent calls, made at once: buf curl starts a process per call.
         const unknownQueue = uniqueQueue("nobody");

@@ -21,6 +21,7 @@ import {
   QueueCountRequestSchema,
   QueueService,
   StreamStatusRequestSchema,
+  SubmitAndStreamRequestSchema,
   SubmitRequestSchema,
 } from "../../gen/jetq/v1/queue_pb.js";
 import { formatJobId } from "../../src/engine/job-id.js";
@@ -303,6 +304,9 @@ interface Fixtures {
   /** A queued job, submitted through the API with an idempotency key. */
   queued: string;
   idempotencyKey: string;
+  /** The queue of `done`, and the key of a finished job submitted to it through the API. */
+  work: string;
+  doneKey: string;
 }
 
 function cases(fx: Fixtures): Case[] {
@@ -341,6 +345,11 @@ function cases(fx: Fixtures): Case[] {
     ...messageCases("QueueCount", "QueueCount", QueueCountRequestSchema, { queue: fx.quiet }, { ok: true }),
     ...messageCases("StreamStatus of a finished job", "StreamStatus", StreamStatusRequestSchema, { id: fx.done }, { ok: true }),
     ...messageCases("StreamStatus with logs", "StreamStatus", StreamStatusRequestSchema, { id: fx.done, includeLogs: true }, { ok: true }),
+    ...messageCases("SubmitAndStream, idempotent, of a finished job", "SubmitAndStream", SubmitAndStreamRequestSchema, {
+      queue: fx.work,
+      idempotencyKey: fx.doneKey,
+      includeLogs: true,
+    }, { ok: true }),
     // Errors of the service.
     ...messageCases("Submit to an unknown queue", "Submit", SubmitRequestSchema, { queue: unknownQueue }, { code: Code.NotFound }),
     ...messageCases("Submit, bad queue name", "Submit", SubmitRequestSchema, { queue: "Not A Queue" }, { code: bad }),
@@ -354,6 +363,9 @@ function cases(fx: Fixtures): Case[] {
     ...messageCases("QueueCount, bad queue name", "QueueCount", QueueCountRequestSchema, { queue: "UPPER" }, { code: bad }),
     ...messageCases("StreamStatus, job not found", "StreamStatus", StreamStatusRequestSchema, { id: missing }, { code: Code.NotFound }),
     ...messageCases("StreamStatus, malformed id", "StreamStatus", StreamStatusRequestSchema, { id: "nope" }, { code: bad }),
+    ...messageCases("SubmitAndStream to an unknown queue", "SubmitAndStream", SubmitAndStreamRequestSchema, { queue: unknownQueue }, { code: Code.NotFound }),
+    ...messageCases("SubmitAndStream, bad queue name", "SubmitAndStream", SubmitAndStreamRequestSchema, { queue: "Not A Queue" }, { code: bad }),
+    ...messageCases("SubmitAndStream, bad options", "SubmitAndStream", SubmitAndStreamRequestSchema, { queue: fx.quiet, options: { maxAttempts: 0 } }, { code: bad }),
     // Headers the fast path accepts.
     {
       ...messageCases("QueueCount", "QueueCount", QueueCountRequestSchema, { queue: fx.quiet }, { ok: true })[1]!,
@@ -445,7 +457,14 @@ async function fixtures(env: EngineEnv, ctx: Ctx): Promise<Fixtures> {
   const idempotencyKey = `fast-path-${Math.random().toString(36).slice(2)}`;
   const client = createClient(QueueService, createConnectTransport({ baseUrl: ctx.server.url, httpVersion: "1.1" }));
   const job = await client.submit({ queue: quiet, idempotencyKey });
-  return { quiet, done: submitted.id, queued: job.id, idempotencyKey };
+  const doneKey = `${idempotencyKey}-done`;
+  const keyed = await client.submit({ queue: work, idempotencyKey: doneKey, input: { kind: { case: "stringValue", value: "keyed" } } });
+  const keyedLease = await fetchOne(env.worker, work);
+  expect(keyedLease.id).toBe(keyed.id);
+  expect(await keyedLease.begin()).toBe(true);
+  expect(await keyedLease.complete("keyed")).toBe(true);
+  await waitForStatus(env.api, keyed.id, (s) => s.state === "COMPLETED", { what: "the keyed job finished" });
+  return { quiet, done: submitted.id, queued: job.id, idempotencyKey, work, doneKey };
 }
 
 // ---------------------------------------------------------------- tests

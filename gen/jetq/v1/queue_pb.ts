@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jetq/v1/queue.proto.
  */
 export const file_jetq_v1_queue: GenFile = /*@__PURE__*/
-  fileDesc("ChNqZXRxL3YxL3F1ZXVlLnByb3RvEgdqZXRxLnYxIukCCgNKb2ISCgoCaWQYASABKAkSDQoFcXVldWUYAiABKAkSIAoFc3RhdGUYAyABKA4yES5qZXRxLnYxLkpvYlN0YXRlEhsKDnF1ZXVlX3Bvc2l0aW9uGAQgASgNSACIAQESDwoHYXR0ZW1wdBgFIAEoDRIQCghwcm9ncmVzcxgGIAEoARIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIAoFZXJyb3IYCiABKAsyES5qZXRxLnYxLkpvYkVycm9yEh8KBGxvZ3MYCyADKAsyES5qZXRxLnYxLkxvZ0VudHJ5QhEKD19xdWV1ZV9wb3NpdGlvbiIpCghKb2JFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkifAoITG9nRW50cnkSDwoHbWVzc2FnZRgBIAEoCRIgCgVsZXZlbBgCIAEoDjIRLmpldHEudjEuTG9nTGV2ZWwSDgoGc291cmNlGAMgASgJEi0KCXRpbWVzdGFtcBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAigAIKCkpvYk9wdGlvbnMSGQoMbWF4X2F0dGVtcHRzGAEgASgNSACIAQESKgoHdGltZW91dBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg5zdGFydF9kZWFkbGluZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoNcmV0cnlfYmFja29mZhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI0ChFyZXRyeV9iYWNrb2ZmX21heBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIPCg1fbWF4X2F0dGVtcHRzIoQBCg1TdWJtaXRSZXF1ZXN0Eg0KBXF1ZXVlGAEgASgJEiUKBWlucHV0GAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCRIkCgdvcHRpb25zGAQgASgLMhMuamV0cS52MS5Kb2JPcHRpb25zIjQKEEdldFN0YXR1c1JlcXVlc3QSCgoCaWQYASABKAkSFAoMaW5jbHVkZV9sb2dzGAIgASgIIjcKE1N0cmVhbVN0YXR1c1JlcXVlc3QSCgoCaWQYASABKAkSFAoMaW5jbHVkZV9sb2dzGAIgASgIIh4KEEdldFJlc3VsdFJlcXVlc3QSCgoCaWQYASABKAkiiwEKEUdldFJlc3VsdFJlc3BvbnNlEgoKAmlkGAEgASgJEiAKBXN0YXRlGAIgASgOMhEuamV0cS52MS5Kb2JTdGF0ZRImCgZvdXRwdXQYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSIAoFZXJyb3IYBCABKAsyES5qZXRxLnYxLkpvYkVycm9yIhsKDUNhbmNlbFJlcXVlc3QSCgoCaWQYASABKAkiTQoOQ2FuY2VsUmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoCBIPCgdtZXNzYWdlGAIgASgJEhkKA2pvYhgDIAEoCzIMLmpldHEudjEuSm9iIiIKEVF1ZXVlQ291bnRSZXF1ZXN0Eg0KBXF1ZXVlGAEgASgJIkYKElF1ZXVlQ291bnRSZXNwb25zZRINCgVxdWV1ZRgBIAEoCRIQCghpbl9xdWV1ZRgCIAEoDRIPCgdydW5uaW5nGAMgASgNKrEBCghKb2JTdGF0ZRIZChVKT0JfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBKT0JfU1RBVEVfUVVFVUVEEAESFQoRSk9CX1NUQVRFX1JVTk5JTkcQAhIXChNKT0JfU1RBVEVfQ09NUExFVEVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEEhcKE0pPQl9TVEFURV9DQU5DRUxMRUQQBRIVChFKT0JfU1RBVEVfRVhQSVJFRBAGKncKCExvZ0xldmVsEhkKFUxPR19MRVZFTF9VTlNQRUNJRklFRBAAEhMKD0xPR19MRVZFTF9ERUJVRxABEhIKDkxPR19MRVZFTF9JTkZPEAISEgoOTE9HX0xFVkVMX1dBUk4QAxITCg9MT0dfTEVWRUxfRVJST1IQBDKMAwoMUXVldWVTZXJ2aWNlEi4KBlN1Ym1pdBIWLmpldHEudjEuU3VibWl0UmVxdWVzdBoMLmpldHEudjEuSm9iEjkKCUdldFN0YXR1cxIZLmpldHEudjEuR2V0U3RhdHVzUmVxdWVzdBoMLmpldHEudjEuSm9iIgOQAgESQQoMU3RyZWFtU3RhdHVzEhwuamV0cS52MS5TdHJlYW1TdGF0dXNSZXF1ZXN0GgwuamV0cS52MS5Kb2IiA5ACATABEkcKCUdldFJlc3VsdBIZLmpldHEudjEuR2V0UmVzdWx0UmVxdWVzdBoaLmpldHEudjEuR2V0UmVzdWx0UmVzcG9uc2UiA5ACARI5CgZDYW5jZWwSFi5qZXRxLnYxLkNhbmNlbFJlcXVlc3QaFy5qZXRxLnYxLkNhbmNlbFJlc3BvbnNlEkoKClF1ZXVlQ291bnQSGi5qZXRxLnYxLlF1ZXVlQ291bnRSZXF1ZXN0GhsuamV0cS52MS5RdWV1ZUNvdW50UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChNqZXRxL3YxL3F1ZXVlLnByb3RvEgdqZXRxLnYxIukCCgNKb2ISCgoCaWQYASABKAkSDQoFcXVldWUYAiABKAkSIAoFc3RhdGUYAyABKA4yES5qZXRxLnYxLkpvYlN0YXRlEhsKDnF1ZXVlX3Bvc2l0aW9uGAQgASgNSACIAQESDwoHYXR0ZW1wdBgFIAEoDRIQCghwcm9ncmVzcxgGIAEoARIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIAoFZXJyb3IYCiABKAsyES5qZXRxLnYxLkpvYkVycm9yEh8KBGxvZ3MYCyADKAsyES5qZXRxLnYxLkxvZ0VudHJ5QhEKD19xdWV1ZV9wb3NpdGlvbiIpCghKb2JFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkifAoITG9nRW50cnkSDwoHbWVzc2FnZRgBIAEoCRIgCgVsZXZlbBgCIAEoDjIRLmpldHEudjEuTG9nTGV2ZWwSDgoGc291cmNlGAMgASgJEi0KCXRpbWVzdGFtcBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAigAIKCkpvYk9wdGlvbnMSGQoMbWF4X2F0dGVtcHRzGAEgASgNSACIAQESKgoHdGltZW91dBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIyCg5zdGFydF9kZWFkbGluZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoNcmV0cnlfYmFja29mZhgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI0ChFyZXRyeV9iYWNrb2ZmX21heBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIPCg1fbWF4X2F0dGVtcHRzIoQBCg1TdWJtaXRSZXF1ZXN0Eg0KBXF1ZXVlGAEgASgJEiUKBWlucHV0GAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCRIkCgdvcHRpb25zGAQgASgLMhMuamV0cS52MS5Kb2JPcHRpb25zIqMBChZTdWJtaXRBbmRTdHJlYW1SZXF1ZXN0Eg0KBXF1ZXVlGAEgASgJEiUKBWlucHV0GAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCRIkCgdvcHRpb25zGAQgASgLMhMuamV0cS52MS5Kb2JPcHRpb25zEhQKDGluY2x1ZGVfbG9ncxgFIAEoCCI0ChBHZXRTdGF0dXNSZXF1ZXN0EgoKAmlkGAEgASgJEhQKDGluY2x1ZGVfbG9ncxgCIAEoCCI3ChNTdHJlYW1TdGF0dXNSZXF1ZXN0EgoKAmlkGAEgASgJEhQKDGluY2x1ZGVfbG9ncxgCIAEoCCIeChBHZXRSZXN1bHRSZXF1ZXN0EgoKAmlkGAEgASgJIosBChFHZXRSZXN1bHRSZXNwb25zZRIKCgJpZBgBIAEoCRIgCgVzdGF0ZRgCIAEoDjIRLmpldHEudjEuSm9iU3RhdGUSJgoGb3V0cHV0GAMgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEiAKBWVycm9yGAQgASgLMhEuamV0cS52MS5Kb2JFcnJvciIbCg1DYW5jZWxSZXF1ZXN0EgoKAmlkGAEgASgJIk0KDkNhbmNlbFJlc3BvbnNlEg8KB3JlbW92ZWQYASABKAgSDwoHbWVzc2FnZRgCIAEoCRIZCgNqb2IYAyABKAsyDC5qZXRxLnYxLkpvYiIiChFRdWV1ZUNvdW50UmVxdWVzdBINCgVxdWV1ZRgBIAEoCSJGChJRdWV1ZUNvdW50UmVzcG9uc2USDQoFcXVldWUYASABKAkSEAoIaW5fcXVldWUYAiABKA0SDwoHcnVubmluZxgDIAEoDSqxAQoISm9iU3RhdGUSGQoVSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQSk9CX1NUQVRFX1FVRVVFRBABEhUKEUpPQl9TVEFURV9SVU5OSU5HEAISFwoTSk9CX1NUQVRFX0NPTVBMRVRFRBADEhQKEEpPQl9TVEFURV9GQUlMRUQQBBIXChNKT0JfU1RBVEVfQ0FOQ0VMTEVEEAUSFQoRSk9CX1NUQVRFX0VYUElSRUQQBip3CghMb2dMZXZlbBIZChVMT0dfTEVWRUxfVU5TUEVDSUZJRUQQABITCg9MT0dfTEVWRUxfREVCVUcQARISCg5MT0dfTEVWRUxfSU5GTxACEhIKDkxPR19MRVZFTF9XQVJOEAMSEwoPTE9HX0xFVkVMX0VSUk9SEAQy0AMKDFF1ZXVlU2VydmljZRIuCgZTdWJtaXQSFi5qZXRxLnYxLlN1Ym1pdFJlcXVlc3QaDC5qZXRxLnYxLkpvYhI5CglHZXRTdGF0dXMSGS5qZXRxLnYxLkdldFN0YXR1c1JlcXVlc3QaDC5qZXRxLnYxLkpvYiIDkAIBEkEKDFN0cmVhbVN0YXR1cxIcLmpldHEudjEuU3RyZWFtU3RhdHVzUmVxdWVzdBoMLmpldHEudjEuSm9iIgOQAgEwARJCCg9TdWJtaXRBbmRTdHJlYW0SHy5qZXRxLnYxLlN1Ym1pdEFuZFN0cmVhbVJlcXVlc3QaDC5qZXRxLnYxLkpvYjABEkcKCUdldFJlc3VsdBIZLmpldHEudjEuR2V0UmVzdWx0UmVxdWVzdBoaLmpldHEudjEuR2V0UmVzdWx0UmVzcG9uc2UiA5ACARI5CgZDYW5jZWwSFi5qZXRxLnYxLkNhbmNlbFJlcXVlc3QaFy5qZXRxLnYxLkNhbmNlbFJlc3BvbnNlEkoKClF1ZXVlQ291bnQSGi5qZXRxLnYxLlF1ZXVlQ291bnRSZXF1ZXN0GhsuamV0cS52MS5RdWV1ZUNvdW50UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Job is the status of one job.
@@ -279,6 +279,57 @@ export const SubmitRequestSchema: GenMessage<SubmitRequest> = /*@__PURE__*/
   messageDesc(file_jetq_v1_queue, 4);
 
 /**
+ * SubmitAndStreamRequest enqueues a job and asks for its status until it
+ * ends. Fields 1 to 4 are SubmitRequest's, with the same numbers and rules.
+ *
+ * @generated from message jetq.v1.SubmitAndStreamRequest
+ */
+export type SubmitAndStreamRequest = Message<"jetq.v1.SubmitAndStreamRequest"> & {
+  /**
+   * Name of the queue: ^[a-z0-9][a-z0-9_-]{0,63}$.
+   *
+   * @generated from field: string queue = 1;
+   */
+  queue: string;
+
+  /**
+   * The job's input, any JSON value, handed to the handler as is.
+   *
+   * @generated from field: google.protobuf.Value input = 2;
+   */
+  input?: Value | undefined;
+
+  /**
+   * As in SubmitRequest: repeated calls with the same key stream the
+   * original job. At most 256 characters.
+   *
+   * @generated from field: string idempotency_key = 3;
+   */
+  idempotencyKey: string;
+
+  /**
+   * How the job runs; unset fields take the queue's defaults.
+   *
+   * @generated from field: jetq.v1.JobOptions options = 4;
+   */
+  options?: JobOptions | undefined;
+
+  /**
+   * Include log lines as StreamStatus does: the lines so far, then new ones.
+   *
+   * @generated from field: bool include_logs = 5;
+   */
+  includeLogs: boolean;
+};
+
+/**
+ * Describes the message jetq.v1.SubmitAndStreamRequest.
+ * Use `create(SubmitAndStreamRequestSchema)` to create a new message.
+ */
+export const SubmitAndStreamRequestSchema: GenMessage<SubmitAndStreamRequest> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 5);
+
+/**
  * GetStatusRequest asks for the status of one job.
  *
  * @generated from message jetq.v1.GetStatusRequest
@@ -304,7 +355,7 @@ export type GetStatusRequest = Message<"jetq.v1.GetStatusRequest"> & {
  * Use `create(GetStatusRequestSchema)` to create a new message.
  */
 export const GetStatusRequestSchema: GenMessage<GetStatusRequest> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 5);
+  messageDesc(file_jetq_v1_queue, 6);
 
 /**
  * StreamStatusRequest asks for a job's status and every later change.
@@ -332,7 +383,7 @@ export type StreamStatusRequest = Message<"jetq.v1.StreamStatusRequest"> & {
  * Use `create(StreamStatusRequestSchema)` to create a new message.
  */
 export const StreamStatusRequestSchema: GenMessage<StreamStatusRequest> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 6);
+  messageDesc(file_jetq_v1_queue, 7);
 
 /**
  * GetResultRequest asks for the outcome of a finished job.
@@ -353,7 +404,7 @@ export type GetResultRequest = Message<"jetq.v1.GetResultRequest"> & {
  * Use `create(GetResultRequestSchema)` to create a new message.
  */
 export const GetResultRequestSchema: GenMessage<GetResultRequest> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 7);
+  messageDesc(file_jetq_v1_queue, 8);
 
 /**
  * GetResultResponse is the outcome of a finished job.
@@ -395,7 +446,7 @@ export type GetResultResponse = Message<"jetq.v1.GetResultResponse"> & {
  * Use `create(GetResultResponseSchema)` to create a new message.
  */
 export const GetResultResponseSchema: GenMessage<GetResultResponse> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 8);
+  messageDesc(file_jetq_v1_queue, 9);
 
 /**
  * CancelRequest cancels a job.
@@ -416,7 +467,7 @@ export type CancelRequest = Message<"jetq.v1.CancelRequest"> & {
  * Use `create(CancelRequestSchema)` to create a new message.
  */
 export const CancelRequestSchema: GenMessage<CancelRequest> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 9);
+  messageDesc(file_jetq_v1_queue, 10);
 
 /**
  * CancelResponse says what Cancel did.
@@ -451,7 +502,7 @@ export type CancelResponse = Message<"jetq.v1.CancelResponse"> & {
  * Use `create(CancelResponseSchema)` to create a new message.
  */
 export const CancelResponseSchema: GenMessage<CancelResponse> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 10);
+  messageDesc(file_jetq_v1_queue, 11);
 
 /**
  * QueueCountRequest asks how busy a queue is.
@@ -472,7 +523,7 @@ export type QueueCountRequest = Message<"jetq.v1.QueueCountRequest"> & {
  * Use `create(QueueCountRequestSchema)` to create a new message.
  */
 export const QueueCountRequestSchema: GenMessage<QueueCountRequest> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 11);
+  messageDesc(file_jetq_v1_queue, 12);
 
 /**
  * QueueCountResponse reports how busy a queue is.
@@ -507,7 +558,7 @@ export type QueueCountResponse = Message<"jetq.v1.QueueCountResponse"> & {
  * Use `create(QueueCountResponseSchema)` to create a new message.
  */
 export const QueueCountResponseSchema: GenMessage<QueueCountResponse> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 12);
+  messageDesc(file_jetq_v1_queue, 13);
 
 /**
  * JobState is where a job is in its life. The only transitions are
@@ -662,6 +713,22 @@ export const QueueService: GenService<{
   streamStatus: {
     methodKind: "server_streaming";
     input: typeof StreamStatusRequestSchema;
+    output: typeof JobSchema;
+  },
+  /**
+   * SubmitAndStream is Submit and StreamStatus in one call, for a client that
+   * waits for its job: the first message is the job as Submit answers it (its
+   * id, QUEUED with its queue position), then every change as StreamStatus
+   * sends it, and the stream ends after a terminal state. One round trip less
+   * than Submit followed by StreamStatus. With an idempotency_key a retried
+   * call (say, after a dropped connection) streams the original job from its
+   * current state instead of creating a second one.
+   *
+   * @generated from rpc jetq.v1.QueueService.SubmitAndStream
+   */
+  submitAndStream: {
+    methodKind: "server_streaming";
+    input: typeof SubmitAndStreamRequestSchema;
     output: typeof JobSchema;
   },
   /**

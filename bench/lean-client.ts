@@ -19,6 +19,7 @@ import {
   QueueCountRequestSchema,
   QueueCountResponseSchema,
   StreamStatusRequestSchema,
+  SubmitAndStreamRequestSchema,
   SubmitRequestSchema,
   type GetResultResponse,
   type Job,
@@ -30,6 +31,7 @@ import type { HttpVersion } from "./client.js";
 export interface JobsApi {
   submit(req: MessageInitShape<typeof SubmitRequestSchema>): Promise<Job>;
   streamStatus(req: MessageInitShape<typeof StreamStatusRequestSchema>, options?: { signal?: AbortSignal }): AsyncIterable<Job>;
+  submitAndStream(req: MessageInitShape<typeof SubmitAndStreamRequestSchema>, options?: { signal?: AbortSignal }): AsyncIterable<Job>;
   queueCount(req: MessageInitShape<typeof QueueCountRequestSchema>): Promise<QueueCountResponse>;
   getResult(req: MessageInitShape<typeof GetResultRequestSchema>): Promise<GetResultResponse>;
 }
@@ -131,8 +133,9 @@ function unary<I extends DescMessage, O extends DescMessage>(
     });
 }
 
-function streamStatus(send: Send): JobsApi["streamStatus"] {
-  return (req, options = {}) => ({
+/** A server-streaming call whose messages are Jobs (StreamStatus, SubmitAndStream). */
+function jobStream<I extends DescMessage>(send: Send, method: string, input: I) {
+  return (req: MessageInitShape<I>, options: { signal?: AbortSignal } = {}): AsyncIterable<Job> => ({
     [Symbol.asyncIterator]() {
       const ready: Job[] = [];
       let failure: Error | undefined;
@@ -144,11 +147,11 @@ function streamStatus(send: Send): JobsApi["streamStatus"] {
         wake = undefined;
         w?.();
       };
-      const frame = toBinary(StreamStatusRequestSchema, create(StreamStatusRequestSchema, req));
+      const frame = toBinary(input, create(input, req));
       const envelope = Buffer.alloc(5 + frame.byteLength);
       envelope.writeUInt32BE(frame.byteLength, 1);
       envelope.set(frame, 5);
-      const cancel = send(PREFIX + "StreamStatus", "application/connect+proto", envelope, {
+      const cancel = send(PREFIX + method, "application/connect+proto", envelope, {
         onResponse(status) {
           if (status !== 200) failure = new ConnectError(`HTTP ${status}`, Code.Unknown);
         },
@@ -206,7 +209,8 @@ export function openLeanClient(baseUrl: string, httpVersion: HttpVersion): LeanC
   return {
     api: {
       submit: unary(send, "Submit", SubmitRequestSchema, JobSchema),
-      streamStatus: streamStatus(send),
+      streamStatus: jobStream(send, "StreamStatus", StreamStatusRequestSchema),
+      submitAndStream: jobStream(send, "SubmitAndStream", SubmitAndStreamRequestSchema),
       queueCount: unary(send, "QueueCount", QueueCountRequestSchema, QueueCountResponseSchema),
       getResult: unary(send, "GetResult", GetResultRequestSchema, GetResultResponseSchema),
     },

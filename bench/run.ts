@@ -30,7 +30,7 @@ import { measureDepth } from "./scenarios/depth.js";
 import { measureFanout } from "./scenarios/fanout.js";
 import { waitForWorkers } from "./scenarios/jobs.js";
 import { measureLatency } from "./scenarios/latency.js";
-import { measureThroughput, type ThroughputOptions, type ThroughputResult } from "./scenarios/throughput.js";
+import { measureThroughput, type ThroughputMode, type ThroughputOptions, type ThroughputResult } from "./scenarios/throughput.js";
 
 /** The lean client first: the targets are read from its rows (see bench/lean-client.ts for why). */
 const CLIENTS: ClientKind[] = ["lean", "generated"];
@@ -132,7 +132,7 @@ async function startNats(): Promise<{ server: NatsServer; pid: number }> {
 
 async function throughputWithCpu(
   o: ThroughputOptions,
-  mode: "stream" | "count",
+  mode: ThroughputMode,
   warmupMs: number,
   pids: Record<string, number>,
   monitorUrl?: string,
@@ -162,12 +162,28 @@ async function measureDeployment(
 ): Promise<Deployment> {
   const base = { url, client, clients: sizes.clients, connections: sizes.connections, durationMs: sizes.durationMs };
   log(`${name}, ${client} client: throughput`);
+  return { name, client, ...(await throughputRuns({ ...base, client }, sizes, pids, monitorUrl)) };
+}
+
+/**
+ * The lean client's runs: HTTP/2 and HTTP/1.1 Submit + StreamStatus,
+ * SubmitAndStream, and (with NATS) the count mode. The generated client,
+ * there to show what connect-node costs, runs the two HTTP/2 closed loops only.
+ */
+async function throughputRuns(
+  base: Omit<ThroughputOptions, "httpVersion">,
+  sizes: Sizes,
+  pids: Record<string, number>,
+  monitorUrl?: string,
+): Promise<Omit<Deployment, "name" | "client">> {
+  const run = (httpVersion: "2" | "1.1", mode: ThroughputMode) =>
+    throughputWithCpu({ ...base, httpVersion }, mode, sizes.warmupMs, pids, monitorUrl);
+  const lean = base.client === "lean";
   return {
-    name,
-    client,
-    h2Stream: await throughputWithCpu({ ...base, httpVersion: "2" }, "stream", sizes.warmupMs, pids, monitorUrl),
-    h1Stream: await throughputWithCpu({ ...base, httpVersion: "1.1" }, "stream", sizes.warmupMs, pids, monitorUrl),
-    h2Count: await throughputWithCpu({ ...base, httpVersion: "2" }, "count", sizes.warmupMs, pids, monitorUrl),
+    h2Stream: await run("2", "stream"),
+    ...(lean ? { h1Stream: await run("1.1", "stream") } : {}),
+    h2OneCall: await run("2", "one-call"),
+    ...(lean && monitorUrl ? { h2Count: await run("2", "count") } : {}),
   };
 }
 
@@ -252,7 +268,8 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
         await section(out, "latency", async () => {
           out.latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "lean" });
           out.latencyGenerated = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "generated" });
-          log(`  lean ${JSON.stringify(out.latency)}; generated ${JSON.stringify(out.latencyGenerated)}`);
+          out.latencyOneCall = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "lean", flow: "one-call" });
+          log(`  lean ${JSON.stringify(out.latency)}; generated ${JSON.stringify(out.latencyGenerated)}; one call ${JSON.stringify(out.latencyOneCall)}`);
         });
       }
       if (a.only.has("depth")) {
@@ -305,6 +322,7 @@ async function runFloor(sizes: Sizes): Promise<FloorResults> {
       const pids = { "floor server": floor.pid };
       out.h2Stream = await throughputWithCpu({ ...base, httpVersion: "2" }, "stream", sizes.warmupMs, pids);
       out.h1Stream = await throughputWithCpu({ ...base, httpVersion: "1.1" }, "stream", sizes.warmupMs, pids);
+      out.h2OneCall = await throughputWithCpu({ ...base, httpVersion: "2" }, "one-call", sizes.warmupMs, pids);
     } finally {
       await floor.stop();
     }
@@ -321,17 +339,13 @@ async function runEmbedded(a: Args, sizes: Sizes) {
     const deployments: Deployment[] = [];
     for (const client of CLIENTS) {
       log(`embedded, ${client} client: throughput`);
-      deployments.push({
-        name: "combined",
-        client,
-        h2Stream: await throughputWithCpu({ ...base, client, httpVersion: "2" }, "stream", sizes.warmupMs, pids),
-        h1Stream: await throughputWithCpu({ ...base, client, httpVersion: "1.1" }, "stream", sizes.warmupMs, pids),
-      });
+      deployments.push({ name: "combined", client, ...(await throughputRuns({ ...base, client }, sizes, pids)) });
     }
     log("embedded: latency");
     const latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "lean" });
     const latencyGenerated = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "generated" });
-    return { deployments, latency, latencyGenerated };
+    const latencyOneCall = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "lean", flow: "one-call" });
+    return { deployments, latency, latencyGenerated, latencyOneCall };
   } finally {
     await jetq.stop();
   }

@@ -13,6 +13,21 @@ export const stateName = (s: JobState) => JobState[s] ?? String(s);
 
 export const input = (n: number) => fromJson(ValueSchema, { n, text: "a small job input for the bench" });
 
+/**
+ * How a client waits for its job: "two-call" is Submit, then StreamStatus
+ * opened at once; "one-call" is SubmitAndStream.
+ */
+export type Flow = "two-call" | "one-call";
+
+/** Runs one job the given way and resolves with its terminal state. */
+export async function runJob(api: Api, queue: string, n: number, flow: Flow, signal?: AbortSignal): Promise<JobState> {
+  if (flow === "two-call") return submitAndWatch(api, queue, n, signal);
+  for await (const s of api.submitAndStream({ queue, input: input(n) }, { signal })) {
+    if (TERMINAL.has(s.state)) return s.state;
+  }
+  throw new Error(`SubmitAndStream on ${queue} ended without a terminal state`);
+}
+
 /** Opens StreamStatus right after Submit and resolves with the terminal state. */
 export async function submitAndWatch(api: Api, queue: string, n: number, signal?: AbortSignal): Promise<JobState> {
   const job = await api.submit({ queue, input: input(n) });

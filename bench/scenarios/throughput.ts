@@ -3,6 +3,7 @@
  * see them COMPLETED.
  *   stream  closed loop: each client submits, opens StreamStatus at once and
  *           waits for COMPLETED before its next job (what a real client does)
+ *   one-call  the same closed loop with SubmitAndStream: one call per job
  *   count   open loop: clients submit as fast as they can for the duration;
  *           completion is watched with QueueCount polls (every 20 ms) until
  *           nothing is waiting or running, then GetResult of every job checks
@@ -12,7 +13,7 @@
 import { JobState } from "../../gen/jetq/v1/queue_pb.js";
 import { closeAll, openJobsClients, type ClientKind, type HttpVersion } from "../client.js";
 import { pool, rate } from "../stats.js";
-import { input, stateName, submitAndWatch, type Api } from "./jobs.js";
+import { input, runJob, stateName, type Api, type Flow } from "./jobs.js";
 
 export interface ThroughputOptions {
   url: string;
@@ -37,7 +38,7 @@ export interface ThroughputResult {
   natsPerJob?: { api: number; inMsgs: number; outMsgs: number };
 }
 
-async function closedLoop(apis: Api[], clients: number, durationMs: number, queue: string): Promise<ThroughputResult> {
+async function closedLoop(apis: Api[], clients: number, durationMs: number, queue: string, flow: Flow): Promise<ThroughputResult> {
   const start = performance.now();
   const stopAt = start + durationMs;
   let jobs = 0;
@@ -48,7 +49,7 @@ async function closedLoop(apis: Api[], clients: number, durationMs: number, queu
       const api = apis[c % apis.length]!;
       while (performance.now() < stopAt) {
         try {
-          const state = await submitAndWatch(api, queue, jobs);
+          const state = await runJob(api, queue, jobs, flow);
           if (state !== JobState.COMPLETED) {
             notCompleted++;
             firstError ??= new Error(`job ended ${stateName(state)}`);
@@ -96,13 +97,19 @@ async function openLoop(apis: Api[], clients: number, durationMs: number, queue:
   return { jobsPerSec: rate(ids.length, ms), jobs: ids.length, ms, notCompleted };
 }
 
-export async function measureThroughput(o: ThroughputOptions, mode: "stream" | "count"): Promise<ThroughputResult> {
+/**
+ * stream: closed loop, Submit + StreamStatus; one-call: closed loop,
+ * SubmitAndStream; count: open loop (see the top of this file).
+ */
+export type ThroughputMode = "stream" | "one-call" | "count";
+
+export async function measureThroughput(o: ThroughputOptions, mode: ThroughputMode): Promise<ThroughputResult> {
   const clients = openJobsClients(o.client, o.url, o.httpVersion, o.connections);
   const apis = clients.map((c) => c.api);
   const queue = o.queue ?? "echo";
   try {
-    const run = mode === "stream" ? closedLoop : openLoop;
-    return await run(apis, o.clients, o.durationMs, queue);
+    if (mode === "count") return await openLoop(apis, o.clients, o.durationMs, queue);
+    return await closedLoop(apis, o.clients, o.durationMs, queue, mode === "stream" ? "two-call" : "one-call");
   } finally {
     closeAll(clients);
   }

@@ -104,6 +104,9 @@ export interface WatchOptions extends ReadOptions {
   signal?: AbortSignal;
 }
 
+/** A submitAndWatch reads as the job's submitter: no tenant of its own. */
+export type SubmitWatchOptions = Omit<WatchOptions, "tenant">;
+
 /** Queue-wide defaults, set by whoever declares the queue (a worker or config). */
 export interface QueueConfig {
   /** A delivered job not acked nor heartbeated within this is redelivered. */
@@ -186,6 +189,14 @@ export interface Engine {
   getStatus(id: string, options?: ReadOptions): Promise<JobStatus>;
   /** Current status first, then every change; ends after a terminal state. */
   watch(id: string, options?: WatchOptions): AsyncIterable<JobStatus>;
+  /**
+   * submit(), then watch() as the submitter: the status submit answers
+   * first, then every change once, ending after a terminal state; submit's
+   * errors come from the first next(), and nothing is enqueued then. An
+   * engine knows the job it has just submitted, so its watch may start
+   * without the read an ordinary watch starts with.
+   */
+  submitAndWatch(input: SubmitInput, options?: SubmitWatchOptions): AsyncIterable<JobStatus>;
   getResult(id: string, options?: ReadOptions): Promise<JobResult>;
   cancel(id: string, options?: ReadOptions): Promise<CancelOutcome>;
   queueCount(queue: string): Promise<QueueCounts>;

@@ -4,12 +4,12 @@
  */
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { JobState as JobStateProto, QueueService, type Job, type SubmitRequest } from "../../gen/jetq/v1/queue_pb.js";
+import { QueueService, type Job, type SubmitRequest } from "../../gen/jetq/v1/queue_pb.js";
 import { checkQueue, readTenant, submitTenant, type Principal } from "../auth/index.js";
 import { invalidArgument } from "../engine/errors.js";
 import { parseJobId } from "../engine/job-id.js";
 import { assertQueueName } from "../engine/queue-name.js";
-import { isTerminal, type Engine, type JobStatus, type LogEntry, type ReadOptions } from "../engine/types.js";
+import type { Engine, JobStatus, LogEntry, ReadOptions, SubmitInput } from "../engine/types.js";
 import { callerKey } from "./caller.js";
 import {
   cancelToProto,
@@ -34,7 +34,7 @@ export function createQueueService(
   return {
     async submit(req, ctx) {
       try {
-        return jobToProto(await submitJob(engine, req, ctx));
+        return jobToProto(await engine.submit(submitInput(req, ctx)));
       } catch (err) {
         throw toClientError(err, ctx);
       }
@@ -42,25 +42,11 @@ export function createQueueService(
 
     async *submitAndStream(req, ctx) {
       try {
-        const submitted = await submitJob(engine, req, ctx);
-        yield jobToProto(submitted);
-        if (isTerminal(submitted.state)) return;
-        const updates = engine.watch(submitted.id, {
-          ...readOptions(submitted.id, ctx),
+        const updates = engine.submitAndWatch(submitInput(req, ctx), {
           includeLogs: req.includeLogs,
           signal: ctx.signal,
         });
-        let first = true;
-        for await (const message of statusMessages(updates)) {
-          // The watch opens with the current state, most often the QUEUED
-          // job just sent: a client sees each change once.
-          if (first && message.state === JobStateProto.QUEUED && sameWait(message, submitted) && message.logs.length === 0) {
-            first = false;
-            continue;
-          }
-          first = false;
-          yield message;
-        }
+        yield* statusMessages(updates);
         if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason, Code.Canceled);
       } catch (err) {
         throw toClientError(err, ctx);
@@ -125,8 +111,8 @@ export function createQueueService(
 /** What Submit and SubmitAndStream take (SubmitAndStreamRequest repeats SubmitRequest's fields). */
 type SubmitFields = Pick<SubmitRequest, "queue" | "input" | "idempotencyKey" | "options">;
 
-/** Validates a submit request and checks the caller may use its queue, then submits. */
-function submitJob(engine: Engine, req: SubmitFields, ctx: HandlerContext): Promise<JobStatus> {
+/** The engine's SubmitInput of a valid request whose queue the caller may use. */
+function submitInput(req: SubmitFields, ctx: HandlerContext): SubmitInput {
   assertQueueName(req.queue, "queue");
   if (req.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     throw invalidArgument(
@@ -134,16 +120,16 @@ function submitJob(engine: Engine, req: SubmitFields, ctx: HandlerContext): Prom
     );
   }
   const input = valueToJson(req.input);
-  const jobOptions = jobOptionsFromProto(req.options);
+  const options = jobOptionsFromProto(req.options);
   const caller = ctx.values.get(callerKey);
   requireQueue(caller, req.queue);
-  return engine.submit({
+  return {
     queue: req.queue,
     input,
     idempotencyKey: req.idempotencyKey === "" ? undefined : req.idempotencyKey,
     tenant: submitTenant(caller),
-    options: jobOptions,
-  });
+    options,
+  };
 }
 
 /**
@@ -156,11 +142,6 @@ async function* statusMessages(updates: AsyncIterable<JobStatus>): AsyncGenerato
   for await (const status of updates) {
     yield jobToProto(status.logs ? { ...status, logs: logs.fresh(status.logs) } : status);
   }
-}
-
-/** The same place in the queue: nothing a client would call a change. */
-function sameWait(message: Job, status: JobStatus): boolean {
-  return message.queuePosition === status.queuePosition && message.attempt === status.attempt;
 }
 
 /** PERMISSION_DENIED naming the queue when the caller's key may not use it. */

@@ -383,11 +383,21 @@ export interface WatchRecorder {
 
 /** Consumes engine.watch() in the background, recording every status. */
 export function recordWatch(engine: Engine, id: string, options: WatchOptions = {}): WatchRecorder {
+  return recordStatuses(() => engine.watch(id, options), id);
+}
+
+/**
+ * Consumes a stream of statuses (a watch, a submitAndWatch) in the
+ * background, named `label` in failures; what open() throws is the
+ * recorder's error too.
+ */
+export function recordStatuses(open: () => AsyncIterable<JobStatus>, label: string): WatchRecorder {
+  const id = label;
   const items: JobStatus[] = [];
   let done = false;
   const ended = (async () => {
     try {
-      for await (const s of engine.watch(id, options)) items.push(structuredClone(s));
+      for await (const s of open()) items.push(structuredClone(s));
       return {};
     } catch (error) {
       return { error };

@@ -207,3 +207,46 @@ test("a watch of a job this process saw finish answers from memory without regis
     await engine.close();
   }
 });
+
+test("submitAndWatch starts its watch from what the engine knows of the job it submitted: no read beyond submit's own", async () => {
+  const name = `jetq-submit-watch-${process.pid}`;
+  const engine = await createNatsEngine({ servers: fixture.nats.url, name });
+  try {
+    /**
+     * What the engine's connection sent while `act` ran. A QueueCount of a
+     * queue of its own comes after: the server answers a connection's
+     * requests in order, so once it is answered, all `act` sent was counted.
+     */
+    const sentDuring = async (act: (queue: string) => Promise<void>) => {
+      const queue = uniqueQueue("seeded"); // fresh queues: no cached snapshots
+      const barrier = uniqueQueue("barrier");
+      await engine.declareQueue(queue);
+      await engine.declareQueue(barrier);
+      const before = await sentBy(name);
+      await act(queue);
+      await engine.queueCount(barrier);
+      return (await sentBy(name)) - before;
+    };
+    const untilOpen = () => eventually(async () => expect(engine.stats().openWatches).toBe(1));
+    const submitOnly = await sentDuring(async (queue) => {
+      await engine.submit({ queue, input: 1 });
+    });
+    const ac = new AbortController();
+    const oneCall = await sentDuring(async (queue) => {
+      const it = engine.submitAndWatch({ queue, input: 1 }, { signal: ac.signal })[Symbol.asyncIterator]();
+      expect((await it.next()).value).toMatchObject({ state: "QUEUED", queuePosition: 0 });
+      void it.next(); // the watch starts, seeded, and waits for events
+      await untilOpen();
+    });
+    ac.abort();
+    const twoCalls = await sentDuring(async (queue) => {
+      const { id } = await engine.submit({ queue, input: 1 });
+      const it = engine.watch(id, { signal: AbortSignal.timeout(5_000) })[Symbol.asyncIterator]();
+      expect((await it.next()).value).toMatchObject({ state: "QUEUED", queuePosition: 0 });
+    });
+    expect(oneCall).toBe(submitOnly);
+    expect(twoCalls).toBeGreaterThan(submitOnly); // the watch read the job's record
+  } finally {
+    await engine.close();
+  }
+});

@@ -20,6 +20,7 @@ import {
 } from "../errors.js";
 import { formatJobId, newToken, parseJobId } from "../job-id.js";
 import { assertQueueName } from "../queue-name.js";
+import { submitThenWatch } from "../submit-and-watch.js";
 import {
   DEFAULT_QUEUE_CONFIG,
   type CancelOutcome,
@@ -35,6 +36,7 @@ import {
   type QueueCounts,
   type ReadOptions,
   type SubmitInput,
+  type SubmitWatchOptions,
   type WatchOptions,
 } from "../types.js";
 import {
@@ -483,6 +485,13 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       return watchJob(
         { lookup: () => lookup(id, watchOptions), open: watchers, pacer, isClosed: () => closed },
         watchOptions,
+      );
+    },
+
+    submitAndWatch(input: SubmitInput, watchOptions: SubmitWatchOptions = {}) {
+      return submitThenWatch(
+        () => engine.submit(input),
+        (submitted) => engine.watch(submitted.id, { ...watchOptions, tenant: input.tenant ?? "" }),
       );
     },
 

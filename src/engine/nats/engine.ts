@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import { queueNotFound, unavailable } from "../errors.js";
 import { jobIdParts, parseJobId } from "../job-id.js";
 import { assertQueueName } from "../queue-name.js";
+import { submitThenWatch } from "../submit-and-watch.js";
 import {
   DEFAULT_QUEUE_CONFIG,
   isTerminal,
@@ -17,6 +18,7 @@ import {
   type QueueConfig,
   type ReadOptions,
   type SubmitInput,
+  type SubmitWatchOptions,
   type WatchOptions,
 } from "../types.js";
 import { createBlobStore } from "./blobs.js";
@@ -271,7 +273,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     async submit(input: SubmitInput) {
       assertQueueName(input.queue);
       assertOpen();
-      return guard(`submitting to queue "${input.queue}"`, () => submit(input));
+      return (await guard(`submitting to queue "${input.queue}"`, () => submit(input))).status;
     },
 
     async getStatus(id: string, options?: ReadOptions) {
@@ -283,22 +285,34 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     watch(id: string, options: WatchOptions = {}): AsyncIterable<JobStatus> {
       const ref = refOf(id);
       assertOpen();
-      const inner = watches.watch(ref, options);
-      return {
-        [Symbol.asyncIterator]() {
-          const it = inner[Symbol.asyncIterator]();
-          return {
-            next: async () => {
-              try {
-                return await it.next();
-              } catch (err) {
-                throw toConnectError(err, `watching job "${id}"`);
-              }
-            },
-            return: async (value?: unknown) => (it.return ? it.return(value) : { done: true as const, value: undefined }),
-          };
+      return withConnectErrors(watches.watch(ref, options), `watching job "${id}"`);
+    },
+
+    submitAndWatch(input: SubmitInput, options: SubmitWatchOptions = {}): AsyncIterable<JobStatus> {
+      const since = Date.now();
+      let fresh = false;
+      const jobs = submitThenWatch(
+        async () => {
+          assertQueueName(input.queue);
+          assertOpen();
+          const submitted = await guard(`submitting to queue "${input.queue}"`, () => submit(input));
+          fresh = submitted.fresh;
+          return submitted.status;
         },
-      };
+        (queued) => {
+          const ref = refOf(queued.id);
+          // A job this call enqueued, with the event subscription up all
+          // along: this process heard everything that happened to it, so its
+          // watch starts from what it knows instead of a record read. Log
+          // lines are read from their stream either way.
+          const seed =
+            fresh && !options.includeLogs
+              ? () => (events.lastDisconnectAt < since ? deriver.knownStatus(ref, queued) : undefined)
+              : undefined;
+          return watches.watch(ref, { ...options, tenant: input.tenant ?? "" }, seed);
+        },
+      );
+      return withConnectErrors(jobs, `watching a job submitted to queue "${input.queue}"`);
     },
 
     async getResult(id: string, options?: ReadOptions) {
@@ -371,6 +385,25 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     },
   };
   return engine;
+}
+
+/** The iterable with its failures as the ConnectErrors a client should see. */
+function withConnectErrors(inner: AsyncIterable<JobStatus>, what: string): AsyncIterable<JobStatus> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = inner[Symbol.asyncIterator]();
+      return {
+        next: async () => {
+          try {
+            return await it.next();
+          } catch (err) {
+            throw toConnectError(err, what);
+          }
+        },
+        return: async (value?: unknown) => (it.return ? it.return(value) : { done: true as const, value: undefined }),
+      };
+    },
+  };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -40,6 +40,17 @@ export interface StateDeriver {
    */
   finishedStatus(ref: JobRef, options?: ReadOptions): JobStatus | undefined;
   /**
+   * The status of a job this process has just submitted, from what it knows
+   * without a read: final when a terminal event said so, RUNNING when a
+   * live event or a lease of this process did, else `queued` (what submit
+   * answered). Only sound when no event about the job can have been missed
+   * since it was stored (see submitAndWatch in engine.ts): a watch seeded
+   * with it that is wrong in a rare race (a remote worker's terminal event
+   * overtaking the publish ack) is set right by the QUEUED watches' snapshot
+   * check. Undefined when the job is not one this process submitted.
+   */
+  knownStatus(ref: JobRef, queued: JobStatus): JobStatus | undefined;
+  /**
    * Position of a job known to be QUEUED in its stream, from the cached queue
    * snapshot alone (no per-job call); undefined once it has been delivered.
    */
@@ -205,6 +216,16 @@ export function createStateDeriver(deps: {
     async position(ref) {
       const snap = await queueInfo.get(ref.queue);
       return ref.seq > snap.delivered ? positionOf(snap, ref.seq) : undefined;
+    },
+    knownStatus(ref, queued) {
+      const known = recent?.get(ref.id);
+      if (!known) return undefined;
+      if (known.terminal) return finalStatus(ref, known.meta, known.terminal);
+      const info = live.get(ref.id);
+      if (!info?.running) return { ...queued };
+      const status = unsettledStatus(ref, known.meta, "RUNNING", info);
+      if (info.startedAt !== undefined) status.startedAt = info.startedAt;
+      return status;
     },
     finishedStatus(ref, options = {}) {
       const known = recent?.get(ref.id);

@@ -54,7 +54,16 @@ function jobOptions(o: JobOptions | undefined): JobOptions {
 /** How long a failed publish may wait to learn whether its queue exists at all. */
 const STREAM_CHECK_MS = 1_000;
 
-export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promise<JobStatus> {
+export interface Submitted {
+  status: JobStatus;
+  /**
+   * This call enqueued the job (not an idempotent repeat): this process has
+   * known it, and heard every event about it, since it was stored.
+   */
+  fresh: boolean;
+}
+
+export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promise<Submitted> {
   const { js, jsm, blobs, idempotency, queueInfo, deriver } = deps;
   const timeout = deps.requestTimeoutMs;
   const maxInputBytes = deps.maxInputBytes ?? MAX_BLOB_BYTES;
@@ -109,6 +118,8 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
     }
   };
 
+  const repeat = async (id: string): Promise<Submitted> => ({ status: await deriver.status(refOf(id)), fresh: false });
+
   return async (input) => {
     const queue = input.queue;
     const tenant = input.tenant ?? "";
@@ -117,7 +128,7 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
       const existing = await idempotency.lookup(keys);
       if (existing) {
         try {
-          return await deriver.status(refOf(existing));
+          return await repeat(existing);
         } catch (err) {
           // Its job expired a moment before its key: the key is free again.
           if (!(err instanceof ConnectError && err.code === Code.NotFound)) throw err;
@@ -149,7 +160,7 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
       if (isNoResponders(err)) throw await noStreamAnswered(queue, err);
       throw err;
     }
-    if (ack.duplicate && keys) return deriver.status(refOf(await originalOf(queue, ack.seq, keys)));
+    if (ack.duplicate && keys) return repeat(await originalOf(queue, ack.seq, keys));
     const ref: JobRef = { id: formatJobId({ queue, seq: ack.seq, token }), queue, seq: ack.seq, token };
     if (keys) {
       const winner = await idempotency.claim(keys, ref.id);
@@ -157,7 +168,7 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
         // Another submit of the same key won (e.g. to another queue): ours must not run.
         await jsm.streams.deleteMessage(streamName(queue), ack.seq, false).catch(() => undefined);
         queueInfo.invalidate(queue);
-        return deriver.status(refOf(winner));
+        return repeat(winner);
       }
     }
     const recent = deps.recent?.submitted(ref.id, keys ? { ...meta, msgId: keys.msgId } : meta);
@@ -175,6 +186,6 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
     }
     // From here on the id is known outside this process (see RecentJob.disclosed).
     if (recent) recent.disclosed = true;
-    return status;
+    return { status, fresh: true };
   };
 }

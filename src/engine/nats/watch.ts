@@ -24,13 +24,18 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isTerminal, type JobStatus, type WatchOptions } from "../types.js";
+import { sameStatus } from "../submit-and-watch.js";
 import { createPositionPacer, type PacedWatch, type PositionPacer, type PositionPacerOptions } from "../position-pacer.js";
 import type { EventHub, JobEvent } from "./events.js";
 import type { QueueInfoCache, QueueSnapshot } from "./queue-info.js";
 import type { JobRef, StateDeriver } from "./state.js";
 
 export interface Watches {
-  watch(ref: JobRef, options: WatchOptions): AsyncIterable<JobStatus>;
+  /**
+   * With `seed`, the first status is what seed() answers once the watch
+   * listens for events (undefined: derive it as usual).
+   */
+  watch(ref: JobRef, options: WatchOptions, seed?: () => JobStatus | undefined): AsyncIterable<JobStatus>;
   /**
    * "all": re-derive every open watch (lost events), paced and bounded;
    * "positions": refresh the position of QUEUED watches from the shared
@@ -120,17 +125,6 @@ export function applyEvent(current: JobStatus, ev: JobEvent, includeLogs: boolea
   }
 }
 
-/** Whether a client would see a difference (logs only grow, by appending). */
-const same = (a: JobStatus, b: JobStatus) =>
-  a.state === b.state &&
-  a.queuePosition === b.queuePosition &&
-  a.attempt === b.attempt &&
-  a.progress === b.progress &&
-  a.startedAt === b.startedAt &&
-  a.finishedAt === b.finishedAt &&
-  a.error?.code === b.error?.code &&
-  a.error?.message === b.error?.message &&
-  a.logs?.length === b.logs?.length;
 
 export interface WatchesOptions {
   /** Position pacing (defaults: ../position-pacer.ts). */
@@ -147,7 +141,7 @@ export function createWatches(
   const positions: PositionPacer = createPositionPacer(options.positions);
   let derivations = 0;
 
-  async function* watch(ref: JobRef, options: WatchOptions): AsyncGenerator<JobStatus> {
+  async function* watch(ref: JobRef, options: WatchOptions, seed?: () => JobStatus | undefined): AsyncGenerator<JobStatus> {
     // Most streams open on a job that is already over (a local worker was
     // faster than the client): a final status has no events left to miss,
     // so it needs no registration, inbox or derivation.
@@ -253,7 +247,7 @@ export function createWatches(
 
     try {
       if (aborted) return;
-      let current = await deriver.status(ref, options);
+      let current = seed?.() ?? (await deriver.status(ref, options));
       derivedNow();
       entry.queued = current.state === "QUEUED";
       entry.position = current.queuePosition;
@@ -273,7 +267,7 @@ export function createWatches(
         entry.position = next.queuePosition;
         // What the client has now; only a newer snapshot moves it again.
         entry.latest = entry.position;
-        if (!same(current, next)) {
+        if (!sameStatus(current, next)) {
           current = next;
           yield { ...current };
         }
@@ -422,7 +416,7 @@ export function createWatches(
   };
 
   return {
-    watch: (ref, options) => watch(ref, options),
+    watch: (ref, options, seed) => watch(ref, options, seed),
     rederive(which) {
       if (which === "all") {
         // Positions first: a fresh snapshot proves the QUEUED watches, which

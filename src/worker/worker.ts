@@ -32,6 +32,8 @@ const RETRY_MAX_MS = 1_000;
 const SETTLE_PATIENCE_MS = 5 * 60_000;
 
 type AbortReason = "cancel" | "timeout" | "shutdown";
+
+const isUnreachable = (err: unknown) => err instanceof ConnectError && err.code === Code.Unavailable;
 type Outcome = { ok: true; output: JsonValue } | { ok: false; error: unknown };
 
 interface ActiveJob {
@@ -42,6 +44,10 @@ interface ActiveJob {
   released: boolean;
   /** complete/fail was called: the handler may still be running, the lease is done. */
   settled: boolean;
+  /** An engine call of this job met an outage: pulls wait until the job is settled (see holdPulls). */
+  holdsPulls: boolean;
+  /** Ends the hold of a job still running one ack wait after the engine answered again. */
+  holdTimer?: ReturnType<typeof setTimeout>;
   done: Promise<void>;
 }
 
@@ -81,9 +87,37 @@ export function createWorker(options: WorkerOptions): Worker {
   const handingBack = new Set<Promise<void>>();
   let started = false;
   let stopped: Promise<void> | undefined;
-  /** Engine calls of held jobs being retried until the engine is reachable again. */
+  /** Held jobs that met an outage and are not settled yet (see holdPulls). */
   let retrying = 0;
   const retryWaiters: (() => void)[] = [];
+
+  /**
+   * A job whose begin(), heartbeat or settle met an outage holds the pulls
+   * until it is settled: its delivery's ack wait may have run out meanwhile,
+   * and the redelivery, fetched here before the job's outcome is written,
+   * would count as another attempt (ATTEMPTS_EXHAUSTED for a job that
+   * completed). Holding only while a call is being retried is not enough:
+   * a begin() that goes through after the outage lets the handler run while
+   * the redelivery is already due. A long job does not hold them for its
+   * whole run: one ack wait after the engine answered it again, the hold
+   * ends (its redelivery, if any, is then a lease expiry like any other).
+   */
+  function holdPulls(job: ActiveJob): void {
+    if (job.holdsPulls) return;
+    job.holdsPulls = true;
+    retrying++;
+  }
+  function reachedAgain(job: ActiveJob): void {
+    if (!job.holdsPulls || job.holdTimer) return;
+    job.holdTimer = setTimeout(() => releasePulls(job), job.lease.ackWaitMs);
+    job.holdTimer.unref();
+  }
+  function releasePulls(job: ActiveJob): void {
+    clearTimeout(job.holdTimer);
+    if (!job.holdsPulls) return;
+    job.holdsPulls = false;
+    if (--retrying === 0) for (const wake of retryWaiters.splice(0)) wake();
+  }
 
   async function pull(q: QueueRuntime): Promise<void> {
     while (!draining.signal.aborted) {
@@ -143,6 +177,7 @@ export function createWorker(options: WorkerOptions): Worker {
       controller: new AbortController(),
       released: false,
       settled: false,
+      holdsPulls: false,
       done: Promise.resolve(),
     };
     q.active.add(job);
@@ -161,12 +196,18 @@ export function createWorker(options: WorkerOptions): Worker {
     // engine is unreachable must not let the delivery's ack wait run out.
     const heartbeat = setInterval(
       () => {
-        lease.heartbeat().catch((err: unknown) => log.warn({ err }, "heartbeat failed"));
+        lease.heartbeat().then(
+          () => reachedAgain(job),
+          (err: unknown) => {
+            if (isUnreachable(err)) holdPulls(job);
+            log.warn({ err }, "heartbeat failed");
+          },
+        );
       },
       Math.max(100, Math.floor(lease.ackWaitMs / 3)),
     );
     try {
-      if (!(await whileUnreachable("begin", () => lease.begin(), log))) {
+      if (!(await whileUnreachable("begin", () => lease.begin(), log, job))) {
         log.debug("job already finished or expired; not running it");
         return;
       }
@@ -174,6 +215,7 @@ export function createWorker(options: WorkerOptions): Worker {
       await runHandler(q, job, log);
     } finally {
       clearInterval(heartbeat);
+      releasePulls(job);
     }
   }
 
@@ -233,11 +275,11 @@ export function createWorker(options: WorkerOptions): Worker {
     switch (job.reason) {
       case "cancel":
         // The cancel already wrote CANCELLED; this only settles our delivery.
-        await whileUnreachable("fail", () => lease.fail({ code: "CANCELLED", message: "cancelled by a client" }, { retryable: false }), log);
+        await whileUnreachable("fail", () => lease.fail({ code: "CANCELLED", message: "cancelled by a client" }, { retryable: false }), log, job);
         log.info("job cancelled while running");
         return;
       case "timeout":
-        await whileUnreachable("fail", () => lease.fail({ code: "TIMEOUT", message: timeoutMessage(lease) }), log);
+        await whileUnreachable("fail", () => lease.fail({ code: "TIMEOUT", message: timeoutMessage(lease) }), log, job);
         log.warn({ timeoutMs: lease.options.timeoutMs }, "job timed out");
         return;
       case "shutdown":
@@ -258,12 +300,13 @@ export function createWorker(options: WorkerOptions): Worker {
               { retryable: false },
             ),
           log,
+          job,
         );
         log.warn({ err }, "handler output is not JSON");
         return;
       }
       try {
-        const won = await whileUnreachable("complete", () => lease.complete(output), log);
+        const won = await whileUnreachable("complete", () => lease.complete(output), log, job);
         log.debug({ won }, "job completed");
       } catch (err) {
         const code = err instanceof ConnectError ? err.code : undefined;
@@ -272,6 +315,7 @@ export function createWorker(options: WorkerOptions): Worker {
             "fail",
             () => lease.fail({ code: "OUTPUT_INVALID", message: errorMessage(err) }, { retryable: false }),
             log,
+            job,
           );
         }
         throw err;
@@ -280,49 +324,41 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     const error = toJobError(outcome.error);
     const retryable = !(outcome.error instanceof PermanentError);
-    await whileUnreachable("fail", () => lease.fail(error, { retryable }), log);
+    await whileUnreachable("fail", () => lease.fail(error, { retryable }), log, job);
     log.info({ code: error.code, retryable, message: error.message }, "job attempt failed");
   }
 
   /**
    * Runs a lease call, retrying it while the engine answers UNAVAILABLE (the
    * heartbeat keeps the delivery ours meanwhile), until the patience or the
-   * stop grace runs out.
+   * stop grace runs out. The job then holds the pulls (holdPulls).
    */
-  async function whileUnreachable<T>(what: string, call: () => Promise<T>, log: JobLog): Promise<T> {
+  async function whileUnreachable<T>(what: string, call: () => Promise<T>, log: JobLog, job: ActiveJob): Promise<T> {
     const giveUpAt = Date.now() + SETTLE_PATIENCE_MS;
     let pauseMs = RETRY_MIN_MS;
-    let counted = false;
-    try {
-      for (let tries = 1; ; tries++) {
-        try {
-          const out = await call();
-          if (tries > 1) log.info({ tries }, `${what} went through once the engine was reachable again`);
-          return out;
-        } catch (err) {
-          const unreachable = err instanceof ConnectError && err.code === Code.Unavailable;
-          if (!unreachable || graceOver.signal.aborted || Date.now() + pauseMs > giveUpAt) throw err;
-          if (tries === 1) log.warn({ err }, `${what} failed: engine unreachable; retrying until it is back`);
-          if (!counted) {
-            counted = true;
-            retrying++;
-          }
-          // Unref'd: a retry never holds a process open on its own.
-          await pause(pauseMs, graceOver.signal, { unref: true });
-          pauseMs = Math.min(RETRY_MAX_MS, pauseMs * 2);
-        }
+    for (let tries = 1; ; tries++) {
+      try {
+        const out = await call();
+        if (tries > 1) log.info({ tries }, `${what} went through once the engine was reachable again`);
+        reachedAgain(job);
+        return out;
+      } catch (err) {
+        if (!isUnreachable(err) || graceOver.signal.aborted || Date.now() + pauseMs > giveUpAt) throw err;
+        if (tries === 1) log.warn({ err }, `${what} failed: engine unreachable; retrying until it is back`);
+        holdPulls(job);
+        // Unref'd: a retry never holds a process open on its own.
+        await pause(pauseMs, graceOver.signal, { unref: true });
+        pauseMs = Math.min(RETRY_MAX_MS, pauseMs * 2);
       }
-    } finally {
-      if (counted && --retrying === 0) for (const wake of retryWaiters.splice(0)) wake();
     }
   }
 
   /**
-   * Resolves once no begin() or settle of this worker is waiting for the
-   * engine to come back. The pull loop waits for it: after an outage the
-   * server redelivers the jobs whose ack wait ran out, and a job this worker
-   * finished meanwhile must be settled before its redelivery is fetched here,
-   * or that delivery would count as another attempt.
+   * Resolves once no job this worker holds has met an outage without being
+   * settled since (holdPulls). The pull loop waits for it: after an outage
+   * the server redelivers the jobs whose ack wait ran out, and a job this
+   * worker ran meanwhile must be settled before its redelivery is fetched
+   * here, or that delivery would count as another attempt.
    */
   function noRetriesPending(): Promise<void> {
     if (retrying === 0) return Promise.resolve();

@@ -126,7 +126,6 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
   const noteTerminal = (id: string, ev: Extract<JobEvent, { type: "status" }>) => {
     // Only a cancel can finish a job before its first delivery begins (lease.ts).
     if (ev.state === "CANCELLED") signals.noteFinished(id);
-    if (!recent.get(id)) return;
     const info: TerminalInfo = { state: ev.state, attempt: ev.attempt, progress: ev.progress };
     if (ev.startedAt !== undefined) info.startedAt = ev.startedAt;
     if (ev.finishedAt !== undefined) info.finishedAt = ev.finishedAt;

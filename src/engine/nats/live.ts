@@ -77,11 +77,18 @@ export interface RecentJobs {
   /** Remembers a job submitted here; returns its entry. */
   submitted(id: string, meta: JobMeta): RecentJob;
   get(id: string): RecentJob | undefined;
-  /** Notes a terminal status of a job known here (others are ignored). */
+  /**
+   * Notes a terminal status. One of a job not (yet) known here is kept a
+   * short while too: the events of a fast worker can be read from the
+   * socket in the same chunk as the publish ack of the job's Submit, and
+   * so be dispatched before that Submit goes on to call submitted().
+   */
   finished(id: string, info: TerminalInfo): void;
 }
 
 const MAX_RECENT = 20_000;
+/** How long a terminal status heard before its job's submitted() is kept for it. */
+const EARLY_MAX_AGE_MS = 10_000;
 
 /**
  * A bounded map of recent entries, each readable for at most maxAgeMs: two
@@ -121,16 +128,20 @@ export class RecentMap<V> {
 
 export function createRecentJobs(maxAgeMs: number): RecentJobs {
   const map = new RecentMap<RecentJob>(MAX_RECENT, maxAgeMs);
+  const early = new RecentMap<TerminalInfo>(MAX_RECENT, Math.min(EARLY_MAX_AGE_MS, maxAgeMs));
   return {
     submitted(id, meta) {
       const entry: RecentJob = { meta };
+      const terminal = early.get(id);
+      if (terminal) entry.terminal = terminal;
       map.set(id, entry);
       return entry;
     },
     get: (id) => map.get(id),
     finished(id, info) {
       const e = map.get(id);
-      if (e && !e.terminal) e.terminal = info;
+      if (!e) early.set(id, info);
+      else if (!e.terminal) e.terminal = info;
     },
   };
 }

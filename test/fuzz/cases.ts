@@ -15,8 +15,10 @@ import type { Rng } from "./prng.js";
 import type { RawRequest, TransportName } from "./transport.js";
 import { WIRE, deepValue, doubleField, envelope, lenField, tag, varint, varintField } from "./wire.js";
 
-export const RPCS = ["Submit", "GetStatus", "StreamStatus", "GetResult", "Cancel", "QueueCount"] as const;
+export const RPCS = ["Submit", "SubmitAndStream", "GetStatus", "StreamStatus", "GetResult", "Cancel", "QueueCount"] as const;
 export type Rpc = (typeof RPCS)[number];
+/** The RPCs that enqueue (SubmitAndStreamRequest repeats SubmitRequest's fields 1 to 4). */
+export const submits = (rpc: Rpc): boolean => rpc === "Submit" || rpc === "SubmitAndStream";
 export const READ_ONLY: ReadonlySet<Rpc> = new Set(["GetStatus", "StreamStatus", "GetResult", "QueueCount"]);
 
 export const PROTOCOLS = [
@@ -344,12 +346,16 @@ function jsonBody(rng: Rng, rpc: Rpc, targets: FuzzTargets): string {
   const str = (s: string) => (rng.chance(0.03) ? rng.pick(["1", "null", "true", "[]", "{}"]) : JSON.stringify(s));
   switch (rpc) {
     case "Submit":
+    case "SubmitAndStream":
       fields.push(`"queue":${str(submitQueue(rng, targets))}`);
       if (rng.chance(0.8)) fields.push(`"input":${jsonValueText(rng)}`);
       if (rng.chance(0.4)) {
         fields.push(`${JSON.stringify(rng.chance(0.5) ? "idempotencyKey" : "idempotency_key")}:${str(hostileString(rng))}`);
       }
       if (rng.chance(0.5)) fields.push(`"options":${optionsText(rng)}`);
+      if (rpc === "SubmitAndStream" && rng.chance(0.5)) {
+        fields.push(`${JSON.stringify(rng.chance(0.5) ? "includeLogs" : "include_logs")}:${rng.pick(["true", "false", "1", '"true"', "null"])}`);
+      }
       break;
     case "GetStatus":
     case "StreamStatus":
@@ -430,10 +436,12 @@ function binaryBody(rng: Rng, rpc: Rpc, targets: FuzzTargets): Buffer {
   const parts: Buffer[] = [];
   switch (rpc) {
     case "Submit":
+    case "SubmitAndStream":
       parts.push(lenField(1, utf8(submitQueue(rng, targets))));
       if (rng.chance(0.8)) parts.push(lenField(2, binaryValue(rng)));
       if (rng.chance(0.4)) parts.push(lenField(3, utf8(hostileString(rng))));
       if (rng.chance(0.5)) parts.push(lenField(4, binaryOptions(rng)));
+      if (rpc === "SubmitAndStream" && rng.chance(0.5)) parts.push(varintField(5, rng.pick([0, 1, 2, 2 ** 40])));
       break;
     case "GetStatus":
     case "StreamStatus":
@@ -480,7 +488,7 @@ const INVALID_UTF8 = [
 
 /** Hand-made protobuf that no encoder would write. */
 function craftedBody(rng: Rng, rpc: Rpc, targets: FuzzTargets): { body: Buffer; note: string } {
-  const stringField = rpc === "Submit" && rng.chance(0.3) ? 3 : 1;
+  const stringField = submits(rpc) && rng.chance(0.3) ? 3 : 1;
   const good = binaryBody(rng, rpc, targets);
   switch (rng.int(12)) {
     case 0:
@@ -507,7 +515,7 @@ function craftedBody(rng: Rng, rpc: Rpc, targets: FuzzTargets): { body: Buffer; 
     case 8:
       return { body: Buffer.concat([tag(rng.int(6) + 1, WIRE.egroup), good]), note: "end group without start" };
     case 9:
-      if (rpc === "Submit") {
+      if (submits(rpc)) {
         return {
           body: Buffer.concat([lenField(1, utf8(submitQueue(rng, targets))), lenField(2, doubleField(2, rng.pick([NaN, Infinity, -Infinity])))]),
           note: "input is a NaN/Infinity number_value",
@@ -515,7 +523,7 @@ function craftedBody(rng: Rng, rpc: Rpc, targets: FuzzTargets): { body: Buffer; 
       }
       return { body: Buffer.concat([lenField(1, utf8(jobId(rng, rpc, targets))), lenField(1, utf8(forgedId(rng, targets)))]), note: "repeated singular field" };
     case 10:
-      if (rpc === "Submit") {
+      if (submits(rpc)) {
         // Value with two kinds, a struct whose key is invalid UTF-8, a group inside
         const twoKinds = Buffer.concat([varintField(4, 1), lenField(3, utf8("x")), doubleField(2, 2)]);
         const badKey = lenField(5, lenField(1, Buffer.concat([lenField(1, rng.pick(INVALID_UTF8)), lenField(2, varintField(1, 0))])));
@@ -575,7 +583,7 @@ export function mutate(rng: Rng, input: Buffer): Buffer {
 
 function badJson(rng: Rng, rpc: Rpc, targets: FuzzTargets): { text: Buffer; note: string } {
   const good = jsonBody(rng, rpc, targets);
-  const field = rpc === "Submit" || rpc === "QueueCount" ? "queue" : "id";
+  const field = submits(rpc) || rpc === "QueueCount" ? "queue" : "id";
   switch (rng.int(14)) {
     case 0:
       return { text: utf8(good.slice(0, rng.int(good.length))), note: "truncated JSON" };
@@ -615,7 +623,7 @@ function deepJson(rng: Rng, rpc: Rpc, targets: FuzzTargets): { text: Buffer; not
   const depth = rng.pick([1_000, 10_000, 100_000]);
   const [open, close] = rng.chance(0.5) ? ["[", "]"] : ['{"a":', "}"];
   const nested = `${open.repeat(depth)}1${close.repeat(rng.chance(0.9) ? depth : depth - 1)}`;
-  if (rpc === "Submit") {
+  if (submits(rpc)) {
     const where = rng.chance(0.7) ? "input" : rng.pick(["options", "bogus"]);
     return { text: utf8(`{"queue":${JSON.stringify(submitQueue(rng, targets))},"${where}":${nested}}`), note: `${depth} levels in ${where}` };
   }
@@ -643,7 +651,7 @@ function hugeBody(rng: Rng, rpc: Rpc, targets: FuzzTargets, binary: boolean): { 
   const big = huge(rng);
   const note = `${big.mb} MB`;
   if (binary) {
-    if (rpc === "Submit") {
+    if (submits(rpc)) {
       const which = rng.int(3);
       const parts = [which === 0 ? lenField(1, big.bytes) : lenField(1, utf8(submitQueue(rng, targets)))];
       if (which === 1) parts.push(lenField(2, lenField(3, big.bytes)));
@@ -652,7 +660,7 @@ function hugeBody(rng: Rng, rpc: Rpc, targets: FuzzTargets, binary: boolean): { 
     }
     return { body: lenField(1, big.bytes), note: `${note} in field 1` };
   }
-  if (rpc === "Submit") {
+  if (submits(rpc)) {
     const which = rng.pick(["queue", "input", "idempotencyKey"]);
     const q = which === "queue" ? big.json : JSON.stringify(submitQueue(rng, targets));
     const extra = which === "input" ? `,"input":{"s":${big.json}}` : which === "idempotencyKey" ? `,"idempotencyKey":${big.json}` : "";
@@ -719,8 +727,8 @@ function messageBytes(rng: Rng, kind: CaseClass, rpc: Rpc, targets: FuzzTargets,
       }
       {
         const depth = rng.pick([1_000, 10_000, 100_000]);
-        const queueOrId = rpc === "Submit" ? submitQueue(rng, targets) : forgedId(rng, targets);
-        const field = rpc === "Submit" ? 2 : 1000;
+        const queueOrId = submits(rpc) ? submitQueue(rng, targets) : forgedId(rng, targets);
+        const field = submits(rpc) ? 2 : 1000;
         return { body: Buffer.concat([lenField(1, utf8(queueOrId)), lenField(field, deepValue(depth))]), note: `${depth} levels of Value` };
       }
     case "huge":

@@ -11,7 +11,7 @@
  * - No fuzz Submit or Cancel succeeds: they only name queues and jobs that do not exist.
  */
 import { Code } from "@connectrpc/connect";
-import type { FuzzCase } from "./cases.js";
+import { submits, type FuzzCase } from "./cases.js";
 import { HUNG, type RawResponse } from "./transport.js";
 import { parseFrames } from "./wire.js";
 
@@ -103,7 +103,7 @@ export function judge(c: FuzzCase, res: RawResponse): Verdict {
     else if (code !== undefined && code !== allowed) problems.push(`HTTP ${res.status} with code ${code}`);
   }
   if (code !== undefined && BAD_CONNECT_CODES.has(code)) problems.push(`Connect code ${code}`);
-  if (accepted && (c.rpc === "Submit" || c.rpc === "Cancel")) {
+  if (accepted && c.rpc !== "none" && (submits(c.rpc) || c.rpc === "Cancel")) {
     problems.push(`fuzz ${c.rpc} succeeded: ${res.body.subarray(0, 300).toString("utf8")}`);
   }
   if (problems.length === 0) return { outcome };

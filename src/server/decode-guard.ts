@@ -164,7 +164,8 @@ async function decodeProblem(
     if (compressed && encoding === undefined) {
       return compressedWithoutEncoding(framing.encodingHeader);
     }
-    if ((body[0]! & ~0b1) !== 0) return undefined;
+    // Other flag bits: connect-es (gRPC above all) still parses the frame as
+    // the message, and calls bytes that do not parse INTERNAL.
     const length = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(1);
     if (body.byteLength < 5 + length) return undefined;
     message = body.subarray(5, 5 + length);

@@ -133,6 +133,14 @@ for (const kind of ENGINES) {
       expect.soft(await grpcStatusOverH2c(ctx.jetq.url, SUBMIT, garbage), "grpc-status of gRPC").toBe(
         String(Code.InvalidArgument),
       );
+      // Flag bits gRPC does not define: connect-es still parses the frame (and called it INTERNAL).
+      const oddFlags = Buffer.from(garbage);
+      oddFlags[0] = 0x7e;
+      for (const path of [SUBMIT, "/jetq.v1.QueueService/SubmitAndStream", "/jetq.v1.QueueService/StreamStatus"]) {
+        expect.soft(await grpcStatusOverH2c(ctx.jetq.url, path, oddFlags), `grpc-status of ${path}, flags 0x7e`).toBe(
+          String(Code.InvalidArgument),
+        );
+      }
     });
 
     // Runs last (tests of a file run in order): whatever came before changed nothing.

@@ -32,9 +32,9 @@ const RETRY_MAX_MS = 1_000;
 const SETTLE_PATIENCE_MS = 5 * 60_000;
 
 type AbortReason = "cancel" | "timeout" | "shutdown";
+type Outcome = { ok: true; output: JsonValue } | { ok: false; error: unknown };
 
 const isUnreachable = (err: unknown) => err instanceof ConnectError && err.code === Code.Unavailable;
-type Outcome = { ok: true; output: JsonValue } | { ok: false; error: unknown };
 
 interface ActiveJob {
   lease: JobLease;
@@ -88,8 +88,8 @@ export function createWorker(options: WorkerOptions): Worker {
   let started = false;
   let stopped: Promise<void> | undefined;
   /** Held jobs that met an outage and are not settled yet (see holdPulls). */
-  let retrying = 0;
-  const retryWaiters: (() => void)[] = [];
+  let holdingPulls = 0;
+  const pullWaiters: (() => void)[] = [];
 
   /**
    * A job whose begin(), heartbeat or settle met an outage holds the pulls
@@ -105,7 +105,7 @@ export function createWorker(options: WorkerOptions): Worker {
   function holdPulls(job: ActiveJob): void {
     if (job.holdsPulls) return;
     job.holdsPulls = true;
-    retrying++;
+    holdingPulls++;
   }
   function reachedAgain(job: ActiveJob): void {
     if (!job.holdsPulls || job.holdTimer) return;
@@ -116,7 +116,7 @@ export function createWorker(options: WorkerOptions): Worker {
     clearTimeout(job.holdTimer);
     if (!job.holdsPulls) return;
     job.holdsPulls = false;
-    if (--retrying === 0) for (const wake of retryWaiters.splice(0)) wake();
+    if (--holdingPulls === 0) for (const wake of pullWaiters.splice(0)) wake();
   }
 
   async function pull(q: QueueRuntime): Promise<void> {
@@ -134,7 +134,7 @@ export function createWorker(options: WorkerOptions): Worker {
         });
         continue;
       }
-      if (retrying > 0) {
+      if (holdingPulls > 0) {
         await noRetriesPending();
         continue;
       }
@@ -361,13 +361,13 @@ export function createWorker(options: WorkerOptions): Worker {
    * here, or that delivery would count as another attempt.
    */
   function noRetriesPending(): Promise<void> {
-    if (retrying === 0) return Promise.resolve();
+    if (holdingPulls === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         draining.signal.removeEventListener("abort", done);
         resolve();
       };
-      retryWaiters.push(done);
+      pullWaiters.push(done);
       draining.signal.addEventListener("abort", done, { once: true });
     });
   }

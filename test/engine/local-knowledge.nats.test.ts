@@ -123,12 +123,26 @@ test("a delivery mark above the stream's last sequence (the stream was made agai
   expect((await cache.positionAfterPublish(queue, seqs[1]!)).position).toBe(1);
 });
 
-test("jobs this process's worker takes before their Submit answers begin without a ping round trip; one begun after Submit answered pings once", async () => {
+/** An engine connected through a counting proxy, with a queue of its own; close() ends both. */
+async function proxiedEngine(name: string, queuePrefix: string) {
   const proxy = await startNatsProxy(fixture.nats.port);
-  const engine = await createNatsEngine({ servers: proxy.url, name: "jetq-ping-count" });
+  const engine = await createNatsEngine({ servers: proxy.url, name });
+  const queue = uniqueQueue(queuePrefix);
+  await engine.declareQueue(queue);
+  return {
+    proxy,
+    engine,
+    queue,
+    close: async () => {
+      await engine.close();
+      await proxy.close();
+    },
+  };
+}
+
+test("jobs this process's worker takes before their Submit answers begin without a ping round trip; one begun after Submit answered pings once", async () => {
+  const { proxy, engine, queue, close } = await proxiedEngine("jetq-ping-count", "ping");
   try {
-    const queue = uniqueQueue("ping");
-    await engine.declareQueue(queue);
 
     // As the worker runtime does: begin() as soon as fetch() hands the lease over.
     let pinged = 0;
@@ -158,8 +172,7 @@ test("jobs this process's worker takes before their Submit answers begin without
     expect(proxy.pings - before).toBe(1);
     expect(await held!.complete(2)).toBe(true);
   } finally {
-    await engine.close();
-    await proxy.close();
+    await close();
   }
 });
 
@@ -209,11 +222,8 @@ test("a watch of a job this process saw finish answers from memory without regis
 });
 
 test("submitAndWatch starts its watch from what the engine knows of the job it submitted: it never asks NATS about the job", async () => {
-  const proxy = await startNatsProxy(fixture.nats.port);
-  const engine = await createNatsEngine({ servers: proxy.url, name: "jetq-seeded-watch" });
+  const { proxy, engine, queue, close } = await proxiedEngine("jetq-seeded-watch", "seeded");
   try {
-    const queue = uniqueQueue("seeded");
-    await engine.declareQueue(queue);
     /**
      * How often the engine sent the job's id to NATS while `act` ran (a
      * record read names it). Declaring a queue after it makes requests that
@@ -245,7 +255,6 @@ test("submitAndWatch starts its watch from what the engine knows of the job it s
     expect(seeded).toBe(0);
     expect(derived).toBeGreaterThan(0);
   } finally {
-    await engine.close();
-    await proxy.close();
+    await close();
   }
 });

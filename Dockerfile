@@ -1,5 +1,5 @@
 # Build stage: compiles src/ and gen/ to dist/ (needs the dev dependencies).
-FROM node:20-bookworm-slim AS build
+FROM node:26-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -9,7 +9,7 @@ COPY src ./src
 RUN npm run build
 
 # Runtime: the compiled JavaScript and the production dependencies only.
-FROM node:20-bookworm-slim
+FROM node:26-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./

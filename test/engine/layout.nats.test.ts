@@ -1,5 +1,5 @@
 /**
- * The NATS layout of DESIGN.md section 3, as the server itself reports it:
+ * The NATS layout of docs/ARCHITECTURE.md §5, as the server itself reports it:
  * stream per queue, the `workers` consumer, the buckets, and which durable
  * writes a job costs.
  */

@@ -1,6 +1,6 @@
 /**
  * The JetStream engine: wires the modules of this folder into the Engine
- * interface. DESIGN.md section 3 is the map; each module holds one part.
+ * interface. docs/ARCHITECTURE.md §5-6 is the map; each module holds one part.
  */
 import { setMaxListeners } from "node:events";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";

@@ -10,7 +10,8 @@ import { createMemoryEngine } from "./engine/memory/index.js";
 import { createNatsEngine } from "./engine/nats/index.js";
 import type { Engine } from "./engine/types.js";
 import { builtinHandlers } from "./handlers/index.js";
-import { createHttpHandler } from "./handlers/http.js";
+import { createHttpHandler, createHttpSubmitCheck } from "./handlers/http/index.js";
+import type { InputValidators } from "./service/input-validators.js";
 import { createLogger } from "./logger.js";
 import { startServer, type RunningServer } from "./server/server.js";
 import { createWorker, type QueueRegistration, type Worker } from "./worker/index.js";
@@ -59,6 +60,21 @@ export function builtinQueues(config: Config): Record<string, QueueRegistration>
       { handler, config: { ackWaitMs: config.ackWaitMs, maxAttempts: config.maxAttempts } },
     ]),
   );
+}
+
+/**
+ * Submit-time input checks of the built-in queues: the http queue's wherever
+ * it is configured, so an API process without workers refuses bad input too.
+ */
+export function builtinInputValidators(config: Config): InputValidators {
+  const validators = new Map<string, ReturnType<typeof createHttpSubmitCheck>>();
+  if (config.httpAllowedHosts && config.httpAllowedHosts.length > 0) {
+    validators.set(
+      "http",
+      createHttpSubmitCheck({ allowedHosts: config.httpAllowedHosts, secrets: config.secrets, grants: config.tenantSecrets }),
+    );
+  }
+  return validators;
 }
 
 /**
@@ -165,6 +181,7 @@ async function main(): Promise<void> {
       apiKeys: config.apiKeys,
       rateLimit: config.rateLimit,
       corsOrigins: config.corsOrigins,
+      inputValidators: builtinInputValidators(config),
     });
   } catch (err) {
     logger.fatal({ err }, "could not start");

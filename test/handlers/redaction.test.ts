@@ -1,0 +1,50 @@
+/**
+ * The redactor on its own: every encoding of a secret a third party may send
+ * back is found, in the raw text and in parsed JSON, and innocent text is
+ * left alone.
+ */
+import { describe, expect, it } from "vitest";
+import { createRedactor, REDACTED } from "../../src/handlers/http/index.js";
+import { echoForms, leaks } from "./leak-detector.js";
+
+const SECRET = "sk-Live/0123+abcdEF_xyz";
+const redactor = createRedactor([SECRET]);
+
+describe("redaction", () => {
+  it.each(Object.entries(echoForms(SECRET)))("finds the %s form in text", (_form, echoed) => {
+    const text = `{"error": "bad key ${echoed}", "n": 1}`;
+    expect(leaks(text, SECRET), "the detector finds the echo").not.toEqual([]);
+    const out = redactor.text(text);
+    expect(leaks(out, SECRET), out).toEqual([]);
+    expect(out).toContain(REDACTED);
+  });
+
+  it("finds a secret escaped character by character in raw JSON, and in the parsed value", () => {
+    const escaped = [...SECRET].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`).join("");
+    const raw = `{"echo":"${escaped}","slashes":"${SECRET.replaceAll("/", "\\/")}"}`;
+    expect(leaks(redactor.text(raw), SECRET)).toEqual([]);
+    const parsed = redactor.json(JSON.parse(raw));
+    expect(parsed).toEqual({ echo: REDACTED, slashes: REDACTED });
+  });
+
+  it("redacts object keys and numbers that spell a secret", () => {
+    const digits = createRedactor(["987654321012"]);
+    expect(digits.json({ "987654321012": 987654321012, ok: 5 })).toEqual({ [REDACTED]: REDACTED, ok: 5 });
+  });
+
+  it("finds the secret behind common prefixes in base64 (Basic, Bearer) and wrapped across lines", () => {
+    for (const prefix of ["Bearer ", "user:", "x", "xy", ""]) {
+      const b64 = Buffer.from(`${prefix}${SECRET}`).toString("base64");
+      const wrapped = `${b64.slice(0, 10)}\r\n${b64.slice(10)}`;
+      for (const text of [b64, b64.replaceAll("+", "-").replaceAll("/", "_"), wrapped]) {
+        expect(leaks(redactor.text(`auth=${text}`), SECRET), `${prefix} ${text}`).toEqual([]);
+      }
+    }
+  });
+
+  it("leaves text without the secret as it was", () => {
+    const text = 'costs $USD 5, \\u0041 %41 {"a": "sk-Live"} c2stTGl2ZQ==';
+    expect(redactor.text(text)).toBe(text);
+    expect(redactor.json({ a: [1, "b", null, true] })).toEqual({ a: [1, "b", null, true] });
+  });
+});

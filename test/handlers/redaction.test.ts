@@ -27,6 +27,14 @@ describe("redaction", () => {
     expect(parsed).toEqual({ echo: REDACTED, slashes: REDACTED });
   });
 
+  it("replaces exactly the escaped span, leaving the text around it as it was", () => {
+    const head = "x\\u0041y %41 \\n".repeat(500);
+    const escaped = `${SECRET.slice(0, 3)}\\u00${SECRET.charCodeAt(3).toString(16)}${SECRET.slice(4).replaceAll("/", "\\/")}`;
+    expect(redactor.text(`${head}[${escaped}] tail`)).toBe(`${head}[${REDACTED}] tail`);
+    const percent = encodeURIComponent(SECRET).replace("L", "%4C");
+    expect(redactor.text(`${head}<${percent}>`)).toBe(`${head}<${REDACTED}>`);
+  });
+
   it("redacts object keys and numbers that spell a secret", () => {
     const digits = createRedactor(["987654321012"]);
     expect(digits.json({ "987654321012": 987654321012, ok: 5 })).toEqual({ [REDACTED]: REDACTED, ok: 5 });

@@ -30,7 +30,9 @@ interface Needle {
 
 export function createRedactor(secretValues: readonly string[]): Redactor {
   const needles = secretValues.filter((v) => v.length > 0).flatMap(needlesOf);
-  const text = (input: string) => (needles.length === 0 ? input : redactText(input, needles));
+  const shortest = Math.min(...needles.map((n) => n.text.length));
+  // Shorter than every needle: nothing to find (escapes only make a text longer than what it says).
+  const text = (input: string) => (needles.length === 0 || input.length < shortest ? input : redactText(input, needles));
   const json = (value: JsonValue): JsonValue => {
     if (typeof value === "string") return text(value);
     // A secret of digits could come back as a JSON number.
@@ -82,85 +84,106 @@ function base64Cores(bytes: Buffer): string[] {
   return cores;
 }
 
-/** A decoded form of a text, each decoded character mapped back to its span in the original. */
+/** A decoded form of a text; `origin` maps a decoded range back to the original. */
 interface View {
   text: string;
-  /** Original start of decoded char i. */
-  start(i: number): number;
-  /** Original end (exclusive) of decoded char i. */
-  end(i: number): number;
+  /** [start, end) in the original of decoded characters [from, to). */
+  origin(from: number, to: number): [number, number];
 }
 
 function redactText(original: string, needles: Needle[]): string {
   const spans: [number, number][] = [];
   for (const view of viewsOf(original)) {
-    const folded = foldAscii(view.text);
+    const folded = fold(view.text);
     for (const needle of needles) {
-      const haystack = needle.foldCase ? folded : view.text;
-      const target = needle.foldCase ? foldAscii(needle.text) : needle.text;
+      const haystack = needle.foldCase ? folded.text : view.text;
+      const target = needle.foldCase ? fold(needle.text, folded.ascii).text : needle.text;
       for (let at = haystack.indexOf(target); at !== -1; at = haystack.indexOf(target, at + 1)) {
-        spans.push([view.start(at), view.end(at + target.length - 1)]);
+        spans.push(view.origin(at, at + target.length));
       }
     }
   }
   return replaceSpans(original, spans);
 }
 
-function viewsOf(text: string): View[] {
-  const views = [identityView(text)];
-  if (text.includes("\\")) views.push(decodedView(text, jsonEscapeAt));
-  if (text.includes("%")) views.push(decodedView(text, percentEscapeAt));
-  if (/[\r\n]/.test(text)) views.push(decodedView(text, lineBreakAt));
-  return views;
-}
-
-function identityView(text: string): View {
-  return { text, start: (i) => i, end: (i) => i + 1 };
-}
-
-/** At index i: [decoded text, original length] of an escape starting there, or undefined. */
-type EscapeReader = (text: string, i: number) => [string, number] | undefined;
-
-function decodedView(text: string, readEscape: EscapeReader): View {
-  const out: string[] = [];
-  const starts: number[] = [];
-  const ends: number[] = [];
-  for (let i = 0; i < text.length; ) {
-    const escape = readEscape(text, i);
-    const [chars, length] = escape ?? [text[i]!, 1];
-    for (const c of chars) {
-      out.push(c);
-      starts.push(i);
-      ends.push(i + length);
-    }
-    i += length;
-  }
-  return { text: out.join(""), start: (i) => starts[i]!, end: (i) => ends[i]! };
+/** A decoding: what to find in the text, and what each match stands for. */
+interface Decoding {
+  pattern: RegExp;
+  decode: (match: string) => string;
 }
 
 const JSON_ESCAPES: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
 
-const jsonEscapeAt: EscapeReader = (text, i) => {
-  if (text[i] !== "\\") return undefined;
-  const next = text[i + 1];
-  if (next === "u" && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
-    return [String.fromCharCode(parseInt(text.slice(i + 2, i + 6), 16)), 6];
+const DECODINGS: Decoding[] = [
+  {
+    pattern: /\\(?:u[0-9a-fA-F]{4}|["\\/bfnrt])/g,
+    decode: (m) => (m[1] === "u" ? String.fromCharCode(parseInt(m.slice(2), 16)) : JSON_ESCAPES[m[1]!]!),
+  },
+  { pattern: /%[0-9a-fA-F]{2}/g, decode: (m) => String.fromCharCode(parseInt(m.slice(1), 16)) },
+  // Base64 and hex are often wrapped at 64 or 76 columns.
+  { pattern: /[\r\n]+/g, decode: () => "" },
+];
+
+function viewsOf(text: string): View[] {
+  const views: View[] = [{ text, origin: (from, to) => [from, to] }];
+  for (const decoding of DECODINGS) {
+    decoding.pattern.lastIndex = 0;
+    if (decoding.pattern.test(text)) views.push(decodedView(text, decoding));
   }
-  const simple = next === undefined ? undefined : JSON_ESCAPES[next];
-  return simple === undefined ? undefined : [simple, 2];
-};
+  return views;
+}
 
-const percentEscapeAt: EscapeReader = (text, i) => {
-  if (text[i] !== "%" || !/^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) return undefined;
-  return [String.fromCharCode(parseInt(text.slice(i + 1, i + 3), 16)), 3];
-};
+/**
+ * Decoding is one native replace(); the map back to the original is built
+ * only when a secret was found, which is rare (answers may be megabytes).
+ */
+function decodedView(text: string, decoding: Decoding): View {
+  const decoded = text.replace(decoding.pattern, decoding.decode);
+  let map: { starts: Uint32Array; ends: Uint32Array } | undefined;
+  return {
+    text: decoded,
+    origin(from, to) {
+      map ??= mapToOriginal(text, decoded.length, decoding);
+      return [map.starts[from]!, map.ends[to - 1]!];
+    },
+  };
+}
 
-/** Line breaks vanish: base64 and hex are often wrapped at 64 or 76 columns. */
-const lineBreakAt: EscapeReader = (text, i) => (text[i] === "\r" || text[i] === "\n" ? ["", 1] : undefined);
+function mapToOriginal(text: string, length: number, decoding: Decoding) {
+  const starts = new Uint32Array(length);
+  const ends = new Uint32Array(length);
+  let n = 0;
+  let plainFrom = 0;
+  for (const match of text.matchAll(decoding.pattern)) {
+    for (let k = plainFrom; k < match.index; k++, n++) {
+      starts[n] = k;
+      ends[n] = k + 1;
+    }
+    const chars = decoding.decode(match[0]).length;
+    for (let k = 0; k < chars; k++, n++) {
+      starts[n] = match.index;
+      ends[n] = match.index + match[0].length;
+    }
+    plainFrom = match.index + match[0].length;
+  }
+  for (let k = plainFrom; k < text.length; k++, n++) {
+    starts[n] = k;
+    ends[n] = k + 1;
+  }
+  return { starts, ends };
+}
 
-/** Lower-cases A-Z only, so indexes stay those of the original. */
-function foldAscii(text: string): string {
-  return text.replace(/[A-Z]/g, (c) => c.toLowerCase());
+/**
+ * Lower case with every index kept: toLowerCase() when it keeps the length
+ * (always for ASCII), else A-Z only. `ascii` says which, so a needle is
+ * folded the same way as the text it is searched in.
+ */
+function fold(text: string, asciiOnly = false): { text: string; ascii: boolean } {
+  if (!asciiOnly) {
+    const lower = text.toLowerCase();
+    if (lower.length === text.length) return { text: lower, ascii: false };
+  }
+  return { text: text.replace(/[A-Z]+/g, (c) => c.toLowerCase()), ascii: true };
 }
 
 function replaceSpans(text: string, spans: [number, number][]): string {

@@ -9,6 +9,8 @@ import { describe, expect, it } from "vitest";
 import type { Principal } from "../../src/auth/index.js";
 import { ConfigError, parseConfig } from "../../src/config.js";
 import { createHttpHandler, createHttpSubmitCheck } from "../../src/handlers/http/index.js";
+import { parseHttpInput } from "../../src/handlers/http/input.js";
+import { substitute } from "../../src/handlers/http/substitution.js";
 import { PermanentError, type JobContext } from "../../src/worker/index.js";
 
 const HOSTS = ["api.example.com", "*.example.org"];
@@ -87,6 +89,29 @@ describe("Submit-time check", () => {
     expect(submitError(granted, openai, principal("constructor"))?.code).toBe(Code.PermissionDenied);
     // Naming no secret needs no grant.
     expect(submitError(granted, { url: "https://x.example.org/", data: "$USD" }, principal("globex"))).toBeUndefined();
+  });
+});
+
+describe("substitution", () => {
+  it("keeps a value inside the string, path or query it was written in; other $WORDs stay", () => {
+    const value = 'a"b\\c/d?e#f&g';
+    const used = new Map([["CLIENT_SECRET", value]]);
+    const spec = parseHttpInput({
+      url: "https://api.example.com/v1/$CLIENT_SECRET/x?k=$CLIENT_SECRET&c=$USD",
+      headers: { Authorization: "Bearer $CLIENT_SECRET", "x-price": "$USD" },
+      params: { p: "$CLIENT_SECRET" },
+      data: { text: "key $CLIENT_SECRET costs $USD 5", nested: ["$CLIENT_SECRET"] },
+    });
+    const request = substitute(spec, used);
+    expect(request.url.origin).toBe("https://api.example.com");
+    expect(decodeURIComponent(request.url.pathname)).toBe(`/v1/${value}/x`);
+    expect(request.url.searchParams.getAll("k")).toEqual([value]);
+    expect(request.url.searchParams.get("c")).toBe("$USD");
+    expect(request.url.searchParams.get("p")).toBe(value);
+    expect(request.headers).toEqual({ Authorization: `Bearer ${value}`, "x-price": "$USD", "content-type": "application/json" });
+    expect(JSON.parse(request.body!)).toEqual({ text: `key ${value} costs $USD 5`, nested: [value] });
+    // A string body is sent as written around the value.
+    expect(substitute(parseHttpInput({ url: "https://a.example/", body: "k=$CLIENT_SECRET" }), used).body).toBe(`k=${value}`);
   });
 });
 

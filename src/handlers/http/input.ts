@@ -50,6 +50,8 @@ export interface HttpRequestSpec {
   url: string;
   headers: Record<string, string>;
   body?: string;
+  /** The body is JSON the job gave as a value: placeholders in it are inside JSON strings. */
+  bodyIsJson: boolean;
   params: [string, string][];
   /** The secret `$CLIENT_SECRET` stands for, as the job named it. */
   secretName?: string;
@@ -68,12 +70,14 @@ export function parseHttpInput(input: JsonValue): HttpRequestSpec {
     method,
     url,
     headers: { ...headers },
+    bodyIsJson: false,
     params: Object.entries(params).map(([k, v]) => [k, String(v)]),
     secretName: clientSecretName ?? secret,
   };
   const content = body ?? data;
   if (content !== undefined && content !== null) {
     spec.body = typeof content === "string" ? content : JSON.stringify(content);
+    spec.bodyIsJson = typeof content !== "string";
     const typed = Object.keys(headers).some((h) => h.toLowerCase() === "content-type");
     if (typeof content !== "string" && !typed) spec.headers["content-type"] = "application/json";
   }

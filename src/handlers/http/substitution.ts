@@ -2,7 +2,8 @@
  * Puts secret values where their placeholders are. Only the placeholders of
  * `used` are replaced; any other `$WORD` is sent exactly as written. In the
  * URL a value is percent-encoded, so it stays inside the path or query it
- * was written in.
+ * was written in; in a JSON body it is JSON-escaped, so it stays inside the
+ * string it was written in.
  */
 import type { HttpRequestSpec } from "./input.js";
 import { PLACEHOLDER } from "./secrets.js";
@@ -23,5 +24,7 @@ export function substitute(spec: HttpRequestSpec, used: ReadonlyMap<string, stri
   const url = new URL(fill(spec.url, encodeURIComponent));
   for (const [name, value] of spec.params) url.searchParams.append(name, fill(value));
   const headers = Object.fromEntries(Object.entries(spec.headers).map(([k, v]) => [k, fill(v)]));
-  return { url, headers, body: spec.body === undefined ? undefined : fill(spec.body) };
+  const jsonString = (v: string) => JSON.stringify(v).slice(1, -1);
+  const body = spec.body === undefined ? undefined : fill(spec.body, spec.bodyIsJson ? jsonString : undefined);
+  return { url, headers, body };
 }

@@ -50,6 +50,10 @@ describe("redaction", () => {
     }
   });
 
+  it("redacts a secret too short for its encodings to be searched", () => {
+    expect(createRedactor(["Xy7"]).text("a xy7 b")).toBe(`a ${REDACTED} b`);
+  });
+
   it("leaves text without the secret as it was", () => {
     const text = 'costs $USD 5, \\u0041 %41 {"a": "sk-Live"} c2stTGl2ZQ==';
     expect(redactor.text(text)).toBe(text);

@@ -24,7 +24,7 @@ export interface Redactor {
 
 interface Needle {
   text: string;
-  /** Compared with ASCII letters folded to lower case. */
+  /** Compared case-insensitively. */
   foldCase: boolean;
 }
 
@@ -49,22 +49,25 @@ export function createRedactor(secretValues: readonly string[]): Redactor {
 /** Every encoded form of one secret that is searched for. */
 function needlesOf(secret: string): Needle[] {
   const bytes = Buffer.from(secret, "utf8");
-  const out: Needle[] = [
-    { text: secret, foldCase: true },
+  const encoded: Needle[] = [
     { text: bytes.toString("hex"), foldCase: true },
     { text: encodeURIComponent(secret), foldCase: true },
   ];
   for (const core of base64Cores(bytes)) {
-    out.push({ text: core, foldCase: false });
-    out.push({ text: core.replaceAll("+", "-").replaceAll("/", "_"), foldCase: false });
+    encoded.push({ text: core, foldCase: false });
+    encoded.push({ text: core.replaceAll("+", "-").replaceAll("/", "_"), foldCase: false });
   }
-  const seen = new Set<string>();
-  return out.filter((n) => {
-    const key = `${n.foldCase}:${n.text}`;
-    if (n.text.length < MIN_NEEDLE_LENGTH || seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  const seen = new Set<string>([`true:${secret}`]);
+  // The secret itself is always searched for, however short.
+  return [
+    { text: secret, foldCase: true },
+    ...encoded.filter((n) => {
+      const key = `${n.foldCase}:${n.text}`;
+      if (n.text.length < MIN_NEEDLE_LENGTH || seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    }),
+  ];
 }
 
 /**

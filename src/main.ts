@@ -63,18 +63,17 @@ export function builtinQueues(config: Config): Record<string, QueueRegistration>
 }
 
 /**
- * Submit-time input checks of the built-in queues: the http queue's wherever
- * it is configured, so an API process without workers refuses bad input too.
+ * Submit-time input checks of the built-in queues, so an API process without
+ * workers refuses bad input too. The http queue's is always on: unconfigured,
+ * it refuses every http job (it could not check secret grants).
  */
 export function builtinInputValidators(config: Config): InputValidators {
-  const validators = new Map<string, ReturnType<typeof createHttpSubmitCheck>>();
-  if (config.httpAllowedHosts && config.httpAllowedHosts.length > 0) {
-    validators.set(
-      "http",
-      createHttpSubmitCheck({ allowedHosts: config.httpAllowedHosts, secrets: config.secrets, grants: config.tenantSecrets }),
-    );
-  }
-  return validators;
+  const http = createHttpSubmitCheck({
+    allowedHosts: config.httpAllowedHosts ?? [],
+    secrets: config.secrets,
+    grants: config.tenantSecrets,
+  });
+  return new Map([["http", http]]);
 }
 
 /**

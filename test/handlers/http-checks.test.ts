@@ -70,6 +70,16 @@ describe("Submit-time check", () => {
     }
   });
 
+  it("npm start always checks the http queue; without allowed hosts it refuses every http job (grants could not be checked)", async () => {
+    const { builtinInputValidators } = await import("../../src/main.js");
+    const unconfigured = builtinInputValidators(parseConfig({})).get("http")!;
+    const err = submitError(unconfigured, { url: "https://api.example.com/", data: "$USD" }, principal("acme"));
+    expect(err && Code[err.code]).toBe("FailedPrecondition");
+    expect(err!.rawMessage).toMatch(/no JETQ_HTTP_ALLOWED_HOSTS/);
+    const configured = builtinInputValidators(parseConfig({ JETQ_HTTP_ALLOWED_HOSTS: "api.example.com" })).get("http")!;
+    expect(submitError(configured, { url: "https://api.example.com/", data: "$USD" }, principal("acme"))).toBeUndefined();
+  });
+
   it("with API keys, a tenant uses only the secrets it is granted; without keys, all", () => {
     const granted = createHttpSubmitCheck({
       allowedHosts: HOSTS,

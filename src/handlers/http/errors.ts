@@ -13,7 +13,6 @@ export class HttpInputError extends Error {
       | "HOST_NOT_ALLOWED"
       | "UNKNOWN_SECRET"
       | "SECRET_URL_NOT_ALLOWED"
-      | "SECRET_NOT_GRANTED"
       | "SECRET_NOT_SET" = "INVALID_INPUT",
   ) {
     super(message);

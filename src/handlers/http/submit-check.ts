@@ -18,7 +18,20 @@ export interface HttpSubmitCheckOptions {
   grants?: SecretGrants;
 }
 
+/**
+ * Without allowed hosts this process cannot tell which secrets a job uses,
+ * so it cannot check grants either: it refuses every http job (fail closed)
+ * rather than let workers configured elsewhere run it unchecked.
+ */
 export function createHttpSubmitCheck(options: HttpSubmitCheckOptions): InputValidator {
+  if (options.allowedHosts.length === 0) {
+    return () => {
+      throw new ConnectError(
+        'queue "http": this API process has no JETQ_HTTP_ALLOWED_HOSTS, so it cannot check http jobs; set it and JETQ_SECRETS as on the workers',
+        Code.FailedPrecondition,
+      );
+    };
+  }
   const policy = createUrlPolicy(options.allowedHosts, createSecretCatalog(options.secrets));
   const grants = options.grants ?? {};
   return (input: JsonValue, caller: Principal | undefined) => {

@@ -15,7 +15,7 @@ import {
   type RateLimit,
   type SecretGrants,
 } from "./auth/index.js";
-import { readSecretDeclarations } from "./secrets-config.js";
+import { readSecretDeclarations } from "./handlers/http/secrets-config.js";
 import type { SecretDeclaration } from "./handlers/http/index.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;

@@ -5,9 +5,9 @@
  *   JETQ_TENANT_SECRETS={"acme": ["openai"], "ops": "*"}       grants, with API keys on
  * Problems name variables and secrets, never a value.
  */
-import { parseSecretGrants, type SecretGrants } from "./auth/index.js";
-import { createSecretCatalog, normalizeSecretName, SECRET_NAME_PATTERN, type SecretDeclaration } from "./handlers/http/secrets.js";
-import { hostMatcher, parseUrlPrefix } from "./handlers/http/url-policy.js";
+import { parseSecretGrants, type SecretGrants } from "../../auth/index.js";
+import { createSecretCatalog, normalizeSecretName, SECRET_NAME_PATTERN, type SecretDeclaration } from "./secrets.js";
+import { hostMatcher, parseUrlPrefix } from "./url-policy.js";
 
 const VALUE_PREFIX = "JETQ_SECRET_";
 

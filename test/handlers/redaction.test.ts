@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { createRedactor, REDACTED } from "../../src/handlers/http/index.js";
+import { createRng } from "../fuzz/prng.js";
 import { echoForms, leaks } from "./leak-detector.js";
 
 const SECRET = "sk-Live/0123+abcdEF_xyz";
@@ -52,6 +53,24 @@ describe("redaction", () => {
 
   it("redacts a secret too short for its encodings to be searched", () => {
     expect(createRedactor(["Xy7"]).text("a xy7 b")).toBe(`a ${REDACTED} b`);
+  });
+
+  it("random secrets, echoed in random forms behind random prefixes and escapes, never survive", () => {
+    const seed = Number(process.env.FUZZ_SEED ?? 12);
+    const rng = createRng(seed);
+    const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+~=:";
+    const escapeSome = (text: string) =>
+      [...text].map((c) => (rng.chance(0.3) ? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}` : c === "/" ? "\\/" : c)).join("");
+    for (let i = 0; i < 400; i++) {
+      const secret = Array.from({ length: rng.range(8, 48) }, () => rng.pick([...alphabet])).join("");
+      const prefix = rng.pick(["", "Bearer ", "user:", "x", "key=", "Basic "]);
+      const forms = echoForms(`${prefix}${secret}`);
+      let echoed = forms[rng.pick(Object.keys(forms))]!;
+      if (rng.chance(0.3)) echoed = escapeSome(echoed);
+      const text = `${rng.pick(["", "{\"e\":\"", "error: ", "%41"])}${echoed}${rng.pick(["", "\"}", " end", "\n"])}`;
+      const out = createRedactor([secret]).text(text);
+      expect(leaks(out, secret), `seed ${seed} case ${i}: ${JSON.stringify(text)} -> ${JSON.stringify(out)}`).toEqual([]);
+    }
   });
 
   it("leaves text without the secret as it was", () => {

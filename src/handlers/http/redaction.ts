@@ -127,11 +127,19 @@ const DECODINGS: Decoding[] = [
   { pattern: /[\r\n]+/g, decode: () => "" },
 ];
 
+/**
+ * The text as is, and decoded by every combination of DECODINGS (in their
+ * order) whose escapes it holds, so an escape inside another (JSON-escaped
+ * percent-encoding) is undone too.
+ */
 function viewsOf(text: string): View[] {
-  const views: View[] = [{ text, origin: (from, to) => [from, to] }];
+  let views: View[] = [{ text, origin: (from, to) => [from, to] }];
   for (const decoding of DECODINGS) {
-    decoding.pattern.lastIndex = 0;
-    if (decoding.pattern.test(text)) views.push(decodedView(text, decoding));
+    const decoded = views.flatMap((view) => {
+      decoding.pattern.lastIndex = 0;
+      return decoding.pattern.test(view.text) ? [decodedView(view, decoding)] : [];
+    });
+    views = [...views, ...decoded];
   }
   return views;
 }
@@ -140,14 +148,14 @@ function viewsOf(text: string): View[] {
  * Decoding is one native replace(); the map back to the original is built
  * only when a secret was found, which is rare (answers may be megabytes).
  */
-function decodedView(text: string, decoding: Decoding): View {
-  const decoded = text.replace(decoding.pattern, decoding.decode);
+function decodedView(base: View, decoding: Decoding): View {
+  const decoded = base.text.replace(decoding.pattern, decoding.decode);
   let map: { starts: Uint32Array; ends: Uint32Array } | undefined;
   return {
     text: decoded,
     origin(from, to) {
-      map ??= mapToOriginal(text, decoded.length, decoding);
-      return [map.starts[from]!, map.ends[to - 1]!];
+      map ??= mapToOriginal(base.text, decoded.length, decoding);
+      return base.origin(map.starts[from]!, map.ends[to - 1]!);
     },
   };
 }

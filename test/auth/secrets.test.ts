@@ -221,7 +221,7 @@ describe("secrets of the http queue, per tenant", () => {
     };
     const openai = value({ url: "https://api.example.com/v1/chat", headers: { Authorization: "Bearer $CLIENT_SECRET" }, clientSecretName: "openai" });
     const billing = value({ url: "https://api.example.com/v1/bill", headers: { "x-key": "$BILLING" } });
-    const plain = value({ url: "https://api.example.com/v1/chat", data: "costs $USD 5" });
+    const plain = value({ url: "https://api.example.com/v1/chat", method: "POST", data: "costs $USD 5" });
 
     expect((await open(tenants.acme).submit({ queue: "http", input: openai })).id).toMatch(/^http-/);
     expect((await open(tenants.ops).submit({ queue: "http", input: billing })).id).toMatch(/^http-/);

@@ -36,9 +36,9 @@ describe("Submit-time check", () => {
   it("accepts jetq's and the seed's field names, and $WORDs that name no secret", () => {
     const inputs: JsonValue[] = [
       { url: "https://api.example.com/v1/chat", method: "post", headers: { Authorization: "Bearer $CLIENT_SECRET" }, clientSecretName: "OpenAI", body: { a: 1 } },
-      { url: "https://api.example.com/v1/chat", secret: "openai", data: "costs $USD 5 $CLIENT_SECRET", params: { q: "x", n: 2 } },
+      { url: "https://api.example.com/v1/chat", method: "PUT", secret: "openai", data: "costs $USD 5 $CLIENT_SECRET", params: { q: "x", n: 2 } },
       { url: "https://x.example.org/any", headers: { Authorization: "token $GITHUB" } },
-      { url: "https://x.example.org/any", data: { prompt: "costs $USD 5" } },
+      { url: "https://x.example.org/any", method: "POST", data: { prompt: "costs $USD 5" } },
     ];
     for (const input of inputs) {
       expect(submitError(check, input), JSON.stringify(input)).toBeUndefined();
@@ -48,7 +48,7 @@ describe("Submit-time check", () => {
   it("refuses with INVALID_ARGUMENT naming the field", () => {
     const cases: [JsonValue, RegExp][] = [
       [{ url: "https://api.example.com/v1/x", headers: { a: "$CLIENT_SECRET" } }, /input\.headers\.a: \$CLIENT_SECRET stands for the secret the job names, and none is named: add "clientSecretName"/],
-      [{ url: "https://api.example.com/v1/x", body: 1, data: 2 }, /input\.data: give body or data, not both/],
+      [{ url: "https://api.example.com/v1/x", method: "POST", body: 1, data: 2 }, /input\.data: give body or data, not both/],
       [{ url: "https://api.example.com/v1/x", secret: "openai", clientSecretName: "openai" }, /input\.secret: give clientSecretName or secret/],
       [{ url: "https://api.example.com/v1/x", timeout: 5, extra: 1 }, /input: unknown field "timeout", "extra"; the http queue takes url, method/],
       [{ url: "https://api.example.com/v1/x", method: "TRACE" }, /input\.method: must be one of GET/],
@@ -56,6 +56,7 @@ describe("Submit-time check", () => {
       [{ url: "https://api.example.com/v1/x", headers: { "bad name": "x" } }, /input\.headers\.bad name: is not a valid header name/],
       [{ url: "https://api.example.com/v1/x", headers: { a: "x\r\nInjected: y" } }, /input\.headers\.a: must not contain line breaks/],
       [{ method: "GET" }, /input\.url: is required/],
+      [{ url: "https://api.example.com/v1/x", data: { a: 1 } }, /input\.data: a GET request has no body; use POST, or params for the query/],
       ["https://api.example.com", /input: must be an object like/],
       [{ url: "https://$GITHUB.example.org/" }, /placeholder .* host/],
       [{ url: "https://api.example.com/v2/x", headers: { a: "$CLIENT_SECRET" }, secret: "openai" }, /secret OPENAI may be sent only to https:\/\/api\.example\.com\/v1\//],
@@ -73,11 +74,11 @@ describe("Submit-time check", () => {
   it("npm start always checks the http queue; without allowed hosts it refuses every http job (grants could not be checked)", async () => {
     const { builtinInputValidators } = await import("../../src/main.js");
     const unconfigured = builtinInputValidators(parseConfig({})).get("http")!;
-    const err = submitError(unconfigured, { url: "https://api.example.com/", data: "$USD" }, principal("acme"));
+    const err = submitError(unconfigured, { url: "https://api.example.com/", method: "POST", data: "$USD" }, principal("acme"));
     expect(err && Code[err.code]).toBe("FailedPrecondition");
     expect(err!.rawMessage).toMatch(/no JETQ_HTTP_ALLOWED_HOSTS/);
     const configured = builtinInputValidators(parseConfig({ JETQ_HTTP_ALLOWED_HOSTS: "api.example.com" })).get("http")!;
-    expect(submitError(configured, { url: "https://api.example.com/", data: "$USD" }, principal("acme"))).toBeUndefined();
+    expect(submitError(configured, { url: "https://api.example.com/", method: "POST", data: "$USD" }, principal("acme"))).toBeUndefined();
   });
 
   it("with API keys, a tenant uses only the secrets it is granted; without keys, all", () => {
@@ -98,7 +99,7 @@ describe("Submit-time check", () => {
     // A tenant named like an Object property is not granted by it.
     expect(submitError(granted, openai, principal("constructor"))?.code).toBe(Code.PermissionDenied);
     // Naming no secret needs no grant.
-    expect(submitError(granted, { url: "https://x.example.org/", data: "$USD" }, principal("globex"))).toBeUndefined();
+    expect(submitError(granted, { url: "https://x.example.org/", method: "POST", data: "$USD" }, principal("globex"))).toBeUndefined();
   });
 });
 
@@ -110,6 +111,7 @@ describe("substitution", () => {
       url: "https://api.example.com/v1/$CLIENT_SECRET/x?k=$CLIENT_SECRET&c=$USD",
       headers: { Authorization: "Bearer $CLIENT_SECRET", "x-price": "$USD" },
       params: { p: "$CLIENT_SECRET" },
+      method: "POST",
       data: { text: "key $CLIENT_SECRET costs $USD 5", nested: ["$CLIENT_SECRET"] },
     });
     const request = substitute(spec, used);
@@ -121,7 +123,7 @@ describe("substitution", () => {
     expect(request.headers).toEqual({ Authorization: `Bearer ${value}`, "x-price": "$USD", "content-type": "application/json" });
     expect(JSON.parse(request.body!)).toEqual({ text: `key ${value} costs $USD 5`, nested: [value] });
     // A string body is sent as written around the value.
-    expect(substitute(parseHttpInput({ url: "https://a.example/", body: "k=$CLIENT_SECRET" }), used).body).toBe(`k=${value}`);
+    expect(substitute(parseHttpInput({ url: "https://a.example/", method: "POST", body: "k=$CLIENT_SECRET" }), used).body).toBe(`k=${value}`);
   });
 });
 

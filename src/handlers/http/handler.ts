@@ -31,7 +31,7 @@ export interface HttpHandlerOptions {
 /** Statuses worth another attempt: the request may succeed later. */
 const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
 
-export function secretDeclarations(secrets: HttpHandlerOptions["secrets"]): SecretDeclaration[] {
+function secretDeclarations(secrets: HttpHandlerOptions["secrets"]): SecretDeclaration[] {
   if (secrets === undefined) return [];
   if (Array.isArray(secrets)) return [...(secrets as readonly SecretDeclaration[])];
   return Object.entries(secrets as Record<string, string>).map(([name, value]) => ({ name, value }));

@@ -11,6 +11,7 @@ import { createNatsEngine } from "./engine/nats/index.js";
 import type { Engine } from "./engine/types.js";
 import { builtinHandlers } from "./handlers/index.js";
 import { createHttpHandler, createHttpSubmitCheck } from "./handlers/http/index.js";
+import { logHttpSecrets } from "./handlers/http/log-config.js";
 import type { InputValidators } from "./service/input-validators.js";
 import { createLogger } from "./logger.js";
 import { startServer, type RunningServer } from "./server/server.js";
@@ -145,6 +146,7 @@ async function main(): Promise<void> {
     // Right after the engine's line (which the design wants first): before
     // anything is served, the log says who may call.
     logAuth(config, logger);
+    logHttpSecrets(config, logger);
   } catch (err) {
     logger.fatal({ err }, "could not open the engine");
     process.exit(1);

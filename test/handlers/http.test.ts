@@ -129,6 +129,17 @@ describe.each(ENGINES)("http handler [%s engine]", (engineName) => {
     expectNoLeak();
   });
 
+  it("every process says at start which secret may go where, by name and prefix only", () => {
+    for (const p of processes) {
+      const line = p.lines.find((l) => l.msg.startsWith("http: 2 secret(s) (OPENAI, CLIENT_SECRET)") || l.msg.startsWith("http: 2 secret(s) (CLIENT_SECRET, OPENAI)"));
+      expect(line, JSON.stringify(p.lines.map((l) => l.msg))).toMatchObject({ secrets: { OPENAI: [`${base()}/v1/`] } });
+    }
+    const warnings = processes.flatMap((p) => p.lines).filter((l) => l.msg.includes("may go to every allowed host"));
+    // Only the short form (memory run: CLIENT_SECRET without a JETQ_SECRETS entry) is unbound.
+    expect(warnings.map((l) => l.secrets)).toEqual(engineName === "memory" ? [["CLIENT_SECRET"]] : []);
+    expectNoLeak();
+  });
+
   it("the $NAME form of a declared secret keeps working, redacted as before", async () => {
     const { status, output } = await run({
       method: "POST",

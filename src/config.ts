@@ -10,7 +10,6 @@ import {
   parseApiKeysList,
   parseAuthFile,
   parseRateLimit,
-  parseSecretGrants,
   type ApiKeyInput,
   type RateLimit,
   type SecretGrants,

@@ -5,7 +5,17 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { createKeyStore, parseApiKeysList, parseAuthFile, parseRateLimit, type ApiKeyInput, type RateLimit } from "./auth/index.js";
+import {
+  createKeyStore,
+  parseApiKeysList,
+  parseAuthFile,
+  parseRateLimit,
+  type ApiKeyInput,
+  type RateLimit,
+  type SecretGrants,
+} from "./auth/index.js";
+import { readSecretDeclarations } from "./handlers/http/secrets-config.js";
+import type { SecretDeclaration } from "./handlers/http/index.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -125,8 +135,13 @@ export interface Config {
   maxPayloadBytes: number;
   /** Hosts the built-in `http` handler may call; unset: the `http` queue is not served. */
   httpAllowedHosts?: string[];
-  /** From JETQ_SECRET_<NAME> variables: substituted for `$NAME` by the `http` handler. Never log. */
-  secrets: Record<string, string>;
+  /**
+   * JETQ_SECRETS (names and URL prefixes) with values from JETQ_SECRET_<NAME>;
+   * a JETQ_SECRET_<NAME> alone may go to every allowed host. Values: never log.
+   */
+  secrets: SecretDeclaration[];
+  /** JETQ_TENANT_SECRETS: the secrets each tenant's keys may use; unset = none (with keys). */
+  tenantSecrets?: SecretGrants;
   /** JETQ_API_KEYS and JETQ_AUTH_FILE together; unset = the server runs open. Never log. */
   apiKeys?: ApiKeyInput[];
   /** JETQ_RATE_LIMIT: default per-key limit; unset = none. */
@@ -181,18 +196,6 @@ function readApiKeys(env: NodeJS.ProcessEnv): { keys?: ApiKeyInput[]; problems: 
 /** Room for the rest of a Submit request beside its input (JSON escaping, options, key). */
 const REQUEST_OVERHEAD_BYTES = 1024 * 1024;
 
-const SECRET_PREFIX = "JETQ_SECRET_";
-
-function readSecrets(env: NodeJS.ProcessEnv): Record<string, string> {
-  const secrets: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) {
-    if (key.startsWith(SECRET_PREFIX) && key.length > SECRET_PREFIX.length && value) {
-      secrets[key.slice(SECRET_PREFIX.length)] = value;
-    }
-  }
-  return secrets;
-}
-
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -209,6 +212,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const parsed = EnvSchema.safeParse(present);
   const auth = readApiKeys(env);
+  const secrets = readSecretDeclarations(env, parsed.data?.JETQ_HTTP_ALLOWED_HOSTS);
+  auth.problems.push(...secrets.problems);
   if (!parsed.success || auth.problems.length > 0) {
     const lines = (parsed.error?.issues ?? []).map((issue) => {
       const key = String(issue.path[0] ?? "?");
@@ -233,7 +238,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     readMaxBytes: e.JETQ_READ_MAX_BYTES ?? e.JETQ_MAX_PAYLOAD_BYTES + REQUEST_OVERHEAD_BYTES,
     maxPayloadBytes: e.JETQ_MAX_PAYLOAD_BYTES,
     httpAllowedHosts: e.JETQ_HTTP_ALLOWED_HOSTS,
-    secrets: readSecrets(env),
+    secrets: secrets.declarations,
+    tenantSecrets: secrets.grants,
     apiKeys: auth.keys,
     rateLimit: e.JETQ_RATE_LIMIT,
     corsOrigins: e.JETQ_CORS_ORIGINS && e.JETQ_CORS_ORIGINS.length > 0 ? e.JETQ_CORS_ORIGINS : undefined,

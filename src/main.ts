@@ -10,7 +10,9 @@ import { createMemoryEngine } from "./engine/memory/index.js";
 import { createNatsEngine } from "./engine/nats/index.js";
 import type { Engine } from "./engine/types.js";
 import { builtinHandlers } from "./handlers/index.js";
-import { createHttpHandler } from "./handlers/http.js";
+import { createHttpHandler, createHttpSubmitCheck } from "./handlers/http/index.js";
+import { logHttpSecrets } from "./handlers/http/log-config.js";
+import type { InputValidators } from "./service/input-validators.js";
 import { createLogger } from "./logger.js";
 import { startServer, type RunningServer } from "./server/server.js";
 import { createWorker, type QueueRegistration, type Worker } from "./worker/index.js";
@@ -59,6 +61,20 @@ export function builtinQueues(config: Config): Record<string, QueueRegistration>
       { handler, config: { ackWaitMs: config.ackWaitMs, maxAttempts: config.maxAttempts } },
     ]),
   );
+}
+
+/**
+ * Submit-time input checks of the built-in queues, so an API process without
+ * workers refuses bad input too. The http queue's is always on: unconfigured,
+ * it refuses every http job (it could not check secret grants).
+ */
+export function builtinInputValidators(config: Config): InputValidators {
+  const http = createHttpSubmitCheck({
+    allowedHosts: config.httpAllowedHosts ?? [],
+    secrets: config.secrets,
+    grants: config.tenantSecrets,
+  });
+  return new Map([["http", http]]);
 }
 
 /**
@@ -130,6 +146,7 @@ async function main(): Promise<void> {
     // Right after the engine's line (which the design wants first): before
     // anything is served, the log says who may call.
     logAuth(config, logger);
+    logHttpSecrets(config, logger);
   } catch (err) {
     logger.fatal({ err }, "could not open the engine");
     process.exit(1);
@@ -165,6 +182,7 @@ async function main(): Promise<void> {
       apiKeys: config.apiKeys,
       rateLimit: config.rateLimit,
       corsOrigins: config.corsOrigins,
+      inputValidators: builtinInputValidators(config),
     });
   } catch (err) {
     logger.fatal({ err }, "could not start");

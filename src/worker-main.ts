@@ -5,6 +5,7 @@
  */
 import { loadConfigOrExit } from "./config.js";
 import type { Engine } from "./engine/types.js";
+import { logHttpSecrets } from "./handlers/http/log-config.js";
 import { createLogger } from "./logger.js";
 import { builtinQueues, onShutdownSignal, openEngine } from "./main.js";
 import { createWorker, type Worker } from "./worker/index.js";
@@ -22,6 +23,7 @@ if (!config.natsServers) {
 let engine: Engine;
 try {
   engine = await openEngine(config, logger);
+  logHttpSecrets(config, logger);
 } catch (err) {
   logger.fatal({ err }, "could not connect to NATS");
   process.exit(1);

@@ -12,6 +12,7 @@ import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
 import { createKeyStore, createRateLimiter, parseBearer, type ApiKeyInput, type RateLimit } from "../auth/index.js";
 import type { Engine } from "../engine/types.js";
 import { silentLogger } from "../logger.js";
+import type { InputValidators } from "../service/input-validators.js";
 import { createQueueService } from "../service/queue-service.js";
 import { guardBinaryDecoding } from "./decode-guard.js";
 import { guardUnauthenticatedBodies } from "./auth-guard.js";
@@ -40,6 +41,8 @@ export interface ServerOptions {
   rateLimit?: RateLimit;
   /** Origins browsers may call from (CORS); unset or empty = no CORS headers. */
   corsOrigins?: readonly string[];
+  /** Submit-time input checks by queue (e.g. the built-in `http` queue's). */
+  inputValidators?: InputValidators;
 }
 
 export interface RunningServer {
@@ -82,7 +85,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // curl users should not have to know proto3 omits defaults.
     jsonOptions: { alwaysEmitImplicit: true },
   };
-  const queueService = createQueueService(options.engine, { logger });
+  const queueService = createQueueService(options.engine, { logger, inputValidators: options.inputValidators });
   const routes = (router: ConnectRouter) => {
     router.service(QueueService, queueService);
     router.service(Health, health.service);

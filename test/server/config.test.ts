@@ -17,7 +17,7 @@ it("has defaults for everything", () => {
     workers: true,
     readMaxBytes: 17 * 1024 * 1024,
     maxPayloadBytes: 16 * 1024 * 1024,
-    secrets: {},
+    secrets: [],
   });
 });
 
@@ -27,7 +27,7 @@ it("collects JETQ_SECRET_<NAME> variables as secrets and the http handler's host
     JETQ_SECRET_: "ignored: no name",
     JETQ_HTTP_ALLOWED_HOSTS: "api.example.com, *.example.org,127.0.0.1:8443",
   });
-  expect(c.secrets).toEqual({ CLIENT_SECRET: "sk-1" });
+  expect(c.secrets).toEqual([{ name: "CLIENT_SECRET", value: "sk-1" }]);
   expect(c.httpAllowedHosts).toEqual(["api.example.com", "*.example.org", "127.0.0.1:8443"]);
   expect(() => parseConfig({ JETQ_HTTP_ALLOWED_HOSTS: "https://api.example.com/v1" })).toThrow(
     /JETQ_HTTP_ALLOWED_HOSTS/,

@@ -54,6 +54,7 @@ import type { SeqSet } from "./order-stats.js";
 import { createTimerHeap } from "./timer-heap.js";
 import { createPositionPacer, type PositionPacerOptions } from "../position-pacer.js";
 import { notifyWatchers, watchJob } from "./watch.js";
+import { createReadinessState } from "../readiness.js";
 
 export interface MemoryEngineOptions {
   /** How long terminal jobs (and their logs) stay readable. Default 24h. */
@@ -416,8 +417,13 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
 
   // ------------------------------------------------------------ the Engine
 
+  // Nothing to lose touch with: ready while open.
+  const readiness = createReadinessState();
+
   const engine: Engine = {
     kind: "memory",
+    readiness: readiness.get,
+    onReadinessChange: readiness.subscribe,
 
     async declareQueue(queue, config = {}) {
       ensureOpen("declare queues");
@@ -589,6 +595,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       retention.clear();
       pacer.close();
       for (const watcher of [...watchers]) watcher.closed();
+      readiness.set({ ready: false, reason: "engine closed" });
       logger?.debug("memory engine closed");
     },
   };

@@ -77,6 +77,8 @@ it("SIGTERM: not ready at once and Submits refused UNAVAILABLE; a short job fini
     expect(await proc.exited).toBe(0);
     expect(Date.now() - signalledAt).toBeLessThan(10_000);
     expect(proc.lines.some((l) => l.msg === "job handed back to its queue at shutdown")).toBe(true);
+    // The long job handed back dies with the process: the log says so.
+    expect(proc.lines.find((l) => /unfinished job\(s\): they are lost/.test(l.msg))?.unfinished).toBe(1);
     expect(proc.lines.some((l) => l.msg === "stopped")).toBe(true);
   } finally {
     ac.abort();

@@ -584,7 +584,9 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     async close() {
       if (closed) return;
       closed = true;
+      let unfinished = 0;
       for (const q of queues.values()) {
+        unfinished += q.live.size;
         for (const waiter of q.waiters.splice(0)) waiter.serve([]);
         for (const job of q.live.values()) {
           if (job.delivery) clearTimeout(job.delivery.timer);
@@ -596,7 +598,13 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       pacer.close();
       for (const watcher of [...watchers]) watcher.closed();
       readiness.set({ ready: false, reason: "engine closed" });
-      logger?.debug("memory engine closed");
+      // Nobody else will ever run them: say so, rather than lose them quietly.
+      if (unfinished > 0) {
+        logger?.warn(
+          { unfinished },
+          `memory engine closed with ${unfinished} unfinished job(s): they are lost (the embedded engine keeps jobs in this process only)`,
+        );
+      } else logger?.debug("memory engine closed");
     },
   };
   internals.set(engine, {

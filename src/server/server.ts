@@ -154,6 +154,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (draining) return;
     draining = true;
     health.drain();
+    logger.info(
+      { refusingSubmits: refuseSubmits() },
+      refuseSubmits()
+        ? "draining: not ready; Submits are refused (embedded engine)"
+        : "draining: not ready; Submits are still accepted (JetStream keeps them)",
+    );
   };
   let closed: Promise<void> | undefined;
   return {

@@ -80,6 +80,7 @@ it("SIGTERM: not ready at once and Submits refused UNAVAILABLE; a short job fini
     // The long job handed back dies with the process: the log says so.
     expect(proc.lines.find((l) => /unfinished job\(s\): they are lost/.test(l.msg))?.unfinished).toBe(1);
     expect(proc.lines.some((l) => l.msg === "stopped")).toBe(true);
+    expect(proc.lines.find((l) => l.msg.startsWith("draining"))?.refusingSubmits).toBe(true);
   } finally {
     ac.abort();
     client.close();

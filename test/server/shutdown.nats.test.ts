@@ -114,13 +114,13 @@ it("SIGTERM on an API process: open StreamStatus streams end with UNAVAILABLE an
 });
 
 it("SIGTERM on `npm start` with a job running: not ready at once, a Submit during the grace is accepted (JetStream keeps it); exit 0; the next worker runs both jobs", async () => {
-  const { api, url } = await startApi({ JETQ_WORKERS: "true", JETQ_SHUTDOWN_GRACE_MS: "2000" });
+  const { api, url } = await startApi({ JETQ_WORKERS: "true", JETQ_SHUTDOWN_GRACE_MS: "4000" });
   const client = open(url);
   let longId: string;
   let lateId: string;
   try {
     // Outlives the grace: handed back at shutdown.
-    longId = (await client.submit({ queue: "echo", input: value({ sleep_ms: 4_000, which: "long" }) })).id;
+    longId = (await client.submit({ queue: "echo", input: value({ sleep_ms: 6_000, which: "long" }) })).id;
     await running(client, longId);
 
     api.proc.kill("SIGTERM");
@@ -130,7 +130,7 @@ it("SIGTERM on `npm start` with a job running: not ready at once, a Submit durin
         return { status: res.status, body: (await res.json()) as unknown };
       },
       (r) => r.status === 503,
-      { what: "/readyz 503", timeoutMs: 2_000 },
+      { what: "/readyz 503", timeoutMs: 3_500 },
     );
     expect(notReady.body).toEqual({ ready: false, reason: "server is shutting down" });
     expect((await fetch(`${url}/healthz`)).status).toBe(200);

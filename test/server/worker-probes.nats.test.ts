@@ -52,7 +52,7 @@ it("the worker's probe port: ready, 503 while nats-server is down and 200 again 
   await api.waitForLine((l) => l.msg.includes("listening"));
   const client = PROTOCOLS.find((p) => p.name === "connect+proto h2c")!.open(`http://127.0.0.1:${apiPort}`);
   try {
-    const job = await client.submit({ queue: "echo", input: value({ sleep_ms: 2_500 }) });
+    const job = await client.submit({ queue: "echo", input: value({ sleep_ms: 4_000 }) });
     await pollUntil(() => client.getStatus({ id: job.id }), (j) => j.state === JobState.RUNNING, {
       what: "the job RUNNING",
       timeoutMs: 15_000,
@@ -60,7 +60,7 @@ it("the worker's probe port: ready, 503 while nats-server is down and 200 again 
     worker.proc.kill("SIGTERM");
     const stopping = await pollUntil(() => probe(`${base}/readyz`), (r) => r.status === 503, {
       what: "/readyz 503 on SIGTERM",
-      timeoutMs: 2_000,
+      timeoutMs: 3_500,
     });
     expect(JSON.parse(stopping.body)).toEqual({ ready: false, reason: "worker is shutting down" });
     expect((await probe(`${base}/healthz`)).status).toBe(200);

@@ -17,6 +17,9 @@ RUN npm ci --omit=dev --no-audit --no-fund
 COPY --from=build /app/dist ./dist
 ENV PORT=8080
 EXPOSE 8080
+# Probes on $PORT: GET /healthz (alive), GET /readyz (can serve). No
+# HEALTHCHECK here: the image also runs `npm run worker`, whose probes are
+# opt-in (JETQ_PROBE_PORT); docker-compose.yml sets one per service.
 USER node
 # The same command as `npm start` (package.json), without npm in between so SIGTERM reaches jetq.
 CMD ["node", "--max-semi-space-size=32", "dist/src/main.js"]

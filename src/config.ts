@@ -94,6 +94,8 @@ const EnvSchema = z.object({
   JETQ_REPLICAS: int(1, 5).default(1),
   JETQ_RETENTION_MS: int(1_000, 365 * 24 * 60 * 60 * 1000).default(86_400_000),
   JETQ_WORKERS: bool.default(true),
+  // Worker-only processes: a port for /healthz and /readyz; unset = none.
+  JETQ_PROBE_PORT: int(1, 65535).optional(),
   // Largest job input and output; larger inputs are RESOURCE_EXHAUSTED at Submit.
   JETQ_MAX_PAYLOAD_BYTES: int(1024, 256 * 1024 * 1024).default(16 * 1024 * 1024),
   // Unset: JETQ_MAX_PAYLOAD_BYTES plus room for the rest of the request.
@@ -129,6 +131,8 @@ export interface Config {
   retentionMs: number;
   /** Run in-process workers for the built-in handlers. */
   workers: boolean;
+  /** `npm run worker`: where it serves /healthz and /readyz; unset = no probe port. */
+  probePort?: number;
   /** Largest request the server reads. */
   readMaxBytes: number;
   /** Largest job input and output (JSON bytes). */
@@ -235,6 +239,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     replicas: e.JETQ_REPLICAS,
     retentionMs: e.JETQ_RETENTION_MS,
     workers: e.JETQ_WORKERS,
+    probePort: e.JETQ_PROBE_PORT,
     readMaxBytes: e.JETQ_READ_MAX_BYTES ?? e.JETQ_MAX_PAYLOAD_BYTES + REQUEST_OVERHEAD_BYTES,
     maxPayloadBytes: e.JETQ_MAX_PAYLOAD_BYTES,
     httpAllowedHosts: e.JETQ_HTTP_ALLOWED_HOSTS,

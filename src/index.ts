@@ -25,6 +25,7 @@ export type {
   LogLevel,
   QueueConfig,
   QueueCounts,
+  Readiness,
   ReadOptions,
   SubmitInput,
   WatchOptions,

@@ -154,7 +154,12 @@ async function main(): Promise<void> {
 
   let worker: Worker | undefined;
   let server: RunningServer | undefined;
+  // The order matters (README "Shutdown"): first stop looking ready, so
+  // balancers send new calls elsewhere (and, on the embedded engine, refuse
+  // new jobs, which would die with us); then give running jobs their grace;
+  // then end open streams and close the listener; then the engine.
   const stop = async () => {
+    server?.drain();
     await worker?.stop({ graceMs: config.shutdownGraceMs });
     await server?.close();
     await engine.close();

@@ -181,8 +181,18 @@ export interface EngineStats {
   openWatches: number;
 }
 
+/** Whether the engine can serve calls now; reason says why not. */
+export interface Readiness {
+  ready: boolean;
+  reason?: string;
+}
+
 export interface Engine {
   readonly kind: "nats" | "memory";
+  /** Cheap (no round trip): what the engine last learned about its backend. */
+  readiness(): Readiness;
+  /** Calls listener each time readiness().ready flips; returns the unsubscribe. */
+  onReadinessChange(listener: (readiness: Readiness) => void): () => void;
   /** Creates the queue if missing and sets its defaults. Idempotent. */
   declareQueue(queue: string, config?: Partial<QueueConfig>): Promise<void>;
   submit(input: SubmitInput): Promise<JobStatus>;

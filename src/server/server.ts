@@ -18,11 +18,13 @@ import { guardBinaryDecoding } from "./decode-guard.js";
 import { guardUnauthenticatedBodies } from "./auth-guard.js";
 import { createAuthInterceptor } from "./auth-interceptor.js";
 import { withCors } from "./cors.js";
+import { createDrainInterceptor } from "./drain.js";
 import { createHealthService } from "./health.js";
 import { createLoggingInterceptor } from "./interceptors.js";
 import { createConnectFastPath } from "./connect-fast-path.js";
 import { createListener } from "./listener.js";
 import { drainOversizedBodies } from "./oversized.js";
+import { answerProbe } from "./probes.js";
 
 export interface ServerOptions {
   engine: Engine;
@@ -51,6 +53,13 @@ export interface RunningServer {
   readonly port: number;
   /** Calls the Connect fast path (connect-fast-path.ts) took, for tests and diagnostics. */
   readonly fastPathCalls: number;
+  /**
+   * Starts the shutdown without closing anything: readiness fails at once
+   * (/readyz 503, health NOT_SERVING) and, on the embedded engine, Submits
+   * are refused UNAVAILABLE; everything else is served until close().
+   */
+  drain(): void;
+  /** drain(), then ends open streams with UNAVAILABLE and closes the listener. */
   close(): Promise<void>;
 }
 
@@ -65,7 +74,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // connect-es links every call it serves (gRPC streams too) to it.
   setMaxListeners(0, shutdown.signal);
 
-  const health = createHealthService([QueueService.typeName]);
+  const health = createHealthService([QueueService.typeName], options.engine);
+  let draining = false;
+  // A job accepted now would die with this process on the embedded engine;
+  // JetStream keeps it for the other instances.
+  const refuseSubmits = () => draining && options.engine.kind === "memory";
   const keys = createKeyStore(options.apiKeys ?? []);
   const auth = createAuthInterceptor({
     keys,
@@ -79,7 +92,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     grpcWeb: true,
     readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
     shutdownSignal: shutdown.signal,
-    interceptors: [createLoggingInterceptor(logger), auth],
+    interceptors: [createLoggingInterceptor(logger), createDrainInterceptor(refuseSubmits), auth],
     acceptCompression: [compressionGzip, compressionBrotli],
     // JSON answers show zero values too ({"removed": false}, {"inQueue": 0}):
     // curl users should not have to know proto3 omits defaults.
@@ -92,23 +105,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     guardBinaryDecoding(router, routerOptions);
     guardUnauthenticatedBodies(router, keys, routerOptions.readMaxBytes);
   };
-  let closing = false;
   const handler = connectNodeAdapter({
     routes,
     ...routerOptions,
     // Plain HTTP for probes that cannot speak gRPC (wget/curl healthchecks),
     // and a hint instead of an empty 404 for someone poking at the port.
     fallback(req, res) {
-      const path = (req.url ?? "/").split("?", 1)[0];
-      if (path === "/healthz") {
-        res.writeHead(closing ? 503 : 200, { "content-type": "text/plain; charset=utf-8" });
-        res.end(closing ? "shutting down\n" : "ok\n");
-        return;
-      }
+      if (answerProbe(req, res, health.readiness)) return;
       res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
       res.end(
         "jetq: this port serves jetq.v1.QueueService over Connect, gRPC and gRPC-Web " +
-          "(e.g. POST /jetq.v1.QueueService/Submit), grpc.health.v1.Health, and GET /healthz\n",
+          "(e.g. POST /jetq.v1.QueueService/Submit), grpc.health.v1.Health, GET /healthz (alive) and GET /readyz (can serve)\n",
       );
     },
   });
@@ -146,6 +153,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const urlHost = wildcard ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
   const url = `http://${urlHost}:${port}`;
 
+  const drain = () => {
+    if (draining) return;
+    draining = true;
+    health.drain();
+    logger.info(
+      { refusingSubmits: refuseSubmits() },
+      refuseSubmits()
+        ? "draining: not ready; Submits are refused (embedded engine)"
+        : "draining: not ready; Submits are still accepted (JetStream keeps them)",
+    );
+  };
   let closed: Promise<void> | undefined;
   return {
     url,
@@ -153,10 +171,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     get fastPathCalls() {
       return fastPathCalls;
     },
+    drain,
     close() {
       closed ??= (async () => {
-        closing = true;
-        health.setNotServing();
+        drain();
+        health.close();
         shutdown.abort(new ConnectError("server is shutting down; retry on another instance", Code.Unavailable));
         await listener.close(options.closeGraceMs ?? 5_000);
       })();

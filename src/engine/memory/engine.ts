@@ -54,6 +54,7 @@ import type { SeqSet } from "./order-stats.js";
 import { createTimerHeap } from "./timer-heap.js";
 import { createPositionPacer, type PositionPacerOptions } from "../position-pacer.js";
 import { notifyWatchers, watchJob } from "./watch.js";
+import { createReadinessState } from "../readiness.js";
 
 export interface MemoryEngineOptions {
   /** How long terminal jobs (and their logs) stay readable. Default 24h. */
@@ -416,8 +417,13 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
 
   // ------------------------------------------------------------ the Engine
 
+  // Nothing to lose touch with: ready while open.
+  const readiness = createReadinessState();
+
   const engine: Engine = {
     kind: "memory",
+    readiness: readiness.get,
+    onReadinessChange: readiness.subscribe,
 
     async declareQueue(queue, config = {}) {
       ensureOpen("declare queues");
@@ -578,7 +584,9 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     async close() {
       if (closed) return;
       closed = true;
+      let unfinished = 0;
       for (const q of queues.values()) {
+        unfinished += q.live.size;
         for (const waiter of q.waiters.splice(0)) waiter.serve([]);
         for (const job of q.live.values()) {
           if (job.delivery) clearTimeout(job.delivery.timer);
@@ -589,7 +597,14 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       retention.clear();
       pacer.close();
       for (const watcher of [...watchers]) watcher.closed();
-      logger?.debug("memory engine closed");
+      readiness.set({ ready: false, reason: "engine closed" });
+      // Nobody else will ever run them: say so, rather than lose them quietly.
+      if (unfinished > 0) {
+        logger?.warn(
+          { unfinished },
+          `memory engine closed with ${unfinished} unfinished job(s): they are lost (the embedded engine keeps jobs in this process only)`,
+        );
+      } else logger?.debug("memory engine closed");
     },
   };
   internals.set(engine, {

@@ -40,6 +40,7 @@ import { ensureQueue, ensureShared, type LayoutOptions } from "./setup.js";
 import { createStateDeriver, type JobRef } from "./state.js";
 import { createSubmitter } from "./submit.js";
 import type { PositionPacerOptions } from "../position-pacer.js";
+import { watchNatsReadiness } from "./readiness.js";
 import { createWatches } from "./watch.js";
 
 export interface NatsEngineOptions {
@@ -59,6 +60,8 @@ export interface NatsEngineOptions {
   maxPayloadBytes?: number;
   /** How position-only updates of watches are paced (defaults: ../position-pacer.ts). */
   positionUpdates?: PositionPacerOptions;
+  /** How often readiness asks whether JetStream answers while it does; default 5000. */
+  readinessProbeMs?: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -109,6 +112,13 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
   }
 
   const link = watchLink(nc);
+  const readiness = watchNatsReadiness({
+    nc,
+    probe: () => jsm.getAccountInfo(),
+    probeIntervalMs: options.readinessProbeMs ?? 5_000,
+    timeoutMs: timeout,
+    ...(logger ? { logger } : {}),
+  });
   const maxPayload = () => nc.info?.max_payload ?? 1024 * 1024;
   const records = createRecordStore(shared.jobs);
   const blobs = createBlobStore(js, layout);
@@ -256,6 +266,8 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
 
   const engine: Engine = {
     kind: "nats",
+    readiness: readiness.state.get,
+    onReadinessChange: readiness.state.subscribe,
 
     async declareQueue(queue: string, config?: Partial<QueueConfig>) {
       assertQueueName(queue);
@@ -367,6 +379,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     async close() {
       if (closed) return;
       closed = true;
+      readiness.close();
       closing.abort();
       clearInterval(timer);
       watches.closeAll(unavailable("the engine was closed while the job was watched; reconnect and watch again"));

@@ -6,6 +6,7 @@ import { setMaxListeners } from "node:events";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { queueNotFound, unavailable } from "../errors.js";
+import { assertMaxLostLeases } from "../lost-leases.js";
 import { jobIdParts, parseJobId } from "../job-id.js";
 import { assertQueueName } from "../queue-name.js";
 import { submitThenWatch } from "../submit-and-watch.js";
@@ -261,6 +262,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       assertQueueName(queue);
       assertOpen();
       const full: QueueConfig = { ...DEFAULT_QUEUE_CONFIG, ...stripUndefined(config ?? {}) };
+      assertMaxLostLeases("config.maxLostLeases", full.maxLostLeases, "leave it unset for the default");
       const declaring = async () => {
         await ensureQueue(jsm, queue, full, layout);
         await queueConfigs.put(queue, full);

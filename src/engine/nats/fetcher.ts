@@ -1,14 +1,16 @@
 /**
  * Worker side of the engine: one pull of at most `max` deliveries from the
  * queue's `workers` consumer, turned into leases. Attempts are counted here
- * (delivery count minus hand-backs); a delivery past its job's attempts ends
- * the job FAILED (ATTEMPTS_EXHAUSTED) instead of becoming a lease.
+ * (delivery count minus hand-backs), and lost leases (see lost-leases.ts):
+ * a delivery after one lost lease too many ends the job FAILED (WORKER_LOST)
+ * instead of becoming a lease.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { formatJobId } from "../job-id.js";
-import { isTerminal, type JobLease, type QueueConfig } from "../types.js";
+import { attemptsUsed, tooManyLostLeases, workerLostError } from "../lost-leases.js";
+import { isTerminal, type JobError, type JobLease, type QueueConfig } from "../types.js";
 import type { BlobStore } from "./blobs.js";
 import type { Delivery } from "./delivery.js";
 import { statusEventOf, type EventHub } from "./events.js";
@@ -19,7 +21,7 @@ import { createLease, type LeaseContext } from "./lease.js";
 import type { LiveJobs } from "./live.js";
 import { pullBatch } from "./pull.js";
 import type { QueueInfoCache } from "./queue-info.js";
-import type { JobRecord, RecordStore } from "./records.js";
+import { lostLeasesBefore, type JobRecord, type RecordStore } from "./records.js";
 
 export interface FetcherDeps {
   nc: NatsConnection;
@@ -82,20 +84,21 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
     return all;
   };
 
-  const exhausted = async (
+  /**
+   * Ends the job FAILED with `error` at this delivery, without running it.
+   * The write is conditional; when another writer got in between (a stale
+   * lease's retry record), look again rather than ack a message whose job
+   * is not finished.
+   */
+  const failUndelivered = async (
     id: string,
     queue: string,
     meta: JobMeta,
-    config: QueueConfig,
-    attempt: number,
-    maxAttempts: number,
+    spec: { attempt: number; lost: number },
     prior: { record: JobRecord; revision: number } | undefined,
     d: Delivery,
+    error: JobError,
   ) => {
-    // The previous attempt was neither settled nor heartbeated in time. The
-    // write is conditional; when another writer got in between (a stale
-    // lease's retry record), look again rather than ack a message whose job
-    // is not finished.
     for (let round = 0; round < 3; round++) {
       if (prior && isTerminal(prior.record.state)) break;
       const record: JobRecord = {
@@ -104,13 +107,12 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
         queue,
         tenant: meta.tenant,
         createdAt: meta.createdAt,
-        attempt: attempt - 1,
+        // The last attempt that ran; this delivery does not.
+        attempt: spec.attempt - 1,
         progress: prior?.record.progress ?? live.get(id)?.progress ?? 0,
         finishedAt: Date.now(),
-        error: {
-          code: "ATTEMPTS_EXHAUSTED",
-          message: `attempt ${attempt - 1} of ${maxAttempts} was not settled nor heartbeated within ${config.ackWaitMs} ms and no attempts remain`,
-        },
+        error,
+        ...(spec.lost ? { lost: spec.lost } : {}),
       };
       const rev = await records.write(id, record, prior?.revision ?? 0);
       if (rev !== undefined) {
@@ -145,7 +147,8 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
       const released = prior?.record.released ?? 0;
       const interrupted = prior?.record.interrupted ?? 0;
       const attempt = d.deliveryCount - released;
-      const spec = { id, queue, input: null, meta, attempt, released, interrupted, config, delivery: d };
+      const lost = lostLeasesBefore(attempt, prior?.record);
+      const spec = { id, queue, input: null, meta, attempt, released, interrupted, lost, config, delivery: d };
       await createLease(deps.leaseContext, spec).release();
     },
 
@@ -172,14 +175,22 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
         const released = prior?.record.released ?? 0;
         const interrupted = prior?.record.interrupted ?? 0;
         const attempt = d.deliveryCount - released;
+        const lost = lostLeasesBefore(attempt, prior?.record);
+        if (tooManyLostLeases(lost, meta.options, config)) {
+          const error = workerLostError(lost, meta.options, config);
+          await failUndelivered(id, queue, meta, { attempt, lost }, prior, d, error);
+          continue;
+        }
+        // Only reachable when max_attempts was lowered under a job that runs.
         const maxAttempts = meta.options.maxAttempts ?? config.maxAttempts;
-        if (attempt - interrupted > maxAttempts) {
-          await exhausted(id, queue, meta, config, attempt, maxAttempts, prior, d);
+        if (attemptsUsed(attempt, interrupted, lost) > maxAttempts) {
+          const error = { code: "ATTEMPTS_EXHAUSTED", message: `no attempts remain of ${maxAttempts}` };
+          await failUndelivered(id, queue, meta, { attempt, lost }, prior, d, error);
           continue;
         }
         const input = await inputOf(id, meta, d);
         leases.push(
-          createLease(deps.leaseContext, { id, queue, input, meta, attempt, released, interrupted, config, delivery: d }),
+          createLease(deps.leaseContext, { id, queue, input, meta, attempt, released, interrupted, lost, config, delivery: d }),
         );
       }
       return leases;

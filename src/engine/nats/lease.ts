@@ -16,6 +16,7 @@ import {
   type QueueConfig,
 } from "../types.js";
 import { outputTooLarge } from "../errors.js";
+import { attemptsUsed } from "../lost-leases.js";
 import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
 import type { Link } from "./connection.js";
 import type { Delivery } from "./delivery.js";
@@ -77,6 +78,8 @@ export interface LeaseSpec {
   released: number;
   /** Attempts handed back after they began: numbered, not counted against maxAttempts. */
   interrupted?: number;
+  /** Leases lost before this delivery: numbered, not counted against maxAttempts. */
+  lost?: number;
   config: QueueConfig;
   delivery: Delivery;
 }
@@ -112,6 +115,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     ...(startedAt !== undefined ? { startedAt } : {}),
     ...(spec.released ? { released: spec.released } : {}),
     ...(spec.interrupted ? { interrupted: spec.interrupted } : {}),
+    ...(spec.lost ? { lost: spec.lost } : {}),
   });
 
   const finish = () => {
@@ -294,7 +298,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     async fail(error: JobError, options: FailOptions = {}) {
       if (settled) return false;
       const maxAttempts = meta.options.maxAttempts ?? config.maxAttempts;
-      const used = attempt - (spec.interrupted ?? 0);
+      const used = attemptsUsed(attempt, spec.interrupted, spec.lost);
       if (options.retryable === false || used >= maxAttempts) {
         return settleTerminal(terminal("FAILED", { error }));
       }
@@ -334,12 +338,14 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
             state: "QUEUED",
             attempt,
             interrupted: (spec.interrupted ?? 0) + 1,
+            ...(spec.lost ? { lost: spec.lost } : {}),
           }
         : {
             ...(stored?.record ?? base()),
             state: "QUEUED",
             attempt: attempt - 1,
             released: spec.released + 1,
+            ...(spec.lost ? { lost: spec.lost } : {}),
           };
       delete record.finishedAt;
       const rev = await ctx.records.write(id, record, stored?.revision ?? 0);

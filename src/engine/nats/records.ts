@@ -28,6 +28,23 @@ export interface JobRecord {
    * knows it is one, but not counted against max_attempts.
    */
   interrupted?: number;
+  /**
+   * Leases lost so far (the worker died or stalled: no outcome within the
+   * ack wait), counted by the delivery after each: see lostLeasesBefore.
+   */
+  lost?: number;
+}
+
+/**
+ * Lost leases before the delivery numbered `attempt`: those the record
+ * counted, plus every earlier attempt after the last one whose end the record
+ * shows (fail and release write QUEUED with their attempt; begin writes
+ * RUNNING, which only a lost lease leaves behind).
+ */
+export function lostLeasesBefore(attempt: number, prior: JobRecord | undefined): number {
+  if (!prior) return attempt - 1;
+  const endedUpTo = prior.state === "RUNNING" ? prior.attempt - 1 : prior.attempt;
+  return (prior.lost ?? 0) + Math.max(0, attempt - 1 - endedUpTo);
 }
 
 export interface StoredRecord {

@@ -47,3 +47,21 @@ export function assertMaxLostLeases(field: string, n: unknown, unset: string): n
   }
   return n;
 }
+
+/**
+ * Why a delivery must not run, its job ending FAILED with the error: one
+ * lost lease too many, or no attempts left (only when max_attempts was
+ * lowered under a job that runs). undefined: it runs.
+ */
+export function refusalOf(
+  run: { attempt: number; interrupted: number; lost: number },
+  options: JobOptions,
+  config: QueueConfig,
+): JobError | undefined {
+  if (tooManyLostLeases(run.lost, options, config)) return workerLostError(run.lost, options, config);
+  const maxAttempts = options.maxAttempts ?? config.maxAttempts;
+  if (attemptsUsed(run.attempt, run.interrupted, run.lost) > maxAttempts) {
+    return { code: "ATTEMPTS_EXHAUSTED", message: `no attempts remain of ${maxAttempts}` };
+  }
+  return undefined;
+}

@@ -349,10 +349,12 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   const onLeaseExpired = (d: Delivery) => {
     const job = d.job;
     if (closed || job.delivery !== d) return;
-    // A lost lease is not the job's failure (see lost-leases.ts).
-    job.lost = (job.lost ?? 0) + 1;
-    if (tooManyLostLeases(job.lost, job.options, job.queue.config)) {
-      finish(job, "FAILED", { error: workerLostError(job.lost, job.options, job.queue.config) });
+    // A lost lease is not the job's failure (see lost-leases.ts); one that
+    // never began is no run at all, as a release before begin.
+    if (d.begun) job.lost = (job.lost ?? 0) + 1;
+    else job.deliveries--;
+    if (d.begun && tooManyLostLeases(job.lost ?? 0, job.options, job.queue.config)) {
+      finish(job, "FAILED", { error: workerLostError(job.lost ?? 0, job.options, job.queue.config) });
       return;
     }
     logger?.debug({ id: job.id, attempt: d.attempt, lost: job.lost }, "lease expired; redelivering");

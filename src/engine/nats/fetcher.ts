@@ -1,15 +1,15 @@
 /**
  * Worker side of the engine: one pull of at most `max` deliveries from the
- * queue's `workers` consumer, turned into leases. Attempts are counted here
- * (delivery count minus hand-backs), and lost leases (see lost-leases.ts):
- * a delivery after one lost lease too many ends the job FAILED (WORKER_LOST)
- * instead of becoming a lease.
+ * queue's `workers` consumer, turned into leases. A redelivery's attempt and
+ * lost leases come from the job's record (runAccount); one after a lost lease
+ * too many ends the job FAILED (WORKER_LOST, see lost-leases.ts) instead of
+ * becoming a lease.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { formatJobId } from "../job-id.js";
-import { attemptsUsed, tooManyLostLeases, workerLostError } from "../lost-leases.js";
+import { refusalOf } from "../lost-leases.js";
 import { isTerminal, type JobError, type JobLease, type QueueConfig } from "../types.js";
 import type { BlobStore } from "./blobs.js";
 import type { Delivery } from "./delivery.js";
@@ -21,7 +21,7 @@ import { createLease, type LeaseContext } from "./lease.js";
 import type { LiveJobs } from "./live.js";
 import { pullBatch } from "./pull.js";
 import type { QueueInfoCache } from "./queue-info.js";
-import { lostLeasesBefore, type JobRecord, type RecordStore } from "./records.js";
+import { runAccount, type JobRecord, type RecordStore } from "./records.js";
 
 export interface FetcherDeps {
   nc: NatsConnection;
@@ -144,11 +144,7 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
       const id = formatJobId({ queue, seq: d.streamSeq, token: meta.token });
       const prior = d.deliveryCount > 1 ? await records.get(id) : undefined;
       if (prior && isTerminal(prior.record.state)) return d.ack();
-      const released = prior?.record.released ?? 0;
-      const interrupted = prior?.record.interrupted ?? 0;
-      const attempt = d.deliveryCount - released;
-      const lost = lostLeasesBefore(attempt, prior?.record);
-      const spec = { id, queue, input: null, meta, attempt, released, interrupted, lost, config, delivery: d };
+      const spec = { id, queue, input: null, meta, ...runAccount(prior?.record), config, delivery: d };
       await createLease(deps.leaseContext, spec).release();
     },
 
@@ -172,25 +168,15 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
             continue;
           }
         }
-        const released = prior?.record.released ?? 0;
-        const interrupted = prior?.record.interrupted ?? 0;
-        const attempt = d.deliveryCount - released;
-        const lost = lostLeasesBefore(attempt, prior?.record);
-        if (tooManyLostLeases(lost, meta.options, config)) {
-          const error = workerLostError(lost, meta.options, config);
-          await failUndelivered(id, queue, meta, { attempt, lost }, prior, d, error);
-          continue;
-        }
-        // Only reachable when max_attempts was lowered under a job that runs.
-        const maxAttempts = meta.options.maxAttempts ?? config.maxAttempts;
-        if (attemptsUsed(attempt, interrupted, lost) > maxAttempts) {
-          const error = { code: "ATTEMPTS_EXHAUSTED", message: `no attempts remain of ${maxAttempts}` };
-          await failUndelivered(id, queue, meta, { attempt, lost }, prior, d, error);
+        const run = runAccount(prior?.record);
+        const refusal = refusalOf(run, meta.options, config);
+        if (refusal) {
+          await failUndelivered(id, queue, meta, run, prior, d, refusal);
           continue;
         }
         const input = await inputOf(id, meta, d);
         leases.push(
-          createLease(deps.leaseContext, { id, queue, input, meta, attempt, released, interrupted, lost, config, delivery: d }),
+          createLease(deps.leaseContext, { id, queue, input, meta, ...run, config, delivery: d }),
         );
       }
       return leases;

@@ -108,6 +108,8 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
   let unregister: (() => void) | undefined;
   /** The RUNNING record's write, while it runs beside the handler (see begin). */
   let marking: Promise<unknown> | undefined;
+  /** markRunning is settling the lease itself: it must not wait for itself. */
+  let markSettling = false;
 
   const base = (): Omit<JobRecord, "state"> => ({
     queue,
@@ -155,6 +157,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
 
   /** Ends the job FAILED without running this delivery (see refusalOf). */
   const refuse = async (error: JobError) => {
+    markSettling = true;
     await settleTerminal(terminal("FAILED", { error, attempt: run.attempt - 1 }));
     return false;
   };
@@ -198,7 +201,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
 
   /** Writes a terminal record conditionally, then acks and announces it. */
   const settleTerminal = async (record: JobRecord): Promise<boolean> => {
-    await marking;
+    if (!markSettling) await marking;
     if (settled) return false;
     await ctx.logs.flushed(id);
     const maxOutput = ctx.maxOutputBytes ?? MAX_BLOB_BYTES;

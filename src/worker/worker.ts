@@ -191,7 +191,8 @@ export function createWorker(options: WorkerOptions): Worker {
 
   async function execute(q: QueueRuntime, job: ActiveJob): Promise<void> {
     const { lease, controller } = job;
-    const log = new JobLog(logger, { queue: q.name, job: lease.id, attempt: lease.attempt });
+    const bindings = { queue: q.name, job: lease.id, attempt: lease.attempt };
+    const log = new JobLog(logger, bindings);
     // From the first engine call on: a begin() or settle retried while the
     // engine is unreachable must not let the delivery's ack wait run out.
     const heartbeat = setInterval(
@@ -212,6 +213,8 @@ export function createWorker(options: WorkerOptions): Worker {
         return;
       }
       if (job.released) return;
+      // begin() numbers the attempt from the job's record (a crash before may have shifted it).
+      bindings.attempt = lease.attempt;
       await runHandler(q, job, log);
     } finally {
       clearInterval(heartbeat);

@@ -6,7 +6,18 @@
  */
 import { expect, test } from "vitest";
 import type { Engine, JobLease, JobStatus } from "../../src/engine/types.js";
-import { fetchFor, fetchOne, forEachEngine, startWorker, waitFor, waitForCount, waitForState } from "./harness.js";
+import {
+  Code,
+  expectConnectError,
+  fetchFor,
+  fetchOne,
+  forEachEngine,
+  startWorker,
+  uniqueQueue,
+  waitFor,
+  waitForCount,
+  waitForState,
+} from "./harness.js";
 
 /** Keeps fetching (NATS notices a lapsed lease at its redelivery) until the job ends FAILED. */
 async function waitFailed(env: { api: Engine; worker: Engine }, q: string, id: string): Promise<JobStatus> {
@@ -98,5 +109,17 @@ forEachEngine("lost leases", (env) => {
     const failed = await waitFailed(env, q, id);
     expect(failed.error?.code).toBe("WORKER_LOST");
     expect(failed.attempt).toBe(3);
+  });
+
+  test("a queue's maxLostLeases out of 0..100 is INVALID_ARGUMENT naming it, and declares nothing", async () => {
+    for (const bad of [-1, 101, 1.5]) {
+      const q = uniqueQueue("badlost");
+      await expectConnectError(
+        env.worker.declareQueue(q, { maxLostLeases: bad }),
+        Code.InvalidArgument,
+        /^config\.maxLostLeases: .* out of range: use 0 to 100/,
+      );
+      await expectConnectError(env.api.submit({ queue: q, input: 1 }), Code.NotFound);
+    }
   });
 });

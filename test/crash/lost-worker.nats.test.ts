@@ -14,6 +14,8 @@ import { crash, eventually, executions, JobState, json, startApi, startCrashWork
 const ACK_WAIT_MS = 4_000;
 
 const backend = useNatsForProcesses();
+/** Worker processes start in seconds on a loaded machine, and each lost lease waits out an ack wait. */
+const TEST_TIMEOUT_MS = 90_000;
 
 /** Worker processes with the queue's defaults (no max attempts or lost-lease cap of their own). */
 const defaults = (queue: string) => ({
@@ -51,7 +53,7 @@ test("default settings: kill -9 of the only worker, a new worker runs the job as
   expect(runs.starts.get(job.id)).toEqual([1, 2]);
   expect(runs.done.get(job.id)).toBe(1);
   console.log(`[crash:lost-worker] default settings: killed the only worker, attempt 2 started ${rerunAfterMs} ms later and COMPLETED`);
-});
+}, TEST_TIMEOUT_MS);
 
 test("a job whose workers die once more than its max_lost_leases ends FAILED WORKER_LOST and never runs again", async () => {
   const queue = uniqueQueue("lostcap");
@@ -80,4 +82,4 @@ test("a job whose workers die once more than its max_lost_leases ends FAILED WOR
   expect(executions(workers).starts.get(job.id)).toEqual([1, 2]);
   expect((await api.client.getStatus({ id: job.id })).state).toBe(JobState.FAILED);
   console.log(`[crash:lost-worker] ${failed.error?.message}`);
-});
+}, TEST_TIMEOUT_MS);

@@ -227,9 +227,10 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     }
     let rev = await ctx.records.write(id, record, revision, encoded);
     if (rev === undefined) {
+      // Our own RUNNING record under a revision whose answer was lost, or a
+      // record gone past the retention under a long run: write over it.
       const now = await ctx.records.get(id);
-      if (!now || !ours(now.record)) return lost();
-      rev = await ctx.records.write(id, record, now.revision, encoded);
+      if (!now || ours(now.record)) rev = await ctx.records.write(id, record, now?.revision ?? 0, encoded);
       if (rev === undefined) return lost();
     }
     revision = rev;

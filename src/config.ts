@@ -84,6 +84,7 @@ const EnvSchema = z.object({
   JETQ_CONCURRENCY: int(1, 10_000).default(16),
   JETQ_ACK_WAIT_MS: int(1_000, 24 * 60 * 60 * 1000).default(30_000),
   JETQ_MAX_ATTEMPTS: int(1, 100).default(1),
+  JETQ_MAX_LOST_LEASES: int(0, 100).default(5),
   JETQ_SHUTDOWN_GRACE_MS: int(0, 60 * 60 * 1000).default(10_000),
   JETQ_STORAGE: z
     .string()
@@ -125,6 +126,8 @@ export interface Config {
   concurrency: number;
   ackWaitMs: number;
   maxAttempts: number;
+  /** Lost leases (crashed workers) a job survives unless it says otherwise. */
+  maxLostLeases: number;
   shutdownGraceMs: number;
   storage: "file" | "memory";
   replicas: number;
@@ -234,6 +237,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     concurrency: e.JETQ_CONCURRENCY,
     ackWaitMs: e.JETQ_ACK_WAIT_MS,
     maxAttempts: e.JETQ_MAX_ATTEMPTS,
+    maxLostLeases: e.JETQ_MAX_LOST_LEASES,
     shutdownGraceMs: e.JETQ_SHUTDOWN_GRACE_MS,
     storage: e.JETQ_STORAGE,
     replicas: e.JETQ_REPLICAS,

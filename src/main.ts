@@ -58,7 +58,10 @@ export function builtinQueues(config: Config): Record<string, QueueRegistration>
   return Object.fromEntries(
     Object.entries(handlers).map(([queue, handler]) => [
       queue,
-      { handler, config: { ackWaitMs: config.ackWaitMs, maxAttempts: config.maxAttempts } },
+      {
+        handler,
+        config: { ackWaitMs: config.ackWaitMs, maxAttempts: config.maxAttempts, maxLostLeases: config.maxLostLeases },
+      },
     ]),
   );
 }

@@ -10,6 +10,7 @@ it("has defaults for everything", () => {
     concurrency: 16,
     ackWaitMs: 30_000,
     maxAttempts: 1,
+    maxLostLeases: 5,
     shutdownGraceMs: 10_000,
     storage: "file",
     replicas: 1,
@@ -43,6 +44,7 @@ it("parses every variable, empty ones counting as unset", () => {
     JETQ_CONCURRENCY: "4",
     JETQ_ACK_WAIT_MS: "5000",
     JETQ_MAX_ATTEMPTS: "3",
+    JETQ_MAX_LOST_LEASES: "0",
     JETQ_SHUTDOWN_GRACE_MS: "0",
     JETQ_STORAGE: "memory",
     JETQ_REPLICAS: "3",
@@ -58,6 +60,7 @@ it("parses every variable, empty ones counting as unset", () => {
     concurrency: 4,
     ackWaitMs: 5000,
     maxAttempts: 3,
+    maxLostLeases: 0,
     shutdownGraceMs: 0,
     storage: "memory",
     replicas: 3,
@@ -70,7 +73,7 @@ it("parses every variable, empty ones counting as unset", () => {
 it("names every bad variable and what it allows", () => {
   let error: unknown;
   try {
-    parseConfig({ PORT: "70000", JETQ_STORAGE: "disk", JETQ_WORKERS: "maybe", JETQ_CONCURRENCY: "1.5" });
+    parseConfig({ PORT: "70000", JETQ_STORAGE: "disk", JETQ_WORKERS: "maybe", JETQ_CONCURRENCY: "1.5", JETQ_MAX_LOST_LEASES: "101" });
   } catch (err) {
     error = err;
   }
@@ -80,4 +83,5 @@ it("names every bad variable and what it allows", () => {
   expect(message).toContain('JETQ_STORAGE="disk": must be "file" or "memory"');
   expect(message).toContain('JETQ_WORKERS="maybe": must be "true" or "false"');
   expect(message).toContain('JETQ_CONCURRENCY="1.5": must be a whole number');
+  expect(message).toContain('JETQ_MAX_LOST_LEASES="101": must be at most 100');
 });

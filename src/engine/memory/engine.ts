@@ -20,6 +20,7 @@ import {
 } from "../errors.js";
 import { formatJobId, newToken, parseJobId } from "../job-id.js";
 import { assertQueueName } from "../queue-name.js";
+import { assertMaxLostLeases, attemptsUsed, tooManyLostLeases, workerLostError } from "../lost-leases.js";
 import { submitThenWatch } from "../submit-and-watch.js";
 import {
   DEFAULT_QUEUE_CONFIG,
@@ -308,7 +309,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       if (closed || job.delivery !== d) return false;
       const jobError = { code: String(error.code), message: String(error.message) };
       const retryable = failOptions.retryable !== false;
-      const used = d.attempt - (job.interrupted ?? 0);
+      const used = attemptsUsed(d.attempt, job.interrupted, job.lost);
       if (!retryable || used >= maxAttemptsOf(job)) {
         finish(job, "FAILED", { error: jobError });
         return true;
@@ -349,18 +350,15 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   const onLeaseExpired = (d: Delivery) => {
     const job = d.job;
     if (closed || job.delivery !== d) return;
-    const max = maxAttemptsOf(job);
-    const used = d.attempt - (job.interrupted ?? 0);
-    if (used >= max) {
-      finish(job, "FAILED", {
-        error: {
-          code: "ATTEMPTS_EXHAUSTED",
-          message: `attempt ${used} of ${max} was neither finished nor heartbeated within ${d.ackWaitMs} ms, and no attempts remain`,
-        },
-      });
+    // A lost lease is not the job's failure (see lost-leases.ts); one that
+    // never began is no run at all, as a release before begin.
+    if (d.begun) job.lost = (job.lost ?? 0) + 1;
+    else job.deliveries--;
+    if (d.begun && tooManyLostLeases(job.lost ?? 0, job.options, job.queue.config)) {
+      finish(job, "FAILED", { error: workerLostError(job.lost ?? 0, job.options, job.queue.config) });
       return;
     }
-    logger?.debug({ id: job.id, attempt: d.attempt }, "lease expired; redelivering");
+    logger?.debug({ id: job.id, attempt: d.attempt, lost: job.lost }, "lease expired; redelivering");
     leavePhase(job);
     const wasRunning = job.state === "RUNNING";
     job.state = "QUEUED";
@@ -629,6 +627,7 @@ function validateConfig(config: QueueConfig): QueueConfig {
   positive("maxAttempts", true);
   positive("backoffBaseMs");
   positive("backoffMaxMs");
+  assertMaxLostLeases("config.maxLostLeases", config.maxLostLeases, "leave it unset for the default");
   return { ...config };
 }
 
@@ -657,6 +656,9 @@ function validateJobOptions(options: JobOptions): JobOptions {
       throw invalidArgument(`options.${field}: ${v} must be greater than zero`);
     }
     out[field] = v;
+  }
+  if (options.maxLostLeases !== undefined) {
+    out.maxLostLeases = assertMaxLostLeases("options.maxLostLeases", options.maxLostLeases, "leave it unset for the queue's default");
   }
   return out;
 }

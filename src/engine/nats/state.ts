@@ -252,9 +252,10 @@ export function createStateDeriver(deps: {
           recent?.finished(ref.id, final);
         }
         if (!isTerminal(status.state)) {
-          // A retry record: the live view of this process may be newer.
+          // A RUNNING or retry record: the live view of this process may be
+          // newer (progress, or the attempt that began since).
           const info = live.get(ref.id);
-          if (info?.running && info.attempt > status.attempt) {
+          if (info?.running && info.attempt >= status.attempt) {
             status.state = "RUNNING";
             status.attempt = info.attempt;
             if (info.startedAt !== undefined) status.startedAt = info.startedAt;

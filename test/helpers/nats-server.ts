@@ -33,7 +33,21 @@ export interface NatsServerOptions {
 const BINARY = process.env.NATS_SERVER_BIN ?? "nats-server";
 const READY_TIMEOUT_MS = 15_000;
 
+/** Attempts at a start whose port another process took between the check and the bind. */
+const PORT_CLASH_RETRIES = 3;
+
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePorts(options);
+    } catch (err) {
+      const clash = err instanceof Error && err.message.includes("address already in use");
+      if (!clash || attempt > PORT_CLASH_RETRIES) throw err;
+    }
+  }
+}
+
+async function startOnFreePorts(options: NatsServerOptions): Promise<NatsServer> {
   const storeDir = await mkdtemp(join(tmpdir(), "jetq-nats-"));
   const port = await freePort();
   const monitorPort = await freePort();
@@ -49,7 +63,12 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       options.config ?? "",
     ].join("\n"),
   );
-  return launch({ confFile, storeDir, port, monitorPort });
+  try {
+    return await launch({ confFile, storeDir, port, monitorPort });
+  } catch (err) {
+    await rm(storeDir, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 export interface NatsCluster {

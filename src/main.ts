@@ -29,6 +29,8 @@ export async function openEngine(config: Config, logger: Logger): Promise<Engine
       replicas: config.replicas,
       retentionMs: config.retentionMs,
       maxPayloadBytes: config.maxPayloadBytes,
+      logBounds: config.logBounds,
+      progressIntervalMs: config.progressIntervalMs,
       name: "jetq",
       logger: logger.child({ component: "engine" }),
     });
@@ -40,6 +42,8 @@ export async function openEngine(config: Config, logger: Logger): Promise<Engine
   return createMemoryEngine({
     retentionMs: config.retentionMs,
     maxPayloadBytes: config.maxPayloadBytes,
+    logBounds: config.logBounds,
+    progressIntervalMs: config.progressIntervalMs,
     logger: logger.child({ component: "engine" }),
   });
 }
@@ -165,6 +169,7 @@ async function main(): Promise<void> {
       apiKeys: config.apiKeys,
       rateLimit: config.rateLimit,
       corsOrigins: config.corsOrigins,
+      streamCaps: config.streamCaps,
     });
   } catch (err) {
     logger.fatal({ err }, "could not start");

@@ -18,6 +18,7 @@ import {
   ConnectError,
   createContextValues,
   createServiceImplSpec,
+  type ContextValues,
   type HandlerContext,
   type Interceptor,
   type MethodImplSpec,
@@ -51,6 +52,8 @@ export interface FastPathOptions {
   shutdownSignal: AbortSignal;
   /** When set, only calls it admits (by their Authorization header) take this path. */
   admit?: (authorization: string | undefined) => boolean;
+  /** A call's context values, as connect-node's adapter option of that name. */
+  contextValues?: (req: Req) => ContextValues;
 }
 
 interface Route {
@@ -111,7 +114,7 @@ export function createConnectFastPath(o: FastPathOptions): (req: Req, res: Res) 
   };
 
   async function serveUnary(route: Route, binary: boolean, req: Req, res: Res) {
-    const ctx = contextOf(route, req, o.shutdownSignal);
+    const ctx = contextOf(route, req, o.shutdownSignal, o.contextValues?.(req));
     let status = 200;
     let body: Uint8Array;
     try {
@@ -146,7 +149,7 @@ export function createConnectFastPath(o: FastPathOptions): (req: Req, res: Res) 
     if (o.shutdownSignal.aborted) onShutdown();
     else openStreams.add(onShutdown);
     res.once("close", onClose);
-    const ctx = contextOf(route, req, abort.signal);
+    const ctx = contextOf(route, req, abort.signal, o.contextValues?.(req));
     let wroteHead = false;
     const writeHead = () => {
       if (wroteHead) return;
@@ -393,7 +396,7 @@ function drained(res: Res, signal: AbortSignal): Promise<void> {
 }
 
 /** What a handler and the interceptors see; request headers are read from node's object on demand. */
-function contextOf(route: Route, req: Req, signal: AbortSignal): HandlerContext {
+function contextOf(route: Route, req: Req, signal: AbortSignal, values?: ContextValues): HandlerContext {
   return {
     method: route.method,
     service: route.method.parent,
@@ -405,7 +408,7 @@ function contextOf(route: Route, req: Req, signal: AbortSignal): HandlerContext 
     requestHeader: headerView(req.headers),
     responseHeader: new Headers(),
     responseTrailer: new Headers(),
-    values: createContextValues(),
+    values: values ?? createContextValues(),
   };
 }
 

@@ -22,6 +22,7 @@ import { createLoggingInterceptor } from "./interceptors.js";
 import { createConnectFastPath } from "./connect-fast-path.js";
 import { createListener } from "./listener.js";
 import { drainOversizedBodies } from "./oversized.js";
+import { connectionContextValues, createStreamCapInterceptor, DEFAULT_STREAM_CAPS, type StreamCaps } from "./stream-caps.js";
 
 export interface ServerOptions {
   engine: Engine;
@@ -40,6 +41,8 @@ export interface ServerOptions {
   rateLimit?: RateLimit;
   /** Origins browsers may call from (CORS); unset or empty = no CORS headers. */
   corsOrigins?: readonly string[];
+  /** Open streams per API key and per connection (defaults: stream-caps.ts). */
+  streamCaps?: Partial<StreamCaps>;
 }
 
 export interface RunningServer {
@@ -76,7 +79,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     grpcWeb: true,
     readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
     shutdownSignal: shutdown.signal,
-    interceptors: [createLoggingInterceptor(logger), auth],
+    interceptors: [
+      createLoggingInterceptor(logger),
+      auth,
+      createStreamCapInterceptor({ ...DEFAULT_STREAM_CAPS, ...definedOnly(options.streamCaps ?? {}) }),
+    ],
+    contextValues: connectionContextValues,
     acceptCompression: [compressionGzip, compressionBrotli],
     // JSON answers show zero values too ({"removed": false}, {"inQueue": 0}):
     // curl users should not have to know proto3 omits defaults.
@@ -117,6 +125,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     readMaxBytes: routerOptions.readMaxBytes,
     jsonOptions: routerOptions.jsonOptions,
     shutdownSignal: shutdown.signal,
+    contextValues: connectionContextValues,
     // A caller without a valid key goes the guarded way (auth-guard.ts): its body is never buffered.
     ...(keys.enabled
       ? {
@@ -160,4 +169,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return closed;
     },
   };
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -265,7 +265,8 @@ export function createStateDeriver(deps: {
         status = found.status;
         tenant = found.meta.tenant;
       }
-      if (options.tenant !== undefined && options.tenant !== tenant) throw jobNotFound(ref.id);
+      // Answered as an id with another token would be, so a real id of another tenant tells nothing.
+      if (options.tenant !== undefined && options.tenant !== tenant) throw await notFound(ref);
       if (options.includeLogs) {
         await logs.flushed(ref.id);
         status.logs = await logs.read(ref.id);

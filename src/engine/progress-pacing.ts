@@ -1,13 +1,16 @@
 /**
- * Progress a handler reports becomes at most one event per interval per
- * attempt (JETQ_PROGRESS_INTERVAL_MS): the first at once, the rest coalesced,
- * and the last value always sent (a trailing event), so a handler reporting
- * in a tight loop cannot flood watchers or NATS. Reads see the newest value
- * at once; only the events are paced.
+ * Progress a handler reports becomes paced events per attempt: a burst of
+ * PROGRESS_BURST at once, then at most one per interval
+ * (JETQ_PROGRESS_INTERVAL_MS), the rest coalesced into a trailing event with
+ * the newest value, so a handler reporting in a tight loop cannot flood
+ * watchers or NATS, and the last value is never lost. Reads see the newest
+ * value at once; only the events are paced.
  */
 import { invalidArgument } from "./errors.js";
 
 export const DEFAULT_PROGRESS_INTERVAL_MS = 100;
+/** Events an attempt may send back to back before the interval applies. */
+export const PROGRESS_BURST = 10;
 
 export interface PacedProgress {
   set(value: number): void;
@@ -16,21 +19,29 @@ export interface PacedProgress {
 }
 
 export function pacedProgress(intervalMs: number, publish: (value: number) => void): PacedProgress {
-  let lastAt = -Infinity;
+  let tokens = PROGRESS_BURST;
+  let filledAt = Date.now();
   let latest = 0;
   let timer: NodeJS.Timeout | undefined;
+  const refill = () => {
+    const now = Date.now();
+    tokens = Math.min(PROGRESS_BURST, tokens + (now - filledAt) / intervalMs);
+    filledAt = now;
+  };
   const send = () => {
     timer = undefined;
-    lastAt = Date.now();
+    refill();
+    tokens = Math.max(0, tokens - 1);
     publish(latest);
   };
   return {
     set(value) {
       latest = value;
+      if (intervalMs === 0) return publish(value);
       if (timer) return;
-      const wait = lastAt + intervalMs - Date.now();
-      if (wait <= 0) send();
-      else timer = setTimeout(send, wait).unref();
+      refill();
+      if (tokens >= 1) send();
+      else timer = setTimeout(send, Math.ceil((1 - tokens) * intervalMs)).unref();
     },
     cancel() {
       if (timer) clearTimeout(timer);

@@ -109,7 +109,7 @@ const EnvSchema = z.object({
   JETQ_PROGRESS_INTERVAL_MS: int(0, 60_000).default(100),
   // Open StreamStatus/SubmitAndStream (and health Watch) streams.
   JETQ_MAX_STREAMS_PER_KEY: int(1, 1_000_000).default(1_000),
-  JETQ_MAX_STREAMS_PER_CONNECTION: int(1, 1_000_000).default(1_000),
+  JETQ_MAX_STREAMS_PER_CONNECTION: int(1, 1_000_000).default(2_500),
 });
 
 export interface Config {

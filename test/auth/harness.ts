@@ -19,6 +19,7 @@ export interface AuthJetqOptions {
   readMaxBytes?: number;
   closeGraceMs?: number;
   logger?: Logger;
+  streamCaps?: { perKey?: number; perConnection?: number };
 }
 
 export interface AuthJetq {

@@ -110,6 +110,8 @@ const EnvSchema = z.object({
   // Open StreamStatus/SubmitAndStream (and health Watch) streams.
   JETQ_MAX_STREAMS_PER_KEY: int(1, 1_000_000).default(1_000),
   JETQ_MAX_STREAMS_PER_CONNECTION: int(1, 1_000_000).default(2_500),
+  // JSON values in one job input, counted before decoding (decoding costs per value).
+  JETQ_MAX_INPUT_VALUES: int(1, 100_000_000).default(100_000),
 });
 
 export interface Config {
@@ -146,6 +148,8 @@ export interface Config {
   progressIntervalMs: number;
   /** JETQ_MAX_STREAMS_PER_KEY, JETQ_MAX_STREAMS_PER_CONNECTION. */
   streamCaps: { perKey: number; perConnection: number };
+  /** JETQ_MAX_INPUT_VALUES. */
+  maxInputValues: number;
 }
 
 /**
@@ -253,6 +257,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logBounds: { maxLines: e.JETQ_LOG_MAX_LINES, maxLineBytes: e.JETQ_LOG_MAX_LINE_BYTES, maxBytes: e.JETQ_LOG_MAX_BYTES },
     progressIntervalMs: e.JETQ_PROGRESS_INTERVAL_MS,
     streamCaps: { perKey: e.JETQ_MAX_STREAMS_PER_KEY, perConnection: e.JETQ_MAX_STREAMS_PER_CONNECTION },
+    maxInputValues: e.JETQ_MAX_INPUT_VALUES,
   };
 }
 

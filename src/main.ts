@@ -170,6 +170,7 @@ async function main(): Promise<void> {
       rateLimit: config.rateLimit,
       corsOrigins: config.corsOrigins,
       streamCaps: config.streamCaps,
+      maxInputValues: config.maxInputValues,
     });
   } catch (err) {
     logger.fatal({ err }, "could not start");

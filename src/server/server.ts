@@ -22,6 +22,7 @@ import { createLoggingInterceptor } from "./interceptors.js";
 import { createConnectFastPath } from "./connect-fast-path.js";
 import { createListener } from "./listener.js";
 import { drainOversizedBodies } from "./oversized.js";
+import { DEFAULT_MAX_INPUT_VALUES } from "./input-values.js";
 import { connectionContextValues, createStreamCapInterceptor, DEFAULT_STREAM_CAPS, type StreamCaps } from "./stream-caps.js";
 
 export interface ServerOptions {
@@ -43,6 +44,8 @@ export interface ServerOptions {
   corsOrigins?: readonly string[];
   /** Open streams per API key and per connection (defaults: stream-caps.ts). */
   streamCaps?: Partial<StreamCaps>;
+  /** Most JSON values a job input may hold; default 100,000 (input-values.ts). */
+  maxInputValues?: number;
 }
 
 export interface RunningServer {
@@ -78,6 +81,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     grpc: true,
     grpcWeb: true,
     readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+    maxInputValues: options.maxInputValues ?? DEFAULT_MAX_INPUT_VALUES,
     shutdownSignal: shutdown.signal,
     interceptors: [
       createLoggingInterceptor(logger),
@@ -126,6 +130,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     jsonOptions: routerOptions.jsonOptions,
     shutdownSignal: shutdown.signal,
     contextValues: connectionContextValues,
+    maxInputValues: routerOptions.maxInputValues,
     // A caller without a valid key goes the guarded way (auth-guard.ts): its body is never buffered.
     ...(keys.enabled
       ? {

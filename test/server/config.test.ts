@@ -21,6 +21,7 @@ it("has defaults for everything", () => {
     logBounds: { maxLines: 1_000, maxLineBytes: 4096, maxBytes: 256 * 1024 },
     progressIntervalMs: 100,
     streamCaps: { perKey: 1_000, perConnection: 2_500 },
+    maxInputValues: 100_000,
   });
 });
 

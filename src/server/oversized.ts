@@ -6,10 +6,11 @@
  * then destroys the request or leaves it paused, and node would reset the
  * connection under a client still sending (ECONNRESET or `write EPIPE`
  * instead of the answer). Instead the rest of the body is read and dropped
- * (up to discardMaxBytes) after the answer, and the connection is closed, if
- * it is to be closed at all, only once the body has arrived: a keep-alive
- * connection stays usable for the next call. Only a body declared over
- * discardMaxBytes gets `Connection: close`, as it will be cut.
+ * (up to discardMaxBytes) after the answer, which says `Connection: close`,
+ * and the connection is closed only once the body has arrived: the client
+ * finishes writing, reads its answer and opens a new connection for its
+ * next call. (Keeping such a connection alive instead made node's own
+ * HTTP/1.1 client see resets after refused 20 MiB bodies.)
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
@@ -49,15 +50,13 @@ function answerBeforeBody(h1: http.IncomingMessage, res: http.ServerResponse, di
   // Answered with the body half read and left paused.
   res.once("finish", drain);
   holdCloseUntilBodyArrived(h1);
-  const declared = Number(h1.headers["content-length"]);
-  if (declared > discardMaxBytes) {
-    // It will be cut: say so, so the client does not reuse the connection.
-    const writeHead = res.writeHead.bind(res);
-    res.writeHead = ((...args: Parameters<typeof writeHead>) => {
-      if (!h1.complete && !res.headersSent) res.setHeader("connection", "close");
-      return writeHead(...args);
-    }) as typeof res.writeHead;
-  }
+  // Answered before its body arrived: the connection closes after it (once
+  // the body is in); say so, or the client reuses it for its next call.
+  const writeHead = res.writeHead.bind(res);
+  res.writeHead = ((...args: Parameters<typeof writeHead>) => {
+    if (!h1.complete && !res.headersSent) res.setHeader("connection", "close");
+    return writeHead(...args);
+  }) as typeof res.writeHead;
 }
 
 /**

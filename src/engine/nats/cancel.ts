@@ -33,11 +33,11 @@ const ROUNDS = 5;
 export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOptions): Promise<CancelOutcome> {
   const { id } = ref;
   const checkTenant = async (tenant: string) => {
-    if (options?.tenant !== undefined && options.tenant !== tenant) throw await deps.deriver.notFound(ref);
+    if (options?.tenant !== undefined && options.tenant !== tenant) throw await deps.deriver.notFound(ref, options);
   };
   for (let round = 0; round < ROUNDS; round++) {
     const found = await deps.deriver.inspect(ref);
-    if (found.kind === "none") throw await deps.deriver.notFound(ref);
+    if (found.kind === "none") throw await deps.deriver.notFound(ref, options);
     const now = Date.now();
     const error = { code: "CANCELLED", message: "cancelled by a client" };
     let record: JobRecord;

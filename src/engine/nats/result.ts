@@ -18,9 +18,9 @@ export async function readResult(
 ): Promise<JobResult> {
   const { id } = ref;
   const found = await deps.deriver.inspect(ref);
-  if (found.kind === "none") throw await deps.deriver.notFound(ref);
+  if (found.kind === "none") throw await deps.deriver.notFound(ref, options);
   const tenant = found.kind === "record" ? found.stored.record.tenant : found.meta.tenant;
-  if (options?.tenant !== undefined && options.tenant !== tenant) throw await deps.deriver.notFound(ref);
+  if (options?.tenant !== undefined && options.tenant !== tenant) throw await deps.deriver.notFound(ref, options);
   if (found.kind === "message") throw unfinished(id, found.status.state);
   const r = found.stored.record;
   if (!isTerminal(r.state)) throw unfinished(id, r.state);

@@ -1,5 +1,5 @@
 # Build stage: compiles src/ and gen/ to dist/ (needs the dev dependencies).
-FROM node:20-bookworm-slim AS build
+FROM node:26-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -9,7 +9,7 @@ COPY src ./src
 RUN npm run build
 
 # Runtime: the compiled JavaScript and the production dependencies only.
-FROM node:20-bookworm-slim
+FROM node:26-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
@@ -17,6 +17,9 @@ RUN npm ci --omit=dev --no-audit --no-fund
 COPY --from=build /app/dist ./dist
 ENV PORT=8080
 EXPOSE 8080
+# Probes on $PORT: GET /healthz (alive), GET /readyz (can serve). No
+# HEALTHCHECK here: the image also runs `npm run worker`, whose probes are
+# opt-in (JETQ_PROBE_PORT); docker-compose.yml sets one per service.
 USER node
 # The same command as `npm start` (package.json), without npm in between so SIGTERM reaches jetq.
 CMD ["node", "--max-semi-space-size=32", "dist/src/main.js"]

@@ -5,7 +5,17 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { createKeyStore, parseApiKeysList, parseAuthFile, parseRateLimit, type ApiKeyInput, type RateLimit } from "./auth/index.js";
+import {
+  createKeyStore,
+  parseApiKeysList,
+  parseAuthFile,
+  parseRateLimit,
+  type ApiKeyInput,
+  type RateLimit,
+  type SecretGrants,
+} from "./auth/index.js";
+import { readSecretDeclarations } from "./handlers/http/secrets-config.js";
+import type { SecretDeclaration } from "./handlers/http/index.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -74,6 +84,7 @@ const EnvSchema = z.object({
   JETQ_CONCURRENCY: int(1, 10_000).default(16),
   JETQ_ACK_WAIT_MS: int(1_000, 24 * 60 * 60 * 1000).default(30_000),
   JETQ_MAX_ATTEMPTS: int(1, 100).default(1),
+  JETQ_MAX_LOST_LEASES: int(0, 100).default(5),
   JETQ_SHUTDOWN_GRACE_MS: int(0, 60 * 60 * 1000).default(10_000),
   JETQ_STORAGE: z
     .string()
@@ -84,6 +95,8 @@ const EnvSchema = z.object({
   JETQ_REPLICAS: int(1, 5).default(1),
   JETQ_RETENTION_MS: int(1_000, 365 * 24 * 60 * 60 * 1000).default(86_400_000),
   JETQ_WORKERS: bool.default(true),
+  // Worker-only processes: a port for /healthz and /readyz; unset = none.
+  JETQ_PROBE_PORT: int(1, 65535).optional(),
   // Largest job input and output; larger inputs are RESOURCE_EXHAUSTED at Submit.
   JETQ_MAX_PAYLOAD_BYTES: int(1024, 256 * 1024 * 1024).default(16 * 1024 * 1024),
   // Unset: JETQ_MAX_PAYLOAD_BYTES plus room for the rest of the request.
@@ -123,20 +136,29 @@ export interface Config {
   concurrency: number;
   ackWaitMs: number;
   maxAttempts: number;
+  /** Lost leases (crashed workers) a job survives unless it says otherwise. */
+  maxLostLeases: number;
   shutdownGraceMs: number;
   storage: "file" | "memory";
   replicas: number;
   retentionMs: number;
   /** Run in-process workers for the built-in handlers. */
   workers: boolean;
+  /** `npm run worker`: where it serves /healthz and /readyz; unset = no probe port. */
+  probePort?: number;
   /** Largest request the server reads. */
   readMaxBytes: number;
   /** Largest job input and output (JSON bytes). */
   maxPayloadBytes: number;
   /** Hosts the built-in `http` handler may call; unset: the `http` queue is not served. */
   httpAllowedHosts?: string[];
-  /** From JETQ_SECRET_<NAME> variables: substituted for `$NAME` by the `http` handler. Never log. */
-  secrets: Record<string, string>;
+  /**
+   * JETQ_SECRETS (names and URL prefixes) with values from JETQ_SECRET_<NAME>;
+   * a JETQ_SECRET_<NAME> alone may go to every allowed host. Values: never log.
+   */
+  secrets: SecretDeclaration[];
+  /** JETQ_TENANT_SECRETS: the secrets each tenant's keys may use; unset = none (with keys). */
+  tenantSecrets?: SecretGrants;
   /** JETQ_API_KEYS and JETQ_AUTH_FILE together; unset = the server runs open. Never log. */
   apiKeys?: ApiKeyInput[];
   /** JETQ_RATE_LIMIT: default per-key limit; unset = none. */
@@ -198,18 +220,6 @@ function readApiKeys(env: NodeJS.ProcessEnv): { keys?: ApiKeyInput[]; problems: 
 /** Room for the rest of a Submit request beside its input (JSON escaping, options, key). */
 const REQUEST_OVERHEAD_BYTES = 1024 * 1024;
 
-const SECRET_PREFIX = "JETQ_SECRET_";
-
-function readSecrets(env: NodeJS.ProcessEnv): Record<string, string> {
-  const secrets: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) {
-    if (key.startsWith(SECRET_PREFIX) && key.length > SECRET_PREFIX.length && value) {
-      secrets[key.slice(SECRET_PREFIX.length)] = value;
-    }
-  }
-  return secrets;
-}
-
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -226,6 +236,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const parsed = EnvSchema.safeParse(present);
   const auth = readApiKeys(env);
+  const secrets = readSecretDeclarations(env, parsed.data?.JETQ_HTTP_ALLOWED_HOSTS);
+  auth.problems.push(...secrets.problems);
   if (!parsed.success || auth.problems.length > 0) {
     const lines = (parsed.error?.issues ?? []).map((issue) => {
       const key = String(issue.path[0] ?? "?");
@@ -242,15 +254,18 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     concurrency: e.JETQ_CONCURRENCY,
     ackWaitMs: e.JETQ_ACK_WAIT_MS,
     maxAttempts: e.JETQ_MAX_ATTEMPTS,
+    maxLostLeases: e.JETQ_MAX_LOST_LEASES,
     shutdownGraceMs: e.JETQ_SHUTDOWN_GRACE_MS,
     storage: e.JETQ_STORAGE,
     replicas: e.JETQ_REPLICAS,
     retentionMs: e.JETQ_RETENTION_MS,
     workers: e.JETQ_WORKERS,
+    probePort: e.JETQ_PROBE_PORT,
     readMaxBytes: e.JETQ_READ_MAX_BYTES ?? e.JETQ_MAX_PAYLOAD_BYTES + REQUEST_OVERHEAD_BYTES,
     maxPayloadBytes: e.JETQ_MAX_PAYLOAD_BYTES,
     httpAllowedHosts: e.JETQ_HTTP_ALLOWED_HOSTS,
-    secrets: readSecrets(env),
+    secrets: secrets.declarations,
+    tenantSecrets: secrets.grants,
     apiKeys: auth.keys,
     rateLimit: e.JETQ_RATE_LIMIT,
     corsOrigins: e.JETQ_CORS_ORIGINS && e.JETQ_CORS_ORIGINS.length > 0 ? e.JETQ_CORS_ORIGINS : undefined,

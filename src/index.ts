@@ -25,6 +25,7 @@ export type {
   LogLevel,
   QueueConfig,
   QueueCounts,
+  Readiness,
   ReadOptions,
   SubmitInput,
   WatchOptions,
@@ -38,8 +39,9 @@ export type { RunningServer, ServerOptions } from "./server/server.js";
 export { createWorker, PermanentError } from "./worker/index.js";
 export type { Handler, JobContext, QueueRegistration, Worker, WorkerOptions } from "./worker/index.js";
 export { echo, builtinHandlers } from "./handlers/index.js";
-export { createHttpHandler } from "./handlers/http.js";
-export type { HttpHandlerOptions } from "./handlers/http.js";
+export { createHttpHandler, createHttpSubmitCheck } from "./handlers/http/index.js";
+export type { HttpHandlerOptions, HttpSubmitCheckOptions, SecretDeclaration } from "./handlers/http/index.js";
+export type { InputValidator, InputValidators } from "./service/input-validators.js";
 export type { ApiKeyInput, RateLimit, Role } from "./auth/index.js";
 
 // Testing

@@ -10,7 +10,9 @@ import { createMemoryEngine } from "./engine/memory/index.js";
 import { createNatsEngine } from "./engine/nats/index.js";
 import type { Engine } from "./engine/types.js";
 import { builtinHandlers } from "./handlers/index.js";
-import { createHttpHandler } from "./handlers/http.js";
+import { createHttpHandler, createHttpSubmitCheck } from "./handlers/http/index.js";
+import { logHttpSecrets } from "./handlers/http/log-config.js";
+import type { InputValidators } from "./service/input-validators.js";
 import { createLogger } from "./logger.js";
 import { startServer, type RunningServer } from "./server/server.js";
 import { createWorker, type QueueRegistration, type Worker } from "./worker/index.js";
@@ -60,9 +62,26 @@ export function builtinQueues(config: Config): Record<string, QueueRegistration>
   return Object.fromEntries(
     Object.entries(handlers).map(([queue, handler]) => [
       queue,
-      { handler, config: { ackWaitMs: config.ackWaitMs, maxAttempts: config.maxAttempts } },
+      {
+        handler,
+        config: { ackWaitMs: config.ackWaitMs, maxAttempts: config.maxAttempts, maxLostLeases: config.maxLostLeases },
+      },
     ]),
   );
+}
+
+/**
+ * Submit-time input checks of the built-in queues, so an API process without
+ * workers refuses bad input too. The http queue's is always on: unconfigured,
+ * it refuses every http job (it could not check secret grants).
+ */
+export function builtinInputValidators(config: Config): InputValidators {
+  const http = createHttpSubmitCheck({
+    allowedHosts: config.httpAllowedHosts ?? [],
+    secrets: config.secrets,
+    grants: config.tenantSecrets,
+  });
+  return new Map([["http", http]]);
 }
 
 /**
@@ -134,6 +153,7 @@ async function main(): Promise<void> {
     // Right after the engine's line (which the design wants first): before
     // anything is served, the log says who may call.
     logAuth(config, logger);
+    logHttpSecrets(config, logger);
   } catch (err) {
     logger.fatal({ err }, "could not open the engine");
     process.exit(1);
@@ -141,7 +161,12 @@ async function main(): Promise<void> {
 
   let worker: Worker | undefined;
   let server: RunningServer | undefined;
+  // The order matters (README "Shutdown"): first stop looking ready, so
+  // balancers send new calls elsewhere (and, on the embedded engine, refuse
+  // new jobs, which would die with us); then give running jobs their grace;
+  // then end open streams and close the listener; then the engine.
   const stop = async () => {
+    server?.drain();
     await worker?.stop({ graceMs: config.shutdownGraceMs });
     await server?.close();
     await engine.close();
@@ -171,6 +196,7 @@ async function main(): Promise<void> {
       corsOrigins: config.corsOrigins,
       streamCaps: config.streamCaps,
       maxInputValues: config.maxInputValues,
+      inputValidators: builtinInputValidators(config),
     });
   } catch (err) {
     logger.fatal({ err }, "could not start");

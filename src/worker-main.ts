@@ -5,8 +5,10 @@
  */
 import { loadConfigOrExit } from "./config.js";
 import type { Engine } from "./engine/types.js";
+import { logHttpSecrets } from "./handlers/http/log-config.js";
 import { createLogger } from "./logger.js";
 import { builtinQueues, onShutdownSignal, openEngine } from "./main.js";
+import { startProbeServer, type ProbeServer } from "./server/probe-server.js";
 import { createWorker, type Worker } from "./worker/index.js";
 
 const config = loadConfigOrExit();
@@ -22,16 +24,28 @@ if (!config.natsServers) {
 let engine: Engine;
 try {
   engine = await openEngine(config, logger);
+  logHttpSecrets(config, logger);
 } catch (err) {
   logger.fatal({ err }, "could not connect to NATS");
   process.exit(1);
 }
 let worker: Worker | undefined;
+let probes: ProbeServer | undefined;
+let stopping = false;
 onShutdownSignal(logger, async () => {
+  stopping = true;
   await worker?.stop({ graceMs: config.shutdownGraceMs });
   await engine.close();
+  await probes?.close();
 });
 try {
+  // Before the worker: a port in use stops the process before it takes a job.
+  if (config.probePort !== undefined) {
+    probes = await startProbeServer(config.probePort, config.host, () =>
+      stopping ? { ready: false, reason: "worker is shutting down" } : engine.readiness(),
+    );
+    logger.info({ port: probes.port }, `probes: GET /healthz and /readyz on port ${probes.port}`);
+  }
   worker = createWorker({ engine, queues: builtinQueues(config), concurrency: config.concurrency, logger });
   await worker.start();
 } catch (err) {

@@ -6,3 +6,4 @@ export { checkQueue, checkRpc, READ_ONLY_RPCS, readTenant, roleAllows, submitTen
 export { MISSING_KEY_MESSAGE, parseBearer, UNKNOWN_KEY_MESSAGE, type BearerResult } from "./bearer.js";
 export { createRateLimiter, describeRateLimit, parseRateLimit, type RateLimiter, type TakeResult } from "./rate-limit.js";
 export { parseAuthFile } from "./auth-file.js";
+export { checkSecret, parseSecretGrants, type SecretGrants } from "./secret-grants.js";

@@ -82,6 +82,8 @@ export interface JobOptions {
   backoffBaseMs?: number;
   /** Overrides QueueConfig.backoffMaxMs for this job (cap of any retry delay). */
   backoffMaxMs?: number;
+  /** Overrides QueueConfig.maxLostLeases for this job (see lost-leases.ts). */
+  maxLostLeases?: number;
 }
 
 export interface SubmitInput {
@@ -116,6 +118,11 @@ export interface QueueConfig {
   /** Backoff before retry n (1-based) is min(backoffMaxMs, backoffBaseMs * 2^(n-1)), jittered. */
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /**
+   * Lost leases (worker died, no outcome within the ack wait) a job survives:
+   * they rerun it without using up maxAttempts; one more ends it WORKER_LOST.
+   */
+  maxLostLeases: number;
 }
 
 export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
@@ -123,6 +130,7 @@ export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
   maxAttempts: 1,
   backoffBaseMs: 1_000,
   backoffMaxMs: 60_000,
+  maxLostLeases: 5,
 };
 
 /** How a handler's attempt ended badly. */
@@ -181,8 +189,18 @@ export interface EngineStats {
   openWatches: number;
 }
 
+/** Whether the engine can serve calls now; reason says why not. */
+export interface Readiness {
+  ready: boolean;
+  reason?: string;
+}
+
 export interface Engine {
   readonly kind: "nats" | "memory";
+  /** Cheap (no round trip): what the engine last learned about its backend. */
+  readiness(): Readiness;
+  /** Calls listener each time readiness().ready flips; returns the unsubscribe. */
+  onReadinessChange(listener: (readiness: Readiness) => void): () => void;
   /** Creates the queue if missing and sets its defaults. Idempotent. */
   declareQueue(queue: string, config?: Partial<QueueConfig>): Promise<void>;
   submit(input: SubmitInput): Promise<JobStatus>;

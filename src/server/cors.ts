@@ -12,6 +12,8 @@ import { cors } from "@connectrpc/connect";
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
 type Handler = (req: Req, res: Res) => void;
+/** What both response kinds accept; their writeHead overloads differ in @types/node 22. */
+type HeadWriter = { writeHead(status: number, headers: http.OutgoingHttpHeaders): unknown };
 
 export const CORS_ALLOWED_HEADERS = [...cors.allowedHeaders, "Authorization"];
 /** retry-after: rate-limited browser clients should see when to come back. */
@@ -35,11 +37,11 @@ export function withCors(handler: Handler, origins: readonly string[] | undefine
     const ok = typeof origin === "string" && allowed.has(normalizeOrigin(origin));
     if (preflight) {
       if (!ok) {
-        res.writeHead(403, { "content-type": "text/plain; charset=utf-8" });
+        writeHead(res, 403, { "content-type": "text/plain; charset=utf-8" });
         res.end("jetq: origin not allowed (JETQ_CORS_ORIGINS)\n");
         return;
       }
-      res.writeHead(204, {
+      writeHead(res, 204, {
         "access-control-allow-origin": origin,
         "access-control-allow-methods": cors.allowedMethods.join(", "),
         "access-control-allow-headers": CORS_ALLOWED_HEADERS.join(", "),
@@ -54,4 +56,8 @@ export function withCors(handler: Handler, origins: readonly string[] | undefine
     }
     handler(req, res);
   };
+}
+
+function writeHead(res: HeadWriter, status: number, headers: http.OutgoingHttpHeaders): void {
+  res.writeHead(status, headers);
 }

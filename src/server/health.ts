@@ -1,9 +1,9 @@
 /**
  * grpc.health.v1.Health, so standard probes (grpc_health_probe, Kubernetes
- * gRPC probes, load balancers) can ask the API port whether it serves.
+ * gRPC probes, load balancers) can ask the API port whether it can serve.
  * "" is the server as a whole; each registered service answers by its name.
- * Everything turns NOT_SERVING when shutdown begins, so balancers drain us
- * before connections are cut.
+ * Every name follows readiness: SERVING while the engine is ready and the
+ * server is not draining, NOT_SERVING otherwise, and Watch streams each flip.
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
@@ -13,28 +13,48 @@ import {
   HealthCheckResponse_ServingStatus as ServingStatus,
   type HealthCheckResponse,
 } from "../../gen/grpc/health/v1/health_pb.js";
+import type { Engine, Readiness } from "../engine/types.js";
+
+export const DRAINING_REASON = "server is shutting down";
 
 export interface HealthState {
   readonly service: ServiceImpl<typeof Health>;
-  /** Marks every service NOT_SERVING and wakes every Watch. */
-  setNotServing(): void;
+  /** What /readyz and Check answer: the engine's readiness, unless draining. */
+  readiness(): Readiness;
+  /** Not ready from now on, whatever the engine says; wakes every Watch. */
+  drain(): void;
+  /** Stops listening to the engine. */
+  close(): void;
 }
 
-export function createHealthService(serviceNames: string[]): HealthState {
+export function createHealthService(
+  serviceNames: string[],
+  engine: Pick<Engine, "readiness" | "onReadinessChange">,
+): HealthState {
   const known = new Set(["", ...serviceNames]);
-  let serving = true;
+  let draining = false;
   const listeners = new Set<() => void>();
+  const wakeAll = () => {
+    for (const wake of [...listeners]) wake();
+  };
+  const unsubscribe = engine.onReadinessChange(wakeAll);
 
+  const readiness = (): Readiness => (draining ? { ready: false, reason: DRAINING_REASON } : engine.readiness());
   const statusOf = (name: string): ServingStatus =>
-    !known.has(name) ? ServingStatus.SERVICE_UNKNOWN : serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
-  const response = (status: ServingStatus): HealthCheckResponse =>
-    create(HealthCheckResponseSchema, { status });
+    !known.has(name)
+      ? ServingStatus.SERVICE_UNKNOWN
+      : readiness().ready
+        ? ServingStatus.SERVING
+        : ServingStatus.NOT_SERVING;
+  const response = (status: ServingStatus): HealthCheckResponse => create(HealthCheckResponseSchema, { status });
 
   return {
-    setNotServing() {
-      serving = false;
-      for (const wake of listeners) wake();
+    readiness,
+    drain() {
+      draining = true;
+      wakeAll();
     },
+    close: unsubscribe,
     service: {
       check(req) {
         if (!known.has(req.service)) {

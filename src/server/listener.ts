@@ -160,6 +160,9 @@ export function createListener(options: ListenerOptions): Listener {
       }, graceMs);
       try {
         await closed;
+        // The server counts a connection gone before its socket emits 'close'
+        // (on Node 26 a timer later): wait, so no connection outlives close().
+        await Promise.all([...sockets].map((s) => new Promise((resolve) => s.once("close", resolve))));
       } finally {
         clearInterval(sweep);
         clearTimeout(deadline);

@@ -12,11 +12,13 @@ import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
 import { createKeyStore, createRateLimiter, parseBearer, type ApiKeyInput, type RateLimit } from "../auth/index.js";
 import type { Engine } from "../engine/types.js";
 import { silentLogger } from "../logger.js";
+import type { InputValidators } from "../service/input-validators.js";
 import { createQueueService } from "../service/queue-service.js";
 import { guardBinaryDecoding } from "./decode-guard.js";
 import { guardUnauthenticatedBodies } from "./auth-guard.js";
 import { createAuthInterceptor } from "./auth-interceptor.js";
 import { withCors } from "./cors.js";
+import { createDrainInterceptor } from "./drain.js";
 import { createHealthService } from "./health.js";
 import { createLoggingInterceptor } from "./interceptors.js";
 import { createConnectFastPath } from "./connect-fast-path.js";
@@ -24,6 +26,7 @@ import { createListener } from "./listener.js";
 import { drainOversizedBodies } from "./oversized.js";
 import { DEFAULT_MAX_INPUT_VALUES } from "./input-values.js";
 import { connectionContextValues, createStreamCapInterceptor, DEFAULT_STREAM_CAPS, type StreamCaps } from "./stream-caps.js";
+import { answerProbe } from "./probes.js";
 
 export interface ServerOptions {
   engine: Engine;
@@ -46,6 +49,8 @@ export interface ServerOptions {
   streamCaps?: Partial<StreamCaps>;
   /** Most JSON values a job input may hold; default 100,000 (input-values.ts). */
   maxInputValues?: number;
+  /** Submit-time input checks by queue (e.g. the built-in `http` queue's). */
+  inputValidators?: InputValidators;
 }
 
 export interface RunningServer {
@@ -54,6 +59,13 @@ export interface RunningServer {
   readonly port: number;
   /** Calls the Connect fast path (connect-fast-path.ts) took, for tests and diagnostics. */
   readonly fastPathCalls: number;
+  /**
+   * Starts the shutdown without closing anything: readiness fails at once
+   * (/readyz 503, health NOT_SERVING) and, on the embedded engine, Submits
+   * are refused UNAVAILABLE; everything else is served until close().
+   */
+  drain(): void;
+  /** drain(), then ends open streams with UNAVAILABLE and closes the listener. */
   close(): Promise<void>;
 }
 
@@ -68,7 +80,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // connect-es links every call it serves (gRPC streams too) to it.
   setMaxListeners(0, shutdown.signal);
 
-  const health = createHealthService([QueueService.typeName]);
+  const health = createHealthService([QueueService.typeName], options.engine);
+  let draining = false;
+  // A job accepted now would die with this process on the embedded engine;
+  // JetStream keeps it for the other instances.
+  const refuseSubmits = () => draining && options.engine.kind === "memory";
   const keys = createKeyStore(options.apiKeys ?? []);
   const auth = createAuthInterceptor({
     keys,
@@ -85,6 +101,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     shutdownSignal: shutdown.signal,
     interceptors: [
       createLoggingInterceptor(logger),
+      createDrainInterceptor(refuseSubmits),
       auth,
       createStreamCapInterceptor({ ...DEFAULT_STREAM_CAPS, ...definedOnly(options.streamCaps ?? {}) }),
     ],
@@ -94,30 +111,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // curl users should not have to know proto3 omits defaults.
     jsonOptions: { alwaysEmitImplicit: true },
   };
-  const queueService = createQueueService(options.engine, { logger });
+  const queueService = createQueueService(options.engine, { logger, inputValidators: options.inputValidators });
   const routes = (router: ConnectRouter) => {
     router.service(QueueService, queueService);
     router.service(Health, health.service);
     guardBinaryDecoding(router, routerOptions);
     guardUnauthenticatedBodies(router, keys, routerOptions.readMaxBytes);
   };
-  let closing = false;
   const handler = connectNodeAdapter({
     routes,
     ...routerOptions,
     // Plain HTTP for probes that cannot speak gRPC (wget/curl healthchecks),
     // and a hint instead of an empty 404 for someone poking at the port.
     fallback(req, res) {
-      const path = (req.url ?? "/").split("?", 1)[0];
-      if (path === "/healthz") {
-        res.writeHead(closing ? 503 : 200, { "content-type": "text/plain; charset=utf-8" });
-        res.end(closing ? "shutting down\n" : "ok\n");
-        return;
-      }
+      if (answerProbe(req, res, health.readiness)) return;
       res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
       res.end(
         "jetq: this port serves jetq.v1.QueueService over Connect, gRPC and gRPC-Web " +
-          "(e.g. POST /jetq.v1.QueueService/Submit), grpc.health.v1.Health, and GET /healthz\n",
+          "(e.g. POST /jetq.v1.QueueService/Submit), grpc.health.v1.Health, GET /healthz (alive) and GET /readyz (can serve)\n",
       );
     },
   });
@@ -157,6 +168,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const urlHost = wildcard ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
   const url = `http://${urlHost}:${port}`;
 
+  const drain = () => {
+    if (draining) return;
+    draining = true;
+    health.drain();
+    logger.info(
+      { refusingSubmits: refuseSubmits() },
+      refuseSubmits()
+        ? "draining: not ready; Submits are refused (embedded engine)"
+        : "draining: not ready; Submits are still accepted (JetStream keeps them)",
+    );
+  };
   let closed: Promise<void> | undefined;
   return {
     url,
@@ -164,10 +186,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     get fastPathCalls() {
       return fastPathCalls;
     },
+    drain,
     close() {
       closed ??= (async () => {
-        closing = true;
-        health.setNotServing();
+        drain();
+        health.close();
         shutdown.abort(new ConnectError("server is shutting down; retry on another instance", Code.Unavailable));
         await listener.close(options.closeGraceMs ?? 5_000);
       })();

@@ -28,6 +28,7 @@ import {
   type QueueCountResponse,
 } from "../../gen/jetq/v1/queue_pb.js";
 import { invalidArgument } from "../engine/errors.js";
+import { assertMaxLostLeases } from "../engine/lost-leases.js";
 import type {
   CancelOutcome,
   JobError,
@@ -182,6 +183,13 @@ export function jobOptionsFromProto(
       );
     }
     out.maxAttempts = n;
+  }
+  if (options.maxLostLeases !== undefined) {
+    out.maxLostLeases = assertMaxLostLeases(
+      "options.max_lost_leases",
+      options.maxLostLeases,
+      "leave it unset for the queue's default",
+    );
   }
   if (options.timeout !== undefined) {
     out.timeoutMs = durationOption("timeout", options.timeout, "leave it unset for no time limit");

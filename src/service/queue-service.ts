@@ -11,6 +11,7 @@ import { parseJobId } from "../engine/job-id.js";
 import { assertQueueName } from "../engine/queue-name.js";
 import type { Engine, JobStatus, LogEntry, ReadOptions, SubmitInput } from "../engine/types.js";
 import { callerKey } from "./caller.js";
+import type { InputValidators } from "./input-validators.js";
 import {
   cancelToProto,
   countsToProto,
@@ -22,6 +23,8 @@ import {
 
 export interface QueueServiceOptions {
   logger?: Logger;
+  /** Submit-time input checks by queue (see input-validators.ts). */
+  inputValidators?: InputValidators;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
@@ -31,6 +34,7 @@ export function createQueueService(
   options: QueueServiceOptions = {},
 ): ServiceImpl<typeof QueueService> {
   const toClientError = createErrorMapper(options.logger);
+  const submitInput = (req: SubmitFields, ctx: HandlerContext) => checkedSubmitInput(req, ctx, options.inputValidators);
   return {
     async submit(req, ctx) {
       try {
@@ -112,7 +116,7 @@ export function createQueueService(
 type SubmitFields = Pick<SubmitRequest, "queue" | "input" | "idempotencyKey" | "options">;
 
 /** The engine's SubmitInput of a valid request whose queue the caller may use. */
-function submitInput(req: SubmitFields, ctx: HandlerContext): SubmitInput {
+function checkedSubmitInput(req: SubmitFields, ctx: HandlerContext, validators?: InputValidators): SubmitInput {
   assertQueueName(req.queue, "queue");
   if (req.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     throw invalidArgument(
@@ -123,6 +127,7 @@ function submitInput(req: SubmitFields, ctx: HandlerContext): SubmitInput {
   const options = jobOptionsFromProto(req.options);
   const caller = ctx.values.get(callerKey);
   requireQueue(caller, req.queue);
+  validators?.get(req.queue)?.(input, caller);
   return {
     queue: req.queue,
     input,

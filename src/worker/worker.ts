@@ -25,7 +25,7 @@ const FAST_EMPTY_PAUSE_MS = 200;
  * A lease call that fails UNAVAILABLE (NATS restarting, a cluster electing a
  * leader) is retried, under heartbeats, from this pause doubling to the cap,
  * for at most SETTLE_PATIENCE_MS: giving up on complete() would have the job
- * redelivered and run again (or end ATTEMPTS_EXHAUSTED though it succeeded).
+ * redelivered and run again (or count as a lost lease though it succeeded).
  */
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 1_000;
@@ -95,8 +95,8 @@ export function createWorker(options: WorkerOptions): Worker {
    * A job whose begin(), heartbeat or settle met an outage holds the pulls
    * until it is settled: its delivery's ack wait may have run out meanwhile,
    * and the redelivery, fetched here before the job's outcome is written,
-   * would count as another attempt (ATTEMPTS_EXHAUSTED for a job that
-   * completed). Holding only while a call is being retried is not enough:
+   * would count as another attempt and a lost lease (WORKER_LOST at the cap,
+   * for a job that completed). Holding only while a call is being retried is not enough:
    * a begin() that goes through after the outage lets the handler run while
    * the redelivery is already due. A long job does not hold them for its
    * whole run: one ack wait after the engine answered it again, the hold
@@ -191,7 +191,8 @@ export function createWorker(options: WorkerOptions): Worker {
 
   async function execute(q: QueueRuntime, job: ActiveJob): Promise<void> {
     const { lease, controller } = job;
-    const log = new JobLog(logger, { queue: q.name, job: lease.id, attempt: lease.attempt });
+    const bindings = { queue: q.name, job: lease.id, attempt: lease.attempt };
+    const log = new JobLog(logger, bindings);
     // From the first engine call on: a begin() or settle retried while the
     // engine is unreachable must not let the delivery's ack wait run out.
     const heartbeat = setInterval(
@@ -212,6 +213,8 @@ export function createWorker(options: WorkerOptions): Worker {
         return;
       }
       if (job.released) return;
+      // begin() numbers the attempt from the job's record (a crash before may have shifted it).
+      bindings.attempt = lease.attempt;
       await runHandler(q, job, log);
     } finally {
       clearInterval(heartbeat);

@@ -7,6 +7,7 @@ import { pino, type Logger } from "pino";
 import { afterAll, beforeAll } from "vitest";
 import type { ApiKeyInput, RateLimit } from "../../src/auth/index.js";
 import type { Engine } from "../../src/engine/types.js";
+import type { InputValidators } from "../../src/service/input-validators.js";
 import { echo } from "../../src/handlers/echo.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
 import { createWorker, type Worker } from "../../src/worker/index.js";
@@ -20,6 +21,7 @@ export interface AuthJetqOptions {
   closeGraceMs?: number;
   logger?: Logger;
   streamCaps?: { perKey?: number; perConnection?: number };
+  inputValidators?: InputValidators;
 }
 
 export interface AuthJetq {

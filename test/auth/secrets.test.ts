@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.js";
+import { createHttpSubmitCheck } from "../../src/handlers/http/index.js";
 import { freePort } from "../helpers/free-port.js";
 import { uniqueQueue } from "../helpers/engines.js";
 import type { ProtocolClient } from "../e2e/clients.js";
@@ -182,5 +183,63 @@ describe("startup auth line", () => {
     const open = captureLogger();
     logAuth(base, open.logger);
     expect(JSON.parse(open.text())).toMatchObject({ level: 40, auth: "none" });
+  });
+});
+
+describe("secrets of the http queue, per tenant", () => {
+  const tenants = {
+    acme: "sEcReT-acme-6b1f0c9d2e8a7f",
+    globex: "sEcReT-globex-1a2b3c4d5e6f",
+    ops: "sEcReT-ops-9f8e7d6c5b4a3",
+  };
+  const jetq = useAuthJetq({
+    apiKeys: [
+      { key: tenants.acme, tenant: "acme" },
+      { key: tenants.globex, tenant: "globex" },
+      { key: tenants.ops, tenant: "ops", role: "admin" },
+    ],
+    inputValidators: new Map([
+      [
+        "http",
+        createHttpSubmitCheck({
+          allowedHosts: ["api.example.com"],
+          secrets: [{ name: "OPENAI", prefixes: ["https://api.example.com/v1/"] }, { name: "BILLING" }],
+          grants: { acme: ["openai"], ops: ["billing"] },
+        }),
+      ],
+    ]),
+  });
+  const clients: ProtocolClient[] = [];
+  afterAll(() => clients.forEach((c) => c.close()));
+
+  it("a key uses only the secrets its tenant is granted; a refused Submit enqueues nothing", async () => {
+    await jetq.jetq.engine.declareQueue("http");
+    const open = (key: string) => {
+      const c = KEYED_PROTOCOLS[0]!.open(jetq.jetq.url, key);
+      clients.push(c);
+      return c;
+    };
+    const openai = value({ url: "https://api.example.com/v1/chat", headers: { Authorization: "Bearer $CLIENT_SECRET" }, clientSecretName: "openai" });
+    const billing = value({ url: "https://api.example.com/v1/bill", headers: { "x-key": "$BILLING" } });
+    const plain = value({ url: "https://api.example.com/v1/chat", method: "POST", data: "costs $USD 5" });
+
+    expect((await open(tenants.acme).submit({ queue: "http", input: openai })).id).toMatch(/^http-/);
+    expect((await open(tenants.ops).submit({ queue: "http", input: billing })).id).toMatch(/^http-/);
+    expect((await open(tenants.globex).submit({ queue: "http", input: plain })).id).toMatch(/^http-/);
+    const refusals: [string, typeof openai, string][] = [
+      [tenants.globex, openai, 'secret OPENAI: tenant "globex" is not granted it (JETQ_TENANT_SECRETS)'],
+      [tenants.acme, billing, 'secret BILLING: tenant "acme" is not granted it (JETQ_TENANT_SECRETS)'],
+      // Admin is no exception: grants are per tenant.
+      [tenants.ops, openai, 'secret OPENAI: tenant "ops" is not granted it (JETQ_TENANT_SECRETS)'],
+    ];
+    for (const [key, input, message] of refusals) {
+      const err = await open(key).submit({ queue: "http", input }).then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
+      expect(err && Code[err.code]).toBe("PermissionDenied");
+      expect(err!.rawMessage).toBe(message);
+    }
+    expect((await open(tenants.ops).queueCount({ queue: "http" })).inQueue).toBe(3);
   });
 });

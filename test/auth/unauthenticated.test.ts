@@ -75,7 +75,7 @@ describe.each(KEYED_PROTOCOLS)("$name", (protocol) => {
 });
 
 describe("open endpoints and raw requests", () => {
-  it("grpc.health.v1 Check answers SERVING without a key; GET /healthz is 200", async () => {
+  it("grpc.health.v1 Check answers SERVING without a key; GET /healthz and GET /readyz are 200", async () => {
     const health = createClient(Health, createGrpcTransport({ baseUrl: ctx.jetq.url }));
     expect((await health.check({ service: "" })).status).toBe(HealthCheckResponse_ServingStatus.SERVING);
     expect((await health.check({ service: "jetq.v1.QueueService" })).status).toBe(
@@ -83,6 +83,9 @@ describe("open endpoints and raw requests", () => {
     );
     const res = await fetch(`${ctx.jetq.url}/healthz`);
     expect(res.status).toBe(200);
+    const ready = await fetch(`${ctx.jetq.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ ready: true });
   });
 
   it("answers 401 with WWW-Authenticate over plain HTTP; a malformed header is named, not echoed", async () => {

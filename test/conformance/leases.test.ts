@@ -111,8 +111,8 @@ forEachEngine("leases", (env) => {
     for (const [i, id] of ids.entries()) expect((await env.api.getResult(id)).output).toBe(i);
   });
 
-  test("with no attempts left an expired lease ends FAILED with ATTEMPTS_EXHAUSTED and is not run again", async () => {
-    const q = await env.queue({ ackWaitMs: 1_000, maxAttempts: 1 });
+  test("with no lost leases left an expired lease ends FAILED with WORKER_LOST and is not run again", async () => {
+    const q = await env.queue({ ackWaitMs: 1_000, maxAttempts: 1, maxLostLeases: 0 });
     const { id } = await env.api.submit({ queue: q, input: 1 });
     const stale = await fetchOne(env.worker, q);
     expect(await stale.begin()).toBe(true);
@@ -123,7 +123,7 @@ forEachEngine("leases", (env) => {
         timeoutMs: 6_000,
         what: "FAILED after the lease expired",
       });
-      expect(failed.error?.code).toBe("ATTEMPTS_EXHAUSTED");
+      expect(failed.error?.code).toBe("WORKER_LOST");
     } finally {
       await worker.stop();
     }

@@ -34,6 +34,7 @@ const YEAR_MS = 366 * 24 * 60 * 60 * 1000;
 it.each([
   [{ maxAttempts: 0 }, "options.max_attempts"],
   [{ maxAttempts: 101 }, "options.max_attempts"],
+  [{ maxLostLeases: 101 }, "options.max_lost_leases"],
   [{ timeout: "0s" }, "options.timeout"],
   [{ timeout: "-1s" }, "options.timeout"],
   [{ timeout: "86401s" }, "options.timeout"],
@@ -58,6 +59,7 @@ it("valid options reach the worker's lease in milliseconds", async () => {
   const deadline = new Date(Date.now() + 60_000);
   const { status, body } = await submit({
     maxAttempts: 7,
+    maxLostLeases: 0,
     timeout: "1.5s",
     retryBackoff: "0.25s",
     retryBackoffMax: "30s",
@@ -68,6 +70,7 @@ it("valid options reach the worker's lease in milliseconds", async () => {
   expect(lease.id).toBe(body.id);
   expect(lease.options).toEqual({
     maxAttempts: 7,
+    maxLostLeases: 0,
     timeoutMs: 1_500,
     backoffBaseMs: 250,
     backoffMaxMs: 30_000,

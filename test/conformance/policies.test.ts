@@ -125,8 +125,8 @@ forEachEngine("policies", (env) => {
     await streamEmpty(env, q);
   });
 
-  test("a job whose lease expired on its last attempt is a dead letter: FAILED ATTEMPTS_EXHAUSTED, out of the queue", async () => {
-    const q = await env.queue({ ackWaitMs: 1_000, maxAttempts: 1 });
+  test("a job whose lease expired with no lost leases left is a dead letter: FAILED WORKER_LOST, out of the queue", async () => {
+    const q = await env.queue({ ackWaitMs: 1_000, maxAttempts: 1, maxLostLeases: 0 });
     const { id } = await env.api.submit({ queue: q, input: 1 });
     const lease = await fetchOne(env.worker, q);
     expect(await lease.begin()).toBe(true);
@@ -139,7 +139,7 @@ forEachEngine("policies", (env) => {
       },
       { timeoutMs: 6_000, what: `${id} to end FAILED` },
     );
-    expect(failed.error?.code).toBe("ATTEMPTS_EXHAUSTED");
+    expect(failed.error?.code).toBe("WORKER_LOST");
     expect(failed.attempt).toBe(1);
     expect(await lease.complete("too late")).toBe(false);
     await waitForCount(env.api, q, { inQueue: 0, running: 0 });

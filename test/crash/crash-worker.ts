@@ -4,7 +4,8 @@
  * work ("done", id), so a test counts executions per job across processes,
  * including ones it kills. Input: { sleep_ms, first_attempt_ms }. JSON lines, like pino's, so test/server/process.ts
  * reads them. Env: NATS_URL, CRASH_QUEUE, JETQ_ACK_WAIT_MS, JETQ_REPLICAS,
- * CRASH_CONCURRENCY, CRASH_MAX_ATTEMPTS.
+ * CRASH_CONCURRENCY, CRASH_MAX_ATTEMPTS, CRASH_MAX_LOST_LEASES ("default" or unset:
+ * the engine's default).
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import { createNatsEngine } from "../../src/engine/nats/index.js";
@@ -36,6 +37,12 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** A queue setting from the environment; "default" leaves it to the engine. */
+const setting = (name: string, fallback: string) => {
+  const v = env(name, fallback);
+  return v === "default" ? undefined : Number(v);
+};
+
 const worker = createWorker({
   engine,
   logger,
@@ -44,7 +51,8 @@ const worker = createWorker({
       concurrency: Number(env("CRASH_CONCURRENCY", "16")),
       config: {
         ackWaitMs: Number(env("JETQ_ACK_WAIT_MS", "2000")),
-        maxAttempts: Number(env("CRASH_MAX_ATTEMPTS", "3")),
+        maxAttempts: setting("CRASH_MAX_ATTEMPTS", "3"),
+        maxLostLeases: setting("CRASH_MAX_LOST_LEASES", "default"),
       },
       handler: async (input: JsonValue, ctx) => {
         say({ msg: "start", id: ctx.id, attempt: ctx.attempt });

@@ -80,7 +80,7 @@ for (const kind of ENGINES) {
           );
           expect(running.queuePosition).toBeUndefined();
           // With NATS, RUNNING is derived from the consumer and may be seen a moment before
-          // the worker's live event brings attempt and started_at (DESIGN.md section 3).
+          // the worker's live event brings attempt and started_at (docs/ARCHITECTURE.md §5).
           await pollUntil(
             () => client.getStatus({ id: job.id }),
             (j) => j.attempt === 1 && j.startedAt !== undefined,

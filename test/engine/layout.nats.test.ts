@@ -1,5 +1,5 @@
 /**
- * The NATS layout of DESIGN.md section 3, as the server itself reports it:
+ * The NATS layout of docs/ARCHITECTURE.md §5, as the server itself reports it:
  * stream per queue, the `workers` consumer, the buckets, and which durable
  * writes a job costs.
  */
@@ -53,7 +53,7 @@ test("shared buckets: jetq_jobs (history 1, max_age = retention), jetq_queues, s
   expect(logs?.config).toMatchObject({ subjects: ["jetq.logs.>"], max_age: RETENTION_MS * NS });
 });
 
-test("durable writes of a job: the message while QUEUED and RUNNING, one record once terminal, nothing else", async () => {
+test("durable writes of a job: the message while QUEUED, its record from begin on (RUNNING, then terminal under the same key), nothing else", async () => {
   const q = uniqueQueue("cost");
   await engine.declareQueue(q);
   const recordsBefore = (await stream(nats.monitorUrl, "KV_jetq_jobs")).state.messages;
@@ -65,8 +65,8 @@ test("durable writes of a job: the message while QUEUED and RUNNING, one record 
   expect(await lease!.begin()).toBe(true);
   lease!.progress(0.5);
   expect((await engine.getStatus(id)).state).toBe("RUNNING");
-  // RUNNING and progress are derived / core messages: no record yet
-  expect((await stream(nats.monitorUrl, "KV_jetq_jobs")).state.messages).toBe(recordsBefore);
+  // The RUNNING record says durably that the attempt began (a crash after it is a lost lease); progress is core messages
+  expect((await stream(nats.monitorUrl, "KV_jetq_jobs")).state.messages).toBe(recordsBefore + 1);
 
   expect(await lease!.complete({ ok: true })).toBe(true);
   await eventually(async () => {

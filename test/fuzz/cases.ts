@@ -861,6 +861,8 @@ const BOGUS_PATHS = [
   "/grpc.health.v1.Health/Watch",
   "/healthz",
   "/healthz?x=1",
+  "/readyz",
+  "/readyz?x=1",
   "/../../etc/passwd",
   // (A query string on a POST is ignored: this is a QueueCount, so never a Submit or Cancel path with a body meant for another RPC.)
   "/jetq.v1.QueueService/QueueCount?connect=v1&encoding=json&message=%7B%7D",

@@ -10,6 +10,7 @@ it("has defaults for everything", () => {
     concurrency: 16,
     ackWaitMs: 30_000,
     maxAttempts: 1,
+    maxLostLeases: 5,
     shutdownGraceMs: 10_000,
     storage: "file",
     replicas: 1,
@@ -17,7 +18,7 @@ it("has defaults for everything", () => {
     workers: true,
     readMaxBytes: 17 * 1024 * 1024,
     maxPayloadBytes: 16 * 1024 * 1024,
-    secrets: {},
+    secrets: [],
     logBounds: { maxLines: 1_000, maxLineBytes: 4096, maxBytes: 256 * 1024 },
     progressIntervalMs: 100,
     streamCaps: { perKey: 1_000, perConnection: 2_500 },
@@ -47,7 +48,7 @@ it("collects JETQ_SECRET_<NAME> variables as secrets and the http handler's host
     JETQ_SECRET_: "ignored: no name",
     JETQ_HTTP_ALLOWED_HOSTS: "api.example.com, *.example.org,127.0.0.1:8443",
   });
-  expect(c.secrets).toEqual({ CLIENT_SECRET: "sk-1" });
+  expect(c.secrets).toEqual([{ name: "CLIENT_SECRET", value: "sk-1" }]);
   expect(c.httpAllowedHosts).toEqual(["api.example.com", "*.example.org", "127.0.0.1:8443"]);
   expect(() => parseConfig({ JETQ_HTTP_ALLOWED_HOSTS: "https://api.example.com/v1" })).toThrow(
     /JETQ_HTTP_ALLOWED_HOSTS/,
@@ -63,6 +64,7 @@ it("parses every variable, empty ones counting as unset", () => {
     JETQ_CONCURRENCY: "4",
     JETQ_ACK_WAIT_MS: "5000",
     JETQ_MAX_ATTEMPTS: "3",
+    JETQ_MAX_LOST_LEASES: "0",
     JETQ_SHUTDOWN_GRACE_MS: "0",
     JETQ_STORAGE: "memory",
     JETQ_REPLICAS: "3",
@@ -78,6 +80,7 @@ it("parses every variable, empty ones counting as unset", () => {
     concurrency: 4,
     ackWaitMs: 5000,
     maxAttempts: 3,
+    maxLostLeases: 0,
     shutdownGraceMs: 0,
     storage: "memory",
     replicas: 3,
@@ -90,7 +93,7 @@ it("parses every variable, empty ones counting as unset", () => {
 it("names every bad variable and what it allows", () => {
   let error: unknown;
   try {
-    parseConfig({ PORT: "70000", JETQ_STORAGE: "disk", JETQ_WORKERS: "maybe", JETQ_CONCURRENCY: "1.5" });
+    parseConfig({ PORT: "70000", JETQ_STORAGE: "disk", JETQ_WORKERS: "maybe", JETQ_CONCURRENCY: "1.5", JETQ_MAX_LOST_LEASES: "101" });
   } catch (err) {
     error = err;
   }
@@ -100,4 +103,5 @@ it("names every bad variable and what it allows", () => {
   expect(message).toContain('JETQ_STORAGE="disk": must be "file" or "memory"');
   expect(message).toContain('JETQ_WORKERS="maybe": must be "true" or "false"');
   expect(message).toContain('JETQ_CONCURRENCY="1.5": must be a whole number');
+  expect(message).toContain('JETQ_MAX_LOST_LEASES="101": must be at most 100');
 });

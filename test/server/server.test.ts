@@ -190,12 +190,16 @@ forEachEngine("server errors", (env) => {
 });
 
 forEachEngine("grpc health", (env) => {
-  it("answers GET /healthz in plain HTTP, and unknown paths with a hint", async () => {
+  it("answers GET /healthz and /readyz in plain HTTP, and unknown paths with a hint", async () => {
     const server = await startServer({ engine: env.api, port: 0, host: "127.0.0.1" });
     try {
       const ok = await fetch(`${server.url}/healthz`);
       expect(ok.status).toBe(200);
       expect(await ok.text()).toBe("ok\n");
+      const ready = await fetch(`${server.url}/readyz?verbose=1`);
+      expect(ready.status).toBe(200);
+      expect(ready.headers.get("content-type")).toBe("application/json");
+      expect(await ready.json()).toEqual({ ready: true });
       const other = await fetch(`${server.url}/`);
       expect(other.status).toBe(404);
       expect(await other.text()).toContain("jetq.v1.QueueService");
@@ -224,6 +228,71 @@ forEachEngine("grpc health", (env) => {
     await server.close();
     await watching;
     expect(statuses.at(-1)).toBe(ServingStatus.NOT_SERVING);
+  });
+
+  it("drain(): readiness fails at once while /healthz stays ok; Submits are refused on the embedded engine only; reads go on", async () => {
+    const server = await startServer({ engine: env.api, port: 0, host: "127.0.0.1" });
+    const health = createClient(Health, createGrpcTransport({ baseUrl: server.url }));
+    const connect = createClient(QueueService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" }));
+    const grpc = createClient(QueueService, createGrpcTransport({ baseUrl: server.url }));
+    const queue = uniqueQueue("drain");
+    await env.engine.declareQueue(queue);
+    try {
+      const before = await connect.submit({ queue });
+      const statuses: ServingStatus[] = [];
+      const watching = (async () => {
+        try {
+          for await (const r of health.watch({ service: QueueService.typeName })) statuses.push(r.status);
+        } catch {
+          // the stream is cut at close
+        }
+      })();
+      await waitFor("the watch's first message", () => statuses.length === 1);
+      const fastPathBefore = server.fastPathCalls;
+
+      server.drain();
+      // At once: no wait for anything to notice.
+      const ready = await fetch(`${server.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toEqual({ ready: false, reason: "server is shutting down" });
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+      for (const service of ["", QueueService.typeName]) {
+        expect((await health.check({ service })).status).toBe(ServingStatus.NOT_SERVING);
+      }
+      await waitFor("the watch to hear NOT_SERVING", () => statuses.at(-1) === ServingStatus.NOT_SERVING);
+      expect(statuses).toEqual([ServingStatus.SERVING, ServingStatus.NOT_SERVING]);
+
+      const submits = [
+        () => connect.submit({ queue }),
+        () => grpc.submit({ queue }),
+        async () => {
+          const jobs = [];
+          for await (const job of connect.submitAndStream({ queue })) {
+            jobs.push(job);
+            break;
+          }
+          return jobs;
+        },
+      ];
+      if (env.api.kind === "memory") {
+        for (const call of submits) {
+          const refused = await codeOf(call());
+          expect(refused.code).toBe(Code.Unavailable);
+          expect(refused.message).toMatch(/shutting down/);
+        }
+        expect(server.fastPathCalls).toBeGreaterThan(fastPathBefore);
+        expect((await env.api.queueCount(queue)).inQueue).toBe(1);
+      } else {
+        // Durable in JetStream: accepted while draining, run by other instances.
+        await Promise.all(submits.map((call) => call()));
+        expect((await env.api.queueCount(queue)).inQueue).toBe(4);
+      }
+      expect((await connect.getStatus({ id: before.id })).state).toBe(JobState.QUEUED);
+      await server.close();
+      await watching;
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -112,3 +112,53 @@ it("SIGTERM on an API process: open StreamStatus streams end with UNAVAILABLE an
     client.close();
   }
 });
+
+it("SIGTERM on `npm start` with a job running: not ready at once, a Submit during the grace is accepted (JetStream keeps it); exit 0; the next worker runs both jobs", async () => {
+  const { api, url } = await startApi({ JETQ_WORKERS: "true", JETQ_SHUTDOWN_GRACE_MS: "4000" });
+  const client = open(url);
+  let longId: string;
+  let lateId: string;
+  try {
+    // Outlives the grace: handed back at shutdown.
+    longId = (await client.submit({ queue: "echo", input: value({ sleep_ms: 6_000, which: "long" }) })).id;
+    await running(client, longId);
+
+    api.proc.kill("SIGTERM");
+    const notReady = await pollUntil(
+      async () => {
+        const res = await fetch(`${url}/readyz`);
+        return { status: res.status, body: (await res.json()) as unknown };
+      },
+      (r) => r.status === 503,
+      { what: "/readyz 503", timeoutMs: 3_500 },
+    );
+    expect(notReady.body).toEqual({ ready: false, reason: "server is shutting down" });
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const late = await client.submit({ queue: "echo", input: value({ which: "late" }) });
+    lateId = late.id;
+    expect(JobState[late.state]).toBe("QUEUED");
+    expect(await api.exited).toBe(0);
+  } finally {
+    client.close();
+  }
+
+  // Nothing was lost: another API process and a worker finish both jobs.
+  const next = await startApi();
+  const worker = await startWorker(10_000);
+  const client2 = open(next.url);
+  try {
+    for (const [id, attempt] of [[lateId, 1], [longId, 2]] as const) {
+      const done = await pollUntil(() => client2.getStatus({ id }), (j) => j.state === JobState.COMPLETED, {
+        what: `${id} COMPLETED`,
+        timeoutMs: 20_000,
+      });
+      expect(done.attempt).toBe(attempt);
+    }
+  } finally {
+    client2.close();
+  }
+  worker.proc.kill("SIGTERM");
+  next.api.proc.kill("SIGTERM");
+  expect(await worker.exited).toBe(0);
+  expect(await next.api.exited).toBe(0);
+});

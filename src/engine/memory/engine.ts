@@ -20,6 +20,7 @@ import {
 } from "../errors.js";
 import { formatJobId, newToken, parseJobId } from "../job-id.js";
 import { assertQueueName } from "../queue-name.js";
+import { assertMaxLostLeases, attemptsUsed, tooManyLostLeases, workerLostError } from "../lost-leases.js";
 import { submitThenWatch } from "../submit-and-watch.js";
 import {
   DEFAULT_QUEUE_CONFIG,
@@ -57,6 +58,7 @@ import { createPositionPacer, type PositionPacerOptions } from "../position-pace
 import { notifyWatchers, watchJob } from "./watch.js";
 import { createLogMeter, logBoundsOf, type LogBounds } from "../log-bounds.js";
 import { assertProgressInterval, DEFAULT_PROGRESS_INTERVAL_MS, pacedProgress } from "../progress-pacing.js";
+import { createReadinessState } from "../readiness.js";
 
 export interface MemoryEngineOptions {
   /** How long terminal jobs (and their logs) stay readable. Default 24h. */
@@ -329,7 +331,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       if (closed || job.delivery !== d) return false;
       const jobError = { code: String(error.code), message: String(error.message) };
       const retryable = failOptions.retryable !== false;
-      const used = d.attempt - (job.interrupted ?? 0);
+      const used = attemptsUsed(d.attempt, job.interrupted, job.lost);
       if (!retryable || used >= maxAttemptsOf(job)) {
         finish(job, "FAILED", { error: jobError });
         return true;
@@ -370,18 +372,15 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   const onLeaseExpired = (d: Delivery) => {
     const job = d.job;
     if (closed || job.delivery !== d) return;
-    const max = maxAttemptsOf(job);
-    const used = d.attempt - (job.interrupted ?? 0);
-    if (used >= max) {
-      finish(job, "FAILED", {
-        error: {
-          code: "ATTEMPTS_EXHAUSTED",
-          message: `attempt ${used} of ${max} was neither finished nor heartbeated within ${d.ackWaitMs} ms, and no attempts remain`,
-        },
-      });
+    // A lost lease is not the job's failure (see lost-leases.ts); one that
+    // never began is no run at all, as a release before begin.
+    if (d.begun) job.lost = (job.lost ?? 0) + 1;
+    else job.deliveries--;
+    if (d.begun && tooManyLostLeases(job.lost ?? 0, job.options, job.queue.config)) {
+      finish(job, "FAILED", { error: workerLostError(job.lost ?? 0, job.options, job.queue.config) });
       return;
     }
-    logger?.debug({ id: job.id, attempt: d.attempt }, "lease expired; redelivering");
+    logger?.debug({ id: job.id, attempt: d.attempt, lost: job.lost }, "lease expired; redelivering");
     leavePhase(job);
     const wasRunning = job.state === "RUNNING";
     job.state = "QUEUED";
@@ -443,8 +442,13 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
 
   // ------------------------------------------------------------ the Engine
 
+  // Nothing to lose touch with: ready while open.
+  const readiness = createReadinessState();
+
   const engine: Engine = {
     kind: "memory",
+    readiness: readiness.get,
+    onReadinessChange: readiness.subscribe,
 
     async declareQueue(queue, config = {}) {
       ensureOpen("declare queues");
@@ -605,7 +609,9 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     async close() {
       if (closed) return;
       closed = true;
+      let unfinished = 0;
       for (const q of queues.values()) {
+        unfinished += q.live.size;
         for (const waiter of q.waiters.splice(0)) waiter.serve([]);
         for (const job of q.live.values()) {
           if (job.delivery) {
@@ -619,7 +625,14 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       retention.clear();
       pacer.close();
       for (const watcher of [...watchers]) watcher.closed();
-      logger?.debug("memory engine closed");
+      readiness.set({ ready: false, reason: "engine closed" });
+      // Nobody else will ever run them: say so, rather than lose them quietly.
+      if (unfinished > 0) {
+        logger?.warn(
+          { unfinished },
+          `memory engine closed with ${unfinished} unfinished job(s): they are lost (the embedded engine keeps jobs in this process only)`,
+        );
+      } else logger?.debug("memory engine closed");
     },
   };
   internals.set(engine, {
@@ -644,6 +657,7 @@ function validateConfig(config: QueueConfig): QueueConfig {
   positive("maxAttempts", true);
   positive("backoffBaseMs");
   positive("backoffMaxMs");
+  assertMaxLostLeases("config.maxLostLeases", config.maxLostLeases, "leave it unset for the default");
   return { ...config };
 }
 
@@ -672,6 +686,9 @@ function validateJobOptions(options: JobOptions): JobOptions {
       throw invalidArgument(`options.${field}: ${v} must be greater than zero`);
     }
     out[field] = v;
+  }
+  if (options.maxLostLeases !== undefined) {
+    out.maxLostLeases = assertMaxLostLeases("options.maxLostLeases", options.maxLostLeases, "leave it unset for the queue's default");
   }
   return out;
 }

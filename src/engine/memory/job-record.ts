@@ -70,6 +70,8 @@ export interface JobRecord {
    * knows it is one, but not counted against maxAttempts.
    */
   interrupted?: number;
+  /** Leases lost so far (see lost-leases.ts): numbered, not counted against maxAttempts. */
+  lost?: number;
   progress: number;
   startedAt?: number;
   finishedAt?: number;

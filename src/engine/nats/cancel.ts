@@ -1,5 +1,5 @@
 /**
- * Cancel, as DESIGN.md section 3 says: the CANCELLED record first (a
+ * Cancel, as docs/ARCHITECTURE.md §6 says: the CANCELLED record first (a
  * conditional write, so a completion racing it cannot also win), then the
  * queued message is deleted by seq, or the worker holding it is signalled;
  * then the terminal event for watchers.

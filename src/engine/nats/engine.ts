@@ -1,11 +1,12 @@
 /**
  * The JetStream engine: wires the modules of this folder into the Engine
- * interface. DESIGN.md section 3 is the map; each module holds one part.
+ * interface. docs/ARCHITECTURE.md §5-6 is the map; each module holds one part.
  */
 import { setMaxListeners } from "node:events";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { queueNotFound, unavailable } from "../errors.js";
+import { assertMaxLostLeases } from "../lost-leases.js";
 import { jobIdParts, parseJobId } from "../job-id.js";
 import { assertQueueName } from "../queue-name.js";
 import { submitThenWatch } from "../submit-and-watch.js";
@@ -24,7 +25,7 @@ import {
 import { createBlobStore } from "./blobs.js";
 import { cancelJob } from "./cancel.js";
 import { createCancelSignals } from "./cancel-signals.js";
-import { flushWrites, openConnection, serverBarrier, watchLink, watchReconnects, withinTimeout } from "./connection.js";
+import { flushWrites, openConnection, watchLink, watchReconnects, withinTimeout } from "./connection.js";
 import { guard, isConsumerNotFound, isStreamNotFound, isUnavailable, toConnectError } from "./errors.js";
 import { createEventHub, type JobEvent } from "./events.js";
 import { createFetcher } from "./fetcher.js";
@@ -34,6 +35,7 @@ import { createLiveJobs, createRecentJobs, type TerminalInfo } from "./live.js";
 import { createLogStore } from "./logs.js";
 import { createQueueConfigStore } from "./queue-config.js";
 import { createQueueInfoCache } from "./queue-info.js";
+import { createLeftoverSweeper } from "./leftovers.js";
 import { createRecordStore } from "./records.js";
 import { readResult } from "./result.js";
 import { ensureQueue, ensureShared, type LayoutOptions } from "./setup.js";
@@ -42,6 +44,7 @@ import { createSubmitter } from "./submit.js";
 import type { PositionPacerOptions } from "../position-pacer.js";
 import { logBoundsOf, retainedLines, type LogBounds } from "../log-bounds.js";
 import { assertProgressInterval, DEFAULT_PROGRESS_INTERVAL_MS } from "../progress-pacing.js";
+import { watchNatsReadiness } from "./readiness.js";
 import { createWatches } from "./watch.js";
 
 export interface NatsEngineOptions {
@@ -65,6 +68,8 @@ export interface NatsEngineOptions {
   logBounds?: Partial<LogBounds>;
   /** Least time between two progress events of one attempt; default 100. */
   progressIntervalMs?: number;
+  /** How often readiness asks whether JetStream answers while it does; default 5000. */
+  readinessProbeMs?: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -118,6 +123,13 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
   }
 
   const link = watchLink(nc);
+  const readiness = watchNatsReadiness({
+    nc,
+    probe: () => jsm.getAccountInfo(),
+    probeIntervalMs: options.readinessProbeMs ?? 5_000,
+    timeoutMs: timeout,
+    ...(logger ? { logger } : {}),
+  });
   const maxPayload = () => nc.info?.max_payload ?? 1024 * 1024;
   const records = createRecordStore(shared.jobs);
   const blobs = createBlobStore(js, layout);
@@ -210,7 +222,6 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       touched: (queue: string) => void queueInfo.invalidate(queue),
       onCancel: signals.on,
       knownFinished: signals.finished,
-      barrier: () => serverBarrier(nc, timeout),
       undisclosed: (id: string) => {
         const r = recent.get(id);
         return r !== undefined && !r.disclosed && r.meta.msgId === undefined;
@@ -244,7 +255,11 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     watches.rederive(tick % ALL_REDERIVE_EVERY === 0 ? "all" : "positions");
   }, QUEUED_REDERIVE_MS);
   timer.unref();
-  watchReconnects(nc, () => watches.rederive("all"));
+  const leftovers = createLeftoverSweeper(jsm, records, () => closed, logger);
+  watchReconnects(nc, () => {
+    watches.rederive("all");
+    leftovers.reconnected();
+  });
 
   const assertOpen = () => {
     if (closed) throw unavailable("the engine is closed");
@@ -267,17 +282,21 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
 
   const engine: Engine = {
     kind: "nats",
+    readiness: readiness.state.get,
+    onReadinessChange: readiness.state.subscribe,
 
     async declareQueue(queue: string, config?: Partial<QueueConfig>) {
       assertQueueName(queue);
       assertOpen();
       const full: QueueConfig = { ...DEFAULT_QUEUE_CONFIG, ...stripUndefined(config ?? {}) };
+      assertMaxLostLeases("config.maxLostLeases", full.maxLostLeases, "leave it unset for the default");
       const declaring = async () => {
         await ensureQueue(jsm, queue, full, layout);
         await queueConfigs.put(queue, full);
       };
       // Several requests that may each take a while on a cluster: no total bound.
       await guard(`declaring queue "${queue}"`, () => link.whileConnected(declaring()));
+      leftovers.watch(queue);
     },
 
     async submit(input: SubmitInput) {
@@ -378,6 +397,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     async close() {
       if (closed) return;
       closed = true;
+      readiness.close();
       closing.abort();
       clearInterval(timer);
       watches.closeAll(unavailable("the engine was closed while the job was watched; reconnect and watch again"));
@@ -388,6 +408,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       const drained = new Promise<void>((r) => setTimeout(r, CLOSE_DRAIN_MS).unref());
       await Promise.race([Promise.all([...outstanding]), drained]);
       await late.clear();
+      await leftovers.idle();
       events.close();
       // Acks and events of the last moments are buffered for one turn (connection.ts).
       flushWrites(nc);

@@ -1,14 +1,16 @@
 /**
  * Worker side of the engine: one pull of at most `max` deliveries from the
- * queue's `workers` consumer, turned into leases. Attempts are counted here
- * (delivery count minus hand-backs); a delivery past its job's attempts ends
- * the job FAILED (ATTEMPTS_EXHAUSTED) instead of becoming a lease.
+ * queue's `workers` consumer, turned into leases. A redelivery's attempt and
+ * lost leases come from the job's record (runAccount); one after a lost lease
+ * too many ends the job FAILED (WORKER_LOST, see lost-leases.ts) instead of
+ * becoming a lease.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { formatJobId } from "../job-id.js";
-import { isTerminal, type JobLease, type QueueConfig } from "../types.js";
+import { refusalOf } from "../lost-leases.js";
+import { isTerminal, type JobError, type JobLease, type QueueConfig } from "../types.js";
 import type { BlobStore } from "./blobs.js";
 import type { Delivery } from "./delivery.js";
 import { statusEventOf, type EventHub } from "./events.js";
@@ -19,7 +21,7 @@ import { createLease, type LeaseContext } from "./lease.js";
 import type { LiveJobs } from "./live.js";
 import { pullBatch } from "./pull.js";
 import type { QueueInfoCache } from "./queue-info.js";
-import type { JobRecord, RecordStore } from "./records.js";
+import { runAccount, type JobRecord, type RecordStore } from "./records.js";
 
 export interface FetcherDeps {
   nc: NatsConnection;
@@ -82,20 +84,21 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
     return all;
   };
 
-  const exhausted = async (
+  /**
+   * Ends the job FAILED with `error` at this delivery, without running it.
+   * The write is conditional; when another writer got in between (a stale
+   * lease's retry record), look again rather than ack a message whose job
+   * is not finished.
+   */
+  const failUndelivered = async (
     id: string,
     queue: string,
     meta: JobMeta,
-    config: QueueConfig,
-    attempt: number,
-    maxAttempts: number,
+    spec: { attempt: number; lost: number },
     prior: { record: JobRecord; revision: number } | undefined,
     d: Delivery,
+    error: JobError,
   ) => {
-    // The previous attempt was neither settled nor heartbeated in time. The
-    // write is conditional; when another writer got in between (a stale
-    // lease's retry record), look again rather than ack a message whose job
-    // is not finished.
     for (let round = 0; round < 3; round++) {
       if (prior && isTerminal(prior.record.state)) break;
       const record: JobRecord = {
@@ -104,13 +107,12 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
         queue,
         tenant: meta.tenant,
         createdAt: meta.createdAt,
-        attempt: attempt - 1,
+        // The last attempt that ran; this delivery does not.
+        attempt: spec.attempt - 1,
         progress: prior?.record.progress ?? live.get(id)?.progress ?? 0,
         finishedAt: Date.now(),
-        error: {
-          code: "ATTEMPTS_EXHAUSTED",
-          message: `attempt ${attempt - 1} of ${maxAttempts} was not settled nor heartbeated within ${config.ackWaitMs} ms and no attempts remain`,
-        },
+        error,
+        ...(spec.lost ? { lost: spec.lost } : {}),
       };
       const rev = await records.write(id, record, prior?.revision ?? 0);
       if (rev !== undefined) {
@@ -142,10 +144,7 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
       const id = formatJobId({ queue, seq: d.streamSeq, token: meta.token });
       const prior = d.deliveryCount > 1 ? await records.get(id) : undefined;
       if (prior && isTerminal(prior.record.state)) return d.ack();
-      const released = prior?.record.released ?? 0;
-      const interrupted = prior?.record.interrupted ?? 0;
-      const attempt = d.deliveryCount - released;
-      const spec = { id, queue, input: null, meta, attempt, released, interrupted, config, delivery: d };
+      const spec = { id, queue, input: null, meta, ...runAccount(prior?.record), config, delivery: d };
       await createLease(deps.leaseContext, spec).release();
     },
 
@@ -169,17 +168,15 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
             continue;
           }
         }
-        const released = prior?.record.released ?? 0;
-        const interrupted = prior?.record.interrupted ?? 0;
-        const attempt = d.deliveryCount - released;
-        const maxAttempts = meta.options.maxAttempts ?? config.maxAttempts;
-        if (attempt - interrupted > maxAttempts) {
-          await exhausted(id, queue, meta, config, attempt, maxAttempts, prior, d);
+        const run = runAccount(prior?.record);
+        const refusal = refusalOf(run, meta.options, config);
+        if (refusal) {
+          await failUndelivered(id, queue, meta, run, prior, d, refusal);
           continue;
         }
         const input = await inputOf(id, meta, d);
         leases.push(
-          createLease(deps.leaseContext, { id, queue, input, meta, attempt, released, interrupted, config, delivery: d }),
+          createLease(deps.leaseContext, { id, queue, input, meta, ...run, config, delivery: d }),
         );
       }
       return leases;

@@ -19,6 +19,7 @@ import {
 import { outputTooLarge } from "../errors.js";
 import { createLogMeter, DEFAULT_LOG_BOUNDS, type LogBounds } from "../log-bounds.js";
 import { DEFAULT_PROGRESS_INTERVAL_MS, pacedProgress } from "../progress-pacing.js";
+import { attemptsUsed, refusalOf } from "../lost-leases.js";
 import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
 import type { Link } from "./connection.js";
 import type { Delivery } from "./delivery.js";
@@ -28,7 +29,7 @@ import type { IdempotencyStore } from "./idempotency.js";
 import type { JobMeta } from "./job-message.js";
 import type { LiveJobs } from "./live.js";
 import type { LogStore } from "./logs.js";
-import type { JobRecord, RecordStore, StoredRecord } from "./records.js";
+import { runAccount, type JobRecord, type RecordStore, type RunAccount, type StoredRecord } from "./records.js";
 
 export interface LeaseContext {
   records: RecordStore;
@@ -52,12 +53,6 @@ export interface LeaseContext {
    * received or sent, a terminal event): see begin().
    */
   knownFinished(id: string): boolean;
-  /**
-   * Resolves once every message NATS sent this process before the call has
-   * been dispatched (a PING round trip): cancel signals published before
-   * begin() are known by then.
-   */
-  barrier(): Promise<void>;
   /**
    * Whether nobody outside this process can know the job's id yet (its
    * Submit, here, has not returned): then nobody can have cancelled it.
@@ -84,6 +79,8 @@ export interface LeaseSpec {
   released: number;
   /** Attempts handed back after they began: numbered, not counted against maxAttempts. */
   interrupted?: number;
+  /** Leases lost before this delivery: numbered, not counted against maxAttempts. */
+  lost?: number;
   config: QueueConfig;
   delivery: Delivery;
 }
@@ -100,7 +97,14 @@ export function backoffMs(config: QueueConfig, n: number, options: JobOptions = 
 }
 
 export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
-  const { id, queue, meta, attempt, config, delivery } = spec;
+  const { id, queue, meta, config, delivery } = spec;
+  /** Adjusted by begin() to what the job's record says (see runAccount). */
+  const run: RunAccount = {
+    attempt: spec.attempt,
+    released: spec.released,
+    interrupted: spec.interrupted ?? 0,
+    lost: spec.lost ?? 0,
+  };
   const controller = new AbortController();
   let revision = 0;
   /** begin() read the record: `revision` is what this delivery saw. */
@@ -109,6 +113,10 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
   let startedAt: number | undefined;
   let progress = 0;
   let unregister: (() => void) | undefined;
+  /** The RUNNING record's write, while it runs beside the handler (see begin). */
+  let marking: Promise<unknown> | undefined;
+  /** markRunning is settling the lease itself: it must not wait for itself. */
+  let markSettling = false;
   const logMeter = createLogMeter(ctx.logBounds ?? DEFAULT_LOG_BOUNDS);
   const progressEvents = pacedProgress(ctx.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS, (value) => {
     if (!settled) ctx.events.publish(id, { type: "progress", progress: value });
@@ -128,11 +136,12 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     queue,
     tenant: meta.tenant,
     createdAt: meta.createdAt,
-    attempt,
+    attempt: run.attempt,
     progress,
     ...(startedAt !== undefined ? { startedAt } : {}),
-    ...(spec.released ? { released: spec.released } : {}),
-    ...(spec.interrupted ? { interrupted: spec.interrupted } : {}),
+    ...(run.released ? { released: run.released } : {}),
+    ...(run.interrupted ? { interrupted: run.interrupted } : {}),
+    ...(run.lost ? { lost: run.lost } : {}),
   });
 
   const finish = () => {
@@ -165,10 +174,56 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     return false;
   };
 
+  /** A record this delivery wrote (a write whose answer was lost looks like someone else's). */
+  const ours = (r: JobRecord) => r.state === "RUNNING" && r.attempt === run.attempt && r.startedAt === startedAt;
+
+  /** Ends the job FAILED without running this delivery (see refusalOf). */
+  const refuse = async (error: JobError) => {
+    markSettling = true;
+    await settleTerminal(terminal("FAILED", { error, attempt: run.attempt - 1 }));
+    return false;
+  };
+
+  /**
+   * Writes the RUNNING record that says durably that this attempt began, so
+   * the delivery after a crash counts a lost lease even when the server's
+   * delivery count does not show it. A record already there (a first
+   * delivery the server miscounted, or a copy of the message under another
+   * sequence) is adopted, or ends this delivery when it is terminal.
+   * Resolves whether the handler may run.
+   */
+  const markRunning = async (stored: StoredRecord | undefined): Promise<boolean> => {
+    for (let round = 0; round < 3; round++) {
+      if (stored && ours(stored.record)) {
+        revision = stored.revision;
+        return true;
+      }
+      const running: JobRecord = { ...(stored?.record ?? {}), ...base(), state: "RUNNING", progress: 0 };
+      delete running.finishedAt;
+      const rev = await ctx.records.write(id, running, stored?.revision ?? 0);
+      if (rev !== undefined) {
+        revision = rev;
+        return true;
+      }
+      stored = await ctx.records.get(id);
+      if (stored && isTerminal(stored.record.state)) return yieldTo();
+      if (stored && !ours(stored.record)) {
+        Object.assign(run, runAccount(stored.record));
+        revision = stored.revision;
+        const refusal = refusalOf(run, meta.options, config);
+        if (refusal) return refuse(refusal);
+      }
+    }
+    // The record kept changing: leave the message to its redelivery.
+    finish();
+    return false;
+  };
+
   const publishStatus = (r: JobRecord) => ctx.events.publish(id, statusEventOf(r));
 
   /** Writes a terminal record conditionally, then acks and announces it. */
   const settleTerminal = async (record: JobRecord): Promise<boolean> => {
+    if (!markSettling) await marking;
     if (settled) return false;
     closeLog();
     await ctx.logs.flushed(id);
@@ -193,8 +248,14 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
       }
       encoded = ctx.records.encode(record);
     }
-    const rev = await ctx.records.write(id, record, revision, encoded);
-    if (rev === undefined) return lost();
+    let rev = await ctx.records.write(id, record, revision, encoded);
+    if (rev === undefined) {
+      // Our own RUNNING record under a revision whose answer was lost, or a
+      // record gone past the retention under a long run: write over it.
+      const now = await ctx.records.get(id);
+      if (!now || ours(now.record)) rev = await ctx.records.write(id, record, now?.revision ?? 0, encoded);
+      if (rev === undefined) return lost();
+    }
     revision = rev;
     if (meta.msgId && ctx.idempotency) {
       // The key must outlive the job's run: keep it as long as this record.
@@ -220,7 +281,9 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     id,
     queue,
     input: spec.input,
-    attempt,
+    get attempt() {
+      return run.attempt;
+    },
     createdAt: meta.createdAt,
     options: meta.options,
     ackWaitMs: config.ackWaitMs,
@@ -228,31 +291,25 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
 
     async begin() {
       if (settled) return false;
-      let stored: StoredRecord | undefined;
-      if (delivery.deliveryCount === 1) {
-        // A first delivery: no earlier delivery wrote a record, so only a
-        // cancel can have (its CANCELLED record, then the signal, then the
-        // message's delete). Every process with a fetch hears cancel signals:
-        // once a ping round trip proves that any signal sent before this
-        // call has arrived, this process knows what a record read would say
-        // for every cancel that completed before begin() was called. A cancel
-        // racing begin() is as one racing a running job: its signal aborts
-        // the handler, and the conditional kv.create of our outcome loses to
-        // the CANCELLED record, so the job still ends exactly once.
-        // No cancel can exist for a job whose id has not left this process yet.
-        const alone = ctx.undisclosed?.(id) === true;
-        ctx.disclosureChecked?.(id);
-        if (!alone) {
-          await ctx.barrier();
-          if (settled) return false;
-          if (ctx.knownFinished(id)) return yieldTo();
-        }
-      } else {
-        stored = await ctx.records.get(id);
-        if (stored && isTerminal(stored.record.state)) return yieldTo();
-      }
+      const first = delivery.deliveryCount === 1;
+      // A first delivery has no record unless a cancel wrote one, or the
+      // server miscounted a redelivery, or this is a copy of the message
+      // under another sequence: the conditional write of RUNNING
+      // (markRunning) finds those, so the record is read first only where
+      // one is expected. None of them can exist for a job whose id has not
+      // left this process yet: its RUNNING record is written beside the
+      // handler.
+      const alone = first && ctx.undisclosed?.(id) === true;
+      if (first) ctx.disclosureChecked?.(id);
+      const stored = first ? undefined : await ctx.records.get(id);
+      if (stored && isTerminal(stored.record.state)) return yieldTo();
       revision = stored?.revision ?? 0;
       revisionKnown = true;
+      if (stored && !ours(stored.record)) {
+        Object.assign(run, runAccount(stored.record));
+        const refusal = refusalOf(run, meta.options, config);
+        if (refusal) return refuse(refusal);
+      }
       const deadline = meta.options.startDeadline;
       if (deadline !== undefined && deadline > 0 && Date.now() > deadline) {
         await settleTerminal(
@@ -265,20 +322,12 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
         );
         return false;
       }
-      startedAt = Date.now();
-      if (stored) {
-        // A retry (or released) record: say durably that it runs again, so
-        // every process sees RUNNING rather than the pending retry.
-        const running: JobRecord = { ...stored.record, ...base(), state: "RUNNING", progress: 0 };
-        delete running.finishedAt;
-        const rev = await ctx.records.write(id, running, revision);
-        if (rev === undefined) {
-          stored = await ctx.records.get(id);
-          if (!stored || isTerminal(stored.record.state)) return yieldTo();
-          revision = stored.revision;
-        } else {
-          revision = rev;
-        }
+      startedAt ??= Date.now();
+      if (alone) {
+        // Settling waits for it; a failed write leaves the settle to find the record.
+        marking = markRunning(undefined).catch(() => undefined);
+      } else if (!(await markRunning(stored))) {
+        return false;
       }
       unregister = ctx.onCancel(id, () => {
         // The CANCELLED record is written before the signal is sent.
@@ -287,6 +336,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
       });
       // A signal that came while we wrote: the cancel won, do not run.
       if (ctx.knownFinished(id)) return yieldTo();
+      const attempt = run.attempt;
       ctx.live.update(id, { attempt, startedAt, progress: 0, running: true });
       ctx.touched(queue);
       ctx.events.publish(id, { type: "status", state: "RUNNING", attempt, progress: 0, startedAt });
@@ -315,7 +365,9 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     async fail(error: JobError, options: FailOptions = {}) {
       if (settled) return false;
       const maxAttempts = meta.options.maxAttempts ?? config.maxAttempts;
-      const used = attempt - (spec.interrupted ?? 0);
+      await marking;
+      if (settled) return false;
+      const used = attemptsUsed(run.attempt, run.interrupted, run.lost);
       if (options.retryable === false || used >= maxAttempts) {
         return settleTerminal(terminal("FAILED", { error }));
       }
@@ -328,13 +380,14 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
       if (rev === undefined) return lost();
       revision = rev;
       await delivery.nak(backoffMs(config, used, meta.options));
-      ctx.live.update(id, { running: false, attempt });
+      ctx.live.update(id, { running: false, attempt: run.attempt });
       finish();
       publishStatus(retry);
       return true;
     },
 
     async release() {
+      await marking;
       if (settled) return;
       closeLog();
       // Hand-backs are not attempts: count them durably so the next
@@ -355,14 +408,16 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
         ? {
             ...(stored?.record ?? base()),
             state: "QUEUED",
-            attempt,
-            interrupted: (spec.interrupted ?? 0) + 1,
+            attempt: run.attempt,
+            interrupted: run.interrupted + 1,
+            ...(run.lost ? { lost: run.lost } : {}),
           }
         : {
             ...(stored?.record ?? base()),
             state: "QUEUED",
-            attempt: attempt - 1,
-            released: spec.released + 1,
+            attempt: run.attempt - 1,
+            released: run.released + 1,
+            ...(run.lost ? { lost: run.lost } : {}),
           };
       delete record.finishedAt;
       const rev = await ctx.records.write(id, record, stored?.revision ?? 0);

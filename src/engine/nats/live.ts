@@ -1,6 +1,6 @@
 /**
  * What this process knows about running jobs from live events and its own
- * leases (attempt, started_at, progress): DESIGN allows a process that missed
+ * leases (attempt, started_at, progress): docs/ARCHITECTURE.md §5 lets a process that missed
  * them to leave these unset rather than pay a durable write per job.
  */
 import type { JobEvent } from "./events.js";

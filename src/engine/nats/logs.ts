@@ -11,7 +11,11 @@ import { LOGS_STREAM, logSubject } from "./layout.js";
 import { pullMessages } from "./pull.js";
 
 export interface LogStore {
-  /** Stores the line; resolves when the stream has it. Never rejects. */
+  /**
+   * Stores the line; resolves when the stream has it or refused it (best
+   * effort, see README: a refused line is reported to onError, not retried).
+   * Never rejects.
+   */
   append(id: string, entry: LogEntry): Promise<void>;
   /** Resolves when every line this process appended for id is stored. */
   flushed(id: string): Promise<void>;

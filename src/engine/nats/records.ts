@@ -1,12 +1,23 @@
 /**
- * Job records in KV `jetq_jobs`, key = job id: written only for what cannot be
- * derived from the stream (a terminal outcome, a retry's pending state). Every
- * write is conditional on the revision read before, so exactly one outcome wins.
+ * Job records in KV `jetq_jobs`, key = `job.<queue>.<token>`: written for what
+ * cannot be derived from the stream (that an attempt began, a terminal
+ * outcome, a retry's pending state). Every write is conditional on the
+ * revision read before, so exactly one outcome wins. The key leaves the
+ * stream sequence out: a job's identity is its token, so a copy of its
+ * message under another sequence (a cluster node whose stream diverged)
+ * finds the job's record and is dropped rather than run again.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { KV } from "@nats-io/kv";
 import type { JobError, JobState } from "../types.js";
+import { jobIdParts } from "../job-id.js";
 import { isWrongLastSequence } from "./errors.js";
+
+/** The KV key of a job's record: by queue and token, whatever sequence the id names. */
+export function recordKey(id: string): string {
+  const parts = jobIdParts(id);
+  return parts ? `job.${parts.queue}.${parts.token}` : id;
+}
 
 export interface JobRecord {
   state: JobState;
@@ -28,6 +39,37 @@ export interface JobRecord {
    * knows it is one, but not counted against max_attempts.
    */
   interrupted?: number;
+  /**
+   * Leases lost so far (the worker died or stalled: no outcome within the
+   * ack wait), counted by the delivery after each: see runAccount.
+   */
+  lost?: number;
+}
+
+/** What a delivery's attempt is and what came before it, as the job's record says. */
+export interface RunAccount {
+  attempt: number;
+  released: number;
+  interrupted: number;
+  lost: number;
+}
+
+/**
+ * The account of a delivery, from the record alone: every attempt that
+ * began wrote RUNNING with its number, and every end but a crash wrote
+ * another state (fail, release, a terminal outcome). So the attempt is one
+ * past the record's, and a RUNNING record left behind is one more lost
+ * lease. The server's delivery count is not used: deliveries that never
+ * began (into a dead worker's pull) are not runs, and nats-server 2.9 can
+ * redeliver a message whose lease lapsed as delivery 1 again.
+ */
+export function runAccount(prior: JobRecord | undefined): RunAccount {
+  return {
+    attempt: (prior?.attempt ?? 0) + 1,
+    released: prior?.released ?? 0,
+    interrupted: prior?.interrupted ?? 0,
+    lost: (prior?.lost ?? 0) + (prior?.state === "RUNNING" ? 1 : 0),
+  };
 }
 
 export interface StoredRecord {
@@ -52,14 +94,15 @@ const encoder = new TextEncoder();
 export function createRecordStore(kv: KV): RecordStore {
   return {
     async get(id) {
-      const e = await kv.get(id);
+      const e = await kv.get(recordKey(id));
       if (!e || e.operation !== "PUT" || e.length === 0) return undefined;
       return { record: e.json<JobRecord>(), revision: e.revision };
     },
     async write(id, record, revision, encoded) {
       const data = encoded ?? encoder.encode(JSON.stringify(record));
       try {
-        return revision === 0 ? await kv.create(id, data) : await kv.update(id, data, revision);
+        const key = recordKey(id);
+        return revision === 0 ? await kv.create(key, data) : await kv.update(key, data, revision);
       } catch (err) {
         if (isWrongLastSequence(err)) return undefined;
         throw err;

@@ -1,6 +1,6 @@
 /**
  * Creates (idempotently, from any number of processes at once) the streams,
- * consumers and buckets of section 3 of DESIGN.md.
+ * consumers and buckets of docs/ARCHITECTURE.md §5.
  */
 import {
   AckPolicy,

@@ -1,5 +1,5 @@
 /**
- * A job's state, derived as DESIGN.md section 3 says: a terminal record → that;
+ * A job's state, derived as docs/ARCHITECTURE.md §5 says: a terminal record → that;
  * a retry record → what it says; else the message is still in the stream:
  * seq > consumer delivered.stream_seq → QUEUED (with its position), else
  * RUNNING; else NOT_FOUND. The message's token must match the id's, so a
@@ -256,9 +256,10 @@ export function createStateDeriver(deps: {
           recent?.finished(ref.id, final);
         }
         if (!isTerminal(status.state)) {
-          // A retry record: the live view of this process may be newer.
+          // A RUNNING or retry record: the live view of this process may be
+          // newer (progress, or the attempt that began since).
           const info = live.get(ref.id);
-          if (info?.running && info.attempt > status.attempt) {
+          if (info?.running && info.attempt >= status.attempt) {
             status.state = "RUNNING";
             status.attempt = info.attempt;
             if (info.startedAt !== undefined) status.startedAt = info.startedAt;

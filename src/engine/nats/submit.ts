@@ -48,6 +48,7 @@ function jobOptions(o: JobOptions | undefined): JobOptions {
   if (o?.startDeadline !== undefined) out.startDeadline = o.startDeadline;
   if (o?.backoffBaseMs !== undefined) out.backoffBaseMs = o.backoffBaseMs;
   if (o?.backoffMaxMs !== undefined) out.backoffMaxMs = o.backoffMaxMs;
+  if (o?.maxLostLeases !== undefined) out.maxLostLeases = o.maxLostLeases;
   return out;
 }
 

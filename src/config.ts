@@ -115,6 +115,16 @@ const EnvSchema = z.object({
     .optional(),
   JETQ_RATE_LIMIT: rateLimit.optional(),
   JETQ_CORS_ORIGINS: corsOrigins.optional(),
+  // What one attempt of a job may log, and how often its progress is announced.
+  JETQ_LOG_MAX_LINES: int(1, 1_000_000).default(1_000),
+  JETQ_LOG_MAX_LINE_BYTES: int(64, 1024 * 1024).default(4 * 1024),
+  JETQ_LOG_MAX_BYTES: int(64, 64 * 1024 * 1024).default(256 * 1024),
+  JETQ_PROGRESS_INTERVAL_MS: int(0, 60_000).default(100),
+  // Open StreamStatus/SubmitAndStream (and health Watch) streams.
+  JETQ_MAX_STREAMS_PER_KEY: int(1, 1_000_000).default(1_000),
+  JETQ_MAX_STREAMS_PER_CONNECTION: int(1, 1_000_000).default(2_500),
+  // JSON values in one job input, counted before decoding (decoding costs per value).
+  JETQ_MAX_INPUT_VALUES: int(1, 100_000_000).default(100_000),
 });
 
 export interface Config {
@@ -155,6 +165,13 @@ export interface Config {
   rateLimit?: RateLimit;
   /** JETQ_CORS_ORIGINS; unset = no CORS headers. */
   corsOrigins?: string[];
+  /** JETQ_LOG_MAX_LINES, JETQ_LOG_MAX_LINE_BYTES, JETQ_LOG_MAX_BYTES. */
+  logBounds: { maxLines: number; maxLineBytes: number; maxBytes: number };
+  progressIntervalMs: number;
+  /** JETQ_MAX_STREAMS_PER_KEY, JETQ_MAX_STREAMS_PER_CONNECTION. */
+  streamCaps: { perKey: number; perConnection: number };
+  /** JETQ_MAX_INPUT_VALUES. */
+  maxInputValues: number;
 }
 
 /**
@@ -252,6 +269,10 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeys: auth.keys,
     rateLimit: e.JETQ_RATE_LIMIT,
     corsOrigins: e.JETQ_CORS_ORIGINS && e.JETQ_CORS_ORIGINS.length > 0 ? e.JETQ_CORS_ORIGINS : undefined,
+    logBounds: { maxLines: e.JETQ_LOG_MAX_LINES, maxLineBytes: e.JETQ_LOG_MAX_LINE_BYTES, maxBytes: e.JETQ_LOG_MAX_BYTES },
+    progressIntervalMs: e.JETQ_PROGRESS_INTERVAL_MS,
+    streamCaps: { perKey: e.JETQ_MAX_STREAMS_PER_KEY, perConnection: e.JETQ_MAX_STREAMS_PER_CONNECTION },
+    maxInputValues: e.JETQ_MAX_INPUT_VALUES,
   };
 }
 

@@ -31,6 +31,8 @@ export async function openEngine(config: Config, logger: Logger): Promise<Engine
       replicas: config.replicas,
       retentionMs: config.retentionMs,
       maxPayloadBytes: config.maxPayloadBytes,
+      logBounds: config.logBounds,
+      progressIntervalMs: config.progressIntervalMs,
       name: "jetq",
       logger: logger.child({ component: "engine" }),
     });
@@ -42,6 +44,8 @@ export async function openEngine(config: Config, logger: Logger): Promise<Engine
   return createMemoryEngine({
     retentionMs: config.retentionMs,
     maxPayloadBytes: config.maxPayloadBytes,
+    logBounds: config.logBounds,
+    progressIntervalMs: config.progressIntervalMs,
     logger: logger.child({ component: "engine" }),
   });
 }
@@ -190,6 +194,8 @@ async function main(): Promise<void> {
       apiKeys: config.apiKeys,
       rateLimit: config.rateLimit,
       corsOrigins: config.corsOrigins,
+      streamCaps: config.streamCaps,
+      maxInputValues: config.maxInputValues,
       inputValidators: builtinInputValidators(config),
     });
   } catch (err) {

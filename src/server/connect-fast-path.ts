@@ -18,6 +18,7 @@ import {
   ConnectError,
   createContextValues,
   createServiceImplSpec,
+  type ContextValues,
   type HandlerContext,
   type Interceptor,
   type MethodImplSpec,
@@ -35,6 +36,7 @@ import {
 } from "@connectrpc/connect/protocol";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import { compressedWithoutEncoding, notValidBinary } from "./decode-guard.js";
+import { assertInputValues, INPUT_METHODS } from "./input-values.js";
 import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
@@ -51,6 +53,10 @@ export interface FastPathOptions {
   shutdownSignal: AbortSignal;
   /** When set, only calls it admits (by their Authorization header) take this path. */
   admit?: (authorization: string | undefined) => boolean;
+  /** A call's context values, as connect-node's adapter option of that name. */
+  contextValues?: (req: Req) => ContextValues;
+  /** Most JSON values a job input may hold, counted before decoding (input-values.ts). */
+  maxInputValues?: number;
 }
 
 interface Route {
@@ -110,12 +116,19 @@ export function createConnectFastPath(o: FastPathOptions): (req: Req, res: Res) 
     return true;
   };
 
+  function checkInputValues(route: Route, binary: boolean, message: Uint8Array) {
+    if (o.maxInputValues !== undefined && INPUT_METHODS.has(route.method.name)) {
+      assertInputValues(message, binary, o.maxInputValues);
+    }
+  }
+
   async function serveUnary(route: Route, binary: boolean, req: Req, res: Res) {
-    const ctx = contextOf(route, req, o.shutdownSignal);
+    const ctx = contextOf(route, req, o.shutdownSignal, o.contextValues?.(req));
     let status = 200;
     let body: Uint8Array;
     try {
       const bytes = await readBody(req, o.readMaxBytes, () => tooLarge(o.readMaxBytes));
+      checkInputValues(route, binary, bytes);
       const input = parse(route, binary, bytes);
       const spec = route.spec as Extract<MethodImplSpec, { kind: "unary" }>;
       const output = await invokeUnaryImplementation(spec, ctx, input, o.interceptors);
@@ -146,7 +159,7 @@ export function createConnectFastPath(o: FastPathOptions): (req: Req, res: Res) 
     if (o.shutdownSignal.aborted) onShutdown();
     else openStreams.add(onShutdown);
     res.once("close", onClose);
-    const ctx = contextOf(route, req, abort.signal);
+    const ctx = contextOf(route, req, abort.signal, o.contextValues?.(req));
     let wroteHead = false;
     const writeHead = () => {
       if (wroteHead) return;
@@ -173,6 +186,7 @@ export function createConnectFastPath(o: FastPathOptions): (req: Req, res: Res) 
         return tooLarge(o.readMaxBytes, length > o.readMaxBytes ? length : undefined);
       });
       const [first, rest] = firstEnvelope(bytes, o.readMaxBytes);
+      checkInputValues(route, binary, first);
       const input = parse(route, binary, first);
       assertNoMoreEnvelopes(rest, o.readMaxBytes);
       const serialize = route.serialization.getO(binary);
@@ -393,7 +407,7 @@ function drained(res: Res, signal: AbortSignal): Promise<void> {
 }
 
 /** What a handler and the interceptors see; request headers are read from node's object on demand. */
-function contextOf(route: Route, req: Req, signal: AbortSignal): HandlerContext {
+function contextOf(route: Route, req: Req, signal: AbortSignal, values?: ContextValues): HandlerContext {
   return {
     method: route.method,
     service: route.method.parent,
@@ -405,7 +419,7 @@ function contextOf(route: Route, req: Req, signal: AbortSignal): HandlerContext 
     requestHeader: headerView(req.headers),
     responseHeader: new Headers(),
     responseTrailer: new Headers(),
-    values: createContextValues(),
+    values: values ?? createContextValues(),
   };
 }
 

@@ -25,6 +25,7 @@ import {
 } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { wrapHandler } from "./wrap-handler.js";
+import { countBinaryInputValues, countJsonValues, INPUT_METHODS, inputTooManyValues } from "./input-values.js";
 
 const decodeError = createContextKey<ConnectError | undefined>(undefined, {
   description: "why the request body did not decode",
@@ -63,7 +64,10 @@ const inflaters: Record<string, (b: Uint8Array, o: { maxOutputLength: number }) 
 };
 
 /** Wraps every handler of the router; call after all services are registered. */
-export function guardBinaryDecoding(router: ConnectRouter, options: ConnectRouterOptions & { readMaxBytes: number }) {
+export function guardBinaryDecoding(
+  router: ConnectRouter,
+  options: ConnectRouterOptions & { readMaxBytes: number; maxInputValues?: number },
+) {
   const twin = createConnectRouter(options);
   for (const service of new Set(router.handlers.map((h) => h.service))) {
     twin.service(service, rejectingImpl(service));
@@ -72,7 +76,7 @@ export function guardBinaryDecoding(router: ConnectRouter, options: ConnectRoute
   const handlers = router.handlers as UniversalHandler[];
   for (const [i, handler] of handlers.entries()) {
     const reject = twins.get(handler.requestPath);
-    if (reject) handlers[i] = guard(handler, reject, options.readMaxBytes);
+    if (reject) handlers[i] = guard(handler, reject, options.readMaxBytes, options.maxInputValues);
   }
 }
 
@@ -93,9 +97,11 @@ function rejectingImpl(service: DescService): Partial<ServiceImpl<DescService>> 
   return impl as Partial<ServiceImpl<DescService>>;
 }
 
-function guard(handler: UniversalHandler, reject: UniversalHandler, limit: number): UniversalHandler {
+function guard(handler: UniversalHandler, reject: UniversalHandler, limit: number, maxInputValues?: number): UniversalHandler {
   const kind = handler.method.methodKind;
   if (kind !== "unary" && kind !== "server_streaming") return handler;
+  // A job input's values are counted before connect-es decodes it (input-values.ts).
+  const valueLimit = maxInputValues !== undefined && INPUT_METHODS.has(handler.method.name) ? maxInputValues : undefined;
   const guarded = async (req: UniversalServerRequest) => {
     if (req.method === "GET") {
       const problem = await getProblem(handler, req.url, limit);
@@ -116,7 +122,7 @@ function guard(handler: UniversalHandler, reject: UniversalHandler, limit: numbe
     // An encoding we do not know: connect-es answers UNIMPLEMENTED itself.
     if (encoded && !inflaters[encoding]) return handler(req);
     // Plain JSON that does not parse is INVALID_ARGUMENT in connect-es already.
-    if (framing.kind === "raw" && framing.json && !encoded) return handler(req);
+    if (framing.kind === "raw" && framing.json && !encoded && valueLimit === undefined) return handler(req);
     const source = req.body[Symbol.asyncIterator]();
     const chunks: Uint8Array[] = [];
     let size = 0;
@@ -129,7 +135,7 @@ function guard(handler: UniversalHandler, reject: UniversalHandler, limit: numbe
       if (size > limit + 5) return handler({ ...req, body: replay(chunks, source) });
     }
     const body = concat(chunks, size);
-    const problem = await decodeProblem(handler, framing, body, encoded ? encoding : undefined, limit);
+    const problem = await decodeProblem(handler, framing, body, encoded ? encoding : undefined, limit, valueLimit);
     if (problem === undefined) return handler({ ...req, body: replay([body]) });
     const contextValues = req.contextValues ?? createContextValues();
     contextValues.set(decodeError, problem);
@@ -151,6 +157,7 @@ async function decodeProblem(
   body: Uint8Array,
   encoding: string | undefined,
   limit: number,
+  valueLimit?: number,
 ): Promise<ConnectError | undefined> {
   let message = body;
   let compressed = encoding !== undefined;
@@ -179,6 +186,10 @@ async function decodeProblem(
       // connect-es calls a body that does not inflate INTERNAL.
       return new ConnectError(`request body does not decompress as ${encoding}`, Code.InvalidArgument);
     }
+  }
+  if (valueLimit !== undefined) {
+    const count = framing.json ? countJsonValues(message, valueLimit) : countBinaryInputValues(message, valueLimit);
+    if (count > valueLimit) return inputTooManyValues(valueLimit);
   }
   if (framing.json) {
     // JSON that does not parse is INVALID_ARGUMENT in connect-es already,

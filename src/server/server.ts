@@ -24,6 +24,8 @@ import { createLoggingInterceptor } from "./interceptors.js";
 import { createConnectFastPath } from "./connect-fast-path.js";
 import { createListener } from "./listener.js";
 import { drainOversizedBodies } from "./oversized.js";
+import { DEFAULT_MAX_INPUT_VALUES } from "./input-values.js";
+import { connectionContextValues, createStreamCapInterceptor, DEFAULT_STREAM_CAPS, type StreamCaps } from "./stream-caps.js";
 import { answerProbe } from "./probes.js";
 
 export interface ServerOptions {
@@ -43,6 +45,10 @@ export interface ServerOptions {
   rateLimit?: RateLimit;
   /** Origins browsers may call from (CORS); unset or empty = no CORS headers. */
   corsOrigins?: readonly string[];
+  /** Open streams per API key and per connection (defaults: stream-caps.ts). */
+  streamCaps?: Partial<StreamCaps>;
+  /** Most JSON values a job input may hold; default 100,000 (input-values.ts). */
+  maxInputValues?: number;
   /** Submit-time input checks by queue (e.g. the built-in `http` queue's). */
   inputValidators?: InputValidators;
 }
@@ -91,8 +97,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     grpc: true,
     grpcWeb: true,
     readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+    maxInputValues: options.maxInputValues ?? DEFAULT_MAX_INPUT_VALUES,
     shutdownSignal: shutdown.signal,
-    interceptors: [createLoggingInterceptor(logger), createDrainInterceptor(refuseSubmits), auth],
+    interceptors: [
+      createLoggingInterceptor(logger),
+      createDrainInterceptor(refuseSubmits),
+      auth,
+      createStreamCapInterceptor({ ...DEFAULT_STREAM_CAPS, ...definedOnly(options.streamCaps ?? {}) }),
+    ],
+    contextValues: connectionContextValues,
     acceptCompression: [compressionGzip, compressionBrotli],
     // JSON answers show zero values too ({"removed": false}, {"inQueue": 0}):
     // curl users should not have to know proto3 omits defaults.
@@ -127,6 +140,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     readMaxBytes: routerOptions.readMaxBytes,
     jsonOptions: routerOptions.jsonOptions,
     shutdownSignal: shutdown.signal,
+    contextValues: connectionContextValues,
+    maxInputValues: routerOptions.maxInputValues,
     // A caller without a valid key goes the guarded way (auth-guard.ts): its body is never buffered.
     ...(keys.enabled
       ? {
@@ -182,4 +197,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return closed;
     },
   };
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

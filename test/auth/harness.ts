@@ -20,6 +20,7 @@ export interface AuthJetqOptions {
   readMaxBytes?: number;
   closeGraceMs?: number;
   logger?: Logger;
+  streamCaps?: { perKey?: number; perConnection?: number };
   inputValidators?: InputValidators;
 }
 

@@ -35,6 +35,21 @@ describe("permissions", () => {
   });
   afterAll(() => clients.forEach((c) => c.close()));
 
+  it("a key limited to echo reusing the idempotency key of its tenant's job in another queue learns nothing of that job", async () => {
+    const full = open(KEYS.full);
+    const hidden = await full.submit({ queue: other, input: value({ secret: 1 }), idempotencyKey: "shared-idem" });
+    const limited = open(KEYS.echoOnly, "connect+proto h2c");
+    const own = await limited.submit({ queue: "echo", input: value({ mine: 1 }), idempotencyKey: "shared-idem" });
+    expect(own.id).not.toBe(hidden.id);
+    expect(own.queue).toBe("echo");
+    const streamed = await drain(limited.submitAndStream({ queue: "echo", input: value({ mine: 2 }), idempotencyKey: "shared-idem" }));
+    expect(new Set(streamed.map((j) => j.id))).toEqual(new Set([own.id]));
+    // The other queue's job is untouched and still its own.
+    expect((await full.getStatus({ id: hidden.id })).state).toBe(JobState.QUEUED);
+    await expectCode(limited.getStatus({ id: hidden.id }), Code.PermissionDenied);
+    await full.cancel({ id: hidden.id });
+  });
+
   it("a reader key gets PERMISSION_DENIED on Submit and Cancel, on every protocol, and reads the tenant's jobs", async () => {
     const full = open(KEYS.full);
     const job = await full.submit({ queue: "echo", input: value({ r: 1 }) });

@@ -3,7 +3,7 @@
  * the submits race.
  */
 import { expect, test } from "vitest";
-import { fetchFor, forEachEngine, startWorker, waitFor, waitForCount, waitForState } from "./harness.js";
+import { fetchFor, fetchOne, forEachEngine, startWorker, waitFor, waitForCount, waitForState } from "./harness.js";
 
 forEachEngine("idempotency", (env) => {
   test("20 concurrent submits with one key (same tenant) → one id, one delivery", async () => {
@@ -75,5 +75,22 @@ forEachEngine("idempotency", (env) => {
     const d = await env.api.submit({ queue: q, input: 1 });
     expect(new Set([a.id, b.id, c.id, d.id]).size).toBe(4);
     await waitFor(async () => (await env.api.queueCount(q)).inQueue === 4, { what: "4 queued" });
+  });
+
+  test("the same key in another queue is another job: it tells nothing of the first", async () => {
+    const q1 = await env.queue();
+    const q2 = await env.queue();
+    const first = await env.api.submit({ queue: q1, input: "private", idempotencyKey: "reused", tenant: "acme" });
+    const other = await env.api.submit({ queue: q2, input: "mine", idempotencyKey: "reused", tenant: "acme" });
+    expect(other.id).not.toBe(first.id);
+    expect(other).toMatchObject({ queue: q2, state: "QUEUED", queuePosition: 0, attempt: 0 });
+    expect(other.createdAt).toBeGreaterThanOrEqual(first.createdAt);
+    // Each key still holds in its own queue.
+    expect((await env.api.submit({ queue: q1, input: 3, idempotencyKey: "reused", tenant: "acme" })).id).toBe(first.id);
+    expect((await env.api.submit({ queue: q2, input: 4, idempotencyKey: "reused", tenant: "acme" })).id).toBe(other.id);
+    await waitForCount(env.api, q1, { inQueue: 1, running: 0 });
+    await waitForCount(env.api, q2, { inQueue: 1, running: 0 });
+    const lease = await fetchOne(env.worker, q2);
+    expect(lease.input).toBe("mine");
   });
 });

@@ -72,4 +72,30 @@ forEachEngine("tenants", (env) => {
     expect(c.removed).toBe(true);
     expect(c.job.state).toBe("CANCELLED");
   });
+
+  test.each(READS)(
+    "%s of another tenant's real id answers exactly as made-up ids (its own seq or another), queued or finished",
+    async (_name, read) => {
+      const q = await env.queue();
+      const queued = await env.api.submit({ queue: q, input: "waits", tenant: "owner" });
+      const done = await env.api.submit({ queue: q, input: "runs", tenant: "owner" });
+      // The first job in line is the one to finish.
+      const lease = await fetchOne(env.worker, q);
+      expect(lease.id).toBe(queued.id);
+      expect(await lease.begin()).toBe(true);
+      expect(await lease.complete("ok")).toBe(true);
+      await waitForState(env.api, queued.id, "COMPLETED");
+      for (const id of [queued.id, done.id]) {
+        const parts = parseJobId(id);
+        const foreign = await expectConnectError(read(env.api, id, { tenant: "intruder" }), Code.NotFound);
+        for (const madeUpId of [
+          formatJobId({ ...parts, token: newToken() }),
+          formatJobId({ ...parts, seq: parts.seq + 1_000, token: newToken() }),
+        ]) {
+          const madeUp = await expectConnectError(read(env.api, madeUpId, { tenant: "intruder" }), Code.NotFound);
+          expect(shape(foreign.rawMessage, id)).toBe(shape(madeUp.rawMessage, madeUpId));
+        }
+      }
+    },
+  );
 });

@@ -7,6 +7,7 @@ import type { Engine } from "../../src/engine/types.js";
 import { createMemoryEngine } from "../../src/engine/memory/index.js";
 import { createNatsEngine, type NatsEngineOptions } from "../../src/engine/nats/index.js";
 import type { PositionPacerOptions } from "../../src/engine/position-pacer.js";
+import type { LogBounds } from "../../src/engine/log-bounds.js";
 import { startNatsServer, type NatsServer } from "./nats-server.js";
 
 export interface EngineBackend {
@@ -32,6 +33,8 @@ export interface EngineOptions {
   retentionMs?: number;
   maxPayloadBytes?: number;
   positionUpdates?: PositionPacerOptions;
+  logBounds?: Partial<LogBounds>;
+  progressIntervalMs?: number;
 }
 
 /** Every engine kind, opening its engines with `options`. */

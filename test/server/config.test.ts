@@ -19,7 +19,27 @@ it("has defaults for everything", () => {
     readMaxBytes: 17 * 1024 * 1024,
     maxPayloadBytes: 16 * 1024 * 1024,
     secrets: [],
+    logBounds: { maxLines: 1_000, maxLineBytes: 4096, maxBytes: 256 * 1024 },
+    progressIntervalMs: 100,
+    streamCaps: { perKey: 1_000, perConnection: 2_500 },
+    maxInputValues: 100_000,
   });
+});
+
+it("reads the log, progress and stream limits, and names a bad one", () => {
+  const c = parseConfig({
+    JETQ_LOG_MAX_LINES: "50",
+    JETQ_LOG_MAX_LINE_BYTES: "512",
+    JETQ_LOG_MAX_BYTES: "65536",
+    JETQ_PROGRESS_INTERVAL_MS: "0",
+    JETQ_MAX_STREAMS_PER_KEY: "10",
+    JETQ_MAX_STREAMS_PER_CONNECTION: "20",
+  });
+  expect(c.logBounds).toEqual({ maxLines: 50, maxLineBytes: 512, maxBytes: 65536 });
+  expect(c.progressIntervalMs).toBe(0);
+  expect(c.streamCaps).toEqual({ perKey: 10, perConnection: 20 });
+  expect(() => parseConfig({ JETQ_LOG_MAX_LINES: "0" })).toThrow('JETQ_LOG_MAX_LINES="0": must be at least 1');
+  expect(() => parseConfig({ JETQ_MAX_STREAMS_PER_KEY: "lots" })).toThrow('JETQ_MAX_STREAMS_PER_KEY="lots": must be a whole number');
 });
 
 it("collects JETQ_SECRET_<NAME> variables as secrets and the http handler's hosts", () => {

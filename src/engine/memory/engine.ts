@@ -41,6 +41,7 @@ import {
   type WatchOptions,
 } from "../types.js";
 import {
+  appendLogs,
   createQueueState,
   maxAttemptsOf,
   snapshot,
@@ -55,6 +56,8 @@ import type { SeqSet } from "./order-stats.js";
 import { createTimerHeap } from "./timer-heap.js";
 import { createPositionPacer, type PositionPacerOptions } from "../position-pacer.js";
 import { notifyWatchers, watchJob } from "./watch.js";
+import { createLogMeter, logBoundsOf, type LogBounds } from "../log-bounds.js";
+import { assertProgressInterval, DEFAULT_PROGRESS_INTERVAL_MS, pacedProgress } from "../progress-pacing.js";
 import { createReadinessState } from "../readiness.js";
 
 export interface MemoryEngineOptions {
@@ -65,6 +68,10 @@ export interface MemoryEngineOptions {
   logger?: Logger;
   /** How position-only updates of watches are paced (defaults: ../position-pacer.ts). */
   positionUpdates?: PositionPacerOptions;
+  /** What a job's handler may log (defaults: ../log-bounds.ts). */
+  logBounds?: Partial<LogBounds>;
+  /** Least time between two progress events of one attempt; default 100. */
+  progressIntervalMs?: number;
 }
 
 const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -93,9 +100,11 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   const maxPayloadBytes = options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
   if (!(maxPayloadBytes > 0)) throw invalidArgument(`maxPayloadBytes: ${maxPayloadBytes} must be greater than zero`);
   const logger = options.logger?.child({ engine: "memory" });
+  const logBounds = logBoundsOf(options.logBounds);
+  const progressIntervalMs = assertProgressInterval(options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
 
   const queues = new Map<string, QueueState>();
-  /** tenant NUL key → job */
+  /** tenant NUL queue NUL key → job: a key names a job of one tenant in one queue. */
   const idempotency = new Map<string, JobRecord>();
   /** id → tenant of jobs removed by retention */
   const tombstones = new Map<string, string>();
@@ -125,7 +134,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     return q;
   };
 
-  const idempotencySlot = (tenant: string, key: string) => `${tenant}\u0000${key}`;
+  const idempotencySlot = (tenant: string, queue: string, key: string) => `${tenant}\u0000${queue}\u0000${key}`;
 
   const retentionNotFound = (id: string) => jobExpiredNotFound(id, retentionMs);
 
@@ -180,12 +189,23 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
         job.backoffTimer = undefined;
         break;
       case "leased":
-        if (job.delivery) clearTimeout(job.delivery.timer);
+        if (job.delivery) endAttempt(job.delivery);
         job.delivery = undefined; // from now on that lease is stale
         q.leased--;
         break;
       case "done":
         break;
+    }
+  };
+
+  /** The attempt's lease is over: its timer and paced progress stop, its dropped-lines notice is written. */
+  const endAttempt = (d: Delivery) => {
+    clearTimeout(d.timer);
+    d.progressEvents.cancel();
+    const notice = d.logMeter.finish(Date.now());
+    if (notice) {
+      appendLogs(d.job, [notice], logBounds);
+      notifyWatchers(d.job, "log");
     }
   };
 
@@ -240,7 +260,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     if (q.jobs.get(job.seq) !== job) return;
     q.jobs.delete(job.seq);
     if (job.idempotencyKey !== undefined) {
-      const slot = idempotencySlot(job.tenant, job.idempotencyKey);
+      const slot = idempotencySlot(job.tenant, job.queue.name, job.idempotencyKey);
       if (idempotency.get(slot) === job) idempotency.delete(slot);
     }
     tombstones.set(job.id, job.tenant);
@@ -280,7 +300,9 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     log(d, level, message) {
       const job = d.job;
       if (closed || job.delivery !== d) return;
-      (job.logs ??= []).push({ message: String(message), level, source: "handler", timestamp: Date.now() });
+      const entries = d.logMeter.admit(level, String(message), Date.now());
+      if (entries.length === 0) return;
+      appendLogs(job, entries, logBounds);
       notifyWatchers(job, "log");
     },
     progress(d, fraction) {
@@ -289,7 +311,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       const value = Math.min(1, Math.max(0, fraction));
       if (value === job.progress) return;
       job.progress = value;
-      notifyWatchers(job, "status");
+      d.progressEvents.set(value);
     },
     complete(d, output) {
       const job = d.job;
@@ -380,6 +402,11 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       cancel: new AbortController(),
       timer: setTimeout(() => onLeaseExpired(d), ackWaitMs),
       begun: false,
+      logMeter: createLogMeter(logBounds),
+      // Reads see job.progress at once; watchers hear of it paced.
+      progressEvents: pacedProgress(progressIntervalMs, () => {
+        if (!closed && job.delivery === d) notifyWatchers(job, "status");
+      }),
     };
     d.timer.unref();
     job.delivery = d;
@@ -441,7 +468,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       const tenant = input.tenant ?? "";
       const key = input.idempotencyKey ? input.idempotencyKey : undefined;
       if (key !== undefined) {
-        const existing = idempotency.get(idempotencySlot(tenant, key));
+        const existing = idempotency.get(idempotencySlot(tenant, q.name, key));
         if (existing && existing.queue.jobs.get(existing.seq) === existing) {
           expireIfDue(existing, Date.now());
           return snapshot(existing);
@@ -473,7 +500,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       q.live.set(seq, job);
       q.ready.add(seq);
       linesMoved(q);
-      if (key !== undefined) idempotency.set(idempotencySlot(tenant, key), job);
+      if (key !== undefined) idempotency.set(idempotencySlot(tenant, q.name, key), job);
       if (jobOptions.startDeadline !== undefined) deadlines.add(jobOptions.startDeadline, job.id);
       const status = snapshot(job);
       serveWaiters(q);
@@ -587,7 +614,10 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
         unfinished += q.live.size;
         for (const waiter of q.waiters.splice(0)) waiter.serve([]);
         for (const job of q.live.values()) {
-          if (job.delivery) clearTimeout(job.delivery.timer);
+          if (job.delivery) {
+            clearTimeout(job.delivery.timer);
+            job.delivery.progressEvents.cancel();
+          }
           if (job.backoffTimer) clearTimeout(job.backoffTimer);
         }
       }

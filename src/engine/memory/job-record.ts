@@ -12,6 +12,8 @@ import type {
   LogEntry,
   QueueConfig,
 } from "../types.js";
+import { overRetained, type LogBounds, type LogMeter } from "../log-bounds.js";
+import type { PacedProgress } from "../progress-pacing.js";
 import { createSeqSet, type SeqSet } from "./order-stats.js";
 
 /**
@@ -29,6 +31,10 @@ export interface Delivery {
   readonly cancel: AbortController;
   timer: NodeJS.Timeout;
   begun: boolean;
+  /** What this attempt's handler wrote, against the log bounds. */
+  readonly logMeter: LogMeter;
+  /** This attempt's progress events (paced). */
+  readonly progressEvents: PacedProgress;
 }
 
 /**
@@ -71,7 +77,12 @@ export interface JobRecord {
   finishedAt?: number;
   error?: JobError;
   output?: JsonValue;
+  /** The newest lines, within the log bounds (appendLogs keeps them so). */
   logs?: LogEntry[];
+  /** UTF-8 bytes of the messages in logs. */
+  logBytes?: number;
+  /** Lines ever appended: a watch's change key (logs.length stops growing at the bound). */
+  logsWritten?: number;
   delivery?: Delivery;
   backoffTimer?: NodeJS.Timeout;
   watchers?: Set<JobWatcher>;
@@ -147,4 +158,19 @@ export function snapshot(job: JobRecord, includeLogs = false): JobStatus {
   if (job.error) status.error = { code: job.error.code, message: job.error.message };
   if (includeLogs) status.logs = (job.logs ?? []).map((entry) => ({ ...entry }));
   return status;
+}
+
+/** Adds lines to the job's log, dropping its oldest beyond what a job keeps. */
+export function appendLogs(job: JobRecord, entries: readonly LogEntry[], bounds: LogBounds): void {
+  const logs = (job.logs ??= []);
+  let bytes = job.logBytes ?? 0;
+  for (const e of entries) {
+    logs.push(e);
+    bytes += Buffer.byteLength(e.message);
+  }
+  job.logsWritten = (job.logsWritten ?? 0) + entries.length;
+  let drop = 0;
+  while (overRetained(logs.length - drop, bytes, bounds)) bytes -= Buffer.byteLength(logs[drop++]!.message);
+  if (drop > 0) logs.splice(0, drop);
+  job.logBytes = bytes;
 }

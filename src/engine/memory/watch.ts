@@ -45,13 +45,15 @@ export async function* watchJob(
   let lastKey = "";
   const push = (): boolean => {
     const next = snapshot(job, includeLogs);
-    const key = statusKey(next);
+    const key = keyOf(next);
     if (key === lastKey) return false;
     lastKey = key;
     pending.push(next);
     poke();
     return true;
   };
+  // A job's kept lines stop growing in number at the bound: count lines written instead.
+  const keyOf = (s: JobStatus) => (includeLogs ? `${statusKey(s)}|${job.logsWritten ?? 0}` : statusKey(s));
   const watcher: JobWatcher & PacedWatch = {
     includeLogs,
     changed(kind) {
@@ -79,7 +81,7 @@ export async function* watchJob(
   signal?.addEventListener("abort", poke);
   try {
     const first = snapshot(job, includeLogs);
-    lastKey = statusKey(first);
+    lastKey = keyOf(first);
     yield first;
     if (isTerminal(first.state)) return;
     for (;;) {

@@ -5,7 +5,7 @@
  * then the terminal event for watchers.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { jobNotFound, unavailable } from "../errors.js";
+import { unavailable } from "../errors.js";
 import { isTerminal, type CancelOutcome, type ReadOptions } from "../types.js";
 import type { CancelSignals } from "./cancel-signals.js";
 import { statusEventOf, type EventHub } from "./events.js";
@@ -32,12 +32,12 @@ const ROUNDS = 5;
 
 export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOptions): Promise<CancelOutcome> {
   const { id } = ref;
-  const checkTenant = (tenant: string) => {
-    if (options?.tenant !== undefined && options.tenant !== tenant) throw jobNotFound(id);
+  const checkTenant = async (tenant: string) => {
+    if (options?.tenant !== undefined && options.tenant !== tenant) throw await deps.deriver.notFound(ref, options);
   };
   for (let round = 0; round < ROUNDS; round++) {
     const found = await deps.deriver.inspect(ref);
-    if (found.kind === "none") throw await deps.deriver.notFound(ref);
+    if (found.kind === "none") throw await deps.deriver.notFound(ref, options);
     const now = Date.now();
     const error = { code: "CANCELLED", message: "cancelled by a client" };
     let record: JobRecord;
@@ -45,7 +45,7 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
     let wasQueued: boolean;
     if (found.kind === "record") {
       const r = found.stored.record;
-      checkTenant(r.tenant);
+      await checkTenant(r.tenant);
       if (isTerminal(r.state)) {
         return {
           removed: false,
@@ -57,7 +57,7 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
       revision = found.stored.revision;
       wasQueued = r.state === "QUEUED";
     } else {
-      checkTenant(found.meta.tenant);
+      await checkTenant(found.meta.tenant);
       const s = found.status;
       record = {
         state: "CANCELLED",

@@ -42,6 +42,8 @@ import { ensureQueue, ensureShared, type LayoutOptions } from "./setup.js";
 import { createStateDeriver, type JobRef } from "./state.js";
 import { createSubmitter } from "./submit.js";
 import type { PositionPacerOptions } from "../position-pacer.js";
+import { logBoundsOf, retainedLines, type LogBounds } from "../log-bounds.js";
+import { assertProgressInterval, DEFAULT_PROGRESS_INTERVAL_MS } from "../progress-pacing.js";
 import { watchNatsReadiness } from "./readiness.js";
 import { createWatches } from "./watch.js";
 
@@ -62,6 +64,10 @@ export interface NatsEngineOptions {
   maxPayloadBytes?: number;
   /** How position-only updates of watches are paced (defaults: ../position-pacer.ts). */
   positionUpdates?: PositionPacerOptions;
+  /** What a job's handler may log (defaults: ../log-bounds.ts); also the logs stream's lines per job. */
+  logBounds?: Partial<LogBounds>;
+  /** Least time between two progress events of one attempt; default 100. */
+  progressIntervalMs?: number;
   /** How often readiness asks whether JetStream answers while it does; default 5000. */
   readinessProbeMs?: number;
 }
@@ -82,7 +88,10 @@ const RECENT_MAX_AGE_MS = 60_000;
 const CLOSE_DRAIN_MS = 1_500;
 
 export async function createNatsEngine(options: NatsEngineOptions): Promise<Engine> {
+  const logBounds = logBoundsOf(options.logBounds);
+  const progressIntervalMs = assertProgressInterval(options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
   const layout: LayoutOptions = {
+    logLinesPerJob: retainedLines(logBounds),
     storage: options.storage ?? "file",
     replicas: options.replicas ?? 1,
     retentionMs: options.retentionMs ?? DAY_MS,
@@ -132,7 +141,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
   // not outlive the record it stands for.
   const recent = createRecentJobs(Math.min(RECENT_MAX_AGE_MS, layout.retentionMs / 4));
   const onBackgroundError = (err: unknown) => logger?.warn({ err }, "jetq nats engine: background call failed");
-  const logs = createLogStore(nc, js, jsm, onBackgroundError);
+  const logs = createLogStore(nc, js, jsm, onBackgroundError, logBounds);
   const signals = createCancelSignals(nc);
   /** A terminal status (published after its record was written) is final: remember it. */
   const noteTerminal = (id: string, ev: Extract<JobEvent, { type: "status" }>) => {
@@ -176,7 +185,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     retentionMs: layout.retentionMs,
     recent,
   });
-  const watches = createWatches(events, deriver, queueInfo, { positions: options.positionUpdates });
+  const watches = createWatches(events, deriver, queueInfo, { positions: options.positionUpdates, logBounds });
   // Late deliveries handed back count as releases, not attempts.
   const late = createLateDeliveries(async (queue, d) => {
     const config = await queueConfigs.get(queue);
@@ -207,6 +216,8 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       blobs,
       maxRecordBytes: Math.max(1024, maxPayload() - 1024),
       idempotency,
+      logBounds,
+      progressIntervalMs,
       ...(options.maxPayloadBytes !== undefined ? { maxOutputBytes: options.maxPayloadBytes } : {}),
       touched: (queue: string) => void queueInfo.invalidate(queue),
       onCancel: signals.on,

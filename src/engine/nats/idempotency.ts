@@ -1,8 +1,10 @@
 /**
- * Idempotent Submit: `Nats-Msg-Id` = hash(tenant, key) lets the stream drop a
+ * Idempotent Submit: `Nats-Msg-Id` = hash(tenant, queue, key) lets the stream drop a
  * duplicate within its window, and `idem.<tenant-hash>.<hash>` → job id in
  * the jobs bucket makes it permanent (for the retention). Hashes keep any
- * tenant or key string out of subjects and KV keys.
+ * tenant or key string out of subjects and KV keys. A key names a job of one
+ * tenant in one queue: reusing it on another queue makes another job, so a
+ * caller limited to some queues learns nothing of the others' jobs.
  */
 import { createHash } from "node:crypto";
 import type { KV } from "@nats-io/kv";
@@ -18,8 +20,8 @@ const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 const MSG_ID_PREFIX = "jetq-";
 const kvKeyOf = (tenant: string, hash: string) => `idem.${sha(tenant).slice(0, 16)}.${hash}`;
 
-export function idempotencyKeys(tenant: string, key: string): IdempotencyKeys {
-  const hash = sha(`${tenant}\u0000${key}`).slice(0, 40);
+export function idempotencyKeys(tenant: string, queue: string, key: string): IdempotencyKeys {
+  const hash = sha(`${tenant}\u0000${queue}\u0000${key}`).slice(0, 40);
   return { msgId: `${MSG_ID_PREFIX}${hash}`, kvKey: kvKeyOf(tenant, hash) };
 }
 

@@ -12,10 +12,13 @@ import {
   type JobLease,
   type JobOptions,
   type JobState,
+  type LogEntry,
   type LogLevel,
   type QueueConfig,
 } from "../types.js";
 import { outputTooLarge } from "../errors.js";
+import { createLogMeter, DEFAULT_LOG_BOUNDS, type LogBounds } from "../log-bounds.js";
+import { DEFAULT_PROGRESS_INTERVAL_MS, pacedProgress } from "../progress-pacing.js";
 import { attemptsUsed, refusalOf } from "../lost-leases.js";
 import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
 import type { Link } from "./connection.js";
@@ -60,6 +63,10 @@ export interface LeaseContext {
   /** Fails calls at once while the connection is down (see connection.ts). */
   link?: Link;
   logger?: Logger;
+  /** What a handler may log per attempt; default DEFAULT_LOG_BOUNDS. */
+  logBounds?: LogBounds;
+  /** Least time between two progress events of one attempt; default 100. */
+  progressIntervalMs?: number;
 }
 
 export interface LeaseSpec {
@@ -110,6 +117,20 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
   let marking: Promise<unknown> | undefined;
   /** markRunning is settling the lease itself: it must not wait for itself. */
   let markSettling = false;
+  const logMeter = createLogMeter(ctx.logBounds ?? DEFAULT_LOG_BOUNDS);
+  const progressEvents = pacedProgress(ctx.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS, (value) => {
+    if (!settled) ctx.events.publish(id, { type: "progress", progress: value });
+  });
+  const appendLog = (entry: LogEntry) => {
+    void ctx.logs.append(id, entry);
+    ctx.events.publish(id, { type: "log", entry });
+  };
+  /** The attempt is ending: no more progress events, and the dropped-lines notice goes out before the flush. */
+  const closeLog = () => {
+    progressEvents.cancel();
+    const notice = logMeter.finish(Date.now());
+    if (notice) appendLog(notice);
+  };
 
   const base = (): Omit<JobRecord, "state"> => ({
     queue,
@@ -125,6 +146,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
 
   const finish = () => {
     settled = true;
+    progressEvents.cancel();
     unregister?.();
     unregister = undefined;
     ctx.touched(queue);
@@ -203,6 +225,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
   const settleTerminal = async (record: JobRecord): Promise<boolean> => {
     if (!markSettling) await marking;
     if (settled) return false;
+    closeLog();
     await ctx.logs.flushed(id);
     const maxOutput = ctx.maxOutputBytes ?? MAX_BLOB_BYTES;
     let encoded = ctx.records.encode(record);
@@ -325,16 +348,14 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     },
 
     log(level: LogLevel, message: string) {
-      const entry = { message, level, source: "handler", timestamp: Date.now() };
-      void ctx.logs.append(id, entry);
-      ctx.events.publish(id, { type: "log", entry });
+      for (const entry of logMeter.admit(level, message, Date.now())) appendLog(entry);
     },
 
     progress(fraction: number) {
       if (settled) return;
       progress = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
       ctx.live.update(id, { progress });
-      ctx.events.publish(id, { type: "progress", progress });
+      progressEvents.set(progress);
     },
 
     complete(output: JsonValue) {
@@ -350,6 +371,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
       if (options.retryable === false || used >= maxAttempts) {
         return settleTerminal(terminal("FAILED", { error }));
       }
+      closeLog();
       await ctx.logs.flushed(id);
       const retry: JobRecord = { ...base(), state: "QUEUED", progress: 0, error };
       delete retry.startedAt;
@@ -367,6 +389,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     async release() {
       await marking;
       if (settled) return;
+      closeLog();
       // Hand-backs are not attempts: count them durably so the next
       // delivery's attempt number stays right in any process.
       const stored = await ctx.records.get(id);

@@ -5,6 +5,7 @@
  */
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import { tailWithin, type LogBounds } from "../log-bounds.js";
 import type { LogEntry } from "../types.js";
 import { LOGS_STREAM, logSubject } from "./layout.js";
 import { pullMessages } from "./pull.js";
@@ -18,6 +19,7 @@ export interface LogStore {
   append(id: string, entry: LogEntry): Promise<void>;
   /** Resolves when every line this process appended for id is stored. */
   flushed(id: string): Promise<void>;
+  /** The job's kept lines (the stream keeps its newest per job), within the bounds when given. */
   read(id: string): Promise<LogEntry[]>;
 }
 
@@ -26,6 +28,7 @@ export function createLogStore(
   js: JetStreamClient,
   jsm: JetStreamManager,
   onError: (err: unknown) => void,
+  bounds?: LogBounds,
 ): LogStore {
   const pending = new Map<string, Set<Promise<void>>>();
   const decoder = new TextDecoder();
@@ -81,7 +84,7 @@ export function createLogStore(
             }
           }
         }
-        return entries;
+        return bounds ? tailWithin(entries, bounds) : entries;
       } finally {
         jsm.consumers.delete(LOGS_STREAM, ci.name).catch(() => undefined);
       }

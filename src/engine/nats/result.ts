@@ -2,7 +2,7 @@
  * GetResult: only a terminal record has one; a large output is read back
  * from the object store.
  */
-import { failedPrecondition, jobExpiredNotFound, jobNotFound } from "../errors.js";
+import { failedPrecondition, jobExpiredNotFound } from "../errors.js";
 import { isTerminal, type JobResult, type JobState, type ReadOptions } from "../types.js";
 import type { BlobStore } from "./blobs.js";
 import { decodeInput } from "./job-message.js";
@@ -18,9 +18,9 @@ export async function readResult(
 ): Promise<JobResult> {
   const { id } = ref;
   const found = await deps.deriver.inspect(ref);
-  if (found.kind === "none") throw await deps.deriver.notFound(ref);
+  if (found.kind === "none") throw await deps.deriver.notFound(ref, options);
   const tenant = found.kind === "record" ? found.stored.record.tenant : found.meta.tenant;
-  if (options?.tenant !== undefined && options.tenant !== tenant) throw jobNotFound(id);
+  if (options?.tenant !== undefined && options.tenant !== tenant) throw await deps.deriver.notFound(ref, options);
   if (found.kind === "message") throw unfinished(id, found.status.state);
   const r = found.stored.record;
   if (!isTerminal(r.state)) throw unfinished(id, r.state);

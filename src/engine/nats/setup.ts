@@ -22,6 +22,8 @@ export interface LayoutOptions {
   replicas: number;
   retentionMs: number;
   requestTimeoutMs: number;
+  /** Log lines kept per job (the newest): the logs stream's max_msgs_per_subject; unset = no limit. */
+  logLinesPerJob?: number;
 }
 
 export interface SharedResources {
@@ -62,6 +64,7 @@ export async function ensureShared(
       storage: storageType(o.storage),
       num_replicas: o.replicas,
       discard: DiscardPolicy.Old,
+      ...(o.logLinesPerJob !== undefined ? { max_msgs_per_subject: o.logLinesPerJob } : {}),
     }),
   ]);
   // Buckets and streams keep the config they were created with: a changed
@@ -69,13 +72,21 @@ export async function ensureShared(
   // first process said.
   await Promise.all([
     ensureMaxAge(jsm, `KV_${JOBS_BUCKET}`, o.retentionMs),
-    ensureMaxAge(jsm, LOGS_STREAM, o.retentionMs),
+    ensureMaxAge(jsm, LOGS_STREAM, o.retentionMs, o.logLinesPerJob),
   ]);
   return { jobs, queues };
 }
 
-/** Sets a stream's max_age to retentionMs when it differs (a stream that does not exist yet is left alone). */
-export async function ensureMaxAge(jsm: JetStreamManager, stream: string, retentionMs: number): Promise<void> {
+/**
+ * Sets a stream's max_age to retentionMs (and its max_msgs_per_subject when
+ * given) when they differ; a stream that does not exist yet is left alone.
+ */
+export async function ensureMaxAge(
+  jsm: JetStreamManager,
+  stream: string,
+  retentionMs: number,
+  perSubject?: number,
+): Promise<void> {
   let info;
   try {
     info = await jsm.streams.info(stream);
@@ -84,13 +95,15 @@ export async function ensureMaxAge(jsm: JetStreamManager, stream: string, retent
     throw err;
   }
   const want = nanos(retentionMs);
-  if (info.config.max_age === want) return;
+  const perSubjectOk = perSubject === undefined || info.config.max_msgs_per_subject === perSubject;
+  if (info.config.max_age === want && perSubjectOk) return;
   // The server refuses a duplicates window longer than max_age.
   const window = info.config.duplicate_window;
   await jsm.streams.update(stream, {
     ...info.config,
     max_age: want,
     ...(window !== undefined && window > want ? { duplicate_window: want } : {}),
+    ...(perSubject !== undefined ? { max_msgs_per_subject: perSubject } : {}),
   });
 }
 

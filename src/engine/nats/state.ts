@@ -56,11 +56,15 @@ export interface StateDeriver {
    */
   position(ref: JobRef): Promise<number | undefined>;
   /**
-   * The NOT_FOUND for a job that has neither record nor message: "it may
-   * have expired" when its queue's stream once held its sequence (the record's
-   * TTL removed it), plain "not found" otherwise.
+   * The NOT_FOUND for a job that has neither record nor message, or that
+   * another tenant reads: "it may have expired" when its queue's stream once
+   * held its sequence (the record's TTL removed it), plain "not found"
+   * otherwise. A read naming a tenant always gets plain "not found": whose
+   * an expired job was is gone with its record, and a hint that depends on
+   * the sequence alone would set another tenant's real ids apart from
+   * made-up ones.
    */
-  notFound(ref: JobRef): Promise<ConnectError>;
+  notFound(ref: JobRef, options?: ReadOptions): Promise<ConnectError>;
 }
 
 /** The status of a job known here to be finished, from what this process kept of it. */
@@ -115,8 +119,8 @@ export function createStateDeriver(deps: {
 }): StateDeriver {
   const { jsm, records, queueInfo, live, logs, queueDeclared, recent } = deps;
 
-  const notFound = async (ref: JobRef): Promise<ConnectError> => {
-    if (deps.retentionMs === undefined) return jobNotFound(ref.id);
+  const notFound = async (ref: JobRef, options?: ReadOptions): Promise<ConnectError> => {
+    if (deps.retentionMs === undefined || options?.tenant !== undefined) return jobNotFound(ref.id);
     try {
       if (!(await queueDeclared(ref.queue))) return jobNotFound(ref.id);
       const snap = await queueInfo.get(ref.queue);
@@ -243,7 +247,7 @@ export function createStateDeriver(deps: {
         status = finalStatus(ref, known.meta, known.terminal);
         tenant = known.meta.tenant;
       } else if (!found || found.kind === "none") {
-        throw await notFound(ref);
+        throw await notFound(ref, options);
       } else if (found.kind === "record") {
         status = statusFromRecord(ref.id, found.stored.record);
         tenant = found.stored.record.tenant;
@@ -266,7 +270,8 @@ export function createStateDeriver(deps: {
         status = found.status;
         tenant = found.meta.tenant;
       }
-      if (options.tenant !== undefined && options.tenant !== tenant) throw jobNotFound(ref.id);
+      // Answered as a made-up id would be, so a real id of another tenant tells nothing.
+      if (options.tenant !== undefined && options.tenant !== tenant) throw await notFound(ref, options);
       if (options.includeLogs) {
         await logs.flushed(ref.id);
         status.logs = await logs.read(ref.id);

@@ -124,7 +124,7 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
   return async (input) => {
     const queue = input.queue;
     const tenant = input.tenant ?? "";
-    const keys = input.idempotencyKey ? idempotencyKeys(tenant, input.idempotencyKey) : undefined;
+    const keys = input.idempotencyKey ? idempotencyKeys(tenant, queue, input.idempotencyKey) : undefined;
     if (keys) {
       const existing = await idempotency.lookup(keys);
       if (existing) {

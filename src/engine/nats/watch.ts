@@ -25,6 +25,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { isTerminal, type JobStatus, type WatchOptions } from "../types.js";
 import { sameStatus } from "../submit-and-watch.js";
+import { tailWithin, type LogBounds } from "../log-bounds.js";
 import { createPositionPacer, type PacedWatch, type PositionPacer, type PositionPacerOptions } from "../position-pacer.js";
 import type { EventHub, JobEvent } from "./events.js";
 import type { QueueInfoCache, QueueSnapshot } from "./queue-info.js";
@@ -97,7 +98,7 @@ const FULL_REDERIVE_MS = 5 * 60_000;
 /** A cached queue snapshot can be this old when get() answers (queue-info.ts maxAgeMs). */
 const SNAPSHOT_MAX_AGE_MS = 300;
 
-export function applyEvent(current: JobStatus, ev: JobEvent, includeLogs: boolean): JobStatus {
+export function applyEvent(current: JobStatus, ev: JobEvent, includeLogs: boolean, bounds?: LogBounds): JobStatus {
   switch (ev.type) {
     case "progress":
       return { ...current, progress: ev.progress };
@@ -106,7 +107,9 @@ export function applyEvent(current: JobStatus, ev: JobEvent, includeLogs: boolea
       if (current.logs?.some((l) => l.timestamp === ev.entry.timestamp && l.message === ev.entry.message)) {
         return current;
       }
-      return { ...current, logs: [...(current.logs ?? []), ev.entry] };
+      const logs = [...(current.logs ?? []), ev.entry];
+      // What the job keeps, a watch keeps: retries must not grow it without end.
+      return { ...current, logs: bounds ? tailWithin(logs, bounds) : logs };
     case "status": {
       const next: JobStatus = {
         id: current.id,
@@ -129,6 +132,8 @@ export function applyEvent(current: JobStatus, ev: JobEvent, includeLogs: boolea
 export interface WatchesOptions {
   /** Position pacing (defaults: ../position-pacer.ts). */
   positions?: PositionPacerOptions;
+  /** Log lines a watch with includeLogs keeps (defaults: ../log-bounds.ts). */
+  logBounds?: LogBounds;
 }
 
 export function createWatches(
@@ -139,6 +144,7 @@ export function createWatches(
 ): Watches {
   const open = new Set<OpenWatch>();
   const positions: PositionPacer = createPositionPacer(options.positions);
+  const logBounds = options.logBounds;
   let derivations = 0;
 
   async function* watch(ref: JobRef, options: WatchOptions, seed?: () => JobStatus | undefined): AsyncGenerator<JobStatus> {
@@ -242,7 +248,7 @@ export function createWatches(
         if (current.state !== "QUEUED" || current.queuePosition === undefined) return undefined;
         return { ...current, queuePosition: item.position };
       }
-      return applyEvent(current, item, includeLogs);
+      return applyEvent(current, item, includeLogs, logBounds);
     };
 
     try {

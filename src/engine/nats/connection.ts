@@ -5,9 +5,7 @@
  */
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { unavailable } from "../errors.js";
-import { adaptConnection } from "./nats-adapter.js";
-
-export { flushWrites } from "./nats-adapter.js";
+import { adaptConnection, flushWrites } from "./nats-adapter.js";
 
 export interface ConnectionOptions {
   servers: string | string[];
@@ -43,6 +41,18 @@ export async function openConnection(o: ConnectionOptions): Promise<NatsConnecti
     const detail = err instanceof Error ? err.message : String(err);
     throw unavailable(`NATS unreachable at ${servers.join(",")}: ${detail}; retry`, err);
   }
+}
+
+/**
+ * Closes nc once the server has read what was published on it: nats.js's
+ * close() drops writes not yet on the socket (the last acks and events). The
+ * round trip is bounded: a server that is away must not hold up a shutdown.
+ */
+export async function closeConnection(nc: NatsConnection, timeoutMs: number): Promise<void> {
+  if (nc.isClosed()) return;
+  flushWrites(nc);
+  await serverBarrier(nc, timeoutMs).catch(() => undefined);
+  await nc.close().catch(() => undefined);
 }
 
 /** Calls onReconnect each time the connection comes back, until it closes. */

@@ -22,8 +22,8 @@ export interface JobIdParts {
   token: string;
 }
 
-// One randomBytes call per 4 KiB of tokens instead of one per job: the system
-// call dominated the cost of a Submit on the embedded engine.
+// Tokens are cut from a 4 KiB random pool: one system call per token would
+// cost more than the rest of a Submit on the embedded engine.
 const POOL_BYTES = 4096;
 let pool = randomBytes(POOL_BYTES);
 let poolOffset = 0;

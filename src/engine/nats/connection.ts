@@ -3,93 +3,9 @@
  * outlive NATS restarts), while every request carries a bounded timeout so no
  * call hangs while NATS is away: it fails UNAVAILABLE and the client retries.
  */
-import { connect, RequestOne, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { unavailable } from "../errors.js";
-
-/** The parts of nats.js's ProtocolHandler that write coalescing touches. */
-interface Protocol {
-  flushPending(): void;
-  outbound: { size(): number };
-  pendingLimit: number;
-}
-
-const flushers = new WeakMap<NatsConnection, () => void>();
-
-/**
- * nats.js writes to the socket once per microtask flush: every publish or
- * request made in a separate callback (each HTTP request, each reply from
- * NATS) costs one socket write, a system call each (12% of the jetq process
- * in the bench profile). Deferring the flush to setImmediate sends all that
- * an event-loop turn produced in one write; it still goes out in the same
- * turn (the check phase follows the poll phase). A buffer past nats.js's own
- * limit is still written at once.
- */
-function coalesceWrites(nc: NatsConnection): void {
-  const protocol = (nc as unknown as { protocol?: Partial<Protocol> }).protocol;
-  if (
-    !protocol ||
-    typeof protocol.flushPending !== "function" ||
-    typeof protocol.outbound?.size !== "function" ||
-    typeof protocol.pendingLimit !== "number"
-  ) {
-    return; // another nats.js layout: keep its own flushing
-  }
-  const p = protocol as Protocol;
-  const flushNow = p.flushPending.bind(p);
-  let scheduled: ReturnType<typeof setImmediate> | undefined;
-  const run = () => {
-    scheduled = undefined;
-    flushNow();
-  };
-  p.flushPending = () => {
-    if (p.outbound.size() >= p.pendingLimit) {
-      if (scheduled) clearImmediate(scheduled);
-      run();
-      return;
-    }
-    scheduled ??= setImmediate(run);
-  };
-  flushers.set(nc, () => {
-    if (scheduled) {
-      clearImmediate(scheduled);
-      run();
-    }
-  });
-}
-
-/** Writes what is buffered for the connection now (before closing it). */
-export function flushWrites(nc: NatsConnection): void {
-  flushers.get(nc)?.();
-}
-
-/**
- * nats.js ends every request by cancelling it, and cancel() builds a
- * RequestError("cancelled") (stack capture included) to reject a promise
- * that a reply already resolved: a no-op costing ~4% of the jetq process's
- * CPU. After a reply the request only needs its timer and mux entry gone.
- */
-let requestsPatched = false;
-function patchRequestCancel(): void {
-  if (requestsPatched) return;
-  requestsPatched = true;
-  const proto = RequestOne.prototype as unknown as {
-    resolver(this: RequestOne, err: Error | null, msg: unknown): void;
-  };
-  const original = proto.resolver;
-  const shape = RequestOne.prototype as unknown as Record<string, unknown>;
-  if (typeof original !== "function" || typeof shape.cancel !== "function") return;
-  proto.resolver = function (this: RequestOne, err, msg) {
-    const self = this as unknown as {
-      timer?: { cancel(): void };
-      deferred?: { resolve(v: unknown): void };
-      mux?: { cancel(r: unknown): void };
-    };
-    if (err || !self.deferred || !self.mux) return original.call(this, err, msg);
-    self.timer?.cancel();
-    self.deferred.resolve(msg);
-    self.mux.cancel(this);
-  };
-}
+import { adaptConnection, flushWrites } from "./nats-adapter.js";
 
 export interface ConnectionOptions {
   servers: string | string[];
@@ -101,7 +17,6 @@ export async function openConnection(o: ConnectionOptions): Promise<NatsConnecti
   const servers = Array.isArray(o.servers)
     ? o.servers
     : o.servers.split(",").map((s) => s.trim()).filter(Boolean);
-  patchRequestCancel();
   try {
     const nc = await connect({
       servers,
@@ -112,20 +27,32 @@ export async function openConnection(o: ConnectionOptions): Promise<NatsConnecti
       // Notice a dead server within seconds, not minutes.
       pingInterval: 5_000,
       maxPingOut: 2,
-      // Each request otherwise builds an Error just in case, for its stack
-      // trace: about 12% of the API process's CPU per job (bench profile).
+      // Otherwise every request builds an Error up front, only for the stack
+      // trace of a failure that rarely comes.
       noAsyncTraces: true,
       // Every process dispatches what it publishes (events, cancel signals)
       // to its own listeners at once: the server's copy back would be parsed
       // only to be dropped, two messages in per job (events.ts, cancel-signals.ts).
       noEcho: true,
     });
-    coalesceWrites(nc);
+    adaptConnection(nc);
     return nc;
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err);
     throw unavailable(`NATS unreachable at ${servers.join(",")}: ${detail}; retry`, err);
   }
+}
+
+/**
+ * Closes nc once the server has read what was published on it: nats.js's
+ * close() drops writes not yet on the socket (the last acks and events). The
+ * round trip is bounded: a server that is away must not hold up a shutdown.
+ */
+export async function closeConnection(nc: NatsConnection, timeoutMs: number): Promise<void> {
+  if (nc.isClosed()) return;
+  flushWrites(nc);
+  await serverBarrier(nc, timeoutMs).catch(() => undefined);
+  await nc.close().catch(() => undefined);
 }
 
 /** Calls onReconnect each time the connection comes back, until it closes. */

@@ -25,7 +25,7 @@ import {
 import { createBlobStore } from "./blobs.js";
 import { cancelJob } from "./cancel.js";
 import { createCancelSignals } from "./cancel-signals.js";
-import { flushWrites, openConnection, watchLink, watchReconnects, withinTimeout } from "./connection.js";
+import { closeConnection, openConnection, watchLink, watchReconnects, withinTimeout } from "./connection.js";
 import { guard, isConsumerNotFound, isStreamNotFound, isUnavailable, toConnectError } from "./errors.js";
 import { createEventHub, type JobEvent } from "./events.js";
 import { createFetcher } from "./fetcher.js";
@@ -86,6 +86,8 @@ const ALL_REDERIVE_EVERY = 10;
 const RECENT_MAX_AGE_MS = 60_000;
 /** Longest close() waits for pull requests the server still holds. */
 const CLOSE_DRAIN_MS = 1_500;
+/** How long close waits for the server to confirm it read the last writes. */
+const CLOSE_FLUSH_MS = 1_000;
 
 export async function createNatsEngine(options: NatsEngineOptions): Promise<Engine> {
   const logBounds = logBoundsOf(options.logBounds);
@@ -410,9 +412,8 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       await late.clear();
       await leftovers.idle();
       events.close();
-      // Acks and events of the last moments are buffered for one turn (connection.ts).
-      flushWrites(nc);
-      await nc.close().catch(() => undefined);
+      // The acks and events of the last moments must reach the server.
+      await closeConnection(nc, CLOSE_FLUSH_MS);
     },
   };
   return engine;

@@ -1,7 +1,9 @@
 /**
  * JobLease over one JetStream delivery. Durable cost on the happy path: the
+ * RUNNING record at begin (conditional: it numbers the attempt, counts lost
+ * leases and finds a finished job's copy, docs/ARCHITECTURE.md §6), the
  * terminal record (conditional, so a cancel or another delivery that settled
- * first wins) and the ack. RUNNING and progress are core events only.
+ * first wins) and the ack. Progress is a core event only.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { Logger } from "pino";

@@ -1,7 +1,9 @@
 /**
  * What this process knows about running jobs from live events and its own
- * leases (attempt, started_at, progress): docs/ARCHITECTURE.md §5 lets a process that missed
- * them to leave these unset rather than pay a durable write per job.
+ * leases (attempt, started_at, progress), so reads of a running job need no
+ * record read where this process saw it begin; the RUNNING record
+ * (docs/ARCHITECTURE.md §5) has attempt and started_at for the others, and
+ * progress is a core event only.
  */
 import type { JobEvent } from "./events.js";
 import type { JobMeta } from "./job-message.js";

@@ -1,6 +1,6 @@
 /**
  * A job's state, derived as docs/ARCHITECTURE.md §5 says: a terminal record → that;
- * a retry record → what it says; else the message is still in the stream:
+ * a retry or RUNNING record → what it says; else the message is still in the stream:
  * seq > consumer delivered.stream_seq → QUEUED (with its position), else
  * RUNNING; else NOT_FOUND. The message's token must match the id's, so a
  * guessed or stale id finds nothing.

@@ -76,6 +76,9 @@ test("the JetStream and KV clients' requests on jetq's connection all go through
     return seen.some((m) => m.subject.startsWith("$KV.adapter.")) && seen.some((m) => m.subject.includes("DIRECT.GET"));
   });
   spy.unsubscribe();
+  // Until the server has the UNSUB, the spy answers nothing but is a
+  // responder for every subject: a later test's no-responders case would time out.
+  await plain.flush();
   const prefix = adapterState(adapted).replyPrefix!;
   const subjects = seen.map((m) => m.subject);
   expect(subjects).toEqual(expect.arrayContaining(["adapter.stream.one", "$KV.adapter.k"]));

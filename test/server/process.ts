@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { afterAll, afterEach, beforeAll } from "vitest";
+import { freePort } from "../helpers/free-port.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { nodeArgsOfScript } from "../helpers/npm-script.js";
 
@@ -116,4 +117,21 @@ export function useNatsForProcesses(): { readonly nats: NatsServer } {
       return nats;
     },
   };
+}
+
+/**
+ * `npm start` as an API process on NATS without in-process workers
+ * (env may override that), once it listens; url is where it serves.
+ */
+export async function startApiProcess(natsUrl: string, env: Record<string, string> = {}) {
+  const port = await freePort();
+  const api = startProcess("start", {
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    NATS_URL: natsUrl,
+    JETQ_WORKERS: "false",
+    ...env,
+  });
+  await api.waitForLine((l) => l.msg.includes("listening"));
+  return { api, url: `http://127.0.0.1:${port}` };
 }

@@ -3,8 +3,7 @@
  * worker-only process, meeting only through nats-server.
  */
 import { expect, it } from "vitest";
-import { freePort } from "../helpers/free-port.js";
-import { startProcess, useNatsForProcesses } from "./process.js";
+import { startApiProcess, startProcess, useNatsForProcesses } from "./process.js";
 
 const backend = useNatsForProcesses();
 
@@ -26,20 +25,12 @@ it("npm run worker without NATS_URL explains that it needs one and exits 1", asy
 });
 
 it("an API process without workers and a worker process run echo jobs together; both exit 0 on SIGTERM", async () => {
-  const port = await freePort();
-  const api = startProcess("start", {
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    NATS_URL: backend.nats.url,
-    JETQ_WORKERS: "false",
-  });
-  await api.waitForLine((l) => l.msg.includes("listening"));
+  const { api, url } = await startApiProcess(backend.nats.url);
   expect(api.lines[0]!.msg).toContain(`NATS JetStream at ${backend.nats.url}`);
 
   const worker = startProcess("worker", { NATS_URL: backend.nats.url });
   await worker.waitForLine((l) => l.msg === "worker started");
 
-  const url = `http://127.0.0.1:${port}`;
   const job = await rpc<{ id: string }>(url, "Submit", { queue: "echo", input: { split: true } });
   const deadline = Date.now() + 15_000;
   let state = "";

@@ -10,25 +10,13 @@ import { expect, it } from "vitest";
 import { JobState } from "../../gen/jetq/v1/queue_pb.js";
 import { PROTOCOLS, type ProtocolClient } from "../e2e/clients.js";
 import { expectCode, pollUntil, value } from "../e2e/harness.js";
-import { freePort } from "../helpers/free-port.js";
-import { startProcess, useNatsForProcesses } from "./process.js";
+import { startApiProcess, startProcess, useNatsForProcesses } from "./process.js";
 
 const backend = useNatsForProcesses();
 
 const open = (url: string): ProtocolClient => PROTOCOLS.find((p) => p.name === "connect+proto h2c")!.open(url);
 
-async function startApi(env: Record<string, string> = {}) {
-  const port = await freePort();
-  const api = startProcess("start", {
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    NATS_URL: backend.nats.url,
-    JETQ_WORKERS: "false",
-    ...env,
-  });
-  await api.waitForLine((l) => l.msg.includes("listening"));
-  return { api, url: `http://127.0.0.1:${port}` };
-}
+const startApi = (env: Record<string, string> = {}) => startApiProcess(backend.nats.url, env);
 
 async function startWorker(graceMs: number) {
   const worker = startProcess("worker", {

@@ -8,7 +8,7 @@ import { JobState } from "../../gen/jetq/v1/queue_pb.js";
 import { PROTOCOLS } from "../e2e/clients.js";
 import { pollUntil, value } from "../e2e/harness.js";
 import { freePort } from "../helpers/free-port.js";
-import { startProcess, useNatsForProcesses } from "./process.js";
+import { startApiProcess, startProcess, useNatsForProcesses } from "./process.js";
 
 const backend = useNatsForProcesses();
 
@@ -42,15 +42,8 @@ it("the worker's probe port: ready, 503 while nats-server is down and 200 again 
   await pollUntil(() => probe(`${base}/readyz`), (r) => r.status === 200, { what: "/readyz 200 again", timeoutMs: 20_000 });
 
   // A job holds the grace open while the probe is read; it finishes within it.
-  const apiPort = await freePort();
-  const api = startProcess("start", {
-    PORT: String(apiPort),
-    HOST: "127.0.0.1",
-    NATS_URL: backend.nats.url,
-    JETQ_WORKERS: "false",
-  });
-  await api.waitForLine((l) => l.msg.includes("listening"));
-  const client = PROTOCOLS.find((p) => p.name === "connect+proto h2c")!.open(`http://127.0.0.1:${apiPort}`);
+  const { api, url } = await startApiProcess(backend.nats.url);
+  const client = PROTOCOLS.find((p) => p.name === "connect+proto h2c")!.open(url);
   try {
     const job = await client.submit({ queue: "echo", input: value({ sleep_ms: 4_000 }) });
     await pollUntil(() => client.getStatus({ id: job.id }), (j) => j.state === JobState.RUNNING, {

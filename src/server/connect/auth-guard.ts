@@ -11,10 +11,12 @@
  * flow control), and past discardMaxBytes the request is cut.
  */
 import type { ConnectRouter } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import type { UniversalHandler, UniversalServerRequest } from "./connect-internals.js";
+import { emptyMessage, ENCODING_HEADERS, framingOf } from "./content-types.js";
 import { wrapHandler } from "./wrap-handler.js";
-import { parseBearer, type KeyStore } from "../auth/index.js";
-import { OPEN_SERVICES } from "./auth-interceptor.js";
+import type { KeyStore } from "../../auth/index.js";
+import { authenticate } from "../authenticate.js";
+import { OPEN_SERVICES } from "../auth-interceptor.js";
 
 /** Wraps every handler of the router; call after all services are registered and other wrappers applied. */
 export function guardUnauthenticatedBodies(router: ConnectRouter, keys: KeyStore, discardMaxBytes: number): void {
@@ -28,50 +30,18 @@ export function guardUnauthenticatedBodies(router: ConnectRouter, keys: KeyStore
 
 function guard(handler: UniversalHandler, keys: KeyStore, discardMaxBytes: number): UniversalHandler {
   const guarded = (req: UniversalServerRequest) => {
-    const bearer = parseBearer(req.header.get("authorization"));
-    if (bearer.ok && keys.authenticate(bearer.key)) return handler(req);
-    const replacement = emptyMessage(req.header.get("content-type"));
-    if (req.method !== "POST" || !replacement) return handler(req);
+    if (authenticate(keys, req.header.get("authorization")).ok) return handler(req);
+    const framing = framingOf(req.header.get("content-type"));
+    if (req.method !== "POST" || !framing) return handler(req);
+    const replacement = emptyMessage(framing);
     const header = new Headers(req.header);
     header.set("content-length", String(replacement.byteLength));
     // The stand-in is not compressed, whatever the client said it would send.
-    header.delete("content-encoding");
-    header.delete("connect-content-encoding");
-    header.delete("grpc-encoding");
+    for (const name of ENCODING_HEADERS) header.delete(name);
     void discard(req.body, discardMaxBytes);
     return handler({ ...req, header, body: once(replacement) });
   };
   return wrapHandler(handler, guarded);
-}
-
-/** An empty request message in the framing the content type implies; undefined for types we do not know. */
-function emptyMessage(contentType: string | null): Uint8Array | undefined {
-  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-  const json = new TextEncoder().encode("{}");
-  const envelope = (payload: Uint8Array) => {
-    const out = new Uint8Array(5 + payload.byteLength);
-    new DataView(out.buffer).setUint32(1, payload.byteLength);
-    out.set(payload, 5);
-    return out;
-  };
-  switch (type) {
-    case "application/json":
-      return json;
-    case "application/proto":
-      return new Uint8Array(0);
-    case "application/connect+json":
-    case "application/grpc+json":
-    case "application/grpc-web+json":
-      return envelope(json);
-    case "application/connect+proto":
-    case "application/grpc":
-    case "application/grpc+proto":
-    case "application/grpc-web":
-    case "application/grpc-web+proto":
-      return envelope(new Uint8Array(0));
-    default:
-      return undefined;
-  }
 }
 
 async function discard(body: UniversalServerRequest["body"], maxBytes: number): Promise<void> {

@@ -26,18 +26,23 @@ import {
   type StreamResponse,
   type ServiceImpl,
 } from "@connectrpc/connect";
+import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import {
+  codeToHttpStatus,
   createAsyncIterable,
   createMethodSerializationLookup,
   encodeEnvelope,
+  endStreamFlag,
+  endStreamToJson,
+  errorToJsonBytes,
   invokeUnaryImplementation,
   mergeNonProtocolHeaders,
+  parseContentType,
+  trailerMux,
   type MethodSerializationLookup,
-} from "@connectrpc/connect/protocol";
-import type { connectNodeAdapter } from "@connectrpc/connect-node";
+} from "./connect-internals.js";
 import { compressedWithoutEncoding, notValidBinary } from "./decode-guard.js";
-import { assertInputValues, INPUT_METHODS } from "./input-values.js";
-import { codeToHttpStatus, endStreamFlag, endStreamToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { assertInputValues, INPUT_METHODS } from "../input-values.js";
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 /** What connect-node's adapter takes as a response, too. */
@@ -271,25 +276,19 @@ async function invokeStream(
 
 type StreamingFn = (req: StreamRequest<DescMessage>) => Promise<StreamResponse<DescMessage>>;
 
-/** What connect-es answers for a throw: ConnectErrors as they are, anything else INTERNAL (the cause kept). */
+/**
+ * What connect-es's Connect handler answers for a throw: ConnectErrors as
+ * they are, anything else INTERNAL "internal error" (the cause kept).
+ * ConnectError.from would put the thrown error's own message on the wire.
+ */
 function asConnectError(e: unknown): ConnectError {
   return e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
 }
 
-/** true: binary, false: JSON, undefined: not a content type this path serves. */
+/** true: binary, false: JSON, undefined: not a content type this path serves (connect-es's own parsing). */
 function contentTypeOf(value: string | undefined, streaming: boolean): boolean | undefined {
-  if (value === undefined) return undefined;
-  const semi = value.indexOf(";");
-  const type = (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
-  if (semi >= 0 && !/^\s*charset\s*=\s*"?utf-8"?\s*$/i.test(value.slice(semi + 1))) return undefined;
-  if (streaming) {
-    if (type === "application/connect+proto") return true;
-    if (type === "application/connect+json") return false;
-    return undefined;
-  }
-  if (type === "application/proto") return true;
-  if (type === "application/json") return false;
-  return undefined;
+  const type = parseContentType(value ?? null);
+  return type?.stream === streaming ? type.binary : undefined;
 }
 
 function identity(encoding: string | string[] | undefined): boolean {
@@ -460,7 +459,6 @@ function headerView(raw: http.IncomingHttpHeaders): Headers {
 /** Response headers, with trailers of a unary call as `trailer-` headers (the Connect protocol). */
 function headersOf(header: Headers, trailer?: Headers): Record<string, string> {
   const out: Record<string, string> = {};
-  header.forEach((v, k) => (out[k] = v));
-  trailer?.forEach((v, k) => (out[`trailer-${k}`] = v));
+  (trailer ? trailerMux(header, trailer) : header).forEach((v, k) => (out[k] = v));
   return out;
 }

@@ -23,39 +23,14 @@ import {
   type HandlerContext,
   type ServiceImpl,
 } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import type { UniversalHandler, UniversalServerRequest } from "./connect-internals.js";
+import { emptyMessage, framingOf, type Framing } from "./content-types.js";
 import { wrapHandler } from "./wrap-handler.js";
-import { countBinaryInputValues, countJsonValues, INPUT_METHODS, inputTooManyValues } from "./input-values.js";
+import { countBinaryInputValues, countJsonValues, INPUT_METHODS, inputTooManyValues } from "../input-values.js";
 
 const decodeError = createContextKey<ConnectError | undefined>(undefined, {
   description: "why the request body did not decode",
 });
-
-type Framing = { kind: "envelope" | "raw"; encodingHeader: string; json: boolean };
-
-function framingOf(contentType: string | null): Framing | undefined {
-  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-  switch (type) {
-    case "application/grpc":
-    case "application/grpc+proto":
-    case "application/grpc-web":
-    case "application/grpc-web+proto":
-      return { kind: "envelope", encodingHeader: "grpc-encoding", json: false };
-    case "application/grpc+json":
-    case "application/grpc-web+json":
-      return { kind: "envelope", encodingHeader: "grpc-encoding", json: true };
-    case "application/connect+proto":
-      return { kind: "envelope", encodingHeader: "connect-content-encoding", json: false };
-    case "application/connect+json":
-      return { kind: "envelope", encodingHeader: "connect-content-encoding", json: true };
-    case "application/proto":
-      return { kind: "raw", encodingHeader: "content-encoding", json: false };
-    case "application/json":
-      return { kind: "raw", encodingHeader: "content-encoding", json: true };
-    default:
-      return undefined;
-  }
-}
 
 // The encodings the server accepts (server.ts): what connect-es would inflate.
 const inflaters: Record<string, (b: Uint8Array, o: { maxOutputLength: number }) => Promise<Buffer>> = {
@@ -140,8 +115,7 @@ function guard(handler: UniversalHandler, reject: UniversalHandler, limit: numbe
     const contextValues = req.contextValues ?? createContextValues();
     contextValues.set(decodeError, problem);
     // The twin gets an empty message that always decodes, uncompressed.
-    const message = framing.json ? new TextEncoder().encode("{}") : new Uint8Array(0);
-    const empty = framing.kind === "envelope" ? envelopeOf(message) : message;
+    const empty = emptyMessage(framing);
     const header = new Headers(req.header);
     header.delete(framing.encodingHeader);
     header.set("content-length", String(empty.byteLength));
@@ -273,13 +247,6 @@ export function compressedWithoutEncoding(encodingHeader: string): ConnectError 
 /** Lone surrogates replaced by U+FFFD, so encodeURIComponent (grpc-message) cannot throw. */
 function wellFormed(text: string): string {
   return text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd");
-}
-
-function envelopeOf(message: Uint8Array): Uint8Array {
-  const out = new Uint8Array(5 + message.byteLength);
-  new DataView(out.buffer).setUint32(1, message.byteLength);
-  out.set(message, 5);
-  return out;
 }
 
 function isByteStream(body: UniversalServerRequest["body"]): body is AsyncIterable<Uint8Array> {

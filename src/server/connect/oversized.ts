@@ -11,6 +11,11 @@
  * finishes writing, reads its answer and opens a new connection for its
  * next call. (Keeping such a connection alive instead made node's own
  * HTTP/1.1 client see resets after refused 20 MiB bodies.)
+ *
+ * All of Node's behaviour that is replaced for this (req.destroy, res.writeHead,
+ * the socket's destroySoon, per request, never on a prototype) is in this
+ * file; test/server/early-answer-node.test.ts fails when Node stops calling
+ * the last two the way this relies on.
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";

@@ -15,7 +15,7 @@ import {
   type RateLimiter,
 } from "../auth/index.js";
 import { callerKey } from "../service/caller.js";
-import { authenticate } from "./authenticate.js";
+import { authenticate, unauthenticatedError } from "./authenticate.js";
 
 /** Services anyone may call, keys or not. */
 export const OPEN_SERVICES: ReadonlySet<string> = new Set([
@@ -46,7 +46,7 @@ export function createAuthInterceptor(options: AuthInterceptorOptions): Intercep
       if (!caller.ok) {
         // debug, not info: a flood of bad calls must not become a flood of log lines.
         logger?.debug({ rpc, reason: caller.message }, "unauthenticated call refused");
-        throw new ConnectError(caller.message, Code.Unauthenticated, { "www-authenticate": 'Bearer realm="jetq"' });
+        throw unauthenticatedError(caller.message);
       }
       principal = caller.principal;
       const denied = checkRpc(principal, rpc);

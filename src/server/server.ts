@@ -16,7 +16,7 @@ import { silentLogger } from "../logger.js";
 import type { InputValidators } from "../service/input-validators.js";
 import { createQueueService } from "../service/queue-service.js";
 import { guardBinaryDecoding } from "./connect/decode-guard.js";
-import { guardUnauthenticatedBodies } from "./connect/auth-guard.js";
+import { createAuthGate, passesAuthGate } from "./connect/auth-gate.js";
 import { createAuthInterceptor } from "./auth-interceptor.js";
 import { withCors } from "./cors.js";
 import { createDrainInterceptor } from "./drain.js";
@@ -107,6 +107,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       createStreamCapInterceptor({ ...DEFAULT_STREAM_CAPS, ...definedOnly(options.streamCaps ?? {}) }),
     ],
     contextValues: connectionContextValues,
+    // Callers without a valid key are refused before their body is read (connect/auth-gate.ts).
+    requestGate: createAuthGate(keys, logger),
     acceptCompression: [compressionGzip, compressionBrotli],
     // JSON answers show zero values too ({"removed": false}, {"inQueue": 0}):
     // curl users should not have to know proto3 omits defaults.
@@ -116,8 +118,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const routes = (router: ConnectRouter) => {
     router.service(QueueService, queueService);
     router.service(Health, health.service);
-    guardBinaryDecoding(router, routerOptions);
-    guardUnauthenticatedBodies(router, keys, routerOptions.readMaxBytes);
+    guardBinaryDecoding(router, { ...routerOptions, admitted: (service, header) => passesAuthGate(keys, service, header) });
   };
   const handler = connectNodeAdapter({
     routes,
@@ -143,7 +144,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     shutdownSignal: shutdown.signal,
     contextValues: connectionContextValues,
     maxInputValues: routerOptions.maxInputValues,
-    // A caller without a valid key goes the guarded way (connect/auth-guard.ts): its body is never buffered.
+    // A caller without a valid key goes the way of the request gate (connect/auth-gate.ts): its body is never read.
     ...(keys.enabled ? { admit: (authorization: string | undefined) => authenticate(keys, authorization).ok } : {}),
   });
   let fastPathCalls = 0;

@@ -28,9 +28,6 @@ const FRAMINGS: ReadonlyMap<string, Framing> = new Map([
   ["application/json", { kind: "raw", encodingHeader: "content-encoding", json: true }],
 ]);
 
-/** Every header that may name a request's compression. */
-export const ENCODING_HEADERS = ["content-encoding", "connect-content-encoding", "grpc-encoding"] as const;
-
 /** The framing of a request by its Content-Type (parameters ignored); undefined for types no protocol serves. */
 export function framingOf(contentType: string | null): Framing | undefined {
   return FRAMINGS.get((contentType ?? "").split(";")[0]!.trim().toLowerCase());

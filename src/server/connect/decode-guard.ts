@@ -41,7 +41,12 @@ const inflaters: Record<string, (b: Uint8Array, o: { maxOutputLength: number }) 
 /** Wraps every handler of the router; call after all services are registered. */
 export function guardBinaryDecoding(
   router: ConnectRouter,
-  options: ConnectRouterOptions & { readMaxBytes: number; maxInputValues?: number },
+  options: ConnectRouterOptions & {
+    readMaxBytes: number;
+    maxInputValues?: number;
+    /** Whether the request gate lets a call in: the bodies of calls it refuses are never read here. */
+    admitted?: (service: string, header: Headers) => boolean;
+  },
 ) {
   const twin = createConnectRouter(options);
   for (const service of new Set(router.handlers.map((h) => h.service))) {
@@ -51,7 +56,7 @@ export function guardBinaryDecoding(
   const handlers = router.handlers as UniversalHandler[];
   for (const [i, handler] of handlers.entries()) {
     const reject = twins.get(handler.requestPath);
-    if (reject) handlers[i] = guard(handler, reject, options.readMaxBytes, options.maxInputValues);
+    if (reject) handlers[i] = guard(handler, reject, options);
   }
 }
 
@@ -72,12 +77,17 @@ function rejectingImpl(service: DescService): Partial<ServiceImpl<DescService>> 
   return impl as Partial<ServiceImpl<DescService>>;
 }
 
-function guard(handler: UniversalHandler, reject: UniversalHandler, limit: number, maxInputValues?: number): UniversalHandler {
+function guard(
+  handler: UniversalHandler,
+  reject: UniversalHandler,
+  { readMaxBytes: limit, maxInputValues, admitted }: Parameters<typeof guardBinaryDecoding>[1],
+): UniversalHandler {
   const kind = handler.method.methodKind;
   if (kind !== "unary" && kind !== "server_streaming") return handler;
   // A job input's values are counted before connect-es decodes it (input-values.ts).
   const valueLimit = maxInputValues !== undefined && INPUT_METHODS.has(handler.method.name) ? maxInputValues : undefined;
   const guarded = async (req: UniversalServerRequest) => {
+    if (admitted && !admitted(handler.service.typeName, req.header)) return handler(req);
     if (req.method === "GET") {
       const problem = await getProblem(handler, req.url, limit);
       if (problem === undefined) return handler(req);

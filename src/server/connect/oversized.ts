@@ -2,7 +2,7 @@
  * HTTP/1.1 requests answered before their body was read get their answer,
  * and the client is never cut off while it still writes. That happens to a
  * body over readMaxBytes (refused part way) and to every call without a
- * valid key (auth-guard.ts answers UNAUTHENTICATED at once). connect-node
+ * valid key (auth-gate.ts answers UNAUTHENTICATED at once). connect-node
  * then destroys the request or leaves it paused, and node would reset the
  * connection under a client still sending (ECONNRESET or `write EPIPE`
  * instead of the answer). Instead the rest of the body is read and dropped

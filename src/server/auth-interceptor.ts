@@ -9,14 +9,13 @@ import type { Logger } from "pino";
 import {
   checkRpc,
   describeRateLimit,
-  parseBearer,
-  UNKNOWN_KEY_MESSAGE,
   type KeyStore,
   type Principal,
   type RateLimit,
   type RateLimiter,
 } from "../auth/index.js";
 import { callerKey } from "../service/caller.js";
+import { authenticate, unauthenticatedError } from "./authenticate.js";
 
 /** Services anyone may call, keys or not. */
 export const OPEN_SERVICES: ReadonlySet<string> = new Set([
@@ -43,14 +42,13 @@ export function createAuthInterceptor(options: AuthInterceptorOptions): Intercep
     const rpc = req.method.name;
     let principal: Principal | undefined;
     if (keys.enabled) {
-      const bearer = parseBearer(req.header.get("authorization"));
-      principal = bearer.ok ? keys.authenticate(bearer.key) : undefined;
-      if (!principal) {
-        const message = bearer.ok ? UNKNOWN_KEY_MESSAGE : bearer.message;
+      const caller = authenticate(keys, req.header.get("authorization"));
+      if (!caller.ok) {
         // debug, not info: a flood of bad calls must not become a flood of log lines.
-        logger?.debug({ rpc, reason: message }, "unauthenticated call refused");
-        throw new ConnectError(message, Code.Unauthenticated, { "www-authenticate": 'Bearer realm="jetq"' });
+        logger?.debug({ rpc, reason: caller.message }, "unauthenticated call refused");
+        throw unauthenticatedError(caller.message);
       }
+      principal = caller.principal;
       const denied = checkRpc(principal, rpc);
       if (denied) {
         logger?.debug({ rpc, key: principal.name, tenant: principal.tenant }, "call refused: role");

@@ -9,21 +9,22 @@ import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connect
 import type { Logger } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
-import { createKeyStore, createRateLimiter, parseBearer, type ApiKeyInput, type RateLimit } from "../auth/index.js";
+import { createKeyStore, createRateLimiter, type ApiKeyInput, type RateLimit } from "../auth/index.js";
+import { authenticate } from "./authenticate.js";
 import type { Engine } from "../engine/types.js";
 import { silentLogger } from "../logger.js";
 import type { InputValidators } from "../service/input-validators.js";
 import { createQueueService } from "../service/queue-service.js";
-import { guardBinaryDecoding } from "./decode-guard.js";
-import { guardUnauthenticatedBodies } from "./auth-guard.js";
+import { guardBinaryDecoding } from "./connect/decode-guard.js";
+import { createAuthGate, passesAuthGate } from "./connect/auth-gate.js";
 import { createAuthInterceptor } from "./auth-interceptor.js";
 import { withCors } from "./cors.js";
 import { createDrainInterceptor } from "./drain.js";
 import { createHealthService } from "./health.js";
 import { createLoggingInterceptor } from "./interceptors.js";
-import { createConnectFastPath } from "./connect-fast-path.js";
+import { createConnectFastPath } from "./connect/fast-path.js";
 import { createListener } from "./listener.js";
-import { drainOversizedBodies } from "./oversized.js";
+import { drainOversizedBodies } from "./connect/oversized.js";
 import { DEFAULT_MAX_INPUT_VALUES } from "./input-values.js";
 import { connectionContextValues, createStreamCapInterceptor, DEFAULT_STREAM_CAPS, type StreamCaps } from "./stream-caps.js";
 import { answerProbe } from "./probes.js";
@@ -57,7 +58,7 @@ export interface RunningServer {
   /** http://127.0.0.1:<port> (or the host given, when it is not a wildcard). */
   readonly url: string;
   readonly port: number;
-  /** Calls the Connect fast path (connect-fast-path.ts) took, for tests and diagnostics. */
+  /** Calls the Connect fast path (connect/fast-path.ts) took, for tests and diagnostics. */
   readonly fastPathCalls: number;
   /**
    * Starts the shutdown without closing anything: readiness fails at once
@@ -106,6 +107,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       createStreamCapInterceptor({ ...DEFAULT_STREAM_CAPS, ...definedOnly(options.streamCaps ?? {}) }),
     ],
     contextValues: connectionContextValues,
+    // Callers without a valid key are refused before their body is read (connect/auth-gate.ts).
+    requestGate: createAuthGate(keys, logger),
     acceptCompression: [compressionGzip, compressionBrotli],
     // JSON answers show zero values too ({"removed": false}, {"inQueue": 0}):
     // curl users should not have to know proto3 omits defaults.
@@ -115,8 +118,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const routes = (router: ConnectRouter) => {
     router.service(QueueService, queueService);
     router.service(Health, health.service);
-    guardBinaryDecoding(router, routerOptions);
-    guardUnauthenticatedBodies(router, keys, routerOptions.readMaxBytes);
+    guardBinaryDecoding(router, { ...routerOptions, admitted: (service, header) => passesAuthGate(keys, service, header) });
   };
   const handler = connectNodeAdapter({
     routes,
@@ -142,15 +144,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     shutdownSignal: shutdown.signal,
     contextValues: connectionContextValues,
     maxInputValues: routerOptions.maxInputValues,
-    // A caller without a valid key goes the guarded way (auth-guard.ts): its body is never buffered.
-    ...(keys.enabled
-      ? {
-          admit: (authorization: string | undefined) => {
-            const bearer = parseBearer(authorization ?? null);
-            return bearer.ok && keys.authenticate(bearer.key) !== undefined;
-          },
-        }
-      : {}),
+    // A caller without a valid key goes the way of the request gate (connect/auth-gate.ts): its body is never read.
+    ...(keys.enabled ? { admit: (authorization: string | undefined) => authenticate(keys, authorization).ok } : {}),
   });
   let fastPathCalls = 0;
   const serve: typeof handler = (req, res) => {

@@ -3,6 +3,7 @@
  * RESOURCE_EXHAUSTED on every protocol; an unauthenticated one is refused as
  * UNAUTHENTICATED without its body being read.
  */
+import * as http2 from "node:http2";
 import { Code } from "@connectrpc/connect";
 import { afterAll, describe, expect, it } from "vitest";
 import type { ProtocolClient } from "../e2e/clients.js";
@@ -55,6 +56,37 @@ describe("request size limit", () => {
       expect(await res.json()).toMatchObject({ code: "unauthenticated" });
     } finally {
       ac.abort(); // the connection would otherwise hold the server's close() for its grace period
+    }
+  });
+
+  it.each([
+    ["gRPC", "application/grpc", "grpc-status"],
+    ["Connect unary", "application/proto", "content-type"],
+  ])("over h2c, an unauthenticated %s request is answered before its body arrives", async (_name, contentType, answerHeader) => {
+    const session = http2.connect(ctx.jetq.url);
+    try {
+      const stream = session.request({ ":method": "POST", ":path": "/jetq.v1.QueueService/Submit", "content-type": contentType, te: "trailers" });
+      // The start of a body that never ends (an envelope announcing bytes that never come for gRPC):
+      // only an answer that does not wait for the body can come back.
+      const head = Buffer.alloc(5);
+      head.writeUInt32BE(LIMIT / 2, 1);
+      stream.write(head);
+      const answer = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        const seen: Record<string, unknown> = {};
+        const collect = (h: http2.IncomingHttpHeaders) => Object.assign(seen, h);
+        stream.on("response", collect);
+        stream.on("trailers", collect);
+        let body = "";
+        stream.setEncoding("latin1");
+        stream.on("data", (c: string) => (body += c));
+        stream.on("end", () => resolve({ ...seen, body }));
+        stream.on("error", reject);
+      });
+      expect(answer[answerHeader]).toBeDefined();
+      if (answerHeader === "grpc-status") expect(answer["grpc-status"]).toBe(String(Code.Unauthenticated));
+      else expect(String(answer.body)).toContain('"code":"unauthenticated"');
+    } finally {
+      session.destroy();
     }
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The Connect fast path (src/server/connect-fast-path.ts) must be
+ * The Connect fast path (src/server/connect/fast-path.ts) must be
  * indistinguishable from connect-es to clients. Every request here goes over
  * a real socket (HTTP/1.1 or h2c, hand-built so the bytes are exactly what we
  * say) to startServer on a real engine, and RunningServer.fastPathCalls tells

@@ -10,8 +10,6 @@
  */
 import { fromBinary, fromJson, type DescService, type JsonValue } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
-import { promisify } from "node:util";
-import { brotliDecompress, gunzip } from "node:zlib";
 import {
   Code,
   ConnectError,
@@ -23,50 +21,48 @@ import {
   type HandlerContext,
   type ServiceImpl,
 } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import type { UniversalHandler, UniversalServerRequest } from "./connect-internals.js";
+import { emptyMessage, framingOf, type Framing } from "./content-types.js";
 import { wrapHandler } from "./wrap-handler.js";
-import { countBinaryInputValues, countJsonValues, INPUT_METHODS, inputTooManyValues } from "./input-values.js";
+import { countBinaryInputValues, countJsonValues, INPUT_METHODS, inputTooManyValues } from "../input-values.js";
 
 const decodeError = createContextKey<ConnectError | undefined>(undefined, {
   description: "why the request body did not decode",
 });
 
-type Framing = { kind: "envelope" | "raw"; encodingHeader: string; json: boolean };
+/** The router's acceptCompression by name: the decompressors connect-es itself would use. */
+type Compressions = ReadonlyMap<string, NonNullable<ConnectRouterOptions["acceptCompression"]>[number]>;
 
-function framingOf(contentType: string | null): Framing | undefined {
-  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-  switch (type) {
-    case "application/grpc":
-    case "application/grpc+proto":
-    case "application/grpc-web":
-    case "application/grpc-web+proto":
-      return { kind: "envelope", encodingHeader: "grpc-encoding", json: false };
-    case "application/grpc+json":
-    case "application/grpc-web+json":
-      return { kind: "envelope", encodingHeader: "grpc-encoding", json: true };
-    case "application/connect+proto":
-      return { kind: "envelope", encodingHeader: "connect-content-encoding", json: false };
-    case "application/connect+json":
-      return { kind: "envelope", encodingHeader: "connect-content-encoding", json: true };
-    case "application/proto":
-      return { kind: "raw", encodingHeader: "content-encoding", json: false };
-    case "application/json":
-      return { kind: "raw", encodingHeader: "content-encoding", json: true };
-    default:
-      return undefined;
+/**
+ * The decompressed message; the INVALID_ARGUMENT to answer when it does not
+ * decompress (connect-es says INTERNAL for some such bodies; it is the
+ * client that sent them); undefined when it is over `limit` once
+ * decompressed (connect-es refuses that itself).
+ */
+async function decompress(
+  compressions: Compressions,
+  encoding: string,
+  bytes: Uint8Array,
+  limit: number,
+  what: string,
+): Promise<Uint8Array | ConnectError | undefined> {
+  try {
+    return await compressions.get(encoding)!.decompress(bytes, limit);
+  } catch (err) {
+    if (err instanceof ConnectError && err.code === Code.ResourceExhausted) return undefined;
+    return new ConnectError(`${what} does not decompress as ${encoding}`, Code.InvalidArgument);
   }
 }
-
-// The encodings the server accepts (server.ts): what connect-es would inflate.
-const inflaters: Record<string, (b: Uint8Array, o: { maxOutputLength: number }) => Promise<Buffer>> = {
-  gzip: promisify(gunzip),
-  br: promisify(brotliDecompress),
-};
 
 /** Wraps every handler of the router; call after all services are registered. */
 export function guardBinaryDecoding(
   router: ConnectRouter,
-  options: ConnectRouterOptions & { readMaxBytes: number; maxInputValues?: number },
+  options: ConnectRouterOptions & {
+    readMaxBytes: number;
+    maxInputValues?: number;
+    /** Whether the request gate lets a call in: the bodies of calls it refuses are never read here. */
+    admitted?: (service: string, header: Headers) => boolean;
+  },
 ) {
   const twin = createConnectRouter(options);
   for (const service of new Set(router.handlers.map((h) => h.service))) {
@@ -76,7 +72,7 @@ export function guardBinaryDecoding(
   const handlers = router.handlers as UniversalHandler[];
   for (const [i, handler] of handlers.entries()) {
     const reject = twins.get(handler.requestPath);
-    if (reject) handlers[i] = guard(handler, reject, options.readMaxBytes, options.maxInputValues);
+    if (reject) handlers[i] = guard(handler, reject, options);
   }
 }
 
@@ -97,14 +93,20 @@ function rejectingImpl(service: DescService): Partial<ServiceImpl<DescService>> 
   return impl as Partial<ServiceImpl<DescService>>;
 }
 
-function guard(handler: UniversalHandler, reject: UniversalHandler, limit: number, maxInputValues?: number): UniversalHandler {
+function guard(
+  handler: UniversalHandler,
+  reject: UniversalHandler,
+  { readMaxBytes: limit, maxInputValues, admitted, acceptCompression }: Parameters<typeof guardBinaryDecoding>[1],
+): UniversalHandler {
+  const compressions: Compressions = new Map((acceptCompression ?? []).map((c) => [c.name, c]));
   const kind = handler.method.methodKind;
   if (kind !== "unary" && kind !== "server_streaming") return handler;
   // A job input's values are counted before connect-es decodes it (input-values.ts).
   const valueLimit = maxInputValues !== undefined && INPUT_METHODS.has(handler.method.name) ? maxInputValues : undefined;
   const guarded = async (req: UniversalServerRequest) => {
+    if (admitted && !admitted(handler.service.typeName, req.header)) return handler(req);
     if (req.method === "GET") {
-      const problem = await getProblem(handler, req.url, limit);
+      const problem = await getProblem(handler, req.url, limit, compressions);
       if (problem === undefined) return handler(req);
       const contextValues = req.contextValues ?? createContextValues();
       contextValues.set(decodeError, problem);
@@ -120,7 +122,7 @@ function guard(handler: UniversalHandler, reject: UniversalHandler, limit: numbe
     const encoding = req.header.get(framing.encodingHeader)?.trim().toLowerCase();
     const encoded = !!encoding && encoding !== "identity";
     // An encoding we do not know: connect-es answers UNIMPLEMENTED itself.
-    if (encoded && !inflaters[encoding]) return handler(req);
+    if (encoded && !compressions.has(encoding)) return handler(req);
     // Plain JSON that does not parse is INVALID_ARGUMENT in connect-es already.
     if (framing.kind === "raw" && framing.json && !encoded && valueLimit === undefined) return handler(req);
     const source = req.body[Symbol.asyncIterator]();
@@ -135,13 +137,12 @@ function guard(handler: UniversalHandler, reject: UniversalHandler, limit: numbe
       if (size > limit + 5) return handler({ ...req, body: replay(chunks, source) });
     }
     const body = concat(chunks, size);
-    const problem = await decodeProblem(handler, framing, body, encoded ? encoding : undefined, limit, valueLimit);
+    const problem = await decodeProblem(handler, framing, body, encoded ? encoding : undefined, limit, compressions, valueLimit);
     if (problem === undefined) return handler({ ...req, body: replay([body]) });
     const contextValues = req.contextValues ?? createContextValues();
     contextValues.set(decodeError, problem);
     // The twin gets an empty message that always decodes, uncompressed.
-    const message = framing.json ? new TextEncoder().encode("{}") : new Uint8Array(0);
-    const empty = framing.kind === "envelope" ? envelopeOf(message) : message;
+    const empty = emptyMessage(framing);
     const header = new Headers(req.header);
     header.delete(framing.encodingHeader);
     header.set("content-length", String(empty.byteLength));
@@ -157,6 +158,7 @@ async function decodeProblem(
   body: Uint8Array,
   encoding: string | undefined,
   limit: number,
+  compressions: Compressions,
   valueLimit?: number,
 ): Promise<ConnectError | undefined> {
   let message = body;
@@ -178,14 +180,9 @@ async function decodeProblem(
     message = body.subarray(5, 5 + length);
   }
   if (compressed && encoding !== undefined) {
-    try {
-      message = await inflaters[encoding]!(message, { maxOutputLength: limit });
-    } catch (err) {
-      // Too large once inflated: connect-es answers RESOURCE_EXHAUSTED itself.
-      if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError) return undefined;
-      // connect-es calls a body that does not inflate INTERNAL.
-      return new ConnectError(`request body does not decompress as ${encoding}`, Code.InvalidArgument);
-    }
+    const inflated = await decompress(compressions, encoding, message, limit, "request body");
+    if (inflated === undefined || inflated instanceof ConnectError) return inflated;
+    message = inflated;
   }
   if (valueLimit !== undefined) {
     const count = framing.json ? countJsonValues(message, valueLimit) : countBinaryInputValues(message, valueLimit);
@@ -219,7 +216,12 @@ async function decodeProblem(
 }
 
 /** For Connect GET: a `message` that is not the request type in protobuf binary. */
-async function getProblem(handler: UniversalHandler, url: string, limit: number): Promise<ConnectError | undefined> {
+async function getProblem(
+  handler: UniversalHandler,
+  url: string,
+  limit: number,
+  compressions: Compressions,
+): Promise<ConnectError | undefined> {
   let params: URLSearchParams;
   try {
     params = new URL(url).searchParams;
@@ -229,7 +231,7 @@ async function getProblem(handler: UniversalHandler, url: string, limit: number)
   const compression = params.get("compression")?.trim().toLowerCase();
   const encoded = !!compression && compression !== "identity";
   // An unknown compression is UNIMPLEMENTED in connect-es.
-  if (encoded && !inflaters[compression]) return undefined;
+  if (encoded && !compressions.has(compression)) return undefined;
   const binary = params.get("encoding") === "proto";
   if (!binary && !encoded) return undefined;
   const text = params.get("message") ?? "";
@@ -240,12 +242,9 @@ async function getProblem(handler: UniversalHandler, url: string, limit: number)
     return undefined;
   }
   if (encoded) {
-    try {
-      bytes = await inflaters[compression]!(bytes, { maxOutputLength: limit });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError) return undefined;
-      return new ConnectError(`message query parameter does not decompress as ${compression}`, Code.InvalidArgument);
-    }
+    const inflated = await decompress(compressions, compression, bytes, limit, "message query parameter");
+    if (inflated === undefined || inflated instanceof ConnectError) return inflated;
+    bytes = inflated;
   }
   if (!binary) return undefined;
   try {
@@ -273,13 +272,6 @@ export function compressedWithoutEncoding(encodingHeader: string): ConnectError 
 /** Lone surrogates replaced by U+FFFD, so encodeURIComponent (grpc-message) cannot throw. */
 function wellFormed(text: string): string {
   return text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd");
-}
-
-function envelopeOf(message: Uint8Array): Uint8Array {
-  const out = new Uint8Array(5 + message.byteLength);
-  new DataView(out.buffer).setUint32(1, message.byteLength);
-  out.set(message, 5);
-  return out;
 }
 
 function isByteStream(body: UniversalServerRequest["body"]): body is AsyncIterable<Uint8Array> {

@@ -2,7 +2,7 @@
  * HTTP/1.1 requests answered before their body was read get their answer,
  * and the client is never cut off while it still writes. That happens to a
  * body over readMaxBytes (refused part way) and to every call without a
- * valid key (auth-guard.ts answers UNAUTHENTICATED at once). connect-node
+ * valid key (auth-gate.ts answers UNAUTHENTICATED at once). connect-node
  * then destroys the request or leaves it paused, and node would reset the
  * connection under a client still sending (ECONNRESET or `write EPIPE`
  * instead of the answer). Instead the rest of the body is read and dropped
@@ -11,6 +11,11 @@
  * finishes writing, reads its answer and opens a new connection for its
  * next call. (Keeping such a connection alive instead made node's own
  * HTTP/1.1 client see resets after refused 20 MiB bodies.)
+ *
+ * All of Node's behaviour that is replaced for this (req.destroy, res.writeHead,
+ * the socket's destroySoon, per request, never on a prototype) is in this
+ * file; test/server/early-answer-node.test.ts fails when Node stops calling
+ * the last two the way this relies on.
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";

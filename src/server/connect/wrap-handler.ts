@@ -1,4 +1,4 @@
-import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import type { UniversalHandler, UniversalServerRequest, UniversalServerResponse } from "./connect-internals.js";
 
 /**
  * A guard that runs before a route's handler must still look like that route

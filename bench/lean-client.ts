@@ -11,7 +11,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { errorFromJsonBytes } from "../src/server/connect/connect-internals.js";
 import {
   GetResultRequestSchema,
   GetResultResponseSchema,

@@ -6,7 +6,8 @@
  * Why use them at all: the fast path (fast-path.ts) and the handler guards
  * must speak the Connect protocol exactly as connect-es does (its content
  * types, serializers, error JSON, end-stream and envelope encoding, handler
- * shape), and connect-es's own code is the only exact copy of that.
+ * shape), and connect-es's own code is the only exact copy of that (the
+ * bench's lean client reads error JSON with it too).
  * Why here: a connect-es upgrade may change or drop any of them in a minor
  * release, so @connectrpc/connect is pinned to an exact version in
  * package.json, and test/server/connect-internals.test.ts fails, naming the
@@ -30,6 +31,7 @@ export {
   codeToHttpStatus,
   endStreamFlag,
   endStreamToJson,
+  errorFromJsonBytes,
   errorToJsonBytes,
   parseContentType,
   trailerMux,
@@ -48,6 +50,7 @@ export const CONNECT_INTERNALS = {
     codeToHttpStatus: "function",
     endStreamFlag: "number",
     endStreamToJson: "function",
+    errorFromJsonBytes: "function",
     errorToJsonBytes: "function",
     parseContentType: "function",
     trailerMux: "function",

@@ -1,20 +1,54 @@
 /**
- * Errors the engines throw. They are ConnectErrors so the code a client sees is
- * decided where the failure is understood, and the service passes them through.
+ * Errors the engines throw: an EngineError with a code of the engine's own,
+ * a message for whoever called, and the cause. The layer that serves a
+ * protocol (src/service/ for Connect) maps the code to its own.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
 
-export const invalidArgument = (message: string) =>
-  new ConnectError(message, Code.InvalidArgument);
-export const notFound = (message: string) =>
-  new ConnectError(message, Code.NotFound);
-export const failedPrecondition = (message: string) =>
-  new ConnectError(message, Code.FailedPrecondition);
-export const resourceExhausted = (message: string) =>
-  new ConnectError(message, Code.ResourceExhausted);
-export const unavailable = (message: string, cause?: unknown) =>
-  new ConnectError(message, Code.Unavailable, undefined, undefined, cause);
+/** What went wrong, in engine terms; a caller decides what to do from this alone. */
+export type EngineErrorCode =
+  /** The request is malformed: a bad queue name, job id or option. Retrying cannot help. */
+  | "invalid_argument"
+  /** The job or queue does not exist (or the caller may not see it). */
+  | "not_found"
+  /** The job is not in a state that allows it (a result of a job still running). */
+  | "failed_precondition"
+  /** A limit is reached: a payload over the size limit, too many values. */
+  | "resource_exhausted"
+  /** The backend cannot be reached or could not do it now; retrying may help. */
+  | "unavailable";
 
+/** Which engine option set the limit a "resource_exhausted" error is about. */
+export type EngineLimit = "maxPayloadBytes";
+
+export interface EngineErrorOptions {
+  cause?: unknown;
+  /** The engine option behind the failure, for the layer that names it to its users. */
+  limit?: EngineLimit;
+}
+
+export class EngineError extends Error {
+  override name = "EngineError";
+  readonly code: EngineErrorCode;
+  readonly limit?: EngineLimit;
+
+  constructor(code: EngineErrorCode, message: string, options: EngineErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    if (options.limit !== undefined) this.limit = options.limit;
+  }
+}
+
+/** True when err is an EngineError, with `code` if given. */
+export function isEngineError(err: unknown, code?: EngineErrorCode): err is EngineError {
+  return err instanceof EngineError && (code === undefined || err.code === code);
+}
+
+export const invalidArgument = (message: string) => new EngineError("invalid_argument", message);
+export const notFound = (message: string) => new EngineError("not_found", message);
+export const failedPrecondition = (message: string) => new EngineError("failed_precondition", message);
+export const resourceExhausted = (message: string, limit?: EngineLimit) =>
+  new EngineError("resource_exhausted", message, { limit });
+export const unavailable = (message: string, cause?: unknown) => new EngineError("unavailable", message, { cause });
 export const jobNotFound = (id: string) => notFound(`job "${id}" not found`);
 export const queueNotFound = (queue: string) =>
   notFound(

@@ -6,7 +6,7 @@
  * NATS max_payload (1 MiB) round-trip through the object store.
  */
 import { expect, test } from "vitest";
-import { Code, expectConnectError, fetchFor, fetchOne, forEachEngineWith, waitForCount, waitForState } from "./harness.js";
+import { expectEngineError, fetchFor, fetchOne, forEachEngineWith, waitForCount, waitForState } from "./harness.js";
 
 const LIMIT = 2 * 1024 * 1024;
 /** A JSON string value whose encoding is exactly `bytes` long (the two quotes included). */
@@ -23,13 +23,13 @@ forEachEngineWith("payload limits", { maxPayloadBytes: LIMIT }, (env) => {
     expect(await lease.begin()).toBe(true);
     expect(await lease.complete("ok")).toBe(true);
 
-    const err = await expectConnectError(
+    const err = await expectEngineError(
       env.api.submit({ queue: q, input: stringOfBytes(LIMIT + 1) }),
-      Code.ResourceExhausted,
+      "resource_exhausted",
     );
-    expect(err.rawMessage).toContain(`${LIMIT + 1} bytes`);
-    expect(err.rawMessage).toContain(`limit of ${LIMIT} bytes`);
-    expect(err.rawMessage).toMatch(/^input: /);
+    expect(err.message).toContain(`${LIMIT + 1} bytes`);
+    expect(err.message).toContain(`limit of ${LIMIT} bytes`);
+    expect(err.message).toMatch(/^input: /);
     await waitForCount(env.api, q, { inQueue: 0, running: 0 });
   });
 

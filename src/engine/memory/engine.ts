@@ -5,7 +5,6 @@
  * idempotent submits cannot race.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import {
   failedPrecondition,
@@ -554,7 +553,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       const delivery = job.delivery;
       finish(job, "CANCELLED", { error: { code: "CANCELLED", message: "cancelled by a client" } });
       // After the job is final, so a handler reacting to the signal finds its lease stale.
-      delivery?.cancel.abort(new ConnectError("job cancelled by a client", Code.Canceled));
+      delivery?.cancel.abort(new Error("job cancelled by a client"));
       return {
         removed: true,
         message: wasRunning

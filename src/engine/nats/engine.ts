@@ -26,7 +26,7 @@ import { createBlobStore } from "./blobs.js";
 import { cancelJob } from "./cancel.js";
 import { createCancelSignals } from "./cancel-signals.js";
 import { flushWrites, openConnection, watchLink, watchReconnects, withinTimeout } from "./connection.js";
-import { guard, isConsumerNotFound, isStreamNotFound, isUnavailable, toConnectError } from "./errors.js";
+import { guard, isConsumerNotFound, isStreamNotFound, isUnavailable, toEngineError } from "./errors.js";
 import { createEventHub, type JobEvent } from "./events.js";
 import { createFetcher } from "./fetcher.js";
 import { createIdempotencyStore } from "./idempotency.js";
@@ -115,7 +115,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     } catch (err) {
       if (!isUnavailable(err) || Date.now() > setupDeadline) {
         await nc.close().catch(() => undefined);
-        throw toConnectError(err, "setting up the JetStream layout");
+        throw toEngineError(err, "setting up the JetStream layout");
       }
       logger?.warn({ err, attempt }, "jetq nats engine: JetStream not ready, retrying the setup");
       await new Promise((r) => setTimeout(r, Math.min(1_000, 100 * attempt)));
@@ -314,7 +314,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     watch(id: string, options: WatchOptions = {}): AsyncIterable<JobStatus> {
       const ref = refOf(id);
       assertOpen();
-      return withConnectErrors(watches.watch(ref, options), `watching job "${id}"`);
+      return withEngineErrors(watches.watch(ref, options), `watching job "${id}"`);
     },
 
     submitAndWatch(input: SubmitInput, options: SubmitWatchOptions = {}): AsyncIterable<JobStatus> {
@@ -341,7 +341,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
           return watches.watch(ref, { ...options, tenant: input.tenant ?? "" }, seed);
         },
       );
-      return withConnectErrors(jobs, `watching a job submitted to queue "${input.queue}"`);
+      return withEngineErrors(jobs, `watching a job submitted to queue "${input.queue}"`);
     },
 
     async getResult(id: string, options?: ReadOptions) {
@@ -418,8 +418,8 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
   return engine;
 }
 
-/** The iterable with its failures as the ConnectErrors a client should see. */
-function withConnectErrors(inner: AsyncIterable<JobStatus>, what: string): AsyncIterable<JobStatus> {
+/** The iterable with its failures as the EngineErrors the contract promises. */
+function withEngineErrors(inner: AsyncIterable<JobStatus>, what: string): AsyncIterable<JobStatus> {
   return {
     [Symbol.asyncIterator]() {
       const it = inner[Symbol.asyncIterator]();
@@ -428,7 +428,7 @@ function withConnectErrors(inner: AsyncIterable<JobStatus>, what: string): Async
           try {
             return await it.next();
           } catch (err) {
-            throw toConnectError(err, what);
+            throw toEngineError(err, what);
           }
         },
         return: async (value?: unknown) => (it.return ? it.return(value) : { done: true as const, value: undefined }),

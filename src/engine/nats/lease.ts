@@ -431,7 +431,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
       publishStatus(record);
     },
   };
-  // Whatever the backend says, callers of a lease see ConnectErrors (UNAVAILABLE while NATS is away).
+  // Whatever the backend says, callers of a lease see EngineErrors (UNAVAILABLE while NATS is away).
   const wrap = <A extends unknown[], R>(what: string, fn: (...args: A) => Promise<R>) =>
     (...args: A) =>
       guard(`${what} of job "${id}"`, () => {

@@ -6,8 +6,7 @@
  * guessed or stale id finds nothing.
  */
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
-import type { ConnectError } from "@connectrpc/connect";
-import { jobExpiredNotFound, jobNotFound } from "../errors.js";
+import { jobExpiredNotFound, jobNotFound, type EngineError } from "../errors.js";
 import type { JobIdParts } from "../job-id.js";
 import { isTerminal, type JobState, type JobStatus, type ReadOptions } from "../types.js";
 import { isMessageNotFound, isNoResponders, isStreamNotFound } from "./errors.js";
@@ -64,7 +63,7 @@ export interface StateDeriver {
    * the sequence alone would set another tenant's real ids apart from
    * made-up ones.
    */
-  notFound(ref: JobRef, options?: ReadOptions): Promise<ConnectError>;
+  notFound(ref: JobRef, options?: ReadOptions): Promise<EngineError>;
 }
 
 /** The status of a job known here to be finished, from what this process kept of it. */
@@ -119,7 +118,7 @@ export function createStateDeriver(deps: {
 }): StateDeriver {
   const { jsm, records, queueInfo, live, logs, queueDeclared, recent } = deps;
 
-  const notFound = async (ref: JobRef, options?: ReadOptions): Promise<ConnectError> => {
+  const notFound = async (ref: JobRef, options?: ReadOptions): Promise<EngineError> => {
     if (deps.retentionMs === undefined || options?.tenant !== undefined) return jobNotFound(ref.id);
     try {
       if (!(await queueDeclared(ref.queue))) return jobNotFound(ref.id);

@@ -7,9 +7,8 @@
  * submits add `Nats-Msg-Id` and an `idem.*` key.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { inputTooLarge, queueNotFound, unavailable } from "../errors.js";
+import { inputTooLarge, isEngineError, queueNotFound, unavailable } from "../errors.js";
 import { formatJobId, newToken, parseJobId } from "../job-id.js";
 import type { JobOptions, JobStatus, SubmitInput } from "../types.js";
 import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
@@ -132,7 +131,7 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
           return await repeat(existing);
         } catch (err) {
           // Its job expired a moment before its key: the key is free again.
-          if (!(err instanceof ConnectError && err.code === Code.NotFound)) throw err;
+          if (!isEngineError(err, "not_found")) throw err;
           await idempotency.free(keys, existing);
         }
       }

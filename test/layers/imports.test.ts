@@ -1,0 +1,33 @@
+/**
+ * The layers' boundaries, read from the sources: the engines and the worker
+ * know nothing of Connect (their errors are EngineErrors; src/service/ maps
+ * them).
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { expect, test } from "vitest";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+
+function sourcesUnder(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => join(ROOT, dir, f));
+}
+
+/** Files among `files` whose import/export statements name a module matching `module`. */
+function importing(files: string[], module: RegExp): string[] {
+  const fromClause = /(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\s*\(\s*["']([^"']+)["']\s*\)/g;
+  return files
+    .filter((file) => {
+      const text = readFileSync(file, "utf8");
+      return [...text.matchAll(fromClause)].some((m) => module.test(m[1] ?? m[2] ?? ""));
+    })
+    .map((file) => relative(ROOT, file));
+}
+
+test("nothing under src/engine/ or src/worker/ imports Connect", () => {
+  const files = [...sourcesUnder("src/engine"), ...sourcesUnder("src/worker")];
+  expect(files.length).toBeGreaterThan(20);
+  expect(importing(files, /^@connectrpc\//)).toEqual([]);
+});

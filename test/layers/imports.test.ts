@@ -1,7 +1,7 @@
 /**
  * The layers' boundaries, read from the sources: the engines and the worker
  * know nothing of Connect (their errors are EngineErrors; src/service/ maps
- * them).
+ * them), and main.ts / worker-main.ts only start things.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -30,4 +30,8 @@ test("nothing under src/engine/ or src/worker/ imports Connect", () => {
   const files = [...sourcesUnder("src/engine"), ...sourcesUnder("src/worker")];
   expect(files.length).toBeGreaterThan(20);
   expect(importing(files, /^@connectrpc\//)).toEqual([]);
+});
+test("nothing imports the entry points: shared startup lives in src/startup.ts", () => {
+  const files = [...sourcesUnder("src"), ...sourcesUnder("test"), ...sourcesUnder("scripts")];
+  expect(importing(files, /(^|\/)(main|worker-main)\.js$/)).toEqual([]);
 });

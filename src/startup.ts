@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { createMemoryEngine } from "./engine/memory/index.js";
 import { createNatsEngine } from "./engine/nats/index.js";
+import type { SettingNames } from "./engine/settings.js";
 import type { Engine } from "./engine/types.js";
 import { builtinHandlers } from "./handlers/index.js";
 import { createHttpHandler, createHttpSubmitCheck } from "./handlers/http/index.js";
@@ -14,6 +15,18 @@ import type { InputValidators } from "./service/input-validators.js";
 import type { QueueRegistration } from "./worker/index.js";
 
 export { logHttpSecrets } from "./handlers/http/log-config.js";
+
+/**
+ * How people running jetq know the engine's settings: the variables
+ * config.ts reads them from, so a message about a limit says what to change.
+ */
+export const ENGINE_SETTING_NAMES: SettingNames = {
+  retentionMs: "JETQ_RETENTION_MS",
+  maxPayloadBytes: "JETQ_MAX_PAYLOAD_BYTES",
+  "logBounds.maxLines": "JETQ_LOG_MAX_LINES",
+  "logBounds.maxBytes": "JETQ_LOG_MAX_BYTES",
+  "logBounds.maxLineBytes": "JETQ_LOG_MAX_LINE_BYTES",
+};
 
 /** The first log line says where jobs live: a user must never think in-memory jobs are durable. */
 export async function openEngine(config: Config, logger: Logger): Promise<Engine> {
@@ -31,6 +44,7 @@ export async function openEngine(config: Config, logger: Logger): Promise<Engine
       maxPayloadBytes: config.maxPayloadBytes,
       logBounds: config.logBounds,
       progressIntervalMs: config.progressIntervalMs,
+      settingNames: ENGINE_SETTING_NAMES,
       name: "jetq",
       logger: logger.child({ component: "engine" }),
     });
@@ -44,6 +58,7 @@ export async function openEngine(config: Config, logger: Logger): Promise<Engine
     maxPayloadBytes: config.maxPayloadBytes,
     logBounds: config.logBounds,
     progressIntervalMs: config.progressIntervalMs,
+    settingNames: ENGINE_SETTING_NAMES,
     logger: logger.child({ component: "engine" }),
   });
 }

@@ -17,24 +17,17 @@ export type EngineErrorCode =
   /** The backend cannot be reached or could not do it now; retrying may help. */
   | "unavailable";
 
-/** Which engine option set the limit a "resource_exhausted" error is about. */
-export type EngineLimit = "maxPayloadBytes";
-
 export interface EngineErrorOptions {
   cause?: unknown;
-  /** The engine option behind the failure, for the layer that names it to its users. */
-  limit?: EngineLimit;
 }
 
 export class EngineError extends Error {
   override name = "EngineError";
   readonly code: EngineErrorCode;
-  readonly limit?: EngineLimit;
 
   constructor(code: EngineErrorCode, message: string, options: EngineErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    if (options.limit !== undefined) this.limit = options.limit;
   }
 }
 
@@ -46,8 +39,7 @@ export function isEngineError(err: unknown, code?: EngineErrorCode): err is Engi
 export const invalidArgument = (message: string) => new EngineError("invalid_argument", message);
 export const notFound = (message: string) => new EngineError("not_found", message);
 export const failedPrecondition = (message: string) => new EngineError("failed_precondition", message);
-export const resourceExhausted = (message: string, limit?: EngineLimit) =>
-  new EngineError("resource_exhausted", message, { limit });
+export const resourceExhausted = (message: string) => new EngineError("resource_exhausted", message);
 export const unavailable = (message: string, cause?: unknown) => new EngineError("unavailable", message, { cause });
 export const jobNotFound = (id: string) => notFound(`job "${id}" not found`);
 export const queueNotFound = (queue: string) =>
@@ -66,10 +58,13 @@ export function formatDuration(ms: number): string {
   return `${ms} ms`;
 }
 
-/** A job that existed but is gone: its terminal record outlived the retention. */
-export const jobExpiredNotFound = (id: string, retentionMs: number) =>
+/**
+ * A job that existed but is gone: its terminal record outlived the retention.
+ * `setting` is how the reader knows the retention option (settings.ts).
+ */
+export const jobExpiredNotFound = (id: string, retentionMs: number, setting: string) =>
   notFound(
-    `job "${id}" not found: it may have expired after the retention of ${formatDuration(retentionMs)} (JETQ_RETENTION_MS); finished jobs and their results are kept that long`,
+    `job "${id}" not found: it may have expired after the retention of ${formatDuration(retentionMs)} (${setting}); finished jobs and their results are kept that long`,
   );
 
 /** UTF-8 size of a JSON text, cheaply when it is clearly under the limit. */
@@ -77,13 +72,14 @@ export function payloadBytes(json: string, limit: number): number {
   return json.length * 3 <= limit ? json.length : Buffer.byteLength(json);
 }
 
-export const inputTooLarge = (bytes: number, limit: number) =>
+/** `setting`: how the reader knows the payload limit option (settings.ts). */
+export const inputTooLarge = (bytes: number, limit: number, setting: string) =>
   resourceExhausted(
-    `input: ${bytes} bytes is over the limit of ${limit} bytes (JETQ_MAX_PAYLOAD_BYTES); store large data elsewhere and pass a reference`,
+    `input: ${bytes} bytes is over the limit of ${limit} bytes (${setting}); store large data elsewhere and pass a reference`,
   );
 
 /** The job error of an attempt whose output is over the payload limit. */
-export const outputTooLarge = (bytes: number, limit: number) => ({
+export const outputTooLarge = (bytes: number, limit: number, setting: string) => ({
   code: "OUTPUT_TOO_LARGE",
-  message: `the job's output is ${bytes} bytes, over the limit of ${limit} bytes (JETQ_MAX_PAYLOAD_BYTES); store large results elsewhere and return a reference`,
+  message: `the job's output is ${bytes} bytes, over the limit of ${limit} bytes (${setting}); store large results elsewhere and return a reference`,
 });

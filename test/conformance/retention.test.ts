@@ -21,7 +21,7 @@ const RETENTION_MS = 1_000;
 const REMOVAL_SLACK_MS = 8_000;
 
 const expiredMessage = (id: string) =>
-  `job "${id}" not found: it may have expired after the retention of 1s (JETQ_RETENTION_MS); finished jobs and their results are kept that long`;
+  `job "${id}" not found: it may have expired after the retention of 1s (retentionMs); finished jobs and their results are kept that long`;
 
 /** Resolves with the NOT_FOUND once the job is gone; fails if it is still readable after the slack. */
 async function waitGone(read: () => Promise<unknown>, what: string): Promise<EngineError> {

@@ -1,7 +1,8 @@
 /**
  * The layers' boundaries, read from the sources: the engines and the worker
  * know nothing of Connect (their errors are EngineErrors; src/service/ maps
- * them), and main.ts / worker-main.ts only start things.
+ * them) nor of the server's settings, and main.ts / worker-main.ts only start
+ * things.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -31,6 +32,19 @@ test("nothing under src/engine/ or src/worker/ imports Connect", () => {
   expect(files.length).toBeGreaterThan(20);
   expect(importing(files, /^@connectrpc\//)).toEqual([]);
 });
+test("the engines and the worker name no server setting (JETQ_*) in their code: whoever configures them names it", () => {
+  const files = [...sourcesUnder("src/engine"), ...sourcesUnder("src/worker")];
+  const offenders = files.flatMap((file) =>
+    readFileSync(file, "utf8")
+      .split("\n")
+      .filter((line) => !/^\s*(\*|\/\/|\/\*)/.test(line))
+      // JETQ_LOGS and JETQ_Q_<queue> are stream names (the backend's layout), not settings.
+      .filter((line) => /\bJETQ_(?!LOGS\b|Q_)[A-Z]/.test(line))
+      .map((line) => `${relative(ROOT, file)}: ${line.trim()}`),
+  );
+  expect(offenders).toEqual([]);
+});
+
 test("nothing imports the entry points: shared startup lives in src/startup.ts", () => {
   const files = [...sourcesUnder("src"), ...sourcesUnder("test"), ...sourcesUnder("scripts")];
   expect(importing(files, /(^|\/)(main|worker-main)\.js$/)).toEqual([]);

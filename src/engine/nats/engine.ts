@@ -43,6 +43,7 @@ import { createStateDeriver, type JobRef } from "./state.js";
 import { createSubmitter } from "./submit.js";
 import type { PositionPacerOptions } from "../position-pacer.js";
 import { logBoundsOf, retainedLines, type LogBounds } from "../log-bounds.js";
+import { settingNamer, type SettingNames } from "../settings.js";
 import { assertProgressInterval, DEFAULT_PROGRESS_INTERVAL_MS } from "../progress-pacing.js";
 import { watchNatsReadiness } from "./readiness.js";
 import { createWatches } from "./watch.js";
@@ -70,6 +71,8 @@ export interface NatsEngineOptions {
   progressIntervalMs?: number;
   /** How often readiness asks whether JetStream answers while it does; default 5000. */
   readinessProbeMs?: number;
+  /** How messages name the engine's settings (../settings.ts); default the options' own names. */
+  settingNames?: SettingNames;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -89,6 +92,7 @@ const CLOSE_DRAIN_MS = 1_500;
 
 export async function createNatsEngine(options: NatsEngineOptions): Promise<Engine> {
   const logBounds = logBoundsOf(options.logBounds);
+  const settingName = settingNamer(options.settingNames);
   const progressIntervalMs = assertProgressInterval(options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
   const layout: LayoutOptions = {
     logLinesPerJob: retainedLines(logBounds),
@@ -183,6 +187,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     logs,
     queueDeclared: async (queue) => (await queueConfigs.get(queue)) !== undefined,
     retentionMs: layout.retentionMs,
+    settingName,
     recent,
   });
   const watches = createWatches(events, deriver, queueInfo, { positions: options.positionUpdates, logBounds });
@@ -217,6 +222,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       maxRecordBytes: Math.max(1024, maxPayload() - 1024),
       idempotency,
       logBounds,
+      settingName,
       progressIntervalMs,
       ...(options.maxPayloadBytes !== undefined ? { maxOutputBytes: options.maxPayloadBytes } : {}),
       touched: (queue: string) => void queueInfo.invalidate(queue),
@@ -241,6 +247,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     requestTimeoutMs: timeout,
     recent,
     link,
+    settingName,
     ...(options.maxPayloadBytes !== undefined ? { maxInputBytes: options.maxPayloadBytes } : {}),
   });
 
@@ -348,7 +355,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       const ref = refOf(id);
       assertOpen();
       return call(`reading the result of job "${id}"`, () =>
-        readResult({ deriver, blobs, retentionMs: layout.retentionMs }, ref, options),
+        readResult({ deriver, blobs, retentionMs: layout.retentionMs, settingName }, ref, options),
       );
     },
 

@@ -7,6 +7,7 @@
  */
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { jobExpiredNotFound, jobNotFound, type EngineError } from "../errors.js";
+import { settingNamer, type SettingNamer } from "../settings.js";
 import type { JobIdParts } from "../job-id.js";
 import { isTerminal, type JobState, type JobStatus, type ReadOptions } from "../types.js";
 import { isMessageNotFound, isNoResponders, isStreamNotFound } from "./errors.js";
@@ -113,6 +114,8 @@ export function createStateDeriver(deps: {
   queueDeclared(queue: string): Promise<boolean>;
   /** Terminal records' TTL, for the NOT_FOUND message of expired jobs. */
   retentionMs?: number;
+  /** How messages name the engine's settings; default the options' own names. */
+  settingName?: SettingNamer;
   /** Jobs this process just submitted: their meta and, once known, final status. */
   recent?: RecentJobs;
 }): StateDeriver {
@@ -129,7 +132,7 @@ export function createStateDeriver(deps: {
         const m = await jsm.direct.getMessage(streamName(ref.queue), { seq: ref.seq }).catch(() => null);
         if (m) return jobNotFound(ref.id);
       }
-      return jobExpiredNotFound(ref.id, deps.retentionMs);
+      return jobExpiredNotFound(ref.id, deps.retentionMs, (deps.settingName ?? settingNamer())("retentionMs"));
     } catch {
       return jobNotFound(ref.id);
     }

@@ -9,6 +9,9 @@ export type { NatsEngineOptions } from "./engine/nats/index.js";
 export { createMemoryEngine } from "./engine/memory/index.js";
 export type { MemoryEngineOptions } from "./engine/memory/index.js";
 export { DEFAULT_QUEUE_CONFIG, isTerminal } from "./engine/types.js";
+export { EngineError, isEngineError } from "./engine/errors.js";
+export type { EngineErrorCode } from "./engine/errors.js";
+export type { EngineSetting, SettingNames } from "./engine/settings.js";
 export type {
   CancelOutcome,
   Engine,

@@ -5,10 +5,9 @@
  */
 import { loadConfigOrExit } from "./config.js";
 import type { Engine } from "./engine/types.js";
-import { logHttpSecrets } from "./handlers/http/log-config.js";
 import { createLogger } from "./logger.js";
-import { builtinQueues, onShutdownSignal, openEngine } from "./main.js";
 import { startProbeServer, type ProbeServer } from "./server/probe-server.js";
+import { builtinQueues, logHttpSecrets, onShutdownSignal, openEngine } from "./startup.js";
 import { createWorker, type Worker } from "./worker/index.js";
 
 const config = loadConfigOrExit();

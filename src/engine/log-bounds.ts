@@ -8,6 +8,7 @@
  * the event loop or flood watchers.
  */
 import { invalidArgument } from "./errors.js";
+import type { SettingNamer } from "./settings.js";
 import type { LogEntry, LogLevel } from "./types.js";
 
 export interface LogBounds {
@@ -37,12 +38,15 @@ export function logBoundsOf(partial: Partial<LogBounds> = {}): LogBounds {
   return b;
 }
 
-/** The line cut to at most maxBytes UTF-8 bytes (never inside a character), marked as cut. */
-export function cutLine(message: string, maxBytes: number): string {
+/**
+ * The line cut to at most maxBytes UTF-8 bytes (never inside a character),
+ * marked as cut; `setting` is how the reader knows maxLineBytes.
+ */
+export function cutLine(message: string, maxBytes: number, setting: string): string {
   if (message.length * 3 <= maxBytes) return message;
   const bytes = Buffer.byteLength(message);
   if (bytes <= maxBytes) return message;
-  const mark = ` …[jetq: line cut, ${bytes} bytes over the limit of ${maxBytes} (JETQ_LOG_MAX_LINE_BYTES)]`;
+  const mark = ` …[jetq: line cut, ${bytes} bytes over the limit of ${maxBytes} (${setting})]`;
   const room = Math.max(0, maxBytes - Buffer.byteLength(mark));
   let kept = Buffer.from(message).subarray(0, room).toString("utf8");
   // A character split at the cut decodes to U+FFFD: drop it.
@@ -64,14 +68,15 @@ export interface LogMeter {
   readonly dropped: number;
 }
 
-export function createLogMeter(bounds: LogBounds): LogMeter {
+export function createLogMeter(bounds: LogBounds, settingName: SettingNamer): LogMeter {
   let lines = 0;
   let bytes = 0;
   let dropped = 0;
   let droppedChars = 0;
   let finished = false;
   const notice = (message: string, now: number): LogEntry => ({ message, level: "warn", source: "jetq", timestamp: now });
-  const limits = `${bounds.maxLines} lines or ${bytesLabel(bounds.maxBytes)} per attempt (JETQ_LOG_MAX_LINES, JETQ_LOG_MAX_BYTES)`;
+  const limits = `${bounds.maxLines} lines or ${bytesLabel(bounds.maxBytes)} per attempt (${settingName("logBounds.maxLines")}, ${settingName("logBounds.maxBytes")})`;
+  const lineSetting = settingName("logBounds.maxLineBytes");
   return {
     get dropped() {
       return dropped;
@@ -83,7 +88,7 @@ export function createLogMeter(bounds: LogBounds): LogMeter {
         droppedChars += message.length;
         return [];
       }
-      const line = cutLine(message, bounds.maxLineBytes);
+      const line = cutLine(message, bounds.maxLineBytes, lineSetting);
       const size = Buffer.byteLength(line);
       if (lines < bounds.maxLines && bytes + size <= bounds.maxBytes) {
         lines++;

@@ -3,8 +3,9 @@
  * Every engine (JetStream, embedded) implements it and passes test/conformance/.
  *
  * Times are milliseconds since the Unix epoch; durations are milliseconds.
- * Failures are thrown as ConnectError with the code the client should see
- * (see errors.ts), so the service layer passes them through unchanged.
+ * Failures are thrown as EngineError (see errors.ts): a code of the engine's
+ * own and a message for the caller; the service layer maps the code to the
+ * protocol's.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 

@@ -11,6 +11,7 @@ import { parseJobId } from "../engine/job-id.js";
 import { assertQueueName } from "../engine/queue-name.js";
 import type { Engine, JobStatus, LogEntry, ReadOptions, SubmitInput } from "../engine/types.js";
 import { callerKey } from "./caller.js";
+import { createErrorMapper } from "./errors.js";
 import type { InputValidators } from "./input-validators.js";
 import {
   cancelToProto,
@@ -166,25 +167,6 @@ function readOptions(id: string, ctx: HandlerContext): ReadOptions {
   const caller = ctx.values.get(callerKey);
   requireQueue(caller, queue);
   return { tenant: readTenant(caller) };
-}
-
-/**
- * ConnectErrors carry a code and a message meant for the client and pass
- * through. Anything else is a bug or an unexpected failure: log it with its
- * stack, tell the client only that it happened.
- */
-function createErrorMapper(logger: Logger | undefined) {
-  return (err: unknown, ctx: HandlerContext): ConnectError => {
-    if (err instanceof ConnectError) return err;
-    if (err instanceof Error && err.name === "AbortError" && ctx.signal.aborted) {
-      return ConnectError.from(ctx.signal.reason, Code.Canceled);
-    }
-    logger?.error(
-      { err, rpc: `${ctx.service.typeName}/${ctx.method.name}` },
-      "unexpected error in RPC handler",
-    );
-    return new ConnectError("internal error; the server logged the details", Code.Internal);
-  };
 }
 
 /**

@@ -4,8 +4,8 @@
  * / timeout / shutdown signal, and exactly one settlement.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { isEngineError } from "../engine/errors.js";
 import { assertQueueName } from "../engine/queue-name.js";
 import type { Engine, JobError, JobLease, QueueConfig } from "../engine/types.js";
 import { silentLogger } from "../logger.js";
@@ -34,7 +34,7 @@ const SETTLE_PATIENCE_MS = 5 * 60_000;
 type AbortReason = "cancel" | "timeout" | "shutdown";
 type Outcome = { ok: true; output: JsonValue } | { ok: false; error: unknown };
 
-const isUnreachable = (err: unknown) => err instanceof ConnectError && err.code === Code.Unavailable;
+const isUnreachable = (err: unknown) => isEngineError(err, "unavailable");
 
 interface ActiveJob {
   lease: JobLease;
@@ -312,8 +312,7 @@ export function createWorker(options: WorkerOptions): Worker {
         const won = await whileUnreachable("complete", () => lease.complete(output), log, job);
         log.debug({ won }, "job completed");
       } catch (err) {
-        const code = err instanceof ConnectError ? err.code : undefined;
-        if (code === Code.ResourceExhausted || code === Code.InvalidArgument) {
+        if (isEngineError(err, "resource_exhausted") || isEngineError(err, "invalid_argument")) {
           await whileUnreachable(
             "fail",
             () => lease.fail({ code: "OUTPUT_INVALID", message: errorMessage(err) }, { retryable: false }),

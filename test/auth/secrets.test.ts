@@ -169,7 +169,7 @@ describe("keys stay secret", () => {
 
 describe("startup auth line", () => {
   it("warns of short keys by name, never by value; warns when open", async () => {
-    const { logAuth } = await import("../../src/main.js");
+    const { logAuth } = await import("../../src/startup.js");
     const base = parseConfig({});
     const strong = captureLogger();
     logAuth({ ...base, apiKeys: [{ key: KEYS.full, tenant: "a" }, { key: "short-secret", tenant: "b", name: "legacy" }] }, strong.logger);

@@ -12,7 +12,6 @@
  * Waits are bounded polls (`waitFor`), never fixed sleeps.
  */
 import { afterAll, beforeAll, describe, expect } from "vitest";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { JsonValue } from "@bufbuild/protobuf";
 import {
   ENGINES,
@@ -29,8 +28,9 @@ import type {
   QueueConfig,
   WatchOptions,
 } from "../../src/engine/types.js";
+import { EngineError, type EngineErrorCode } from "../../src/engine/errors.js";
 
-export { Code, ConnectError, uniqueQueue, type EngineOptions };
+export { EngineError, uniqueQueue, type EngineOptions };
 
 /**
  * JETQ_ENGINES=memory (comma separated) runs a subset while developing; unset
@@ -189,12 +189,12 @@ export function show(v: unknown): string {
 
 // ---------------------------------------------------------------- errors
 
-/** Awaits `action` and asserts it rejects with a ConnectError of `code` whose message matches. */
-export async function expectConnectError(
+/** Awaits `action` and asserts it rejects with an EngineError of `code` whose message matches. */
+export async function expectEngineError(
   action: Promise<unknown> | (() => unknown),
-  code: Code,
+  code: EngineErrorCode,
   message?: RegExp | string,
-): Promise<ConnectError> {
+): Promise<EngineError> {
   let error: unknown;
   try {
     await (typeof action === "function" ? action() : action);
@@ -202,13 +202,13 @@ export async function expectConnectError(
     error = err;
   }
   if (error === undefined) {
-    throw new Error(`expected a ConnectError ${Code[code]}, but the call succeeded`);
+    throw new Error(`expected an EngineError ${code}, but the call succeeded`);
   }
-  expect(error, `expected a ConnectError, got ${String(error)}`).toBeInstanceOf(ConnectError);
-  const ce = error as ConnectError;
-  expect(Code[ce.code], `error code (message: ${JSON.stringify(ce.rawMessage)})`).toBe(Code[code]);
-  if (message !== undefined) expect(ce.rawMessage).toMatch(message);
-  return ce;
+  expect(error, `expected an EngineError, got ${String(error)}`).toBeInstanceOf(EngineError);
+  const ee = error as EngineError;
+  expect(ee.code, `error code (message: ${JSON.stringify(ee.message)})`).toBe(code);
+  if (message !== undefined) expect(ee.message).toMatch(message);
+  return ee;
 }
 
 // ---------------------------------------------------------------- fetching

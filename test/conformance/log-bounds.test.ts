@@ -44,7 +44,7 @@ forEachEngineWith("log bounds", { logBounds: BOUNDS, progressIntervalMs: PROGRES
     expect(handlerLines(logs).map((l) => l.message)).toEqual(Array.from({ length: 50 }, (_, i) => `line ${i}`));
     const notices = jetqLines(logs);
     expect(notices.map((l) => l.level)).toEqual(["warn", "warn"]);
-    expect(notices[0]!.message).toMatch(/^log limit reached: .*50 lines or 4 KiB per attempt \(JETQ_LOG_MAX_LINES, JETQ_LOG_MAX_BYTES\)/);
+    expect(notices[0]!.message).toMatch(/^log limit reached: .*50 lines or 4 KiB per attempt \(logBounds\.maxLines, logBounds\.maxBytes\)/);
     expect(notices[1]!.message).toMatch(/^99950 log lines \(\d+ characters\) of this attempt were dropped: over 50 lines/);
     expect(logs.at(-1)).toEqual(notices[1]);
 
@@ -65,7 +65,7 @@ forEachEngineWith("log bounds", { logBounds: BOUNDS, progressIntervalMs: PROGRES
     expect(logs.map((l) => l.source)).toEqual(["handler", "handler"]);
     const cut = logs[0]!.message;
     expect(utf8(cut)).toBeLessThanOrEqual(256);
-    expect(cut).toMatch(/^é+ …\[jetq: line cut, 2000 bytes over the limit of 256 \(JETQ_LOG_MAX_LINE_BYTES\)\]$/);
+    expect(cut).toMatch(/^é+ …\[jetq: line cut, 2000 bytes over the limit of 256 \(logBounds\.maxLineBytes\)\]$/);
     expect(cut).not.toContain("\uFFFD");
     expect(logs[0]!.level).toBe("warn");
     expect(logs[1]!.message).toBe("short");

@@ -7,8 +7,7 @@
 import { expect, test } from "vitest";
 import type { Engine, JobLease, JobStatus } from "../../src/engine/types.js";
 import {
-  Code,
-  expectConnectError,
+  expectEngineError,
   fetchFor,
   fetchOne,
   forEachEngine,
@@ -114,12 +113,12 @@ forEachEngine("lost leases", (env) => {
   test("a queue's maxLostLeases out of 0..100 is INVALID_ARGUMENT naming it, and declares nothing", async () => {
     for (const bad of [-1, 101, 1.5]) {
       const q = uniqueQueue("badlost");
-      await expectConnectError(
+      await expectEngineError(
         env.worker.declareQueue(q, { maxLostLeases: bad }),
-        Code.InvalidArgument,
+        "invalid_argument",
         /^config\.maxLostLeases: .* out of range: use 0 to 100/,
       );
-      await expectConnectError(env.api.submit({ queue: q, input: 1 }), Code.NotFound);
+      await expectEngineError(env.api.submit({ queue: q, input: 1 }), "not_found");
     }
   });
 });

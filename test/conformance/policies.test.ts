@@ -6,8 +6,7 @@
 import { expect, test } from "vitest";
 import { stream } from "../engine/nats-monitor.nats.js";
 import {
-  Code,
-  expectConnectError,
+  expectEngineError,
   fetchFor,
   fetchOne,
   forEachEngine,
@@ -213,8 +212,8 @@ forEachEngine("policies", (env) => {
     const { id } = await env.api.submit({ queue: q, input: 1 });
     // Same queue and seq, another token: never a job.
     const forged = id.slice(0, -4) + (id.endsWith("AAAA") ? "BBBB" : "AAAA");
-    const err = await expectConnectError(env.api.getStatus(forged), Code.NotFound);
-    expect(err.rawMessage).not.toMatch(/expired/);
+    const err = await expectEngineError(env.api.getStatus(forged), "not_found");
+    expect(err.message).not.toMatch(/expired/);
   });
 });
 

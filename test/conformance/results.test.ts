@@ -5,8 +5,7 @@
 import { expect, test } from "vitest";
 import type { JsonValue } from "@bufbuild/protobuf";
 import {
-  Code,
-  expectConnectError,
+  expectEngineError,
   fetchOne,
   forEachEngine,
   startWorker,
@@ -99,14 +98,14 @@ forEachEngine("results", (env) => {
   test("getResult is FAILED_PRECONDITION while QUEUED and while RUNNING, naming the state", async () => {
     const q = await env.queue();
     const { id } = await env.api.submit({ queue: q, input: 1 });
-    const queued = await expectConnectError(env.api.getResult(id), Code.FailedPrecondition, /QUEUED/);
-    expect(queued.rawMessage).toContain(id);
+    const queued = await expectEngineError(env.api.getResult(id), "failed_precondition", /QUEUED/);
+    expect(queued.message).toContain(id);
 
     const lease = await fetchOne(env.worker, q);
     expect(await lease.begin()).toBe(true);
     await waitForStatus(env.api, id, (s) => s.state === "RUNNING");
-    const running = await expectConnectError(env.api.getResult(id), Code.FailedPrecondition, /RUNNING/);
-    expect(running.rawMessage).toContain(id);
+    const running = await expectEngineError(env.api.getResult(id), "failed_precondition", /RUNNING/);
+    expect(running.message).toContain(id);
 
     expect(await lease.complete("done")).toBe(true);
     await waitForState(env.api, id, "COMPLETED");

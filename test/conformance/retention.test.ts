@@ -8,9 +8,8 @@
  */
 import { expect, test } from "vitest";
 import {
-  Code,
-  ConnectError,
-  expectConnectError,
+  EngineError,
+  expectEngineError,
   fetchOne,
   forEachEngineWith,
   waitFor,
@@ -22,17 +21,17 @@ const RETENTION_MS = 1_000;
 const REMOVAL_SLACK_MS = 8_000;
 
 const expiredMessage = (id: string) =>
-  `job "${id}" not found: it may have expired after the retention of 1s (JETQ_RETENTION_MS); finished jobs and their results are kept that long`;
+  `job "${id}" not found: it may have expired after the retention of 1s (retentionMs); finished jobs and their results are kept that long`;
 
 /** Resolves with the NOT_FOUND once the job is gone; fails if it is still readable after the slack. */
-async function waitGone(read: () => Promise<unknown>, what: string): Promise<ConnectError> {
+async function waitGone(read: () => Promise<unknown>, what: string): Promise<EngineError> {
   return waitFor(
     async () => {
       try {
         await read();
         return undefined;
       } catch (err) {
-        if (err instanceof ConnectError && err.code === Code.NotFound) return err;
+        if (err instanceof EngineError && err.code === "not_found") return err;
         throw err;
       }
     },
@@ -60,13 +59,13 @@ forEachEngineWith("retention", { retentionMs: RETENTION_MS }, (env) => {
 
     const statusGone = await waitGone(() => env.api.getStatus(ok.id), `${ok.id} to expire`);
     expect(Date.now() - finishedAt).toBeGreaterThanOrEqual(RETENTION_MS - 100);
-    expect(statusGone.rawMessage).toBe(expiredMessage(ok.id));
-    await expectConnectError(env.api.getResult(ok.id), Code.NotFound, expiredMessage(ok.id));
+    expect(statusGone.message).toBe(expiredMessage(ok.id));
+    await expectEngineError(env.api.getResult(ok.id), "not_found", expiredMessage(ok.id));
 
     const deadGone = await waitGone(() => env.api.getResult(bad.id), `${bad.id} to expire`);
-    expect(deadGone.rawMessage).toBe(expiredMessage(bad.id));
-    await expectConnectError(env.api.getStatus(bad.id), Code.NotFound, expiredMessage(bad.id));
-    await expectConnectError(env.api.cancel(bad.id), Code.NotFound, expiredMessage(bad.id));
+    expect(deadGone.message).toBe(expiredMessage(bad.id));
+    await expectEngineError(env.api.getStatus(bad.id), "not_found", expiredMessage(bad.id));
+    await expectEngineError(env.api.cancel(bad.id), "not_found", expiredMessage(bad.id));
   });
 
   test("an idempotency key returns the original job while it is retained", async () => {

@@ -9,8 +9,7 @@
 import { expect, test } from "vitest";
 import type { JobLease, JobStatus } from "../../src/engine/types.js";
 import {
-  Code,
-  expectConnectError,
+  expectEngineError,
   fetchOne,
   forEachEngine,
   recordStatuses,
@@ -96,12 +95,12 @@ forEachEngine("submitAndWatch", (env) => {
 
   test("a bad or unknown queue fails at the first next() with submit's error, and nothing is enqueued", async () => {
     const q = await env.queue();
-    await expectConnectError(async () => {
+    await expectEngineError(async () => {
       for await (const _ of env.api.submitAndWatch({ queue: "Bad.Queue", input: 1 })) throw new Error("got a status");
-    }, Code.InvalidArgument, /queue/);
-    await expectConnectError(async () => {
+    }, "invalid_argument", /queue/);
+    await expectEngineError(async () => {
       for await (const _ of env.api.submitAndWatch({ queue: `${q}-nobody`, input: 1 })) throw new Error("got a status");
-    }, Code.NotFound, new RegExp(`${q}-nobody`));
+    }, "not_found", new RegExp(`${q}-nobody`));
     await waitForCount(env.api, q, { inQueue: 0, running: 0 });
   });
 

@@ -4,7 +4,7 @@
  */
 import { expect, test } from "vitest";
 import { parseJobId } from "../../src/engine/job-id.js";
-import { Code, expectConnectError, fetchOne, forEachEngine, waitForCount, waitForStatus } from "./harness.js";
+import { expectEngineError, fetchOne, forEachEngine, waitForCount, waitForStatus } from "./harness.js";
 
 forEachEngine("submit", (env) => {
   test("submit returns QUEUED with queuePosition, id, queue and createdAt", async () => {
@@ -37,7 +37,7 @@ forEachEngine("submit", (env) => {
     const input = { hello: "world", list: [1, 2, 3] };
     const submitted = await env.api.submit({ queue: q, input });
 
-    await expectConnectError(env.api.getResult(submitted.id), Code.FailedPrecondition, /QUEUED/);
+    await expectEngineError(env.api.getResult(submitted.id), "failed_precondition", /QUEUED/);
 
     const lease = await fetchOne(env.worker, q);
     expect(lease.id).toBe(submitted.id);
@@ -59,7 +59,7 @@ forEachEngine("submit", (env) => {
     expect(running.startedAt!).toBeGreaterThanOrEqual(submitted.createdAt);
     expect(running.finishedAt).toBeUndefined();
 
-    await expectConnectError(env.api.getResult(submitted.id), Code.FailedPrecondition, /RUNNING/);
+    await expectEngineError(env.api.getResult(submitted.id), "failed_precondition", /RUNNING/);
 
     expect(await lease.complete({ echoed: input })).toBe(true);
     const done = await waitForStatus(env.api, submitted.id, (s) => s.state === "COMPLETED");
@@ -94,8 +94,8 @@ forEachEngine("submit", (env) => {
 
   test("submit to an undeclared queue is NOT_FOUND naming the queue, and creates nothing", async () => {
     const q = `undeclared-${Date.now().toString(36)}`;
-    await expectConnectError(env.api.submit({ queue: q, input: 1 }), Code.NotFound, new RegExp(`queue "${q}" not found`));
-    await expectConnectError(env.api.queueCount(q), Code.NotFound, new RegExp(q));
+    await expectEngineError(env.api.submit({ queue: q, input: 1 }), "not_found", new RegExp(`queue "${q}" not found`));
+    await expectEngineError(env.api.queueCount(q), "not_found", new RegExp(q));
   });
 
   test("declareQueue is idempotent and queues are independent", async () => {

@@ -4,7 +4,7 @@
  */
 import { expect, test } from "vitest";
 import { formatJobId, newToken, parseJobId } from "../../src/engine/job-id.js";
-import { Code, expectConnectError, fetchOne, forEachEngine, recordWatch, waitForState } from "./harness.js";
+import { expectEngineError, fetchOne, forEachEngine, recordWatch, waitForState } from "./harness.js";
 import type { Engine, ReadOptions } from "../../src/engine/types.js";
 
 type Read = (engine: Engine, id: string, options: ReadOptions) => Promise<unknown>;
@@ -33,10 +33,10 @@ forEachEngine("tenants", (env) => {
     const { seq } = parseJobId(id);
     const unknown = formatJobId({ queue: q, seq: seq + 1000, token: newToken() });
 
-    const foreign = await expectConnectError(read(env.api, id, { tenant: "intruder" }), Code.NotFound);
-    const missing = await expectConnectError(read(env.api, unknown, { tenant: "intruder" }), Code.NotFound);
-    expect(shape(foreign.rawMessage, id)).toBe(shape(missing.rawMessage, unknown));
-    expect(foreign.rawMessage).not.toMatch(/owner|tenant/i);
+    const foreign = await expectEngineError(read(env.api, id, { tenant: "intruder" }), "not_found");
+    const missing = await expectEngineError(read(env.api, unknown, { tenant: "intruder" }), "not_found");
+    expect(shape(foreign.message, id)).toBe(shape(missing.message, unknown));
+    expect(foreign.message).not.toMatch(/owner|tenant/i);
 
     // nothing changed, and the owner (or a read without tenant) still sees it
     const own = await env.api.getStatus(id, { tenant: "owner" });
@@ -47,7 +47,7 @@ forEachEngine("tenants", (env) => {
   test("a job submitted without a tenant is NOT_FOUND for a read naming a tenant", async () => {
     const q = await env.queue();
     const { id } = await env.api.submit({ queue: q, input: 1 });
-    await expectConnectError(env.api.getStatus(id, { tenant: "someone" }), Code.NotFound);
+    await expectEngineError(env.api.getStatus(id, { tenant: "someone" }), "not_found");
     expect((await env.api.getStatus(id)).state).toBe("QUEUED");
   });
 
@@ -87,13 +87,13 @@ forEachEngine("tenants", (env) => {
       await waitForState(env.api, queued.id, "COMPLETED");
       for (const id of [queued.id, done.id]) {
         const parts = parseJobId(id);
-        const foreign = await expectConnectError(read(env.api, id, { tenant: "intruder" }), Code.NotFound);
+        const foreign = await expectEngineError(read(env.api, id, { tenant: "intruder" }), "not_found");
         for (const madeUpId of [
           formatJobId({ ...parts, token: newToken() }),
           formatJobId({ ...parts, seq: parts.seq + 1_000, token: newToken() }),
         ]) {
-          const madeUp = await expectConnectError(read(env.api, madeUpId, { tenant: "intruder" }), Code.NotFound);
-          expect(shape(foreign.rawMessage, id)).toBe(shape(madeUp.rawMessage, madeUpId));
+          const madeUp = await expectEngineError(read(env.api, madeUpId, { tenant: "intruder" }), "not_found");
+          expect(shape(foreign.message, id)).toBe(shape(madeUp.message, madeUpId));
         }
       }
     },

@@ -5,7 +5,7 @@
 import { expect, test } from "vitest";
 import { formatJobId, newToken, parseJobId } from "../../src/engine/job-id.js";
 import type { Engine } from "../../src/engine/types.js";
-import { Code, expectConnectError, forEachEngine, recordWatch, uniqueQueue, waitForCount } from "./harness.js";
+import { expectEngineError, forEachEngine, recordWatch, uniqueQueue, waitForCount } from "./harness.js";
 
 const BAD_QUEUE_NAMES = ["a.b", "*", ">", "", "a".repeat(65), "Upper", " x", "x ", "-lead", "_lead", "a/b", "a b", "jobs.>", "ä"];
 
@@ -32,10 +32,10 @@ forEachEngine("validation", (env) => {
       await env.api.submit({ queue: real, input: 1 });
       await waitForCount(env.api, real, { inQueue: 1, running: 0 });
 
-      await expectConnectError(env.api.submit({ queue: bad, input: 1 }), Code.InvalidArgument, /queue/);
-      await expectConnectError(env.api.queueCount(bad), Code.InvalidArgument, /queue/);
-      await expectConnectError(env.worker.declareQueue(bad), Code.InvalidArgument, /queue/);
-      await expectConnectError(env.worker.fetch(bad, { max: 1, expiresMs: 100 }), Code.InvalidArgument, /queue/);
+      await expectEngineError(env.api.submit({ queue: bad, input: 1 }), "invalid_argument", /queue/);
+      await expectEngineError(env.api.queueCount(bad), "invalid_argument", /queue/);
+      await expectEngineError(env.worker.declareQueue(bad), "invalid_argument", /queue/);
+      await expectEngineError(env.worker.fetch(bad, { max: 1, expiresMs: 100 }), "invalid_argument", /queue/);
 
       expect(await env.api.queueCount(real)).toEqual({ queue: real, inQueue: 1, running: 0 });
     },
@@ -57,10 +57,10 @@ forEachEngine("validation", (env) => {
 
   test("an undeclared queue is NOT_FOUND for submit and queueCount", async () => {
     const q = uniqueQueue("nobody");
-    await expectConnectError(env.api.submit({ queue: q, input: 1 }), Code.NotFound, new RegExp(`queue "${q}" not found`));
-    await expectConnectError(env.api.queueCount(q), Code.NotFound, new RegExp(q));
+    await expectEngineError(env.api.submit({ queue: q, input: 1 }), "not_found", new RegExp(`queue "${q}" not found`));
+    await expectEngineError(env.api.queueCount(q), "not_found", new RegExp(q));
     // and asking did not create it
-    await expectConnectError(env.api.submit({ queue: q, input: 1 }), Code.NotFound);
+    await expectEngineError(env.api.submit({ queue: q, input: 1 }), "not_found");
   });
 
   const MALFORMED_IDS = [
@@ -81,7 +81,7 @@ forEachEngine("validation", (env) => {
 
   test.each(ID_CALLS)("%s of a malformed id is INVALID_ARGUMENT naming the id field", async (_name, call) => {
     for (const bad of MALFORMED_IDS) {
-      await expectConnectError(call(env.api, bad), Code.InvalidArgument, /\bid\b/);
+      await expectEngineError(call(env.api, bad), "invalid_argument", /\bid\b/);
     }
   });
 
@@ -96,11 +96,11 @@ forEachEngine("validation", (env) => {
       formatJobId({ ...parts, seq: parts.seq + 1_000 }),
     ];
     for (const unknown of unknowns) {
-      const err = await expectConnectError(call(env.api, unknown), Code.NotFound);
-      expect(err.rawMessage).toContain(unknown);
+      const err = await expectEngineError(call(env.api, unknown), "not_found");
+      expect(err.message).toContain(unknown);
     }
     // a job id of a queue that does not exist
-    await expectConnectError(call(env.api, formatJobId({ queue: uniqueQueue("gone"), seq: 1, token: newToken() })), Code.NotFound);
+    await expectEngineError(call(env.api, formatJobId({ queue: uniqueQueue("gone"), seq: 1, token: newToken() })), "not_found");
     // the real job is untouched by all that
     expect((await env.api.getStatus(id)).state).toBe("QUEUED");
     await waitForCount(env.api, q, { inQueue: 1, running: 0 });

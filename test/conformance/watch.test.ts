@@ -5,8 +5,7 @@
 import { expect, test } from "vitest";
 import type { JobLease, JobStatus, LogEntry } from "../../src/engine/types.js";
 import {
-  Code,
-  expectConnectError,
+  expectEngineError,
   fetchOne,
   forEachEngine,
   recordWatch,
@@ -257,9 +256,9 @@ forEachEngine("watch", (env) => {
     const { id } = await env.api.submit({ queue: q, input: 1 });
     const unknown = id.replace(/-[0-9A-Za-z]{12}$/, "-AAAAAAAAAAAA");
     const r1 = await recordWatch(env.api, unknown).waitEnd();
-    await expectConnectError(Promise.reject(r1.error), Code.NotFound);
+    await expectEngineError(Promise.reject(r1.error), "not_found");
     expect(r1.items).toEqual([]);
     const r2 = await recordWatch(env.api, "not an id").waitEnd();
-    await expectConnectError(Promise.reject(r2.error), Code.InvalidArgument, /id/);
+    await expectEngineError(Promise.reject(r2.error), "invalid_argument", /id/);
   });
 });

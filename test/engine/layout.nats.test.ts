@@ -116,8 +116,8 @@ test("an input over max_payload goes through the object store; over 16 MiB is RE
 
   const huge = "z".repeat(17 * 1024 * 1024);
   await expect(engine.submit({ queue: q, input: huge })).rejects.toMatchObject({
-    code: 8, // RESOURCE_EXHAUSTED
-    rawMessage: expect.stringMatching(/17825794 bytes.*16777216 bytes/),
+    code: "resource_exhausted",
+    message: expect.stringMatching(/17825794 bytes.*16777216 bytes/),
   });
 });
 

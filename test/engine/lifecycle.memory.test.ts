@@ -4,16 +4,16 @@
  * the queue on their own, close() semantics, fetch fairness, release.
  */
 import { afterAll, describe, expect, test } from "vitest";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { EngineError } from "../../src/engine/errors.js";
 import { createMemoryEngine } from "../../src/engine/memory/index.js";
 import type { Engine, JobStatus } from "../../src/engine/types.js";
 
-async function rejection(p: Promise<unknown>): Promise<ConnectError> {
+async function rejection(p: Promise<unknown>): Promise<EngineError> {
   try {
     await p;
   } catch (err) {
-    expect(err).toBeInstanceOf(ConnectError);
-    return err as ConnectError;
+    expect(err).toBeInstanceOf(EngineError);
+    return err as EngineError;
   }
   throw new Error("expected a rejection");
 }
@@ -51,12 +51,12 @@ describe("retention", () => {
     await lease!.complete("ok");
     expect((await engine.getStatus(s.id, { includeLogs: true })).logs).toHaveLength(1);
 
-    const gone = await until(() => engine.getStatus(s.id).then(() => undefined, (e: unknown) => e as ConnectError));
-    expect(gone.code).toBe(Code.NotFound);
-    expect(gone.rawMessage).toMatch(/may have expired after the retention of/);
+    const gone = await until(() => engine.getStatus(s.id).then(() => undefined, (e: unknown) => e as EngineError));
+    expect(gone.code).toBe("not_found");
+    expect(gone.message).toMatch(/may have expired after the retention of/);
     // Another tenant learns nothing: the same message as an unknown id.
     const other = await rejection(engine.getStatus(s.id, { tenant: "t2" }));
-    expect(other.rawMessage).toBe(`job "${s.id}" not found`);
+    expect(other.message).toBe(`job "${s.id}" not found`);
 
     const again = await engine.submit({ queue: "r", input: 2, idempotencyKey: "k", tenant: "t1" });
     expect(again.id).not.toBe(s.id);
@@ -158,14 +158,14 @@ describe("jobs of one engine", () => {
     await engine.declareQueue("ids");
     const s = await engine.submit({ queue: "ids", input: 1 });
     const bad = await rejection(engine.getStatus("not-an-id"));
-    expect(bad.code).toBe(Code.InvalidArgument);
-    expect(bad.rawMessage).toMatch(/^id: /);
+    expect(bad.code).toBe("invalid_argument");
+    expect(bad.message).toMatch(/^id: /);
     const forged = s.id.slice(0, -12) + (s.id.endsWith("A".repeat(12)) ? "B" : "A").repeat(12);
     const missing = await rejection(engine.getStatus(forged));
-    expect(missing.code).toBe(Code.NotFound);
-    expect(missing.rawMessage).toBe(`job "${forged}" not found`);
-    expect((await rejection(engine.cancel(forged))).code).toBe(Code.NotFound);
-    expect((await rejection(engine.getResult(forged))).code).toBe(Code.NotFound);
+    expect(missing.code).toBe("not_found");
+    expect(missing.message).toBe(`job "${forged}" not found`);
+    expect((await rejection(engine.cancel(forged))).code).toBe("not_found");
+    expect((await rejection(engine.getResult(forged))).code).toBe("not_found");
   });
 
   test("close(): pending fetches resolve [], open watches end UNAVAILABLE, later fetches return [] at once, other calls are UNAVAILABLE", async () => {
@@ -182,10 +182,10 @@ describe("jobs of one engine", () => {
     expect(await pending).toEqual([]);
     const watched = await watching;
     expect(watched.items.map((i) => i.state)).toEqual(["RUNNING"]);
-    expect(watched.error).toBeInstanceOf(ConnectError);
-    expect((watched.error as ConnectError).code).toBe(Code.Unavailable);
+    expect(watched.error).toBeInstanceOf(EngineError);
+    expect((watched.error as EngineError).code).toBe("unavailable");
     expect(engine.stats().openWatches).toBe(0);
-    expect((await rejection(engine.submit({ queue: "closing", input: 2 }))).code).toBe(Code.Unavailable);
+    expect((await rejection(engine.submit({ queue: "closing", input: 2 }))).code).toBe("unavailable");
     expect(await engine.fetch("idle", { max: 1, expiresMs: 10_000 })).toEqual([]);
     expect(await lease!.complete("late")).toBe(false);
     await engine.close(); // idempotent

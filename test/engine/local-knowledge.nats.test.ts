@@ -8,7 +8,6 @@
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { Code } from "@connectrpc/connect";
 import { afterEach, expect, test } from "vitest";
 import { parseJobId } from "../../src/engine/job-id.js";
 import { openConnection } from "../../src/engine/nats/connection.js";
@@ -211,7 +210,7 @@ test("a watch of a job this process saw finish answers from memory without regis
     expect((await it.next()).done).toBe(true);
 
     const other = engine.watch(submitted.id, { tenant: "t2" })[Symbol.asyncIterator]();
-    await expect(other.next()).rejects.toMatchObject({ code: Code.NotFound });
+    await expect(other.next()).rejects.toMatchObject({ code: "not_found" });
   } finally {
     await engine.close();
   }

@@ -4,7 +4,7 @@
  * any process can read, and UNAVAILABLE (never a hang) while NATS is down.
  */
 import { expect, test } from "vitest";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { EngineError } from "../../src/engine/errors.js";
 import { formatJobId, newToken, parseJobId } from "../../src/engine/job-id.js";
 import { createNatsEngine } from "../../src/engine/nats/index.js";
 import type { Engine, JobStatus } from "../../src/engine/types.js";
@@ -55,13 +55,13 @@ test("an id with the right queue and seq but a guessed token is NOT_FOUND, queue
   await engine.declareQueue(q);
   const { id } = await engine.submit({ queue: q, input: 1 });
   const guess = formatJobId({ ...parseJobId(id), token: newToken() });
-  await expect(engine.getStatus(guess)).rejects.toMatchObject({ code: Code.NotFound });
-  await expect(engine.cancel(guess)).rejects.toMatchObject({ code: Code.NotFound });
+  await expect(engine.getStatus(guess)).rejects.toMatchObject({ code: "not_found" });
+  await expect(engine.cancel(guess)).rejects.toMatchObject({ code: "not_found" });
   const [lease] = await engine.fetch(q, { max: 1, expiresMs: 2_000 });
   expect(await lease!.begin()).toBe(true);
-  await expect(engine.getStatus(guess)).rejects.toMatchObject({ code: Code.NotFound });
+  await expect(engine.getStatus(guess)).rejects.toMatchObject({ code: "not_found" });
   expect(await lease!.complete(2)).toBe(true);
-  await expect(engine.getResult(guess)).rejects.toMatchObject({ code: Code.NotFound });
+  await expect(engine.getResult(guess)).rejects.toMatchObject({ code: "not_found" });
   expect((await engine.getResult(id)).output).toBe(2);
 });
 
@@ -98,7 +98,7 @@ test("what the submitting process answers from memory equals what a fresh proces
   expect((await a.getStatus(done.id)).state).toBe("COMPLETED");
   expect((await a.getStatus(failed.id)).error).toEqual({ code: "E", message: "attempt 2" });
   expect((await a.getStatus(queued.id)).queuePosition).toBe(0);
-  await expect(a.getStatus(done.id, { tenant: "t2" })).rejects.toMatchObject({ code: Code.NotFound });
+  await expect(a.getStatus(done.id, { tenant: "t2" })).rejects.toMatchObject({ code: "not_found" });
   expect((await a.getStatus(done.id, { tenant: "t1" })).state).toBe("COMPLETED");
 });
 
@@ -113,7 +113,7 @@ test("a job's state survives its submitting process: another engine sees positio
 
   const b = await open();
   expect(await b.getStatus(second.id)).toMatchObject({ state: "QUEUED", queuePosition: 1, createdAt: second.createdAt });
-  await expect(b.getStatus(second.id, { tenant: "t2" })).rejects.toMatchObject({ code: Code.NotFound });
+  await expect(b.getStatus(second.id, { tenant: "t2" })).rejects.toMatchObject({ code: "not_found" });
   const [lease] = await b.fetch(q, { max: 1, expiresMs: 2_000 });
   expect(lease!.id).toBe(first.id);
   expect((await b.getStatus(second.id)).queuePosition).toBe(0);
@@ -147,9 +147,9 @@ test("with nats-server killed, calls fail UNAVAILABLE within the request timeout
         () => undefined,
         (e: unknown) => e,
       );
-      expect(err, name).toBeInstanceOf(ConnectError);
-      expect((err as ConnectError).code, `${name}: ${String(err)}`).toBe(Code.Unavailable);
-      expect((err as ConnectError).rawMessage, name).toMatch(/NATS unreachable.*retry/);
+      expect(err, name).toBeInstanceOf(EngineError);
+      expect((err as EngineError).code, `${name}: ${String(err)}`).toBe("unavailable");
+      expect((err as EngineError).message, name).toMatch(/NATS unreachable.*retry/);
       expect(Date.now() - started, name).toBeLessThan(3_000);
     }
     await own.restart();

@@ -72,7 +72,7 @@ describe("Submit-time check", () => {
   });
 
   it("npm start always checks the http queue; without allowed hosts it refuses every http job (grants could not be checked)", async () => {
-    const { builtinInputValidators } = await import("../../src/main.js");
+    const { builtinInputValidators } = await import("../../src/startup.js");
     const unconfigured = builtinInputValidators(parseConfig({})).get("http")!;
     const err = submitError(unconfigured, { url: "https://api.example.com/", method: "POST", data: "$USD" }, principal("acme"));
     expect(err && Code[err.code]).toBe("FailedPrecondition");

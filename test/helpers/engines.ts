@@ -8,6 +8,7 @@ import { createMemoryEngine } from "../../src/engine/memory/index.js";
 import { createNatsEngine, type NatsEngineOptions } from "../../src/engine/nats/index.js";
 import type { PositionPacerOptions } from "../../src/engine/position-pacer.js";
 import type { LogBounds } from "../../src/engine/log-bounds.js";
+import type { SettingNames } from "../../src/engine/settings.js";
 import { startNatsServer, type NatsServer } from "./nats-server.js";
 
 export interface EngineBackend {
@@ -35,6 +36,7 @@ export interface EngineOptions {
   positionUpdates?: PositionPacerOptions;
   logBounds?: Partial<LogBounds>;
   progressIntervalMs?: number;
+  settingNames?: SettingNames;
 }
 
 /** Every engine kind, opening its engines with `options`. */

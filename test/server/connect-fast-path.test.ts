@@ -11,7 +11,7 @@ import * as http2 from "node:http2";
 import { isDeepStrictEqual } from "node:util";
 import { gzipSync } from "node:zlib";
 import { create, fromBinary, toBinary, toJson, type DescMessage, type DescMethod, type MessageInitShape } from "@bufbuild/protobuf";
-import { createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -27,8 +27,6 @@ import {
 import { formatJobId } from "../../src/engine/job-id.js";
 import { startServer, type RunningServer, type ServerOptions } from "../../src/server/server.js";
 import {
-  Code,
-  ConnectError,
   fetchOne,
   forEachEngine,
   uniqueQueue,

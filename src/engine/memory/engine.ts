@@ -5,7 +5,6 @@
  * idempotent submits cannot race.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import {
   failedPrecondition,
@@ -57,6 +56,7 @@ import { createTimerHeap } from "./timer-heap.js";
 import { createPositionPacer, type PositionPacerOptions } from "../position-pacer.js";
 import { notifyWatchers, watchJob } from "./watch.js";
 import { createLogMeter, logBoundsOf, type LogBounds } from "../log-bounds.js";
+import { settingNamer, type SettingNames } from "../settings.js";
 import { assertProgressInterval, DEFAULT_PROGRESS_INTERVAL_MS, pacedProgress } from "../progress-pacing.js";
 import { createReadinessState } from "../readiness.js";
 
@@ -72,6 +72,8 @@ export interface MemoryEngineOptions {
   logBounds?: Partial<LogBounds>;
   /** Least time between two progress events of one attempt; default 100. */
   progressIntervalMs?: number;
+  /** How messages name the engine's settings (../settings.ts); default the options' own names. */
+  settingNames?: SettingNames;
 }
 
 const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -101,6 +103,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   if (!(maxPayloadBytes > 0)) throw invalidArgument(`maxPayloadBytes: ${maxPayloadBytes} must be greater than zero`);
   const logger = options.logger?.child({ engine: "memory" });
   const logBounds = logBoundsOf(options.logBounds);
+  const settingName = settingNamer(options.settingNames);
   const progressIntervalMs = assertProgressInterval(options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
 
   const queues = new Map<string, QueueState>();
@@ -136,7 +139,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
 
   const idempotencySlot = (tenant: string, queue: string, key: string) => `${tenant}\u0000${queue}\u0000${key}`;
 
-  const retentionNotFound = (id: string) => jobExpiredNotFound(id, retentionMs);
+  const retentionNotFound = (id: string) => jobExpiredNotFound(id, retentionMs, settingName("retentionMs"));
 
   /** The job behind id, as the reader may see it; NOT_FOUND otherwise. */
   const lookup = (id: string, read: ReadOptions = {}): JobRecord => {
@@ -320,7 +323,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       const bytes = payloadBytes(json, maxPayloadBytes);
       if (bytes > maxPayloadBytes) {
         // As the JetStream engine: the attempt ends FAILED, not retried (the same output would come back).
-        finish(job, "FAILED", { error: outputTooLarge(bytes, maxPayloadBytes) });
+        finish(job, "FAILED", { error: outputTooLarge(bytes, maxPayloadBytes, settingName("maxPayloadBytes")) });
         return true;
       }
       finish(job, "COMPLETED", { output: JSON.parse(json) as JsonValue, progress: 1 });
@@ -402,7 +405,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       cancel: new AbortController(),
       timer: setTimeout(() => onLeaseExpired(d), ackWaitMs),
       begun: false,
-      logMeter: createLogMeter(logBounds),
+      logMeter: createLogMeter(logBounds, settingName),
       // Reads see job.progress at once; watchers hear of it paced.
       progressEvents: pacedProgress(progressIntervalMs, () => {
         if (!closed && job.delivery === d) notifyWatchers(job, "status");
@@ -478,7 +481,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       // does to an input, so both engines store exactly the same value.
       const json = JSON.stringify(input.input ?? null) ?? "null";
       const bytes = payloadBytes(json, maxPayloadBytes);
-      if (bytes > maxPayloadBytes) throw inputTooLarge(bytes, maxPayloadBytes);
+      if (bytes > maxPayloadBytes) throw inputTooLarge(bytes, maxPayloadBytes, settingName("maxPayloadBytes"));
 
       const seq = q.nextSeq++;
       const job: JobRecord = {
@@ -554,7 +557,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       const delivery = job.delivery;
       finish(job, "CANCELLED", { error: { code: "CANCELLED", message: "cancelled by a client" } });
       // After the job is final, so a handler reacting to the signal finds its lease stale.
-      delivery?.cancel.abort(new ConnectError("job cancelled by a client", Code.Canceled));
+      delivery?.cancel.abort(new Error("job cancelled by a client"));
       return {
         removed: true,
         message: wasRunning

@@ -26,7 +26,7 @@ import { createBlobStore } from "./blobs.js";
 import { cancelJob } from "./cancel.js";
 import { createCancelSignals } from "./cancel-signals.js";
 import { closeConnection, openConnection, watchLink, watchReconnects, withinTimeout } from "./connection.js";
-import { guard, isConsumerNotFound, isStreamNotFound, isUnavailable, toConnectError } from "./errors.js";
+import { guard, isConsumerNotFound, isStreamNotFound, isUnavailable, toEngineError } from "./errors.js";
 import { createEventHub, type JobEvent } from "./events.js";
 import { createFetcher } from "./fetcher.js";
 import { createIdempotencyStore } from "./idempotency.js";
@@ -43,6 +43,7 @@ import { createStateDeriver, type JobRef } from "./state.js";
 import { createSubmitter } from "./submit.js";
 import type { PositionPacerOptions } from "../position-pacer.js";
 import { logBoundsOf, retainedLines, type LogBounds } from "../log-bounds.js";
+import { settingNamer, type SettingNames } from "../settings.js";
 import { assertProgressInterval, DEFAULT_PROGRESS_INTERVAL_MS } from "../progress-pacing.js";
 import { watchNatsReadiness } from "./readiness.js";
 import { createWatches } from "./watch.js";
@@ -70,6 +71,8 @@ export interface NatsEngineOptions {
   progressIntervalMs?: number;
   /** How often readiness asks whether JetStream answers while it does; default 5000. */
   readinessProbeMs?: number;
+  /** How messages name the engine's settings (../settings.ts); default the options' own names. */
+  settingNames?: SettingNames;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -91,6 +94,7 @@ const CLOSE_FLUSH_MS = 1_000;
 
 export async function createNatsEngine(options: NatsEngineOptions): Promise<Engine> {
   const logBounds = logBoundsOf(options.logBounds);
+  const settingName = settingNamer(options.settingNames);
   const progressIntervalMs = assertProgressInterval(options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
   const layout: LayoutOptions = {
     logLinesPerJob: retainedLines(logBounds),
@@ -117,7 +121,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     } catch (err) {
       if (!isUnavailable(err) || Date.now() > setupDeadline) {
         await nc.close().catch(() => undefined);
-        throw toConnectError(err, "setting up the JetStream layout");
+        throw toEngineError(err, "setting up the JetStream layout");
       }
       logger?.warn({ err, attempt }, "jetq nats engine: JetStream not ready, retrying the setup");
       await new Promise((r) => setTimeout(r, Math.min(1_000, 100 * attempt)));
@@ -185,6 +189,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     logs,
     queueDeclared: async (queue) => (await queueConfigs.get(queue)) !== undefined,
     retentionMs: layout.retentionMs,
+    settingName,
     recent,
   });
   const watches = createWatches(events, deriver, queueInfo, { positions: options.positionUpdates, logBounds });
@@ -219,6 +224,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       maxRecordBytes: Math.max(1024, maxPayload() - 1024),
       idempotency,
       logBounds,
+      settingName,
       progressIntervalMs,
       ...(options.maxPayloadBytes !== undefined ? { maxOutputBytes: options.maxPayloadBytes } : {}),
       touched: (queue: string) => void queueInfo.invalidate(queue),
@@ -243,6 +249,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     requestTimeoutMs: timeout,
     recent,
     link,
+    settingName,
     ...(options.maxPayloadBytes !== undefined ? { maxInputBytes: options.maxPayloadBytes } : {}),
   });
 
@@ -316,7 +323,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     watch(id: string, options: WatchOptions = {}): AsyncIterable<JobStatus> {
       const ref = refOf(id);
       assertOpen();
-      return withConnectErrors(watches.watch(ref, options), `watching job "${id}"`);
+      return withEngineErrors(watches.watch(ref, options), `watching job "${id}"`);
     },
 
     submitAndWatch(input: SubmitInput, options: SubmitWatchOptions = {}): AsyncIterable<JobStatus> {
@@ -343,14 +350,14 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
           return watches.watch(ref, { ...options, tenant: input.tenant ?? "" }, seed);
         },
       );
-      return withConnectErrors(jobs, `watching a job submitted to queue "${input.queue}"`);
+      return withEngineErrors(jobs, `watching a job submitted to queue "${input.queue}"`);
     },
 
     async getResult(id: string, options?: ReadOptions) {
       const ref = refOf(id);
       assertOpen();
       return call(`reading the result of job "${id}"`, () =>
-        readResult({ deriver, blobs, retentionMs: layout.retentionMs }, ref, options),
+        readResult({ deriver, blobs, retentionMs: layout.retentionMs, settingName }, ref, options),
       );
     },
 
@@ -419,8 +426,8 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
   return engine;
 }
 
-/** The iterable with its failures as the ConnectErrors a client should see. */
-function withConnectErrors(inner: AsyncIterable<JobStatus>, what: string): AsyncIterable<JobStatus> {
+/** The iterable with its failures as the EngineErrors the contract promises. */
+function withEngineErrors(inner: AsyncIterable<JobStatus>, what: string): AsyncIterable<JobStatus> {
   return {
     [Symbol.asyncIterator]() {
       const it = inner[Symbol.asyncIterator]();
@@ -429,7 +436,7 @@ function withConnectErrors(inner: AsyncIterable<JobStatus>, what: string): Async
           try {
             return await it.next();
           } catch (err) {
-            throw toConnectError(err, what);
+            throw toEngineError(err, what);
           }
         },
         return: async (value?: unknown) => (it.return ? it.return(value) : { done: true as const, value: undefined }),

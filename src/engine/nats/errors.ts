@@ -1,15 +1,14 @@
 /**
- * Maps failures of the NATS client to the ConnectErrors the Engine contract
+ * Maps failures of the NATS client to the EngineErrors the Engine contract
  * promises, so callers never see a raw client error or wait forever.
  */
-import { ConnectError } from "@connectrpc/connect";
 import { errors as natsErrors } from "@nats-io/transport-node";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 
 /** JetStreamNotEnabled is not exported: the client throws it for "no responders" on JS requests. */
 const isJetStreamNotEnabled = (err: unknown): err is Error =>
   err instanceof Error && err.constructor.name === "JetStreamNotEnabled";
-import { unavailable } from "../errors.js";
+import { EngineError, unavailable } from "../errors.js";
 
 /** True for failures that mean "the server cannot be reached right now". */
 export function isUnavailable(err: unknown): boolean {
@@ -53,12 +52,12 @@ export function isMessageNotFound(err: unknown): boolean {
 }
 
 /**
- * Passes ConnectErrors through, turns connectivity failures into UNAVAILABLE
+ * Passes EngineErrors through, turns connectivity failures into UNAVAILABLE
  * and anything else into an UNAVAILABLE that names the cause (a JetStream API
  * failure we did not expect is still "the backend could not do it, retry").
  */
-export function toConnectError(err: unknown, what: string): ConnectError {
-  if (err instanceof ConnectError) return err;
+export function toEngineError(err: unknown, what: string): EngineError {
+  if (err instanceof EngineError) return err;
   const detail = err instanceof Error ? err.message : String(err);
   if (isUnavailable(err)) {
     return unavailable(`NATS unreachable: ${what} failed (${detail}); retry`, err);
@@ -66,11 +65,11 @@ export function toConnectError(err: unknown, what: string): ConnectError {
   return unavailable(`NATS error: ${what} failed (${detail}); retry`, err);
 }
 
-/** Runs fn and rethrows its failure as a ConnectError. */
+/** Runs fn and rethrows its failure as an EngineError. */
 export async function guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    throw toConnectError(err, what);
+    throw toEngineError(err, what);
   }
 }

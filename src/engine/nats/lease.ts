@@ -20,6 +20,7 @@ import {
 } from "../types.js";
 import { outputTooLarge } from "../errors.js";
 import { createLogMeter, DEFAULT_LOG_BOUNDS, type LogBounds } from "../log-bounds.js";
+import { settingNamer, type SettingNamer } from "../settings.js";
 import { DEFAULT_PROGRESS_INTERVAL_MS, pacedProgress } from "../progress-pacing.js";
 import { attemptsUsed, refusalOf } from "../lost-leases.js";
 import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
@@ -44,7 +45,7 @@ export interface LeaseContext {
   blobs: BlobStore;
   /** Keys of idempotent submits, refreshed when their job finishes. */
   idempotency?: IdempotencyStore;
-  /** Largest output accepted at all (JETQ_MAX_PAYLOAD_BYTES); default MAX_BLOB_BYTES. */
+  /** Largest output accepted at all (the engine's maxPayloadBytes); default MAX_BLOB_BYTES. */
   maxOutputBytes?: number;
   /** Called when this process changed what a queue snapshot would show. */
   touched(queue: string): void;
@@ -67,6 +68,8 @@ export interface LeaseContext {
   logger?: Logger;
   /** What a handler may log per attempt; default DEFAULT_LOG_BOUNDS. */
   logBounds?: LogBounds;
+  /** How messages name the engine's settings; default the options' own names. */
+  settingName?: SettingNamer;
   /** Least time between two progress events of one attempt; default 100. */
   progressIntervalMs?: number;
 }
@@ -119,7 +122,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
   let marking: Promise<unknown> | undefined;
   /** markRunning is settling the lease itself: it must not wait for itself. */
   let markSettling = false;
-  const logMeter = createLogMeter(ctx.logBounds ?? DEFAULT_LOG_BOUNDS);
+  const logMeter = createLogMeter(ctx.logBounds ?? DEFAULT_LOG_BOUNDS, ctx.settingName ?? settingNamer());
   const progressEvents = pacedProgress(ctx.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS, (value) => {
     if (!settled) ctx.events.publish(id, { type: "progress", progress: value });
   });
@@ -240,7 +243,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
           ...base(),
           state: "FAILED",
           finishedAt: record.finishedAt ?? Date.now(),
-          error: outputTooLarge(data.length, maxOutput),
+          error: outputTooLarge(data.length, maxOutput, (ctx.settingName ?? settingNamer())("maxPayloadBytes")),
         };
       } else if (encoded.length > ctx.maxRecordBytes) {
         const name = `out-${id}`;
@@ -433,7 +436,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
       publishStatus(record);
     },
   };
-  // Whatever the backend says, callers of a lease see ConnectErrors (UNAVAILABLE while NATS is away).
+  // Whatever the backend says, callers of a lease see EngineErrors (UNAVAILABLE while NATS is away).
   const wrap = <A extends unknown[], R>(what: string, fn: (...args: A) => Promise<R>) =>
     (...args: A) =>
       guard(`${what} of job "${id}"`, () => {

@@ -3,6 +3,7 @@
  * from the object store.
  */
 import { failedPrecondition, jobExpiredNotFound } from "../errors.js";
+import { settingNamer, type SettingNamer } from "../settings.js";
 import { isTerminal, type JobResult, type JobState, type ReadOptions } from "../types.js";
 import type { BlobStore } from "./blobs.js";
 import { decodeInput } from "./job-message.js";
@@ -12,7 +13,7 @@ const unfinished = (id: string, state: JobState) =>
   failedPrecondition(`job "${id}" is ${state}; its result exists once it has finished (watch it or poll GetStatus)`);
 
 export async function readResult(
-  deps: { deriver: StateDeriver; blobs: BlobStore; retentionMs: number },
+  deps: { deriver: StateDeriver; blobs: BlobStore; retentionMs: number; settingName?: SettingNamer },
   ref: JobRef,
   options?: ReadOptions,
 ): Promise<JobResult> {
@@ -28,7 +29,7 @@ export async function readResult(
   if (r.state === "COMPLETED") {
     if (r.outputRef) {
       const blob = await deps.blobs.get(r.outputRef);
-      if (!blob) throw jobExpiredNotFound(id, deps.retentionMs);
+      if (!blob) throw jobExpiredNotFound(id, deps.retentionMs, (deps.settingName ?? settingNamer())("retentionMs"));
       result.output = decodeInput(blob);
     } else {
       result.output = r.output ?? null;

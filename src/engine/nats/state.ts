@@ -6,8 +6,8 @@
  * guessed or stale id finds nothing.
  */
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
-import type { ConnectError } from "@connectrpc/connect";
-import { jobExpiredNotFound, jobNotFound } from "../errors.js";
+import { jobExpiredNotFound, jobNotFound, type EngineError } from "../errors.js";
+import { settingNamer, type SettingNamer } from "../settings.js";
 import type { JobIdParts } from "../job-id.js";
 import { isTerminal, type JobState, type JobStatus, type ReadOptions } from "../types.js";
 import { isMessageNotFound, isNoResponders, isStreamNotFound } from "./errors.js";
@@ -64,7 +64,7 @@ export interface StateDeriver {
    * the sequence alone would set another tenant's real ids apart from
    * made-up ones.
    */
-  notFound(ref: JobRef, options?: ReadOptions): Promise<ConnectError>;
+  notFound(ref: JobRef, options?: ReadOptions): Promise<EngineError>;
 }
 
 /** The status of a job known here to be finished, from what this process kept of it. */
@@ -114,12 +114,14 @@ export function createStateDeriver(deps: {
   queueDeclared(queue: string): Promise<boolean>;
   /** Terminal records' TTL, for the NOT_FOUND message of expired jobs. */
   retentionMs?: number;
+  /** How messages name the engine's settings; default the options' own names. */
+  settingName?: SettingNamer;
   /** Jobs this process just submitted: their meta and, once known, final status. */
   recent?: RecentJobs;
 }): StateDeriver {
   const { jsm, records, queueInfo, live, logs, queueDeclared, recent } = deps;
 
-  const notFound = async (ref: JobRef, options?: ReadOptions): Promise<ConnectError> => {
+  const notFound = async (ref: JobRef, options?: ReadOptions): Promise<EngineError> => {
     if (deps.retentionMs === undefined || options?.tenant !== undefined) return jobNotFound(ref.id);
     try {
       if (!(await queueDeclared(ref.queue))) return jobNotFound(ref.id);
@@ -130,7 +132,7 @@ export function createStateDeriver(deps: {
         const m = await jsm.direct.getMessage(streamName(ref.queue), { seq: ref.seq }).catch(() => null);
         if (m) return jobNotFound(ref.id);
       }
-      return jobExpiredNotFound(ref.id, deps.retentionMs);
+      return jobExpiredNotFound(ref.id, deps.retentionMs, (deps.settingName ?? settingNamer())("retentionMs"));
     } catch {
       return jobNotFound(ref.id);
     }

@@ -7,9 +7,9 @@
  * submits add `Nats-Msg-Id` and an `idem.*` key.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { inputTooLarge, queueNotFound, unavailable } from "../errors.js";
+import { inputTooLarge, isEngineError, queueNotFound, unavailable } from "../errors.js";
+import { settingNamer, type SettingNamer } from "../settings.js";
 import { formatJobId, newToken, parseJobId } from "../job-id.js";
 import type { JobOptions, JobStatus, SubmitInput } from "../types.js";
 import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
@@ -30,8 +30,10 @@ export interface SubmitDeps {
   queueInfo: QueueInfoCache;
   deriver: StateDeriver;
   maxPayload(): number;
-  /** Largest input accepted at all (JETQ_MAX_PAYLOAD_BYTES); default MAX_BLOB_BYTES. */
+  /** Largest input accepted at all (the engine's maxPayloadBytes); default MAX_BLOB_BYTES. */
   maxInputBytes?: number;
+  /** How messages name the engine's settings; default the options' own names. */
+  settingName?: SettingNamer;
   requestTimeoutMs: number;
   /** Where this process remembers what it submitted (status reads skip a direct get). */
   recent?: RecentJobs;
@@ -132,7 +134,7 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
           return await repeat(existing);
         } catch (err) {
           // Its job expired a moment before its key: the key is free again.
-          if (!(err instanceof ConnectError && err.code === Code.NotFound)) throw err;
+          if (!isEngineError(err, "not_found")) throw err;
           await idempotency.free(keys, existing);
         }
       }
@@ -140,7 +142,7 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
     const token = newToken();
     const createdAt = Date.now();
     let data = encodeInput(input.input as JsonValue);
-    if (data.length > maxInputBytes) throw inputTooLarge(data.length, maxInputBytes);
+    if (data.length > maxInputBytes) throw inputTooLarge(data.length, maxInputBytes, (deps.settingName ?? settingNamer())("maxPayloadBytes"));
     let meta: JobMeta = { token, createdAt, tenant, options: jobOptions(input.options) };
     let h = metaHeaders(meta);
     const size = data.length + headersSize(h) + (keys ? keys.msgId.length + 16 : 0);

@@ -22,7 +22,7 @@
  *   case a cancel wrote its record but failed to delete the message.
  * Watches of the same job share one derivation.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
+import { isEngineError } from "../errors.js";
 import { isTerminal, type JobStatus, type WatchOptions } from "../types.js";
 import { sameStatus } from "../submit-and-watch.js";
 import { tailWithin, type LogBounds } from "../log-bounds.js";
@@ -302,7 +302,7 @@ export function createWatches(
       return await deriver.status(ref, { ...(tenant !== undefined ? { tenant } : {}), includeLogs: false });
     } catch (err) {
       // A transient failure of the safety net is not the watch's end.
-      if (err instanceof ConnectError && err.code === Code.Unavailable) return undefined;
+      if (isEngineError(err, "unavailable")) return undefined;
       throw err;
     }
   };

@@ -1,0 +1,158 @@
+/**
+ * What starting jetq takes, shared by the entry points (main.ts: `npm start`,
+ * worker-main.ts: `npm run worker`): the engine the configuration names, the
+ * built-in queues, the start-up log lines, the shutdown signals.
+ */
+import type { Logger } from "pino";
+import type { Config } from "./config.js";
+import { createMemoryEngine } from "./engine/memory/index.js";
+import { createNatsEngine } from "./engine/nats/index.js";
+import type { SettingNames } from "./engine/settings.js";
+import type { Engine } from "./engine/types.js";
+import { builtinHandlers } from "./handlers/index.js";
+import { createHttpHandler, createHttpSubmitCheck } from "./handlers/http/index.js";
+import type { InputValidators } from "./service/input-validators.js";
+import type { QueueRegistration } from "./worker/index.js";
+
+export { logHttpSecrets } from "./handlers/http/log-config.js";
+
+/**
+ * How people running jetq know the engine's settings: the variables
+ * config.ts reads them from, so a message about a limit says what to change.
+ */
+export const ENGINE_SETTING_NAMES: SettingNames = {
+  retentionMs: "JETQ_RETENTION_MS",
+  maxPayloadBytes: "JETQ_MAX_PAYLOAD_BYTES",
+  "logBounds.maxLines": "JETQ_LOG_MAX_LINES",
+  "logBounds.maxBytes": "JETQ_LOG_MAX_BYTES",
+  "logBounds.maxLineBytes": "JETQ_LOG_MAX_LINE_BYTES",
+};
+
+/** The first log line says where jobs live: a user must never think in-memory jobs are durable. */
+export async function openEngine(config: Config, logger: Logger): Promise<Engine> {
+  if (config.natsServers) {
+    const servers = config.natsServers.join(",");
+    logger.info(
+      { engine: "nats", servers: config.natsServers, storage: config.storage, replicas: config.replicas },
+      `engine: NATS JetStream at ${servers}`,
+    );
+    return createNatsEngine({
+      servers: config.natsServers,
+      storage: config.storage,
+      replicas: config.replicas,
+      retentionMs: config.retentionMs,
+      maxPayloadBytes: config.maxPayloadBytes,
+      logBounds: config.logBounds,
+      progressIntervalMs: config.progressIntervalMs,
+      settingNames: ENGINE_SETTING_NAMES,
+      name: "jetq",
+      logger: logger.child({ component: "engine" }),
+    });
+  }
+  logger.info(
+    { engine: "memory" },
+    "engine: embedded (NATS_URL not set): jobs live in memory only and are lost when the process stops; set NATS_URL=nats://host:4222 for NATS JetStream",
+  );
+  return createMemoryEngine({
+    retentionMs: config.retentionMs,
+    maxPayloadBytes: config.maxPayloadBytes,
+    logBounds: config.logBounds,
+    progressIntervalMs: config.progressIntervalMs,
+    settingNames: ENGINE_SETTING_NAMES,
+    logger: logger.child({ component: "engine" }),
+  });
+}
+
+/**
+ * The built-in handlers, declared with the queue defaults from the environment:
+ * `echo` always, `http` once JETQ_HTTP_ALLOWED_HOSTS names where it may go.
+ */
+export function builtinQueues(config: Config): Record<string, QueueRegistration> {
+  const handlers = { ...builtinHandlers };
+  if (config.httpAllowedHosts && config.httpAllowedHosts.length > 0) {
+    handlers.http = createHttpHandler({ allowedHosts: config.httpAllowedHosts, secrets: config.secrets });
+  }
+  return Object.fromEntries(
+    Object.entries(handlers).map(([queue, handler]) => [
+      queue,
+      {
+        handler,
+        config: { ackWaitMs: config.ackWaitMs, maxAttempts: config.maxAttempts, maxLostLeases: config.maxLostLeases },
+      },
+    ]),
+  );
+}
+
+/**
+ * Submit-time input checks of the built-in queues, so an API process without
+ * workers refuses bad input too. The http queue's is always on: unconfigured,
+ * it refuses every http job (it could not check secret grants).
+ */
+export function builtinInputValidators(config: Config): InputValidators {
+  const http = createHttpSubmitCheck({
+    allowedHosts: config.httpAllowedHosts ?? [],
+    secrets: config.secrets,
+    grants: config.tenantSecrets,
+  });
+  return new Map([["http", http]]);
+}
+
+/**
+ * A log line at start says who may call: an open server must never pass for
+ * a protected one. Names keys by name and tenant only, never by value.
+ */
+export function logAuth(config: Config, logger: Logger): void {
+  const keys = config.apiKeys ?? [];
+  if (keys.length === 0) {
+    logger.warn(
+      { auth: "none" },
+      "auth: no API keys configured (JETQ_API_KEYS / JETQ_AUTH_FILE): anyone who reaches this port may submit, read and cancel every job",
+    );
+    return;
+  }
+  const tenants = [...new Set(keys.map((k) => k.tenant))];
+  logger.info(
+    {
+      auth: "api-keys",
+      keys: keys.map((k, i) => ({ name: k.name ?? `key-${i + 1}`, tenant: k.tenant, role: k.role ?? "submitter" })),
+      rateLimit: config.rateLimit,
+      corsOrigins: config.corsOrigins,
+    },
+    `auth: ${keys.length} API key(s) for ${tenants.length} tenant(s); every RPC but health checks needs Authorization: Bearer <key>`,
+  );
+  // Guessable keys defeat the rest; say which (by name), never what they are.
+  const weak = keys.flatMap((k, i) => (k.key !== undefined && k.key.length < MIN_STRONG_KEY_LENGTH ? [k.name ?? `key-${i + 1}`] : []));
+  if (weak.length > 0) {
+    logger.warn(
+      { keys: weak },
+      `auth: ${weak.length} API key(s) shorter than ${MIN_STRONG_KEY_LENGTH} characters can be guessed; use random keys, e.g. \`openssl rand -hex 32\``,
+    );
+  }
+}
+
+const MIN_STRONG_KEY_LENGTH = 24;
+
+/** SIGTERM / SIGINT run `stop` once; a second signal exits at once. */
+export function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handle = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal: exiting without waiting");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    stop().then(
+      () => {
+        logger.info("stopped");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", handle);
+  process.on("SIGINT", handle);
+}

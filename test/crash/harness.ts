@@ -9,8 +9,7 @@ import { ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { JobState, QueueService } from "../../gen/jetq/v1/queue_pb.js";
-import { freePort } from "../helpers/free-port.js";
-import { startProcess } from "../server/process.js";
+import { startApiProcess, startProcess } from "../server/process.js";
 
 export type JetqProcess = ReturnType<typeof startProcess>;
 export type QueueClient = Client<typeof QueueService>;
@@ -18,17 +17,8 @@ export type QueueClient = Client<typeof QueueService>;
 export const TERMINAL = new Set([JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED]);
 
 export async function startApi(natsUrl: string, env: Record<string, string> = {}) {
-  const port = await freePort();
-  const proc = startProcess("start", {
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    NATS_URL: natsUrl,
-    JETQ_WORKERS: "false",
-    ...env,
-  });
-  await proc.waitForLine((l) => l.msg.includes("listening"), 30_000);
-  const url = `http://127.0.0.1:${port}`;
-  return { proc, url, port, client: queueClient(url) };
+  const { api: proc, url } = await startApiProcess(natsUrl, env);
+  return { proc, url, client: queueClient(url) };
 }
 
 export async function startCrashWorker(natsUrl: string, env: Record<string, string> = {}) {

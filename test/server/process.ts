@@ -132,6 +132,7 @@ export async function startApiProcess(natsUrl: string, env: Record<string, strin
     JETQ_WORKERS: "false",
     ...env,
   });
-  await api.waitForLine((l) => l.msg.includes("listening"));
+  // Generous: crash tests start it on a loaded machine, beside killed servers.
+  await api.waitForLine((l) => l.msg.includes("listening"), 30_000);
   return { api, url: `http://127.0.0.1:${port}` };
 }

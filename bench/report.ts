@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, release, totalmem } from "node:os";
+import { cpus, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { nodeArgsOfScript } from "../test/helpers/npm-script.js";
 import type { NatsCounts } from "./nats-meter.js";

@@ -198,7 +198,9 @@ function readApiKeys(env: NodeJS.ProcessEnv): { keys?: ApiKeyInput[]; problems: 
       try {
         text = readFileSync(file, "utf8");
       } catch (err) {
-        throw new Error(`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new Error(`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+          cause: err,
+        });
       }
       const fromFile = parseAuthFile(text);
       createKeyStore(fromFile);

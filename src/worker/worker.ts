@@ -7,7 +7,7 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { isEngineError } from "../engine/errors.js";
 import { assertQueueName } from "../engine/queue-name.js";
-import type { Engine, JobError, JobLease, QueueConfig } from "../engine/types.js";
+import type { JobError, JobLease, QueueConfig } from "../engine/types.js";
 import { silentLogger } from "../logger.js";
 import { PermanentError } from "./errors.js";
 import type { Handler, JobContext, QueueRegistration, Worker, WorkerOptions } from "./types.js";
@@ -190,7 +190,7 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   async function execute(q: QueueRuntime, job: ActiveJob): Promise<void> {
-    const { lease, controller } = job;
+    const { lease } = job;
     const bindings = { queue: q.name, job: lease.id, attempt: lease.attempt };
     const log = new JobLog(logger, bindings);
     // From the first engine call on: a begin() or settle retried while the

@@ -162,7 +162,7 @@ export async function waitForStatus(
       { ...options, what: options.what ?? `status of ${id}` },
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}\nlast status: ${show(last)}`);
+    throw new Error(`${(err as Error).message}\nlast status: ${show(last)}`, { cause: err });
   }
 }
 
@@ -450,6 +450,6 @@ export async function waitForCount(
       { timeoutMs: 3_000, ...options, what: options.what ?? `queueCount(${queue}) = ${show(expected)}` },
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}\nlast count: ${show(last)}`);
+    throw new Error(`${(err as Error).message}\nlast count: ${show(last)}`, { cause: err });
   }
 }

@@ -106,6 +106,7 @@ export async function collectStream(
     if (ac.signal.aborted) {
       throw new Error(
         `stream did not end within ${timeoutMs} ms; got ${got.map((j) => stateName(j.state)).join(", ") || "nothing"}`,
+        { cause: err },
       );
     }
     throw err;

@@ -160,8 +160,8 @@ for (const kind of ENGINES) {
           startCollecting((signal) => client.streamStatus({ id: job.id }, { signal })),
         ];
         const worker = createWorker({ engine: ctx.jetq.workerEngine, queues: { [queue]: echo } });
-        let withLogs: Job[] = [];
-        let withoutLogs: Job[] = [];
+        let withLogs: Job[];
+        let withoutLogs: Job[];
         try {
           for (const s of streams) {
             const [first] = await s.atLeast(1, 15_000);
@@ -230,7 +230,7 @@ for (const kind of ENGINES) {
         const request = { queue, input: value(input), idempotencyKey, includeLogs: true };
         const stream = startCollecting((signal) => client.submitAndStream(request, { signal }));
         const worker = createWorker({ engine: ctx.jetq.workerEngine, queues: { [queue]: echo } });
-        let messages: Job[] = [];
+        let messages: Job[];
         try {
           const [first] = await stream.atLeast(1, 15_000);
           expect(stateName(first!.state)).toBe("QUEUED");

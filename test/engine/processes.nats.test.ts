@@ -7,7 +7,7 @@ import { expect, test } from "vitest";
 import { EngineError } from "../../src/engine/errors.js";
 import { formatJobId, newToken, parseJobId } from "../../src/engine/job-id.js";
 import { createNatsEngine } from "../../src/engine/nats/index.js";
-import type { Engine, JobStatus } from "../../src/engine/types.js";
+import type { JobStatus } from "../../src/engine/types.js";
 import { uniqueQueue, useNatsEngines } from "../helpers/engines.js";
 import { startNatsServer } from "../helpers/nats-server.js";
 import { connections, eventually } from "./nats-monitor.nats.js";

@@ -11,7 +11,6 @@ import { Kvm } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { parseJobId } from "../../src/engine/job-id.js";
-import { createNatsEngine } from "../../src/engine/nats/index.js";
 import { JOBS_BUCKET, streamName } from "../../src/engine/nats/layout.js";
 import { createRecordStore } from "../../src/engine/nats/records.js";
 import type { Engine, JobStatus } from "../../src/engine/types.js";

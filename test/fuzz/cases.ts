@@ -929,7 +929,6 @@ export function generateCase(rng: Rng, index: number, targets: FuzzTargets): Fuz
   }
   const notes: string[] = [];
   let path = `${SERVICE}${rpc}`;
-  let pathRpc: Rpc | "none" = rpc;
   let method = "POST";
   let body: Buffer;
   let transport: TransportName = rng.chance(0.5) ? "h1" : "h2";
@@ -1032,7 +1031,6 @@ export function generateCase(rng: Rng, index: number, targets: FuzzTargets): Fuz
   if (kind === "headers") {
     if (rng.chance(0.2)) {
       path = rng.pick(BOGUS_PATHS);
-      pathRpc = "none";
       notes.push(`path ${path.slice(0, 60)}`);
     } else {
       notes.push(headerTrouble(rng, headers, protocol));
@@ -1053,7 +1051,7 @@ export function generateCase(rng: Rng, index: number, targets: FuzzTargets): Fuz
   }
   // The RPC the server will take it for, whatever the case meant.
   const served = /^\/jetq\.v1\.QueueService\/([A-Za-z]+)(?:\?|$)/.exec(path)?.[1];
-  pathRpc = (RPCS as readonly string[]).includes(served ?? "") ? (served as Rpc) : "none";
+  const pathRpc: Rpc | "none" = (RPCS as readonly string[]).includes(served ?? "") ? (served as Rpc) : "none";
   // h2 refuses these connection-specific headers itself; keep the case about the server.
   if (transport === "h2") delete headers["content-length"];
   if (method === "GET" || method === "HEAD") body = Buffer.alloc(0);

@@ -74,7 +74,7 @@ export function judge(c: FuzzCase, res: RawResponse): Verdict {
   const type = res.headers["content-type"] ?? "";
   let outcome = String(res.status);
   let code: string | undefined;
-  let accepted = false;
+  let accepted: boolean;
   const problems: string[] = [];
 
   if (type.startsWith("application/grpc")) {

@@ -99,7 +99,6 @@ export function fuzzSuite(engine: "memory" | "nats"): void {
 
     for (const mode of MODES) {
       it(`${mode.name}: ${mode.iterations} random, mutated and malformed requests to all seven RPCs in every protocol change nothing and get no server error`, async () => {
-        // eslint-disable-next-line no-console
         console.log(`hostile input (${engine}, ${mode.name}): FUZZ_SEED=${SEED}`);
         const env: Record<string, string> = { JETQ_CONCURRENCY: "1" };
         let nats: NatsServer | undefined;
@@ -136,7 +135,6 @@ export function fuzzSuite(engine: "memory" | "nats"): void {
           targets,
           shouldStop: () => jetq.exited() !== undefined,
         });
-        // eslint-disable-next-line no-console
         console.log(summarize(`${engine}, ${mode.name}`, report));
 
         // The process is up.

@@ -102,7 +102,7 @@ export function applyEvent(current: JobStatus, ev: JobEvent, includeLogs: boolea
   switch (ev.type) {
     case "progress":
       return { ...current, progress: ev.progress };
-    case "log":
+    case "log": {
       if (!includeLogs) return current;
       if (current.logs?.some((l) => l.timestamp === ev.entry.timestamp && l.message === ev.entry.message)) {
         return current;
@@ -110,6 +110,7 @@ export function applyEvent(current: JobStatus, ev: JobEvent, includeLogs: boolea
       const logs = [...(current.logs ?? []), ev.entry];
       // What the job keeps, a watch keeps: retries must not grow it without end.
       return { ...current, logs: bounds ? tailWithin(logs, bounds) : logs };
+    }
     case "status": {
       const next: JobStatus = {
         id: current.id,

@@ -65,7 +65,10 @@ function callApi(policy: UrlPolicy, timeoutMs: number, maxResponseBytes: number)
       });
     } catch (err) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
-      // Network errors are worth a retry.
+      // Network errors are worth a retry. No `cause`: the library's error may
+      // quote the filled-in URL, and loggers print causes; only this message
+      // passes the redaction choke point.
+      // eslint-disable-next-line preserve-caught-error
       throw new Error(`request failed: ${messageWithCause(err)}`);
     }
     const text = await readLimited(response, maxResponseBytes);

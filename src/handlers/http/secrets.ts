@@ -52,7 +52,7 @@ export function createSecretCatalog(declarations: readonly SecretDeclaration[]):
       try {
         return parseUrlPrefix(p);
       } catch (err) {
-        throw new Error(`secret ${name}: URL prefix ${(err as Error).message}`);
+        throw new Error(`secret ${name}: URL prefix ${(err as Error).message}`, { cause: err });
       }
     });
     if (prefixes && prefixes.length === 0) throw new Error(`secret ${name}: give at least one URL prefix`);

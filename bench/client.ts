@@ -36,7 +36,12 @@ export function openClients(baseUrl: string, httpVersion: HttpVersion, connectio
 export type ClientKind = "generated" | "lean";
 
 /** The generated client (connect-node) or the lean one (bench/lean-client.ts). */
-export function openJobsClients(kind: ClientKind, baseUrl: string, httpVersion: HttpVersion, connections: number): { api: JobsApi; close(): void }[] {
+export function openJobsClients(
+  kind: ClientKind,
+  baseUrl: string,
+  httpVersion: HttpVersion,
+  connections: number,
+): { api: JobsApi; close(): void }[] {
   return Array.from({ length: connections }, () =>
     kind === "lean" ? openLeanClient(baseUrl, httpVersion) : openClient(baseUrl, httpVersion),
   );

@@ -11,7 +11,13 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import { JobSchema, JobState, StreamStatusRequestSchema, SubmitAndStreamRequestSchema, SubmitRequestSchema } from "../gen/jetq/v1/queue_pb.js";
+import {
+  JobSchema,
+  JobState,
+  StreamStatusRequestSchema,
+  SubmitAndStreamRequestSchema,
+  SubmitRequestSchema,
+} from "../gen/jetq/v1/queue_pb.js";
 import { formatJobId, jobIdParts, newToken } from "../src/engine/job-id.js";
 import { createListener } from "../src/server/listener.js";
 
@@ -49,7 +55,13 @@ let seq = 0;
 /** A QUEUED job with an id made the way jetq makes them (jetq's own token pool). */
 function submit(queue: string): { id: string; bytes: Uint8Array } {
   const id = formatJobId({ queue, seq: ++seq, token: newToken() });
-  return { id, bytes: toBinary(JobSchema, create(JobSchema, { id, queue, state: JobState.QUEUED, queuePosition: 0, createdAt: timestampNow() })) };
+  return {
+    id,
+    bytes: toBinary(
+      JobSchema,
+      create(JobSchema, { id, queue, state: JobState.QUEUED, queuePosition: 0, createdAt: timestampNow() }),
+    ),
+  };
 }
 
 const firstEnvelope = (body: Buffer) => body.subarray(5, 5 + body.readUInt32BE(1));

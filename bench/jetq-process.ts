@@ -37,7 +37,11 @@ export interface JetqProcess {
   stop(): Promise<void>;
 }
 
-function spawnNode(script: "start" | "worker", env: Record<string, string>, o: JetqSpawnOptions): { proc: ChildProcess; output: () => string } {
+function spawnNode(
+  script: "start" | "worker",
+  env: Record<string, string>,
+  o: JetqSpawnOptions,
+): { proc: ChildProcess; output: () => string } {
   const { NATS_URL: _n, ...inherited } = process.env;
   const nodeArgs = o.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", `${o.cpuProfDir}/${o.label}`] : [];
   const proc = spawn(process.execPath, [...nodeArgs, ...nodeArgsOfScript(script)], {
@@ -84,7 +88,11 @@ function handle(label: string, proc: ChildProcess, url: string, output: () => st
 /** The API server (with in-process workers when o.workers); resolves once /healthz answers. */
 export async function startJetqServer(o: JetqSpawnOptions): Promise<JetqProcess> {
   const port = await freePort();
-  const { proc, output } = spawnNode("start", { PORT: String(port), HOST: "127.0.0.1", JETQ_WORKERS: String(o.workers) }, o);
+  const { proc, output } = spawnNode(
+    "start",
+    { PORT: String(port), HOST: "127.0.0.1", JETQ_WORKERS: String(o.workers) },
+    o,
+  );
   const url = `http://127.0.0.1:${port}`;
   await untilHealthy(proc, url, o.label, output);
   return handle(o.label, proc, url, output);

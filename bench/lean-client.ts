@@ -9,7 +9,14 @@
  */
 import * as http from "node:http";
 import * as http2 from "node:http2";
-import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errorFromJsonBytes } from "../src/server/connect/connect-internals.js";
 import {
@@ -30,8 +37,14 @@ import type { HttpVersion } from "./client.js";
 /** The calls the throughput and latency scenarios make. */
 export interface JobsApi {
   submit(req: MessageInitShape<typeof SubmitRequestSchema>): Promise<Job>;
-  streamStatus(req: MessageInitShape<typeof StreamStatusRequestSchema>, options?: { signal?: AbortSignal }): AsyncIterable<Job>;
-  submitAndStream(req: MessageInitShape<typeof SubmitAndStreamRequestSchema>, options?: { signal?: AbortSignal }): AsyncIterable<Job>;
+  streamStatus(
+    req: MessageInitShape<typeof StreamStatusRequestSchema>,
+    options?: { signal?: AbortSignal },
+  ): AsyncIterable<Job>;
+  submitAndStream(
+    req: MessageInitShape<typeof SubmitAndStreamRequestSchema>,
+    options?: { signal?: AbortSignal },
+  ): AsyncIterable<Job>;
   queueCount(req: MessageInitShape<typeof QueueCountRequestSchema>): Promise<QueueCountResponse>;
   getResult(req: MessageInitShape<typeof GetResultRequestSchema>): Promise<GetResultResponse>;
 }
@@ -166,7 +179,11 @@ function jobStream<I extends DescMessage>(send: Send, method: string, input: I) 
             if (flags & 0b10) {
               const end = JSON.parse(data.toString("utf8")) as { error?: unknown };
               if (end.error) {
-                failure = errorFromJsonBytes(Buffer.from(JSON.stringify(end.error)), undefined, new ConnectError("stream failed", Code.Unknown));
+                failure = errorFromJsonBytes(
+                  Buffer.from(JSON.stringify(end.error)),
+                  undefined,
+                  new ConnectError("stream failed", Code.Unknown),
+                );
               }
               done = true;
             } else ready.push(fromBinary(JobSchema, data));
@@ -179,11 +196,15 @@ function jobStream<I extends DescMessage>(send: Send, method: string, input: I) 
           poke();
         },
       });
-      options.signal?.addEventListener("abort", () => {
-        failure ??= new ConnectError("aborted", Code.Canceled);
-        cancel();
-        poke();
-      }, { once: true });
+      options.signal?.addEventListener(
+        "abort",
+        () => {
+          failure ??= new ConnectError("aborted", Code.Canceled);
+          cancel();
+          poke();
+        },
+        { once: true },
+      );
       return {
         async next(): Promise<IteratorResult<Job>> {
           for (;;) {

@@ -35,11 +35,19 @@ function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {
  * Resolves once GET <url>/healthz answers 2xx. Rejects, with the process's
  * last output, when it exits first or 30 s pass (stopping it then).
  */
-export async function untilHealthy(proc: ChildProcess, url: string, label: string, output: () => string): Promise<void> {
+export async function untilHealthy(
+  proc: ChildProcess,
+  url: string,
+  label: string,
+  output: () => string,
+): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`${label} exited with ${proc.exitCode}:\n${output()}`);
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     if (Date.now() > deadline) {
       await stopProcess(proc);

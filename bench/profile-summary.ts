@@ -22,7 +22,9 @@ function area(url: string): string {
   if (!url) return "(native / V8)";
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (nm) return nm[1]!;
-  const src = /\/work\/[^/]+\/((?:src|gen|bench)\/(?:[^/]+\/)?)/.exec(url) ?? /\/((?:src|gen|bench)\/(?:engine\/[^/]+\/|[^/]+\/)?)/.exec(url);
+  const src =
+    /\/work\/[^/]+\/((?:src|gen|bench)\/(?:[^/]+\/)?)/.exec(url) ??
+    /\/((?:src|gen|bench)\/(?:engine\/[^/]+\/|[^/]+\/)?)/.exec(url);
   if (src) return src[1]!;
   if (url.startsWith("node:")) return "node:" + url.slice(5).split("/")[0];
   return url.replace(/^file:\/\//, "");
@@ -58,7 +60,11 @@ export function summarizeProfile(path: string, top = 25): string {
     areas.set(a, (areas.get(a) ?? 0) + us);
   }
   const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)}%`;
-  const lines = [`busy ${(total / 1e6).toFixed(1)} s, idle ${(idle / 1e6).toFixed(1)} s; percentages are of busy time`, "", "self time by area:"];
+  const lines = [
+    `busy ${(total / 1e6).toFixed(1)} s, idle ${(idle / 1e6).toFixed(1)} s; percentages are of busy time`,
+    "",
+    "self time by area:",
+  ];
   for (const [a, us] of [...areas].sort((x, y) => y[1] - x[1]).slice(0, 15)) lines.push(`  ${pct(us)}  ${a}`);
   lines.push("", `top ${top} functions by self time:`);
   for (const [k, us] of [...fns].sort((x, y) => y[1] - x[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${k}`);

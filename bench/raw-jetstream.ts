@@ -61,7 +61,13 @@ function jobHeaders(i: number): MsgHdrs {
 
 const storageType = (s: "file" | "memory") => (s === "memory" ? StorageType.Memory : StorageType.File);
 
-async function freshStream(jsm: JetStreamManager, name: string, subject: string, storage: "file" | "memory", workQueue: boolean) {
+async function freshStream(
+  jsm: JetStreamManager,
+  name: string,
+  subject: string,
+  storage: "file" | "memory",
+  workQueue: boolean,
+) {
   await jsm.streams.delete(name).catch(() => undefined);
   await jsm.streams.add({
     name,
@@ -138,11 +144,19 @@ async function measureConsume(js: JetStreamClient, jsm: JetStreamManager, a: Raw
   return rate(count, ms);
 }
 
-async function measureMinimalJob(js: JetStreamClient, jsm: JetStreamManager, a: RawArgs, count: number): Promise<number> {
+async function measureMinimalJob(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  a: RawArgs,
+  count: number,
+): Promise<number> {
   await freshStream(jsm, "BENCH_JOB", "bench.job", a.storage, true);
   await addConsumer(jsm, "BENCH_JOB");
   const kvm = new Kvm(js);
-  await kvm.open("bench_jobs").then((kv) => kv.destroy()).catch(() => undefined);
+  await kvm
+    .open("bench_jobs")
+    .then((kv) => kv.destroy())
+    .catch(() => undefined);
   const kv = await kvm.create("bench_jobs", { history: 1, storage: storageType(a.storage) });
   const consumer = await js.consumers.get("BENCH_JOB", "workers");
   const messages = await consumer.consume({ max_messages: Math.max(100, a.window) });

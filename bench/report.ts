@@ -165,22 +165,52 @@ function targets(r: BenchResults): Target[] {
       ] as const) {
         if (!tp) continue;
         const ratio = tp.jobsPerSec / minimal;
-        out.push({ what: `${tag} end-to-end ${proto} (${b.name}, ${b.client} client) / minimal job`, value: fmtRatio(ratio), target: "≥ 0.60 (aim 0.80)", met: ratio >= 0.6 });
+        out.push({
+          what: `${tag} end-to-end ${proto} (${b.name}, ${b.client} client) / minimal job`,
+          value: fmtRatio(ratio),
+          target: "≥ 0.60 (aim 0.80)",
+          met: ratio >= 0.6,
+        });
       }
     }
     const one = best(s, "h2OneCall");
     if (minimal && one) {
       const ratio = one.h2OneCall!.jobsPerSec / minimal;
-      out.push({ what: `${tag} end-to-end HTTP/2, one call (SubmitAndStream; ${one.name}, ${one.client} client) / minimal job`, value: fmtRatio(ratio), target: "≥ 0.60 (aim 0.80)", met: ratio >= 0.6 });
+      out.push({
+        what: `${tag} end-to-end HTTP/2, one call (SubmitAndStream; ${one.name}, ${one.client} client) / minimal job`,
+        value: fmtRatio(ratio),
+        target: "≥ 0.60 (aim 0.80)",
+        met: ratio >= 0.6,
+      });
     }
     latencyTargets(out, tag, s);
     if (s.depth) {
-      out.push({ what: `${tag} GetStatus p50 ${depthLabel(r.params.depths[1])}/${depthLabel(r.params.depths[0])}`, value: fmtRatio(s.depth.getStatusRatio), target: "≤ 1.5", met: s.depth.getStatusRatio <= 1.5 });
-      out.push({ what: `${tag} QueueCount p50 ${depthLabel(r.params.depths[1])}/${depthLabel(r.params.depths[0])}`, value: fmtRatio(s.depth.queueCountRatio), target: "≤ 1.5", met: s.depth.queueCountRatio <= 1.5 });
+      out.push({
+        what: `${tag} GetStatus p50 ${depthLabel(r.params.depths[1])}/${depthLabel(r.params.depths[0])}`,
+        value: fmtRatio(s.depth.getStatusRatio),
+        target: "≤ 1.5",
+        met: s.depth.getStatusRatio <= 1.5,
+      });
+      out.push({
+        what: `${tag} QueueCount p50 ${depthLabel(r.params.depths[1])}/${depthLabel(r.params.depths[0])}`,
+        value: fmtRatio(s.depth.queueCountRatio),
+        target: "≤ 1.5",
+        met: s.depth.queueCountRatio <= 1.5,
+      });
     }
     if (s.fanout) {
-      out.push({ what: `${tag} ${s.fanout.streams.toLocaleString("en-US")} streams: server RSS`, value: `${Math.round(s.fanout.rssOpenMiB)} MiB`, target: "≤ 500 MB", met: s.fanout.rssOpenMiB * 1.048576 <= 500 });
-      out.push({ what: `${tag} ${s.fanout.streams.toLocaleString("en-US")} streams: delivery p99`, value: `${fmtMs(s.fanout.delivery.p99)}${s.fanout.missed ? ` (${s.fanout.missed} streams failed)` : ""}`, target: "≤ 100 ms, none failed", met: s.fanout.delivery.p99 <= 100 && s.fanout.missed === 0 });
+      out.push({
+        what: `${tag} ${s.fanout.streams.toLocaleString("en-US")} streams: server RSS`,
+        value: `${Math.round(s.fanout.rssOpenMiB)} MiB`,
+        target: "≤ 500 MB",
+        met: s.fanout.rssOpenMiB * 1.048576 <= 500,
+      });
+      out.push({
+        what: `${tag} ${s.fanout.streams.toLocaleString("en-US")} streams: delivery p99`,
+        value: `${fmtMs(s.fanout.delivery.p99)}${s.fanout.missed ? ` (${s.fanout.missed} streams failed)` : ""}`,
+        target: "≤ 100 ms, none failed",
+        met: s.fanout.delivery.p99 <= 100 && s.fanout.missed === 0,
+      });
     }
   }
   if (r.embedded) latencyTargets(out, "[embedded]", r.embedded);
@@ -193,15 +223,29 @@ function latencyTargets(out: Target[], tag: string, x: { latency?: Summary; late
     ["one call, SubmitAndStream", x.latencyOneCall],
   ] as const) {
     if (!l) continue;
-    out.push({ what: `${tag} latency p50 (${how}, lean client)`, value: fmtMs(l.p50), target: "≤ 2 ms", met: l.p50 <= 2 });
-    out.push({ what: `${tag} latency p99 (${how}, lean client)`, value: fmtMs(l.p99), target: "≤ 10 ms", met: l.p99 <= 10 });
+    out.push({
+      what: `${tag} latency p50 (${how}, lean client)`,
+      value: fmtMs(l.p50),
+      target: "≤ 2 ms",
+      met: l.p50 <= 2,
+    });
+    out.push({
+      what: `${tag} latency p99 (${how}, lean client)`,
+      value: fmtMs(l.p99),
+      target: "≤ 10 ms",
+      met: l.p99 <= 10,
+    });
   }
 }
 
 const depthLabel = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
 
 function table(header: string[], rows: string[][]): string {
-  return [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+  return [
+    `| ${header.join(" | ")} |`,
+    `|${header.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
 }
 
 const tp = (t?: ThroughputResult) => (t ? `${fmtRate(t.jobsPerSec)} (${t.jobs.toLocaleString("en-US")} jobs)` : "–");
@@ -230,11 +274,33 @@ function figures(r: BenchResults): string {
     for (const d of s.deployments) {
       const m = s.raw?.minimalJobPerSec;
       const vs = (t?: ThroughputResult) => (m && t ? fmtRatio(t.jobsPerSec / m) : "–");
-      tpRows.push([s.storage, d.name, d.client, tp(d.h2Stream), tp(d.h1Stream), tp(d.h2OneCall), tp(d.h2Count), vs(d.h2Stream), vs(d.h1Stream), vs(d.h2OneCall)]);
+      tpRows.push([
+        s.storage,
+        d.name,
+        d.client,
+        tp(d.h2Stream),
+        tp(d.h1Stream),
+        tp(d.h2OneCall),
+        tp(d.h2Count),
+        vs(d.h2Stream),
+        vs(d.h1Stream),
+        vs(d.h2OneCall),
+      ]);
     }
   }
   for (const d of r.embedded?.deployments ?? []) {
-    tpRows.push(["embedded", d.name, d.client, tp(d.h2Stream), tp(d.h1Stream), tp(d.h2OneCall), tp(d.h2Count), "–", "–", "–"]);
+    tpRows.push([
+      "embedded",
+      d.name,
+      d.client,
+      tp(d.h2Stream),
+      tp(d.h1Stream),
+      tp(d.h2OneCall),
+      tp(d.h2Count),
+      "–",
+      "–",
+      "–",
+    ]);
   }
   const floor = r.floor?.h2Stream || r.floor?.h1Stream ? r.floor : undefined;
   // The floor needs no storage: its ratios are to the first storage's minimal job.
@@ -242,7 +308,18 @@ function figures(r: BenchResults): string {
   if (floor) {
     const m = reference?.raw?.minimalJobPerSec;
     const vs = (t?: ThroughputResult) => (m && t ? `${fmtRatio(t.jobsPerSec / m)} (vs ${reference!.storage})` : "–");
-    tpRows.push(["–", "floor", "lean", tp(floor.h2Stream), tp(floor.h1Stream), tp(floor.h2OneCall), "–", vs(floor.h2Stream), vs(floor.h1Stream), vs(floor.h2OneCall)]);
+    tpRows.push([
+      "–",
+      "floor",
+      "lean",
+      tp(floor.h2Stream),
+      tp(floor.h1Stream),
+      tp(floor.h2OneCall),
+      "–",
+      vs(floor.h2Stream),
+      vs(floor.h1Stream),
+      vs(floor.h2OneCall),
+    ]);
   }
   if (tpRows.length) {
     parts.push(
@@ -254,22 +331,54 @@ function figures(r: BenchResults): string {
         (floor
           ? `*HTTP floor (no queue)*: jetq's listener (HTTP/1.1 and h2c on one port) answering Submit, StreamStatus and SubmitAndStream with canned jobs, no queue and no NATS behind them (bench/http-floor-server.ts): what the HTTP stack and the clients alone allow${reference ? `; its ratios are to the ${reference.storage} minimal job` : ""}.\n\n`
           : "") +
-        table(["storage", "deployment", "client", "HTTP/2 stream", "HTTP/1.1 stream", "HTTP/2 one call", "HTTP/2 count", "h2 / minimal", "h1 / minimal", "one call / minimal"], tpRows),
+        table(
+          [
+            "storage",
+            "deployment",
+            "client",
+            "HTTP/2 stream",
+            "HTTP/1.1 stream",
+            "HTTP/2 one call",
+            "HTTP/2 count",
+            "h2 / minimal",
+            "h1 / minimal",
+            "one call / minimal",
+          ],
+          tpRows,
+        ),
     );
     const cpuRows: string[][] = [];
     const addCpu = (storage: string, deployment: string, label: string, t?: ThroughputResult) => {
       // deployment names the client too: "combined, lean"
       if (!t?.cpuMsPerJob) return;
       const total = cpuSum(t.cpuMsPerJob);
-      const each = Object.entries(t.cpuMsPerJob).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
+      const each = Object.entries(t.cpuMsPerJob)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(", ");
       const n = t.natsPerJob;
-      cpuRows.push([storage, deployment, label, each, total.toFixed(2), fmtRate(1000 / total), n ? `${n.api.toFixed(2)} / ${n.inMsgs.toFixed(1)} / ${n.outMsgs.toFixed(1)}` : "–"]);
+      cpuRows.push([
+        storage,
+        deployment,
+        label,
+        each,
+        total.toFixed(2),
+        fmtRate(1000 / total),
+        n ? `${n.api.toFixed(2)} / ${n.inMsgs.toFixed(1)} / ${n.outMsgs.toFixed(1)}` : "–",
+      ]);
     };
     for (const s of r.storages) {
       if (s.raw) {
         const { minimalJobClientCpuMs: client, minimalJobServerCpuMs: server } = s.raw;
         const total = client + server;
-        cpuRows.push([s.storage, "raw minimal job", "", `raw client ${client.toFixed(2)}, nats-server ${server.toFixed(2)}`, total.toFixed(2), fmtRate(1000 / total), "0 / 3 / 3 (publish, kv.create, ack; by construction)"]);
+        cpuRows.push([
+          s.storage,
+          "raw minimal job",
+          "",
+          `raw client ${client.toFixed(2)}, nats-server ${server.toFixed(2)}`,
+          total.toFixed(2),
+          fmtRate(1000 / total),
+          "0 / 3 / 3 (publish, kv.create, ack; by construction)",
+        ]);
       }
       for (const d of s.deployments) {
         addCpu(s.storage, `${d.name}, ${d.client}`, "HTTP/2 stream", d.h2Stream);
@@ -288,10 +397,21 @@ function figures(r: BenchResults): string {
     addCpu("–", "floor, lean", "HTTP/2 one call", floor?.h2OneCall);
     if (cpuRows.length) {
       parts.push(
-        "CPU time per job (ms, from /proc/<pid>/stat; \"bench client\" is the process playing the clients): " +
-          "\"1 core / sum\" is the rate the sum would allow on one fully used core. " +
+        'CPU time per job (ms, from /proc/<pid>/stat; "bench client" is the process playing the clients): ' +
+          '"1 core / sum" is the rate the sum would allow on one fully used core. ' +
           "NATS per job: JetStream API requests (/jsz api.total: stream/consumer info and the like) / messages into nats-server / messages out of it (/varz), divided by the jobs.\n\n" +
-          table(["storage", "deployment", "run", "CPU ms per job by process", "sum", "1 core / sum", "NATS per job: API / in / out"], cpuRows),
+          table(
+            [
+              "storage",
+              "deployment",
+              "run",
+              "CPU ms per job by process",
+              "sum",
+              "1 core / sum",
+              "NATS per job: API / in / out",
+            ],
+            cpuRows,
+          ),
       );
     }
     const ceilings = r.storages.flatMap((s) =>
@@ -307,17 +427,44 @@ function figures(r: BenchResults): string {
           `A jetq whose own work cost nothing beyond serving the RPCs (the HTTP floor) and doing the minimal job's three NATS operations, with the bench's clients on the same cores, could at best reach this rate, when every core is busy all the time: ` +
           `${cores} cores × 1000 ms of CPU per second / (floor CPU per job + minimal job CPU per job). Below 0.60 × the minimal job, the end-to-end target cannot be met on this machine whatever jetq does.\n\n` +
           table(
-            ["storage", "calls per job", "HTTP floor CPU ms/job (floor server + bench client, HTTP/2)", "minimal job CPU ms/job (raw client + nats-server)", `ceiling (${cores} × 1000 / sum)`, "minimal job", "ceiling / minimal job"],
-            ceilings.map(({ s, c, how }) => [s.storage, how, c.floorCpuMs.toFixed(3), c.minimalCpuMs.toFixed(3), fmtRate(c.perSec), fmtRate(s.raw!.minimalJobPerSec), fmtRatio(c.ratio)]),
+            [
+              "storage",
+              "calls per job",
+              "HTTP floor CPU ms/job (floor server + bench client, HTTP/2)",
+              "minimal job CPU ms/job (raw client + nats-server)",
+              `ceiling (${cores} × 1000 / sum)`,
+              "minimal job",
+              "ceiling / minimal job",
+            ],
+            ceilings.map(({ s, c, how }) => [
+              s.storage,
+              how,
+              c.floorCpuMs.toFixed(3),
+              c.minimalCpuMs.toFixed(3),
+              fmtRate(c.perSec),
+              fmtRate(s.raw!.minimalJobPerSec),
+              fmtRatio(c.ratio),
+            ]),
           ),
       );
     }
   }
   const latRows: string[][] = [];
-  for (const x of [...r.storages.map((s) => ({ name: s.storage as string, ...s })), ...(r.embedded ? [{ name: "embedded", ...r.embedded }] : [])]) {
+  for (const x of [
+    ...r.storages.map((s) => ({ name: s.storage as string, ...s })),
+    ...(r.embedded ? [{ name: "embedded", ...r.embedded }] : []),
+  ]) {
     if (x.latency) latRows.push([x.name, "Submit + StreamStatus", "lean", lat(x.latency), fmtMs(x.latency.max)]);
-    if (x.latencyGenerated) latRows.push([x.name, "Submit + StreamStatus", "generated", lat(x.latencyGenerated), fmtMs(x.latencyGenerated.max)]);
-    if (x.latencyOneCall) latRows.push([x.name, "SubmitAndStream", "lean", lat(x.latencyOneCall), fmtMs(x.latencyOneCall.max)]);
+    if (x.latencyGenerated)
+      latRows.push([
+        x.name,
+        "Submit + StreamStatus",
+        "generated",
+        lat(x.latencyGenerated),
+        fmtMs(x.latencyGenerated.max),
+      ]);
+    if (x.latencyOneCall)
+      latRows.push([x.name, "SubmitAndStream", "lean", lat(x.latencyOneCall), fmtMs(x.latencyOneCall.max)]);
   }
   if (latRows.length) {
     parts.push(
@@ -329,34 +476,85 @@ function figures(r: BenchResults): string {
   for (const s of r.storages) {
     if (!s.depth) continue;
     for (const l of s.depth.levels) {
-      depthRows.push([s.storage, l.depth.toLocaleString("en-US"), fmtRate(l.fillPerSec), lat(l.getStatus), lat(l.queueCount), String(l.lastPosition)]);
+      depthRows.push([
+        s.storage,
+        l.depth.toLocaleString("en-US"),
+        fmtRate(l.fillPerSec),
+        lat(l.getStatus),
+        lat(l.queueCount),
+        String(l.lastPosition),
+      ]);
     }
     const [a, b] = s.depth.levels as [(typeof s.depth.levels)[0], (typeof s.depth.levels)[0]];
-    depthRows.push([s.storage, "ratio", "", `${fmtRatio(s.depth.getStatusRatio)} / ${fmtRatio(b.getStatus.p99 / a.getStatus.p99)}`, `${fmtRatio(s.depth.queueCountRatio)} / ${fmtRatio(b.queueCount.p99 / a.queueCount.p99)}`, ""]);
+    depthRows.push([
+      s.storage,
+      "ratio",
+      "",
+      `${fmtRatio(s.depth.getStatusRatio)} / ${fmtRatio(b.getStatus.p99 / a.getStatus.p99)}`,
+      `${fmtRatio(s.depth.queueCountRatio)} / ${fmtRatio(b.queueCount.p99 / a.queueCount.p99)}`,
+      "",
+    ]);
   }
   if (depthRows.length) {
     parts.push(
       "### 4. Depth (two queues with no worker, filled by raw publishes in jetq's message format; one call at a time, random jobs, calls to the two queues alternating)\n\n" +
-        table(["storage", "jobs waiting", "fill rate", "GetStatus p50 / p99", "QueueCount p50 / p99", "position of last job"], depthRows),
+        table(
+          [
+            "storage",
+            "jobs waiting",
+            "fill rate",
+            "GetStatus p50 / p99",
+            "QueueCount p50 / p99",
+            "position of last job",
+          ],
+          depthRows,
+        ),
     );
   }
   const fanRows = r.storages
     .filter((s) => s.fanout)
     .map((s) => {
       const f = s.fanout!;
-      return [s.storage, f.streams.toLocaleString("en-US"), `${Math.round(f.rssBeforeMiB)} MiB`, `${Math.round(f.rssOpenMiB)} MiB`, `${(f.openMs / 1000).toFixed(1)} s`, `${(f.cancelMs / 1000).toFixed(1)} s`, lat(f.delivery), f.messagesPerStream.toFixed(1), String(f.missed)];
+      return [
+        s.storage,
+        f.streams.toLocaleString("en-US"),
+        `${Math.round(f.rssBeforeMiB)} MiB`,
+        `${Math.round(f.rssOpenMiB)} MiB`,
+        `${(f.openMs / 1000).toFixed(1)} s`,
+        `${(f.cancelMs / 1000).toFixed(1)} s`,
+        lat(f.delivery),
+        f.messagesPerStream.toFixed(1),
+        String(f.missed),
+      ];
     });
   if (fanRows.length) {
     parts.push(
       `### 5. Fan-out (StreamStatus streams on one server over ${r.params.fanoutConnections} HTTP/2 connections; opened 256 at a time; state change = Cancel, 64 at a time; delay = arrival − finished_at)\n\n` +
-        table(["storage", "streams", "server RSS before", "RSS with all open", "time to open all", "time to cancel all", "delivery p50 / p99", "messages per stream after opening", "streams failed"], fanRows),
+        table(
+          [
+            "storage",
+            "streams",
+            "server RSS before",
+            "RSS with all open",
+            "time to open all",
+            "time to cancel all",
+            "delivery p50 / p99",
+            "messages per stream after opening",
+            "streams failed",
+          ],
+          fanRows,
+        ),
     );
   }
   const errors = [
     ...r.storages.flatMap((s) => (s.errors ?? []).map((e) => `[${s.storage}] ${e}`)),
     ...(r.embedded?.errors ?? []).map((e) => `[embedded] ${e}`),
     ...(r.floor?.errors ?? []).map((e) => `[floor] ${e}`),
-    ...r.storages.flatMap((s) => (s.fanout?.firstError ? [`[${s.storage}] fan-out: ${s.fanout.missed} streams failed; first: ${s.fanout.firstError}`] : [])),
+    ...r.storages.flatMap((s) =>
+      s.fanout?.firstError
+        ? [`[${s.storage}] fan-out: ${s.fanout.missed} streams failed; first: ${s.fanout.firstError}`]
+        : [],
+    ),
   ];
   if (errors.length) parts.push("### Failures\n\n" + errors.map((e) => `- ${e}`).join("\n"));
   return parts.join("\n\n");
@@ -364,7 +562,10 @@ function figures(r: BenchResults): string {
 
 export function renderTargets(r: BenchResults): string {
   const ts = targets(r);
-  return table(["target", "value", "goal", "result"], ts.map((t) => [t.what, t.value, t.target, t.met ? "met" : "**missed**"]));
+  return table(
+    ["target", "value", "goal", "result"],
+    ts.map((t) => [t.what, t.value, t.target, t.met ? "met" : "**missed**"]),
+  );
 }
 
 export function renderMarkdown(r: BenchResults): string {
@@ -379,7 +580,11 @@ export function renderMarkdown(r: BenchResults): string {
     "",
     `- CPU: ${cpu[0]?.model ?? "?"}, ${cpu.length} cores; memory ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Linux ${release()}`,
     `- load average before the run: ${r.loadBefore.map((l) => l.toFixed(2)).join(", ")}` +
-      r.storages.map((s) => (s.loadAfter ? `; after the ${s.storage} pass: ${s.loadAfter.map((l) => l.toFixed(2)).join(", ")}` : "")).join("") +
+      r.storages
+        .map((s) =>
+          s.loadAfter ? `; after the ${s.storage} pass: ${s.loadAfter.map((l) => l.toFixed(2)).join(", ")}` : "",
+        )
+        .join("") +
       " (other work on the machine skews every figure; ratios within one run less so)",
     `- node ${process.version}; ${natsServerVersion()}`,
     `- @nats-io/transport-node ${version("@nats-io/transport-node")}, @nats-io/jetstream ${version("@nats-io/jetstream")}, @nats-io/kv ${version("@nats-io/kv")}, ` +

@@ -75,7 +75,11 @@ async function main(): Promise<void> {
     const jsm = await jetstreamManager(plain);
     await jsm.streams.add({ name: "BENCH", subjects: ["bench.>"], storage: StorageType.Memory, max_msgs: 10_000 });
     await new Kvm(jetstream(plain)).create("bench", { storage: StorageType.Memory, history: 1 });
-    const cases = { shipped: await opsOn(plain, "bench"), prototype: await opsOn(plain, "bench"), "jetq mux": await opsOn(muxed, "bench") };
+    const cases = {
+      shipped: await opsOn(plain, "bench"),
+      prototype: await opsOn(plain, "bench"),
+      "jetq mux": await opsOn(muxed, "bench"),
+    };
     for (const ops of Object.values(cases)) for (const op of Object.values(ops)) await cpuPerOp(op); // warm-up
     const results: Record<string, Record<Variant, number[]>> = {};
     for (let round = 0; round < ROUNDS; round++) {

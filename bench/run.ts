@@ -25,12 +25,25 @@ import { startJetqServer, startJetqWorker, type JetqProcess } from "./jetq-proce
 import { cleanupAll, installExitHandlers, onCleanup } from "./processes.js";
 import { summarizeProfile } from "./profile-summary.js";
 import type { RawArgs, RawResult } from "./raw-jetstream.js";
-import { printResults, writeResults, type BenchParams, type BenchResults, type Deployment, type FloorResults, type StorageResults } from "./report.js";
+import {
+  printResults,
+  writeResults,
+  type BenchParams,
+  type BenchResults,
+  type Deployment,
+  type FloorResults,
+  type StorageResults,
+} from "./report.js";
 import { measureDepth } from "./scenarios/depth.js";
 import { measureFanout } from "./scenarios/fanout.js";
 import { waitForWorkers } from "./scenarios/jobs.js";
 import { measureLatency } from "./scenarios/latency.js";
-import { measureThroughput, type ThroughputMode, type ThroughputOptions, type ThroughputResult } from "./scenarios/throughput.js";
+import {
+  measureThroughput,
+  type ThroughputMode,
+  type ThroughputOptions,
+  type ThroughputResult,
+} from "./scenarios/throughput.js";
 
 /** The lean client first: the targets are read from its rows (see bench/lean-client.ts for why). */
 const CLIENTS: ClientKind[] = ["lean", "generated"];
@@ -51,15 +64,19 @@ function parseArgs(argv: string[]): Args {
   const get = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   for (const a of argv) {
     if (!/^--(quick|only|storage|profile|concurrency|out)(=|$)/.test(a)) {
-      throw new Error(`unknown argument ${a}; usage: npm run bench -- [--quick] [--only=${SECTIONS.join(",")}] [--storage=file,memory] [--profile=<dir>] [--concurrency=N] [--out=path]`);
+      throw new Error(
+        `unknown argument ${a}; usage: npm run bench -- [--quick] [--only=${SECTIONS.join(",")}] [--storage=file,memory] [--profile=<dir>] [--concurrency=N] [--out=path]`,
+      );
     }
   }
   const quick = argv.includes("--quick");
   const onlyRaw = get("only");
   const only = new Set<Section>(onlyRaw ? (onlyRaw.split(",") as Section[]) : SECTIONS);
-  for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section ${s} (${SECTIONS.join(", ")})`);
+  for (const s of only)
+    if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section ${s} (${SECTIONS.join(", ")})`);
   const storages = (get("storage") ?? (quick ? "file" : "file,memory")).split(",") as ("file" | "memory")[];
-  for (const s of storages) if (s !== "file" && s !== "memory") throw new Error(`--storage: ${s} is not file or memory`);
+  for (const s of storages)
+    if (s !== "file" && s !== "memory") throw new Error(`--storage: ${s} is not file or memory`);
   const profile = get("profile");
   return {
     quick,
@@ -68,7 +85,9 @@ function parseArgs(argv: string[]): Args {
     ...(profile ? { profileDir: profile } : {}),
     concurrency: Number(get("concurrency") ?? 64),
     // A quick run's figures mean little: they never overwrite the committed full results.
-    out: get("out") ?? (quick ? join(tmpdir(), "jetq-bench-RESULTS-quick.md") : fileURLToPath(new URL("RESULTS.md", import.meta.url))),
+    out:
+      get("out") ??
+      (quick ? join(tmpdir(), "jetq-bench-RESULTS-quick.md") : fileURLToPath(new URL("RESULTS.md", import.meta.url))),
   };
 }
 
@@ -148,7 +167,9 @@ async function throughputWithCpu(
     r.natsPerJob = { api: c.api / r.jobs, inMsgs: c.inMsgs / r.jobs, outMsgs: c.outMsgs / r.jobs };
   }
   const round = (_: string, v: unknown) => (typeof v === "number" ? Number(v.toFixed(3)) : v);
-  log(`  ${mode} HTTP/${o.httpVersion}: ${Math.round(r.jobsPerSec)} jobs/s; CPU ms/job ${JSON.stringify(r.cpuMsPerJob, round)}${r.natsPerJob ? `; NATS per job ${JSON.stringify(r.natsPerJob, round)}` : ""}`);
+  log(
+    `  ${mode} HTTP/${o.httpVersion}: ${Math.round(r.jobsPerSec)} jobs/s; CPU ms/job ${JSON.stringify(r.cpuMsPerJob, round)}${r.natsPerJob ? `; NATS per job ${JSON.stringify(r.natsPerJob, round)}` : ""}`,
+  );
   return r;
 }
 
@@ -224,13 +245,23 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
   const out: StorageResults = { storage, deployments: [] };
   const nats = await startNats();
   const servers = nats.server.url;
-  const spawnBase = { natsUrl: servers, storage, concurrency: a.concurrency, ...(a.profileDir ? { cpuProfDir: a.profileDir } : {}) };
+  const spawnBase = {
+    natsUrl: servers,
+    storage,
+    concurrency: a.concurrency,
+    ...(a.profileDir ? { cpuProfDir: a.profileDir } : {}),
+  };
   try {
     if (a.only.has("raw")) {
       log(`[${storage}] raw JetStream`);
       await section(out, "raw", async () => {
         const meter = await startNatsMeter(nats.server.monitorUrl);
-        out.raw = await runChild<RawResult>("raw-jetstream.ts", { servers, storage, ...sizes.raw, natsServerPid: nats.pid } satisfies RawArgs);
+        out.raw = await runChild<RawResult>("raw-jetstream.ts", {
+          servers,
+          storage,
+          ...sizes.raw,
+          natsServerPid: nats.pid,
+        } satisfies RawArgs);
         out.rawNats = await meter.read();
         log(`  ${JSON.stringify(out.raw)}`);
       });
@@ -242,7 +273,16 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
       try {
         await ready(api.url);
         await section(out, "split", async () => {
-          out.deployments.push(await measureDeployment("split", "lean", api.url, sizes, { api: api.pid, worker: worker.pid, "nats-server": nats.pid }, nats.server.monitorUrl));
+          out.deployments.push(
+            await measureDeployment(
+              "split",
+              "lean",
+              api.url,
+              sizes,
+              { api: api.pid, worker: worker.pid, "nats-server": nats.pid },
+              nats.server.monitorUrl,
+            ),
+          );
         });
       } finally {
         await worker.stop();
@@ -259,17 +299,36 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
         const pids = { jetq: jetq.pid, "nats-server": nats.pid };
         const combined: Deployment[] = [];
         await section(out, "throughput", async () => {
-          for (const client of CLIENTS) combined.push(await measureDeployment("combined", client, jetq.url, sizes, pids, nats.server.monitorUrl));
+          for (const client of CLIENTS)
+            combined.push(await measureDeployment("combined", client, jetq.url, sizes, pids, nats.server.monitorUrl));
         });
         out.deployments.unshift(...combined);
       }
       if (a.only.has("latency")) {
         log(`[${storage}] latency`);
         await section(out, "latency", async () => {
-          out.latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "lean" });
-          out.latencyGenerated = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "generated" });
-          out.latencyOneCall = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "lean", flow: "one-call" });
-          log(`  lean ${JSON.stringify(out.latency)}; generated ${JSON.stringify(out.latencyGenerated)}; one call ${JSON.stringify(out.latencyOneCall)}`);
+          out.latency = await measureLatency({
+            url: jetq.url,
+            jobs: sizes.latencyJobs,
+            warmup: sizes.latencyWarmup,
+            client: "lean",
+          });
+          out.latencyGenerated = await measureLatency({
+            url: jetq.url,
+            jobs: sizes.latencyJobs,
+            warmup: sizes.latencyWarmup,
+            client: "generated",
+          });
+          out.latencyOneCall = await measureLatency({
+            url: jetq.url,
+            jobs: sizes.latencyJobs,
+            warmup: sizes.latencyWarmup,
+            client: "lean",
+            flow: "one-call",
+          });
+          log(
+            `  lean ${JSON.stringify(out.latency)}; generated ${JSON.stringify(out.latencyGenerated)}; one call ${JSON.stringify(out.latencyOneCall)}`,
+          );
         });
       }
       if (a.only.has("depth")) {
@@ -277,7 +336,14 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
         const queues: [string, string] = [`shallow_${storage}`, `deep_${storage}`];
         await declareQueues(servers, storage, queues);
         await section(out, "depth", async () => {
-          const d = await measureDepth({ url: jetq.url, servers, queues, depths: sizes.depths, calls: sizes.depthCalls, fillWindow: 4096 });
+          const d = await measureDepth({
+            url: jetq.url,
+            servers,
+            queues,
+            depths: sizes.depths,
+            calls: sizes.depthCalls,
+            fillWindow: 4096,
+          });
           out.depth = d;
           log(`  GetStatus ratio ${d.getStatusRatio.toFixed(2)}, QueueCount ratio ${d.queueCountRatio.toFixed(2)}`);
         });
@@ -298,7 +364,9 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
             rssMiB: () => jetq.rssMiB(),
           });
           out.fanout = f;
-          log(`  RSS ${Math.round(f.rssOpenMiB)} MiB, delivery p99 ${f.delivery.p99} ms, cancels ${Math.round(f.cancelMs)} ms, ${f.messagesPerStream.toFixed(1)} messages per stream, ${f.missed} streams failed ${f.firstError ?? ""}`);
+          log(
+            `  RSS ${Math.round(f.rssOpenMiB)} MiB, delivery p99 ${f.delivery.p99} ms, cancels ${Math.round(f.cancelMs)} ms, ${f.messagesPerStream.toFixed(1)} messages per stream, ${f.missed} streams failed ${f.firstError ?? ""}`,
+          );
         });
       }
     } finally {
@@ -318,7 +386,13 @@ async function runFloor(sizes: Sizes): Promise<FloorResults> {
   await section(out, "floor", async () => {
     const floor = await startFloorServer();
     try {
-      const base = { url: floor.url, client: "lean" as const, clients: sizes.clients, connections: sizes.connections, durationMs: sizes.durationMs };
+      const base = {
+        url: floor.url,
+        client: "lean" as const,
+        clients: sizes.clients,
+        connections: sizes.connections,
+        durationMs: sizes.durationMs,
+      };
       const pids = { "floor server": floor.pid };
       out.h2Stream = await throughputWithCpu({ ...base, httpVersion: "2" }, "stream", sizes.warmupMs, pids);
       out.h1Stream = await throughputWithCpu({ ...base, httpVersion: "1.1" }, "stream", sizes.warmupMs, pids);
@@ -331,10 +405,20 @@ async function runFloor(sizes: Sizes): Promise<FloorResults> {
 }
 
 async function runEmbedded(a: Args, sizes: Sizes) {
-  const jetq = await startJetqServer({ workers: true, concurrency: a.concurrency, label: "jetq-embedded", ...(a.profileDir ? { cpuProfDir: a.profileDir } : {}) });
+  const jetq = await startJetqServer({
+    workers: true,
+    concurrency: a.concurrency,
+    label: "jetq-embedded",
+    ...(a.profileDir ? { cpuProfDir: a.profileDir } : {}),
+  });
   try {
     await ready(jetq.url);
-    const base = { url: jetq.url, clients: sizes.clients, connections: sizes.connections, durationMs: sizes.durationMs };
+    const base = {
+      url: jetq.url,
+      clients: sizes.clients,
+      connections: sizes.connections,
+      durationMs: sizes.durationMs,
+    };
     const pids = { jetq: jetq.pid };
     const deployments: Deployment[] = [];
     for (const client of CLIENTS) {
@@ -342,9 +426,25 @@ async function runEmbedded(a: Args, sizes: Sizes) {
       deployments.push({ name: "combined", client, ...(await throughputRuns({ ...base, client }, sizes, pids)) });
     }
     log("embedded: latency");
-    const latency = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "lean" });
-    const latencyGenerated = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "generated" });
-    const latencyOneCall = await measureLatency({ url: jetq.url, jobs: sizes.latencyJobs, warmup: sizes.latencyWarmup, client: "lean", flow: "one-call" });
+    const latency = await measureLatency({
+      url: jetq.url,
+      jobs: sizes.latencyJobs,
+      warmup: sizes.latencyWarmup,
+      client: "lean",
+    });
+    const latencyGenerated = await measureLatency({
+      url: jetq.url,
+      jobs: sizes.latencyJobs,
+      warmup: sizes.latencyWarmup,
+      client: "generated",
+    });
+    const latencyOneCall = await measureLatency({
+      url: jetq.url,
+      jobs: sizes.latencyJobs,
+      warmup: sizes.latencyWarmup,
+      client: "lean",
+      flow: "one-call",
+    });
     return { deployments, latency, latencyGenerated, latencyOneCall };
   } finally {
     await jetq.stop();
@@ -369,7 +469,13 @@ async function main() {
     fanoutStreams: sizes.fanoutStreams,
     fanoutConnections: sizes.fanoutConnections,
   };
-  const results: BenchResults = { params, startedAt: new Date().toISOString(), elapsedMs: 0, loadBefore: loadavg(), storages: [] };
+  const results: BenchResults = {
+    params,
+    startedAt: new Date().toISOString(),
+    elapsedMs: 0,
+    loadBefore: loadavg(),
+    storages: [],
+  };
   const t0 = performance.now();
   if (a.only.has("floor")) results.floor = await runFloor(sizes);
   for (const storage of a.storages) results.storages.push(await runStorage(storage, a, sizes));

@@ -37,14 +37,16 @@ const bool = z
 const natsUrls = z
   .string()
   .trim()
-  .transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s !== ""))
+  .transform((v) =>
+    v
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== ""),
+  )
   .pipe(
     z
       .array(
-        z.string().regex(
-          /^((nats|tls|ws|wss):\/\/)?[^\s/]+(:\d+)?\/?$/,
-          "each server must look like nats://host:4222",
-        ),
+        z.string().regex(/^((nats|tls|ws|wss):\/\/)?[^\s/]+(:\d+)?\/?$/, "each server must look like nats://host:4222"),
       )
       .min(1, "must name at least one server, e.g. nats://localhost:4222"),
   );
@@ -61,13 +63,20 @@ const rateLimit = z.string().transform((text, ctx): RateLimit | undefined => {
 
 const corsOrigins = z
   .string()
-  .transform((v) => v.split(",").map((s) => s.trim().replace(/\/+$/, "").toLowerCase()).filter((s) => s !== ""))
+  .transform((v) =>
+    v
+      .split(",")
+      .map((s) => s.trim().replace(/\/+$/, "").toLowerCase())
+      .filter((s) => s !== ""),
+  )
   .pipe(
     z.array(
-      z.string().regex(
-        /^https?:\/\/[a-z0-9.-]+(:\d+)?$|^https?:\/\/\[[0-9a-f:]+\](:\d+)?$/,
-        'each origin must look like "https://app.example.com" or "http://localhost:5173" (scheme, host, optional port; no path, no "*")',
-      ),
+      z
+        .string()
+        .regex(
+          /^https?:\/\/[a-z0-9.-]+(:\d+)?$|^https?:\/\/\[[0-9a-f:]+\](:\d+)?$/,
+          'each origin must look like "https://app.example.com" or "http://localhost:5173" (scheme, host, optional port; no path, no "*")',
+        ),
     ),
   );
 
@@ -103,13 +112,20 @@ const EnvSchema = z.object({
   JETQ_READ_MAX_BYTES: int(1024, 1024 * 1024 * 1024).optional(),
   JETQ_HTTP_ALLOWED_HOSTS: z
     .string()
-    .transform((v) => v.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== ""))
+    .transform((v) =>
+      v
+        .split(",")
+        .map((s) => s.trim().toLowerCase())
+        .filter((s) => s !== ""),
+    )
     .pipe(
       z.array(
-        z.string().regex(
-          /^(\*\.)?[a-z0-9.-]+(:\d+)?$|^\[[0-9a-f:]+\](:\d+)?$/,
-          'each host must look like "api.example.com", "*.example.com" or "host:port"',
-        ),
+        z
+          .string()
+          .regex(
+            /^(\*\.)?[a-z0-9.-]+(:\d+)?$|^\[[0-9a-f:]+\](:\d+)?$/,
+            'each host must look like "api.example.com", "*.example.com" or "host:port"',
+          ),
       ),
     )
     .optional(),
@@ -271,7 +287,11 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeys: auth.keys,
     rateLimit: e.JETQ_RATE_LIMIT,
     corsOrigins: e.JETQ_CORS_ORIGINS && e.JETQ_CORS_ORIGINS.length > 0 ? e.JETQ_CORS_ORIGINS : undefined,
-    logBounds: { maxLines: e.JETQ_LOG_MAX_LINES, maxLineBytes: e.JETQ_LOG_MAX_LINE_BYTES, maxBytes: e.JETQ_LOG_MAX_BYTES },
+    logBounds: {
+      maxLines: e.JETQ_LOG_MAX_LINES,
+      maxLineBytes: e.JETQ_LOG_MAX_LINE_BYTES,
+      maxBytes: e.JETQ_LOG_MAX_BYTES,
+    },
     progressIntervalMs: e.JETQ_PROGRESS_INTERVAL_MS,
     streamCaps: { perKey: e.JETQ_MAX_STREAMS_PER_KEY, perConnection: e.JETQ_MAX_STREAMS_PER_CONNECTION },
     maxInputValues: e.JETQ_MAX_INPUT_VALUES,

@@ -76,7 +76,10 @@ async function main(): Promise<void> {
     await stop().catch(() => undefined);
     process.exit(1);
   }
-  logger.info({ url: server.url, port: server.port }, `jetq listening on ${server.url} (HTTP/1.1 and h2c; Connect, gRPC, gRPC-Web)`);
+  logger.info(
+    { url: server.url, port: server.port },
+    `jetq listening on ${server.url} (HTTP/1.1 and h2c; Connect, gRPC, gRPC-Web)`,
+  );
 }
 
 await main();

@@ -121,7 +121,9 @@ export function logAuth(config: Config, logger: Logger): void {
     `auth: ${keys.length} API key(s) for ${tenants.length} tenant(s); every RPC but health checks needs Authorization: Bearer <key>`,
   );
   // Guessable keys defeat the rest; say which (by name), never what they are.
-  const weak = keys.flatMap((k, i) => (k.key !== undefined && k.key.length < MIN_STRONG_KEY_LENGTH ? [k.name ?? `key-${i + 1}`] : []));
+  const weak = keys.flatMap((k, i) =>
+    k.key !== undefined && k.key.length < MIN_STRONG_KEY_LENGTH ? [k.name ?? `key-${i + 1}`] : [],
+  );
   if (weak.length > 0) {
     logger.warn(
       { keys: weak },

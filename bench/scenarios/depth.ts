@@ -64,7 +64,15 @@ export async function measureDepth(o: DepthOptions): Promise<DepthResult> {
       const last = fill.ids[fill.ids.length - 1]!;
       const lastJob = await api.getStatus({ id: last });
       if (lastJob.state !== JobState.QUEUED) throw new Error(`depth job ${last} is ${stateName(lastJob.state)}`);
-      filled.push({ queue, depth, ids: fill.ids, fillPerSec: fill.perSec, lastPosition: lastJob.queuePosition ?? -1, status: [], count: [] });
+      filled.push({
+        queue,
+        depth,
+        ids: fill.ids,
+        fillPerSec: fill.perSec,
+        lastPosition: lastJob.queuePosition ?? -1,
+        status: [],
+        count: [],
+      });
     }
     const one = async (f: Filled, record: boolean) => {
       const id = f.ids[Math.floor(Math.random() * f.ids.length)]!;
@@ -75,7 +83,8 @@ export async function measureDepth(o: DepthOptions): Promise<DepthResult> {
       t = performance.now();
       const qc = await api.queueCount({ queue: f.queue });
       if (record) f.count.push(performance.now() - t);
-      if (qc.inQueue !== f.depth) throw new Error(`QueueCount of ${f.queue} says ${qc.inQueue} waiting, expected ${f.depth}`);
+      if (qc.inQueue !== f.depth)
+        throw new Error(`QueueCount of ${f.queue} says ${qc.inQueue} waiting, expected ${f.depth}`);
     };
     for (let i = 0; i < 50 + o.calls; i++) {
       for (const f of filled) await one(f, i >= 50);

@@ -38,7 +38,13 @@ export interface ThroughputResult {
   natsPerJob?: { api: number; inMsgs: number; outMsgs: number };
 }
 
-async function closedLoop(apis: Api[], clients: number, durationMs: number, queue: string, flow: Flow): Promise<ThroughputResult> {
+async function closedLoop(
+  apis: Api[],
+  clients: number,
+  durationMs: number,
+  queue: string,
+  flow: Flow,
+): Promise<ThroughputResult> {
   const start = performance.now();
   const stopAt = start + durationMs;
   let jobs = 0;
@@ -63,7 +69,8 @@ async function closedLoop(apis: Api[], clients: number, durationMs: number, queu
     }),
   );
   const ms = performance.now() - start;
-  if (notCompleted > jobs / 100) throw new Error(`${notCompleted} of ${jobs} jobs failed; first: ${String(firstError)}`);
+  if (notCompleted > jobs / 100)
+    throw new Error(`${notCompleted} of ${jobs} jobs failed; first: ${String(firstError)}`);
   return { jobsPerSec: rate(jobs - notCompleted, ms), jobs, ms, notCompleted };
 }
 
@@ -84,7 +91,8 @@ async function openLoop(apis: Api[], clients: number, durationMs: number, queue:
   for (;;) {
     const qc = await api.queueCount({ queue });
     if (qc.inQueue === 0 && qc.running === 0) break;
-    if (performance.now() > drainDeadline) throw new Error(`queue ${queue} not drained: ${qc.inQueue} waiting, ${qc.running} running`);
+    if (performance.now() > drainDeadline)
+      throw new Error(`queue ${queue} not drained: ${qc.inQueue} waiting, ${qc.running} running`);
     await new Promise((r) => setTimeout(r, 20));
   }
   const ms = performance.now() - start;

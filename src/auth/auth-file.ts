@@ -25,11 +25,16 @@ const KeySchema = z
   .object({
     // Messages are fixed strings: zod's defaults could quote the value.
     key: z.string({ error: "must be a string" }).min(1, "must not be empty").optional(),
-    key_sha256: z.string({ error: "must be a string" }).regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex digits").optional(),
+    key_sha256: z
+      .string({ error: "must be a string" })
+      .regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex digits")
+      .optional(),
     name: z.string().min(1).max(100).optional(),
     tenant: z.string({ error: "is required (a string)" }).min(1, "must not be empty"),
     role: z.enum(ROLES as [string, ...string[]], { error: `must be one of ${ROLES.join(", ")}` }).optional(),
-    queues: z.union([z.literal("*"), z.array(z.string())], { error: 'must be "*" or a list of queue names' }).optional(),
+    queues: z
+      .union([z.literal("*"), z.array(z.string())], { error: 'must be "*" or a list of queue names' })
+      .optional(),
     rate_limit: rateLimit.optional(),
   })
   .strict()
@@ -56,15 +61,13 @@ export function parseAuthFile(text: string): ApiKeyInput[] {
     });
     throw new Error(issues.join("; "));
   }
-  return parsed.data.keys.map(
-    (k): ApiKeyInput => ({
-      key: k.key,
-      keySha256: k.key_sha256,
-      name: k.name,
-      tenant: k.tenant,
-      role: k.role as ApiKeyInput["role"],
-      queues: k.queues,
-      rateLimit: k.rate_limit,
-    }),
-  );
+  return parsed.data.keys.map((k): ApiKeyInput => ({
+    key: k.key,
+    keySha256: k.key_sha256,
+    name: k.name,
+    tenant: k.tenant,
+    role: k.role as ApiKeyInput["role"],
+    queues: k.queues,
+    rateLimit: k.rate_limit,
+  }));
 }

@@ -35,7 +35,8 @@ export function createKeyStore(inputs: readonly ApiKeyInput[] = []): KeyStore {
     const where = `API key #${i + 1}${input.name ? ` ("${input.name}")` : ""}`;
     let digest: Buffer;
     if (input.key !== undefined && input.keySha256 === undefined) {
-      if (input.key === "" || /\s/.test(input.key)) throw new Error(`${where}: the key must be non-empty without whitespace`);
+      if (input.key === "" || /\s/.test(input.key))
+        throw new Error(`${where}: the key must be non-empty without whitespace`);
       digest = keyDigest(input.key);
     } else if (input.keySha256 !== undefined && input.key === undefined) {
       if (!SHA256_HEX.test(input.keySha256)) throw new Error(`${where}: key_sha256 must be 64 hex digits`);

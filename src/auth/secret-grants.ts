@@ -31,7 +31,11 @@ export function parseSecretGrants(text: string): SecretGrants {
 }
 
 /** A denial message for the client, or undefined when the caller may use the secret. */
-export function checkSecret(principal: Principal | undefined, grants: SecretGrants, secretName: string): string | undefined {
+export function checkSecret(
+  principal: Principal | undefined,
+  grants: SecretGrants,
+  secretName: string,
+): string | undefined {
   if (!principal) return undefined;
   const granted = Object.hasOwn(grants, principal.tenant) ? grants[principal.tenant] : undefined;
   if (granted === "*" || granted?.some((name) => name.toUpperCase() === secretName.toUpperCase())) return undefined;

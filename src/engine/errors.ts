@@ -43,9 +43,7 @@ export const resourceExhausted = (message: string) => new EngineError("resource_
 export const unavailable = (message: string, cause?: unknown) => new EngineError("unavailable", message, { cause });
 export const jobNotFound = (id: string) => notFound(`job "${id}" not found`);
 export const queueNotFound = (queue: string) =>
-  notFound(
-    `queue "${queue}" not found: no worker or configuration declares it`,
-  );
+  notFound(`queue "${queue}" not found: no worker or configuration declares it`);
 
 // ------------------------------------------------------------ policies
 // One wording for both engines (the conformance suite compares them).

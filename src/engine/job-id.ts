@@ -12,8 +12,7 @@ import { QUEUE_NAME_PATTERN } from "./queue-name.js";
 
 const SEQ_DIGITS = 11;
 const TOKEN_CHARS = 12;
-const TOKEN_ALPHABET =
-  "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const TOKEN_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const ID_PATTERN = /^([a-z0-9][a-z0-9_-]{0,63})-([0-9a-z]{11})-([0-9A-Za-z]{12})$/;
 
 export interface JobIdParts {

@@ -31,9 +31,14 @@ export const retainedLines = (b: LogBounds) => b.maxLines + NOTICE_LINES;
 
 export function logBoundsOf(partial: Partial<LogBounds> = {}): LogBounds {
   const b = { ...DEFAULT_LOG_BOUNDS, ...definedOnly(partial) };
-  for (const [field, min] of [["maxLines", 1], ["maxLineBytes", 64], ["maxBytes", 64]] as const) {
+  for (const [field, min] of [
+    ["maxLines", 1],
+    ["maxLineBytes", 64],
+    ["maxBytes", 64],
+  ] as const) {
     const v = b[field];
-    if (!Number.isInteger(v) || v < min) throw invalidArgument(`logBounds.${field}: ${v} must be a whole number of at least ${min}`);
+    if (!Number.isInteger(v) || v < min)
+      throw invalidArgument(`logBounds.${field}: ${v} must be a whole number of at least ${min}`);
   }
   return b;
 }
@@ -74,7 +79,12 @@ export function createLogMeter(bounds: LogBounds, settingName: SettingNamer): Lo
   let dropped = 0;
   let droppedChars = 0;
   let finished = false;
-  const notice = (message: string, now: number): LogEntry => ({ message, level: "warn", source: "jetq", timestamp: now });
+  const notice = (message: string, now: number): LogEntry => ({
+    message,
+    level: "warn",
+    source: "jetq",
+    timestamp: now,
+  });
   const limits = `${bounds.maxLines} lines or ${bytesLabel(bounds.maxBytes)} per attempt (${settingName("logBounds.maxLines")}, ${settingName("logBounds.maxBytes")})`;
   const lineSetting = settingName("logBounds.maxLineBytes");
   return {
@@ -102,7 +112,10 @@ export function createLogMeter(bounds: LogBounds, settingName: SettingNamer): Lo
     finish(now) {
       if (dropped === 0 || finished) return undefined;
       finished = true;
-      return notice(`${dropped} log lines (${droppedChars} characters) of this attempt were dropped: over ${limits}`, now);
+      return notice(
+        `${dropped} log lines (${droppedChars} characters) of this attempt were dropped: over ${limits}`,
+        now,
+      );
     },
   };
 }

@@ -5,11 +5,7 @@
  * the JETQ_* variables, see src/startup.ts).
  */
 export type EngineSetting =
-  | "retentionMs"
-  | "maxPayloadBytes"
-  | "logBounds.maxLines"
-  | "logBounds.maxBytes"
-  | "logBounds.maxLineBytes";
+  "retentionMs" | "maxPayloadBytes" | "logBounds.maxLines" | "logBounds.maxBytes" | "logBounds.maxLineBytes";
 
 /** How the engine's users know its settings, by option; those left out keep the option's name. */
 export type SettingNames = Partial<Record<EngineSetting, string>>;

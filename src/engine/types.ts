@@ -9,13 +9,7 @@
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 
-export type JobState =
-  | "QUEUED"
-  | "RUNNING"
-  | "COMPLETED"
-  | "FAILED"
-  | "CANCELLED"
-  | "EXPIRED";
+export type JobState = "QUEUED" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED" | "EXPIRED";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
@@ -226,10 +220,5 @@ export interface Engine {
 }
 
 export function isTerminal(state: JobState): boolean {
-  return (
-    state === "COMPLETED" ||
-    state === "FAILED" ||
-    state === "CANCELLED" ||
-    state === "EXPIRED"
-  );
+  return state === "COMPLETED" || state === "FAILED" || state === "CANCELLED" || state === "EXPIRED";
 }

@@ -33,7 +33,10 @@ export function withCors(handler: Handler, origins: readonly string[] | undefine
     const origin = req.headers.origin;
     const preflight = req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined;
     // Answers differ by Origin: caches must keep them apart.
-    res.setHeader("vary", preflight ? "Origin, Access-Control-Request-Method, Access-Control-Request-Headers" : "Origin");
+    res.setHeader(
+      "vary",
+      preflight ? "Origin, Access-Control-Request-Method, Access-Control-Request-Headers" : "Origin",
+    );
     const ok = typeof origin === "string" && allowed.has(normalizeOrigin(origin));
     if (preflight) {
       if (!ok) {

@@ -6,7 +6,10 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
 
-const SUBMITS: ReadonlySet<string> = new Set([QueueService.method.submit.name, QueueService.method.submitAndStream.name]);
+const SUBMITS: ReadonlySet<string> = new Set([
+  QueueService.method.submit.name,
+  QueueService.method.submitAndStream.name,
+]);
 
 export const SHUTTING_DOWN_MESSAGE =
   "server is shutting down and accepts no new jobs (embedded engine: they would be lost); submit to another instance";

@@ -41,7 +41,8 @@ export function countJsonValues(bytes: Uint8Array, limit: number): number {
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!;
     if (inString) {
-      if (b === 0x5c) i++; // backslash: skip the escaped byte
+      if (b === 0x5c)
+        i++; // backslash: skip the escaped byte
       else if (b === 0x22) inString = false;
     } else if (b === 0x22) {
       inString = true;
@@ -66,26 +67,46 @@ export function countBinaryInputValues(message: Uint8Array, limit: number): numb
 function countValue(buf: Uint8Array, start: number, end: number, budget: number, depth: number): number {
   let count = 1;
   if (depth > MAX_DEPTH) return count;
-  forEachField(buf, (field, s, e) => {
-    if (field === 6) {
-      // ListValue: field 1 repeated Value.
-      forEachField(buf, (f, vs, ve) => {
-        if (f === 1) count += countValue(buf, vs, ve, budget - count, depth + 1);
-        return count <= budget;
-      }, s, e);
-    } else if (field === 5) {
-      // Struct: field 1 repeated entries {1: key, 2: Value}.
-      forEachField(buf, (f, es, ee) => {
-        if (f !== 1) return true;
-        forEachField(buf, (ef, vs, ve) => {
-          if (ef === 2) count += countValue(buf, vs, ve, budget - count, depth + 1);
-          return count <= budget;
-        }, es, ee);
-        return count <= budget;
-      }, s, e);
-    }
-    return count <= budget;
-  }, start, end);
+  forEachField(
+    buf,
+    (field, s, e) => {
+      if (field === 6) {
+        // ListValue: field 1 repeated Value.
+        forEachField(
+          buf,
+          (f, vs, ve) => {
+            if (f === 1) count += countValue(buf, vs, ve, budget - count, depth + 1);
+            return count <= budget;
+          },
+          s,
+          e,
+        );
+      } else if (field === 5) {
+        // Struct: field 1 repeated entries {1: key, 2: Value}.
+        forEachField(
+          buf,
+          (f, es, ee) => {
+            if (f !== 1) return true;
+            forEachField(
+              buf,
+              (ef, vs, ve) => {
+                if (ef === 2) count += countValue(buf, vs, ve, budget - count, depth + 1);
+                return count <= budget;
+              },
+              es,
+              ee,
+            );
+            return count <= budget;
+          },
+          s,
+          e,
+        );
+      }
+      return count <= budget;
+    },
+    start,
+    end,
+  );
   return count;
 }
 

@@ -16,10 +16,7 @@ export function createLoggingInterceptor(logger: Logger): Interceptor {
     const done = (err?: unknown) => {
       if (!logger.isLevelEnabled("debug")) return;
       const code = err === undefined ? "ok" : Code[ConnectError.from(err).code];
-      logger.debug(
-        { rpc, method: req.requestMethod, code, ms: Math.round(performance.now() - started) },
-        "rpc",
-      );
+      logger.debug({ rpc, method: req.requestMethod, code, ms: Math.round(performance.now() - started) }, "rpc");
     };
     let res;
     try {

@@ -63,10 +63,10 @@ export function createListener(options: ListenerOptions): Listener {
   // An http.Server tracks its connections (closeIdleConnections, the
   // headers/request timeouts) only once it has emitted 'listening'.
   h1.emit("listening");
-  const h2 = http2.createServer({}, options.handler as (
-    req: http2.Http2ServerRequest,
-    res: http2.Http2ServerResponse,
-  ) => void);
+  const h2 = http2.createServer(
+    {},
+    options.handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  );
   h2.on("session", (session: http2.ServerHttp2Session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));

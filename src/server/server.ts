@@ -26,7 +26,12 @@ import { createConnectFastPath } from "./connect/fast-path.js";
 import { createListener } from "./listener.js";
 import { drainOversizedBodies } from "./connect/oversized.js";
 import { DEFAULT_MAX_INPUT_VALUES } from "./input-values.js";
-import { connectionContextValues, createStreamCapInterceptor, DEFAULT_STREAM_CAPS, type StreamCaps } from "./stream-caps.js";
+import {
+  connectionContextValues,
+  createStreamCapInterceptor,
+  DEFAULT_STREAM_CAPS,
+  type StreamCaps,
+} from "./stream-caps.js";
 import { answerProbe } from "./probes.js";
 
 export interface ServerOptions {
@@ -118,7 +123,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const routes = (router: ConnectRouter) => {
     router.service(QueueService, queueService);
     router.service(Health, health.service);
-    guardBinaryDecoding(router, { ...routerOptions, admitted: (service, header) => passesAuthGate(keys, service, header) });
+    guardBinaryDecoding(router, {
+      ...routerOptions,
+      admitted: (service, header) => passesAuthGate(keys, service, header),
+    });
   };
   const handler = connectNodeAdapter({
     routes,

@@ -8,7 +8,14 @@
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import { Code, ConnectError, createContextKey, createContextValues, type ContextValues, type Interceptor } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createContextKey,
+  createContextValues,
+  type ContextValues,
+  type Interceptor,
+} from "@connectrpc/connect";
 import { callerKey } from "../service/caller.js";
 
 export interface StreamCaps {
@@ -35,7 +42,8 @@ export function connectionContextValues(req: http.IncomingMessage | http2.Http2S
 
 export function createStreamCapInterceptor(caps: StreamCaps): Interceptor {
   for (const [name, v] of Object.entries(caps)) {
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`streamCaps.${name}: ${v} must be a whole number of at least 1`);
+    if (!Number.isInteger(v) || v < 1)
+      throw new RangeError(`streamCaps.${name}: ${v} must be a whole number of at least 1`);
   }
   const byKey = new Map<string, number>();
   const byConnection = new WeakMap<object, number>();
@@ -47,7 +55,9 @@ export function createStreamCapInterceptor(caps: StreamCaps): Interceptor {
       throw refused(`this API key has ${caps.perKey} streams open, its limit (JETQ_MAX_STREAMS_PER_KEY)`);
     }
     if (connection && (byConnection.get(connection) ?? 0) >= caps.perConnection) {
-      throw refused(`this connection has ${caps.perConnection} streams open, its limit (JETQ_MAX_STREAMS_PER_CONNECTION)`);
+      throw refused(
+        `this connection has ${caps.perConnection} streams open, its limit (JETQ_MAX_STREAMS_PER_CONNECTION)`,
+      );
     }
     if (key !== undefined) byKey.set(key, (byKey.get(key) ?? 0) + 1);
     if (connection) byConnection.set(connection, (byConnection.get(connection) ?? 0) + 1);

@@ -3,13 +3,7 @@
  * epoch milliseconds; the wire speaks google.protobuf.Value and Timestamp.
  */
 import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
-import {
-  ValueSchema,
-  durationMs,
-  timestampFromMs,
-  timestampMs,
-  type Value,
-} from "@bufbuild/protobuf/wkt";
+import { ValueSchema, durationMs, timestampFromMs, timestampMs, type Value } from "@bufbuild/protobuf/wkt";
 import {
   CancelResponseSchema,
   GetResultResponseSchema,
@@ -117,10 +111,7 @@ export function resultToProto(result: JobResult): GetResultResponse {
   return create(GetResultResponseSchema, {
     id: result.id,
     state: jobStateToProto(result.state),
-    output:
-      result.state === "COMPLETED" && result.output !== undefined
-        ? jsonToValue(result.output)
-        : undefined,
+    output: result.state === "COMPLETED" && result.output !== undefined ? jsonToValue(result.output) : undefined,
     error: result.error ? jobErrorToProto(result.error) : undefined,
   });
 }
@@ -169,10 +160,7 @@ function durationOption(field: string, d: NonNullable<ProtoJobOptions["timeout"]
  * Validates and converts Submit's options. Errors name the field as the
  * client wrote it (snake_case, as in the .proto).
  */
-export function jobOptionsFromProto(
-  options: ProtoJobOptions | undefined,
-  now: number = Date.now(),
-): JobOptions {
+export function jobOptionsFromProto(options: ProtoJobOptions | undefined, now: number = Date.now()): JobOptions {
   const out: JobOptions = {};
   if (!options) return out;
   if (options.maxAttempts !== undefined) {

@@ -31,10 +31,7 @@ export function createErrorMapper(logger: Logger | undefined) {
     if (err instanceof Error && err.name === "AbortError" && ctx.signal.aborted) {
       return ConnectError.from(ctx.signal.reason, Code.Canceled);
     }
-    logger?.error(
-      { err, rpc: `${ctx.service.typeName}/${ctx.method.name}` },
-      "unexpected error in RPC handler",
-    );
+    logger?.error({ err, rpc: `${ctx.service.typeName}/${ctx.method.name}` }, "unexpected error in RPC handler");
     return new ConnectError("internal error; the server logged the details", Code.Internal);
   };
 }

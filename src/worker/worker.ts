@@ -278,7 +278,12 @@ export function createWorker(options: WorkerOptions): Worker {
     switch (job.reason) {
       case "cancel":
         // The cancel already wrote CANCELLED; this only settles our delivery.
-        await whileUnreachable("fail", () => lease.fail({ code: "CANCELLED", message: "cancelled by a client" }, { retryable: false }), log, job);
+        await whileUnreachable(
+          "fail",
+          () => lease.fail({ code: "CANCELLED", message: "cancelled by a client" }, { retryable: false }),
+          log,
+          job,
+        );
         log.info("job cancelled while running");
         return;
       case "timeout":
@@ -400,7 +405,10 @@ export function createWorker(options: WorkerOptions): Worker {
           await job.lease.release();
           logger.info({ job: job.lease.id }, "job handed back to its queue at shutdown");
         } catch (err) {
-          logger.warn({ err, job: job.lease.id }, "release at shutdown failed; the job is redelivered after its ack wait");
+          logger.warn(
+            { err, job: job.lease.id },
+            "release at shutdown failed; the job is redelivered after its ack wait",
+          );
         }
       }),
     );
@@ -418,10 +426,7 @@ export function createWorker(options: WorkerOptions): Worker {
       loops = queues.map((q) =>
         pull(q).catch((err: unknown) => logger.error({ err, queue: q.name }, "pull loop ended")),
       );
-      logger.info(
-        { queues: queues.map((q) => ({ name: q.name, concurrency: q.concurrency })) },
-        "worker started",
-      );
+      logger.info({ queues: queues.map((q) => ({ name: q.name, concurrency: q.concurrency })) }, "worker started");
     },
 
     stop(stopOptions = {}) {
@@ -443,7 +448,10 @@ export function createWorker(options: WorkerOptions): Worker {
           // them those, so a stopped worker holds nothing, but never hang on
           // one that does not.
           if (!(await allDone(ABORTED_HANDLER_WAIT_MS))) {
-            logger.warn({ running: queues.reduce((n, q) => n + q.active.size, 0) }, "handlers still running after their signal aborted");
+            logger.warn(
+              { running: queues.reduce((n, q) => n + q.active.size, 0) },
+              "handlers still running after their signal aborted",
+            );
           }
         }
         logger.info("worker stopped");

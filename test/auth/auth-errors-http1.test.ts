@@ -105,33 +105,38 @@ describe("HTTP/1.1 callers without a valid key", () => {
   it.each([
     ["asks to close it", "Connection: close\r\n"],
     ["would keep it alive", ""],
-  ])("a connection whose client %s is closed only after the refused call's body has arrived", async (_what, connection) => {
-    const url = new URL(ctx.jetq.url);
-    const socket = net.connect(Number(url.port), url.hostname);
-    await new Promise<void>((r) => socket.once("connect", () => r()));
-    let received = "";
-    const errors: string[] = [];
-    socket.setEncoding("latin1");
-    socket.on("data", (c: string) => (received += c));
-    socket.on("error", (e) => errors.push(e.message));
-    const closed = new Promise<void>((r) => socket.once("close", () => r()));
-    const body = JSON.stringify({ queue: "echo", input: "x".repeat(256 * 1024) });
-    socket.write(
-      `POST /jetq.v1.QueueService/Submit HTTP/1.1\r\nHost: x\r\n${connection}Content-Type: application/json\r\n` +
-        `Content-Length: ${body.length}\r\n\r\n` +
-        body.slice(0, 10),
-    );
-    await waitUntil(() => received.includes('"code":"unauthenticated"'));
-    // The server answered; the client is still writing its body, in pieces.
-    for (let at = 10; at < body.length; at += 32 * 1024) {
-      await new Promise<void>((resolve, reject) => socket.write(body.slice(at, at + 32 * 1024), (err) => (err ? reject(err) : resolve())));
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    socket.end();
-    await closed;
-    expect(errors).toEqual([]);
-    expect(received.startsWith("HTTP/1.1 401 ")).toBe(true);
-  });
+  ])(
+    "a connection whose client %s is closed only after the refused call's body has arrived",
+    async (_what, connection) => {
+      const url = new URL(ctx.jetq.url);
+      const socket = net.connect(Number(url.port), url.hostname);
+      await new Promise<void>((r) => socket.once("connect", () => r()));
+      let received = "";
+      const errors: string[] = [];
+      socket.setEncoding("latin1");
+      socket.on("data", (c: string) => (received += c));
+      socket.on("error", (e) => errors.push(e.message));
+      const closed = new Promise<void>((r) => socket.once("close", () => r()));
+      const body = JSON.stringify({ queue: "echo", input: "x".repeat(256 * 1024) });
+      socket.write(
+        `POST /jetq.v1.QueueService/Submit HTTP/1.1\r\nHost: x\r\n${connection}Content-Type: application/json\r\n` +
+          `Content-Length: ${body.length}\r\n\r\n` +
+          body.slice(0, 10),
+      );
+      await waitUntil(() => received.includes('"code":"unauthenticated"'));
+      // The server answered; the client is still writing its body, in pieces.
+      for (let at = 10; at < body.length; at += 32 * 1024) {
+        await new Promise<void>((resolve, reject) =>
+          socket.write(body.slice(at, at + 32 * 1024), (err) => (err ? reject(err) : resolve())),
+        );
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      socket.end();
+      await closed;
+      expect(errors).toEqual([]);
+      expect(received.startsWith("HTTP/1.1 401 ")).toBe(true);
+    },
+  );
 });
 
 async function waitUntil(cond: () => boolean, timeoutMs = 5_000): Promise<void> {

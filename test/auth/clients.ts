@@ -32,7 +32,10 @@ const bearer =
     return next(req);
   };
 
-function generated(make: (baseUrl: string, interceptors: Interceptor[], session?: Http2SessionManager) => Transport, h2: boolean) {
+function generated(
+  make: (baseUrl: string, interceptors: Interceptor[], session?: Http2SessionManager) => Transport,
+  h2: boolean,
+) {
   return (baseUrl: string, key?: string): ProtocolClient => {
     const session = h2 ? new Http2SessionManager(baseUrl) : undefined;
     const client = createClient(QueueService, make(baseUrl, [bearer(key)], session));
@@ -57,7 +60,11 @@ function grpcJs(baseUrl: string, key?: string): ProtocolClient {
   const serverStream = (name: string) =>
     async function* (req: unknown, options?: { signal?: AbortSignal }) {
       const m = QueueService.methods.find((x) => x.name === name)!;
-      const stream = client[name]!.call(client, create(m.input, req as never), metadata()) as grpc.ClientReadableStream<never>;
+      const stream = client[name]!.call(
+        client,
+        create(m.input, req as never),
+        metadata(),
+      ) as grpc.ClientReadableStream<never>;
       yield* readGrpcJsStream(stream, options?.signal);
     };
   const api: QueueApi = {
@@ -75,12 +82,16 @@ function grpcJs(baseUrl: string, key?: string): ProtocolClient {
 export const KEYED_PROTOCOLS: KeyedProtocol[] = [
   {
     name: "connect+json http/1.1",
-    open: generated((baseUrl, interceptors) => createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors }), false),
+    open: generated(
+      (baseUrl, interceptors) => createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors }),
+      false,
+    ),
   },
   {
     name: "connect+json http/1.1 (GET)",
     open: generated(
-      (baseUrl, interceptors) => createConnectTransport({ baseUrl, httpVersion: "1.1", useHttpGet: true, interceptors }),
+      (baseUrl, interceptors) =>
+        createConnectTransport({ baseUrl, httpVersion: "1.1", useHttpGet: true, interceptors }),
       false,
     ),
   },
@@ -101,7 +112,10 @@ export const KEYED_PROTOCOLS: KeyedProtocol[] = [
   },
   {
     name: "grpc-web http/1.1",
-    open: generated((baseUrl, interceptors) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors }), false),
+    open: generated(
+      (baseUrl, interceptors) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors }),
+      false,
+    ),
   },
   { name: "@grpc/grpc-js", open: grpcJs },
 ];

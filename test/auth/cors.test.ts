@@ -29,7 +29,13 @@ function h1(url: string, method: string, headers: Record<string, string>, body?:
   });
 }
 
-function h2(base: string, path: string, method: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+function h2(
+  base: string,
+  path: string,
+  method: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(base);
     session.on("error", reject);
@@ -52,12 +58,17 @@ const PREFLIGHT = {
   "access-control-request-headers": "authorization,content-type,connect-protocol-version",
 };
 const PATH = "/jetq.v1.QueueService/QueueCount";
-const list = (v: string | string[] | undefined) => String(v ?? "").toLowerCase().split(/\s*,\s*/);
+const list = (v: string | string[] | undefined) =>
+  String(v ?? "")
+    .toLowerCase()
+    .split(/\s*,\s*/);
 
 describe("CORS", () => {
   for (const via of ["http/1.1", "h2c"] as const) {
     const send = (method: string, headers: Record<string, string>, body?: string) =>
-      via === "h2c" ? h2(ctx.jetq.url, PATH, method, headers, body) : h1(`${ctx.jetq.url}${PATH}`, method, headers, body);
+      via === "h2c"
+        ? h2(ctx.jetq.url, PATH, method, headers, body)
+        : h1(`${ctx.jetq.url}${PATH}`, method, headers, body);
 
     it(`${via}: a preflight from an allowed origin is answered (no key needed) with methods and headers`, async () => {
       const res = await send("OPTIONS", { origin: ALLOWED, ...PREFLIGHT });
@@ -65,7 +76,13 @@ describe("CORS", () => {
       expect(res.headers["access-control-allow-origin"]).toBe(ALLOWED);
       expect(list(res.headers["access-control-allow-methods"])).toEqual(expect.arrayContaining(["post", "get"]));
       expect(list(res.headers["access-control-allow-headers"])).toEqual(
-        expect.arrayContaining(["authorization", "content-type", "connect-protocol-version", "x-grpc-web", "grpc-timeout"]),
+        expect.arrayContaining([
+          "authorization",
+          "content-type",
+          "connect-protocol-version",
+          "x-grpc-web",
+          "grpc-timeout",
+        ]),
       );
       expect(Number(res.headers["access-control-max-age"])).toBeGreaterThan(0);
       expect(list(res.headers.vary)).toContain("origin");
@@ -83,7 +100,11 @@ describe("CORS", () => {
         expect.arrayContaining(["grpc-status", "grpc-message", "retry-after"]),
       );
       // Errors carry them too: a browser must be able to read UNAUTHENTICATED.
-      const denied = await send("POST", { origin: ALLOWED, "content-type": "application/json" }, JSON.stringify({ queue: "echo" }));
+      const denied = await send(
+        "POST",
+        { origin: ALLOWED, "content-type": "application/json" },
+        JSON.stringify({ queue: "echo" }),
+      );
       expect(denied.status).toBe(401);
       expect(denied.headers["access-control-allow-origin"]).toBe(ALLOWED);
     });
@@ -95,7 +116,11 @@ describe("CORS", () => {
       expect(pre.headers["access-control-allow-headers"]).toBeUndefined();
       const res = await send(
         "POST",
-        { origin: "https://app.example.com.evil.example", authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+        {
+          origin: "https://app.example.com.evil.example",
+          authorization: `Bearer ${KEY}`,
+          "content-type": "application/json",
+        },
         JSON.stringify({ queue: "echo" }),
       );
       expect(res.status).toBe(200);
@@ -120,7 +145,12 @@ describe("CORS", () => {
     it("sends no CORS header to anyone", async () => {
       const pre = await h1(`${server.url}${PATH}`, "OPTIONS", { origin: ALLOWED, ...PREFLIGHT });
       expect(pre.headers["access-control-allow-origin"]).toBeUndefined();
-      const res = await h1(`${server.url}${PATH}`, "POST", { origin: ALLOWED, "content-type": "application/json" }, "{}");
+      const res = await h1(
+        `${server.url}${PATH}`,
+        "POST",
+        { origin: ALLOWED, "content-type": "application/json" },
+        "{}",
+      );
       expect(res.headers["access-control-allow-origin"]).toBeUndefined();
     });
   });

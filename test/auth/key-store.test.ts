@@ -36,7 +36,13 @@ describe("key store", () => {
 
   it("refuses unusable entries, naming them by position and name, never by key", () => {
     const bad: [Parameters<typeof createKeyStore>[0], RegExp][] = [
-      [[{ key: "dup-secret", tenant: "a" }, { key: "dup-secret", tenant: "b" }], /#2: the same key as "key-1"/],
+      [
+        [
+          { key: "dup-secret", tenant: "a" },
+          { key: "dup-secret", tenant: "b" },
+        ],
+        /#2: the same key as "key-1"/,
+      ],
       [[{ key: "x y", tenant: "a" }], /#1: the key must be non-empty without whitespace/],
       [[{ tenant: "a" }], /exactly one of key and key_sha256/],
       [[{ key: "k", keySha256: "00".repeat(32), tenant: "a" }], /exactly one of key and key_sha256/],
@@ -44,7 +50,13 @@ describe("key store", () => {
       [[{ key: "k", tenant: "" }], /#1: the tenant must be/],
       [[{ key: "k", tenant: "a b" }], /#1: the tenant must be/],
       [[{ key: "k", tenant: "a", queues: ["Bad.Queue"] }], /"Bad.Queue" is not a valid queue name/],
-      [[{ key: "k1", tenant: "a", name: "n" }, { key: "k2", tenant: "a", name: "n" }], /name "n" is used/],
+      [
+        [
+          { key: "k1", tenant: "a", name: "n" },
+          { key: "k2", tenant: "a", name: "n" },
+        ],
+        /name "n" is used/,
+      ],
     ];
     for (const [inputs, message] of bad) {
       expect(() => createKeyStore(inputs)).toThrow(message);
@@ -92,7 +104,14 @@ describe("auth file", () => {
         ],
       }),
     );
-    expect(keys[0]).toMatchObject({ key: "a", tenant: "acme", role: "reader", queues: ["echo"], rateLimit: { rate: 10, burst: 20 }, name: "dash" });
+    expect(keys[0]).toMatchObject({
+      key: "a",
+      tenant: "acme",
+      role: "reader",
+      queues: ["echo"],
+      rateLimit: { rate: 10, burst: 20 },
+      name: "dash",
+    });
     expect(keys[1]).toMatchObject({ keySha256: "ab".repeat(32), queues: "*", rateLimit: null });
     expect(keys[2]).toMatchObject({ role: "admin", rateLimit: undefined });
   });
@@ -107,10 +126,16 @@ describe("auth file", () => {
       return "";
     };
     expect(problems("{nope")).toBe("is not valid JSON");
-    expect(problems({ keys: [{ key: "s3cr3t", tenant: "a", role: "boss" }] })).toMatch(/keys\[0\]\.role: must be one of submitter, reader, admin/);
+    expect(problems({ keys: [{ key: "s3cr3t", tenant: "a", role: "boss" }] })).toMatch(
+      /keys\[0\]\.role: must be one of submitter, reader, admin/,
+    );
     expect(problems({ keys: [{ key: "s3cr3t" }] })).toMatch(/keys\[0\]\.tenant: is required/);
-    expect(problems({ keys: [{ key: "s3cr3t", tenant: "a", rate_limit: "fast" }] })).toMatch(/keys\[0\]\.rate_limit: must look like/);
-    expect(problems({ keys: [{ key: "s3cr3t", tenant: "a", queue: ["x"] }] })).toMatch(/keys\[0\]: unknown field\(s\) queue/);
+    expect(problems({ keys: [{ key: "s3cr3t", tenant: "a", rate_limit: "fast" }] })).toMatch(
+      /keys\[0\]\.rate_limit: must look like/,
+    );
+    expect(problems({ keys: [{ key: "s3cr3t", tenant: "a", queue: ["x"] }] })).toMatch(
+      /keys\[0\]: unknown field\(s\) queue/,
+    );
     expect(problems({ keys: [{ tenant: "a" }] })).toMatch(/keys\[0\]: give exactly one of key and key_sha256/);
     expect(problems({ keys: [{ key: 5, tenant: "a" }] })).toMatch(/keys\[0\]\.key: must be a string/);
     expect(problems({ key: [] })).toMatch(/unknown field/);
@@ -126,8 +151,10 @@ describe("permissions", () => {
     queues,
   });
   it("readers read; submitters and admins call everything; open servers allow all", () => {
-    for (const rpc of ["GetStatus", "StreamStatus", "GetResult", "QueueCount"]) expect(checkRpc(principal("reader"), rpc)).toBeUndefined();
-    for (const rpc of ["Submit", "Cancel"]) expect(checkRpc(principal("reader"), rpc)).toMatch(new RegExp(`^${rpc}: .*"reader"`));
+    for (const rpc of ["GetStatus", "StreamStatus", "GetResult", "QueueCount"])
+      expect(checkRpc(principal("reader"), rpc)).toBeUndefined();
+    for (const rpc of ["Submit", "Cancel"])
+      expect(checkRpc(principal("reader"), rpc)).toMatch(new RegExp(`^${rpc}: .*"reader"`));
     for (const rpc of ["Submit", "Cancel", "GetStatus"]) {
       expect(checkRpc(principal("submitter"), rpc)).toBeUndefined();
       expect(checkRpc(principal("admin"), rpc)).toBeUndefined();

@@ -23,18 +23,21 @@ describe("request size limit", () => {
   afterAll(() => clients.forEach((c) => c.close()));
   const submitters = KEYED_PROTOCOLS.filter((p) => !p.name.includes("GET"));
 
-  it.each(submitters)("$name: over the limit with a key → RESOURCE_EXHAUSTED; without → UNAUTHENTICATED", async (protocol) => {
-    const withKey = protocol.open(ctx.jetq.url, KEY);
-    const without = protocol.open(ctx.jetq.url);
-    const wrong = protocol.open(ctx.jetq.url, "not-the-key");
-    clients.push(withKey, without, wrong);
-    const err = await expectCode(withKey.submit({ queue: "echo", input: big() }), Code.ResourceExhausted);
-    expect(err.rawMessage).toContain(String(LIMIT));
-    await expectCode(without.submit({ queue: "echo", input: big() }), Code.Unauthenticated);
-    await expectCode(wrong.submit({ queue: "echo", input: big() }), Code.Unauthenticated);
-    // and the connection still serves
-    expect((await withKey.queueCount({ queue: "echo" })).queue).toBe("echo");
-  });
+  it.each(submitters)(
+    "$name: over the limit with a key → RESOURCE_EXHAUSTED; without → UNAUTHENTICATED",
+    async (protocol) => {
+      const withKey = protocol.open(ctx.jetq.url, KEY);
+      const without = protocol.open(ctx.jetq.url);
+      const wrong = protocol.open(ctx.jetq.url, "not-the-key");
+      clients.push(withKey, without, wrong);
+      const err = await expectCode(withKey.submit({ queue: "echo", input: big() }), Code.ResourceExhausted);
+      expect(err.rawMessage).toContain(String(LIMIT));
+      await expectCode(without.submit({ queue: "echo", input: big() }), Code.Unauthenticated);
+      await expectCode(wrong.submit({ queue: "echo", input: big() }), Code.Unauthenticated);
+      // and the connection still serves
+      expect((await withKey.queueCount({ queue: "echo" })).queue).toBe("echo");
+    },
+  );
 
   it("an unauthenticated request is answered before its body arrives", async () => {
     // A body that never ends: only an answer that does not wait for it can come back.
@@ -62,31 +65,39 @@ describe("request size limit", () => {
   it.each([
     ["gRPC", "application/grpc", "grpc-status"],
     ["Connect unary", "application/proto", "content-type"],
-  ])("over h2c, an unauthenticated %s request is answered before its body arrives", async (_name, contentType, answerHeader) => {
-    const session = http2.connect(ctx.jetq.url);
-    try {
-      const stream = session.request({ ":method": "POST", ":path": "/jetq.v1.QueueService/Submit", "content-type": contentType, te: "trailers" });
-      // The start of a body that never ends (an envelope announcing bytes that never come for gRPC):
-      // only an answer that does not wait for the body can come back.
-      const head = Buffer.alloc(5);
-      head.writeUInt32BE(LIMIT / 2, 1);
-      stream.write(head);
-      const answer = await new Promise<Record<string, unknown>>((resolve, reject) => {
-        const seen: Record<string, unknown> = {};
-        const collect = (h: http2.IncomingHttpHeaders) => Object.assign(seen, h);
-        stream.on("response", collect);
-        stream.on("trailers", collect);
-        let body = "";
-        stream.setEncoding("latin1");
-        stream.on("data", (c: string) => (body += c));
-        stream.on("end", () => resolve({ ...seen, body }));
-        stream.on("error", reject);
-      });
-      expect(answer[answerHeader]).toBeDefined();
-      if (answerHeader === "grpc-status") expect(answer["grpc-status"]).toBe(String(Code.Unauthenticated));
-      else expect(String(answer.body)).toContain('"code":"unauthenticated"');
-    } finally {
-      session.destroy();
-    }
-  });
+  ])(
+    "over h2c, an unauthenticated %s request is answered before its body arrives",
+    async (_name, contentType, answerHeader) => {
+      const session = http2.connect(ctx.jetq.url);
+      try {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/jetq.v1.QueueService/Submit",
+          "content-type": contentType,
+          te: "trailers",
+        });
+        // The start of a body that never ends (an envelope announcing bytes that never come for gRPC):
+        // only an answer that does not wait for the body can come back.
+        const head = Buffer.alloc(5);
+        head.writeUInt32BE(LIMIT / 2, 1);
+        stream.write(head);
+        const answer = await new Promise<Record<string, unknown>>((resolve, reject) => {
+          const seen: Record<string, unknown> = {};
+          const collect = (h: http2.IncomingHttpHeaders) => Object.assign(seen, h);
+          stream.on("response", collect);
+          stream.on("trailers", collect);
+          let body = "";
+          stream.setEncoding("latin1");
+          stream.on("data", (c: string) => (body += c));
+          stream.on("end", () => resolve({ ...seen, body }));
+          stream.on("error", reject);
+        });
+        expect(answer[answerHeader]).toBeDefined();
+        if (answerHeader === "grpc-status") expect(answer["grpc-status"]).toBe(String(Code.Unauthenticated));
+        else expect(String(answer.body)).toContain('"code":"unauthenticated"');
+      } finally {
+        session.destroy();
+      }
+    },
+  );
 });

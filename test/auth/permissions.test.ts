@@ -42,7 +42,9 @@ describe("permissions", () => {
     const own = await limited.submit({ queue: "echo", input: value({ mine: 1 }), idempotencyKey: "shared-idem" });
     expect(own.id).not.toBe(hidden.id);
     expect(own.queue).toBe("echo");
-    const streamed = await drain(limited.submitAndStream({ queue: "echo", input: value({ mine: 2 }), idempotencyKey: "shared-idem" }));
+    const streamed = await drain(
+      limited.submitAndStream({ queue: "echo", input: value({ mine: 2 }), idempotencyKey: "shared-idem" }),
+    );
     expect(new Set(streamed.map((j) => j.id))).toEqual(new Set([own.id]));
     // The other queue's job is untouched and still its own.
     expect((await full.getStatus({ id: hidden.id })).state).toBe(JobState.QUEUED);
@@ -60,7 +62,10 @@ describe("permissions", () => {
       const s = await expectCode(reader.submit({ queue: "echo", input: value(1) }), Code.PermissionDenied);
       expect(s.rawMessage, protocol.name).toContain("Submit");
       expect(s.rawMessage).toContain("reader");
-      const ss = await expectCode(drain(reader.submitAndStream({ queue: "echo", input: value(1) })), Code.PermissionDenied);
+      const ss = await expectCode(
+        drain(reader.submitAndStream({ queue: "echo", input: value(1) })),
+        Code.PermissionDenied,
+      );
       expect(ss.rawMessage).toContain("SubmitAndStream");
       const c = await expectCode(reader.cancel({ id: queued.id }), Code.PermissionDenied);
       expect(c.rawMessage).toContain("Cancel");
@@ -82,7 +87,10 @@ describe("permissions", () => {
 
     const denied = await expectCode(limited.submit({ queue: other, input: value(1) }), Code.PermissionDenied);
     expect(denied.rawMessage).toContain(`queue "${other}"`);
-    const deniedStream = await expectCode(drain(limited.submitAndStream({ queue: other, input: value(1) })), Code.PermissionDenied);
+    const deniedStream = await expectCode(
+      drain(limited.submitAndStream({ queue: other, input: value(1) })),
+      Code.PermissionDenied,
+    );
     expect(deniedStream.rawMessage).toContain(`queue "${other}"`);
     expect(denied.rawMessage).toContain('"echo"');
     const count = await expectCode(limited.queueCount({ queue: other }), Code.PermissionDenied);

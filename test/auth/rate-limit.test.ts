@@ -11,7 +11,12 @@ import { expectCode, pollUntil } from "../e2e/harness.js";
 import { keyed } from "./clients.js";
 import { useAuthJetq } from "./harness.js";
 
-const KEYS = { a: "rl-key-a-000000000001", b: "rl-key-b-000000000002", unlimited: "rl-key-c-000000000003", slow: "rl-key-d-0000000004" };
+const KEYS = {
+  a: "rl-key-a-000000000001",
+  b: "rl-key-b-000000000002",
+  unlimited: "rl-key-c-000000000003",
+  slow: "rl-key-d-0000000004",
+};
 const ctx = useAuthJetq({
   // Slow refill (one token per 2 s), so a loaded machine cannot refill a bucket mid-test.
   rateLimit: { rate: 0.5, burst: 3 },
@@ -37,7 +42,9 @@ describe("rate limit over the wire", () => {
     const aGrpc = open(KEYS.a, "grpc h2c");
     for (let i = 0; i < 3; i++) await a.queueCount({ queue: "echo" });
     const err = await expectCode(a.queueCount({ queue: "echo" }), Code.ResourceExhausted);
-    expect(err.rawMessage).toMatch(/^rate limit of 30\/min \(burst 3\) exceeded for this API key; retry in \d+\.\d+ s$/);
+    expect(err.rawMessage).toMatch(
+      /^rate limit of 30\/min \(burst 3\) exceeded for this API key; retry in \d+\.\d+ s$/,
+    );
     expect(["1", "2"]).toContain(err.metadata.get("retry-after"));
     expect(Number(err.metadata.get("retry-after-ms"))).toBeGreaterThan(0);
     const viaGrpc = await expectCode(aGrpc.queueCount({ queue: "echo" }), Code.ResourceExhausted);
@@ -49,7 +56,11 @@ describe("rate limit over the wire", () => {
 
     // a's bucket refills at 0.5/s: a call succeeds again within the hinted time (bounded wait).
     await pollUntil(
-      () => a.queueCount({ queue: "echo" }).then(() => true, () => false),
+      () =>
+        a.queueCount({ queue: "echo" }).then(
+          () => true,
+          () => false,
+        ),
       (ok) => ok,
       { timeoutMs: 5_000, intervalMs: 100, what: "a's bucket refilled" },
     );

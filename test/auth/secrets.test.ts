@@ -77,7 +77,12 @@ describe("keys stay secret", () => {
       }
     }
     // Raw HTTP: malformed headers carrying a key.
-    for (const authorization of [KEYS.full, `Basic ${KEYS.full}`, `Bearer ${KEYS.full} extra`, `Bearer ${NEEDLES[3]}`]) {
+    for (const authorization of [
+      KEYS.full,
+      `Basic ${KEYS.full}`,
+      `Bearer ${KEYS.full} extra`,
+      `Bearer ${NEEDLES[3]}`,
+    ]) {
       const res = await fetch(`${ctx.jetq.url}/jetq.v1.QueueService/QueueCount`, {
         method: "POST",
         headers: { "content-type": "application/json", authorization },
@@ -94,16 +99,27 @@ describe("keys stay secret", () => {
     expect(logs).toContain('"rpc"');
     for (const needle of NEEDLES) {
       expect(logs.includes(needle), `logs contain ${needle}`).toBe(false);
-      expect(seen.filter((s) => s.includes(needle)), `responses contain ${needle}`).toEqual([]);
+      expect(
+        seen.filter((s) => s.includes(needle)),
+        `responses contain ${needle}`,
+      ).toEqual([]);
     }
   });
 
   it("config errors name the variable and entry, never the key", () => {
     const dir = mkdtempSync(join(tmpdir(), "jetq-auth-"));
     const broken = join(dir, "broken.json");
-    writeFileSync(broken, `{"keys": [{"key": "${KEYS.full}", "tenant": "a", "role": "boss"}, {"key": "${KEYS.reader}"}], `);
+    writeFileSync(
+      broken,
+      `{"keys": [{"key": "${KEYS.full}", "tenant": "a", "role": "boss"}, {"key": "${KEYS.reader}"}], `,
+    );
     const invalid = join(dir, "invalid.json");
-    writeFileSync(invalid, JSON.stringify({ keys: [{ key: KEYS.full, tenant: "a", role: "boss", extra: KEYS.reader }, { key: KEYS.limited }] }));
+    writeFileSync(
+      invalid,
+      JSON.stringify({
+        keys: [{ key: KEYS.full, tenant: "a", role: "boss", extra: KEYS.reader }, { key: KEYS.limited }],
+      }),
+    );
     for (const env of [
       { JETQ_API_KEYS: `${KEYS.full}` },
       { JETQ_API_KEYS: `${KEYS.full}=a,${KEYS.full}=b` },
@@ -172,8 +188,21 @@ describe("startup auth line", () => {
     const { logAuth } = await import("../../src/startup.js");
     const base = parseConfig({});
     const strong = captureLogger();
-    logAuth({ ...base, apiKeys: [{ key: KEYS.full, tenant: "a" }, { key: "short-secret", tenant: "b", name: "legacy" }] }, strong.logger);
-    const lines = strong.text().trim().split("\n").map((l) => JSON.parse(l) as { level: number; msg: string; keys?: unknown });
+    logAuth(
+      {
+        ...base,
+        apiKeys: [
+          { key: KEYS.full, tenant: "a" },
+          { key: "short-secret", tenant: "b", name: "legacy" },
+        ],
+      },
+      strong.logger,
+    );
+    const lines = strong
+      .text()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { level: number; msg: string; keys?: unknown });
     expect(lines[0]!.msg).toMatch(/^auth: 2 API key\(s\) for 2 tenant\(s\)/);
     expect(lines[1]).toMatchObject({ level: 40, keys: ["legacy"] });
     expect(lines[1]!.msg).toMatch(/1 API key\(s\) shorter than 24 characters/);
@@ -219,7 +248,11 @@ describe("secrets of the http queue, per tenant", () => {
       clients.push(c);
       return c;
     };
-    const openai = value({ url: "https://api.example.com/v1/chat", headers: { Authorization: "Bearer $CLIENT_SECRET" }, clientSecretName: "openai" });
+    const openai = value({
+      url: "https://api.example.com/v1/chat",
+      headers: { Authorization: "Bearer $CLIENT_SECRET" },
+      clientSecretName: "openai",
+    });
     const billing = value({ url: "https://api.example.com/v1/bill", headers: { "x-key": "$BILLING" } });
     const plain = value({ url: "https://api.example.com/v1/chat", method: "POST", data: "costs $USD 5" });
 
@@ -233,10 +266,12 @@ describe("secrets of the http queue, per tenant", () => {
       [tenants.ops, openai, 'secret OPENAI: tenant "ops" is not granted it (JETQ_TENANT_SECRETS)'],
     ];
     for (const [key, input, message] of refusals) {
-      const err = await open(key).submit({ queue: "http", input }).then(
-        () => undefined,
-        (e: unknown) => ConnectError.from(e),
-      );
+      const err = await open(key)
+        .submit({ queue: "http", input })
+        .then(
+          () => undefined,
+          (e: unknown) => ConnectError.from(e),
+        );
       expect(err && Code[err.code]).toBe("PermissionDenied");
       expect(err!.rawMessage).toBe(message);
     }

@@ -22,57 +22,60 @@ const H2 = KEYED_PROTOCOLS.filter((p) => p.name === "connect+proto h2c" || p.nam
 
 describe("with keys", () => {
   const ctx = useAuthJetq({
-    apiKeys: [
-      ...H2.map((p) => ({ key: keyA(p), tenant: "acme" })),
-      { key: KEY_B, tenant: "acme" },
-    ],
+    apiKeys: [...H2.map((p) => ({ key: keyA(p), tenant: "acme" })), { key: KEY_B, tenant: "acme" }],
     streamCaps: { perKey: PER_KEY, perConnection: 100 },
   });
   const open = useStreams();
 
-  it.each(H2)("$name: a key over its cap (across connections) is RESOURCE_EXHAUSTED; another key is not; a closed stream frees its place", async (protocol) => {
-    const { queue, job } = await queuedJob(ctx.jetq);
-    const watch = (c: ProtocolClient) => open.watch(c, job);
-    // Each stream of key A on a connection of its own: the cap is the key's.
-    const streams = Array.from({ length: PER_KEY }, () => watch(open.client(protocol, ctx.jetq.url, keyA(protocol))));
-    await Promise.all(streams.map((s) => s.atLeast(1)));
-    const over = open.client(protocol, ctx.jetq.url, keyA(protocol));
-    const err = await expectCode(drainFirst(over.streamStatus({ id: job })), Code.ResourceExhausted);
-    expect(err.rawMessage).toBe(
-      `too many open streams: this API key has ${PER_KEY} streams open, its limit (JETQ_MAX_STREAMS_PER_KEY); close some before opening more`,
-    );
-    // SubmitAndStream counts too, and a refused one enqueues nothing.
-    await expectCode(drainFirst(over.submitAndStream({ queue, input: value(1) })), Code.ResourceExhausted);
-    expect((await over.queueCount({ queue })).inQueue).toBe(1);
-    // Another key has its own count.
-    await watch(open.client(protocol, ctx.jetq.url, KEY_B)).atLeast(1);
-    // Unary calls are not streams.
-    expect((await over.getStatus({ id: job })).id).toBe(job);
+  it.each(H2)(
+    "$name: a key over its cap (across connections) is RESOURCE_EXHAUSTED; another key is not; a closed stream frees its place",
+    async (protocol) => {
+      const { queue, job } = await queuedJob(ctx.jetq);
+      const watch = (c: ProtocolClient) => open.watch(c, job);
+      // Each stream of key A on a connection of its own: the cap is the key's.
+      const streams = Array.from({ length: PER_KEY }, () => watch(open.client(protocol, ctx.jetq.url, keyA(protocol))));
+      await Promise.all(streams.map((s) => s.atLeast(1)));
+      const over = open.client(protocol, ctx.jetq.url, keyA(protocol));
+      const err = await expectCode(drainFirst(over.streamStatus({ id: job })), Code.ResourceExhausted);
+      expect(err.rawMessage).toBe(
+        `too many open streams: this API key has ${PER_KEY} streams open, its limit (JETQ_MAX_STREAMS_PER_KEY); close some before opening more`,
+      );
+      // SubmitAndStream counts too, and a refused one enqueues nothing.
+      await expectCode(drainFirst(over.submitAndStream({ queue, input: value(1) })), Code.ResourceExhausted);
+      expect((await over.queueCount({ queue })).inQueue).toBe(1);
+      // Another key has its own count.
+      await watch(open.client(protocol, ctx.jetq.url, KEY_B)).atLeast(1);
+      // Unary calls are not streams.
+      expect((await over.getStatus({ id: job })).id).toBe(job);
 
-    streams[0]!.abort();
-    await expect(streams[0]!.done).rejects.toThrow();
-    const again = await waitForStream(() => watch(open.client(protocol, ctx.jetq.url, keyA(protocol))));
-    expect(again.messages[0]!.id).toBe(job);
-  });
+      streams[0]!.abort();
+      await expect(streams[0]!.done).rejects.toThrow();
+      const again = await waitForStream(() => watch(open.client(protocol, ctx.jetq.url, keyA(protocol))));
+      expect(again.messages[0]!.id).toBe(job);
+    },
+  );
 });
 
 describe("without keys", () => {
   const ctx = useAuthJetq({ streamCaps: { perKey: 1, perConnection: PER_CONNECTION } });
   const open = useStreams();
 
-  it.each(H2)("$name: one connection over its cap is RESOURCE_EXHAUSTED; another connection is not", async (protocol) => {
-    const { job } = await queuedJob(ctx.jetq);
-    const shared = open.client(protocol, ctx.jetq.url);
-    const streams = Array.from({ length: PER_CONNECTION }, () => open.watch(shared, job));
-    await Promise.all(streams.map((s) => s.atLeast(1)));
-    const err = await expectCode(drainFirst(shared.streamStatus({ id: job })), Code.ResourceExhausted);
-    expect(err.rawMessage).toBe(
-      `too many open streams: this connection has ${PER_CONNECTION} streams open, its limit (JETQ_MAX_STREAMS_PER_CONNECTION); close some before opening more`,
-    );
-    await open.watch(open.client(protocol, ctx.jetq.url), job).atLeast(1);
-    streams[1]!.abort();
-    await waitForStream(() => open.watch(shared, job));
-  });
+  it.each(H2)(
+    "$name: one connection over its cap is RESOURCE_EXHAUSTED; another connection is not",
+    async (protocol) => {
+      const { job } = await queuedJob(ctx.jetq);
+      const shared = open.client(protocol, ctx.jetq.url);
+      const streams = Array.from({ length: PER_CONNECTION }, () => open.watch(shared, job));
+      await Promise.all(streams.map((s) => s.atLeast(1)));
+      const err = await expectCode(drainFirst(shared.streamStatus({ id: job })), Code.ResourceExhausted);
+      expect(err.rawMessage).toBe(
+        `too many open streams: this connection has ${PER_CONNECTION} streams open, its limit (JETQ_MAX_STREAMS_PER_CONNECTION); close some before opening more`,
+      );
+      await open.watch(open.client(protocol, ctx.jetq.url), job).atLeast(1);
+      streams[1]!.abort();
+      await waitForStream(() => open.watch(shared, job));
+    },
+  );
 });
 
 /** Clients and streams of a test, closed after it. */
@@ -97,7 +100,12 @@ function useStreams() {
   };
 }
 
-async function queuedJob(jetq: { engine: { declareQueue(q: string): Promise<void>; submit(i: { queue: string; input: number; tenant: string }): Promise<{ id: string }> } }) {
+async function queuedJob(jetq: {
+  engine: {
+    declareQueue(q: string): Promise<void>;
+    submit(i: { queue: string; input: number; tenant: string }): Promise<{ id: string }>;
+  };
+}) {
   const queue = uniqueQueue("caps");
   await jetq.engine.declareQueue(queue);
   const { id } = await jetq.engine.submit({ queue, input: 1, tenant: "acme" });

@@ -98,7 +98,10 @@ describe("open endpoints and raw requests", () => {
     const none = await post({});
     expect(none.status).toBe(401);
     expect(none.headers.get("www-authenticate")).toMatch(/^Bearer/);
-    expect(await none.json()).toMatchObject({ code: "unauthenticated", message: "missing Authorization: Bearer <key>" });
+    expect(await none.json()).toMatchObject({
+      code: "unauthenticated",
+      message: "missing Authorization: Bearer <key>",
+    });
 
     const basic = await post({ authorization: `Basic ${KEY}` });
     const body = await basic.text();

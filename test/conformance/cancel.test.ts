@@ -129,7 +129,8 @@ forEachEngine("cancel", (env) => {
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) ids.push((await env.api.submit({ queue: q, input: i })).id);
     const leases = [];
-    for (let round = 0; leases.length < 20 && round < 20; round++) leases.push(...(await env.worker.fetch(q, { max: 20 - leases.length, expiresMs: 2_000 })));
+    for (let round = 0; leases.length < 20 && round < 20; round++)
+      leases.push(...(await env.worker.fetch(q, { max: 20 - leases.length, expiresMs: 2_000 })));
     expect(leases.map((l) => l.id).sort()).toEqual([...ids].sort());
     const outcomes = await Promise.all(ids.map((id) => env.api.cancel(id)));
     expect(outcomes.every((o) => o.job.state === "CANCELLED")).toBe(true);
@@ -245,7 +246,9 @@ forEachEngine("cancel", (env) => {
       const d = deliveries[0];
       if (final.state === "CANCELLED") {
         expect(cancel.removed, `${id}: CANCELLED but the cancel was not told so`).toBe(true);
-        expect(d === undefined || !d.begun || d.settled === false, `${id}: CANCELLED but its lease completed`).toBe(true);
+        expect(d === undefined || !d.begun || d.settled === false, `${id}: CANCELLED but its lease completed`).toBe(
+          true,
+        );
       } else {
         expect(final.state).toBe("COMPLETED");
         expect(cancel.removed, `${id}: COMPLETED but the cancel said removed`).toBe(false);

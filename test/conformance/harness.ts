@@ -21,13 +21,7 @@ import {
   type EngineKind,
   type EngineOptions,
 } from "../helpers/engines.js";
-import type {
-  Engine,
-  JobLease,
-  JobStatus,
-  QueueConfig,
-  WatchOptions,
-} from "../../src/engine/types.js";
+import type { Engine, JobLease, JobStatus, QueueConfig, WatchOptions } from "../../src/engine/types.js";
 import { EngineError, type EngineErrorCode } from "../../src/engine/errors.js";
 
 export { EngineError, uniqueQueue, type EngineOptions };
@@ -37,7 +31,9 @@ export { EngineError, uniqueQueue, type EngineOptions };
  * runs every engine, which is what CI does.
  */
 function selectedEngines(): EngineKind[] {
-  const only = process.env.JETQ_ENGINES?.split(",").map((s) => s.trim()).filter(Boolean);
+  const only = process.env.JETQ_ENGINES?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!only || only.length === 0) return ENGINES;
   return ENGINES.filter((e) => only.includes(e.name));
 }
@@ -119,10 +115,7 @@ export interface WaitOptions {
 }
 
 /** Polls `predicate` until it returns a truthy value (returned) or the timeout passes. */
-export async function waitFor<T>(
-  predicate: () => T | Promise<T>,
-  options: WaitOptions = {},
-): Promise<NonNullable<T>> {
+export async function waitFor<T>(predicate: () => T | Promise<T>, options: WaitOptions = {}): Promise<NonNullable<T>> {
   const timeoutMs = options.timeoutMs ?? 5_000;
   const intervalMs = options.intervalMs ?? 20;
   const deadline = Date.now() + timeoutMs;
@@ -137,8 +130,7 @@ export async function waitFor<T>(
       lastError = err;
     }
     if (Date.now() >= deadline) {
-      const detail =
-        lastError !== undefined ? `last error: ${String(lastError)}` : `last value: ${show(last)}`;
+      const detail = lastError !== undefined ? `last error: ${String(lastError)}` : `last value: ${show(last)}`;
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what ?? "condition"}; ${detail}`);
     }
     await delay(intervalMs);
@@ -166,12 +158,8 @@ export async function waitForStatus(
   }
 }
 
-export const waitForState = (
-  engine: Engine,
-  id: string,
-  state: JobStatus["state"],
-  options: WaitOptions = {},
-) => waitForStatus(engine, id, (s) => s.state === state, { what: `${id} to be ${state}`, ...options });
+export const waitForState = (engine: Engine, id: string, state: JobStatus["state"], options: WaitOptions = {}) =>
+  waitForStatus(engine, id, (s) => s.state === state, { what: `${id} to be ${state}`, ...options });
 
 /** A pause that is part of the scenario (e.g. letting a lease age), not synchronisation. */
 export function delay(ms: number): Promise<void> {
@@ -214,11 +202,7 @@ export async function expectEngineError(
 // ---------------------------------------------------------------- fetching
 
 /** Fetches until one lease arrives (fails after timeoutMs). */
-export async function fetchOne(
-  engine: Engine,
-  queue: string,
-  options: { timeoutMs?: number } = {},
-): Promise<JobLease> {
+export async function fetchOne(engine: Engine, queue: string, options: { timeoutMs?: number } = {}): Promise<JobLease> {
   const timeoutMs = options.timeoutMs ?? 5_000;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -410,7 +394,10 @@ export function recordStatuses(open: () => AsyncIterable<JobStatus>, label: stri
     ended,
     isEnded: () => done,
     waitItems: async (n, timeoutMs = 5_000) => {
-      await waitFor(() => items.length >= n || done, { timeoutMs, what: `${n} watch items of ${id} (have ${items.length})` });
+      await waitFor(() => items.length >= n || done, {
+        timeoutMs,
+        what: `${n} watch items of ${id} (have ${items.length})`,
+      });
       if (items.length < n) {
         const r = await ended;
         throw new Error(`watch of ${id} ended after ${items.length} items (${show(items)}), error: ${String(r.error)}`);

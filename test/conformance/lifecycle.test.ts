@@ -104,12 +104,10 @@ forEachEngine("lifecycle", (env) => {
     lease.log("info", "done");
     expect(await lease.complete(null)).toBe(true);
     // the lines stay readable after the job finished
-    const done = await waitForStatus(
-      env.api,
-      id,
-      (s) => s.state === "COMPLETED" && (s.logs?.length ?? 0) >= 5,
-      { includeLogs: true, what: "COMPLETED with 5 log lines" },
-    );
+    const done = await waitForStatus(env.api, id, (s) => s.state === "COMPLETED" && (s.logs?.length ?? 0) >= 5, {
+      includeLogs: true,
+      what: "COMPLETED with 5 log lines",
+    });
     expect(done.logs!.map((l) => [l.level, l.message])).toEqual([...expected, ["info", "done"]]);
     expect((await env.api.getStatus(id)).logs ?? []).toEqual([]);
   });
@@ -153,11 +151,19 @@ forEachEngine("lifecycle", (env) => {
 
   test("a job's full life through getStatus: every field where it belongs", async () => {
     const q = await env.queue({ maxAttempts: 2, backoffBaseMs: 50, backoffMaxMs: 50 });
-    const submitted = await env.api.submit({ queue: q, input: { x: 1 }, options: { maxAttempts: 2, timeoutMs: 60_000 } });
+    const submitted = await env.api.submit({
+      queue: q,
+      input: { x: 1 },
+      options: { maxAttempts: 2, timeoutMs: 60_000 },
+    });
     const lease = await fetchOne(env.worker, q);
     expect(lease.options).toMatchObject({ maxAttempts: 2, timeoutMs: 60_000 });
     expect(await lease.begin()).toBe(true);
-    const running = await waitForStatus(env.api, submitted.id, (s) => s.state === "RUNNING" && s.startedAt !== undefined);
+    const running = await waitForStatus(
+      env.api,
+      submitted.id,
+      (s) => s.state === "RUNNING" && s.startedAt !== undefined,
+    );
     expect(running).toMatchObject({ id: submitted.id, queue: q, attempt: 1, createdAt: submitted.createdAt });
     expect(running.error).toBeUndefined();
     expect(await lease.complete({ y: 2 })).toBe(true);

@@ -44,8 +44,12 @@ forEachEngineWith("log bounds", { logBounds: BOUNDS, progressIntervalMs: PROGRES
     expect(handlerLines(logs).map((l) => l.message)).toEqual(Array.from({ length: 50 }, (_, i) => `line ${i}`));
     const notices = jetqLines(logs);
     expect(notices.map((l) => l.level)).toEqual(["warn", "warn"]);
-    expect(notices[0]!.message).toMatch(/^log limit reached: .*50 lines or 4 KiB per attempt \(logBounds\.maxLines, logBounds\.maxBytes\)/);
-    expect(notices[1]!.message).toMatch(/^99950 log lines \(\d+ characters\) of this attempt were dropped: over 50 lines/);
+    expect(notices[0]!.message).toMatch(
+      /^log limit reached: .*50 lines or 4 KiB per attempt \(logBounds\.maxLines, logBounds\.maxBytes\)/,
+    );
+    expect(notices[1]!.message).toMatch(
+      /^99950 log lines \(\d+ characters\) of this attempt were dropped: over 50 lines/,
+    );
     expect(logs.at(-1)).toEqual(notices[1]);
 
     // A watch with logs ends with the same lines the job kept.
@@ -112,7 +116,10 @@ forEachEngineWith("log bounds", { logBounds: BOUNDS, progressIntervalMs: PROGRES
     for (let i = 1; i <= 10_000; i++) lease.progress(i / 20_000);
     // Read at once: the newest value, whatever the events.
     await waitFor(async () => (await env.api.getStatus(id)).progress === 0.5, { what: "progress 0.5 readable" });
-    await waitFor(() => watch.items.at(-1)!.progress === 0.5, { timeoutMs: 5_000, what: "the trailing progress event" });
+    await waitFor(() => watch.items.at(-1)!.progress === 0.5, {
+      timeoutMs: 5_000,
+      what: "the trailing progress event",
+    });
     const reports = watch.items.filter((s) => s.state === "RUNNING" && s.progress > 0);
     // A burst at once, then the coalesced rest in one trailing event (a few more only under heavy load).
     expect(reports.length).toBeGreaterThanOrEqual(2);

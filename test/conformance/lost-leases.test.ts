@@ -99,7 +99,13 @@ forEachEngine("lost leases", (env) => {
   });
 
   test("a lost lease between handler failures is counted apart from them", async () => {
-    const q = await env.queue({ ackWaitMs: 1_000, maxAttempts: 2, maxLostLeases: 1, backoffBaseMs: 50, backoffMaxMs: 50 });
+    const q = await env.queue({
+      ackWaitMs: 1_000,
+      maxAttempts: 2,
+      maxLostLeases: 1,
+      backoffBaseMs: 50,
+      backoffMaxMs: 50,
+    });
     const { id } = await env.api.submit({ queue: q, input: "x" });
     const first = await loseLease(env.worker, q, 1);
     expect(await first.fail({ code: "BOOM", message: "handler failure" })).toBe(true);

@@ -76,9 +76,12 @@ forEachEngine("positions", (env) => {
     const worker = startWorker(env.worker, q, (lease) => lease.input, { concurrency: 1 });
     try {
       for (const id of kept) await waitForState(env.api, id, "COMPLETED");
-      await waitFor(() => worker.deliveries.length >= kept.length && worker.deliveries.every((d) => d.settled !== undefined), {
-        what: "every delivery settled",
-      });
+      await waitFor(
+        () => worker.deliveries.length >= kept.length && worker.deliveries.every((d) => d.settled !== undefined),
+        {
+          what: "every delivery settled",
+        },
+      );
     } finally {
       await worker.stop();
     }

@@ -4,20 +4,13 @@
  */
 import { expect, test } from "vitest";
 import type { JsonValue } from "@bufbuild/protobuf";
-import {
-  expectEngineError,
-  fetchOne,
-  forEachEngine,
-  startWorker,
-  waitForState,
-  waitForStatus,
-} from "./harness.js";
+import { expectEngineError, fetchOne, forEachEngine, startWorker, waitForState, waitForStatus } from "./harness.js";
 
 const VALUES: Array<[string, JsonValue]> = [
   ["a nested object", { a: 1, b: { c: [true, false, null], d: "x" }, e: [], f: {} }],
   ["an array of mixed values", [1, "two", null, { three: 3 }, [4, [5]], false]],
   ["null", null],
-  ["a unicode string", "héllo wörld — 日本語 🚀 \u0000 \n\t\"quoted\""],
+  ["a unicode string", 'héllo wörld — 日本語 🚀 \u0000 \n\t"quoted"'],
   ["an empty string", ""],
   ["zero", 0],
   ["a negative float", -1234.5678],
@@ -28,7 +21,7 @@ const VALUES: Array<[string, JsonValue]> = [
   ["false", false],
   ["an empty object", {}],
   ["an empty array", []],
-  ["an object with unicode keys and null values", { "ключ": null, "🔑": "v", "": 0 }],
+  ["an object with unicode keys and null values", { ключ: null, "🔑": "v", "": 0 }],
 ];
 
 forEachEngine("results", (env) => {

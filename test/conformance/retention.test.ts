@@ -7,14 +7,7 @@
  * on its own timer: the waits below are bounded, not exact.
  */
 import { expect, test } from "vitest";
-import {
-  EngineError,
-  expectEngineError,
-  fetchOne,
-  forEachEngineWith,
-  waitFor,
-  waitForState,
-} from "./harness.js";
+import { EngineError, expectEngineError, fetchOne, forEachEngineWith, waitFor, waitForState } from "./harness.js";
 
 const RETENTION_MS = 1_000;
 /** Longest a removal may take after the retention ran out (nats-server's expiry timer). */

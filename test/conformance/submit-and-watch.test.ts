@@ -8,14 +8,7 @@
  */
 import { expect, test } from "vitest";
 import type { JobLease, JobStatus } from "../../src/engine/types.js";
-import {
-  expectEngineError,
-  fetchOne,
-  forEachEngine,
-  recordStatuses,
-  summary,
-  waitForCount,
-} from "./harness.js";
+import { expectEngineError, fetchOne, forEachEngine, recordStatuses, summary, waitForCount } from "./harness.js";
 
 /** States in order with repeats folded: ["QUEUED", "RUNNING", "COMPLETED"]. */
 const phases = (items: JobStatus[]) => items.map((s) => s.state).filter((s, i, all) => s !== all[i - 1]);
@@ -73,7 +66,10 @@ forEachEngine("submitAndWatch", (env) => {
 
   test("with includeLogs the lines arrive on the stream; without it, none", async () => {
     const q = await env.queue();
-    const withLogs = recordStatuses(() => env.api.submitAndWatch({ queue: q, input: 1 }, { includeLogs: true }), "with logs");
+    const withLogs = recordStatuses(
+      () => env.api.submitAndWatch({ queue: q, input: 1 }, { includeLogs: true }),
+      "with logs",
+    );
     const without = recordStatuses(() => env.api.submitAndWatch({ queue: q, input: 2 }), "without logs");
     await withLogs.waitItems(1);
     await without.waitItems(1);
@@ -95,12 +91,21 @@ forEachEngine("submitAndWatch", (env) => {
 
   test("a bad or unknown queue fails at the first next() with submit's error, and nothing is enqueued", async () => {
     const q = await env.queue();
-    await expectEngineError(async () => {
-      for await (const _ of env.api.submitAndWatch({ queue: "Bad.Queue", input: 1 })) throw new Error("got a status");
-    }, "invalid_argument", /queue/);
-    await expectEngineError(async () => {
-      for await (const _ of env.api.submitAndWatch({ queue: `${q}-nobody`, input: 1 })) throw new Error("got a status");
-    }, "not_found", new RegExp(`${q}-nobody`));
+    await expectEngineError(
+      async () => {
+        for await (const _ of env.api.submitAndWatch({ queue: "Bad.Queue", input: 1 })) throw new Error("got a status");
+      },
+      "invalid_argument",
+      /queue/,
+    );
+    await expectEngineError(
+      async () => {
+        for await (const _ of env.api.submitAndWatch({ queue: `${q}-nobody`, input: 1 }))
+          throw new Error("got a status");
+      },
+      "not_found",
+      new RegExp(`${q}-nobody`),
+    );
     await waitForCount(env.api, q, { inQueue: 0, running: 0 });
   });
 
@@ -137,7 +142,10 @@ forEachEngine("submitAndWatch", (env) => {
     expect(c.items.at(-1)!.error?.code).toBe("CANCELLED");
 
     const abort = new AbortController();
-    const left = recordStatuses(() => env.api.submitAndWatch({ queue: q, input: 2 }, { signal: abort.signal }), "aborted");
+    const left = recordStatuses(
+      () => env.api.submitAndWatch({ queue: q, input: 2 }, { signal: abort.signal }),
+      "aborted",
+    );
     const [waiting] = await left.waitItems(1);
     abort.abort();
     const l = await left.waitEnd();

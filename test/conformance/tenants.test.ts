@@ -66,7 +66,7 @@ forEachEngine("tenants", (env) => {
     expect(w.items.map((s) => s.state)).toEqual(["COMPLETED"]);
 
     const queued = await env.api.submit({ queue: q, input: "mine too", tenant: "owner" });
-    expect((await env.api.cancel(queued.id, { tenant: "intruder" }).catch(() => undefined))).toBeUndefined();
+    expect(await env.api.cancel(queued.id, { tenant: "intruder" }).catch(() => undefined)).toBeUndefined();
     expect((await env.api.getStatus(queued.id)).state).toBe("QUEUED");
     const c = await env.api.cancel(queued.id, o);
     expect(c.removed).toBe(true);

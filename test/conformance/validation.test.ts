@@ -7,7 +7,22 @@ import { formatJobId, newToken, parseJobId } from "../../src/engine/job-id.js";
 import type { Engine } from "../../src/engine/types.js";
 import { expectEngineError, forEachEngine, recordWatch, uniqueQueue, waitForCount } from "./harness.js";
 
-const BAD_QUEUE_NAMES = ["a.b", "*", ">", "", "a".repeat(65), "Upper", " x", "x ", "-lead", "_lead", "a/b", "a b", "jobs.>", "ä"];
+const BAD_QUEUE_NAMES = [
+  "a.b",
+  "*",
+  ">",
+  "",
+  "a".repeat(65),
+  "Upper",
+  " x",
+  "x ",
+  "-lead",
+  "_lead",
+  "a/b",
+  "a b",
+  "jobs.>",
+  "ä",
+];
 
 type IdCall = (engine: Engine, id: string) => Promise<unknown>;
 const ID_CALLS: Array<[string, IdCall]> = [
@@ -85,24 +100,27 @@ forEachEngine("validation", (env) => {
     }
   });
 
-  test.each(ID_CALLS)("%s of a well-formed unknown id, or a known id with its token altered, is NOT_FOUND", async (_name, call) => {
-    const q = await env.queue();
-    const { id } = await env.api.submit({ queue: q, input: 1 });
-    const parts = parseJobId(id);
-    let altered = newToken();
-    while (altered === parts.token) altered = newToken();
-    const unknowns = [
-      formatJobId({ ...parts, token: altered }),
-      formatJobId({ ...parts, seq: parts.seq + 1_000 }),
-    ];
-    for (const unknown of unknowns) {
-      const err = await expectEngineError(call(env.api, unknown), "not_found");
-      expect(err.message).toContain(unknown);
-    }
-    // a job id of a queue that does not exist
-    await expectEngineError(call(env.api, formatJobId({ queue: uniqueQueue("gone"), seq: 1, token: newToken() })), "not_found");
-    // the real job is untouched by all that
-    expect((await env.api.getStatus(id)).state).toBe("QUEUED");
-    await waitForCount(env.api, q, { inQueue: 1, running: 0 });
-  });
+  test.each(ID_CALLS)(
+    "%s of a well-formed unknown id, or a known id with its token altered, is NOT_FOUND",
+    async (_name, call) => {
+      const q = await env.queue();
+      const { id } = await env.api.submit({ queue: q, input: 1 });
+      const parts = parseJobId(id);
+      let altered = newToken();
+      while (altered === parts.token) altered = newToken();
+      const unknowns = [formatJobId({ ...parts, token: altered }), formatJobId({ ...parts, seq: parts.seq + 1_000 })];
+      for (const unknown of unknowns) {
+        const err = await expectEngineError(call(env.api, unknown), "not_found");
+        expect(err.message).toContain(unknown);
+      }
+      // a job id of a queue that does not exist
+      await expectEngineError(
+        call(env.api, formatJobId({ queue: uniqueQueue("gone"), seq: 1, token: newToken() })),
+        "not_found",
+      );
+      // the real job is untouched by all that
+      expect((await env.api.getStatus(id)).state).toBe("QUEUED");
+      await waitForCount(env.api, q, { inQueue: 1, running: 0 });
+    },
+  );
 });

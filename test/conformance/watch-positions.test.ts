@@ -61,7 +61,9 @@ forEachEngineWith(
         const q = await env.queue();
         const jobs: JobStatus[] = [];
         for (let i = 0; i < JOBS; i += 50) {
-          jobs.push(...(await Promise.all(Array.from({ length: 50 }, (_, k) => env.api.submit({ queue: q, input: i + k })))));
+          jobs.push(
+            ...(await Promise.all(Array.from({ length: 50 }, (_, k) => env.api.submit({ queue: q, input: i + k })))),
+          );
         }
         jobs.sort((a, b) => a.queuePosition! - b.queuePosition!);
         expect(jobs.map((j) => j.queuePosition)).toEqual(jobs.map((_, i) => i));
@@ -86,13 +88,16 @@ forEachEngineWith(
           const lastWatch = watches[JOBS - 1]!;
           const cancelAt = Date.now();
           expect((await env.api.cancel(lastJob.id)).removed).toBe(true);
-          await waitFor(() => lastWatch.last?.state === "CANCELLED", { timeoutMs: 3_000, what: "CANCELLED on its watch" });
+          await waitFor(() => lastWatch.last?.state === "CANCELLED", {
+            timeoutMs: 3_000,
+            what: "CANCELLED on its watch",
+          });
           const stateDelay = lastWatch.arrivals[lastWatch.arrivals.length - 1]!.at - cancelAt;
-          const exactWhenCancelled = watches
-            .slice(HEAD, JOBS - 1)
-            .filter((w, i) => w.last?.queuePosition === i).length;
+          const exactWhenCancelled = watches.slice(HEAD, JOBS - 1).filter((w, i) => w.last?.queuePosition === i).length;
           // The budget needs (JOBS − HEAD) / PER_SECOND ≈ 5 s for all of them.
-          expect(exactWhenCancelled, "position updates still waiting when CANCELLED arrived").toBeLessThan((JOBS - HEAD) / 2);
+          expect(exactWhenCancelled, "position updates still waiting when CANCELLED arrived").toBeLessThan(
+            (JOBS - HEAD) / 2,
+          );
           expect(stateDelay, "CANCELLED after the Cancel call returned (ms)").toBeLessThan(1_000);
 
           // Every watch still reaches its exact position.
@@ -126,7 +131,9 @@ forEachEngineWith(
           // deliveries bunched by a busy event loop and still fails unpaced
           // updates (270 in the first second).
           const worst = Math.max(...perSecond.values());
-          expect(worst, `position messages per second: ${show([...perSecond])}`).toBeLessThanOrEqual(2 * (PER_SECOND + (PER_SECOND * TICK_MS) / 1_000));
+          expect(worst, `position messages per second: ${show([...perSecond])}`).toBeLessThanOrEqual(
+            2 * (PER_SECOND + (PER_SECOND * TICK_MS) / 1_000),
+          );
           expect(moves.length).toBeGreaterThanOrEqual(JOBS - HEAD - 1);
         } finally {
           abort.abort();

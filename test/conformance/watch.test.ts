@@ -110,7 +110,11 @@ forEachEngine("watch", (env) => {
     for (const items of [a.items, b.items]) {
       expect(items.some((s) => s.state === "RUNNING" && s.progress === 0.5)).toBe(true);
       checkTerminal(items, "COMPLETED");
-      expect(items.map((s) => s.state).filter((s, i, all) => s !== all[i - 1])).toEqual(["QUEUED", "RUNNING", "COMPLETED"]);
+      expect(items.map((s) => s.state).filter((s, i, all) => s !== all[i - 1])).toEqual([
+        "QUEUED",
+        "RUNNING",
+        "COMPLETED",
+      ]);
     }
   });
 

@@ -58,7 +58,9 @@ test("kill -9 of the API under 8 submitting clients: every acknowledged job comp
   // A client retries the Submits whose answer it never got, with the same
   // idempotency key: each names the job that already exists, if it does.
   const retried = await Promise.all(
-    report.unknown.map(async (key) => (await client.submit({ queue, input: value({ sleep_ms: 20 }), idempotencyKey: key })).id),
+    report.unknown.map(
+      async (key) => (await client.submit({ queue, input: value({ sleep_ms: 20 }), idempotencyKey: key })).id,
+    ),
   );
   const jobs = [...report.acked, ...retried];
   expect(new Set(jobs).size).toBe(jobs.length);

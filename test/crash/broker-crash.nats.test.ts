@@ -62,7 +62,8 @@ test("kill -9 of nats-server under load, restart on the same store: UNAVAILABLE 
       (e: unknown) => ConnectError.from(e),
     );
     const ms = performance.now() - t0;
-    if (err?.code !== Code.Unavailable || ms > 1_000) throw new Error(`probe: ${err ? Code[err.code] : "OK"} after ${ms} ms`);
+    if (err?.code !== Code.Unavailable || ms > 1_000)
+      throw new Error(`probe: ${err ? Code[err.code] : "OK"} after ${ms} ms`);
     return ms;
   }, GAP_MS - 500);
   // The rest of the outage: a deliberate gap, not a wait for an event.
@@ -76,7 +77,8 @@ test("kill -9 of nats-server under load, restart on the same store: UNAVAILABLE 
   const recoveredAfterMs = Math.round(Math.min(...load.report.okTimes.filter((t) => t > restartedAt)) - restartedAt);
   const ackedAtRecovery = acked();
   await eventually(async () => {
-    if (acked() < ackedAtRecovery + 100) throw new Error(`only ${acked() - ackedAtRecovery} acknowledged since recovery`);
+    if (acked() < ackedAtRecovery + 100)
+      throw new Error(`only ${acked() - ackedAtRecovery} acknowledged since recovery`);
   }, 20_000);
   stop.abort();
   const report = await load.done;
@@ -90,8 +92,12 @@ test("kill -9 of nats-server under load, restart on the same store: UNAVAILABLE 
   const runs = executions([worker]);
   // Which attempts of a job that did not complete had started tells a lost
   // delivery (none) from an outcome written too late (some).
-  const started = [...states].filter(([, s]) => s !== JobState.COMPLETED).map(([id]) => `${id} started ${JSON.stringify(runs.starts.get(id) ?? [])}`);
-  expect(countStates(states), `${await failures(api.client, states)}\n${started.join("\n")}`).toEqual({ COMPLETED: report.acked.length });
+  const started = [...states]
+    .filter(([, s]) => s !== JobState.COMPLETED)
+    .map(([id]) => `${id} started ${JSON.stringify(runs.starts.get(id) ?? [])}`);
+  expect(countStates(states), `${await failures(api.client, states)}\n${started.join("\n")}`).toEqual({
+    COMPLETED: report.acked.length,
+  });
   const twice = [...runs.starts.values()].filter((a) => a.length > 1).length;
   console.log(
     `[crash:broker] ${report.acked.length} acknowledged Submits (${ackedBeforeKill} before the kill, ${ackedInGap} during the ${GAP_MS} ms gap), all COMPLETED; ` +

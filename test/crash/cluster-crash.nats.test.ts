@@ -75,8 +75,8 @@ test("kill -9 of the stream leader of a 3-node cluster under load: bounded stall
   // Whom to kill: the leader of the queue's stream, as any node reports it.
   const stream = `JETQ_Q_${queue}`;
   const view = await jsz(cluster.servers[0]!.monitorUrl);
-  const streamLeader = view.account_details?.flatMap((a) => a.stream_detail ?? []).find((s) => s.name === stream)?.cluster
-    ?.leader;
+  const streamLeader = view.account_details?.flatMap((a) => a.stream_detail ?? []).find((s) => s.name === stream)
+    ?.cluster?.leader;
   const metaLeader = view.meta_cluster?.leader;
   expect(streamLeader).toMatch(/^jetq-node-\d$/);
   const victim = cluster.servers[Number(streamLeader!.slice("jetq-node-".length))]!;
@@ -98,7 +98,8 @@ test("kill -9 of the stream leader of a 3-node cluster under load: bounded stall
   const killedAt = performance.now();
   await victim.kill();
   await eventually(async () => {
-    if (acked() < ackedBeforeKill + 150) throw new Error(`only ${acked() - ackedBeforeKill} acknowledged since the kill`);
+    if (acked() < ackedBeforeKill + 150)
+      throw new Error(`only ${acked() - ackedBeforeKill} acknowledged since the kill`);
   }, 30_000);
   stop.abort();
   const report = await load.done;

@@ -93,7 +93,15 @@ export function generateLoad(options: {
   /** Give every Submit an idempotency key (prefix + counter), for safe retries. */
   keyPrefix?: string;
 }): { report: LoadReport; done: Promise<LoadReport> } {
-  const report: LoadReport = { acked: [], unknown: [], errors: new Map(), slowestErrorMs: 0, slowestOkMs: 0, okTimes: [], calls: 0 };
+  const report: LoadReport = {
+    acked: [],
+    unknown: [],
+    errors: new Map(),
+    slowestErrorMs: 0,
+    slowestOkMs: 0,
+    okTimes: [],
+    calls: 0,
+  };
   let n = 0;
   const loop = async () => {
     while (!options.stop.aborted && (options.limit === undefined || report.acked.length < options.limit)) {
@@ -156,8 +164,13 @@ export async function waitTerminal(
     if (Date.now() > deadline) {
       const sample = await client()
         .getStatus({ id: left[0]! }, { timeoutMs: 5_000 })
-        .then((j) => `${JobState[j.state]} attempt ${j.attempt}`, (e: unknown) => String(e));
-      throw new Error(`${left.length} of ${ids.length} jobs not terminal after ${timeoutMs} ms; first ${left[0]}: ${sample}`);
+        .then(
+          (j) => `${JobState[j.state]} attempt ${j.attempt}`,
+          (e: unknown) => String(e),
+        );
+      throw new Error(
+        `${left.length} of ${ids.length} jobs not terminal after ${timeoutMs} ms; first ${left[0]}: ${sample}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -10,7 +10,19 @@ import { expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const THIS_FILE = fileURLToPath(import.meta.url);
-const SCANNED = ["src", "test", "bench", "proto", "scripts", ".ci", "buf.yaml", "buf.gen.yaml", "README.md", "Dockerfile", "docker-compose.yml"];
+const SCANNED = [
+  "src",
+  "test",
+  "bench",
+  "proto",
+  "scripts",
+  ".ci",
+  "buf.yaml",
+  "buf.gen.yaml",
+  "README.md",
+  "Dockerfile",
+  "docker-compose.yml",
+];
 const TEXT = /\.(ts|proto|ya?ml|md|sh)$|^run$|^Dockerfile$/;
 
 function files(path: string): string[] {
@@ -37,7 +49,8 @@ it("every docs/ARCHITECTURE.md §n cited exists as a section", () => {
   const missing: string[] = [];
   for (const f of scanned) {
     for (const m of readFileSync(f, "utf8").matchAll(/ARCHITECTURE\.md §(\d+)(?:-(\d+))?/g)) {
-      for (const n of [m[1], m[2]]) if (n !== undefined && !sections.has(n)) missing.push(`${relative(ROOT, f)}: §${n}`);
+      for (const n of [m[1], m[2]])
+        if (n !== undefined && !sections.has(n)) missing.push(`${relative(ROOT, f)}: §${n}`);
     }
   }
   expect(missing).toEqual([]);

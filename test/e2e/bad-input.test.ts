@@ -130,16 +130,16 @@ for (const kind of ENGINES) {
       const web = await post(SUBMIT, "application/grpc-web+proto", garbage);
       expect(web.status).toBe(200);
       expect.soft(grpcWebStatus(web), "grpc-status of gRPC-Web").toBe(String(Code.InvalidArgument));
-      expect.soft(await grpcStatusOverH2c(ctx.jetq.url, SUBMIT, garbage), "grpc-status of gRPC").toBe(
-        String(Code.InvalidArgument),
-      );
+      expect
+        .soft(await grpcStatusOverH2c(ctx.jetq.url, SUBMIT, garbage), "grpc-status of gRPC")
+        .toBe(String(Code.InvalidArgument));
       // Flag bits gRPC does not define: connect-es still parses the frame (and called it INTERNAL).
       const oddFlags = Buffer.from(garbage);
       oddFlags[0] = 0x7e;
       for (const path of [SUBMIT, "/jetq.v1.QueueService/SubmitAndStream", "/jetq.v1.QueueService/StreamStatus"]) {
-        expect.soft(await grpcStatusOverH2c(ctx.jetq.url, path, oddFlags), `grpc-status of ${path}, flags 0x7e`).toBe(
-          String(Code.InvalidArgument),
-        );
+        expect
+          .soft(await grpcStatusOverH2c(ctx.jetq.url, path, oddFlags), `grpc-status of ${path}, flags 0x7e`)
+          .toBe(String(Code.InvalidArgument));
       }
     });
 

@@ -24,9 +24,13 @@ for (const kind of ENGINES) {
       const { worker } = ctx.jetq;
       const job = await client.submit({ queue: "echo", input: value({ sleep_ms: 60_000, marker: "cancel-running" }) });
       const streamed = collectStream((signal) => client.streamStatus({ id: job.id }, { signal }));
-      await pollUntil(() => client.getStatus({ id: job.id }), (j) => j.state === JobState.RUNNING, {
-        what: "job RUNNING",
-      });
+      await pollUntil(
+        () => client.getStatus({ id: job.id }),
+        (j) => j.state === JobState.RUNNING,
+        {
+          what: "job RUNNING",
+        },
+      );
       expect(worker.running).toBe(1);
 
       const out = await client.cancel({ id: job.id });
@@ -35,7 +39,11 @@ for (const kind of ENGINES) {
       expect(stateName(out.job!.state)).toBe("CANCELLED");
 
       // The handler was sleeping 60 s: it returns this soon only because its signal fired.
-      await pollUntil(() => worker.running, (n) => n === 0, { what: "handler stopped", timeoutMs: 5_000 });
+      await pollUntil(
+        () => worker.running,
+        (n) => n === 0,
+        { what: "handler stopped", timeoutMs: 5_000 },
+      );
       const messages = await streamed;
       expect(stateName(messages[messages.length - 1]!.state)).toBe("CANCELLED");
       expect(messages.filter((m) => m.state === JobState.COMPLETED)).toEqual([]);
@@ -47,9 +55,13 @@ for (const kind of ENGINES) {
       expect(stateName(result.state)).toBe("CANCELLED");
       expect(result.output).toBeUndefined();
       expect(result.error?.code).toBe("CANCELLED");
-      await pollUntil(() => client.queueCount({ queue: "echo" }), (c) => c.running === 0 && c.inQueue === 0, {
-        what: "echo idle after the cancel",
-      });
+      await pollUntil(
+        () => client.queueCount({ queue: "echo" }),
+        (c) => c.running === 0 && c.inQueue === 0,
+        {
+          what: "echo idle after the cancel",
+        },
+      );
     });
 
     it("a finished job: removed false with a message, state unchanged", async () => {
@@ -70,15 +82,27 @@ for (const kind of ENGINES) {
       const first = await client.submit({ queue, input: value({ n: 1 }) });
       const second = await client.submit({ queue, input: value({ n: 2 }) });
       expect(second.queuePosition).toBe(1);
-      await pollUntil(() => client.queueCount({ queue }), (c) => c.inQueue === 2, { what: "2 in queue" });
+      await pollUntil(
+        () => client.queueCount({ queue }),
+        (c) => c.inQueue === 2,
+        { what: "2 in queue" },
+      );
 
       const out = await client.cancel({ id: first.id });
       expect(out.removed).toBe(true);
       expect(stateName(out.job!.state)).toBe("CANCELLED");
-      await pollUntil(() => client.queueCount({ queue }), (c) => c.inQueue === 1, { what: "1 in queue after cancel" });
-      await pollUntil(() => client.getStatus({ id: second.id }), (j) => j.queuePosition === 0, {
-        what: "the second job moves up to position 0",
-      });
+      await pollUntil(
+        () => client.queueCount({ queue }),
+        (c) => c.inQueue === 1,
+        { what: "1 in queue after cancel" },
+      );
+      await pollUntil(
+        () => client.getStatus({ id: second.id }),
+        (j) => j.queuePosition === 0,
+        {
+          what: "the second job moves up to position 0",
+        },
+      );
       await expectCode(client.getResult({ id: second.id }), Code.FailedPrecondition);
       const again = await client.cancel({ id: first.id });
       expect(again.removed).toBe(false);

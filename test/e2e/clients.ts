@@ -55,10 +55,7 @@ export interface QueueApi {
     options?: CallOptions,
   ): AsyncIterable<Job>;
   getStatus(req: MessageInitShape<typeof GetStatusRequestSchema>): Promise<Job>;
-  streamStatus(
-    req: MessageInitShape<typeof StreamStatusRequestSchema>,
-    options?: CallOptions,
-  ): AsyncIterable<Job>;
+  streamStatus(req: MessageInitShape<typeof StreamStatusRequestSchema>, options?: CallOptions): AsyncIterable<Job>;
   getResult(req: MessageInitShape<typeof GetResultRequestSchema>): Promise<GetResultResponse>;
   cancel(req: MessageInitShape<typeof CancelRequestSchema>): Promise<CancelResponse>;
   queueCount(req: MessageInitShape<typeof QueueCountRequestSchema>): Promise<QueueCountResponse>;
@@ -92,10 +89,7 @@ function generated(makeTransport: (baseUrl: string, session?: Http2SessionManage
 }
 
 const connectH1 = (useBinaryFormat: boolean, useHttpGet = false) =>
-  generated(
-    (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat, useHttpGet }),
-    false,
-  );
+  generated((baseUrl) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat, useHttpGet }), false);
 const connectH2 = (useBinaryFormat: boolean, useHttpGet = false) =>
   generated(
     (baseUrl, sessionManager) =>
@@ -110,10 +104,7 @@ export function openConnectH2(baseUrl: string, useBinaryFormat = true): Protocol
 
 /** A gRPC (connect-node) client over h2c with its own connection. */
 export function openGrpcH2(baseUrl: string): ProtocolClient {
-  return generated(
-    (url, sessionManager) => createGrpcTransport({ baseUrl: url, sessionManager }),
-    true,
-  )(baseUrl);
+  return generated((url, sessionManager) => createGrpcTransport({ baseUrl: url, sessionManager }), true)(baseUrl);
 }
 
 // --- clients built from a raw caller ------------------------------------------------
@@ -411,10 +402,7 @@ export const PROTOCOLS: Protocol[] = [
   { name: "connect+proto h2c (GET)", open: connectH2(true, true) },
   {
     name: "grpc h2c",
-    open: generated(
-      (baseUrl, sessionManager) => createGrpcTransport({ baseUrl, sessionManager }),
-      true,
-    ),
+    open: generated((baseUrl, sessionManager) => createGrpcTransport({ baseUrl, sessionManager }), true),
   },
   {
     name: "grpc-web http/1.1",

@@ -68,7 +68,10 @@ for (const kind of ENGINES) {
           const mine = conns.filter((c) => ctx.jetq.serverConnectionIds.includes(c.cid));
           expect(mine.length, "the server's NATS connection(s) in /connz").toBeGreaterThan(0);
           const subjects = mine.flatMap((c) => c.subscriptions_list ?? []);
-          expect(subjects.filter((s) => s === EVENT_SUBJECT), `subscriptions: ${subjects.join(" ")}`).toHaveLength(1);
+          expect(
+            subjects.filter((s) => s === EVENT_SUBJECT),
+            `subscriptions: ${subjects.join(" ")}`,
+          ).toHaveLength(1);
           // nothing per job or per stream
           expect(subjects.filter((s) => s.startsWith("jetq.ev.") && s !== EVENT_SUBJECT)).toEqual([]);
           expect(mine.reduce((n, c) => n + c.subscriptions, 0)).toBeLessThan(50);
@@ -93,12 +96,20 @@ for (const kind of ENGINES) {
         ac.abort();
       }
 
-      await pollUntil(() => engine.stats().openWatches, (n) => n === 0, {
-        what: "openWatches back to 0 after the streams ended",
-      });
-      await pollUntil(() => ctx.jetq.worker.running, (n) => n === 0, {
-        what: "handlers of the cancelled jobs stopped",
-      });
+      await pollUntil(
+        () => engine.stats().openWatches,
+        (n) => n === 0,
+        {
+          what: "openWatches back to 0 after the streams ended",
+        },
+      );
+      await pollUntil(
+        () => ctx.jetq.worker.running,
+        (n) => n === 0,
+        {
+          what: "handlers of the cancelled jobs stopped",
+        },
+      );
       // A few seconds alone; on two busy cores (other test files running) opening
       // 1,000 streams in one process has taken up to half a minute.
     }, 120_000);
@@ -114,21 +125,31 @@ for (const kind of ENGINES) {
       const openers = [...clients, h1];
       const ac = new AbortController();
       const streams = Array.from({ length: 50 }, async (_, i) => {
-        const it = openers[i % openers.length]!.streamStatus({ id: job.id }, { signal: ac.signal })[Symbol.asyncIterator]();
+        const it = openers[i % openers.length]!.streamStatus({ id: job.id }, { signal: ac.signal })[
+          Symbol.asyncIterator
+        ]();
         const first = await it.next();
         return { it, first };
       });
       try {
         const opened = await Promise.all(streams);
         expect(opened.every((o) => o.first.value?.state === JobState.QUEUED)).toBe(true);
-        await pollUntil(() => engine.stats().openWatches, (n) => n >= before + 50, { what: "50 more watches" });
+        await pollUntil(
+          () => engine.stats().openWatches,
+          (n) => n >= before + 50,
+          { what: "50 more watches" },
+        );
       } finally {
         ac.abort();
         h1.close();
       }
-      await pollUntil(() => engine.stats().openWatches, (n) => n === before, {
-        what: "watches released after the clients cancelled",
-      });
+      await pollUntil(
+        () => engine.stats().openWatches,
+        (n) => n === before,
+        {
+          what: "watches released after the clients cancelled",
+        },
+      );
       await api.cancel({ id: job.id });
     });
   });

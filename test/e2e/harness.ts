@@ -165,7 +165,10 @@ export interface StreamCollector {
 }
 
 /** Reads a stream in the background, so a test can act between its messages. */
-export function startCollecting(open: (signal: AbortSignal) => AsyncIterable<Job>, timeoutMs = 20_000): StreamCollector {
+export function startCollecting(
+  open: (signal: AbortSignal) => AsyncIterable<Job>,
+  timeoutMs = 20_000,
+): StreamCollector {
   const messages: Job[] = [];
   const ac = new AbortController();
   let ended = false;

@@ -23,7 +23,10 @@ const CLIENTS = ["connect+json http/1.1", "connect+proto h2c", "grpc h2c"];
 /** A string of n bytes that is not one repeated character, so corruption shows. */
 function payload(n: number, seed: string): string {
   const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  const block = Array.from({ length: 4096 }, (_, i) => alphabet[(i * 7 + seed.length * 13 + (i >> 6)) % alphabet.length]).join("");
+  const block = Array.from(
+    { length: 4096 },
+    (_, i) => alphabet[(i * 7 + seed.length * 13 + (i >> 6)) % alphabet.length],
+  ).join("");
   return (seed + block.repeat(Math.ceil(n / block.length))).slice(0, n);
 }
 const digest = (s: string) => createHash("sha256").update(s).digest("hex");

@@ -57,7 +57,9 @@ for (const kind of ENGINES) {
         const { states, last } = await pollToTerminal(client, job.id);
         expect(stateName(last.state)).toBe("COMPLETED");
         // whatever states the polls caught, they came in order
-        expect(states.every((s, i) => i === 0 || STATE_ORDER.indexOf(s) > STATE_ORDER.indexOf(states[i - 1]!))).toBe(true);
+        expect(states.every((s, i) => i === 0 || STATE_ORDER.indexOf(s) > STATE_ORDER.indexOf(states[i - 1]!))).toBe(
+          true,
+        );
         expect(last.attempt).toBe(1);
         expect(last.startedAt).toBeDefined();
         expect(last.finishedAt).toBeDefined();
@@ -108,16 +110,22 @@ for (const kind of ENGINES) {
         expect(result.output).toBeUndefined();
       });
 
-      it("StreamStatus sends the current state at once, then the cancel, then ends; QueueCount and Cancel work", async ({ expect }) => {
+      it("StreamStatus sends the current state at once, then the cancel, then ends; QueueCount and Cancel work", async ({
+        expect,
+      }) => {
         // A queue of its own: no other job's cancel moves this one's position.
         const held = uniqueQueue("held");
         await ctx.jetq.engine.declareQueue(held);
         const job = await client.submit({ queue: held, input: value({ n: 1 }) });
         // counts may lag a moment behind (the JetStream engine caches consumer info briefly)
-        const counts = await pollUntil(() => client.queueCount({ queue: held }), (c) => c.inQueue === 1, {
-          what: "inQueue 1",
-          timeoutMs: 5_000,
-        });
+        const counts = await pollUntil(
+          () => client.queueCount({ queue: held }),
+          (c) => c.inQueue === 1,
+          {
+            what: "inQueue 1",
+            timeoutMs: 5_000,
+          },
+        );
         expect(counts.queue).toBe(held);
         expect(counts.running).toBe(0);
 
@@ -148,7 +156,9 @@ for (const kind of ENGINES) {
         }
       });
 
-      it("StreamStatus sends every change once and in order, logs only with include_logs, and ends", async ({ expect }) => {
+      it("StreamStatus sends every change once and in order, logs only with include_logs, and ends", async ({
+        expect,
+      }) => {
         // The job waits in a queue no worker serves until both streams are open and have
         // the QUEUED state; only then does a worker start: the streams must see every change.
         const queue = uniqueQueue("gated");
@@ -188,8 +198,14 @@ for (const kind of ENGINES) {
           }
           expect(states.filter((s) => s === JobState.RUNNING).length, seen).toBeGreaterThanOrEqual(1);
           expect(stateName(states[0]!), seen).toBe("QUEUED");
-          expect(states.filter((s) => s === JobState.QUEUED), seen).toHaveLength(1);
-          expect(states.filter((s) => s === JobState.COMPLETED), seen).toHaveLength(1);
+          expect(
+            states.filter((s) => s === JobState.QUEUED),
+            seen,
+          ).toHaveLength(1);
+          expect(
+            states.filter((s) => s === JobState.COMPLETED),
+            seen,
+          ).toHaveLength(1);
           const last = messages[messages.length - 1]!;
           expect(stateName(last.state), seen).toBe("COMPLETED");
           expect(last.finishedAt).toBeDefined();
@@ -201,13 +217,20 @@ for (const kind of ENGINES) {
           expect(steps[2]).toBeCloseTo(1);
           // no message repeats the one before it
           for (let i = 1; i < messages.length; i++) {
-            expect(sameJob(messages[i]!, messages[i - 1]!), `message ${i} repeats message ${i - 1}; ${seen}`).toBe(false);
+            expect(sameJob(messages[i]!, messages[i - 1]!), `message ${i} repeats message ${i - 1}; ${seen}`).toBe(
+              false,
+            );
           }
         }
 
         // the lines so far in the first message, then only new ones (queue.proto, StreamStatusRequest)
         const lines = withLogs.flatMap((m) => m.logs);
-        expect.soft(lines.map((l) => l.message), "log lines over the stream, each once").toEqual(input.logs);
+        expect
+          .soft(
+            lines.map((l) => l.message),
+            "log lines over the stream, each once",
+          )
+          .toEqual(input.logs);
         for (const line of lines) {
           expect(line.level).toBe(LogLevel.INFO);
           expect(line.source).toBe("handler");
@@ -221,7 +244,9 @@ for (const kind of ENGINES) {
         expect((await client.getStatus({ id: job.id })).logs).toEqual([]);
       });
 
-      it("SubmitAndStream: the QUEUED job with its id at once, every change once, the end; a retry with the key streams the same job", async ({ expect }) => {
+      it("SubmitAndStream: the QUEUED job with its id at once, every change once, the end; a retry with the key streams the same job", async ({
+        expect,
+      }) => {
         // As above: no worker until the QUEUED message is in, so every change is seen.
         const queue = uniqueQueue("gated");
         await ctx.jetq.engine.declareQueue(queue);
@@ -245,34 +270,50 @@ for (const kind of ENGINES) {
         }
         const seen = `stream: ${summarize(messages)}`;
         const id = messages[0]!.id;
-        expect(messages.every((m) => m.id === id), seen).toBe(true);
+        expect(
+          messages.every((m) => m.id === id),
+          seen,
+        ).toBe(true);
         const states = messages.map((m) => m.state);
         for (let i = 1; i < states.length; i++) {
           expect(STATE_ORDER.indexOf(states[i]!), seen).toBeGreaterThanOrEqual(STATE_ORDER.indexOf(states[i - 1]!));
           expect(sameJob(messages[i]!, messages[i - 1]!), `message ${i} repeats message ${i - 1}; ${seen}`).toBe(false);
         }
-        expect(states.filter((s) => s === JobState.QUEUED), seen).toHaveLength(1);
+        expect(
+          states.filter((s) => s === JobState.QUEUED),
+          seen,
+        ).toHaveLength(1);
         expect(states.filter((s) => s === JobState.RUNNING).length, seen).toBeGreaterThanOrEqual(1);
         expect(stateName(states.at(-1)!), seen).toBe("COMPLETED");
         expect(progressChanges(messages), seen).toEqual([0.5, 1]);
-        expect(messages.flatMap((m) => m.logs).map((l) => l.message), seen).toEqual(input.logs);
+        expect(
+          messages.flatMap((m) => m.logs).map((l) => l.message),
+          seen,
+        ).toEqual(input.logs);
         expect(json((await client.getResult({ id })).output)).toEqual(input);
 
         // The retry a dropped connection calls for: the same job, already finished, and no second one.
         const again = await drain(client.submitAndStream(request));
         expect(again.map((m) => [m.id, stateName(m.state)])).toEqual([[id, "COMPLETED"]]);
         // counts may lag a moment behind (the JetStream engine caches consumer info briefly)
-        await pollUntil(() => client.queueCount({ queue }), (c) => c.inQueue === 0 && c.running === 0, {
-          what: `${queue} empty`,
-          timeoutMs: 5_000,
-        });
+        await pollUntil(
+          () => client.queueCount({ queue }),
+          (c) => c.inQueue === 0 && c.running === 0,
+          {
+            what: `${queue} empty`,
+            timeoutMs: 5_000,
+          },
+        );
       });
 
-      it("SubmitAndStream: a Cancel ends the stream CANCELLED; bad requests fail with the Submit's errors and create nothing", async ({ expect }) => {
+      it("SubmitAndStream: a Cancel ends the stream CANCELLED; bad requests fail with the Submit's errors and create nothing", async ({
+        expect,
+      }) => {
         const held = uniqueQueue("held");
         await ctx.jetq.engine.declareQueue(held);
         const ac = new AbortController();
-        const it = client.submitAndStream({ queue: held, input: value({ n: 1 }) }, { signal: ac.signal })[Symbol.asyncIterator]();
+        const stream = client.submitAndStream({ queue: held, input: value({ n: 1 }) }, { signal: ac.signal });
+        const it = stream[Symbol.asyncIterator]();
         try {
           const first = await nextWithin(it, 15_000, "first SubmitAndStream message");
           expect(stateName(first.value!.state)).toBe("QUEUED");
@@ -289,11 +330,17 @@ for (const kind of ENGINES) {
         const unknownQueue = uniqueQueue("nobody");
         await Promise.all([
           (async () => {
-            const bad = await expectCode(() => drain(client.submitAndStream({ queue: "a.b", input: value({}) })), Code.InvalidArgument);
+            const bad = await expectCode(
+              () => drain(client.submitAndStream({ queue: "a.b", input: value({}) })),
+              Code.InvalidArgument,
+            );
             expect(bad.rawMessage).toContain('queue: "a.b"');
           })(),
           (async () => {
-            const nf = await expectCode(() => drain(client.submitAndStream({ queue: unknownQueue, input: value({}) })), Code.NotFound);
+            const nf = await expectCode(
+              () => drain(client.submitAndStream({ queue: unknownQueue, input: value({}) })),
+              Code.NotFound,
+            );
             expect(nf.rawMessage).toContain(unknownQueue);
           })(),
           (async () => {
@@ -304,13 +351,19 @@ for (const kind of ENGINES) {
             expect(attempts.rawMessage).toContain("max_attempts");
           })(),
         ]);
-        await pollUntil(() => client.queueCount({ queue: held }), (c) => c.inQueue === 0 && c.running === 0, {
-          what: `${held} empty`,
-          timeoutMs: 5_000,
-        });
+        await pollUntil(
+          () => client.queueCount({ queue: held }),
+          (c) => c.inQueue === 0 && c.running === 0,
+          {
+            what: `${held} empty`,
+            timeoutMs: 5_000,
+          },
+        );
       });
 
-      it("bad requests get clear errors: INVALID_ARGUMENT naming the queue, NOT_FOUND for unknown queues and jobs", async ({ expect }) => {
+      it("bad requests get clear errors: INVALID_ARGUMENT naming the queue, NOT_FOUND for unknown queues and jobs", async ({
+        expect,
+      }) => {
         // Independent calls, made at once: buf curl starts a process per call.
         const unknownQueue = uniqueQueue("nobody");
         const unknownId = formatJobId({ queue: "echo", seq: 987_654_321, token: "AbCdEfGh1234" });

@@ -8,7 +8,13 @@ import { PROTOCOLS, openConnectH2, type ProtocolClient } from "./clients.js";
 import { pollUntil, stateName, useJetq, value } from "./harness.js";
 
 const SUBMITS = 50;
-const READERS = ["connect+json http/1.1", "connect+proto h2c (GET)", "grpc h2c", "grpc-web http/1.1", "fetch connect+json (GET)"];
+const READERS = [
+  "connect+json http/1.1",
+  "connect+proto h2c (GET)",
+  "grpc h2c",
+  "grpc-web http/1.1",
+  "fetch connect+json (GET)",
+];
 
 for (const kind of ENGINES) {
   describe(`QueueCount over the wire (${kind.name})`, () => {
@@ -28,7 +34,11 @@ for (const kind of ENGINES) {
       const queue = uniqueQueue("count");
       await ctx.jetq.engine.declareQueue(queue);
       const empty = await submitter.queueCount({ queue });
-      expect({ queue: empty.queue, inQueue: empty.inQueue, running: empty.running }).toEqual({ queue, inQueue: 0, running: 0 });
+      expect({ queue: empty.queue, inQueue: empty.inQueue, running: empty.running }).toEqual({
+        queue,
+        inQueue: 0,
+        running: 0,
+      });
 
       const jobs = await Promise.all(
         Array.from({ length: SUBMITS }, (_, i) => submitter.submit({ queue, input: value({ i }) })),
@@ -40,10 +50,14 @@ for (const kind of ENGINES) {
       );
 
       for (const { name, client } of readers) {
-        const counts = await pollUntil(() => client.queueCount({ queue }), (c) => c.inQueue === SUBMITS, {
-          what: `inQueue ${SUBMITS} over ${name}`,
-          timeoutMs: 5_000,
-        });
+        const counts = await pollUntil(
+          () => client.queueCount({ queue }),
+          (c) => c.inQueue === SUBMITS,
+          {
+            what: `inQueue ${SUBMITS} over ${name}`,
+            timeoutMs: 5_000,
+          },
+        );
         expect(counts.queue).toBe(queue);
         expect(counts.running).toBe(0);
       }

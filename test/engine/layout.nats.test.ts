@@ -95,7 +95,11 @@ test("queue defaults live in jetq_queues, so a worker in another process applies
     expect(second.attempt).toBe(2);
     expect(await second.begin()).toBe(true);
     expect(await second.fail({ code: "X", message: "second" })).toBe(true);
-    expect(await engine.getStatus(id)).toMatchObject({ state: "FAILED", attempt: 2, error: { code: "X", message: "second" } });
+    expect(await engine.getStatus(id)).toMatchObject({
+      state: "FAILED",
+      attempt: 2,
+      error: { code: "X", message: "second" },
+    });
   } finally {
     await other.close();
   }

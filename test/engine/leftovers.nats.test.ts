@@ -42,7 +42,13 @@ async function msgsDir(nats: NatsServer, queue: string): Promise<string> {
   const accounts = join(nats.storeDir, "js", "jetstream");
   for (const account of await readdir(accounts)) {
     const dir = join(accounts, account, "streams", streamName(queue), "msgs");
-    if (await readdir(dir).then(() => true, () => false)) return dir;
+    if (
+      await readdir(dir).then(
+        () => true,
+        () => false,
+      )
+    )
+      return dir;
   }
   throw new Error(`no store of ${streamName(queue)} under ${accounts}`);
 }
@@ -52,7 +58,10 @@ async function streamState(nats: NatsServer, queue: string) {
   const nc = await connect({ servers: nats.url });
   try {
     const jsm = await jetstreamManager(nc);
-    const [si, ci] = await Promise.all([jsm.streams.info(streamName(queue)), jsm.consumers.info(streamName(queue), CONSUMER)]);
+    const [si, ci] = await Promise.all([
+      jsm.streams.info(streamName(queue)),
+      jsm.consumers.info(streamName(queue), CONSUMER),
+    ]);
     return { messages: si.state.messages, ackFloor: ci.ack_floor.stream_seq };
   } finally {
     await nc.close();
@@ -111,7 +120,9 @@ test("after a kill and restart, a worker declaring the queue removes messages of
   const { ids, before } = await completedJobs(nats, first, queue);
   await first.close();
   await restartWithLeftovers(nats, queue, before);
-  const left = await waitFor(async () => streamState(nats, queue).catch(() => undefined), { what: "the restarted stream" });
+  const left = await waitFor(async () => streamState(nats, queue).catch(() => undefined), {
+    what: "the restarted stream",
+  });
   // All the messages are back; those at or below the ack floor the kill left
   // on disk can only leave by a sweep (the consumer never delivers them again).
   expect(left!.messages).toBe(JOBS);
@@ -123,7 +134,9 @@ test("after a kill and restart, a worker declaring the queue removes messages of
   expect(begun).toBe(0);
   for (const id of ids) expect((await waitForState(worker, id, "COMPLETED")).attempt).toBe(1);
   expect(await worker.queueCount(queue)).toEqual({ queue, inQueue: 0, running: 0 });
-  console.log(`[leftovers] ${JOBS} acknowledged messages back after the restart, ${left!.ackFloor} below the ack floor; the queue emptied, nothing ran`);
+  console.log(
+    `[leftovers] ${JOBS} acknowledged messages back after the restart, ${left!.ackFloor} below the ack floor; the queue emptied, nothing ran`,
+  );
 });
 
 test("an engine connected through the kill and restart ends with an empty queue, nothing run again", async () => {

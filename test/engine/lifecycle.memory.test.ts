@@ -51,7 +51,12 @@ describe("retention", () => {
     await lease!.complete("ok");
     expect((await engine.getStatus(s.id, { includeLogs: true })).logs).toHaveLength(1);
 
-    const gone = await until(() => engine.getStatus(s.id).then(() => undefined, (e: unknown) => e as EngineError));
+    const gone = await until(() =>
+      engine.getStatus(s.id).then(
+        () => undefined,
+        (e: unknown) => e as EngineError,
+      ),
+    );
     expect(gone.code).toBe("not_found");
     expect(gone.message).toMatch(/may have expired after the retention of/);
     // Another tenant learns nothing: the same message as an unknown id.

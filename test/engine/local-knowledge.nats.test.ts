@@ -146,7 +146,9 @@ test("begin() never pings: its conditional RUNNING record rules out a cancel, an
     // As the worker runtime does: begin() as soon as fetch() hands the lease over.
     const before = proxy.pings;
     for (let i = 0; i < 3; i++) {
-      const taking = engine.fetch(queue, { max: 1, expiresMs: 5_000 }).then(async ([lease]) => ({ lease: lease!, began: await lease!.begin() }));
+      const taking = engine
+        .fetch(queue, { max: 1, expiresMs: 5_000 })
+        .then(async ([lease]) => ({ lease: lease!, began: await lease!.begin() }));
       const submitted = await engine.submit({ queue, input: i });
       const { lease, began } = await taking;
       expect(lease.id).toBe(submitted.id);
@@ -172,7 +174,11 @@ test("begin() never pings: its conditional RUNNING record rules out a cancel, an
 });
 
 test("the engine's connection gets no copy of what it publishes, and still hears other connections", async () => {
-  const own = await openConnection({ servers: fixture.nats.url, name: `jetq-noecho-${process.pid}`, requestTimeoutMs: 5_000 });
+  const own = await openConnection({
+    servers: fixture.nats.url,
+    name: `jetq-noecho-${process.pid}`,
+    requestTimeoutMs: 5_000,
+  });
   opened.push(own);
   const other = await open();
   const heard: string[] = [];

@@ -31,10 +31,12 @@ afterAll(async () => {
 
 test("on the pinned nats.js, jetq's connection gets write coalescing and the request mux", () => {
   const state = adapterState(adapted);
-  expect(state, "nats.js changed a shape nats-adapter.ts relies on: see docs/ARCHITECTURE.md, Decisions").toMatchObject({
-    writeCoalescing: true,
-    requestMux: true,
-  });
+  expect(state, "nats.js changed a shape nats-adapter.ts relies on: see docs/ARCHITECTURE.md, Decisions").toMatchObject(
+    {
+      writeCoalescing: true,
+      requestMux: true,
+    },
+  );
   expect(state.replyPrefix).toMatch(/^_INBOX\.[A-Za-z0-9]+\.$/);
 });
 
@@ -87,7 +89,11 @@ test("the JetStream and KV clients' requests on jetq's connection all go through
 
 /** The error a request ends with, on jetq's connection and on nats.js's own. */
 async function bothFail(subject: string, timeout: number): Promise<[unknown, unknown]> {
-  const fail = (nc: NatsConnection) => nc.request(subject, "x", { timeout }).then(() => new Error("answered"), (e: unknown) => e);
+  const fail = (nc: NatsConnection) =>
+    nc.request(subject, "x", { timeout }).then(
+      () => new Error("answered"),
+      (e: unknown) => e,
+    );
   return [await fail(adapted), await fail(plain)];
 }
 
@@ -104,7 +110,12 @@ test("no responders fails as nats.js's request() does, and jetq still maps it (R
   expect(shapeOf(mine)).toEqual(shapeOf(theirs));
   expect(isNoResponders(mine)).toBe(true);
   // Through the JetStream client: a publish no stream takes.
-  const err = await jetstream(adapted).publish("adapter.unstored", "x").then(() => undefined, (e: unknown) => e);
+  const err = await jetstream(adapted)
+    .publish("adapter.unstored", "x")
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   expect(isNoResponders(err)).toBe(true);
 });
 
@@ -126,14 +137,18 @@ test("pending requests fail when the connection closes, and later ones fail as n
   const silent = plain.subscribe("adapter.silent2", { callback: () => undefined });
   await plain.flush();
   try {
-    const pending = [nc, other].map((c) => c.request("adapter.silent2", "x", { timeout: 10_000 }).catch((e: unknown) => e));
+    const pending = [nc, other].map((c) =>
+      c.request("adapter.silent2", "x", { timeout: 10_000 }).catch((e: unknown) => e),
+    );
     await Promise.all([nc.flush(), other.flush()]);
     await Promise.all([nc.close(), other.close()]);
     const [mine, theirs] = await Promise.all(pending);
     expect(mine).toBeInstanceOf(errors.RequestError);
     expect(theirs).toBeInstanceOf(errors.RequestError);
     expect((mine as Error).message).toBe((theirs as Error).message);
-    const after = await Promise.all([nc, other].map((c) => c.request("adapter.silent2", "x", { timeout: 1_000 }).catch((e: unknown) => e)));
+    const after = await Promise.all(
+      [nc, other].map((c) => c.request("adapter.silent2", "x", { timeout: 1_000 }).catch((e: unknown) => e)),
+    );
     expect(shapeOf(after[0])).toEqual(shapeOf(after[1]));
     expect(after[0]).toBeInstanceOf(errors.ClosedConnectionError);
   } finally {
@@ -161,7 +176,8 @@ test("coalesced writes keep every publish and its order, past nats.js's pending 
     // One turn's worth (over 32 KiB: written before the turn ends) ...
     for (let n = 0; n < 500; n++) adapted.publish("adapter.order", line(n));
     // ... then one publish per timer callback, a write per turn at most.
-    for (let n = 500; n < 520; n++) await new Promise<void>((r) => setTimeout(() => r(adapted.publish("adapter.order", line(n))), 1));
+    for (let n = 500; n < 520; n++)
+      await new Promise<void>((r) => setTimeout(() => r(adapted.publish("adapter.order", line(n))), 1));
     flushWrites(adapted);
     await waitFor("all 520 messages", () => got.length >= 520);
     expect(got).toEqual(Array.from({ length: 520 }, (_, n) => n));

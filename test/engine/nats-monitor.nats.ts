@@ -16,7 +16,13 @@ export interface StreamDetail {
   state: { messages: number; first_seq: number; last_seq: number };
   consumer_detail?: Array<{
     name: string;
-    config: { durable_name?: string; ack_policy: string; ack_wait: number; max_deliver: number; max_ack_pending: number };
+    config: {
+      durable_name?: string;
+      ack_policy: string;
+      ack_wait: number;
+      max_deliver: number;
+      max_ack_pending: number;
+    };
     num_pending: number;
     num_ack_pending: number;
   }>;

@@ -112,7 +112,11 @@ test("a job's state survives its submitting process: another engine sees positio
   await a.close();
 
   const b = await open();
-  expect(await b.getStatus(second.id)).toMatchObject({ state: "QUEUED", queuePosition: 1, createdAt: second.createdAt });
+  expect(await b.getStatus(second.id)).toMatchObject({
+    state: "QUEUED",
+    queuePosition: 1,
+    createdAt: second.createdAt,
+  });
   await expect(b.getStatus(second.id, { tenant: "t2" })).rejects.toMatchObject({ code: "not_found" });
   const [lease] = await b.fetch(q, { max: 1, expiresMs: 2_000 });
   expect(lease!.id).toBe(first.id);

@@ -20,11 +20,13 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const monitor = async <T>(s: NatsServer, path: string): Promise<T> => (await (await fetch(`${s.monitorUrl}${path}`)).json()) as T;
-const metaLeader = async (s: NatsServer) => (await monitor<{ meta_cluster?: { leader?: string } }>(s, "/jsz")).meta_cluster?.leader;
+const monitor = async <T>(s: NatsServer, path: string): Promise<T> =>
+  (await (await fetch(`${s.monitorUrl}${path}`)).json()) as T;
+const metaLeader = async (s: NatsServer) =>
+  (await monitor<{ meta_cluster?: { leader?: string } }>(s, "/jsz")).meta_cluster?.leader;
 const serverName = async (s: NatsServer) => (await monitor<{ server_name: string }>(s, "/varz")).server_name;
 
-test("connected to a node without a JetStream meta leader: not ready (\"JetStream not answering\"); ready again once the peers are back", async () => {
+test('connected to a node without a JetStream meta leader: not ready ("JetStream not answering"); ready again once the peers are back', async () => {
   // A follower: a leader that loses its quorum goes on answering until raft
   // makes it step down (about 20 s on nats-server 2.9).
   const leader = await waitFor("a meta leader", () => metaLeader(cluster.servers[0]!), 20_000);

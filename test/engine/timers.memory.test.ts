@@ -20,7 +20,10 @@ function runScript(source: string, ms: number): Promise<{ code: number | "hung";
   const file = join(dir, `script-${Math.random().toString(36).slice(2)}.mts`);
   writeFileSync(file, source);
   return new Promise((done) => {
-    const child = spawn(process.execPath, ["--import", "tsx", file], { cwd: resolve("."), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", file], {
+      cwd: resolve("."),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
     child.stdout.on("data", (b: Buffer) => (output += b.toString()));
     child.stderr.on("data", (b: Buffer) => (output += b.toString()));
@@ -35,9 +38,12 @@ function runScript(source: string, ms: number): Promise<{ code: number | "hung";
   });
 }
 
-test("a process holding leases, backoffs, deadlines and retained jobs exits without close()", { timeout: 30_000 }, async () => {
-  const result = await runScript(
-    `
+test(
+  "a process holding leases, backoffs, deadlines and retained jobs exits without close()",
+  { timeout: 30_000 },
+  async () => {
+    const result = await runScript(
+      `
 import { createMemoryEngine } from ${JSON.stringify(engineUrl)};
 const engine = createMemoryEngine();
 await engine.declareQueue("t", { ackWaitMs: 3_600_000, maxAttempts: 5, backoffBaseMs: 3_600_000, backoffMaxMs: 3_600_000 });
@@ -50,15 +56,21 @@ await c.begin(); await c.complete("done");          // retention (24h)
 // one job still queued with a start deadline (1h)
 console.log("ready to exit");
 `,
-    15_000,
-  );
-  expect(result.output).toContain("ready to exit");
-  expect(result.code).toBe(0);
-});
+      15_000,
+    );
+    expect(result.output).toContain("ready to exit");
+    expect(result.code).toBe(0);
+  },
+);
 
 test("close() clears every timer and ends pending work", async () => {
   const engine = createMemoryEngine({ retentionMs: 3_600_000 });
-  await engine.declareQueue("t", { ackWaitMs: 3_600_000, maxAttempts: 5, backoffBaseMs: 3_600_000, backoffMaxMs: 3_600_000 });
+  await engine.declareQueue("t", {
+    ackWaitMs: 3_600_000,
+    maxAttempts: 5,
+    backoffBaseMs: 3_600_000,
+    backoffMaxMs: 3_600_000,
+  });
   const hour = Date.now() + 3_600_000;
   for (let i = 0; i < 3; i++) await engine.submit({ queue: "t", input: i, options: { startDeadline: hour } });
   const [a, b] = await engine.fetch("t", { max: 2, expiresMs: 0 });

@@ -83,7 +83,9 @@ test("a cancel whose event was never published (its process died) still ends the
   // The next position refresh finds the message gone, and a derivation reads the record.
   await Promise.race([
     w.done,
-    new Promise((_, reject) => setTimeout(() => reject(new Error(`watch still open: ${JSON.stringify(w.items)}`)), 5_000)),
+    new Promise((_, reject) =>
+      setTimeout(() => reject(new Error(`watch still open: ${JSON.stringify(w.items)}`)), 5_000),
+    ),
   ]);
   expect(w.error()).toBeUndefined();
   expect(w.items.map((s) => s.state)).toEqual(["QUEUED", "CANCELLED"]);
@@ -114,7 +116,10 @@ test("a safety-net round costs no request per QUEUED watch and one per RUNNING j
     await eventually(async () => expect([...watches, ...viewers].every((w) => w.items.length >= 1)).toBe(true), 10_000);
     // A viewer opened before this process heard of the begin() may start at
     // QUEUED (snapshot cached from the submit); the next refresh corrects it.
-    await eventually(async () => expect(viewers.every((v) => v.items[v.items.length - 1]!.state === "RUNNING")).toBe(true), 5_000);
+    await eventually(
+      async () => expect(viewers.every((v) => v.items[v.items.length - 1]!.state === "RUNNING")).toBe(true),
+      5_000,
+    );
     // Rounds come every 10 s (engine.ts); a watch derived in the last 5 s is
     // skipped anyway, so measure from when the opening burst is that old.
     await new Promise((r) => setTimeout(r, 5_000));
@@ -133,7 +138,9 @@ test("a safety-net round costs no request per QUEUED watch and one per RUNNING j
     expect((await api.cancel(jobs[0]!.id)).removed).toBe(true);
     await eventually(
       async () =>
-        expect(watches.slice(1).map((w) => w.items[w.items.length - 1]?.queuePosition)).toEqual(jobs.slice(1).map((_, i) => i)),
+        expect(watches.slice(1).map((w) => w.items[w.items.length - 1]?.queuePosition)).toEqual(
+          jobs.slice(1).map((_, i) => i),
+        ),
       10_000,
     );
     // The running job's watches still end with it.
@@ -146,4 +153,3 @@ test("a safety-net round costs no request per QUEUED watch and one per RUNNING j
   for (const w of [...watches, ...viewers]) await w.done;
   expect([...watches, ...viewers].every((w) => w.error() === undefined)).toBe(true);
 }, 60_000);
-

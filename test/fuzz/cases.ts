@@ -15,7 +15,15 @@ import type { Rng } from "./prng.js";
 import type { RawRequest, TransportName } from "./transport.js";
 import { WIRE, deepValue, doubleField, envelope, lenField, tag, varint, varintField } from "./wire.js";
 
-export const RPCS = ["Submit", "SubmitAndStream", "GetStatus", "StreamStatus", "GetResult", "Cancel", "QueueCount"] as const;
+export const RPCS = [
+  "Submit",
+  "SubmitAndStream",
+  "GetStatus",
+  "StreamStatus",
+  "GetResult",
+  "Cancel",
+  "QueueCount",
+] as const;
 export type Rpc = (typeof RPCS)[number];
 /** The RPCs that enqueue (SubmitAndStreamRequest repeats SubmitRequest's fields 1 to 4). */
 export const submits = (rpc: Rpc): boolean => rpc === "Submit" || rpc === "SubmitAndStream";
@@ -166,7 +174,7 @@ function hostileString(rng: Rng): string {
   if (r < 6) return rng.pick(HOSTILE_STRINGS);
   if (r < 8) {
     // random short string from an alphabet heavy in what NATS cares about
-    const alphabet = "ab.*>$ \t\r\n\0_-AZ09\u00e9\u{1f600}\\\"/%";
+    const alphabet = 'ab.*>$ \t\r\n\0_-AZ09\u00e9\u{1f600}\\"/%';
     const chars = Array.from(alphabet);
     let s = "";
     for (let i = rng.range(1, 20); i > 0; i--) s += rng.pick(chars);
@@ -215,8 +223,10 @@ function forgedId(rng: Rng, targets: FuzzTargets): string {
     }
     return real.slice(0, -12) + other;
   }
-  if (r === 1) return `${rng.pick(["echo", absentQueue(rng)])}-${randomOf(rng, SEQ_CHARS, 11)}-${randomOf(rng, TOKEN_CHARS, 12)}`;
-  if (r === 2) return `echo-${rng.pick(["00000000000", "zzzzzzzzzzz", "00000000001", "0000000000z"])}-${randomOf(rng, TOKEN_CHARS, 12)}`;
+  if (r === 1)
+    return `${rng.pick(["echo", absentQueue(rng)])}-${randomOf(rng, SEQ_CHARS, 11)}-${randomOf(rng, TOKEN_CHARS, 12)}`;
+  if (r === 2)
+    return `echo-${rng.pick(["00000000000", "zzzzzzzzzzz", "00000000001", "0000000000z"])}-${randomOf(rng, TOKEN_CHARS, 12)}`;
   if (r === 3) {
     // almost an id: one part the wrong length or alphabet
     const parts = [absentQueue(rng), randomOf(rng, SEQ_CHARS, 11), randomOf(rng, TOKEN_CHARS, 12)];
@@ -234,8 +244,29 @@ function jobId(rng: Rng, rpc: Rpc, targets: FuzzTargets): string {
 }
 
 const INTERESTING_NUMBERS = [
-  0, -0, 1, -1, 0.5, 1.5, 100, 101, 255, 256, 65535, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 53, 2 ** 53 + 2,
-  -(2 ** 63), 1e21, 1e308, -1e308, 5e-324, Number.MAX_VALUE,
+  0,
+  -0,
+  1,
+  -1,
+  0.5,
+  1.5,
+  100,
+  101,
+  255,
+  256,
+  65535,
+  2 ** 31 - 1,
+  2 ** 31,
+  2 ** 32 - 1,
+  2 ** 32,
+  2 ** 53,
+  2 ** 53 + 2,
+  -(2 ** 63),
+  1e21,
+  1e308,
+  -1e308,
+  5e-324,
+  Number.MAX_VALUE,
 ];
 
 /** JSON text of a random value, sometimes with numbers JSON.parse turns into Infinity. */
@@ -258,7 +289,17 @@ function jsonValueText(rng: Rng, depth = 0): string {
     }
     default: {
       const n = rng.int(4);
-      const keys = ["sleep_ms", "fail", "logs", "progress", "permanent", "__proto__", "constructor", "a", hostileString(rng)];
+      const keys = [
+        "sleep_ms",
+        "fail",
+        "logs",
+        "progress",
+        "permanent",
+        "__proto__",
+        "constructor",
+        "a",
+        hostileString(rng),
+      ];
       return `{${Array.from({ length: n }, () => `${JSON.stringify(rng.pick(keys))}:${jsonValueText(rng, depth + 1)}`).join(",")}}`;
     }
   }
@@ -350,11 +391,15 @@ function jsonBody(rng: Rng, rpc: Rpc, targets: FuzzTargets): string {
       fields.push(`"queue":${str(submitQueue(rng, targets))}`);
       if (rng.chance(0.8)) fields.push(`"input":${jsonValueText(rng)}`);
       if (rng.chance(0.4)) {
-        fields.push(`${JSON.stringify(rng.chance(0.5) ? "idempotencyKey" : "idempotency_key")}:${str(hostileString(rng))}`);
+        fields.push(
+          `${JSON.stringify(rng.chance(0.5) ? "idempotencyKey" : "idempotency_key")}:${str(hostileString(rng))}`,
+        );
       }
       if (rng.chance(0.5)) fields.push(`"options":${optionsText(rng)}`);
       if (rpc === "SubmitAndStream" && rng.chance(0.5)) {
-        fields.push(`${JSON.stringify(rng.chance(0.5) ? "includeLogs" : "include_logs")}:${rng.pick(["true", "false", "1", '"true"', "null"])}`);
+        fields.push(
+          `${JSON.stringify(rng.chance(0.5) ? "includeLogs" : "include_logs")}:${rng.pick(["true", "false", "1", '"true"', "null"])}`,
+        );
       }
       break;
     case "GetStatus":
@@ -412,7 +457,18 @@ function binaryValue(rng: Rng, depth = 0): Buffer {
   }
 }
 
-const INT64_EXTREMES = [0n, 1n, -1n, 86_400n, 86_401n, 315_576_000_000n, 315_576_000_001n, 2n ** 62n, 2n ** 63n - 1n, -(2n ** 63n)];
+const INT64_EXTREMES = [
+  0n,
+  1n,
+  -1n,
+  86_400n,
+  86_401n,
+  315_576_000_000n,
+  315_576_000_001n,
+  2n ** 62n,
+  2n ** 63n - 1n,
+  -(2n ** 63n),
+];
 const INT32_EXTREMES = [0, 1, -1, 999_999_999, 1_000_000_000, 2 ** 31 - 1, -(2 ** 31)];
 
 function binarySecondsNanos(rng: Rng): Buffer {
@@ -492,12 +548,22 @@ function craftedBody(rng: Rng, rpc: Rpc, targets: FuzzTargets): { body: Buffer; 
   const good = binaryBody(rng, rpc, targets);
   switch (rng.int(12)) {
     case 0:
-      return { body: Buffer.concat([varintField(stringField, rng.pick(INT64_EXTREMES)), good]), note: "string field as varint" };
+      return {
+        body: Buffer.concat([varintField(stringField, rng.pick(INT64_EXTREMES)), good]),
+        note: "string field as varint",
+      };
     case 1:
-      return { body: Buffer.concat([tag(stringField, rng.pick([1, 3, 4, 5, 6, 7])), rng.bytes(rng.int(9))]), note: "wrong or invalid wire type" };
+      return {
+        body: Buffer.concat([tag(stringField, rng.pick([1, 3, 4, 5, 6, 7])), rng.bytes(rng.int(9))]),
+        note: "wrong or invalid wire type",
+      };
     case 2:
       return {
-        body: Buffer.concat([tag(stringField, WIRE.len), varint(rng.pick([2n ** 31n, 2n ** 32n, 2n ** 63n, 2n ** 64n - 1n, 1000n])), rng.bytes(rng.int(16))]),
+        body: Buffer.concat([
+          tag(stringField, WIRE.len),
+          varint(rng.pick([2n ** 31n, 2n ** 32n, 2n ** 63n, 2n ** 64n - 1n, 1000n])),
+          rng.bytes(rng.int(16)),
+        ]),
         note: "length prefix far beyond the body",
       };
     case 3: {
@@ -507,41 +573,65 @@ function craftedBody(rng: Rng, rpc: Rpc, targets: FuzzTargets): { body: Buffer; 
     case 4:
       return { body: Buffer.concat([good, unknownField(rng), unknownField(rng)]), note: "unknown fields" };
     case 5:
-      return { body: Buffer.concat([tag(rng.pick([1, 2]), WIRE.varint), Buffer.alloc(10, 0xff), Buffer.from([0x01])]), note: "eleven-byte varint" };
+      return {
+        body: Buffer.concat([tag(rng.pick([1, 2]), WIRE.varint), Buffer.alloc(10, 0xff), Buffer.from([0x01])]),
+        note: "eleven-byte varint",
+      };
     case 6:
       return { body: Buffer.concat([tag(0, rng.int(6)), rng.bytes(4), good]), note: "field number 0" };
     case 7:
-      return { body: Buffer.concat([varint((2n ** 32n) | 2n), varint(3), utf8("abc")]), note: "field number above 2^29" };
+      return {
+        body: Buffer.concat([varint((2n ** 32n) | 2n), varint(3), utf8("abc")]),
+        note: "field number above 2^29",
+      };
     case 8:
       return { body: Buffer.concat([tag(rng.int(6) + 1, WIRE.egroup), good]), note: "end group without start" };
     case 9:
       if (submits(rpc)) {
         return {
-          body: Buffer.concat([lenField(1, utf8(submitQueue(rng, targets))), lenField(2, doubleField(2, rng.pick([NaN, Infinity, -Infinity])))]),
+          body: Buffer.concat([
+            lenField(1, utf8(submitQueue(rng, targets))),
+            lenField(2, doubleField(2, rng.pick([NaN, Infinity, -Infinity]))),
+          ]),
           note: "input is a NaN/Infinity number_value",
         };
       }
-      return { body: Buffer.concat([lenField(1, utf8(jobId(rng, rpc, targets))), lenField(1, utf8(forgedId(rng, targets)))]), note: "repeated singular field" };
+      return {
+        body: Buffer.concat([lenField(1, utf8(jobId(rng, rpc, targets))), lenField(1, utf8(forgedId(rng, targets)))]),
+        note: "repeated singular field",
+      };
     case 10:
       if (submits(rpc)) {
         // Value with two kinds, a struct whose key is invalid UTF-8, a group inside
         const twoKinds = Buffer.concat([varintField(4, 1), lenField(3, utf8("x")), doubleField(2, 2)]);
-        const badKey = lenField(5, lenField(1, Buffer.concat([lenField(1, rng.pick(INVALID_UTF8)), lenField(2, varintField(1, 0))])));
+        const badKey = lenField(
+          5,
+          lenField(1, Buffer.concat([lenField(1, rng.pick(INVALID_UTF8)), lenField(2, varintField(1, 0))])),
+        );
         return {
-          body: Buffer.concat([lenField(1, utf8(submitQueue(rng, targets))), lenField(2, rng.chance(0.5) ? twoKinds : badKey)]),
+          body: Buffer.concat([
+            lenField(1, utf8(submitQueue(rng, targets))),
+            lenField(2, rng.chance(0.5) ? twoKinds : badKey),
+          ]),
           note: "odd google.protobuf.Value",
         };
       }
       return { body: Buffer.concat([good, good, good]), note: "message repeated" };
     default:
-      return { body: Buffer.concat([good.subarray(0, rng.int(good.length + 1)), rng.bytes(rng.int(8))]), note: "truncated, random tail" };
+      return {
+        body: Buffer.concat([good.subarray(0, rng.int(good.length + 1)), rng.bytes(rng.int(8))]),
+        note: "truncated, random tail",
+      };
   }
 }
 
 // ---------------------------------------------------------------------------
 // Mutation
 
-const INTERESTING_BYTES = [0x00, 0x01, 0x7f, 0x80, 0xff, 0xfe, 0xc0, 0x22, 0x5c, 0x7b, 0x7d, 0x5b, 0x5d, 0x3a, 0x2c, 0x2e, 0x2a, 0x3e, 0x0a, 0x0d];
+const INTERESTING_BYTES = [
+  0x00, 0x01, 0x7f, 0x80, 0xff, 0xfe, 0xc0, 0x22, 0x5c, 0x7b, 0x7d, 0x5b, 0x5d, 0x3a, 0x2c, 0x2e, 0x2a, 0x3e, 0x0a,
+  0x0d,
+];
 
 /** Bit flips, cuts, inserts, duplications: 1 to 8 of them. */
 export function mutate(rng: Rng, input: Buffer): Buffer {
@@ -588,13 +678,24 @@ function badJson(rng: Rng, rpc: Rpc, targets: FuzzTargets): { text: Buffer; note
     case 0:
       return { text: utf8(good.slice(0, rng.int(good.length))), note: "truncated JSON" };
     case 1:
-      return { text: utf8(rng.pick(["", " ", "null", "[]", "[{}]", '"x"', "1", "true", "{", "}", "{}}", "{]", "{,}", "{\"a\"}"])), note: "not an object" };
+      return {
+        text: utf8(
+          rng.pick(["", " ", "null", "[]", "[{}]", '"x"', "1", "true", "{", "}", "{}}", "{]", "{,}", '{"a"}']),
+        ),
+        note: "not an object",
+      };
     case 2:
-      return { text: utf8(`{"${field}":${rng.pick(["1", "true", "[]", "{}", "1e999", '"a"\u0000'])}}`), note: "mistyped field" };
+      return {
+        text: utf8(`{"${field}":${rng.pick(["1", "true", "[]", "{}", "1e999", '"a"\u0000'])}}`),
+        note: "mistyped field",
+      };
     case 3:
       return { text: utf8(`{"${field}":"a","${field}":"b"}`), note: "duplicate key" };
     case 4:
-      return { text: Buffer.concat([utf8(`{"${field}":"`), rng.pick(INVALID_UTF8), utf8('"}')]), note: "invalid UTF-8 in a string" };
+      return {
+        text: Buffer.concat([utf8(`{"${field}":"`), rng.pick(INVALID_UTF8), utf8('"}')]),
+        note: "invalid UTF-8 in a string",
+      };
     case 5:
       return { text: utf8(`{"${field}":"\\ud800\\udbff\\u0000\\uZZZZ"}`), note: "bad escapes" };
     case 6:
@@ -625,7 +726,10 @@ function deepJson(rng: Rng, rpc: Rpc, targets: FuzzTargets): { text: Buffer; not
   const nested = `${open.repeat(depth)}1${close.repeat(rng.chance(0.9) ? depth : depth - 1)}`;
   if (submits(rpc)) {
     const where = rng.chance(0.7) ? "input" : rng.pick(["options", "bogus"]);
-    return { text: utf8(`{"queue":${JSON.stringify(submitQueue(rng, targets))},"${where}":${nested}}`), note: `${depth} levels in ${where}` };
+    return {
+      text: utf8(`{"queue":${JSON.stringify(submitQueue(rng, targets))},"${where}":${nested}}`),
+      note: `${depth} levels in ${where}`,
+    };
   }
   const field = rpc === "QueueCount" ? "queue" : "id";
   return { text: utf8(`{"${field}":${rng.chance(0.5) ? nested : '"a"'},"bogus":${nested}}`), note: `${depth} levels` };
@@ -663,10 +767,18 @@ function hugeBody(rng: Rng, rpc: Rpc, targets: FuzzTargets, binary: boolean): { 
   if (submits(rpc)) {
     const which = rng.pick(["queue", "input", "idempotencyKey"]);
     const q = which === "queue" ? big.json : JSON.stringify(submitQueue(rng, targets));
-    const extra = which === "input" ? `,"input":{"s":${big.json}}` : which === "idempotencyKey" ? `,"idempotencyKey":${big.json}` : "";
+    const extra =
+      which === "input"
+        ? `,"input":{"s":${big.json}}`
+        : which === "idempotencyKey"
+          ? `,"idempotencyKey":${big.json}`
+          : "";
     return { body: utf8(`{"queue":${q}${extra}}`), note: `${note} in ${which}` };
   }
-  return { body: utf8(`{"${rpc === "QueueCount" ? "queue" : "id"}":${big.json}}`), note: `${note} in the string field` };
+  return {
+    body: utf8(`{"${rpc === "QueueCount" ? "queue" : "id"}":${big.json}}`),
+    note: `${note} in the string field`,
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -690,19 +802,30 @@ function pickClass(rng: Rng, protocol: Protocol): CaseClass {
   if (r < 0.62) return "random";
   if (r < 0.74) return protocol === "connect-json" || protocol === "connect-get" ? "bad-json" : "crafted";
   if (r < 0.8) return "bad-json";
-  if (r < 0.9) return protocol === "connect-json" || protocol === "connect-proto" || protocol === "connect-get" ? "headers" : "envelope";
+  if (r < 0.9)
+    return protocol === "connect-json" || protocol === "connect-proto" || protocol === "connect-get"
+      ? "headers"
+      : "envelope";
   if (r < 0.975) return "headers";
   if (r < 0.99) return "deep";
   return "huge";
 }
 
 /** The message bytes (before any envelope) for a case of this class. */
-function messageBytes(rng: Rng, kind: CaseClass, rpc: Rpc, targets: FuzzTargets, json: boolean): { body: Buffer; note: string } {
+function messageBytes(
+  rng: Rng,
+  kind: CaseClass,
+  rpc: Rpc,
+  targets: FuzzTargets,
+  json: boolean,
+): { body: Buffer; note: string } {
   switch (kind) {
     case "valid":
     case "headers":
     case "envelope":
-      return json ? { body: utf8(jsonBody(rng, rpc, targets)), note: "" } : { body: binaryBody(rng, rpc, targets), note: "" };
+      return json
+        ? { body: utf8(jsonBody(rng, rpc, targets)), note: "" }
+        : { body: binaryBody(rng, rpc, targets), note: "" };
     case "mutated":
       return {
         body: mutate(rng, json ? utf8(jsonBody(rng, rpc, targets)) : binaryBody(rng, rpc, targets)),
@@ -729,7 +852,10 @@ function messageBytes(rng: Rng, kind: CaseClass, rpc: Rpc, targets: FuzzTargets,
         const depth = rng.pick([1_000, 10_000, 100_000]);
         const queueOrId = submits(rpc) ? submitQueue(rng, targets) : forgedId(rng, targets);
         const field = submits(rpc) ? 2 : 1000;
-        return { body: Buffer.concat([lenField(1, utf8(queueOrId)), lenField(field, deepValue(depth))]), note: `${depth} levels of Value` };
+        return {
+          body: Buffer.concat([lenField(1, utf8(queueOrId)), lenField(field, deepValue(depth))]),
+          note: `${depth} levels of Value`,
+        };
       }
     case "huge":
       return hugeBody(rng, rpc, targets, !json);
@@ -809,12 +935,23 @@ function headerTrouble(rng: Rng, headers: Record<string, string>, protocol: Prot
 }
 
 /** Envelope trouble for class "envelope". */
-function envelopeTrouble(rng: Rng, message: Buffer, headers: Record<string, string>, encodingHeader: string): { body: Buffer; note: string } {
+function envelopeTrouble(
+  rng: Rng,
+  message: Buffer,
+  headers: Record<string, string>,
+  encodingHeader: string,
+): { body: Buffer; note: string } {
   switch (rng.int(11)) {
     case 0:
-      return { body: envelope(message, 0, message.length + rng.range(1, 1000)), note: "length prefix longer than the body" };
+      return {
+        body: envelope(message, 0, message.length + rng.range(1, 1000)),
+        note: "length prefix longer than the body",
+      };
     case 1:
-      return { body: envelope(message, 0, Math.max(0, message.length - rng.range(1, 4))), note: "length prefix shorter than the body" };
+      return {
+        body: envelope(message, 0, Math.max(0, message.length - rng.range(1, 4))),
+        note: "length prefix shorter than the body",
+      };
     case 2:
       return { body: envelope(message, 0, 0xffffffff), note: "length prefix 0xffffffff" };
     case 3:
@@ -893,18 +1030,36 @@ function rawSocketBytes(rng: Rng): { body: Buffer; note: string } {
       };
     case 5:
       return {
-        body: Buffer.from(`POST ${SERVICE}GetStatus HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{"id":`, "latin1"),
+        body: Buffer.from(
+          `POST ${SERVICE}GetStatus HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{"id":`,
+          "latin1",
+        ),
         note: "body shorter than content-length, then silence",
       };
     case 6:
-      return { body: Buffer.from(`${rng.pick(["GET", "BREW", "P\u0000ST", "CONNECT", "TRACE"])} ${rng.pick(["/", "*", SERVICE + "Submit", "http://x/"])} HTTP/${rng.pick(["1.1", "1.0", "2.0", "9.9", "1"])}\r\nHost: x\r\n\r\n`, "latin1"), note: "odd request line" };
+      return {
+        body: Buffer.from(
+          `${rng.pick(["GET", "BREW", "P\u0000ST", "CONNECT", "TRACE"])} ${rng.pick(["/", "*", SERVICE + "Submit", "http://x/"])} HTTP/${rng.pick(["1.1", "1.0", "2.0", "9.9", "1"])}\r\nHost: x\r\n\r\n`,
+          "latin1",
+        ),
+        note: "odd request line",
+      };
     case 7:
-      return { body: Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad\u0000: 1\r\nX: a\rb\r\n\r\n`, "latin1"), note: "control characters in headers" };
+      return {
+        body: Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Bad\u0000: 1\r\nX: a\rb\r\n\r\n`, "latin1"),
+        note: "control characters in headers",
+      };
     case 8:
-      return { body: Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\n${"X-Many: 1\r\n".repeat(2000)}\r\n`, "latin1"), note: "2000 headers" };
+      return {
+        body: Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\n${"X-Many: 1\r\n".repeat(2000)}\r\n`, "latin1"),
+        note: "2000 headers",
+      };
     default:
       return {
-        body: Buffer.from(`POST ${SERVICE}QueueCount HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n`, "latin1"),
+        body: Buffer.from(
+          `POST ${SERVICE}QueueCount HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n`,
+          "latin1",
+        ),
         note: "huge chunk size",
       };
   }
@@ -919,7 +1074,14 @@ export function generateCase(rng: Rng, index: number, targets: FuzzTargets): Fuz
   const rpc = rng.pick(RPCS);
   if (protocol === "raw-socket") {
     const { body, note } = rawSocketBytes(rng);
-    return { index, protocol, rpc: "none", kind: "raw", note, request: { transport: "socket", method: "", path: "", headers: {}, body } };
+    return {
+      index,
+      protocol,
+      rpc: "none",
+      kind: "raw",
+      note,
+      request: { transport: "socket", method: "", path: "", headers: {}, body },
+    };
   }
   const kind = pickClass(rng, protocol);
   const headers: Record<string, string> = { ...(targets.headers ?? {}) };
@@ -956,7 +1118,10 @@ export function generateCase(rng: Rng, index: number, targets: FuzzTargets): Fuz
       const params: [string, string][] = [
         ["connect", "v1"],
         ["encoding", json ? "json" : "proto"],
-        ["message", base64 ? message.body.toString(rng.chance(0.8) ? "base64url" : "base64") : message.body.toString("utf8")],
+        [
+          "message",
+          base64 ? message.body.toString(rng.chance(0.8) ? "base64url" : "base64") : message.body.toString("utf8"),
+        ],
       ];
       if (base64) params.push(["base64", "1"]);
       if (kind === "headers" || kind === "mutated") {
@@ -1007,14 +1172,18 @@ export function generateCase(rng: Rng, index: number, targets: FuzzTargets): Fuz
     }
     case "grpc":
       transport = "h2";
-      headers["content-type"] = json ? "application/grpc+json" : rng.pick(["application/grpc", "application/grpc+proto"]);
+      headers["content-type"] = json
+        ? "application/grpc+json"
+        : rng.pick(["application/grpc", "application/grpc+proto"]);
       headers["te"] = "trailers";
       enveloped = true;
       body = kind === "envelope" ? envelopeFor() : envelope(message.body);
       break;
     case "grpc-web":
       transport = rng.chance(0.85) ? "h1" : "h2";
-      headers["content-type"] = json ? "application/grpc-web+json" : rng.pick(["application/grpc-web", "application/grpc-web+proto"]);
+      headers["content-type"] = json
+        ? "application/grpc-web+json"
+        : rng.pick(["application/grpc-web", "application/grpc-web+proto"]);
       headers["x-grpc-web"] = "1";
       enveloped = true;
       body = kind === "envelope" ? envelopeFor() : envelope(message.body);

@@ -72,7 +72,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     bump(report.byTransport, c.request.transport);
     const verdict = judge(c, res);
     bump(report.outcomes, `${c.protocol} ${verdict.outcome}`);
-    if (res.status === 0 && res.error && c.protocol !== "raw-socket") bump(report.connectionErrors, `${c.kind} ${res.error}`);
+    if (res.status === 0 && res.error && c.protocol !== "raw-socket")
+      bump(report.connectionErrors, `${c.kind} ${res.error}`);
     if (verdict.violation) {
       report.violations.push({
         index: c.index,
@@ -124,8 +125,11 @@ export function summarize(name: string, r: FuzzReport): string {
 export function describeCase(seed: number, index: number, targets: FuzzTargets): string {
   const c = generateCase(createRng(caseSeed(seed, index)), index, targets);
   const body = c.request.body;
-  const shown = body.length > 200 ? `${body.subarray(0, 200).toString("hex")}… (${body.length} bytes)` : body.toString("hex");
+  const shown =
+    body.length > 200 ? `${body.subarray(0, 200).toString("hex")}… (${body.length} bytes)` : body.toString("hex");
   return `#${index} ${c.protocol} ${c.request.transport} ${c.request.method} ${c.request.path.slice(0, 200)} ${JSON.stringify(
-    Object.fromEntries(Object.entries(c.request.headers).map(([k, v]) => [k, v.length > 100 ? `${v.slice(0, 100)}…` : v])),
+    Object.fromEntries(
+      Object.entries(c.request.headers).map(([k, v]) => [k, v.length > 100 ? `${v.slice(0, 100)}…` : v]),
+    ),
   )} body(hex)=${shown}`;
 }

@@ -57,7 +57,8 @@ export async function spawnJetq(env: Record<string, string>): Promise<JetqProces
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   while (!lines.some((l) => String(l.msg).includes("listening"))) {
-    if (exit) throw new Error(`jetq exited (${exit}) before listening:\n${stderr}\n${lines.map((l) => l.msg).join("\n")}`);
+    if (exit)
+      throw new Error(`jetq exited (${exit}) before listening:\n${stderr}\n${lines.map((l) => l.msg).join("\n")}`);
     if (Date.now() > deadline) {
       proc.kill("SIGKILL");
       throw new Error(`jetq not listening after 30 s:\n${stderr}`);
@@ -101,7 +102,12 @@ export async function call<T = Record<string, unknown>>(
 }
 
 /** Like call(), but an error answer is returned as { error: code } rather than thrown. */
-async function callOrCode(url: string, method: string, body: unknown, headers: Record<string, string>): Promise<unknown> {
+async function callOrCode(
+  url: string,
+  method: string,
+  body: unknown,
+  headers: Record<string, string>,
+): Promise<unknown> {
   const res = await fetch(`${url}/jetq.v1.QueueService/${method}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
@@ -142,7 +148,11 @@ export interface WatchedJobs {
  * progress, a failed one, a running one that sleeps for ten minutes, two
  * queued behind it, and one cancelled while queued.
  */
-export async function createWatchedJobs(url: string, queue: string, headers: Record<string, string> = {}): Promise<WatchedJobs> {
+export async function createWatchedJobs(
+  url: string,
+  queue: string,
+  headers: Record<string, string> = {},
+): Promise<WatchedJobs> {
   const submit = async (input: unknown, extra: Record<string, unknown> = {}) =>
     (await call<{ id: string }>(url, "Submit", { queue, input, ...extra }, headers)).id;
   const completed = await submit({ watched: "completed", logs: ["one", "two"], progress: 2 });
@@ -166,7 +176,11 @@ export interface Snapshot {
   count: unknown;
 }
 
-export async function snapshot(url: string, watched: WatchedJobs, headers: Record<string, string> = {}): Promise<Snapshot> {
+export async function snapshot(
+  url: string,
+  watched: WatchedJobs,
+  headers: Record<string, string> = {},
+): Promise<Snapshot> {
   const jobs: Snapshot["jobs"] = {};
   for (const id of watched.all) {
     jobs[id] = {

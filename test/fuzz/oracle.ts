@@ -82,7 +82,9 @@ export function judge(c: FuzzCase, res: RawResponse): Verdict {
     outcome = `${res.status} grpc ${status ?? "-"}`;
     if (status === undefined && res.status === 200 && !res.cut && !res.error) problems.push("no grpc-status");
     if (status !== undefined && BAD_GRPC_STATUSES.has(status)) {
-      problems.push(`grpc-status ${status} (${Code[Number(status)]}): ${res.trailers["grpc-message"] ?? res.headers["grpc-message"] ?? ""}`);
+      problems.push(
+        `grpc-status ${status} (${Code[Number(status)]}): ${res.trailers["grpc-message"] ?? res.headers["grpc-message"] ?? ""}`,
+      );
     }
     accepted = status === "0" || (status === undefined && res.cut && parseFrames(res.body).frames.length > 0);
   } else if (type.startsWith("application/connect+")) {
@@ -107,6 +109,10 @@ export function judge(c: FuzzCase, res: RawResponse): Verdict {
     problems.push(`fuzz ${c.rpc} succeeded: ${res.body.subarray(0, 300).toString("utf8")}`);
   }
   if (problems.length === 0) return { outcome };
-  const snippet = (type.startsWith("application/json") ? res.body.subarray(0, 300).toString("utf8") : "") || res.trailers["grpc-message"] || res.headers["grpc-message"] || "";
+  const snippet =
+    (type.startsWith("application/json") ? res.body.subarray(0, 300).toString("utf8") : "") ||
+    res.trailers["grpc-message"] ||
+    res.headers["grpc-message"] ||
+    "";
   return { outcome, violation: `${problems.join("; ")}${snippet ? ` — ${snippet}` : ""}` };
 }

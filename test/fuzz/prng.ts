@@ -52,7 +52,8 @@ export function runSeed(): number {
   const fromEnv = process.env.FUZZ_SEED;
   if (fromEnv !== undefined && fromEnv.trim() !== "") {
     const n = Number(fromEnv);
-    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`FUZZ_SEED=${fromEnv}: use a whole number 0..4294967295`);
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+      throw new Error(`FUZZ_SEED=${fromEnv}: use a whole number 0..4294967295`);
     return n;
   }
   return Math.floor(Math.random() * 0x100000000) >>> 0;

@@ -81,10 +81,28 @@ async function grpcGetStatus(url: string, id: string, headers: Record<string, st
   try {
     const body = envelope(lenField(1, Buffer.from(id)));
     const path = "/jetq.v1.QueueService/GetStatus";
-    const grpc = await t.send({ transport: "h2", method: "POST", path, body, headers: { ...headers, "content-type": "application/grpc", te: "trailers" } });
-    const web = await t.send({ transport: "h1", method: "POST", path, body, headers: { ...headers, "content-type": "application/grpc-web+proto", "x-grpc-web": "1" } });
-    const webStatus = parseFrames(web.body).frames.find((f) => f.flags & 0x80)?.payload.toString().match(/grpc-status:\s*(\d+)/)?.[1];
-    return [grpc.trailers["grpc-status"] ?? grpc.headers["grpc-status"] ?? "none", web.headers["grpc-status"] ?? webStatus ?? "none"];
+    const grpc = await t.send({
+      transport: "h2",
+      method: "POST",
+      path,
+      body,
+      headers: { ...headers, "content-type": "application/grpc", te: "trailers" },
+    });
+    const web = await t.send({
+      transport: "h1",
+      method: "POST",
+      path,
+      body,
+      headers: { ...headers, "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
+    });
+    const webStatus = parseFrames(web.body)
+      .frames.find((f) => f.flags & 0x80)
+      ?.payload.toString()
+      .match(/grpc-status:\s*(\d+)/)?.[1];
+    return [
+      grpc.trailers["grpc-status"] ?? grpc.headers["grpc-status"] ?? "none",
+      web.headers["grpc-status"] ?? webStatus ?? "none",
+    ];
   } finally {
     t.close();
   }
@@ -148,13 +166,18 @@ export function fuzzSuite(engine: "memory" | "nats"): void {
         }
 
         // No answer broke the rules.
-        const shown = report.violations.slice(0, 15).map(
-          (v) => `${v.problem}\n    [${v.protocol} ${v.rpc} ${v.kind}: ${v.note}]\n    ${describeCase(SEED, v.index, targets)}`,
-        );
+        const shown = report.violations
+          .slice(0, 15)
+          .map(
+            (v) =>
+              `${v.problem}\n    [${v.protocol} ${v.rpc} ${v.kind}: ${v.note}]\n    ${describeCase(SEED, v.index, targets)}`,
+          );
         expect(shown, `${report.violations.length} violations; replay with FUZZ_SEED=${SEED}`).toEqual([]);
 
         // Nothing was logged as an unexpected error (an INTERNAL the mapping hid, a crash in a callback).
-        const errors = jetq.lines.filter((l) => l.level >= 50).map((l) => `${l.msg} ${JSON.stringify(l.err ?? "").slice(0, 400)}`);
+        const errors = jetq.lines
+          .filter((l) => l.level >= 50)
+          .map((l) => `${l.msg} ${JSON.stringify(l.err ?? "").slice(0, 400)}`);
         expect(errors).toEqual([]);
 
         // The watched jobs are exactly as they were.
@@ -166,9 +189,16 @@ export function fuzzSuite(engine: "memory" | "nats"): void {
         const cancelled = await call<{ removed: boolean }>(jetq.url, "Cancel", { id: watched.running }, headers);
         expect(cancelled.removed).toBe(true);
         for (const id of watched.queued) await pollState(jetq.url, id, "JOB_STATE_COMPLETED", headers);
-        const fresh = await call<{ id: string }>(jetq.url, "Submit", { queue: "echo", input: { after: "fuzz" } }, headers);
+        const fresh = await call<{ id: string }>(
+          jetq.url,
+          "Submit",
+          { queue: "echo", input: { after: "fuzz" } },
+          headers,
+        );
         await pollState(jetq.url, fresh.id, "JOB_STATE_COMPLETED", headers);
-        expect(await call(jetq.url, "GetResult", { id: fresh.id }, headers)).toMatchObject({ output: { after: "fuzz" } });
+        expect(await call(jetq.url, "GetResult", { id: fresh.id }, headers)).toMatchObject({
+          output: { after: "fuzz" },
+        });
 
         // Open streams and half-read requests do not keep it from shutting down cleanly.
         expect(await jetq.stop()).toBe(0);

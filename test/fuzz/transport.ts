@@ -59,7 +59,10 @@ function flatHeaders(h: http.IncomingHttpHeaders | http2.IncomingHttpHeaders): R
   return out;
 }
 
-export function createTransports(baseUrl: string, options: { h2Sessions?: number; maxSockets?: number } = {}): Transports {
+export function createTransports(
+  baseUrl: string,
+  options: { h2Sessions?: number; maxSockets?: number } = {},
+): Transports {
   const url = new URL(baseUrl);
   const host = url.hostname;
   const port = Number(url.port);
@@ -195,7 +198,10 @@ export function createTransports(baseUrl: string, options: { h2Sessions?: number
       own?.on("error", () => undefined);
       try {
         // endStream false even for GET: the body (if any) is ours to send.
-        stream = (own ?? session()).request({ ":method": req.method, ":path": req.path, ...req.headers }, { endStream: false });
+        stream = (own ?? session()).request(
+          { ":method": req.method, ":path": req.path, ...req.headers },
+          { endStream: false },
+        );
       } catch (err) {
         resolve(result(0, {}, {}, [], false, (err as Error).message));
         return;
@@ -222,7 +228,14 @@ export function createTransports(baseUrl: string, options: { h2Sessions?: number
         const code = stream.rstCode;
         finish(false, code !== undefined && code !== 0 && status === 0 ? `RST_STREAM ${code}` : undefined);
       });
-      stream.on("error", (err) => finish(false, (err as NodeJS.ErrnoException).code === "ERR_HTTP2_STREAM_ERROR" ? err.message : ((err as NodeJS.ErrnoException).code ?? err.message)));
+      stream.on("error", (err) =>
+        finish(
+          false,
+          (err as NodeJS.ErrnoException).code === "ERR_HTTP2_STREAM_ERROR"
+            ? err.message
+            : ((err as NodeJS.ErrnoException).code ?? err.message),
+        ),
+      );
       stream.end(req.body);
     });
   }

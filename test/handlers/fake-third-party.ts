@@ -22,16 +22,33 @@ export interface ThirdParty {
 
 /** Each form: status, content type, body, extra headers, made from the token. */
 const FORMS: Record<string, (token: string) => [number, string, string, Record<string, string>?]> = {
-  "json-escaped": (t) => [200, "application/json", `{"echo":"${[...t].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`).join("")}","slashed":"${t.replaceAll("/", "\\/")}"}`],
-  "json-escaped-text": (t) => [200, "text/plain", `{"echo":"${t.replace(/[a-z]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`)}"}`],
+  "json-escaped": (t) => [
+    200,
+    "application/json",
+    `{"echo":"${[...t].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`).join("")}","slashed":"${t.replaceAll("/", "\\/")}"}`,
+  ],
+  "json-escaped-text": (t) => [
+    200,
+    "text/plain",
+    `{"echo":"${t.replace(/[a-z]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`)}"}`,
+  ],
   base64: (t) => [200, "text/plain", `token=${Buffer.from(t).toString("base64")}`],
   "base64-url": (t) => [200, "application/json", JSON.stringify({ token: Buffer.from(t).toString("base64url") })],
   "base64-bearer": (t) => [200, "text/plain", Buffer.from(`Bearer ${t}`).toString("base64")],
   hex: (t) => [200, "application/json", JSON.stringify({ hex: Buffer.from(t).toString("hex").toUpperCase() })],
-  percent: (t) => [200, "text/plain", `next=https://x.example/?key=${encodeURIComponent(t).replace(/[a-z]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)}`],
+  percent: (t) => [
+    200,
+    "text/plain",
+    `next=https://x.example/?key=${encodeURIComponent(t).replace(/[a-z]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)}`,
+  ],
   "lower-case": (t) => [200, "text/plain", `unknown key: ${t.toLowerCase()}`],
   "upper-case": (t) => [200, "application/json", JSON.stringify({ KEY: t.toUpperCase() })],
-  header: (t) => [200, "text/plain", "ok", { "x-echo-auth": `Bearer ${t}`, "x-echo-b64": Buffer.from(t).toString("base64") }],
+  header: (t) => [
+    200,
+    "text/plain",
+    "ok",
+    { "x-echo-auth": `Bearer ${t}`, "x-echo-b64": Buffer.from(t).toString("base64") },
+  ],
   "error-401": (t) => [401, "application/json", JSON.stringify({ error: `invalid api key Bearer ${t}` })],
   "error-500": (t) => [500, "text/plain", `backend failed for ${Buffer.from(t).toString("hex")} / ${t}`],
   plain: (t) => [200, "text/plain", t],

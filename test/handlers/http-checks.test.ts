@@ -21,7 +21,11 @@ const SECRETS = [
 
 const principal = (tenant: string): Principal => ({ name: "k", tenant, role: "submitter", queues: "*" });
 
-function submitError(check: ReturnType<typeof createHttpSubmitCheck>, input: JsonValue, caller?: Principal): ConnectError | undefined {
+function submitError(
+  check: ReturnType<typeof createHttpSubmitCheck>,
+  input: JsonValue,
+  caller?: Principal,
+): ConnectError | undefined {
   try {
     check(input, caller);
     return undefined;
@@ -35,8 +39,20 @@ describe("Submit-time check", () => {
 
   it("accepts jetq's and the seed's field names, and $WORDs that name no secret", () => {
     const inputs: JsonValue[] = [
-      { url: "https://api.example.com/v1/chat", method: "post", headers: { Authorization: "Bearer $CLIENT_SECRET" }, clientSecretName: "OpenAI", body: { a: 1 } },
-      { url: "https://api.example.com/v1/chat", method: "PUT", secret: "openai", data: "costs $USD 5 $CLIENT_SECRET", params: { q: "x", n: 2 } },
+      {
+        url: "https://api.example.com/v1/chat",
+        method: "post",
+        headers: { Authorization: "Bearer $CLIENT_SECRET" },
+        clientSecretName: "OpenAI",
+        body: { a: 1 },
+      },
+      {
+        url: "https://api.example.com/v1/chat",
+        method: "PUT",
+        secret: "openai",
+        data: "costs $USD 5 $CLIENT_SECRET",
+        params: { q: "x", n: 2 },
+      },
       { url: "https://x.example.org/any", headers: { Authorization: "token $GITHUB" } },
       { url: "https://x.example.org/any", method: "POST", data: { prompt: "costs $USD 5" } },
     ];
@@ -47,22 +63,55 @@ describe("Submit-time check", () => {
 
   it("refuses with INVALID_ARGUMENT naming the field", () => {
     const cases: [JsonValue, RegExp][] = [
-      [{ url: "https://api.example.com/v1/x", headers: { a: "$CLIENT_SECRET" } }, /input\.headers\.a: \$CLIENT_SECRET stands for the secret the job names, and none is named: add "clientSecretName"/],
-      [{ url: "https://api.example.com/v1/x", method: "POST", body: 1, data: 2 }, /input\.data: give body or data, not both/],
-      [{ url: "https://api.example.com/v1/x", secret: "openai", clientSecretName: "openai" }, /input\.secret: give clientSecretName or secret/],
-      [{ url: "https://api.example.com/v1/x", timeout: 5, extra: 1 }, /input: unknown field "timeout", "extra"; the http queue takes url, method/],
+      [
+        { url: "https://api.example.com/v1/x", headers: { a: "$CLIENT_SECRET" } },
+        /input\.headers\.a: \$CLIENT_SECRET stands for the secret the job names, and none is named: add "clientSecretName"/,
+      ],
+      [
+        { url: "https://api.example.com/v1/x", method: "POST", body: 1, data: 2 },
+        /input\.data: give body or data, not both/,
+      ],
+      [
+        { url: "https://api.example.com/v1/x", secret: "openai", clientSecretName: "openai" },
+        /input\.secret: give clientSecretName or secret/,
+      ],
+      [
+        { url: "https://api.example.com/v1/x", timeout: 5, extra: 1 },
+        /input: unknown field "timeout", "extra"; the http queue takes url, method/,
+      ],
       [{ url: "https://api.example.com/v1/x", method: "TRACE" }, /input\.method: must be one of GET/],
       [{ url: "https://api.example.com/v1/x", params: { a: [1] } }, /input\.params\.a: must be a string or a number/],
-      [{ url: "https://api.example.com/v1/x", headers: { "bad name": "x" } }, /input\.headers\.bad name: is not a valid header name/],
-      [{ url: "https://api.example.com/v1/x", headers: { a: "x\r\nInjected: y" } }, /input\.headers\.a: must not contain line breaks/],
+      [
+        { url: "https://api.example.com/v1/x", headers: { "bad name": "x" } },
+        /input\.headers\.bad name: is not a valid header name/,
+      ],
+      [
+        { url: "https://api.example.com/v1/x", headers: { a: "x\r\nInjected: y" } },
+        /input\.headers\.a: must not contain line breaks/,
+      ],
       [{ method: "GET" }, /input\.url: is required/],
-      [{ url: "https://api.example.com/v1/x", data: { a: 1 } }, /input\.data: a GET request has no body; use POST, or params for the query/],
+      [
+        { url: "https://api.example.com/v1/x", data: { a: 1 } },
+        /input\.data: a GET request has no body; use POST, or params for the query/,
+      ],
       ["https://api.example.com", /input: must be an object like/],
       [{ url: "https://$GITHUB.example.org/" }, /placeholder .* host/],
-      [{ url: "https://api.example.com/v2/x", headers: { a: "$CLIENT_SECRET" }, secret: "openai" }, /secret OPENAI may be sent only to https:\/\/api\.example\.com\/v1\//],
-      [{ url: "http://api.example.com/v1/x", headers: { a: "$CLIENT_SECRET" }, secret: "openai" }, /secret OPENAI may be sent only to/],
-      [{ url: "https://api.example.com:8443/v1/x", headers: { a: "$CLIENT_SECRET" }, secret: "openai" }, /secret OPENAI may be sent only to/],
-      [{ url: "https://api.example.com/v1/a/..%2f..%2fadmin", headers: { a: "$CLIENT_SECRET" }, secret: "openai" }, /a path with %2e, %2f or %5c/],
+      [
+        { url: "https://api.example.com/v2/x", headers: { a: "$CLIENT_SECRET" }, secret: "openai" },
+        /secret OPENAI may be sent only to https:\/\/api\.example\.com\/v1\//,
+      ],
+      [
+        { url: "http://api.example.com/v1/x", headers: { a: "$CLIENT_SECRET" }, secret: "openai" },
+        /secret OPENAI may be sent only to/,
+      ],
+      [
+        { url: "https://api.example.com:8443/v1/x", headers: { a: "$CLIENT_SECRET" }, secret: "openai" },
+        /secret OPENAI may be sent only to/,
+      ],
+      [
+        { url: "https://api.example.com/v1/a/..%2f..%2fadmin", headers: { a: "$CLIENT_SECRET" }, secret: "openai" },
+        /a path with %2e, %2f or %5c/,
+      ],
     ];
     for (const [input, message] of cases) {
       const err = submitError(check, input);
@@ -74,11 +123,17 @@ describe("Submit-time check", () => {
   it("npm start always checks the http queue; without allowed hosts it refuses every http job (grants could not be checked)", async () => {
     const { builtinInputValidators } = await import("../../src/startup.js");
     const unconfigured = builtinInputValidators(parseConfig({})).get("http")!;
-    const err = submitError(unconfigured, { url: "https://api.example.com/", method: "POST", data: "$USD" }, principal("acme"));
+    const err = submitError(
+      unconfigured,
+      { url: "https://api.example.com/", method: "POST", data: "$USD" },
+      principal("acme"),
+    );
     expect(err && Code[err.code]).toBe("FailedPrecondition");
     expect(err!.rawMessage).toMatch(/no JETQ_HTTP_ALLOWED_HOSTS/);
     const configured = builtinInputValidators(parseConfig({ JETQ_HTTP_ALLOWED_HOSTS: "api.example.com" })).get("http")!;
-    expect(submitError(configured, { url: "https://api.example.com/", method: "POST", data: "$USD" }, principal("acme"))).toBeUndefined();
+    expect(
+      submitError(configured, { url: "https://api.example.com/", method: "POST", data: "$USD" }, principal("acme")),
+    ).toBeUndefined();
   });
 
   it("with API keys, a tenant uses only the secrets it is granted; without keys, all", () => {
@@ -87,7 +142,11 @@ describe("Submit-time check", () => {
       secrets: SECRETS,
       grants: { acme: ["OpenAI"], ops: "*" },
     });
-    const openai = { url: "https://api.example.com/v1/x", headers: { a: "$CLIENT_SECRET" }, clientSecretName: "openai" };
+    const openai = {
+      url: "https://api.example.com/v1/x",
+      headers: { a: "$CLIENT_SECRET" },
+      clientSecretName: "openai",
+    };
     const github = { url: "https://x.example.org/", headers: { a: "$GITHUB" } };
     expect(submitError(granted, openai, principal("acme"))).toBeUndefined();
     expect(submitError(granted, github, principal("ops"))).toBeUndefined();
@@ -99,7 +158,9 @@ describe("Submit-time check", () => {
     // A tenant named like an Object property is not granted by it.
     expect(submitError(granted, openai, principal("constructor"))?.code).toBe(Code.PermissionDenied);
     // Naming no secret needs no grant.
-    expect(submitError(granted, { url: "https://x.example.org/", method: "POST", data: "$USD" }, principal("globex"))).toBeUndefined();
+    expect(
+      submitError(granted, { url: "https://x.example.org/", method: "POST", data: "$USD" }, principal("globex")),
+    ).toBeUndefined();
   });
 });
 
@@ -120,10 +181,16 @@ describe("substitution", () => {
     expect(request.url.searchParams.getAll("k")).toEqual([value]);
     expect(request.url.searchParams.get("c")).toBe("$USD");
     expect(request.url.searchParams.get("p")).toBe(value);
-    expect(request.headers).toEqual({ Authorization: `Bearer ${value}`, "x-price": "$USD", "content-type": "application/json" });
+    expect(request.headers).toEqual({
+      Authorization: `Bearer ${value}`,
+      "x-price": "$USD",
+      "content-type": "application/json",
+    });
     expect(JSON.parse(request.body!)).toEqual({ text: `key ${value} costs $USD 5`, nested: [value] });
     // A string body is sent as written around the value.
-    expect(substitute(parseHttpInput({ url: "https://a.example/", method: "POST", body: "k=$CLIENT_SECRET" }), used).body).toBe(`k=${value}`);
+    expect(
+      substitute(parseHttpInput({ url: "https://a.example/", method: "POST", body: "k=$CLIENT_SECRET" }), used).body,
+    ).toBe(`k=${value}`);
   });
 });
 
@@ -166,9 +233,9 @@ describe("the handler checks again, before any request or DNS lookup", () => {
   });
 
   it("refuses to start with a declared secret that has no value", () => {
-    expect(() => createHttpHandler({ allowedHosts: HOSTS, secrets: [{ name: "x", prefixes: ["https://api.example.com/"] }] })).toThrow(
-      /secret\(s\) X declared without a value/,
-    );
+    expect(() =>
+      createHttpHandler({ allowedHosts: HOSTS, secrets: [{ name: "x", prefixes: ["https://api.example.com/"] }] }),
+    ).toThrow(/secret\(s\) X declared without a value/);
   });
 });
 
@@ -198,8 +265,14 @@ describe("configuration", () => {
       [{ JETQ_SECRETS: "{not json" }, /JETQ_SECRETS: is not valid JSON/],
       [{ JETQ_SECRETS: '{"a": []}' }, /JETQ_SECRETS: a: must be a URL prefix or a non-empty list/],
       [{ JETQ_SECRETS: '{"a-b": "https://api.example.com/"}' }, /JETQ_SECRETS: "a-b": a secret name/],
-      [{ JETQ_SECRETS: '{"a": "https://api.example.com/v1?x=1"}' }, /secret A: URL prefix .* no credentials, query or fragment/],
-      [{ JETQ_SECRETS: '{"a": "https://other.example.net/"}' }, /JETQ_SECRETS: A: "https:\/\/other\.example\.net\/" is on a host JETQ_HTTP_ALLOWED_HOSTS does not list/],
+      [
+        { JETQ_SECRETS: '{"a": "https://api.example.com/v1?x=1"}' },
+        /secret A: URL prefix .* no credentials, query or fragment/,
+      ],
+      [
+        { JETQ_SECRETS: '{"a": "https://other.example.net/"}' },
+        /JETQ_SECRETS: A: "https:\/\/other\.example\.net\/" is on a host JETQ_HTTP_ALLOWED_HOSTS does not list/,
+      ],
       [{ "JETQ_SECRET_A-B": "sk-hidden-value" }, /JETQ_SECRET_A-B \(value not shown\): the name must be/],
       [{ JETQ_TENANT_SECRETS: '{"acme": ["nope"]}' }, /JETQ_TENANT_SECRETS: acme: nope is not a declared secret/],
       [{ JETQ_TENANT_SECRETS: '{"acme": "all"}' }, /JETQ_TENANT_SECRETS: acme: must be "\*" or a list/],

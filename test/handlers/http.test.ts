@@ -44,16 +44,24 @@ describe.each(ENGINES)("http handler [%s engine]", (engineName) => {
     if (engineName === "nats") {
       nats = await startNatsServer();
       // The API knows the secrets' names and prefixes only; the worker has the values.
-      const declared = { JETQ_SECRETS: JSON.stringify({ openai: [`${base}/v1/`], CLIENT_SECRET: `${base}/` }), NATS_URL: nats.url };
+      const declared = {
+        JETQ_SECRETS: JSON.stringify({ openai: [`${base}/v1/`], CLIENT_SECRET: `${base}/` }),
+        NATS_URL: nats.url,
+      };
       const worker = startProcess("worker", { ...env, ...declared, ...values });
       processes.push(worker, startProcess("start", { ...env, ...declared, JETQ_WORKERS: "false" }));
       await worker.waitForLine((l) => l.msg === "worker started");
     } else {
       // One process; CLIENT_SECRET in the shorthand form (every allowed host).
-      processes.push(startProcess("start", { ...env, ...values, JETQ_SECRETS: JSON.stringify({ OPENAI: `${base}/v1/` }) }));
+      processes.push(
+        startProcess("start", { ...env, ...values, JETQ_SECRETS: JSON.stringify({ OPENAI: `${base}/v1/` }) }),
+      );
     }
     await processes.at(-1)!.waitForLine((l) => l.msg.startsWith("jetq listening"));
-    client = createClient(QueueService, createConnectTransport({ baseUrl: `http://127.0.0.1:${port}`, httpVersion: "1.1" }));
+    client = createClient(
+      QueueService,
+      createConnectTransport({ baseUrl: `http://127.0.0.1:${port}`, httpVersion: "1.1" }),
+    );
   });
 
   afterEach(() => {
@@ -131,7 +139,11 @@ describe.each(ENGINES)("http handler [%s engine]", (engineName) => {
 
   it("every process says at start which secret may go where, by name and prefix only", () => {
     for (const p of processes) {
-      const line = p.lines.find((l) => l.msg.startsWith("http: 2 secret(s) (OPENAI, CLIENT_SECRET)") || l.msg.startsWith("http: 2 secret(s) (CLIENT_SECRET, OPENAI)"));
+      const line = p.lines.find(
+        (l) =>
+          l.msg.startsWith("http: 2 secret(s) (OPENAI, CLIENT_SECRET)") ||
+          l.msg.startsWith("http: 2 secret(s) (CLIENT_SECRET, OPENAI)"),
+      );
       expect(line, JSON.stringify(p.lines.map((l) => l.msg))).toMatchObject({ secrets: { OPENAI: [`${base()}/v1/`] } });
     }
     const warnings = processes.flatMap((p) => p.lines).filter((l) => l.msg.includes("may go to every allowed host"));
@@ -170,16 +182,28 @@ describe.each(ENGINES)("http handler [%s engine]", (engineName) => {
 
   it("Submit refuses, before anything is enqueued or sent: a placeholder in the host, a URL outside the secret's prefixes, unknown fields", async () => {
     const cases: [JsonValue, RegExp][] = [
-      [{ url: `http://$CLIENT_SECRET.localhost:${thirdParty.port}/`, clientSecretName: "openai" }, /input\.url: a placeholder .* host/],
+      [
+        { url: `http://$CLIENT_SECRET.localhost:${thirdParty.port}/`, clientSecretName: "openai" },
+        /input\.url: a placeholder .* host/,
+      ],
       [{ url: `http://$OPENAI.127.0.0.1:${thirdParty.port}/` }, /input\.url: a placeholder .* host/],
       [{ url: `http://127.0.0.1:$PORT/` }, /input\.url: a placeholder .* port/],
       [{ url: "$SCHEME://127.0.0.1/" }, /input\.url: .* is not a URL/],
-      [{ url: `${base()}/admin`, headers: { a: "$CLIENT_SECRET" }, clientSecretName: "openai" }, /secret OPENAI may be sent only to .*\/v1\/; .*\/admin is outside/],
+      [
+        { url: `${base()}/admin`, headers: { a: "$CLIENT_SECRET" }, clientSecretName: "openai" },
+        /secret OPENAI may be sent only to .*\/v1\/; .*\/admin is outside/,
+      ],
       [{ url: `${base()}/v10/x?k=$CLIENT_SECRET`, clientSecretName: "OpenAI" }, /secret OPENAI may be sent only to/],
       [{ url: `${base()}/v1/../admin`, headers: { a: "$OPENAI" } }, /secret OPENAI may be sent only to/],
       // The URL parser resolves %2e%2e as ".."; an encoded slash it leaves to the server, so it is refused.
-      [{ url: `${base()}/v1/%2e%2e/admin`, headers: { a: "$OPENAI" } }, /secret OPENAI may be sent only to .*\/admin is outside/],
-      [{ url: `${base()}/v1/..%2Fadmin`, headers: { a: "$OPENAI" } }, /input\.url: a path with %2e, %2f or %5c may not carry a secret/],
+      [
+        { url: `${base()}/v1/%2e%2e/admin`, headers: { a: "$OPENAI" } },
+        /secret OPENAI may be sent only to .*\/admin is outside/,
+      ],
+      [
+        { url: `${base()}/v1/..%2Fadmin`, headers: { a: "$OPENAI" } },
+        /input\.url: a path with %2e, %2f or %5c may not carry a secret/,
+      ],
       [{ url: `${base()}/v1/x`, bdy: { prompt: "x" } }, /input: unknown field "bdy"/],
       [{ url: `${base()}/v1/x`, headers: { a: 1 } }, /input\.headers\.a: must be a string/],
       [{ url: `${base()}/v1/x`, clientSecretName: "nope" }, /input\.clientSecretName: no secret "nope" is declared/],

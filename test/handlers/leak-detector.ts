@@ -8,7 +8,10 @@
 export function echoForms(secret: string): Record<string, string> {
   return {
     raw: secret,
-    "JSON-escaped": JSON.stringify(secret).slice(1, -1).replaceAll("/", "\\/").replace(/[+k]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`),
+    "JSON-escaped": JSON.stringify(secret)
+      .slice(1, -1)
+      .replaceAll("/", "\\/")
+      .replace(/[+k]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`),
     "percent-encoded": encodeURIComponent(secret),
     "percent-encoded, every byte": [...Buffer.from(secret)].map((b) => `%${b.toString(16).padStart(2, "0")}`).join(""),
     base64: Buffer.from(secret).toString("base64"),
@@ -31,7 +34,10 @@ export function leaks(text: string, secret: string): string[] {
   check("raw", text);
   const unescaped = jsonUnescape(text);
   check("JSON escapes", unescaped);
-  for (const [name, t] of [["", text], ["JSON-unescaped ", unescaped]] as const) {
+  for (const [name, t] of [
+    ["", text],
+    ["JSON-unescaped ", unescaped],
+  ] as const) {
     check(`${name}percent`, percentDecode(t));
     check(`${name}hex`, hexRuns(t));
     for (const run of t.replace(/\r?\n/g, "").match(/[A-Za-z0-9+/_=-]{8,}/g) ?? []) {
@@ -46,7 +52,9 @@ export function leaks(text: string, secret: string): string[] {
 
 function jsonUnescape(text: string): string {
   return text.replace(/\\u([0-9a-fA-F]{4})|\\(["\\/bfnrt])/g, (_m, hex: string | undefined, c: string | undefined) =>
-    hex ? String.fromCharCode(parseInt(hex, 16)) : ({ b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" } as Record<string, string>)[c!] ?? c!,
+    hex
+      ? String.fromCharCode(parseInt(hex, 16))
+      : (({ b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" } as Record<string, string>)[c!] ?? c!),
   );
 }
 
@@ -57,6 +65,8 @@ function percentDecode(text: string): string {
 /** Every run of hex digits decoded, at both nibble alignments. */
 function hexRuns(text: string): string {
   return (text.match(/[0-9a-fA-F]{8,}/g) ?? [])
-    .flatMap((run) => [run, run.slice(1)].map((r) => Buffer.from(r.slice(0, r.length - (r.length % 2)), "hex").toString("latin1")))
+    .flatMap((run) =>
+      [run, run.slice(1)].map((r) => Buffer.from(r.slice(0, r.length - (r.length % 2)), "hex").toString("latin1")),
+    )
     .join("\n");
 }

@@ -60,16 +60,20 @@ describe("redaction", () => {
     const rng = createRng(seed);
     const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+~=:";
     const escapeSome = (text: string) =>
-      [...text].map((c) => (rng.chance(0.3) ? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}` : c === "/" ? "\\/" : c)).join("");
+      [...text]
+        .map((c) => (rng.chance(0.3) ? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}` : c === "/" ? "\\/" : c))
+        .join("");
     for (let i = 0; i < 400; i++) {
       const secret = Array.from({ length: rng.range(8, 48) }, () => rng.pick([...alphabet])).join("");
       const prefix = rng.pick(["", "Bearer ", "user:", "x", "key=", "Basic "]);
       const forms = echoForms(`${prefix}${secret}`);
       let echoed = forms[rng.pick(Object.keys(forms))]!;
       if (rng.chance(0.3)) echoed = escapeSome(echoed);
-      const text = `${rng.pick(["", "{\"e\":\"", "error: ", "%41"])}${echoed}${rng.pick(["", "\"}", " end", "\n"])}`;
+      const text = `${rng.pick(["", '{"e":"', "error: ", "%41"])}${echoed}${rng.pick(["", '"}', " end", "\n"])}`;
       const out = createRedactor([secret]).text(text);
-      expect(leaks(out, secret), `seed ${seed} case ${i}: ${JSON.stringify(text)} -> ${JSON.stringify(out)}`).toEqual([]);
+      expect(leaks(out, secret), `seed ${seed} case ${i}: ${JSON.stringify(text)} -> ${JSON.stringify(out)}`).toEqual(
+        [],
+      );
     }
   });
 

@@ -31,7 +31,12 @@ const TAIL = 200;
 /** Occurrences of needle in text that end past `from` (the part not seen before). */
 function occurrences(text: string, needle: string, from: number): number {
   let n = 0;
-  for (let at = text.indexOf(needle, Math.max(0, from - needle.length + 1)); at !== -1; at = text.indexOf(needle, at + needle.length)) n++;
+  for (
+    let at = text.indexOf(needle, Math.max(0, from - needle.length + 1));
+    at !== -1;
+    at = text.indexOf(needle, at + needle.length)
+  )
+    n++;
   return n;
 }
 

@@ -66,7 +66,9 @@ function post(path: string, contentType: string, body: Uint8Array): Promise<Answ
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 
 /** Runs call() while a probe caller asks QueueCount every few ms; the probe's worst and median latency. */
-async function whileProbing<T>(call: () => Promise<T>): Promise<{ result: T; worstMs: number; medianMs: number; probes: number; controlWorstMs: number }> {
+async function whileProbing<T>(
+  call: () => Promise<T>,
+): Promise<{ result: T; worstMs: number; medianMs: number; probes: number; controlWorstMs: number }> {
   const probeBody = json({ queue: "echo" });
   const latencies: number[] = [];
   let stop = false;
@@ -93,7 +95,13 @@ async function whileProbing<T>(call: () => Promise<T>): Promise<{ result: T; wor
   stop = true;
   await probing;
   const sorted = [...latencies].sort((a, b) => a - b);
-  return { result, worstMs: sorted.at(-1)!, medianMs: sorted[sorted.length >> 1]!, probes: sorted.length, controlWorstMs };
+  return {
+    result,
+    worstMs: sorted.at(-1)!,
+    medianMs: sorted[sorted.length >> 1]!,
+    probes: sorted.length,
+    controlWorstMs,
+  };
 }
 
 /**
@@ -115,8 +123,12 @@ describe("a Submit of echo with a million log lines", () => {
   it("in JSON (14 MB) is refused naming the limit, and a probe caller is answered within 100 ms throughout", async () => {
     const body = json({ queue: "echo", input: { logs: lines(MILLION) } });
     expect(body.byteLength).toBeGreaterThan(13_000_000);
-    const { result, worstMs, medianMs, probes, controlWorstMs } = await probedWithin100Ms(() => post("Submit", "application/json", body));
-    console.log(`JSON, ${body.byteLength} bytes: probe worst ${worstMs.toFixed(1)} ms, median ${medianMs.toFixed(1)} ms over ${probes} calls (control worst ${controlWorstMs.toFixed(1)} ms)`);
+    const { result, worstMs, medianMs, probes, controlWorstMs } = await probedWithin100Ms(() =>
+      post("Submit", "application/json", body),
+    );
+    console.log(
+      `JSON, ${body.byteLength} bytes: probe worst ${worstMs.toFixed(1)} ms, median ${medianMs.toFixed(1)} ms over ${probes} calls (control worst ${controlWorstMs.toFixed(1)} ms)`,
+    );
     expect(result.status).toBe(429);
     expect(JSON.parse(result.body.toString())).toEqual({ code: "resource_exhausted", message });
     expect(worstMs).toBeLessThan(100 + controlWorstMs);
@@ -125,8 +137,12 @@ describe("a Submit of echo with a million log lines", () => {
 
   it("in protobuf binary (15 MB) is refused the same way, and a probe caller is answered within 100 ms throughout", async () => {
     const body = submitLogsBinary(lines(MILLION));
-    const { result, worstMs, medianMs, probes, controlWorstMs } = await probedWithin100Ms(() => post("Submit", "application/proto", body));
-    console.log(`binary, ${body.byteLength} bytes: probe worst ${worstMs.toFixed(1)} ms, median ${medianMs.toFixed(1)} ms over ${probes} calls (control worst ${controlWorstMs.toFixed(1)} ms)`);
+    const { result, worstMs, medianMs, probes, controlWorstMs } = await probedWithin100Ms(() =>
+      post("Submit", "application/proto", body),
+    );
+    console.log(
+      `binary, ${body.byteLength} bytes: probe worst ${worstMs.toFixed(1)} ms, median ${medianMs.toFixed(1)} ms over ${probes} calls (control worst ${controlWorstMs.toFixed(1)} ms)`,
+    );
     expect(result.status).toBe(429);
     expect(JSON.parse(result.body.toString())).toEqual({ code: "resource_exhausted", message });
     expect(worstMs).toBeLessThan(100 + controlWorstMs);
@@ -139,20 +155,28 @@ describe("a Submit of echo with a million log lines", () => {
       expect(submitted.status).toBe(200);
       const id = (JSON.parse(submitted.body.toString()) as { id: string }).id;
       for (;;) {
-        const s = JSON.parse((await post("GetStatus", "application/json", json({ id }))).body.toString()) as { state: string };
+        const s = JSON.parse((await post("GetStatus", "application/json", json({ id }))).body.toString()) as {
+          state: string;
+        };
         if (s.state === "JOB_STATE_COMPLETED") return id;
         await new Promise((r) => setTimeout(r, 20));
       }
     });
     // Figures only: decoding 50,000 values and echoing them back is real work on a shared machine.
-    console.log(`50,000 lines accepted and run: probe worst ${worstMs.toFixed(1)} ms, median ${medianMs.toFixed(1)} ms over ${probes} calls (control worst ${controlWorstMs.toFixed(1)} ms)`);
-    const status = JSON.parse((await post("GetStatus", "application/json", json({ id: result, includeLogs: true }))).body.toString()) as {
+    console.log(
+      `50,000 lines accepted and run: probe worst ${worstMs.toFixed(1)} ms, median ${medianMs.toFixed(1)} ms over ${probes} calls (control worst ${controlWorstMs.toFixed(1)} ms)`,
+    );
+    const status = JSON.parse(
+      (await post("GetStatus", "application/json", json({ id: result, includeLogs: true }))).body.toString(),
+    ) as {
       logs: Array<{ message: string; source: string }>;
     };
     expect(status.logs).toHaveLength(1_002);
     expect(status.logs.filter((l) => l.source === "handler").map((l) => l.message)).toEqual(lines(1_000));
     expect(status.logs.at(-1)!.source).toBe("jetq");
-    expect(status.logs.at(-1)!.message).toMatch(/^49000 log lines \(\d+ characters\) of this attempt were dropped: over 1000 lines or 256 KiB per attempt/);
+    expect(status.logs.at(-1)!.message).toMatch(
+      /^49000 log lines \(\d+ characters\) of this attempt were dropped: over 1000 lines or 256 KiB per attempt/,
+    );
   });
 });
 

@@ -39,7 +39,9 @@ it("reads the log, progress and stream limits, and names a bad one", () => {
   expect(c.progressIntervalMs).toBe(0);
   expect(c.streamCaps).toEqual({ perKey: 10, perConnection: 20 });
   expect(() => parseConfig({ JETQ_LOG_MAX_LINES: "0" })).toThrow('JETQ_LOG_MAX_LINES="0": must be at least 1');
-  expect(() => parseConfig({ JETQ_MAX_STREAMS_PER_KEY: "lots" })).toThrow('JETQ_MAX_STREAMS_PER_KEY="lots": must be a whole number');
+  expect(() => parseConfig({ JETQ_MAX_STREAMS_PER_KEY: "lots" })).toThrow(
+    'JETQ_MAX_STREAMS_PER_KEY="lots": must be a whole number',
+  );
 });
 
 it("collects JETQ_SECRET_<NAME> variables as secrets and the http handler's hosts", () => {
@@ -93,7 +95,13 @@ it("parses every variable, empty ones counting as unset", () => {
 it("names every bad variable and what it allows", () => {
   let error: unknown;
   try {
-    parseConfig({ PORT: "70000", JETQ_STORAGE: "disk", JETQ_WORKERS: "maybe", JETQ_CONCURRENCY: "1.5", JETQ_MAX_LOST_LEASES: "101" });
+    parseConfig({
+      PORT: "70000",
+      JETQ_STORAGE: "disk",
+      JETQ_WORKERS: "maybe",
+      JETQ_CONCURRENCY: "1.5",
+      JETQ_MAX_LOST_LEASES: "101",
+    });
   } catch (err) {
     error = err;
   }

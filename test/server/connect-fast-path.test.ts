@@ -10,7 +10,15 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import { isDeepStrictEqual } from "node:util";
 import { gzipSync } from "node:zlib";
-import { create, fromBinary, toBinary, toJson, type DescMessage, type DescMethod, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  toBinary,
+  toJson,
+  type DescMessage,
+  type DescMethod,
+  type MessageInitShape,
+} from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -77,7 +85,10 @@ class RawClient {
     const result = wire === "h2c" ? this.h2(req) : this.h1(req);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${wire} POST ${req.path}: no answer within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`${wire} POST ${req.path}: no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
     });
     return Promise.race([result, timeout]).finally(() => clearTimeout(timer));
   }
@@ -89,7 +100,9 @@ class RawClient {
       const r = http.request(`${this.url}${req.path}`, { method: "POST", headers, agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: flat(res.headers), body: Buffer.concat(chunks) }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: flat(res.headers), body: Buffer.concat(chunks) }),
+        );
         res.on("error", reject);
       });
       r.on("error", reject);
@@ -199,7 +212,8 @@ function frames(body: Uint8Array): { flags: number; data: Uint8Array }[] {
 
 /** The error of a unary answer or of a stream's end-stream message; undefined on success. */
 function errorOf(rpc: DescMethod, res: RawResponse): { code: string; message: string } | undefined {
-  const body = decodeBody(rpc, res) as Record<string, unknown> | { end?: { error?: { code: string; message: string } } }[];
+  const body = decodeBody(rpc, res) as
+    Record<string, unknown> | { end?: { error?: { code: string; message: string } } }[];
   if (Array.isArray(body)) return body.at(-1)?.end?.error;
   if (res.status === 200) return undefined;
   return body as { code: string; message: string };
@@ -331,39 +345,135 @@ function cases(fx: Fixtures): Case[] {
   const garbage = [0x0a, 0xff, 0xff, 0xff];
   return [
     // Successes, deterministic: the same answer to every call.
-    ...messageCases("Submit, idempotent", "Submit", SubmitRequestSchema, {
-      queue: fx.quiet,
-      idempotencyKey: fx.idempotencyKey,
-    }, { ok: true }),
+    ...messageCases(
+      "Submit, idempotent",
+      "Submit",
+      SubmitRequestSchema,
+      {
+        queue: fx.quiet,
+        idempotencyKey: fx.idempotencyKey,
+      },
+      { ok: true },
+    ),
     ...messageCases("GetStatus of a finished job", "GetStatus", GetStatusRequestSchema, { id: fx.done }, { ok: true }),
-    ...messageCases("GetStatus with logs", "GetStatus", GetStatusRequestSchema, { id: fx.done, includeLogs: true }, { ok: true }),
+    ...messageCases(
+      "GetStatus with logs",
+      "GetStatus",
+      GetStatusRequestSchema,
+      { id: fx.done, includeLogs: true },
+      { ok: true },
+    ),
     ...messageCases("GetStatus of a queued job", "GetStatus", GetStatusRequestSchema, { id: fx.queued }, { ok: true }),
     ...messageCases("GetResult of a finished job", "GetResult", GetResultRequestSchema, { id: fx.done }, { ok: true }),
     ...messageCases("Cancel of a finished job", "Cancel", CancelRequestSchema, { id: fx.done }, { ok: true }),
     ...messageCases("QueueCount", "QueueCount", QueueCountRequestSchema, { queue: fx.quiet }, { ok: true }),
-    ...messageCases("StreamStatus of a finished job", "StreamStatus", StreamStatusRequestSchema, { id: fx.done }, { ok: true }),
-    ...messageCases("StreamStatus with logs", "StreamStatus", StreamStatusRequestSchema, { id: fx.done, includeLogs: true }, { ok: true }),
-    ...messageCases("SubmitAndStream, idempotent, of a finished job", "SubmitAndStream", SubmitAndStreamRequestSchema, {
-      queue: fx.work,
-      idempotencyKey: fx.doneKey,
-      includeLogs: true,
-    }, { ok: true }),
+    ...messageCases(
+      "StreamStatus of a finished job",
+      "StreamStatus",
+      StreamStatusRequestSchema,
+      { id: fx.done },
+      { ok: true },
+    ),
+    ...messageCases(
+      "StreamStatus with logs",
+      "StreamStatus",
+      StreamStatusRequestSchema,
+      { id: fx.done, includeLogs: true },
+      { ok: true },
+    ),
+    ...messageCases(
+      "SubmitAndStream, idempotent, of a finished job",
+      "SubmitAndStream",
+      SubmitAndStreamRequestSchema,
+      {
+        queue: fx.work,
+        idempotencyKey: fx.doneKey,
+        includeLogs: true,
+      },
+      { ok: true },
+    ),
     // Errors of the service.
-    ...messageCases("Submit to an unknown queue", "Submit", SubmitRequestSchema, { queue: unknownQueue }, { code: Code.NotFound }),
+    ...messageCases(
+      "Submit to an unknown queue",
+      "Submit",
+      SubmitRequestSchema,
+      { queue: unknownQueue },
+      { code: Code.NotFound },
+    ),
     ...messageCases("Submit, bad queue name", "Submit", SubmitRequestSchema, { queue: "Not A Queue" }, { code: bad }),
     ...messageCases("GetStatus, malformed id", "GetStatus", GetStatusRequestSchema, { id: "nope" }, { code: bad }),
-    ...messageCases("GetStatus, job not found", "GetStatus", GetStatusRequestSchema, { id: missing }, { code: Code.NotFound }),
-    ...messageCases("GetResult of a queued job", "GetResult", GetResultRequestSchema, { id: fx.queued }, { code: Code.FailedPrecondition }),
-    ...messageCases("GetResult, job not found", "GetResult", GetResultRequestSchema, { id: missing }, { code: Code.NotFound }),
+    ...messageCases(
+      "GetStatus, job not found",
+      "GetStatus",
+      GetStatusRequestSchema,
+      { id: missing },
+      { code: Code.NotFound },
+    ),
+    ...messageCases(
+      "GetResult of a queued job",
+      "GetResult",
+      GetResultRequestSchema,
+      { id: fx.queued },
+      { code: Code.FailedPrecondition },
+    ),
+    ...messageCases(
+      "GetResult, job not found",
+      "GetResult",
+      GetResultRequestSchema,
+      { id: missing },
+      { code: Code.NotFound },
+    ),
     ...messageCases("Cancel, malformed id", "Cancel", CancelRequestSchema, { id: "x-y-z" }, { code: bad }),
     ...messageCases("Cancel, job not found", "Cancel", CancelRequestSchema, { id: missing }, { code: Code.NotFound }),
-    ...messageCases("QueueCount, unknown queue", "QueueCount", QueueCountRequestSchema, { queue: unknownQueue }, { code: Code.NotFound }),
-    ...messageCases("QueueCount, bad queue name", "QueueCount", QueueCountRequestSchema, { queue: "UPPER" }, { code: bad }),
-    ...messageCases("StreamStatus, job not found", "StreamStatus", StreamStatusRequestSchema, { id: missing }, { code: Code.NotFound }),
-    ...messageCases("StreamStatus, malformed id", "StreamStatus", StreamStatusRequestSchema, { id: "nope" }, { code: bad }),
-    ...messageCases("SubmitAndStream to an unknown queue", "SubmitAndStream", SubmitAndStreamRequestSchema, { queue: unknownQueue }, { code: Code.NotFound }),
-    ...messageCases("SubmitAndStream, bad queue name", "SubmitAndStream", SubmitAndStreamRequestSchema, { queue: "Not A Queue" }, { code: bad }),
-    ...messageCases("SubmitAndStream, bad options", "SubmitAndStream", SubmitAndStreamRequestSchema, { queue: fx.quiet, options: { maxAttempts: 0 } }, { code: bad }),
+    ...messageCases(
+      "QueueCount, unknown queue",
+      "QueueCount",
+      QueueCountRequestSchema,
+      { queue: unknownQueue },
+      { code: Code.NotFound },
+    ),
+    ...messageCases(
+      "QueueCount, bad queue name",
+      "QueueCount",
+      QueueCountRequestSchema,
+      { queue: "UPPER" },
+      { code: bad },
+    ),
+    ...messageCases(
+      "StreamStatus, job not found",
+      "StreamStatus",
+      StreamStatusRequestSchema,
+      { id: missing },
+      { code: Code.NotFound },
+    ),
+    ...messageCases(
+      "StreamStatus, malformed id",
+      "StreamStatus",
+      StreamStatusRequestSchema,
+      { id: "nope" },
+      { code: bad },
+    ),
+    ...messageCases(
+      "SubmitAndStream to an unknown queue",
+      "SubmitAndStream",
+      SubmitAndStreamRequestSchema,
+      { queue: unknownQueue },
+      { code: Code.NotFound },
+    ),
+    ...messageCases(
+      "SubmitAndStream, bad queue name",
+      "SubmitAndStream",
+      SubmitAndStreamRequestSchema,
+      { queue: "Not A Queue" },
+      { code: bad },
+    ),
+    ...messageCases(
+      "SubmitAndStream, bad options",
+      "SubmitAndStream",
+      SubmitAndStreamRequestSchema,
+      { queue: fx.quiet, options: { maxAttempts: 0 } },
+      { code: bad },
+    ),
     // Headers the fast path accepts.
     {
       ...messageCases("QueueCount", "QueueCount", QueueCountRequestSchema, { queue: fx.quiet }, { ok: true })[1]!,
@@ -416,17 +526,27 @@ function cases(fx: Fixtures): Case[] {
           ...s(envelope(message, 0b10), "end-stream flag on a request"),
           differs: {
             why: "the spec says end-stream is unset on requests; connect-es skips the frame and finds no message",
-            connectEs: { code: "unimplemented", message: "protocol error: missing input message for server-streaming method" },
+            connectEs: {
+              code: "unimplemented",
+              message: "protocol error: missing input message for server-streaming method",
+            },
           },
         },
         {
           ...s(envelope(message, 0b100), "unknown envelope flag"),
-          differs: { why: "the spec reserves the other flag bits (connect-go refuses them); connect-es ignores them", connectEs: "ok" },
+          differs: {
+            why: "the spec reserves the other flag bits (connect-go refuses them); connect-es ignores them",
+            connectEs: "ok",
+          },
         },
         s(concat(envelope(message), envelope(message)), "two messages", { code: Code.Unimplemented }),
-        s(concat(envelope(message), new Uint8Array([0, 0xff, 0xff, 0xff, 0xff])), "a message and an envelope claiming more than readMaxBytes", {
-          code: Code.ResourceExhausted,
-        }),
+        s(
+          concat(envelope(message), new Uint8Array([0, 0xff, 0xff, 0xff, 0xff])),
+          "a message and an envelope claiming more than readMaxBytes",
+          {
+            code: Code.ResourceExhausted,
+          },
+        ),
         s(concat(envelope(message), new Uint8Array([0, 0])), "a message and a partial envelope"),
         s(envelope(binary ? new Uint8Array(garbage) : enc.encode("{nope")), "a message that does not decode"),
         s(envelope(new Uint8Array(0)), "an empty message (no id)"),
@@ -456,7 +576,11 @@ async function fixtures(env: EngineEnv, ctx: Ctx): Promise<Fixtures> {
   const client = createClient(QueueService, createConnectTransport({ baseUrl: ctx.server.url, httpVersion: "1.1" }));
   const job = await client.submit({ queue: quiet, idempotencyKey });
   const doneKey = `${idempotencyKey}-done`;
-  const keyed = await client.submit({ queue: work, idempotencyKey: doneKey, input: { kind: { case: "stringValue", value: "keyed" } } });
+  const keyed = await client.submit({
+    queue: work,
+    idempotencyKey: doneKey,
+    input: { kind: { case: "stringValue", value: "keyed" } },
+  });
   const keyedLease = await fetchOne(env.worker, work);
   expect(keyedLease.id).toBe(keyed.id);
   expect(await keyedLease.begin()).toBe(true);
@@ -475,7 +599,13 @@ forEachEngine("Connect fast path", (env) => {
       fx = await fixtures(env, ctx);
     });
 
-    for (const [wire, contentLength] of WIRES.flatMap((w) => [[w, true], [w, false]] as const)) {
+    for (const [wire, contentLength] of WIRES.flatMap(
+      (w) =>
+        [
+          [w, true],
+          [w, false],
+        ] as const,
+    )) {
       const length = contentLength ? "with" : "without";
       it(`every unary RPC and StreamStatus, success and error, binary and JSON, over ${wire}, ${length} content-length`, async () => {
         const table = cases(fx);
@@ -502,7 +632,8 @@ forEachEngine("Connect fast path", (env) => {
           // The case tests what it says it does.
           const error = errorOf(rpc, fast);
           const wanted = c.expect.ok ? undefined : codeName(c.expect.code!);
-          if (error?.code !== wanted) mismatches.push(`${c.name}: expected ${wanted ?? "success"}, got ${JSON.stringify(error)}`);
+          if (error?.code !== wanted)
+            mismatches.push(`${c.name}: expected ${wanted ?? "success"}, got ${JSON.stringify(error)}`);
         }
         expect(mismatches, mismatches.join("\n")).toEqual([]);
       });
@@ -512,11 +643,27 @@ forEachEngine("Connect fast path", (env) => {
       const count = enc.encode(JSON.stringify({ queue: fx.quiet }));
       const path = `/${QueueService.typeName}/QueueCount`;
       const declined: [string, RawRequest, number][] = [
-        ["gzip", { path, headers: { "content-type": "application/json", "content-encoding": "gzip" }, body: gzipSync(count) }, 200],
+        [
+          "gzip",
+          { path, headers: { "content-type": "application/json", "content-encoding": "gzip" }, body: gzipSync(count) },
+          200,
+        ],
         // connect-es does not check the version (it requires none); the fast path still leaves it alone.
-        ["protocol version 2", { path, headers: { "content-type": "application/json", "connect-protocol-version": "2" }, body: count }, 200],
-        ["another charset", { path, headers: { "content-type": "application/json; charset=latin1" }, body: count }, 415],
-        ["a streaming content type on a unary RPC", { path, headers: { "content-type": "application/connect+json" }, body: envelope(count) }, 415],
+        [
+          "protocol version 2",
+          { path, headers: { "content-type": "application/json", "connect-protocol-version": "2" }, body: count },
+          200,
+        ],
+        [
+          "another charset",
+          { path, headers: { "content-type": "application/json; charset=latin1" }, body: count },
+          415,
+        ],
+        [
+          "a streaming content type on a unary RPC",
+          { path, headers: { "content-type": "application/connect+json" }, body: envelope(count) },
+          415,
+        ],
         [
           "a compressed stream",
           {
@@ -526,7 +673,15 @@ forEachEngine("Connect fast path", (env) => {
           },
           200,
         ],
-        ["another service", { path: "/grpc.health.v1.Health/Check", headers: { "content-type": "application/json" }, body: enc.encode("{}") }, 200],
+        [
+          "another service",
+          {
+            path: "/grpc.health.v1.Health/Check",
+            headers: { "content-type": "application/json" },
+            body: enc.encode("{}"),
+          },
+          200,
+        ],
       ];
       for (const wire of WIRES) {
         for (const [name, req, status] of declined) {
@@ -553,7 +708,9 @@ forEachEngine("Connect fast path", (env) => {
         const all = frames(res.body);
         expect(all).toHaveLength(1);
         expect(all[0]!.flags).toBe(0b10);
-        const end = JSON.parse(Buffer.from(all[0]!.data).toString("utf8")) as { error?: { code: string; message: string } };
+        const end = JSON.parse(Buffer.from(all[0]!.data).toString("utf8")) as {
+          error?: { code: string; message: string };
+        };
         expect(end.error?.code).toBe("not_found");
         expect(end.error?.message).toContain(id);
       }
@@ -561,10 +718,17 @@ forEachEngine("Connect fast path", (env) => {
 
     it("a generated client on each Connect transport goes the fast path and gets the same answers", async () => {
       for (const [httpVersion, useBinaryFormat] of CONNECT_TRANSPORTS) {
-        const client = createClient(QueueService, createConnectTransport({ baseUrl: ctx.server.url, httpVersion, useBinaryFormat }));
+        const client = createClient(
+          QueueService,
+          createConnectTransport({ baseUrl: ctx.server.url, httpVersion, useBinaryFormat }),
+        );
         const before = ctx.server.fastPathCalls;
         const count = await client.queueCount({ queue: fx.quiet });
-        expect({ queue: count.queue, inQueue: count.inQueue, running: count.running }).toEqual({ queue: fx.quiet, inQueue: 1, running: 0 });
+        expect({ queue: count.queue, inQueue: count.inQueue, running: count.running }).toEqual({
+          queue: fx.quiet,
+          inQueue: 1,
+          running: 0,
+        });
         const states = [];
         for await (const job of client.streamStatus({ id: fx.done })) states.push(job.state);
         expect(states).toHaveLength(1);
@@ -601,8 +765,13 @@ forEachEngine("Connect fast path", (env) => {
       const m = create(QueueCountRequestSchema, { queue: quiet });
       return {
         path: `/${QueueService.typeName}/QueueCount`,
-        headers: { "content-type": binary ? "application/proto" : "application/json", ...(auth ? { authorization: auth } : {}) },
-        body: binary ? toBinary(QueueCountRequestSchema, m) : enc.encode(JSON.stringify(toJson(QueueCountRequestSchema, m))),
+        headers: {
+          "content-type": binary ? "application/proto" : "application/json",
+          ...(auth ? { authorization: auth } : {}),
+        },
+        body: binary
+          ? toBinary(QueueCountRequestSchema, m)
+          : enc.encode(JSON.stringify(toJson(QueueCountRequestSchema, m))),
       };
     };
     const stream = (auth: string | undefined, id: string): RawRequest => ({
@@ -659,7 +828,12 @@ forEachEngine("Connect fast path", (env) => {
           });
           expect(streamed.status).toBe(200);
           expect(decodeBody(method("StreamStatus"), streamed)).toEqual([
-            { end: { error: { code: "unauthenticated", message }, metadata: { "www-authenticate": ['Bearer realm="jetq"'] } } },
+            {
+              end: {
+                error: { code: "unauthenticated", message },
+                metadata: { "www-authenticate": ['Bearer realm="jetq"'] },
+              },
+            },
           ]);
           expect(ctx.server.fastPathCalls, "the fast path left them to the guarded handler").toBe(before);
         }
@@ -683,7 +857,9 @@ forEachEngine("Connect fast path", (env) => {
       expect(ctx.server.fastPathCalls).toBe(before + 2);
       expect(fast.status).toBe(429);
       expect(errorOf(rpc, fast)?.code).toBe("resource_exhausted");
-      expect(errorOf(rpc, fast)?.message).toMatch(/^rate limit of 1\.2\/min \(burst 1\) exceeded for this API key; retry in \d+\.\d s$/);
+      expect(errorOf(rpc, fast)?.message).toMatch(
+        /^rate limit of 1\.2\/min \(burst 1\) exceeded for this API key; retry in \d+\.\d s$/,
+      );
       expect(Number(fast.headers["retry-after"])).toBeGreaterThanOrEqual(40);
       expect(Number(fast.headers["retry-after-ms"])).toBeGreaterThan(0);
       expect(normalise(observe(rpc, fast))).toEqual(normalise(observe(rpc, slow)));
@@ -717,7 +893,10 @@ forEachEngine("Connect fast path", (env) => {
       const baseline = env.api.stats().openWatches;
       for (const [httpVersion, useBinaryFormat] of CONNECT_TRANSPORTS) {
         const what = `${httpVersion} ${useBinaryFormat ? "binary" : "JSON"}`;
-        const client = createClient(QueueService, createConnectTransport({ baseUrl: ctx.server.url, httpVersion, useBinaryFormat }));
+        const client = createClient(
+          QueueService,
+          createConnectTransport({ baseUrl: ctx.server.url, httpVersion, useBinaryFormat }),
+        );
         const before = ctx.server.fastPathCalls;
         const abort = new AbortController();
         const it = client.streamStatus({ id: queued }, { signal: abort.signal })[Symbol.asyncIterator]();
@@ -738,7 +917,11 @@ forEachEngine("Connect fast path", (env) => {
       // h2: RST_STREAM after the first message.
       const session = http2.connect(ctx.server.url);
       try {
-        const h2 = session.request({ ":method": "POST", ":path": `/${QueueService.typeName}/StreamStatus`, ...headers });
+        const h2 = session.request({
+          ":method": "POST",
+          ":path": `/${QueueService.typeName}/StreamStatus`,
+          ...headers,
+        });
         h2.end(body);
         await new Promise<void>((resolve, reject) => {
           h2.once("data", () => resolve());
@@ -762,7 +945,9 @@ forEachEngine("Connect fast path", (env) => {
         r.on("error", (err) => (r.destroyed ? undefined : reject(err)));
         r.end(body);
       });
-      await waitFor(() => env.api.stats().openWatches === baseline, { what: "the watch released after the socket closed" });
+      await waitFor(() => env.api.stats().openWatches === baseline, {
+        what: "the watch released after the socket closed",
+      });
     });
 
     it("a stream's last message and its end leave in one DATA frame: a client stopping at COMPLETED resets nothing, 1,200 times on one h2 connection", async () => {
@@ -796,7 +981,10 @@ forEachEngine("Connect fast path", (env) => {
             h2.end(body);
           });
           const parts = frames(new Uint8Array(first));
-          expect(parts.map((p) => p.flags), `stream ${i}`).toEqual([0, 0b10]);
+          expect(
+            parts.map((p) => p.flags),
+            `stream ${i}`,
+          ).toEqual([0, 0b10]);
           expect(JSON.parse(Buffer.from(parts[0]!.data).toString()).state).toBe("JOB_STATE_COMPLETED");
         }
       } finally {
@@ -932,4 +1120,3 @@ forEachEngine("Connect fast path", (env) => {
 function codeName(code: Code): string {
   return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 }
-

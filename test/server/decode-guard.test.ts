@@ -46,11 +46,17 @@ describe("decode guard: compressed request bodies", () => {
     expect(answer).toMatchObject({ status: 200, body: { queue: "q" } });
   });
 
-  it.each(["gzip", "br"])("a %s body that does not decompress is INVALID_ARGUMENT naming the encoding", async (encoding) => {
-    const answer = await queueCount(encoding, Buffer.from("not compressed at all"), "application/proto");
-    expect(answer.status).toBe(400);
-    expect(answer.body).toEqual({ code: "invalid_argument", message: `request body does not decompress as ${encoding}` });
-  });
+  it.each(["gzip", "br"])(
+    "a %s body that does not decompress is INVALID_ARGUMENT naming the encoding",
+    async (encoding) => {
+      const answer = await queueCount(encoding, Buffer.from("not compressed at all"), "application/proto");
+      expect(answer.status).toBe(400);
+      expect(answer.body).toEqual({
+        code: "invalid_argument",
+        message: `request body does not decompress as ${encoding}`,
+      });
+    },
+  );
 
   it("a body over readMaxBytes once decompressed is connect-es's RESOURCE_EXHAUSTED", async () => {
     const bomb = gzipSync(Buffer.alloc(LIMIT * 4), { level: 9 });

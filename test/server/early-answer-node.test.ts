@@ -17,12 +17,20 @@ afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => reso
 /** A server whose handler runs on the first request; resolves the port. */
 function serve(handler: http.RequestListener): Promise<number> {
   server = http.createServer(handler);
-  return new Promise((resolve) => server!.listen(0, "127.0.0.1", () => resolve((server!.address() as AddressInfo).port)));
+  return new Promise((resolve) =>
+    server!.listen(0, "127.0.0.1", () => resolve((server!.address() as AddressInfo).port)),
+  );
 }
 
 /** A POST whose body starts a moment after its headers and is never finished (the client is still writing). */
 function postStillWriting(port: number): { answered: Promise<http.IncomingMessage>; req: http.ClientRequest } {
-  const req = http.request({ port, host: "127.0.0.1", method: "POST", path: "/", headers: { "content-length": "1000000" } });
+  const req = http.request({
+    port,
+    host: "127.0.0.1",
+    method: "POST",
+    path: "/",
+    headers: { "content-length": "1000000" },
+  });
   const answered = new Promise<http.IncomingMessage>((resolve, reject) => {
     req.on("response", resolve);
     req.on("error", reject);

@@ -53,6 +53,6 @@ it("npm start without NATS_URL: says jobs are in memory, runs echo over plain HT
 it("a bad setting stops the process with a message naming the variable", async () => {
   const proc = startProcess("start", { PORT: "not-a-port", JETQ_STORAGE: "disk" });
   expect(await proc.exited).toBe(1);
-  expect(proc.stderr()).toContain("PORT=\"not-a-port\"");
-  expect(proc.stderr()).toContain("JETQ_STORAGE=\"disk\": must be \"file\" or \"memory\"");
+  expect(proc.stderr()).toContain('PORT="not-a-port"');
+  expect(proc.stderr()).toContain('JETQ_STORAGE="disk": must be "file" or "memory"');
 });

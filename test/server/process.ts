@@ -77,7 +77,12 @@ export function startProcess(script: "start" | "worker" | `${string}.ts`, env: R
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`no matching log line in ${timeoutMs}ms; got:\n${lines.map((l) => l.msg).join("\n")}\nstderr:\n${stderr}`)),
+          () =>
+            reject(
+              new Error(
+                `no matching log line in ${timeoutMs}ms; got:\n${lines.map((l) => l.msg).join("\n")}\nstderr:\n${stderr}`,
+              ),
+            ),
           timeoutMs,
         );
         waiters.push({
@@ -95,7 +100,6 @@ export function startProcess(script: "start" | "worker" | `${string}.ts`, env: R
     },
   };
 }
-
 
 /**
  * For files that run jetq processes against one nats-server: the server

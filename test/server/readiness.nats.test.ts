@@ -69,7 +69,10 @@ it("nats-server killed: NOT_SERVING and /readyz 503 within 5 s, /healthz 200; ba
       5_000,
     );
     console.log(`readiness lost ${Math.round(performance.now() - killedAt)} ms after nats-server was killed`);
-    expect(await readyz()).toEqual({ status: 503, body: { ready: false, reason: "NATS connection lost (reconnecting)" } });
+    expect(await readyz()).toEqual({
+      status: 503,
+      body: { ready: false, reason: "NATS connection lost (reconnecting)" },
+    });
     expect((await health.check({ service: "" })).status).toBe(ServingStatus.NOT_SERVING);
     expect(await healthzStatus()).toBe(200);
     const refused = await api.submit({ queue }).then(

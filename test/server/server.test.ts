@@ -7,10 +7,7 @@ import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import {
-  Health,
-  HealthCheckResponse_ServingStatus as ServingStatus,
-} from "../../gen/grpc/health/v1/health_pb.js";
+import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { JobOptionsSchema, JobState, QueueService } from "../../gen/jetq/v1/queue_pb.js";
 import type { Engine } from "../../src/engine/types.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
@@ -101,7 +98,9 @@ forEachEngine("server", (env) => {
       `${server.url}/jetq.v1.QueueService/QueueCount?encoding=json&message=${encodeURIComponent(JSON.stringify({ queue }))}`,
     );
     expect(count.status).toBe(200);
-    const submit = await fetch(`${server.url}/jetq.v1.QueueService/Submit?encoding=json&message=${encodeURIComponent("{}")}`);
+    const submit = await fetch(
+      `${server.url}/jetq.v1.QueueService/Submit?encoding=json&message=${encodeURIComponent("{}")}`,
+    );
     expect(submit.status).toBe(405);
     await client.cancel({ id: job.id });
   });
@@ -325,7 +324,9 @@ forEachEngine("undecodable binary requests", (env) => {
       const ok = await createClient(
         QueueService,
         createConnectTransport({ baseUrl: server.url, httpVersion: "1.1", useBinaryFormat: true }),
-      ).queueCount({ queue: uniqueQueue("unknown") }).catch((e: unknown) => ConnectError.from(e).code);
+      )
+        .queueCount({ queue: uniqueQueue("unknown") })
+        .catch((e: unknown) => ConnectError.from(e).code);
       expect(ok).toBe(Code.NotFound);
     } finally {
       await server.close();

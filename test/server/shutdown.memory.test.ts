@@ -30,7 +30,11 @@ it("SIGTERM: not ready at once and Submits refused UNAVAILABLE; a short job fini
     const short = await client.submit({ queue: "echo", input: value({ sleep_ms: 800, which: "short" }) });
     const long = await client.submit({ queue: "echo", input: value({ sleep_ms: 30_000, which: "long" }) });
     for (const id of [short.id, long.id]) {
-      await pollUntil(() => client.getStatus({ id }), (j) => j.state === JobState.RUNNING, { what: `${id} RUNNING` });
+      await pollUntil(
+        () => client.getStatus({ id }),
+        (j) => j.state === JobState.RUNNING,
+        { what: `${id} RUNNING` },
+      );
     }
     const watch = (id: string) => {
       const states: string[] = [];
@@ -46,7 +50,11 @@ it("SIGTERM: not ready at once and Submits refused UNAVAILABLE; a short job fini
     };
     const shortWatch = watch(short.id);
     const longWatch = watch(long.id);
-    await pollUntil(() => shortWatch.states.length + longWatch.states.length, (n) => n >= 2, { what: "both streams open" });
+    await pollUntil(
+      () => shortWatch.states.length + longWatch.states.length,
+      (n) => n >= 2,
+      { what: "both streams open" },
+    );
 
     const signalledAt = Date.now();
     proc.proc.kill("SIGTERM");

@@ -28,7 +28,11 @@ async function startWorker(graceMs: number) {
 }
 
 const running = (client: ProtocolClient, id: string) =>
-  pollUntil(() => client.getStatus({ id }), (j) => j.state === JobState.RUNNING, { what: `${id} RUNNING`, timeoutMs: 15_000 });
+  pollUntil(
+    () => client.getStatus({ id }),
+    (j) => j.state === JobState.RUNNING,
+    { what: `${id} RUNNING`, timeoutMs: 15_000 },
+  );
 
 it("SIGTERM on a worker: a short job finishes within the grace, a long one is handed back and completes on another worker as attempt 2; exit 0", async () => {
   const { api, url } = await startApi();
@@ -57,10 +61,14 @@ it("SIGTERM on a worker: a short job finishes within the grace, a long one is ha
     expect(l.attempt).toBe(1);
 
     const second = await startWorker(10_000);
-    const done = await pollUntil(() => client.getStatus({ id: long.id }), (j) => j.state === JobState.COMPLETED, {
-      what: `${long.id} COMPLETED on the second worker`,
-      timeoutMs: 20_000,
-    });
+    const done = await pollUntil(
+      () => client.getStatus({ id: long.id }),
+      (j) => j.state === JobState.COMPLETED,
+      {
+        what: `${long.id} COMPLETED on the second worker`,
+        timeoutMs: 20_000,
+      },
+    );
     expect(done.attempt).toBe(2);
     expect((await client.getResult({ id: long.id })).output).toEqual(value({ sleep_ms: 3_500, which: "long" }));
 
@@ -135,11 +143,18 @@ it("SIGTERM on `npm start` with a job running: not ready at once, a Submit durin
   const worker = await startWorker(10_000);
   const client2 = open(next.url);
   try {
-    for (const [id, attempt] of [[lateId, 1], [longId, 2]] as const) {
-      const done = await pollUntil(() => client2.getStatus({ id }), (j) => j.state === JobState.COMPLETED, {
-        what: `${id} COMPLETED`,
-        timeoutMs: 20_000,
-      });
+    for (const [id, attempt] of [
+      [lateId, 1],
+      [longId, 2],
+    ] as const) {
+      const done = await pollUntil(
+        () => client2.getStatus({ id }),
+        (j) => j.state === JobState.COMPLETED,
+        {
+          what: `${id} COMPLETED`,
+          timeoutMs: 20_000,
+        },
+      );
       expect(done.attempt).toBe(attempt);
     }
   } finally {

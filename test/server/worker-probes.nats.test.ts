@@ -32,29 +32,45 @@ it("the worker's probe port: ready, 503 while nats-server is down and 200 again 
   expect((await probe(`${base}/`)).status).toBe(404);
 
   await backend.nats.kill();
-  const down = await pollUntil(() => probe(`${base}/readyz`), (r) => r.status === 503, {
-    what: "/readyz 503 with nats-server down",
-    timeoutMs: 5_000,
-  });
+  const down = await pollUntil(
+    () => probe(`${base}/readyz`),
+    (r) => r.status === 503,
+    {
+      what: "/readyz 503 with nats-server down",
+      timeoutMs: 5_000,
+    },
+  );
   expect(JSON.parse(down.body)).toEqual({ ready: false, reason: "NATS connection lost (reconnecting)" });
   expect((await probe(`${base}/healthz`)).status).toBe(200);
   await backend.nats.restart();
-  await pollUntil(() => probe(`${base}/readyz`), (r) => r.status === 200, { what: "/readyz 200 again", timeoutMs: 20_000 });
+  await pollUntil(
+    () => probe(`${base}/readyz`),
+    (r) => r.status === 200,
+    { what: "/readyz 200 again", timeoutMs: 20_000 },
+  );
 
   // A job holds the grace open while the probe is read; it finishes within it.
   const { api, url } = await startApiProcess(backend.nats.url);
   const client = PROTOCOLS.find((p) => p.name === "connect+proto h2c")!.open(url);
   try {
     const job = await client.submit({ queue: "echo", input: value({ sleep_ms: 4_000 }) });
-    await pollUntil(() => client.getStatus({ id: job.id }), (j) => j.state === JobState.RUNNING, {
-      what: "the job RUNNING",
-      timeoutMs: 15_000,
-    });
+    await pollUntil(
+      () => client.getStatus({ id: job.id }),
+      (j) => j.state === JobState.RUNNING,
+      {
+        what: "the job RUNNING",
+        timeoutMs: 15_000,
+      },
+    );
     worker.proc.kill("SIGTERM");
-    const stopping = await pollUntil(() => probe(`${base}/readyz`), (r) => r.status === 503, {
-      what: "/readyz 503 on SIGTERM",
-      timeoutMs: 3_500,
-    });
+    const stopping = await pollUntil(
+      () => probe(`${base}/readyz`),
+      (r) => r.status === 503,
+      {
+        what: "/readyz 503 on SIGTERM",
+        timeoutMs: 3_500,
+      },
+    );
     expect(JSON.parse(stopping.body)).toEqual({ ready: false, reason: "worker is shutting down" });
     expect((await probe(`${base}/healthz`)).status).toBe(200);
     expect(await worker.exited).toBe(0);

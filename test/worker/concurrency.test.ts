@@ -91,9 +91,7 @@ forEachEngine("worker concurrency", (env) => {
     await worker.start();
     await waitForState(env.api, first.id, "RUNNING");
     // With one job held, every later pull asks for the three free slots.
-    await waitFor("a pull after the first job started", () =>
-      recorder.calls.find((c, i) => i > 0 && c.max === 3),
-    );
+    await waitFor("a pull after the first job started", () => recorder.calls.find((c, i) => i > 0 && c.max === 3));
     const second = await env.api.submit({ queue, input: null });
     await waitForState(env.api, second.id, "RUNNING");
     await waitFor("a pull for two slots", () => recorder.calls.find((c) => c.max === 2));

@@ -9,7 +9,9 @@ forEachEngine("echo handler", (env) => {
   const setup = async () => {
     queue = uniqueQueue("echo");
     await env
-      .worker({ queues: { [queue]: { handler: echo, config: { maxAttempts: 3, backoffBaseMs: 10, backoffMaxMs: 20 } } } })
+      .worker({
+        queues: { [queue]: { handler: echo, config: { maxAttempts: 3, backoffBaseMs: 10, backoffMaxMs: 20 } } },
+      })
       .start();
   };
 
@@ -70,15 +72,20 @@ forEachEngine("worker log lines", (env) => {
       { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
     );
     const queue = uniqueQueue("logs");
-    await env
-      .worker({ logger, queues: { [queue]: { handler: echo, config: { maxAttempts: 1 } } } })
-      .start();
+    await env.worker({ logger, queues: { [queue]: { handler: echo, config: { maxAttempts: 1 } } } }).start();
     const ok = await env.api.submit({ queue, input: { fine: true } });
     const bad = await env.api.submit({ queue, input: { fail: "boom", permanent: true } });
     await waitForState(env.api, ok.id, "COMPLETED");
     await waitForState(env.api, bad.id, "FAILED");
     const failed = await waitFor("the failure's log line", () => lines.find((l) => l.msg === "job attempt failed"));
-    expect(failed).toMatchObject({ queue, job: bad.id, attempt: 1, component: "worker", message: "boom", retryable: false });
+    expect(failed).toMatchObject({
+      queue,
+      job: bad.id,
+      attempt: 1,
+      component: "worker",
+      message: "boom",
+      retryable: false,
+    });
     expect(lines.some((l) => l.job === ok.id)).toBe(false);
   });
 });

@@ -11,7 +11,9 @@ export { uniqueQueue };
 
 /** JETQ_ENGINES=memory runs a subset while developing; unset runs every engine. */
 function selectedEngines(): EngineKind[] {
-  const only = process.env.JETQ_ENGINES?.split(",").map((s) => s.trim()).filter(Boolean);
+  const only = process.env.JETQ_ENGINES?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   return only && only.length > 0 ? ENGINES.filter((e) => only.includes(e.name)) : ENGINES;
 }
 
@@ -95,12 +97,7 @@ export async function waitFor<T>(
   }
 }
 
-export function waitForState(
-  api: Engine,
-  id: string,
-  state: JobState,
-  timeoutMs?: number,
-): Promise<JobStatus> {
+export function waitForState(api: Engine, id: string, state: JobState, timeoutMs?: number): Promise<JobStatus> {
   let seen: JobState | undefined;
   return waitFor(
     `job ${id} to be ${state} (last seen ${seen ?? "nothing"})`,

@@ -673,7 +673,8 @@ function validateJobOptions(options: JobOptions): JobOptions {
     out.maxAttempts = options.maxAttempts;
   }
   if (options.timeoutMs !== undefined) {
-    if (!(options.timeoutMs > 0)) throw invalidArgument(`options.timeoutMs: ${options.timeoutMs} must be greater than zero`);
+    if (!(options.timeoutMs > 0))
+      throw invalidArgument(`options.timeoutMs: ${options.timeoutMs} must be greater than zero`);
     out.timeoutMs = options.timeoutMs;
   }
   if (options.startDeadline !== undefined) {
@@ -691,7 +692,11 @@ function validateJobOptions(options: JobOptions): JobOptions {
     out[field] = v;
   }
   if (options.maxLostLeases !== undefined) {
-    out.maxLostLeases = assertMaxLostLeases("options.maxLostLeases", options.maxLostLeases, "leave it unset for the queue's default");
+    out.maxLostLeases = assertMaxLostLeases(
+      "options.maxLostLeases",
+      options.maxLostLeases,
+      "leave it unset for the queue's default",
+    );
   }
   return out;
 }

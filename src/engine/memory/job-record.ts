@@ -3,15 +3,7 @@
  * snapshot it hands out (always a fresh copy: callers never share state).
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import type {
-  JobError,
-  JobLease,
-  JobOptions,
-  JobState,
-  JobStatus,
-  LogEntry,
-  QueueConfig,
-} from "../types.js";
+import type { JobError, JobLease, JobOptions, JobState, JobStatus, LogEntry, QueueConfig } from "../types.js";
 import { overRetained, type LogBounds, type LogMeter } from "../log-bounds.js";
 import type { PacedProgress } from "../progress-pacing.js";
 import { createSeqSet, type SeqSet } from "./order-stats.js";

@@ -19,10 +19,7 @@ export interface WatchHost {
   isClosed(): boolean;
 }
 
-export async function* watchJob(
-  host: WatchHost,
-  options: WatchOptions,
-): AsyncGenerator<JobStatus, void, undefined> {
+export async function* watchJob(host: WatchHost, options: WatchOptions): AsyncGenerator<JobStatus, void, undefined> {
   if (host.isClosed()) throw unavailable("engine closed: cannot watch jobs");
   const job = host.lookup();
   const includeLogs = options.includeLogs ?? false;

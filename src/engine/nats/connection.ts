@@ -16,7 +16,10 @@ export interface ConnectionOptions {
 export async function openConnection(o: ConnectionOptions): Promise<NatsConnection> {
   const servers = Array.isArray(o.servers)
     ? o.servers
-    : o.servers.split(",").map((s) => s.trim()).filter(Boolean);
+    : o.servers
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
   try {
     const nc = await connect({
       servers,

@@ -175,9 +175,7 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
           continue;
         }
         const input = await inputOf(id, meta, d);
-        leases.push(
-          createLease(deps.leaseContext, { id, queue, input, meta, ...run, config, delivery: d }),
-        );
+        leases.push(createLease(deps.leaseContext, { id, queue, input, meta, ...run, config, delivery: d }));
       }
       return leases;
     },

@@ -437,7 +437,8 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
     },
   };
   // Whatever the backend says, callers of a lease see EngineErrors (UNAVAILABLE while NATS is away).
-  const wrap = <A extends unknown[], R>(what: string, fn: (...args: A) => Promise<R>) =>
+  const wrap =
+    <A extends unknown[], R>(what: string, fn: (...args: A) => Promise<R>) =>
     (...args: A) =>
       guard(`${what} of job "${id}"`, () => {
         ctx.link?.assertConnected(`${what} of job "${id}"`);

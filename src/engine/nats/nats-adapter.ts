@@ -4,7 +4,14 @@
  * ships. docs/ARCHITECTURE.md §9 says why; test/engine/nats-adapter.nats.test.ts
  * fails if the pinned nats.js no longer fits a workaround.
  */
-import { createInbox, errors, type Msg, type NatsConnection, type Payload, type RequestOptions } from "@nats-io/transport-node";
+import {
+  createInbox,
+  errors,
+  type Msg,
+  type NatsConnection,
+  type Payload,
+  type RequestOptions,
+} from "@nats-io/transport-node";
 
 export interface AdapterState {
   /** Socket writes are deferred to the end of the event-loop turn. */
@@ -50,7 +57,9 @@ interface Protocol {
 function protocolOf(nc: NatsConnection): Protocol | undefined {
   const p = (nc as unknown as { protocol?: Partial<Protocol> }).protocol;
   const fits =
-    typeof p?.flushPending === "function" && typeof p.outbound?.size === "function" && typeof p.pendingLimit === "number";
+    typeof p?.flushPending === "function" &&
+    typeof p.outbound?.size === "function" &&
+    typeof p.pendingLimit === "number";
   return fits ? (p as Protocol) : undefined;
 }
 
@@ -134,7 +143,8 @@ export function muxRequests(nc: NatsConnection): string | undefined {
   };
   void sub.closed.then(() => failAll(new errors.RequestError("connection closed")));
   const request = (subject: string, payload?: Payload, opts: RequestOptions = { timeout: 1_000 }): Promise<Msg> => {
-    if (opts.noMux || opts.reply || opts.traceDestination || opts.traceOnly || sub.isClosed()) return shipped.call(nc, subject, payload, opts);
+    if (opts.noMux || opts.reply || opts.traceDestination || opts.traceOnly || sub.isClosed())
+      return shipped.call(nc, subject, payload, opts);
     const timeout = opts.timeout || 1_000;
     if (timeout < 1) return Promise.reject(errors.InvalidArgumentError.format("timeout", "must be greater than 0"));
     if (nc.isDraining()) return Promise.reject(new errors.DrainingConnectionError());

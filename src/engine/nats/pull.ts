@@ -121,7 +121,10 @@ export async function pullMessages(nc: NatsConnection, req: PullRequest): Promis
         if (code !== 0) {
           // 404 no messages, 408 request expired, 409 consumer gone/limits: the pull is over.
           if (code === 409 && out.length === 0 && !done) {
-            return finish(true, new Error(`pull from ${req.stream}/${req.consumer} failed: ${msg.headers?.description ?? code}`));
+            return finish(
+              true,
+              new Error(`pull from ${req.stream}/${req.consumer} failed: ${msg.headers?.description ?? code}`),
+            );
           }
           return finish(true);
         }
@@ -136,8 +139,12 @@ export async function pullMessages(nc: NatsConnection, req: PullRequest): Promis
     const timer = setTimeout(() => finish(false), req.onLate ? expiresMs : expiresMs + SERVER_EXTRA_MS + LINGER_MS);
     req.signal?.addEventListener("abort", onAbort, { once: true });
     const subject = `${req.prefix ?? "$JS.API"}.CONSUMER.MSG.NEXT.${req.stream}.${req.consumer}`;
-    nc.publish(subject, JSON.stringify({ batch: req.batch, expires: nanos(expiresMs + SERVER_EXTRA_MS), no_wait: true }), {
-      reply: inbox,
-    });
+    nc.publish(
+      subject,
+      JSON.stringify({ batch: req.batch, expires: nanos(expiresMs + SERVER_EXTRA_MS), no_wait: true }),
+      {
+        reply: inbox,
+      },
+    );
   });
 }

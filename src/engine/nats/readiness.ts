@@ -66,7 +66,8 @@ export function watchNatsReadiness(o: NatsReadinessOptions): NatsReadiness {
       } catch (err) {
         // The reason is shown to anyone asking /readyz: a fixed phrase; the details go to the log.
         if (sentIn === epoch) {
-          if (jetStreamDown === undefined) o.logger?.warn({ err }, "jetq nats engine: JetStream did not answer the readiness probe");
+          if (jetStreamDown === undefined)
+            o.logger?.warn({ err }, "jetq nats engine: JetStream did not answer the readiness probe");
           jetStreamDown = JETSTREAM_SILENT;
         }
       }

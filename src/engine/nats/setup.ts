@@ -15,7 +15,15 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { nanos } from "@nats-io/transport-node";
 import type { QueueConfig } from "../types.js";
 import { isConsumerNotFound, isStreamNotFound } from "./errors.js";
-import { CONSUMER, JOBS_BUCKET, LOGS_STREAM, LOGS_WILDCARD, QUEUES_BUCKET, queueSubject, streamName } from "./layout.js";
+import {
+  CONSUMER,
+  JOBS_BUCKET,
+  LOGS_STREAM,
+  LOGS_WILDCARD,
+  QUEUES_BUCKET,
+  queueSubject,
+  streamName,
+} from "./layout.js";
 
 export interface LayoutOptions {
   storage: "file" | "memory";

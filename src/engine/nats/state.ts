@@ -23,9 +23,7 @@ export interface JobRef extends JobIdParts {
 }
 
 export type Inspection =
-  | { kind: "record"; stored: StoredRecord }
-  | { kind: "message"; meta: JobMeta; status: JobStatus }
-  | { kind: "none" };
+  { kind: "record"; stored: StoredRecord } | { kind: "message"; meta: JobMeta; status: JobStatus } | { kind: "none" };
 
 export interface StateDeriver {
   inspect(ref: JobRef): Promise<Inspection>;
@@ -163,9 +161,7 @@ export function createStateDeriver(deps: {
    * derivation decides.
    */
   const inspectKnown = async (ref: JobRef, meta: JobMeta): Promise<Inspection | undefined> => {
-    const snapshot = live.get(ref.id)?.running
-      ? undefined
-      : queueInfo.get(ref.queue).catch(() => undefined);
+    const snapshot = live.get(ref.id)?.running ? undefined : queueInfo.get(ref.queue).catch(() => undefined);
     const stored = await records.get(ref.id);
     if (stored) return { kind: "record", stored };
     const info = live.get(ref.id);
@@ -254,7 +250,14 @@ export function createStateDeriver(deps: {
         status = statusFromRecord(ref.id, found.stored.record);
         tenant = found.stored.record.tenant;
         if (known && isTerminal(status.state)) {
-          const { id: _id, queue: _queue, createdAt: _createdAt, logs: _logs, queuePosition: _position, ...final } = status;
+          const {
+            id: _id,
+            queue: _queue,
+            createdAt: _createdAt,
+            logs: _logs,
+            queuePosition: _position,
+            ...final
+          } = status;
           recent?.finished(ref.id, final);
         }
         if (!isTerminal(status.state)) {

@@ -92,7 +92,10 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
   };
 
   /** Submit answers for the moment of enqueueing, exact as of a moment after it. */
-  const queuedStatus = async (ref: JobRef, createdAt: number): Promise<{ status: JobStatus; deliveredHere: boolean }> => {
+  const queuedStatus = async (
+    ref: JobRef,
+    createdAt: number,
+  ): Promise<{ status: JobStatus; deliveredHere: boolean }> => {
     const status: JobStatus = { id: ref.id, queue: ref.queue, state: "QUEUED", attempt: 0, progress: 0, createdAt };
     try {
       const { position, deliveredHere } = await queueInfo.positionAfterPublish(ref.queue, ref.seq);
@@ -142,7 +145,8 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
     const token = newToken();
     const createdAt = Date.now();
     let data = encodeInput(input.input as JsonValue);
-    if (data.length > maxInputBytes) throw inputTooLarge(data.length, maxInputBytes, (deps.settingName ?? settingNamer())("maxPayloadBytes"));
+    if (data.length > maxInputBytes)
+      throw inputTooLarge(data.length, maxInputBytes, (deps.settingName ?? settingNamer())("maxPayloadBytes"));
     let meta: JobMeta = { token, createdAt, tenant, options: jobOptions(input.options) };
     let h = metaHeaders(meta);
     const size = data.length + headersSize(h) + (keys ? keys.msgId.length + 16 : 0);
@@ -157,7 +161,11 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
     let ack;
     try {
       // Only the publish: once the job is stored, Submit must not fail (the client would submit it again).
-      const publishing = js.publish(queueSubject(queue), data, { headers: h, timeout, ...(keys ? { msgID: keys.msgId } : {}) });
+      const publishing = js.publish(queueSubject(queue), data, {
+        headers: h,
+        timeout,
+        ...(keys ? { msgID: keys.msgId } : {}),
+      });
       ack = await (deps.link ? deps.link.whileConnected(publishing, `submitting to queue "${queue}"`) : publishing);
     } catch (err) {
       if (isNoResponders(err)) throw await noStreamAnswered(queue, err);

@@ -26,7 +26,12 @@ import { isEngineError } from "../errors.js";
 import { isTerminal, type JobStatus, type WatchOptions } from "../types.js";
 import { sameStatus } from "../submit-and-watch.js";
 import { tailWithin, type LogBounds } from "../log-bounds.js";
-import { createPositionPacer, type PacedWatch, type PositionPacer, type PositionPacerOptions } from "../position-pacer.js";
+import {
+  createPositionPacer,
+  type PacedWatch,
+  type PositionPacer,
+  type PositionPacerOptions,
+} from "../position-pacer.js";
 import type { EventHub, JobEvent } from "./events.js";
 import type { QueueInfoCache, QueueSnapshot } from "./queue-info.js";
 import type { JobRef, StateDeriver } from "./state.js";
@@ -82,7 +87,8 @@ interface OpenWatch extends PacedWatch {
 }
 
 /** A derivation started when the item was queued: later items are newer than it. */
-type Item = JobEvent | { type: "derived"; result: Promise<JobStatus | undefined> } | { type: "position"; position: number };
+type Item =
+  JobEvent | { type: "derived"; result: Promise<JobStatus | undefined> } | { type: "position"; position: number };
 
 /** Safety-net derivations of all watches are spread over this long... */
 const SPREAD_MS = 8_000;
@@ -129,7 +135,6 @@ export function applyEvent(current: JobStatus, ev: JobEvent, includeLogs: boolea
   }
 }
 
-
 export interface WatchesOptions {
   /** Position pacing (defaults: ../position-pacer.ts). */
   positions?: PositionPacerOptions;
@@ -148,7 +153,11 @@ export function createWatches(
   const logBounds = options.logBounds;
   let derivations = 0;
 
-  async function* watch(ref: JobRef, options: WatchOptions, seed?: () => JobStatus | undefined): AsyncGenerator<JobStatus> {
+  async function* watch(
+    ref: JobRef,
+    options: WatchOptions,
+    seed?: () => JobStatus | undefined,
+  ): AsyncGenerator<JobStatus> {
     // Most streams open on a job that is already over (a local worker was
     // faster than the client): a final status has no events left to miss,
     // so it needs no registration, inbox or derivation.
@@ -179,7 +188,8 @@ export function createWatches(
       lastEventAt: 0,
       deriving: false,
       flushPosition: () => {
-        if (!entry.queued || entry.deriving || entry.latest === undefined || entry.latest === entry.position) return false;
+        if (!entry.queued || entry.deriving || entry.latest === undefined || entry.latest === entry.position)
+          return false;
         entry.position_(entry.latest);
         return true;
       },

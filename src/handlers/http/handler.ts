@@ -42,7 +42,9 @@ export function createHttpHandler(options: HttpHandlerOptions): Handler {
   const catalog = createSecretCatalog(secretDeclarations(options.secrets));
   const missing = catalog.names.filter((name) => !catalog.get(name)!.value);
   if (missing.length > 0) {
-    throw new Error(`http handler: secret(s) ${missing.join(", ")} declared without a value: set JETQ_SECRET_<NAME> on the worker`);
+    throw new Error(
+      `http handler: secret(s) ${missing.join(", ")} declared without a value: set JETQ_SECRET_<NAME> on the worker`,
+    );
   }
   const policy = createUrlPolicy(options.allowedHosts, catalog);
   const call = callApi(policy, options.timeoutMs ?? 60_000, options.maxResponseBytes ?? 8 * 1024 * 1024);
@@ -78,7 +80,11 @@ function callApi(policy: UrlPolicy, timeoutMs: number, maxResponseBytes: number)
       if (RETRYABLE_STATUS.has(response.status)) throw new Error(message);
       throw new PermanentError(message, `HTTP_${response.status}`);
     }
-    return { status: response.status, headers: headersOf(response.headers), body: parseBody(text, response.headers.get("content-type")) };
+    return {
+      status: response.status,
+      headers: headersOf(response.headers),
+      body: parseBody(text, response.headers.get("content-type")),
+    };
   };
 }
 

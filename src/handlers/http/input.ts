@@ -77,7 +77,9 @@ export function parseHttpInput(input: JsonValue): HttpRequestSpec {
   const content = body ?? data;
   if (content !== undefined && content !== null && (method === "GET" || method === "HEAD")) {
     // fetch() refuses such a request: say so now instead of failing every attempt.
-    throw new HttpInputError(`input.${body !== undefined ? "body" : "data"}: a ${method} request has no body; use POST, or params for the query`);
+    throw new HttpInputError(
+      `input.${body !== undefined ? "body" : "data"}: a ${method} request has no body; use POST, or params for the query`,
+    );
   }
   if (content !== undefined && content !== null) {
     spec.body = typeof content === "string" ? content : JSON.stringify(content);

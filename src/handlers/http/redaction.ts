@@ -32,7 +32,8 @@ export function createRedactor(secretValues: readonly string[]): Redactor {
   const needles = secretValues.filter((v) => v.length > 0).flatMap(needlesOf);
   const shortest = Math.min(...needles.map((n) => n.text.length));
   // Shorter than every needle: nothing to find (escapes only make a text longer than what it says).
-  const text = (input: string) => (needles.length === 0 || input.length < shortest ? input : redactText(input, needles));
+  const text = (input: string) =>
+    needles.length === 0 || input.length < shortest ? input : redactText(input, needles);
   const json = (value: JsonValue): JsonValue => {
     if (typeof value === "string") return text(value);
     // A secret of digits could come back as a JSON number.
@@ -115,7 +116,16 @@ interface Decoding {
   decode: (match: string) => string;
 }
 
-const JSON_ESCAPES: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+const JSON_ESCAPES: Record<string, string> = {
+  '"': '"',
+  "\\": "\\",
+  "/": "/",
+  b: "\b",
+  f: "\f",
+  n: "\n",
+  r: "\r",
+  t: "\t",
+};
 
 const DECODINGS: Decoding[] = [
   {

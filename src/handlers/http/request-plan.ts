@@ -40,12 +40,17 @@ export function planRequest(input: JsonValue, policy: UrlPolicy): RequestPlan {
   requireAllowedHost(template, policy.isAllowedHost);
   const secrets = secretsUsed(spec, policy.catalog);
   if (secrets.size > 0 && hasEncodedSeparator(template.pathname)) {
-    throw new HttpInputError("input.url: a path with %2e, %2f or %5c may not carry a secret (it could leave the secret's URL prefix)");
+    throw new HttpInputError(
+      "input.url: a path with %2e, %2f or %5c may not carry a secret (it could leave the secret's URL prefix)",
+    );
   }
   for (const secret of secrets.values()) {
     // The path may still hold placeholders: the worker checks it once they are filled in.
     const decidable = !template.pathname.includes("$");
-    if (secret.prefixes && !(decidable ? secret.prefixes.some((p) => withinPrefix(template, p)) : originWithin(template, secret.prefixes))) {
+    if (
+      secret.prefixes &&
+      !(decidable ? secret.prefixes.some((p) => withinPrefix(template, p)) : originWithin(template, secret.prefixes))
+    ) {
       throw outsidePrefixes(secret, template);
     }
   }
@@ -57,7 +62,10 @@ export function finalRequest(plan: RequestPlan, policy: UrlPolicy): FinalRequest
   const values = new Map<string, string>();
   for (const [placeholder, secret] of plan.secrets) {
     if (!secret.value) {
-      throw new HttpInputError(`secret ${secret.name} has no value on this worker (JETQ_SECRET_${secret.name})`, "SECRET_NOT_SET");
+      throw new HttpInputError(
+        `secret ${secret.name} has no value on this worker (JETQ_SECRET_${secret.name})`,
+        "SECRET_NOT_SET",
+      );
     }
     values.set(placeholder, secret.value);
   }
@@ -67,7 +75,8 @@ export function finalRequest(plan: RequestPlan, policy: UrlPolicy): FinalRequest
   }
   requireAllowedHost(request.url, policy.isAllowedHost);
   for (const secret of plan.secrets.values()) {
-    if (secret.prefixes && !secret.prefixes.some((p) => withinPrefix(request.url, p))) throw outsidePrefixes(secret, plan.template);
+    if (secret.prefixes && !secret.prefixes.some((p) => withinPrefix(request.url, p)))
+      throw outsidePrefixes(secret, plan.template);
   }
   return request;
 }

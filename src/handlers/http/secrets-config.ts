@@ -23,7 +23,8 @@ export function readSecretDeclarations(env: NodeJS.ProcessEnv, allowedHosts: str
   for (const [key, value] of Object.entries(env)) {
     if (!key.startsWith(VALUE_PREFIX) || key.length === VALUE_PREFIX.length || !value) continue;
     const name = key.slice(VALUE_PREFIX.length);
-    if (!SECRET_NAME_PATTERN.test(name)) problems.push(`  ${key} (value not shown): the name must be letters, digits and "_"`);
+    if (!SECRET_NAME_PATTERN.test(name))
+      problems.push(`  ${key} (value not shown): the name must be letters, digits and "_"`);
     else values.set(normalizeSecretName(name), value);
   }
   const prefixes = readPrefixes(env.JETQ_SECRETS, problems);
@@ -51,7 +52,7 @@ function readPrefixes(text: string | undefined, problems: string[]): Map<string,
     return out;
   }
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
-    problems.push('  JETQ_SECRETS: must be a JSON object of secret name -> URL prefix(es)');
+    problems.push("  JETQ_SECRETS: must be a JSON object of secret name -> URL prefix(es)");
     return out;
   }
   for (const [name, value] of Object.entries(doc)) {
@@ -59,7 +60,9 @@ function readPrefixes(text: string | undefined, problems: string[]): Map<string,
     if (list.length === 0 || !list.every((p) => typeof p === "string")) {
       problems.push(`  JETQ_SECRETS: ${name}: must be a URL prefix or a non-empty list of them`);
     } else if (!SECRET_NAME_PATTERN.test(name)) {
-      problems.push(`  JETQ_SECRETS: ${JSON.stringify(name)}: a secret name is letters, digits and "_", starting with a letter`);
+      problems.push(
+        `  JETQ_SECRETS: ${JSON.stringify(name)}: a secret name is letters, digits and "_", starting with a letter`,
+      );
     } else {
       out.set(normalizeSecretName(name), list as string[]);
     }
@@ -68,7 +71,11 @@ function readPrefixes(text: string | undefined, problems: string[]): Map<string,
 }
 
 /** A prefix on a host the handler may not call is a typo: say so at start. */
-function checkPrefixHosts(prefixes: Map<string, string[]>, allowedHosts: string[] | undefined, problems: string[]): void {
+function checkPrefixHosts(
+  prefixes: Map<string, string[]>,
+  allowedHosts: string[] | undefined,
+  problems: string[],
+): void {
   const allowed = hostMatcher(allowedHosts ?? []);
   for (const [name, list] of prefixes) {
     for (const text of list) {
@@ -79,7 +86,9 @@ function checkPrefixHosts(prefixes: Map<string, string[]>, allowedHosts: string[
         continue; // reported by createSecretCatalog
       }
       if (!allowed(new URL(origin))) {
-        problems.push(`  JETQ_SECRETS: ${name}: ${JSON.stringify(text)} is on a host JETQ_HTTP_ALLOWED_HOSTS does not list`);
+        problems.push(
+          `  JETQ_SECRETS: ${name}: ${JSON.stringify(text)} is on a host JETQ_HTTP_ALLOWED_HOSTS does not list`,
+        );
       }
     }
   }
@@ -97,7 +106,8 @@ function readGrants(text: string | undefined, declared: Set<string>, problems: s
   for (const [tenant, names] of Object.entries(grants)) {
     if (names === "*") continue;
     const unknown = names.filter((n) => !declared.has(normalizeSecretName(n)));
-    if (unknown.length > 0) problems.push(`  JETQ_TENANT_SECRETS: ${tenant}: ${unknown.join(", ")} is not a declared secret`);
+    if (unknown.length > 0)
+      problems.push(`  JETQ_TENANT_SECRETS: ${tenant}: ${unknown.join(", ")} is not a declared secret`);
   }
   return grants;
 }

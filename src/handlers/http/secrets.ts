@@ -45,7 +45,8 @@ export const normalizeSecretName = (name: string) => name.toUpperCase();
 export function createSecretCatalog(declarations: readonly SecretDeclaration[]): SecretCatalog {
   const byName = new Map<string, DeclaredSecret>();
   for (const d of declarations) {
-    if (!SECRET_NAME_PATTERN.test(d.name)) throw new Error(`secret name ${JSON.stringify(d.name)}: use letters, digits and "_", starting with a letter`);
+    if (!SECRET_NAME_PATTERN.test(d.name))
+      throw new Error(`secret name ${JSON.stringify(d.name)}: use letters, digits and "_", starting with a letter`);
     const name = normalizeSecretName(d.name);
     if (byName.has(name)) throw new Error(`secret ${name} is declared twice`);
     const prefixes = d.prefixes?.map((p) => {

@@ -74,11 +74,15 @@ export function parseUrlPrefix(text: string): UrlPrefix {
   } catch {
     throw new Error(`${JSON.stringify(text)} is not a URL`);
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error(`${JSON.stringify(text)}: must be http or https`);
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new Error(`${JSON.stringify(text)}: must be http or https`);
   if (url.username || url.password || url.search || url.hash) {
-    throw new Error(`${JSON.stringify(text)}: a prefix is scheme, host, optional port and path; no credentials, query or fragment`);
+    throw new Error(
+      `${JSON.stringify(text)}: a prefix is scheme, host, optional port and path; no credentials, query or fragment`,
+    );
   }
-  if (hasEncodedSeparator(url.pathname)) throw new Error(`${JSON.stringify(text)}: the path must not hold %2e, %2f or %5c`);
+  if (hasEncodedSeparator(url.pathname))
+    throw new Error(`${JSON.stringify(text)}: the path must not hold %2e, %2f or %5c`);
   return { origin: url.origin, path: url.pathname, text };
 }
 

@@ -102,7 +102,8 @@ function guard(
   const kind = handler.method.methodKind;
   if (kind !== "unary" && kind !== "server_streaming") return handler;
   // A job input's values are counted before connect-es decodes it (input-values.ts).
-  const valueLimit = maxInputValues !== undefined && INPUT_METHODS.has(handler.method.name) ? maxInputValues : undefined;
+  const valueLimit =
+    maxInputValues !== undefined && INPUT_METHODS.has(handler.method.name) ? maxInputValues : undefined;
   const guarded = async (req: UniversalServerRequest) => {
     if (admitted && !admitted(handler.service.typeName, req.header)) return handler(req);
     if (req.method === "GET") {
@@ -137,7 +138,15 @@ function guard(
       if (size > limit + 5) return handler({ ...req, body: replay(chunks, source) });
     }
     const body = concat(chunks, size);
-    const problem = await decodeProblem(handler, framing, body, encoded ? encoding : undefined, limit, compressions, valueLimit);
+    const problem = await decodeProblem(
+      handler,
+      framing,
+      body,
+      encoded ? encoding : undefined,
+      limit,
+      compressions,
+      valueLimit,
+    );
     if (problem === undefined) return handler({ ...req, body: replay([body]) });
     const contextValues = req.contextValues ?? createContextValues();
     contextValues.set(decodeError, problem);

@@ -227,7 +227,10 @@ export function createConnectFastPath(o: FastPathOptions): (req: Req, res: Res) 
     }
     if (res.writableEnded || res.destroyed) return;
     writeHead();
-    const end = encodeEnvelope(endStreamFlag, encoder.encode(JSON.stringify(endStreamToJson(ctx.responseTrailer, error, endJson))));
+    const end = encodeEnvelope(
+      endStreamFlag,
+      encoder.encode(JSON.stringify(endStreamToJson(ctx.responseTrailer, error, endJson))),
+    );
     ended = true;
     // The last message and the end in one DATA frame: a client that stops
     // reading at the last message (a terminal job status) then has seen the
@@ -258,9 +261,21 @@ async function invokeStream(
     if (first.done === true) {
       throw new ConnectError("protocol error: missing input message for server-streaming method", Code.Unimplemented);
     }
-    const message = spec.impl(first.value, { ...ctx, requestHeader: req.header, signal: req.signal, values: req.contextValues });
+    const message = spec.impl(first.value, {
+      ...ctx,
+      requestHeader: req.header,
+      signal: req.signal,
+      values: req.contextValues,
+    });
     // Implementations may yield init shapes; serveStream completes them.
-    return { stream: true, service: method.parent, method, header: ctx.responseHeader, trailer: ctx.responseTrailer, message: message as AsyncIterable<Message> };
+    return {
+      stream: true,
+      service: method.parent,
+      method,
+      header: ctx.responseHeader,
+      trailer: ctx.responseTrailer,
+      message: message as AsyncIterable<Message>,
+    };
   };
   for (const i of [...interceptors].reverse()) next = i(next as never) as StreamingFn;
   const res = await next({

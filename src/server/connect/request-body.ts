@@ -29,7 +29,10 @@ export function firstEnvelope(body: Uint8Array, readMaxBytes: number): [message:
   if (flags & 0b1) throw compressedWithoutEncoding("connect-content-encoding");
   const length = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(1);
   if (length > readMaxBytes) {
-    throw new ConnectError(`message size ${length} is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted);
+    throw new ConnectError(
+      `message size ${length} is larger than configured readMaxBytes ${readMaxBytes}`,
+      Code.ResourceExhausted,
+    );
   }
   if (body.byteLength < 5 + length) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
   if (flags !== 0) throw new ConnectError(`protocol error: unexpected envelope flags ${flags}`, Code.InvalidArgument);
@@ -42,10 +45,16 @@ export function assertNoMoreEnvelopes(rest: Uint8Array, readMaxBytes: number): v
   if (rest.byteLength < 5) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
   const length = new DataView(rest.buffer, rest.byteOffset, rest.byteLength).getUint32(1);
   if (length > readMaxBytes) {
-    throw new ConnectError(`message size ${length} is larger than configured readMaxBytes ${readMaxBytes}`, Code.ResourceExhausted);
+    throw new ConnectError(
+      `message size ${length} is larger than configured readMaxBytes ${readMaxBytes}`,
+      Code.ResourceExhausted,
+    );
   }
   if (rest.byteLength < 5 + length) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
-  throw new ConnectError("protocol error: received extra input message for server-streaming method", Code.Unimplemented);
+  throw new ConnectError(
+    "protocol error: received extra input message for server-streaming method",
+    Code.Unimplemented,
+  );
 }
 
 /** connect-es's words for a message over readMaxBytes (its size when known, as connect-es knows it). */

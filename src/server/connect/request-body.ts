@@ -24,17 +24,10 @@ export function firstEnvelope(body: Uint8Array, readMaxBytes: number): [message:
   if (body.byteLength === 0) {
     throw new ConnectError("protocol error: missing input message for server-streaming method", Code.Unimplemented);
   }
-  if (body.byteLength < 5) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  if (body.byteLength < 5) throw incompleteEnvelope();
   const flags = body[0]!;
   if (flags & 0b1) throw compressedWithoutEncoding("connect-content-encoding");
-  const length = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(1);
-  if (length > readMaxBytes) {
-    throw new ConnectError(
-      `message size ${length} is larger than configured readMaxBytes ${readMaxBytes}`,
-      Code.ResourceExhausted,
-    );
-  }
-  if (body.byteLength < 5 + length) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  const length = completeEnvelopeLength(body, readMaxBytes);
   if (flags !== 0) throw new ConnectError(`protocol error: unexpected envelope flags ${flags}`, Code.InvalidArgument);
   return [body.subarray(5, 5 + length), body.subarray(5 + length)];
 }
@@ -42,20 +35,27 @@ export function firstEnvelope(body: Uint8Array, readMaxBytes: number): [message:
 /** What may follow the one message: nothing (connect-es's errors otherwise). */
 export function assertNoMoreEnvelopes(rest: Uint8Array, readMaxBytes: number): void {
   if (rest.byteLength === 0) return;
-  if (rest.byteLength < 5) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
-  const length = new DataView(rest.buffer, rest.byteOffset, rest.byteLength).getUint32(1);
-  if (length > readMaxBytes) {
-    throw new ConnectError(
-      `message size ${length} is larger than configured readMaxBytes ${readMaxBytes}`,
-      Code.ResourceExhausted,
-    );
-  }
-  if (rest.byteLength < 5 + length) throw new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
+  completeEnvelopeLength(rest, readMaxBytes);
   throw new ConnectError(
     "protocol error: received extra input message for server-streaming method",
     Code.Unimplemented,
   );
 }
+
+/**
+ * The length of the envelope at the start of `bytes`, once its header and
+ * message are all there and it is within readMaxBytes; connect-es's errors
+ * otherwise, checked in its order.
+ */
+function completeEnvelopeLength(bytes: Uint8Array, readMaxBytes: number): number {
+  if (bytes.byteLength < 5) throw incompleteEnvelope();
+  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1);
+  if (length > readMaxBytes) throw tooLarge(readMaxBytes, length);
+  if (bytes.byteLength < 5 + length) throw incompleteEnvelope();
+  return length;
+}
+
+const incompleteEnvelope = () => new ConnectError("protocol error: incomplete envelope", Code.InvalidArgument);
 
 /** connect-es's words for a message over readMaxBytes (its size when known, as connect-es knows it). */
 export function tooLarge(readMaxBytes: number, size?: number): ConnectError {

@@ -10,6 +10,7 @@
 import { invalidArgument } from "./errors.js";
 import type { SettingNamer } from "./settings.js";
 import type { LogEntry, LogLevel } from "./types.js";
+import { definedOnly } from "../util/defined-only.js";
 
 export interface LogBounds {
   /** Lines one attempt keeps (JETQ_LOG_MAX_LINES). */
@@ -132,8 +133,4 @@ export function tailWithin(entries: readonly LogEntry[], bounds: LogBounds): Log
   let from = 0;
   while (overRetained(entries.length - from, bytes, bounds)) bytes -= Buffer.byteLength(entries[from++]!.message);
   return from === 0 ? [...entries] : entries.slice(from);
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -33,6 +33,7 @@ import {
   type StreamCaps,
 } from "./stream-caps.js";
 import { answerProbe } from "./probes.js";
+import { definedOnly } from "../util/defined-only.js";
 
 export interface ServerOptions {
   engine: Engine;
@@ -200,8 +201,4 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return closed;
     },
   };
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

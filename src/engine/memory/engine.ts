@@ -59,6 +59,7 @@ import { createLogMeter, logBoundsOf, type LogBounds } from "../log-bounds.js";
 import { settingNamer, type SettingNames } from "../settings.js";
 import { assertProgressInterval, DEFAULT_PROGRESS_INTERVAL_MS, pacedProgress } from "../progress-pacing.js";
 import { createReadinessState } from "../readiness.js";
+import { definedOnly } from "../../util/defined-only.js";
 
 export interface MemoryEngineOptions {
   /** How long terminal jobs (and their logs) stay readable. Default 24h. */
@@ -643,10 +644,6 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     timers: () => ({ deadlines: deadlines.size, retention: retention.size }),
   });
   return engine;
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function validateConfig(config: QueueConfig): QueueConfig {

@@ -47,6 +47,7 @@ import { settingNamer, type SettingNames } from "../settings.js";
 import { assertProgressInterval, DEFAULT_PROGRESS_INTERVAL_MS } from "../progress-pacing.js";
 import { watchNatsReadiness } from "./readiness.js";
 import { createWatches } from "./watch.js";
+import { definedOnly } from "../../util/defined-only.js";
 
 export interface NatsEngineOptions {
   servers: string | string[];
@@ -297,7 +298,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     async declareQueue(queue: string, config?: Partial<QueueConfig>) {
       assertQueueName(queue);
       assertOpen();
-      const full: QueueConfig = { ...DEFAULT_QUEUE_CONFIG, ...stripUndefined(config ?? {}) };
+      const full: QueueConfig = { ...DEFAULT_QUEUE_CONFIG, ...definedOnly(config ?? {}) };
       assertMaxLostLeases("config.maxLostLeases", full.maxLostLeases, "leave it unset for the default");
       const declaring = async () => {
         await ensureQueue(jsm, queue, full, layout);
@@ -443,8 +444,4 @@ function withEngineErrors(inner: AsyncIterable<JobStatus>, what: string): AsyncI
       };
     },
   };
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -19,20 +19,20 @@ import {
 } from "../errors.js";
 import { formatJobId, newToken, parseJobId } from "../job-id.js";
 import { assertQueueName } from "../queue-name.js";
-import { assertMaxLostLeases, attemptsUsed, tooManyLostLeases, workerLostError } from "../lost-leases.js";
+import { tooManyLostLeases, workerLostError } from "../lost-leases.js";
+import { afterFailure } from "../core/retry-policy.js";
+import { cancelledError, deadlinePassed, expiredError } from "../core/outcomes.js";
+import { jobOptionsOf, queueConfigOf } from "../core/validate.js";
 import { submitThenWatch } from "../submit-and-watch.js";
 import {
-  DEFAULT_QUEUE_CONFIG,
   type CancelOutcome,
   type Engine,
   type FetchOptions,
   type JobError,
   type JobLease,
-  type JobOptions,
   type JobResult,
   type JobState,
   type JobStatus,
-  type QueueConfig,
   type QueueCounts,
   type ReadOptions,
   type SubmitInput,
@@ -42,7 +42,6 @@ import {
 import {
   appendLogs,
   createQueueState,
-  maxAttemptsOf,
   snapshot,
   type Delivery,
   type FetchWaiter,
@@ -59,7 +58,6 @@ import { createLogMeter, logBoundsOf, type LogBounds } from "../log-bounds.js";
 import { settingNamer, type SettingNames } from "../settings.js";
 import { assertProgressInterval, DEFAULT_PROGRESS_INTERVAL_MS, pacedProgress } from "../progress-pacing.js";
 import { createReadinessState } from "../readiness.js";
-import { definedOnly } from "../../util/defined-only.js";
 
 export interface MemoryEngineOptions {
   /** How long terminal jobs (and their logs) stay readable. Default 24h. */
@@ -165,18 +163,11 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     return job;
   };
 
-  const deadlinePassed = (job: JobRecord, now: number) =>
-    job.options.startDeadline !== undefined && job.options.startDeadline <= now;
-
   /** A QUEUED job whose start deadline passed ends EXPIRED (timer, read, fetch, begin). */
   const expireIfDue = (job: JobRecord, now: number): boolean => {
-    if (job.state !== "QUEUED" || !deadlinePassed(job, now)) return false;
-    finish(job, "EXPIRED", {
-      error: {
-        code: "EXPIRED",
-        message: `the job was not started before its start deadline ${new Date(job.options.startDeadline!).toISOString()}`,
-      },
-    });
+    const deadline = job.options.startDeadline;
+    if (job.state !== "QUEUED" || deadline === undefined || !deadlinePassed(deadline, now)) return false;
+    finish(job, "EXPIRED", { error: expiredError(deadline) });
     return true;
   };
 
@@ -273,14 +264,6 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     }
   };
 
-  const backoffDelay = (job: JobRecord, failedAttempt: number) => {
-    // The job's own backoff options override the queue's defaults.
-    const baseMs = job.options.backoffBaseMs ?? job.queue.config.backoffBaseMs;
-    const maxMs = job.options.backoffMaxMs ?? job.queue.config.backoffMaxMs;
-    const base = Math.min(maxMs, baseMs * 2 ** (failedAttempt - 1));
-    return Math.max(0, Math.round(base * (0.8 + Math.random() * 0.4)));
-  };
-
   // ------------------------------------------------------------ delivery
 
   const leaseHost: LeaseHost = {
@@ -334,9 +317,9 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       const job = d.job;
       if (closed || job.delivery !== d) return false;
       const jobError = { code: String(error.code), message: String(error.message) };
-      const retryable = failOptions.retryable !== false;
-      const used = attemptsUsed(d.attempt, job.interrupted, job.lost);
-      if (!retryable || used >= maxAttemptsOf(job)) {
+      const run = { attempt: d.attempt, interrupted: job.interrupted ?? 0, lost: job.lost ?? 0 };
+      const next = afterFailure(run, failOptions.retryable !== false, job.options, job.queue.config);
+      if (!next.retry) {
         finish(job, "FAILED", { error: jobError });
         return true;
       }
@@ -345,7 +328,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       job.error = jobError;
       job.progress = 0;
       job.phase = "backoff";
-      const wait = backoffDelay(job, used);
+      const wait = next.delayMs;
       job.backoffTimer = setTimeout(() => {
         job.backoffTimer = undefined;
         if (job.phase !== "backoff") return;
@@ -459,7 +442,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       assertQueueName(queue);
       // As the JetStream engine: the declared config replaces the queue's
       // (unset fields take the defaults); jobs already waiting stay.
-      const full = validateConfig({ ...DEFAULT_QUEUE_CONFIG, ...definedOnly(config) });
+      const full = queueConfigOf(config);
       const existing = queues.get(queue);
       if (existing) existing.config = full;
       else queues.set(queue, createQueueState(queue, full));
@@ -468,7 +451,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     async submit(input: SubmitInput): Promise<JobStatus> {
       ensureOpen("submit jobs");
       const q = getQueue(input.queue);
-      const jobOptions = validateJobOptions(input.options ?? {});
+      const jobOptions = jobOptionsOf(input.options);
       const tenant = input.tenant ?? "";
       const key = input.idempotencyKey ? input.idempotencyKey : undefined;
       if (key !== undefined) {
@@ -556,7 +539,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
       }
       const wasRunning = job.state === "RUNNING";
       const delivery = job.delivery;
-      finish(job, "CANCELLED", { error: { code: "CANCELLED", message: "cancelled by a client" } });
+      finish(job, "CANCELLED", { error: cancelledError() });
       // After the job is final, so a handler reacting to the signal finds its lease stale.
       delivery?.cancel.abort(new Error("job cancelled by a client"));
       return {
@@ -644,56 +627,4 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
     timers: () => ({ deadlines: deadlines.size, retention: retention.size }),
   });
   return engine;
-}
-
-function validateConfig(config: QueueConfig): QueueConfig {
-  const positive = (field: keyof QueueConfig, integer = false) => {
-    const v = config[field];
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
-      throw invalidArgument(`config.${field}: ${v} must be a ${integer ? "whole " : ""}number greater than zero`);
-    }
-  };
-  positive("ackWaitMs");
-  positive("maxAttempts", true);
-  positive("backoffBaseMs");
-  positive("backoffMaxMs");
-  assertMaxLostLeases("config.maxLostLeases", config.maxLostLeases, "leave it unset for the default");
-  return { ...config };
-}
-
-function validateJobOptions(options: JobOptions): JobOptions {
-  const out: JobOptions = {};
-  if (options.maxAttempts !== undefined) {
-    if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
-      throw invalidArgument(`options.maxAttempts: ${options.maxAttempts} must be a whole number of at least 1`);
-    }
-    out.maxAttempts = options.maxAttempts;
-  }
-  if (options.timeoutMs !== undefined) {
-    if (!(options.timeoutMs > 0))
-      throw invalidArgument(`options.timeoutMs: ${options.timeoutMs} must be greater than zero`);
-    out.timeoutMs = options.timeoutMs;
-  }
-  if (options.startDeadline !== undefined) {
-    if (!Number.isFinite(options.startDeadline)) {
-      throw invalidArgument(`options.startDeadline: ${options.startDeadline} is not a time`);
-    }
-    out.startDeadline = options.startDeadline;
-  }
-  for (const field of ["backoffBaseMs", "backoffMaxMs"] as const) {
-    const v = options[field];
-    if (v === undefined) continue;
-    if (!(typeof v === "number" && Number.isFinite(v) && v > 0)) {
-      throw invalidArgument(`options.${field}: ${v} must be greater than zero`);
-    }
-    out[field] = v;
-  }
-  if (options.maxLostLeases !== undefined) {
-    out.maxLostLeases = assertMaxLostLeases(
-      "options.maxLostLeases",
-      options.maxLostLeases,
-      "leave it unset for the queue's default",
-    );
-  }
-  return out;
 }

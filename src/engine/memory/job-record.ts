@@ -73,8 +73,6 @@ export interface JobRecord {
   logs?: LogEntry[];
   /** UTF-8 bytes of the messages in logs. */
   logBytes?: number;
-  /** Lines ever appended: a watch's change key (logs.length stops growing at the bound). */
-  logsWritten?: number;
   delivery?: Delivery;
   backoffTimer?: NodeJS.Timeout;
   watchers?: Set<JobWatcher>;
@@ -130,10 +128,6 @@ export function createQueueState(name: string, config: QueueConfig): QueueState 
   return queue;
 }
 
-export function maxAttemptsOf(job: JobRecord): number {
-  return job.options.maxAttempts ?? job.queue.config.maxAttempts;
-}
-
 /** A fresh status object for callers. */
 export function snapshot(job: JobRecord, includeLogs = false): JobStatus {
   const status: JobStatus = {
@@ -160,7 +154,6 @@ export function appendLogs(job: JobRecord, entries: readonly LogEntry[], bounds:
     logs.push(e);
     bytes += Buffer.byteLength(e.message);
   }
-  job.logsWritten = (job.logsWritten ?? 0) + entries.length;
   let drop = 0;
   while (overRetained(logs.length - drop, bytes, bounds)) bytes -= Buffer.byteLength(logs[drop++]!.message);
   if (drop > 0) logs.splice(0, drop);

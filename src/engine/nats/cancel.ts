@@ -4,6 +4,7 @@
  * queued message is deleted by seq, or the worker holding it is signalled;
  * then the terminal event for watchers.
  */
+import { cancelledError } from "../core/outcomes.js";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { unavailable } from "../errors.js";
 import { isTerminal, type CancelOutcome, type ReadOptions } from "../types.js";
@@ -39,7 +40,7 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
     const found = await deps.deriver.inspect(ref);
     if (found.kind === "none") throw await deps.deriver.notFound(ref, options);
     const now = Date.now();
-    const error = { code: "CANCELLED", message: "cancelled by a client" };
+    const error = cancelledError();
     let record: JobRecord;
     let revision = 0;
     let wasQueued: boolean;

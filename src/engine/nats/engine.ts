@@ -6,12 +6,11 @@ import { setMaxListeners } from "node:events";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { Logger } from "pino";
 import { queueNotFound, unavailable } from "../errors.js";
-import { assertMaxLostLeases } from "../lost-leases.js";
+import { jobOptionsOf, queueConfigOf } from "../core/validate.js";
 import { jobIdParts, parseJobId } from "../job-id.js";
 import { assertQueueName } from "../queue-name.js";
 import { submitThenWatch } from "../submit-and-watch.js";
 import {
-  DEFAULT_QUEUE_CONFIG,
   isTerminal,
   type Engine,
   type FetchOptions,
@@ -47,7 +46,6 @@ import { settingNamer, type SettingNames } from "../settings.js";
 import { assertProgressInterval, DEFAULT_PROGRESS_INTERVAL_MS } from "../progress-pacing.js";
 import { watchNatsReadiness } from "./readiness.js";
 import { createWatches } from "./watch.js";
-import { definedOnly } from "../../util/defined-only.js";
 
 export interface NatsEngineOptions {
   servers: string | string[];
@@ -298,8 +296,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
     async declareQueue(queue: string, config?: Partial<QueueConfig>) {
       assertQueueName(queue);
       assertOpen();
-      const full: QueueConfig = { ...DEFAULT_QUEUE_CONFIG, ...definedOnly(config ?? {}) };
-      assertMaxLostLeases("config.maxLostLeases", full.maxLostLeases, "leave it unset for the default");
+      const full = queueConfigOf(config);
       const declaring = async () => {
         await ensureQueue(jsm, queue, full, layout);
         await queueConfigs.put(queue, full);
@@ -311,6 +308,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
 
     async submit(input: SubmitInput) {
       assertQueueName(input.queue);
+      input = { ...input, options: jobOptionsOf(input.options) };
       assertOpen();
       return (await guard(`submitting to queue "${input.queue}"`, () => submit(input))).status;
     },
@@ -333,6 +331,7 @@ export async function createNatsEngine(options: NatsEngineOptions): Promise<Engi
       const jobs = submitThenWatch(
         async () => {
           assertQueueName(input.queue);
+          input = { ...input, options: jobOptionsOf(input.options) };
           assertOpen();
           const submitted = await guard(`submitting to queue "${input.queue}"`, () => submit(input));
           fresh = submitted.fresh;

@@ -12,7 +12,6 @@ import {
   type FailOptions,
   type JobError,
   type JobLease,
-  type JobOptions,
   type JobState,
   type LogEntry,
   type LogLevel,
@@ -22,7 +21,9 @@ import { outputTooLarge } from "../errors.js";
 import { createLogMeter, DEFAULT_LOG_BOUNDS, type LogBounds } from "../log-bounds.js";
 import { settingNamer, type SettingNamer } from "../settings.js";
 import { DEFAULT_PROGRESS_INTERVAL_MS, pacedProgress } from "../progress-pacing.js";
-import { attemptsUsed, refusalOf } from "../lost-leases.js";
+import { refusalOf } from "../lost-leases.js";
+import { afterFailure } from "../core/retry-policy.js";
+import { deadlinePassed, expiredError } from "../core/outcomes.js";
 import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
 import type { Link } from "./connection.js";
 import type { Delivery } from "./delivery.js";
@@ -88,17 +89,6 @@ export interface LeaseSpec {
   lost?: number;
   config: QueueConfig;
   delivery: Delivery;
-}
-
-/**
- * Backoff before retry n (1-based): min(max, base·2^(n−1)) ±20%; the job's
- * own options override the queue's base and max.
- */
-export function backoffMs(config: QueueConfig, n: number, options: JobOptions = {}): number {
-  const baseMs = options.backoffBaseMs ?? config.backoffBaseMs;
-  const maxMs = options.backoffMaxMs ?? config.backoffMaxMs;
-  const raw = Math.min(maxMs, baseMs * 2 ** Math.max(0, n - 1));
-  return Math.max(0, Math.round(raw * (0.8 + Math.random() * 0.4)));
 }
 
 export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
@@ -316,15 +306,8 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
         if (refusal) return refuse(refusal);
       }
       const deadline = meta.options.startDeadline;
-      if (deadline !== undefined && deadline > 0 && Date.now() > deadline) {
-        await settleTerminal(
-          terminal("EXPIRED", {
-            error: {
-              code: "EXPIRED",
-              message: `the job was not started before its start deadline ${new Date(deadline).toISOString()}`,
-            },
-          }),
-        );
+      if (deadline !== undefined && deadlinePassed(deadline, Date.now())) {
+        await settleTerminal(terminal("EXPIRED", { error: expiredError(deadline) }));
         return false;
       }
       startedAt ??= Date.now();
@@ -369,13 +352,10 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
 
     async fail(error: JobError, options: FailOptions = {}) {
       if (settled) return false;
-      const maxAttempts = meta.options.maxAttempts ?? config.maxAttempts;
       await marking;
       if (settled) return false;
-      const used = attemptsUsed(run.attempt, run.interrupted, run.lost);
-      if (options.retryable === false || used >= maxAttempts) {
-        return settleTerminal(terminal("FAILED", { error }));
-      }
+      const next = afterFailure(run, options.retryable !== false, meta.options, config);
+      if (!next.retry) return settleTerminal(terminal("FAILED", { error }));
       closeLog();
       await ctx.logs.flushed(id);
       const retry: JobRecord = { ...base(), state: "QUEUED", progress: 0, error };
@@ -384,7 +364,7 @@ export function createLease(ctx: LeaseContext, spec: LeaseSpec): JobLease {
       const rev = await ctx.records.write(id, retry, revision);
       if (rev === undefined) return lost();
       revision = rev;
-      await delivery.nak(backoffMs(config, used, meta.options));
+      await delivery.nak(next.delayMs);
       ctx.live.update(id, { running: false, attempt: run.attempt });
       finish();
       publishStatus(retry);

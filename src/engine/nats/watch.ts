@@ -24,7 +24,8 @@
  */
 import { isEngineError } from "../errors.js";
 import { isTerminal, type JobStatus, type WatchOptions } from "../types.js";
-import { sameStatus } from "../submit-and-watch.js";
+import { sameStatus } from "../core/status-change.js";
+import { createQueuedIterator } from "../core/queued-iterator.js";
 import { tailWithin, type LogBounds } from "../log-bounds.js";
 import {
   createPositionPacer,
@@ -167,15 +168,7 @@ export function createWatches(
       return;
     }
     const includeLogs = options.includeLogs === true;
-    const inbox: Item[] = [];
-    let wake: (() => void) | undefined;
-    let failure: Error | undefined;
-    let aborted = options.signal?.aborted === true;
-    const poke = () => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
+    const inbox = createQueuedIterator<Item>(options.signal);
     const entry: OpenWatch = {
       ref,
       queued: false,
@@ -200,32 +193,21 @@ export function createWatches(
         entry.provenAt = 0;
         entry.inDoubt = false;
         inbox.push({ type: "derived", result });
-        poke();
       },
       position_: (position) => {
         // At most one pending position update: a newer tick replaces it.
         const pending = inbox.find((i): i is Extract<Item, { type: "position" }> => i.type === "position");
         if (pending) pending.position = position;
         else inbox.push({ type: "position", position });
-        poke();
       },
-      fail: (err) => {
-        failure = err;
-        poke();
-      },
-    };
-    const onAbort = () => {
-      aborted = true;
-      poke();
+      fail: (err) => inbox.fail(err),
     };
     // Listen first: an event published while we derive is queued, not lost.
     const off = events.listen(ref.id, (ev) => {
       entry.lastEventAt = Date.now();
       inbox.push(ev);
-      poke();
     });
     open.add(entry);
-    options.signal?.addEventListener("abort", onAbort, { once: true });
 
     const derivedNow = () => {
       entry.derivedAt = Date.now();
@@ -263,23 +245,19 @@ export function createWatches(
     };
 
     try {
-      if (aborted) return;
+      if (options.signal?.aborted) return;
       let current = seed?.() ?? (await deriver.status(ref, options));
       derivedNow();
       entry.queued = current.state === "QUEUED";
       entry.position = current.queuePosition;
       yield { ...current };
       while (!isTerminal(current.state)) {
-        while (inbox.length === 0 && !failure && !aborted) {
-          await new Promise<void>((resolve) => (wake = resolve));
-        }
-        if (failure) throw failure;
-        if (aborted) return;
-        const item = inbox.shift()!;
+        const item = await inbox.next();
+        if (item === undefined) return;
         const next = await step(current, item);
         if (next === undefined) continue;
-        if (failure) throw failure;
-        if (aborted) return;
+        inbox.assertOpen();
+        if (options.signal?.aborted) return;
         entry.queued = next.state === "QUEUED";
         entry.position = next.queuePosition;
         // What the client has now; only a newer snapshot moves it again.
@@ -293,7 +271,7 @@ export function createWatches(
       off();
       open.delete(entry);
       positions.remove(entry);
-      options.signal?.removeEventListener("abort", onAbort);
+      inbox.close();
     }
   }
 

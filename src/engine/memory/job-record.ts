@@ -3,9 +3,9 @@
  * snapshot it hands out (always a fresh copy: callers never share state).
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import type { JobError, JobLease, JobOptions, JobState, JobStatus, LogEntry, QueueConfig } from "../types.js";
-import { overRetained, type LogBounds, type LogMeter } from "../log-bounds.js";
-import type { PacedProgress } from "../progress-pacing.js";
+import type { JobError, JobOptions, JobState, JobStatus, LogEntry, QueueConfig } from "../types.js";
+import type { DriverDelivery } from "../driver/types.js";
+import { overRetained, type LogBounds } from "../log-bounds.js";
 import { createSeqSet, type SeqSet } from "./order-stats.js";
 
 /**
@@ -23,10 +23,6 @@ export interface Delivery {
   readonly cancel: AbortController;
   timer: NodeJS.Timeout;
   begun: boolean;
-  /** What this attempt's handler wrote, against the log bounds. */
-  readonly logMeter: LogMeter;
-  /** This attempt's progress events (paced). */
-  readonly progressEvents: PacedProgress;
 }
 
 /**
@@ -80,7 +76,7 @@ export interface JobRecord {
 
 export interface FetchWaiter {
   readonly max: number;
-  serve(leases: JobLease[]): void;
+  serve(deliveries: DriverDelivery[]): void;
 }
 
 export interface QueueState {

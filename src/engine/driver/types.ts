@@ -1,0 +1,145 @@
+/**
+ * The storage driver contract: what the engine core (../core/engine.ts)
+ * needs of a backend, and nothing else (River's riverdriver is the model).
+ * The core holds the job rules (validation, limits, the lease's decisions,
+ * the retry policy, error wording, the watch queue and change rule); a
+ * driver stores and retrieves, atomically for its backend, and announces
+ * changes. Two drivers: ../nats/ (JetStream) and ../memory/ (this process).
+ * Every driver passes test/driver/ and the engine over it test/conformance/.
+ *
+ * Arguments reach a driver already checked: queue names well-formed, ids
+ * parsed, configs and options valid, payloads within the limit. Failures are
+ * EngineErrors (../errors.ts). docs/ARCHITECTURE.md §3 describes it.
+ */
+import type { JsonValue } from "@bufbuild/protobuf";
+import type { JobIdParts } from "../job-id.js";
+import type {
+  CancelOutcome,
+  EngineStats,
+  JobError,
+  JobOptions,
+  JobResult,
+  JobStatus,
+  LogEntry,
+  QueueConfig,
+  QueueCounts,
+  ReadOptions,
+  Readiness,
+  WatchOptions,
+} from "../types.js";
+
+/** A parsed job id. */
+export interface JobRef extends JobIdParts {
+  id: string;
+}
+
+/** A job to store, checked by the core. */
+export interface NewJob {
+  queue: string;
+  /** The input as JSON text: encoded once, by the core, which also checked its size. */
+  inputJson: string;
+  tenant: string;
+  idempotencyKey?: string;
+  options: JobOptions;
+}
+
+export interface Inserted {
+  /** QUEUED with its position, or (idempotent repeat) the existing job's status. */
+  status: JobStatus;
+  /** This call stored the job (not an idempotent repeat). */
+  fresh: boolean;
+}
+
+/** How a delivered job's attempts stand: see ../lost-leases.ts. */
+export interface RunAccount {
+  /** The attempt this delivery would run, from 1. */
+  attempt: number;
+  interrupted: number;
+  lost: number;
+}
+
+/** What begin() learns before it marks the attempt RUNNING. */
+export type Inspection = { over: true } | { over: false; run: RunAccount };
+
+export type TerminalState = "COMPLETED" | "FAILED" | "EXPIRED";
+
+export interface TerminalFields {
+  error?: JobError;
+  output?: JsonValue;
+  /** The output as JSON text (the core encoded it to check its size). */
+  outputJson?: string;
+  progress?: number;
+  /** Attempt number to record when the attempt never ran (a refusal): default the delivery's. */
+  attempt?: number;
+}
+
+/**
+ * One delivery of one job. The core's lease (../core/lease.ts) calls
+ * inspect() then markRunning() to begin, and then exactly one of finish(),
+ * retry() or release(). A driver answers false (or "over") whenever
+ * another outcome won: a cancel, another delivery, a lease that expired.
+ */
+export interface DriverDelivery {
+  readonly ref: JobRef;
+  readonly input: JsonValue;
+  readonly createdAt: number;
+  readonly options: JobOptions;
+  readonly config: QueueConfig;
+  /** Fires when a client cancels the job (the CANCELLED state is stored first). */
+  readonly cancelled: AbortSignal;
+  /** This delivery's attempt number: as known at delivery, then as begin() found it. */
+  readonly attempt: number;
+  /** Whether the job may still run, and how its attempts stand. */
+  inspect(): Promise<Inspection>;
+  /**
+   * Stores the attempt RUNNING, started at startedAt; resolves the run it
+   * marked, or undefined when it must not run. `refuse` says whether a run
+   * account found meanwhile (another delivery's record) must not run: the
+   * driver then ends the job FAILED with that error.
+   */
+  markRunning(
+    run: RunAccount,
+    startedAt: number,
+    refuse: (run: RunAccount) => JobError | undefined,
+  ): Promise<RunAccount | undefined>;
+  /** Extends the lease. */
+  heartbeat(): void;
+  /** Stores a log line of the attempt (best effort) and announces it. */
+  appendLog(entry: LogEntry): void;
+  /** The attempt's progress, visible to reads at once. */
+  setProgress(progress: number): void;
+  /** Tells watchers the progress (the core paces these). */
+  announceProgress(progress: number): void;
+  /** Ends the job in a terminal state. */
+  finish(state: TerminalState, fields: TerminalFields): Promise<boolean>;
+  /** Stores the failed attempt QUEUED again, to be redelivered after delayMs. */
+  retry(error: JobError, delayMs: number): Promise<boolean>;
+  /** Hands the job back for redelivery at once; not an attempt (see ../lost-leases.ts). */
+  release(begun: boolean): Promise<void>;
+}
+
+export interface Driver {
+  readonly kind: "nats" | "memory";
+  readiness(): Readiness;
+  onReadinessChange(listener: (readiness: Readiness) => void): () => void;
+  /** Creates the queue if missing, or replaces its config; waiting jobs stay. */
+  declareQueue(queue: string, config: QueueConfig): Promise<void>;
+  /** Stores a job (or finds the job of its idempotency key). NOT_FOUND for an undeclared queue. */
+  insert(job: NewJob): Promise<Inserted>;
+  /** NOT_FOUND for unknown ids and, when options.tenant is set, other tenants' jobs. */
+  read(ref: JobRef, options: ReadOptions): Promise<JobStatus>;
+  readResult(ref: JobRef, options: ReadOptions): Promise<JobResult>;
+  cancel(ref: JobRef, options: ReadOptions): Promise<CancelOutcome>;
+  count(queue: string): Promise<QueueCounts>;
+  /**
+   * The job's current status, then each change (pushed through
+   * ../core/queued-iterator.ts, told apart by ../core/status-change.ts),
+   * ending after a terminal one. `inserted`: the status insert() answered,
+   * for a job this process has just stored (the driver may start from it).
+   */
+  watch(ref: JobRef, options: WatchOptions, inserted?: JobStatus): AsyncIterable<JobStatus>;
+  /** Up to max deliveries, waiting at most expiresMs for the first; [] once closed. */
+  fetch(queue: string, max: number, expiresMs: number, signal?: AbortSignal): Promise<DriverDelivery[]>;
+  stats(): EngineStats;
+  close(): Promise<void>;
+}

@@ -1,0 +1,197 @@
+/**
+ * The embedded driver's state: every queue and job of this process, and the
+ * moves of a job between its phases (waiting, backing off, leased, done).
+ * Everything is synchronous, so each driver call is atomic: no locks, and
+ * idempotent inserts cannot race.
+ */
+import type { JsonValue } from "@bufbuild/protobuf";
+import type { Logger } from "pino";
+import { jobExpiredNotFound, jobNotFound, queueNotFound } from "../errors.js";
+import { parseJobId } from "../job-id.js";
+import { createPositionPacer, type PositionPacerOptions } from "../position-pacer.js";
+import type { SettingNamer } from "../settings.js";
+import { expiredError } from "../core/outcomes.js";
+import { deadlinePassed } from "../core/outcomes.js";
+import type { JobError, JobState, ReadOptions } from "../types.js";
+import type { JobRecord, JobWatcher, QueueState } from "./job-record.js";
+import { createTimerHeap } from "./timer-heap.js";
+import { notifyWatchers } from "./watch.js";
+
+/** Least time between two passes telling a queue's watchers that their line moved. */
+const POSITION_SCAN_MS = 100;
+/** Ids of jobs removed by retention, remembered to say why they are gone. */
+const MAX_TOMBSTONES = 100_000;
+
+export interface StoreOptions {
+  retentionMs: number;
+  settingName: SettingNamer;
+  logger?: Logger;
+  positionUpdates?: PositionPacerOptions;
+}
+
+export interface Finish {
+  error?: JobError;
+  output?: JsonValue;
+  progress?: number;
+  attempt?: number;
+}
+
+export type MemoryStore = ReturnType<typeof createMemoryStore>;
+
+export function createMemoryStore(options: StoreOptions) {
+  const { retentionMs, settingName, logger } = options;
+  const queues = new Map<string, QueueState>();
+  /** tenant NUL queue NUL key → job: a key names a job of one tenant in one queue. */
+  const idempotency = new Map<string, JobRecord>();
+  /** id → tenant of jobs removed by retention */
+  const tombstones = new Map<string, string>();
+  const watchers = new Set<JobWatcher>();
+  const pacer = createPositionPacer(options.positionUpdates);
+  const state = { closed: false };
+
+  // Holds ids, not jobs: a job finished long before its start deadline must
+  // not be kept in memory by the heap past its retention.
+  const deadlines = createTimerHeap<string>((id) => {
+    const parts = parseJobId(id);
+    const job = queues.get(parts.queue)?.jobs.get(parts.seq);
+    if (job?.id === id) expireIfDue(job, Date.now());
+  });
+  const retention = createTimerHeap<JobRecord>((job) => forget(job));
+
+  const getQueue = (queue: string): QueueState => {
+    const q = queues.get(queue);
+    if (!q) throw queueNotFound(queue);
+    return q;
+  };
+
+  const idempotencySlot = (tenant: string, queue: string, key: string) => `${tenant}\u0000${queue}\u0000${key}`;
+
+  const retentionNotFound = (id: string) => jobExpiredNotFound(id, retentionMs, settingName("retentionMs"));
+
+  /** The job behind the id, as the reader may see it; NOT_FOUND otherwise. */
+  const lookup = (ref: { id: string; queue: string; seq: number }, read: ReadOptions = {}): JobRecord => {
+    const job = queues.get(ref.queue)?.jobs.get(ref.seq);
+    // The id carries the token: another token means another (unknown) job.
+    if (!job || job.id !== ref.id) {
+      const tenant = tombstones.get(ref.id);
+      if (tenant !== undefined && (read.tenant === undefined || read.tenant === tenant)) {
+        throw retentionNotFound(ref.id);
+      }
+      throw jobNotFound(ref.id);
+    }
+    // Another tenant's job is indistinguishable from no job.
+    if (read.tenant !== undefined && read.tenant !== job.tenant) throw jobNotFound(ref.id);
+    const now = Date.now();
+    if (job.finishedAt !== undefined && job.finishedAt + retentionMs <= now) {
+      forget(job);
+      throw retentionNotFound(ref.id);
+    }
+    expireIfDue(job, now);
+    return job;
+  };
+
+  /** A QUEUED job whose start deadline passed ends EXPIRED (timer, read, fetch, begin). */
+  const expireIfDue = (job: JobRecord, now: number): boolean => {
+    const deadline = job.options.startDeadline;
+    if (job.state !== "QUEUED" || deadline === undefined || !deadlinePassed(deadline, now)) return false;
+    finish(job, "EXPIRED", { error: expiredError(deadline) });
+    return true;
+  };
+
+  /** Takes the job out of its current phase (queue slot, backoff timer or lease). */
+  const leavePhase = (job: JobRecord) => {
+    const q = job.queue;
+    switch (job.phase) {
+      case "ready":
+        q.ready.delete(job.seq);
+        linesMoved(q);
+        break;
+      case "backoff":
+        if (job.backoffTimer) clearTimeout(job.backoffTimer);
+        job.backoffTimer = undefined;
+        break;
+      case "leased":
+        if (job.delivery) clearTimeout(job.delivery.timer);
+        job.delivery = undefined; // from now on that lease is stale
+        q.leased--;
+        break;
+      case "done":
+        break;
+    }
+  };
+
+  const makeReady = (job: JobRecord) => {
+    job.phase = "ready";
+    job.queue.ready.add(job.seq);
+    linesMoved(job.queue);
+  };
+
+  /**
+   * The waiting line of q changed: watchers of its QUEUED jobs are told once
+   * per burst of changes (a microtask later), and at most every
+   * POSITION_SCAN_MS, so a storm of cancels costs O(watched) a few times a
+   * second, not per cancel; the position pacer then sends each its position,
+   * paced, and only if it actually moved.
+   */
+  const linesMoved = (q: QueueState) => {
+    if (q.watched.size === 0 || q.positionsMoving) return;
+    q.positionsMoving = true;
+    const tell = () => {
+      q.positionsMoving = false;
+      q.positionsAt = Date.now();
+      if (state.closed) return;
+      for (const job of q.watched) if (job.state === "QUEUED") notifyWatchers(job, "position");
+    };
+    const wait = q.positionsAt + POSITION_SCAN_MS - Date.now();
+    if (wait <= 0) queueMicrotask(tell);
+    else setTimeout(tell, wait).unref();
+  };
+
+  const finish = (job: JobRecord, to: JobState, fields: Finish) => {
+    leavePhase(job);
+    job.phase = "done";
+    job.queue.live.delete(job.seq);
+    job.state = to;
+    job.finishedAt = Date.now();
+    job.error = fields.error;
+    if (fields.output !== undefined) job.output = fields.output;
+    if (fields.progress !== undefined) job.progress = fields.progress;
+    if (fields.attempt !== undefined) job.attempt = fields.attempt;
+    retention.add(job.finishedAt + retentionMs, job);
+    logger?.debug({ id: job.id, state: to }, "job finished");
+    notifyWatchers(job, "status");
+  };
+
+  /** Drops a terminal job after its retention (its logs go with it). */
+  const forget = (job: JobRecord) => {
+    const q = job.queue;
+    if (q.jobs.get(job.seq) !== job) return;
+    q.jobs.delete(job.seq);
+    if (job.idempotencyKey !== undefined) {
+      const slot = idempotencySlot(job.tenant, job.queue.name, job.idempotencyKey);
+      if (idempotency.get(slot) === job) idempotency.delete(slot);
+    }
+    tombstones.set(job.id, job.tenant);
+    if (tombstones.size > MAX_TOMBSTONES) {
+      tombstones.delete(tombstones.keys().next().value!);
+    }
+  };
+
+  return {
+    state,
+    queues,
+    idempotency,
+    watchers,
+    pacer,
+    deadlines,
+    retention,
+    getQueue,
+    idempotencySlot,
+    lookup,
+    expireIfDue,
+    leavePhase,
+    makeReady,
+    linesMoved,
+    finish,
+  };
+}

@@ -10,14 +10,15 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { formatJobId } from "../job-id.js";
 import { refusalOf } from "../lost-leases.js";
-import { isTerminal, type JobError, type JobLease, type QueueConfig } from "../types.js";
+import { isTerminal, type JobError, type QueueConfig } from "../types.js";
+import type { DriverDelivery } from "../driver/types.js";
 import type { BlobStore } from "./blobs.js";
 import type { Delivery } from "./delivery.js";
 import { statusEventOf, type EventHub } from "./events.js";
 import { decodeInput, readMeta, type JobMeta } from "./job-message.js";
 import type { LateDeliveries } from "./late-deliveries.js";
 import { CONSUMER, streamName } from "./layout.js";
-import { createLease, type LeaseContext } from "./lease.js";
+import { NatsJobDelivery, type DeliveryContext } from "./job-delivery.js";
 import type { LiveJobs } from "./live.js";
 import { pullBatch } from "./pull.js";
 import type { QueueInfoCache } from "./queue-info.js";
@@ -31,7 +32,7 @@ export interface FetcherDeps {
   live: LiveJobs;
   late: LateDeliveries;
   queueInfo: QueueInfoCache;
-  leaseContext: LeaseContext;
+  deliveryContext: DeliveryContext;
   requestTimeoutMs: number;
   logger?: Logger;
   /** Pull requests the server may still deliver to after fetch returned. */
@@ -39,7 +40,13 @@ export interface FetcherDeps {
 }
 
 export interface Fetcher {
-  fetch(queue: string, config: QueueConfig, max: number, expiresMs: number, signal: AbortSignal): Promise<JobLease[]>;
+  fetch(
+    queue: string,
+    config: QueueConfig,
+    max: number,
+    expiresMs: number,
+    signal: AbortSignal,
+  ): Promise<DriverDelivery[]>;
   /** Returns a delivery nobody will run as a release: the next delivery keeps its attempt number. */
   handBack(queue: string, config: QueueConfig, d: Delivery): Promise<void>;
 }
@@ -144,14 +151,15 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
       const id = formatJobId({ queue, seq: d.streamSeq, token: meta.token });
       const prior = d.deliveryCount > 1 ? await records.get(id) : undefined;
       if (prior && isTerminal(prior.record.state)) return d.ack();
-      const spec = { id, queue, input: null, meta, ...runAccount(prior?.record), config, delivery: d };
-      await createLease(deps.leaseContext, spec).release();
+      const ref = { id, queue, seq: d.streamSeq, token: meta.token };
+      const spec = { ref, input: null, meta, run: runAccount(prior?.record), config, delivery: d };
+      await new NatsJobDelivery(deps.deliveryContext, spec).release();
     },
 
     async fetch(queue, config, max, expiresMs, signal) {
       const deliveries = await pull(queue, config, max, expiresMs, signal);
       if (deliveries.length > 0) queueInfo.invalidate(queue);
-      const leases: JobLease[] = [];
+      const out: DriverDelivery[] = [];
       for (const d of deliveries) {
         const meta = readMeta(d.headers);
         if (!meta) {
@@ -175,9 +183,10 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
           continue;
         }
         const input = await inputOf(id, meta, d);
-        leases.push(createLease(deps.leaseContext, { id, queue, input, meta, ...run, config, delivery: d }));
+        const ref = { id, queue, seq: d.streamSeq, token: meta.token };
+        out.push(new NatsJobDelivery(deps.deliveryContext, { ref, input, meta, run, config, delivery: d }));
       }
-      return leases;
+      return out;
     },
   };
 }

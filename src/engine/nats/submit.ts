@@ -6,16 +6,15 @@
  * job, else read from a queue snapshot taken after the publish. Idempotent
  * submits add `Nats-Msg-Id` and an `idem.*` key.
  */
-import type { JsonValue } from "@bufbuild/protobuf";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { inputTooLarge, isEngineError, queueNotFound, unavailable } from "../errors.js";
-import { settingNamer, type SettingNamer } from "../settings.js";
+import { isEngineError, queueNotFound, unavailable } from "../errors.js";
 import { formatJobId, newToken, parseJobId } from "../job-id.js";
-import type { JobOptions, JobStatus, SubmitInput } from "../types.js";
-import { MAX_BLOB_BYTES, type BlobStore } from "./blobs.js";
+import type { JobStatus } from "../types.js";
+import type { Inserted, NewJob } from "../driver/types.js";
+import type { BlobStore } from "./blobs.js";
 import { isNoResponders, isStreamNotFound } from "./errors.js";
 import { idempotencyKeys, type IdempotencyKeys, type IdempotencyStore } from "./idempotency.js";
-import { encodeInput, headersSize, metaHeaders, readMeta, type JobMeta } from "./job-message.js";
+import { headersSize, metaHeaders, readMeta, type JobMeta } from "./job-message.js";
 import { queueSubject, streamName } from "./layout.js";
 import type { QueueInfoCache } from "./queue-info.js";
 import type { Link } from "./connection.js";
@@ -30,10 +29,6 @@ export interface SubmitDeps {
   queueInfo: QueueInfoCache;
   deriver: StateDeriver;
   maxPayload(): number;
-  /** Largest input accepted at all (the engine's maxPayloadBytes); default MAX_BLOB_BYTES. */
-  maxInputBytes?: number;
-  /** How messages name the engine's settings; default the options' own names. */
-  settingName?: SettingNamer;
   requestTimeoutMs: number;
   /** Where this process remembers what it submitted (status reads skip a direct get). */
   recent?: RecentJobs;
@@ -42,34 +37,14 @@ export interface SubmitDeps {
 }
 
 const refOf = (id: string): JobRef => ({ id, ...parseJobId(id) });
-
-function jobOptions(o: JobOptions | undefined): JobOptions {
-  const out: JobOptions = {};
-  if (o?.maxAttempts !== undefined) out.maxAttempts = o.maxAttempts;
-  if (o?.timeoutMs !== undefined) out.timeoutMs = o.timeoutMs;
-  if (o?.startDeadline !== undefined) out.startDeadline = o.startDeadline;
-  if (o?.backoffBaseMs !== undefined) out.backoffBaseMs = o.backoffBaseMs;
-  if (o?.backoffMaxMs !== undefined) out.backoffMaxMs = o.backoffMaxMs;
-  if (o?.maxLostLeases !== undefined) out.maxLostLeases = o.maxLostLeases;
-  return out;
-}
+const encoder = new TextEncoder();
 
 /** How long a failed publish may wait to learn whether its queue exists at all. */
 const STREAM_CHECK_MS = 1_000;
 
-export interface Submitted {
-  status: JobStatus;
-  /**
-   * This call enqueued the job (not an idempotent repeat): this process has
-   * known it, and heard every event about it, since it was stored.
-   */
-  fresh: boolean;
-}
-
-export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promise<Submitted> {
+export function createSubmitter(deps: SubmitDeps): (job: NewJob) => Promise<Inserted> {
   const { js, jsm, blobs, idempotency, queueInfo, deriver } = deps;
   const timeout = deps.requestTimeoutMs;
-  const maxInputBytes = deps.maxInputBytes ?? MAX_BLOB_BYTES;
 
   /**
    * Nobody stored the publish. NOT_FOUND only when JetStream says the stream
@@ -124,12 +99,11 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
     }
   };
 
-  const repeat = async (id: string): Promise<Submitted> => ({ status: await deriver.status(refOf(id)), fresh: false });
+  const repeat = async (id: string): Promise<Inserted> => ({ status: await deriver.status(refOf(id)), fresh: false });
 
-  return async (input) => {
-    const queue = input.queue;
-    const tenant = input.tenant ?? "";
-    const keys = input.idempotencyKey ? idempotencyKeys(tenant, queue, input.idempotencyKey) : undefined;
+  return async (job) => {
+    const { queue, tenant } = job;
+    const keys = job.idempotencyKey ? idempotencyKeys(tenant, queue, job.idempotencyKey) : undefined;
     if (keys) {
       const existing = await idempotency.lookup(keys);
       if (existing) {
@@ -144,10 +118,8 @@ export function createSubmitter(deps: SubmitDeps): (input: SubmitInput) => Promi
     }
     const token = newToken();
     const createdAt = Date.now();
-    let data = encodeInput(input.input as JsonValue);
-    if (data.length > maxInputBytes)
-      throw inputTooLarge(data.length, maxInputBytes, (deps.settingName ?? settingNamer())("maxPayloadBytes"));
-    let meta: JobMeta = { token, createdAt, tenant, options: jobOptions(input.options) };
+    let data = encoder.encode(job.inputJson);
+    let meta: JobMeta = { token, createdAt, tenant, options: job.options };
     let h = metaHeaders(meta);
     const size = data.length + headersSize(h) + (keys ? keys.msgId.length + 16 : 0);
     if (size > deps.maxPayload()) {

@@ -10,9 +10,24 @@ import { DEFAULT_PROGRESS_INTERVAL_MS } from "../progress-pacing.js";
 import { assertQueueName } from "../queue-name.js";
 import { settingNamer, type SettingNamer } from "../settings.js";
 import { submitThenWatch } from "../submit-and-watch.js";
-import type { Engine, FetchOptions, JobStatus, SubmitInput, SubmitWatchOptions } from "../types.js";
+import type {
+  CancelOutcome,
+  Engine,
+  EngineStats,
+  FetchOptions,
+  JobLease,
+  JobResult,
+  JobStatus,
+  QueueConfig,
+  QueueCounts,
+  ReadOptions,
+  Readiness,
+  SubmitInput,
+  SubmitWatchOptions,
+  WatchOptions,
+} from "../types.js";
 import type { Driver, JobRef, NewJob } from "../driver/types.js";
-import { createLease, type LeaseRules } from "./lease.js";
+import { CoreLease, type LeaseRules } from "./lease.js";
 import { jobOptionsOf, queueConfigOf } from "./validate.js";
 
 /** Largest input and output (JSON bytes) by default: the server's 16 MiB request limit. */
@@ -27,7 +42,7 @@ export interface CoreOptions {
   settingName?: SettingNamer;
 }
 
-/** The maxPayloadBytes option, checked (drivers that need it at setup call this too). */
+/** The maxPayloadBytes option, checked. */
 export function maxPayloadBytesOf(value: number | undefined): number {
   const bytes = value ?? MAX_PAYLOAD_BYTES;
   if (!(bytes > 0)) throw invalidArgument(`maxPayloadBytes: ${bytes} must be greater than zero`);
@@ -35,113 +50,127 @@ export function maxPayloadBytesOf(value: number | undefined): number {
 }
 
 export function createEngine(driver: Driver, options: CoreOptions = {}): Engine {
-  const rules: LeaseRules = {
-    logBounds: options.logBounds ?? DEFAULT_LOG_BOUNDS,
-    settingName: options.settingName ?? settingNamer(),
-    progressIntervalMs: options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
-    maxPayloadBytes: maxPayloadBytesOf(options.maxPayloadBytes),
-  };
-  let closed = false;
+  return new CoreEngine(driver, options);
+}
 
-  const refOf = (id: string): JobRef => ({ id, ...parseJobId(id) });
-  const assertOpen = () => {
-    if (closed) throw unavailable("the engine is closed");
-  };
+const refOf = (id: string): JobRef => ({ id, ...parseJobId(id) });
+
+class CoreEngine implements Engine {
+  readonly kind: Engine["kind"];
+  private readonly driver: Driver;
+  private readonly rules: LeaseRules;
+  private closed = false;
+
+  constructor(driver: Driver, options: CoreOptions) {
+    this.driver = driver;
+    this.kind = driver.kind;
+    this.rules = {
+      logBounds: options.logBounds ?? DEFAULT_LOG_BOUNDS,
+      settingName: options.settingName ?? settingNamer(),
+      progressIntervalMs: options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
+      maxPayloadBytes: maxPayloadBytesOf(options.maxPayloadBytes),
+    };
+  }
+
+  readiness(): Readiness {
+    return this.driver.readiness();
+  }
+
+  onReadinessChange(listener: (readiness: Readiness) => void): () => void {
+    return this.driver.onReadinessChange(listener);
+  }
+
+  async declareQueue(queue: string, config?: Partial<QueueConfig>): Promise<void> {
+    assertQueueName(queue);
+    const full = queueConfigOf(config);
+    this.assertOpen();
+    await this.driver.declareQueue(queue, full);
+  }
+
+  async submit(input: SubmitInput): Promise<JobStatus> {
+    return (await this.driver.insert(this.newJob(input))).status;
+  }
+
+  async getStatus(id: string, read: ReadOptions = {}): Promise<JobStatus> {
+    return this.driver.read(this.openRef(id), read);
+  }
+
+  watch(id: string, options: WatchOptions = {}): AsyncIterable<JobStatus> {
+    return this.driver.watch(this.openRef(id), options);
+  }
+
+  submitAndWatch(input: SubmitInput, options: SubmitWatchOptions = {}): AsyncIterable<JobStatus> {
+    let fresh = false;
+    return submitThenWatch(
+      async () => {
+        const inserted = await this.driver.insert(this.newJob(input));
+        fresh = inserted.fresh;
+        return inserted.status;
+      },
+      (queued) =>
+        this.driver.watch(refOf(queued.id), { ...options, tenant: input.tenant ?? "" }, fresh ? queued : undefined),
+    );
+  }
+
+  async getResult(id: string, read: ReadOptions = {}): Promise<JobResult> {
+    return this.driver.readResult(this.openRef(id), read);
+  }
+
+  async cancel(id: string, read: ReadOptions = {}): Promise<CancelOutcome> {
+    return this.driver.cancel(this.openRef(id), read);
+  }
+
+  async queueCount(queue: string): Promise<QueueCounts> {
+    assertQueueName(queue);
+    this.assertOpen();
+    return this.driver.count(queue);
+  }
+
+  async fetch(queue: string, options: FetchOptions): Promise<JobLease[]> {
+    assertQueueName(queue);
+    const max = Math.floor(options.max);
+    // As a pending fetch when the engine closes: nothing more to hand out.
+    if (this.closed || !(max >= 1) || options.signal?.aborted) return [];
+    const deliveries = await this.driver.fetch(queue, max, options.expiresMs, options.signal);
+    return deliveries.map((d) => new CoreLease(d, this.rules));
+  }
+
+  stats(): EngineStats {
+    return this.driver.stats();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.driver.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw unavailable("the engine is closed");
+  }
+
+  /** The id parsed (INVALID_ARGUMENT naming it when malformed), on an open engine. */
+  private openRef(id: string): JobRef {
+    const ref = refOf(id);
+    this.assertOpen();
+    return ref;
+  }
 
   /** The job as the driver stores it: checked, its input encoded once. */
-  const newJob = (input: SubmitInput): NewJob => {
+  private newJob(input: SubmitInput): NewJob {
     assertQueueName(input.queue);
-    const jobOptions = jobOptionsOf(input.options);
+    const options = jobOptionsOf(input.options);
     const inputJson = JSON.stringify(input.input ?? null) ?? "null";
-    const bytes = payloadBytes(inputJson, rules.maxPayloadBytes);
-    if (bytes > rules.maxPayloadBytes) {
-      throw inputTooLarge(bytes, rules.maxPayloadBytes, rules.settingName("maxPayloadBytes"));
-    }
-    assertOpen();
+    const { maxPayloadBytes, settingName } = this.rules;
+    const bytes = payloadBytes(inputJson, maxPayloadBytes);
+    if (bytes > maxPayloadBytes) throw inputTooLarge(bytes, maxPayloadBytes, settingName("maxPayloadBytes"));
+    this.assertOpen();
     return {
       queue: input.queue,
       inputJson,
       tenant: input.tenant ?? "",
-      options: jobOptions,
+      options,
       ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}),
     };
-  };
-
-  const engine: Engine = {
-    kind: driver.kind,
-    readiness: () => driver.readiness(),
-    onReadinessChange: (listener) => driver.onReadinessChange(listener),
-
-    async declareQueue(queue, config) {
-      assertQueueName(queue);
-      const full = queueConfigOf(config);
-      assertOpen();
-      await driver.declareQueue(queue, full);
-    },
-
-    async submit(input) {
-      return (await driver.insert(newJob(input))).status;
-    },
-
-    async getStatus(id, read = {}) {
-      const ref = refOf(id);
-      assertOpen();
-      return driver.read(ref, read);
-    },
-
-    watch(id, watchOptions = {}) {
-      const ref = refOf(id);
-      assertOpen();
-      return driver.watch(ref, watchOptions);
-    },
-
-    submitAndWatch(input: SubmitInput, watchOptions: SubmitWatchOptions = {}): AsyncIterable<JobStatus> {
-      let fresh = false;
-      return submitThenWatch(
-        async () => {
-          const inserted = await driver.insert(newJob(input));
-          fresh = inserted.fresh;
-          return inserted.status;
-        },
-        (queued) =>
-          driver.watch(refOf(queued.id), { ...watchOptions, tenant: input.tenant ?? "" }, fresh ? queued : undefined),
-      );
-    },
-
-    async getResult(id, read = {}) {
-      const ref = refOf(id);
-      assertOpen();
-      return driver.readResult(ref, read);
-    },
-
-    async cancel(id, read = {}) {
-      const ref = refOf(id);
-      assertOpen();
-      return driver.cancel(ref, read);
-    },
-
-    async queueCount(queue) {
-      assertQueueName(queue);
-      assertOpen();
-      return driver.count(queue);
-    },
-
-    async fetch(queue: string, fetchOptions: FetchOptions) {
-      assertQueueName(queue);
-      const max = Math.floor(fetchOptions.max);
-      // As a pending fetch when the engine closes: nothing more to hand out.
-      if (closed || !(max >= 1) || fetchOptions.signal?.aborted) return [];
-      const deliveries = await driver.fetch(queue, max, fetchOptions.expiresMs, fetchOptions.signal);
-      return deliveries.map((d) => createLease(d, rules));
-    },
-
-    stats: () => driver.stats(),
-
-    async close() {
-      if (closed) return;
-      closed = true;
-      await driver.close();
-    },
-  };
-  return engine;
+  }
 }

@@ -6,11 +6,11 @@
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import { outputTooLarge, payloadBytes } from "../errors.js";
-import { createLogMeter, type LogBounds } from "../log-bounds.js";
+import { createLogMeter, type LogBounds, type LogMeter } from "../log-bounds.js";
 import { refusalOf } from "../lost-leases.js";
-import { pacedProgress } from "../progress-pacing.js";
+import { pacedProgress, type PacedProgress } from "../progress-pacing.js";
 import type { SettingNamer } from "../settings.js";
-import type { FailOptions, JobError, JobLease, LogLevel } from "../types.js";
+import type { FailOptions, JobError, JobLease, JobOptions, LogLevel } from "../types.js";
 import type { DriverDelivery, RunAccount } from "../driver/types.js";
 import { deadlinePassed, expiredError } from "./outcomes.js";
 import { afterFailure } from "./retry-policy.js";
@@ -24,113 +24,131 @@ export interface LeaseRules {
   maxPayloadBytes: number;
 }
 
-export function createLease(d: DriverDelivery, rules: LeaseRules): JobLease {
-  const { options, config } = d;
-  let run: RunAccount = { attempt: d.attempt, interrupted: 0, lost: 0 };
-  let begun = false;
-  let settled = false;
-  let progress = 0;
-  const refuse = (r: RunAccount) => refusalOf(r, options, config);
-  const logMeter = createLogMeter(rules.logBounds, rules.settingName);
-  const progressEvents = pacedProgress(rules.progressIntervalMs, (value) => {
-    if (!settled) d.announceProgress(value);
-  });
-  d.cancelled.addEventListener("abort", () => progressEvents.cancel(), { once: true });
+export class CoreLease implements JobLease {
+  readonly id: string;
+  readonly queue: string;
+  readonly input: JsonValue;
+  readonly createdAt: number;
+  readonly options: JobOptions;
+  readonly ackWaitMs: number;
+  readonly cancelled: AbortSignal;
+  private readonly d: DriverDelivery;
+  private readonly rules: LeaseRules;
+  private run: RunAccount;
+  private begun = false;
+  private settled = false;
+  private lastProgress = 0;
+  private readonly logMeter: LogMeter;
+  private readonly progressEvents: PacedProgress;
+
+  constructor(d: DriverDelivery, rules: LeaseRules) {
+    this.d = d;
+    this.rules = rules;
+    this.id = d.ref.id;
+    this.queue = d.ref.queue;
+    this.input = d.input;
+    this.createdAt = d.createdAt;
+    this.options = d.options;
+    this.ackWaitMs = d.config.ackWaitMs;
+    this.cancelled = d.cancelled;
+    this.run = { attempt: d.attempt, interrupted: 0, lost: 0 };
+    this.logMeter = createLogMeter(rules.logBounds, rules.settingName);
+    this.progressEvents = pacedProgress(rules.progressIntervalMs, (value) => {
+      if (!this.settled) d.announceProgress(value);
+    });
+    d.cancelled.addEventListener("abort", () => this.progressEvents.cancel(), { once: true });
+  }
+
+  get attempt(): number {
+    return this.begun ? this.run.attempt : this.d.attempt;
+  }
+
+  async begin(): Promise<boolean> {
+    if (this.begun) return !this.settled;
+    if (this.settled) return false;
+    const found = await this.d.inspect();
+    if (found.over) {
+      this.settled = true;
+      return false;
+    }
+    const refusal = this.refuse(found.run);
+    if (refusal) return this.endUnrun("FAILED", refusal, found.run.attempt - 1);
+    const deadline = this.options.startDeadline;
+    if (deadline !== undefined && deadlinePassed(deadline, Date.now())) {
+      return this.endUnrun("EXPIRED", expiredError(deadline));
+    }
+    const marked = await this.d.markRunning(found.run, Date.now(), (r) => this.refuse(r));
+    if (!marked) {
+      this.settled = true;
+      return false;
+    }
+    this.run = marked;
+    this.begun = true;
+    return true;
+  }
+
+  async heartbeat(): Promise<void> {
+    if (!this.settled) this.d.heartbeat();
+  }
+
+  log(level: LogLevel, message: string): void {
+    if (this.settled) return;
+    for (const entry of this.logMeter.admit(level, String(message), Date.now())) this.d.appendLog(entry);
+  }
+
+  progress(fraction: number): void {
+    if (this.settled || !Number.isFinite(fraction)) return;
+    const value = Math.min(1, Math.max(0, fraction));
+    if (value === this.lastProgress) return;
+    this.lastProgress = value;
+    this.d.setProgress(value);
+    this.progressEvents.set(value);
+  }
+
+  async complete(output: JsonValue): Promise<boolean> {
+    if (this.settled) return false;
+    const json = JSON.stringify(output ?? null) ?? "null";
+    const { maxPayloadBytes, settingName } = this.rules;
+    const bytes = payloadBytes(json, maxPayloadBytes);
+    this.closeAttempt();
+    if (bytes > maxPayloadBytes) {
+      // Not retried: the same handler would return the same output.
+      return this.d.finish("FAILED", { error: outputTooLarge(bytes, maxPayloadBytes, settingName("maxPayloadBytes")) });
+    }
+    return this.d.finish("COMPLETED", { output, outputJson: json, progress: 1 });
+  }
+
+  async fail(error: JobError, failOptions: FailOptions = {}): Promise<boolean> {
+    if (this.settled) return false;
+    const jobError: JobError = { code: String(error.code), message: String(error.message) };
+    const next = afterFailure(this.run, failOptions.retryable !== false, this.options, this.d.config);
+    this.closeAttempt();
+    if (!next.retry) return this.d.finish("FAILED", { error: jobError });
+    return this.d.retry(jobError, next.delayMs);
+  }
+
+  async release(): Promise<void> {
+    if (this.settled) return;
+    this.closeAttempt();
+    await this.d.release(this.begun);
+  }
+
+  private refuse(run: RunAccount): JobError | undefined {
+    return refusalOf(run, this.options, this.d.config);
+  }
 
   /** The attempt is ending: no more progress events, and the dropped-lines notice goes out first. */
-  const closeAttempt = () => {
-    settled = true;
-    progressEvents.cancel();
-    const notice = logMeter.finish(Date.now());
-    if (notice) d.appendLog(notice);
-  };
+  private closeAttempt(): void {
+    this.settled = true;
+    this.progressEvents.cancel();
+    const notice = this.logMeter.finish(Date.now());
+    if (notice) this.d.appendLog(notice);
+  }
 
   /** Ends the job without running this delivery. */
-  const endUnrun = async (state: "FAILED" | "EXPIRED", error: JobError, attempt?: number) => {
-    closeAttempt();
-    await d.finish(state, { error, ...(attempt !== undefined ? { attempt } : {}) });
+  private async endUnrun(state: "FAILED" | "EXPIRED", error: JobError, attempt?: number): Promise<false> {
+    this.closeAttempt();
+    await this.d.finish(state, { error, ...(attempt !== undefined ? { attempt } : {}) });
     return false;
-  };
-
-  const begin = async (): Promise<boolean> => {
-    if (begun) return !settled;
-    if (settled) return false;
-    const found = await d.inspect();
-    if (found.over) {
-      settled = true;
-      return false;
-    }
-    const refusal = refuse(found.run);
-    if (refusal) return endUnrun("FAILED", refusal, found.run.attempt - 1);
-    const deadline = options.startDeadline;
-    if (deadline !== undefined && deadlinePassed(deadline, Date.now())) {
-      return endUnrun("EXPIRED", expiredError(deadline));
-    }
-    const marked = await d.markRunning(found.run, Date.now(), refuse);
-    if (!marked) {
-      settled = true;
-      return false;
-    }
-    run = marked;
-    begun = true;
-    return true;
-  };
-
-  const complete = async (output: JsonValue): Promise<boolean> => {
-    if (settled) return false;
-    const json = JSON.stringify(output ?? null) ?? "null";
-    const bytes = payloadBytes(json, rules.maxPayloadBytes);
-    closeAttempt();
-    if (bytes > rules.maxPayloadBytes) {
-      // Not retried: the same handler would return the same output.
-      const error = outputTooLarge(bytes, rules.maxPayloadBytes, rules.settingName("maxPayloadBytes"));
-      return d.finish("FAILED", { error });
-    }
-    return d.finish("COMPLETED", { output, outputJson: json, progress: 1 });
-  };
-
-  const fail = async (error: JobError, failOptions: FailOptions = {}): Promise<boolean> => {
-    if (settled) return false;
-    const jobError: JobError = { code: String(error.code), message: String(error.message) };
-    const next = afterFailure(run, failOptions.retryable !== false, options, config);
-    closeAttempt();
-    if (!next.retry) return d.finish("FAILED", { error: jobError });
-    return d.retry(jobError, next.delayMs);
-  };
-
-  return {
-    id: d.ref.id,
-    queue: d.ref.queue,
-    input: d.input,
-    get attempt() {
-      return begun ? run.attempt : d.attempt;
-    },
-    createdAt: d.createdAt,
-    options,
-    ackWaitMs: config.ackWaitMs,
-    cancelled: d.cancelled,
-    begin,
-    async heartbeat() {
-      if (!settled) d.heartbeat();
-    },
-    log(level: LogLevel, message: string) {
-      if (settled) return;
-      for (const entry of logMeter.admit(level, String(message), Date.now())) d.appendLog(entry);
-    },
-    progress(fraction: number) {
-      if (settled || !Number.isFinite(fraction)) return;
-      const value = Math.min(1, Math.max(0, fraction));
-      if (value === progress) return;
-      progress = value;
-      d.setProgress(value);
-      progressEvents.set(value);
-    },
-    complete,
-    fail,
-    async release() {
-      if (settled) return;
-      closeAttempt();
-      await d.release(begun);
-    },
-  };
+  }
 }

@@ -9,14 +9,24 @@ import { failedPrecondition } from "../errors.js";
 import { formatJobId, newToken } from "../job-id.js";
 import type { LogBounds } from "../log-bounds.js";
 import type { PositionPacerOptions } from "../position-pacer.js";
-import { createReadinessState } from "../readiness.js";
+import { createReadinessState, type ReadinessState } from "../readiness.js";
 import type { SettingNamer } from "../settings.js";
 import { cancelledError } from "../core/outcomes.js";
-import type { CancelOutcome, JobResult, JobStatus, QueueCounts } from "../types.js";
-import type { Driver, DriverDelivery, Inserted, NewJob } from "../driver/types.js";
-import { createDeliveries } from "./deliveries.js";
+import type {
+  CancelOutcome,
+  EngineStats,
+  JobResult,
+  JobStatus,
+  QueueConfig,
+  QueueCounts,
+  ReadOptions,
+  Readiness,
+  WatchOptions,
+} from "../types.js";
+import type { Driver, DriverDelivery, Inserted, JobRef, NewJob } from "../driver/types.js";
+import { MemoryDeliveries } from "./deliveries.js";
 import { createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
-import { createMemoryStore, type MemoryStore } from "./store.js";
+import { MemoryStore } from "./store.js";
 import { watchJob } from "./watch.js";
 
 export interface MemoryDriverOptions {
@@ -27,23 +37,44 @@ export interface MemoryDriverOptions {
   positionUpdates?: PositionPacerOptions;
 }
 
-export function createMemoryDriver(options: MemoryDriverOptions): { driver: Driver; store: MemoryStore } {
-  const { logger } = options;
-  const store = createMemoryStore(options);
-  const { state, queues, idempotency } = store;
-  const deliveries = createDeliveries(store, options.logBounds, logger);
+export class MemoryDriver implements Driver {
+  readonly kind = "memory" as const;
+  readonly store: MemoryStore;
+  private readonly deliveries: MemoryDeliveries;
   // Nothing to lose touch with: ready while open.
-  const readiness = createReadinessState();
+  private readonly readinessState: ReadinessState = createReadinessState();
+  private readonly logger: Logger | undefined;
 
-  const insert = (job: NewJob): Inserted => {
+  constructor(options: MemoryDriverOptions) {
+    this.logger = options.logger;
+    this.store = new MemoryStore(options);
+    this.deliveries = new MemoryDeliveries(this.store, options.logBounds, options.logger);
+  }
+
+  readiness(): Readiness {
+    return this.readinessState.get();
+  }
+
+  onReadinessChange(listener: (readiness: Readiness) => void): () => void {
+    return this.readinessState.subscribe(listener);
+  }
+
+  async declareQueue(queue: string, config: QueueConfig): Promise<void> {
+    // As the JetStream driver: the declared config replaces the queue's; jobs already waiting stay.
+    const existing = this.store.queues.get(queue);
+    if (existing) existing.config = config;
+    else this.store.queues.set(queue, createQueueState(queue, config));
+  }
+
+  async insert(job: NewJob): Promise<Inserted> {
+    const { store } = this;
     const q = store.getQueue(job.queue);
     const key = job.idempotencyKey;
-    if (key !== undefined) {
-      const existing = idempotency.get(store.idempotencySlot(job.tenant, q.name, key));
-      if (existing && existing.queue.jobs.get(existing.seq) === existing) {
-        store.expireIfDue(existing, Date.now());
-        return { status: snapshot(existing), fresh: false };
-      }
+    const slot = key !== undefined ? store.idempotencySlot(job.tenant, q.name, key) : undefined;
+    const existing = slot !== undefined ? store.idempotency.get(slot) : undefined;
+    if (existing && existing.queue.jobs.get(existing.seq) === existing) {
+      store.expireIfDue(existing, Date.now());
+      return { status: snapshot(existing), fresh: false };
     }
     const seq = q.nextSeq++;
     const record: JobRecord = {
@@ -52,8 +83,7 @@ export function createMemoryDriver(options: MemoryDriverOptions): { driver: Driv
       queue: q,
       tenant: job.tenant,
       idempotencyKey: key,
-      // Parsed from the JSON text, as the JetStream driver's workers read
-      // it: both drivers hand out exactly the same value.
+      // Parsed from the JSON text, as the JetStream driver's workers read it.
       input: JSON.parse(job.inputJson) as JsonValue,
       options: job.options,
       createdAt: Date.now(),
@@ -67,37 +97,19 @@ export function createMemoryDriver(options: MemoryDriverOptions): { driver: Driv
     q.live.set(seq, record);
     q.ready.add(seq);
     store.linesMoved(q);
-    if (key !== undefined) idempotency.set(store.idempotencySlot(job.tenant, q.name, key), record);
+    if (slot !== undefined) store.idempotency.set(slot, record);
     if (job.options.startDeadline !== undefined) store.deadlines.add(job.options.startDeadline, record.id);
     const status = snapshot(record);
-    deliveries.serveWaiters(q);
+    this.deliveries.serveWaiters(q);
     return { status, fresh: true };
-  };
+  }
 
-  const cancel = (job: JobRecord): CancelOutcome => {
-    const id = job.id;
-    if (job.phase === "done") {
-      return {
-        removed: false,
-        message: `job "${id}" already finished in state ${job.state}; nothing to cancel`,
-        job: snapshot(job),
-      };
-    }
-    const wasRunning = job.state === "RUNNING";
-    const delivery = job.delivery;
-    store.finish(job, "CANCELLED", { error: cancelledError() });
-    // After the job is final, so a handler reacting to the signal finds its lease stale.
-    delivery?.cancel.abort(new Error("job cancelled by a client"));
-    return {
-      removed: true,
-      message: wasRunning
-        ? `job "${id}" was cancelled; its worker was signalled to stop`
-        : `job "${id}" was removed from the queue`,
-      job: snapshot(job),
-    };
-  };
+  async read(ref: JobRef, read: ReadOptions): Promise<JobStatus> {
+    return snapshot(this.store.lookup(ref, read), read.includeLogs ?? false);
+  }
 
-  const result = (job: JobRecord): JobResult => {
+  async readResult(ref: JobRef, read: ReadOptions): Promise<JobResult> {
+    const job = this.store.lookup(ref, read);
     if (job.phase !== "done") {
       throw failedPrecondition(
         `job "${job.id}" is ${job.state}; its result exists once it finishes (watch it with StreamStatus)`,
@@ -107,11 +119,44 @@ export function createMemoryDriver(options: MemoryDriverOptions): { driver: Driv
     if (job.state === "COMPLETED") out.output = structuredClone(job.output ?? null);
     if (job.error) out.error = { ...job.error };
     return out;
-  };
+  }
 
-  const waitForJobs = (queue: string, max: number, expiresMs: number, signal?: AbortSignal) =>
-    new Promise<DriverDelivery[]>((resolve) => {
-      const q = store.getQueue(queue);
+  async cancel(ref: JobRef, read: ReadOptions): Promise<CancelOutcome> {
+    const job = this.store.lookup(ref, read);
+    const id = job.id;
+    if (job.phase === "done") {
+      const message = `job "${id}" already finished in state ${job.state}; nothing to cancel`;
+      return { removed: false, message, job: snapshot(job) };
+    }
+    const wasRunning = job.state === "RUNNING";
+    const delivery = job.delivery;
+    this.store.finish(job, "CANCELLED", { error: cancelledError() });
+    // After the job is final, so a handler reacting to the signal finds its lease stale.
+    delivery?.cancel.abort(new Error("job cancelled by a client"));
+    const message = wasRunning
+      ? `job "${id}" was cancelled; its worker was signalled to stop`
+      : `job "${id}" was removed from the queue`;
+    return { removed: true, message, job: snapshot(job) };
+  }
+
+  async count(queue: string): Promise<QueueCounts> {
+    const q = this.store.getQueue(queue);
+    return { queue: q.name, inQueue: q.live.size - q.leased, running: q.leased };
+  }
+
+  watch(ref: JobRef, options: WatchOptions): AsyncIterable<JobStatus> {
+    const { store } = this;
+    const host = { lookup: () => store.lookup(ref, options), open: store.watchers, pacer: store.pacer };
+    return watchJob({ ...host, isClosed: () => store.closed }, options);
+  }
+
+  async fetch(queue: string, max: number, expiresMs: number, signal?: AbortSignal): Promise<DriverDelivery[]> {
+    if (this.store.closed) return [];
+    const q = this.store.getQueue(queue);
+    // Waiters exist only while nothing is ready, so this never jumps the line.
+    const now = this.deliveries.take(q, max);
+    if (now.length > 0 || !(expiresMs > 0)) return now;
+    return new Promise<DriverDelivery[]>((resolve) => {
       let settled = false;
       const done = (taken: DriverDelivery[]) => {
         if (settled) return;
@@ -130,56 +175,18 @@ export function createMemoryDriver(options: MemoryDriverOptions): { driver: Driv
       signal?.addEventListener("abort", onAbort, { once: true });
       q.waiters.push(waiter);
     });
+  }
 
-  const driver: Driver = {
-    kind: "memory",
-    readiness: readiness.get,
-    onReadinessChange: readiness.subscribe,
-    async declareQueue(queue, config) {
-      // As the JetStream driver: the declared config replaces the queue's; jobs already waiting stay.
-      const existing = queues.get(queue);
-      if (existing) existing.config = config;
-      else queues.set(queue, createQueueState(queue, config));
-    },
-    insert: async (job) => insert(job),
-    read: async (ref, read) => snapshot(store.lookup(ref, read), read.includeLogs ?? false),
-    readResult: async (ref, read) => result(store.lookup(ref, read)),
-    cancel: async (ref, read) => cancel(store.lookup(ref, read)),
-    async count(queue): Promise<QueueCounts> {
-      const q = store.getQueue(queue);
-      return { queue: q.name, inQueue: q.live.size - q.leased, running: q.leased };
-    },
-    watch(ref, watchOptions): AsyncIterable<JobStatus> {
-      return watchJob(
-        {
-          lookup: () => store.lookup(ref, watchOptions),
-          open: store.watchers,
-          pacer: store.pacer,
-          isClosed: () => state.closed,
-        },
-        watchOptions,
-      );
-    },
-    async fetch(queue, max, expiresMs, signal) {
-      if (state.closed) return [];
-      // Waiters exist only while nothing is ready, so this never jumps the line.
-      const now = deliveries.take(store.getQueue(queue), max);
-      if (now.length > 0 || !(expiresMs > 0)) return now;
-      return waitForJobs(queue, max, expiresMs, signal);
-    },
-    stats: () => ({ eventSubscriptions: 0, openWatches: store.watchers.size }),
-    async close() {
-      if (state.closed) return;
-      state.closed = true;
-      closeAll(store);
-      readiness.set({ ready: false, reason: "engine closed" });
-    },
-  };
+  stats(): EngineStats {
+    return { eventSubscriptions: 0, openWatches: this.store.watchers.size };
+  }
 
-  /** Stops every timer and wakes every waiter; reports the jobs lost with the process. */
-  const closeAll = (s: MemoryStore) => {
+  async close(): Promise<void> {
+    const { store } = this;
+    if (store.closed) return;
+    store.closed = true;
     let unfinished = 0;
-    for (const q of s.queues.values()) {
+    for (const q of store.queues.values()) {
       unfinished += q.live.size;
       for (const waiter of q.waiters.splice(0)) waiter.serve([]);
       for (const job of q.live.values()) {
@@ -187,18 +194,17 @@ export function createMemoryDriver(options: MemoryDriverOptions): { driver: Driv
         if (job.backoffTimer) clearTimeout(job.backoffTimer);
       }
     }
-    s.deadlines.clear();
-    s.retention.clear();
-    s.pacer.close();
-    for (const watcher of [...s.watchers]) watcher.closed();
+    store.deadlines.clear();
+    store.retention.clear();
+    store.pacer.close();
+    for (const watcher of [...store.watchers]) watcher.closed();
+    this.readinessState.set({ ready: false, reason: "engine closed" });
     // Nobody else will ever run them: say so, rather than lose them quietly.
     if (unfinished > 0) {
-      logger?.warn(
+      this.logger?.warn(
         { unfinished },
         `memory engine closed with ${unfinished} unfinished job(s): they are lost (the embedded engine keeps jobs in this process only)`,
       );
-    } else logger?.debug("memory engine closed");
-  };
-
-  return { driver, store };
+    } else this.logger?.debug("memory engine closed");
+  }
 }

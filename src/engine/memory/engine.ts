@@ -12,7 +12,7 @@ import { settingNamer, type SettingNames } from "../settings.js";
 import type { Engine } from "../types.js";
 import { createEngine, MAX_PAYLOAD_BYTES, maxPayloadBytesOf } from "../core/engine.js";
 import type { SeqSet } from "./order-stats.js";
-import { createMemoryDriver } from "./driver.js";
+import { MemoryDriver } from "./driver.js";
 
 export { MAX_PAYLOAD_BYTES };
 
@@ -53,7 +53,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   const logBounds = logBoundsOf(options.logBounds);
   const settingName = settingNamer(options.settingNames);
   const progressIntervalMs = assertProgressInterval(options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
-  const { driver, store } = createMemoryDriver({
+  const driver = new MemoryDriver({
     retentionMs,
     logBounds,
     settingName,
@@ -62,8 +62,8 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine {
   });
   const engine = createEngine(driver, { maxPayloadBytes, logBounds, settingName, progressIntervalMs });
   internals.set(engine, {
-    readySet: (queue) => store.queues.get(queue)?.ready,
-    timers: () => ({ deadlines: store.deadlines.size, retention: store.retention.size }),
+    readySet: (queue) => driver.store.queues.get(queue)?.ready,
+    timers: () => ({ deadlines: driver.store.deadlines.size, retention: driver.store.retention.size }),
   });
   return engine;
 }

@@ -8,13 +8,12 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { jobExpiredNotFound, jobNotFound, queueNotFound } from "../errors.js";
 import { parseJobId } from "../job-id.js";
-import { createPositionPacer, type PositionPacerOptions } from "../position-pacer.js";
+import { createPositionPacer, type PositionPacer, type PositionPacerOptions } from "../position-pacer.js";
 import type { SettingNamer } from "../settings.js";
-import { expiredError } from "../core/outcomes.js";
-import { deadlinePassed } from "../core/outcomes.js";
+import { deadlinePassed, expiredError } from "../core/outcomes.js";
 import type { JobError, JobState, ReadOptions } from "../types.js";
 import type { JobRecord, JobWatcher, QueueState } from "./job-record.js";
-import { createTimerHeap } from "./timer-heap.js";
+import { createTimerHeap, type TimerHeap } from "./timer-heap.js";
 import { notifyWatchers } from "./watch.js";
 
 /** Least time between two passes telling a queue's watchers that their line moved. */
@@ -36,75 +35,79 @@ export interface Finish {
   attempt?: number;
 }
 
-export type MemoryStore = ReturnType<typeof createMemoryStore>;
-
-export function createMemoryStore(options: StoreOptions) {
-  const { retentionMs, settingName, logger } = options;
-  const queues = new Map<string, QueueState>();
+/** Every queue and job of the embedded driver; each method is one atomic step. */
+export class MemoryStore {
+  readonly queues = new Map<string, QueueState>();
   /** tenant NUL queue NUL key → job: a key names a job of one tenant in one queue. */
-  const idempotency = new Map<string, JobRecord>();
+  readonly idempotency = new Map<string, JobRecord>();
+  readonly watchers = new Set<JobWatcher>();
+  readonly pacer: PositionPacer;
+  closed = false;
+  /** Start deadlines by job id: a job finished long before its deadline must not be kept by the heap. */
+  readonly deadlines: TimerHeap<string>;
+  readonly retention: TimerHeap<JobRecord>;
   /** id → tenant of jobs removed by retention */
-  const tombstones = new Map<string, string>();
-  const watchers = new Set<JobWatcher>();
-  const pacer = createPositionPacer(options.positionUpdates);
-  const state = { closed: false };
+  private readonly tombstones = new Map<string, string>();
+  private readonly options: StoreOptions;
 
-  // Holds ids, not jobs: a job finished long before its start deadline must
-  // not be kept in memory by the heap past its retention.
-  const deadlines = createTimerHeap<string>((id) => {
-    const parts = parseJobId(id);
-    const job = queues.get(parts.queue)?.jobs.get(parts.seq);
-    if (job?.id === id) expireIfDue(job, Date.now());
-  });
-  const retention = createTimerHeap<JobRecord>((job) => forget(job));
+  constructor(options: StoreOptions) {
+    this.options = options;
+    this.pacer = createPositionPacer(options.positionUpdates);
+    this.deadlines = createTimerHeap<string>((id) => {
+      const parts = parseJobId(id);
+      const job = this.queues.get(parts.queue)?.jobs.get(parts.seq);
+      if (job?.id === id) this.expireIfDue(job, Date.now());
+    });
+    this.retention = createTimerHeap<JobRecord>((job) => this.forget(job));
+  }
 
-  const getQueue = (queue: string): QueueState => {
-    const q = queues.get(queue);
+  getQueue(queue: string): QueueState {
+    const q = this.queues.get(queue);
     if (!q) throw queueNotFound(queue);
     return q;
-  };
+  }
 
-  const idempotencySlot = (tenant: string, queue: string, key: string) => `${tenant}\u0000${queue}\u0000${key}`;
-
-  const retentionNotFound = (id: string) => jobExpiredNotFound(id, retentionMs, settingName("retentionMs"));
+  idempotencySlot(tenant: string, queue: string, key: string): string {
+    return `${tenant}\u0000${queue}\u0000${key}`;
+  }
 
   /** The job behind the id, as the reader may see it; NOT_FOUND otherwise. */
-  const lookup = (ref: { id: string; queue: string; seq: number }, read: ReadOptions = {}): JobRecord => {
-    const job = queues.get(ref.queue)?.jobs.get(ref.seq);
+  lookup(ref: { id: string; queue: string; seq: number }, read: ReadOptions = {}): JobRecord {
+    const job = this.queues.get(ref.queue)?.jobs.get(ref.seq);
     // The id carries the token: another token means another (unknown) job.
     if (!job || job.id !== ref.id) {
-      const tenant = tombstones.get(ref.id);
+      const tenant = this.tombstones.get(ref.id);
       if (tenant !== undefined && (read.tenant === undefined || read.tenant === tenant)) {
-        throw retentionNotFound(ref.id);
+        throw this.retentionNotFound(ref.id);
       }
       throw jobNotFound(ref.id);
     }
     // Another tenant's job is indistinguishable from no job.
     if (read.tenant !== undefined && read.tenant !== job.tenant) throw jobNotFound(ref.id);
     const now = Date.now();
-    if (job.finishedAt !== undefined && job.finishedAt + retentionMs <= now) {
-      forget(job);
-      throw retentionNotFound(ref.id);
+    if (job.finishedAt !== undefined && job.finishedAt + this.options.retentionMs <= now) {
+      this.forget(job);
+      throw this.retentionNotFound(ref.id);
     }
-    expireIfDue(job, now);
+    this.expireIfDue(job, now);
     return job;
-  };
+  }
 
   /** A QUEUED job whose start deadline passed ends EXPIRED (timer, read, fetch, begin). */
-  const expireIfDue = (job: JobRecord, now: number): boolean => {
+  expireIfDue(job: JobRecord, now: number): boolean {
     const deadline = job.options.startDeadline;
     if (job.state !== "QUEUED" || deadline === undefined || !deadlinePassed(deadline, now)) return false;
-    finish(job, "EXPIRED", { error: expiredError(deadline) });
+    this.finish(job, "EXPIRED", { error: expiredError(deadline) });
     return true;
-  };
+  }
 
   /** Takes the job out of its current phase (queue slot, backoff timer or lease). */
-  const leavePhase = (job: JobRecord) => {
+  leavePhase(job: JobRecord): void {
     const q = job.queue;
     switch (job.phase) {
       case "ready":
         q.ready.delete(job.seq);
-        linesMoved(q);
+        this.linesMoved(q);
         break;
       case "backoff":
         if (job.backoffTimer) clearTimeout(job.backoffTimer);
@@ -118,13 +121,13 @@ export function createMemoryStore(options: StoreOptions) {
       case "done":
         break;
     }
-  };
+  }
 
-  const makeReady = (job: JobRecord) => {
+  makeReady(job: JobRecord): void {
     job.phase = "ready";
     job.queue.ready.add(job.seq);
-    linesMoved(job.queue);
-  };
+    this.linesMoved(job.queue);
+  }
 
   /**
    * The waiting line of q changed: watchers of its QUEUED jobs are told once
@@ -133,22 +136,22 @@ export function createMemoryStore(options: StoreOptions) {
    * second, not per cancel; the position pacer then sends each its position,
    * paced, and only if it actually moved.
    */
-  const linesMoved = (q: QueueState) => {
+  linesMoved(q: QueueState): void {
     if (q.watched.size === 0 || q.positionsMoving) return;
     q.positionsMoving = true;
     const tell = () => {
       q.positionsMoving = false;
       q.positionsAt = Date.now();
-      if (state.closed) return;
+      if (this.closed) return;
       for (const job of q.watched) if (job.state === "QUEUED") notifyWatchers(job, "position");
     };
     const wait = q.positionsAt + POSITION_SCAN_MS - Date.now();
     if (wait <= 0) queueMicrotask(tell);
     else setTimeout(tell, wait).unref();
-  };
+  }
 
-  const finish = (job: JobRecord, to: JobState, fields: Finish) => {
-    leavePhase(job);
+  finish(job: JobRecord, to: JobState, fields: Finish): void {
+    this.leavePhase(job);
     job.phase = "done";
     job.queue.live.delete(job.seq);
     job.state = to;
@@ -157,41 +160,25 @@ export function createMemoryStore(options: StoreOptions) {
     if (fields.output !== undefined) job.output = fields.output;
     if (fields.progress !== undefined) job.progress = fields.progress;
     if (fields.attempt !== undefined) job.attempt = fields.attempt;
-    retention.add(job.finishedAt + retentionMs, job);
-    logger?.debug({ id: job.id, state: to }, "job finished");
+    this.retention.add(job.finishedAt + this.options.retentionMs, job);
+    this.options.logger?.debug({ id: job.id, state: to }, "job finished");
     notifyWatchers(job, "status");
-  };
+  }
+
+  private retentionNotFound(id: string) {
+    return jobExpiredNotFound(id, this.options.retentionMs, this.options.settingName("retentionMs"));
+  }
 
   /** Drops a terminal job after its retention (its logs go with it). */
-  const forget = (job: JobRecord) => {
+  private forget(job: JobRecord): void {
     const q = job.queue;
     if (q.jobs.get(job.seq) !== job) return;
     q.jobs.delete(job.seq);
     if (job.idempotencyKey !== undefined) {
-      const slot = idempotencySlot(job.tenant, job.queue.name, job.idempotencyKey);
-      if (idempotency.get(slot) === job) idempotency.delete(slot);
+      const slot = this.idempotencySlot(job.tenant, job.queue.name, job.idempotencyKey);
+      if (this.idempotency.get(slot) === job) this.idempotency.delete(slot);
     }
-    tombstones.set(job.id, job.tenant);
-    if (tombstones.size > MAX_TOMBSTONES) {
-      tombstones.delete(tombstones.keys().next().value!);
-    }
-  };
-
-  return {
-    state,
-    queues,
-    idempotency,
-    watchers,
-    pacer,
-    deadlines,
-    retention,
-    getQueue,
-    idempotencySlot,
-    lookup,
-    expireIfDue,
-    leavePhase,
-    makeReady,
-    linesMoved,
-    finish,
-  };
+    this.tombstones.set(job.id, job.tenant);
+    if (this.tombstones.size > MAX_TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value!);
+  }
 }

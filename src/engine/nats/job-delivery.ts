@@ -7,15 +7,7 @@
  * wins) and the ack. Progress is a core event only.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import type { Logger } from "pino";
-import {
-  isTerminal,
-  type JobError,
-  type JobOptions,
-  type JobState,
-  type LogEntry,
-  type QueueConfig,
-} from "../types.js";
+import { isTerminal, type JobError, type JobOptions, type LogEntry, type QueueConfig } from "../types.js";
 import type {
   DriverDelivery,
   Inspection,
@@ -24,56 +16,15 @@ import type {
   TerminalFields,
   TerminalState,
 } from "../driver/types.js";
-import type { BlobStore } from "./blobs.js";
-import type { Link } from "./connection.js";
+import { handedBack, terminalRecord } from "./attempt-records.js";
+import type { DeliveryContext, DeliverySpec } from "./delivery-context.js";
 import type { Delivery } from "./delivery.js";
 import { guard } from "./errors.js";
-import { statusEventOf, type EventHub } from "./events.js";
-import type { IdempotencyStore } from "./idempotency.js";
+import { statusEventOf } from "./events.js";
 import type { JobMeta } from "./job-message.js";
-import type { LiveJobs } from "./live.js";
-import type { LogStore } from "./logs.js";
-import { runAccount, type JobRecord, type RecordStore, type RunAccount, type StoredRecord } from "./records.js";
+import { runAccount, type JobRecord, type RunAccount, type StoredRecord } from "./records.js";
 
-export interface DeliveryContext {
-  records: RecordStore;
-  events: EventHub;
-  live: LiveJobs;
-  logs: LogStore;
-  /** Largest record that fits in a KV value on this server. */
-  maxRecordBytes: number;
-  /** Where outputs too big for a record go. */
-  blobs: BlobStore;
-  /** Keys of idempotent submits, refreshed when their job finishes. */
-  idempotency?: IdempotencyStore;
-  /** Called when this process changed what a queue snapshot would show. */
-  touched(queue: string): void;
-  /** Registers a live lease for cancel signals; returns the unregister. */
-  onCancel(id: string, fn: () => void): () => void;
-  /** Whether this process learnt that the job is finished (a cancel signal, a terminal event). */
-  knownFinished(id: string): boolean;
-  /**
-   * Whether nobody outside this process can know the job's id yet (its
-   * Submit, here, has not returned): then nobody can have cancelled it.
-   */
-  undisclosed?(id: string): boolean;
-  /** A first delivery's inspect() has asked undisclosed(): its Submit may answer now. */
-  disclosureChecked?(id: string): void;
-  /** Fails calls at once while the connection is down (see connection.ts). */
-  link?: Link;
-  logger?: Logger;
-}
-
-export interface DeliverySpec {
-  ref: JobRef;
-  input: JsonValue;
-  meta: JobMeta;
-  run: RunAccount;
-  config: QueueConfig;
-  delivery: Delivery;
-}
-
-const encoder = new TextEncoder();
+export type { DeliveryContext };
 
 export class NatsJobDelivery implements DriverDelivery {
   readonly ref: JobRef;
@@ -286,7 +237,7 @@ export class NatsJobDelivery implements DriverDelivery {
         await this.lost();
         return;
       }
-      const record = this.handedBack(stored?.record);
+      const record = handedBack(stored?.record ?? { ...this.base(), state: "QUEUED" }, this.run, this.revisionKnown);
       const rev = await this.ctx.records.write(this.ref.id, record, stored?.revision ?? 0);
       if (rev === undefined) {
         await this.lost();
@@ -299,35 +250,14 @@ export class NatsJobDelivery implements DriverDelivery {
     });
   }
 
-  /** The record of a hand-back: one that began keeps its number, so the rerun is attempt n+1. */
-  private handedBack(prior: JobRecord | undefined): JobRecord {
-    const { run } = this;
-    const record: JobRecord = this.revisionKnown
-      ? {
-          ...(prior ?? this.base()),
-          state: "QUEUED",
-          attempt: run.attempt,
-          interrupted: run.interrupted + 1,
-          ...(run.lost ? { lost: run.lost } : {}),
-        }
-      : {
-          ...(prior ?? this.base()),
-          state: "QUEUED",
-          attempt: run.attempt - 1,
-          released: run.released + 1,
-          ...(run.lost ? { lost: run.lost } : {}),
-        };
-    delete record.finishedAt;
-    return record;
-  }
-
   /** Writes a terminal record conditionally, then acks and announces it. */
   private async settleTerminal(state: TerminalState, fields: TerminalFields): Promise<boolean> {
     if (!this.markSettling) await this.marking;
     if (this.settled) return false;
     const id = this.ref.id;
     await this.ctx.logs.flushed(id);
-    const { record, encoded } = await this.terminalRecord(state, fields);
+    const base = { ...this.base(), finishedAt: Date.now() };
+    const { record, encoded } = await terminalRecord(this.ctx, id, { ...base, state }, fields);
     let rev = await this.ctx.records.write(id, record, this.revision, encoded);
     if (rev === undefined) {
       // Our own RUNNING record under a revision whose answer was lost, or a
@@ -348,31 +278,6 @@ export class NatsJobDelivery implements DriverDelivery {
     this.end();
     this.publishStatus(record);
     return true;
-  }
-
-  /** The terminal record, its output moved to the object store when the record would not fit a KV value. */
-  private async terminalRecord(
-    state: TerminalState,
-    fields: TerminalFields,
-  ): Promise<{ record: JobRecord; encoded: Uint8Array }> {
-    let record: JobRecord = {
-      ...this.base(),
-      state: state as JobState,
-      finishedAt: Date.now(),
-      ...(fields.error ? { error: fields.error } : {}),
-      ...(fields.output !== undefined ? { output: fields.output } : {}),
-      ...(fields.progress !== undefined ? { progress: fields.progress } : {}),
-      ...(fields.attempt !== undefined ? { attempt: fields.attempt } : {}),
-    };
-    let encoded = this.ctx.records.encode(record);
-    if (record.output !== undefined && encoded.length > this.ctx.maxRecordBytes) {
-      const name = `out-${this.ref.id}`;
-      await this.ctx.blobs.put(name, encoder.encode(fields.outputJson ?? JSON.stringify(record.output)));
-      const { output: _big, ...rest } = record;
-      record = { ...rest, outputRef: name };
-      encoded = this.ctx.records.encode(record);
-    }
-    return { record, encoded };
   }
 
   // ------------------------------------------------------------ helpers

@@ -1,0 +1,47 @@
+/**
+ * The records that end an attempt of a JetStream delivery (job-delivery.ts):
+ * a terminal one, its output moved to the object store when it would not fit
+ * a KV value, and the QUEUED record of a hand-back.
+ */
+import type { TerminalFields } from "../driver/types.js";
+import type { DeliveryContext } from "./delivery-context.js";
+import type { JobRecord, RunAccount } from "./records.js";
+
+const encoder = new TextEncoder();
+
+export async function terminalRecord(
+  ctx: Pick<DeliveryContext, "records" | "blobs" | "maxRecordBytes">,
+  id: string,
+  base: JobRecord,
+  fields: TerminalFields,
+): Promise<{ record: JobRecord; encoded: Uint8Array }> {
+  let record: JobRecord = {
+    ...base,
+    ...(fields.error ? { error: fields.error } : {}),
+    ...(fields.output !== undefined ? { output: fields.output } : {}),
+    ...(fields.progress !== undefined ? { progress: fields.progress } : {}),
+    ...(fields.attempt !== undefined ? { attempt: fields.attempt } : {}),
+  };
+  let encoded = ctx.records.encode(record);
+  if (record.output !== undefined && encoded.length > ctx.maxRecordBytes) {
+    const name = `out-${id}`;
+    await ctx.blobs.put(name, encoder.encode(fields.outputJson ?? JSON.stringify(record.output)));
+    const { output: _big, ...rest } = record;
+    record = { ...rest, outputRef: name };
+    encoded = ctx.records.encode(record);
+  }
+  return { record, encoded };
+}
+
+/**
+ * The record of a hand-back (not an attempt): one that began keeps its
+ * number, so the rerun is attempt n+1; one that did not counts a release.
+ */
+export function handedBack(prior: JobRecord, run: RunAccount, began: boolean): JobRecord {
+  const record: JobRecord = began
+    ? { ...prior, state: "QUEUED", attempt: run.attempt, interrupted: run.interrupted + 1 }
+    : { ...prior, state: "QUEUED", attempt: run.attempt - 1, released: run.released + 1 };
+  if (run.lost) record.lost = run.lost;
+  delete record.finishedAt;
+  return record;
+}

@@ -1,5 +1,5 @@
 /**
- * The NATS engine's safety net for watches (src/engine/nats/watch.ts): core
+ * The NATS engine's safety net for watches (src/engine/nats/watch-safety-net.ts): core
  * events can be lost, so a watch must learn of a change without its event;
  * and QUEUED watches, which a queue snapshot proves untouched, must not cost
  * requests of their own every round (10,000 of them cost 20,000 requests a

@@ -52,9 +52,80 @@ export interface Fetcher {
 }
 
 export function createFetcher(deps: FetcherDeps): Fetcher {
-  const { nc, records, blobs, events, live, late, queueInfo } = deps;
+  return new NatsFetcher(deps);
+}
 
-  const pull = async (queue: string, config: QueueConfig, max: number, expiresMs: number, signal: AbortSignal) => {
+class NatsFetcher implements Fetcher {
+  private readonly deps: FetcherDeps;
+
+  constructor(deps: FetcherDeps) {
+    this.deps = deps;
+  }
+
+  async handBack(queue: string, config: QueueConfig, d: Delivery): Promise<void> {
+    const meta = readMeta(d.headers);
+    if (!meta) return d.ack();
+    const id = formatJobId({ queue, seq: d.streamSeq, token: meta.token });
+    const prior = d.deliveryCount > 1 ? await this.deps.records.get(id) : undefined;
+    if (prior && isTerminal(prior.record.state)) return d.ack();
+    const ref = { id, queue, seq: d.streamSeq, token: meta.token };
+    const spec = { ref, input: null, meta, run: runAccount(prior?.record), config, delivery: d };
+    await new NatsJobDelivery(this.deps.deliveryContext, spec).release();
+  }
+
+  async fetch(
+    queue: string,
+    config: QueueConfig,
+    max: number,
+    expiresMs: number,
+    signal: AbortSignal,
+  ): Promise<DriverDelivery[]> {
+    const deliveries = await this.pull(queue, config, max, expiresMs, signal);
+    if (deliveries.length > 0) this.deps.queueInfo.invalidate(queue);
+    const out: DriverDelivery[] = [];
+    for (const d of deliveries) {
+      const lease = await this.leaseOf(queue, config, d);
+      if (lease) out.push(lease);
+    }
+    return out;
+  }
+
+  /** The delivery as a lease, or undefined when it was settled without one. */
+  private async leaseOf(queue: string, config: QueueConfig, d: Delivery): Promise<DriverDelivery | undefined> {
+    const meta = readMeta(d.headers);
+    if (!meta) {
+      // Not a jetq job message: nobody can run it.
+      await d.ack();
+      return undefined;
+    }
+    const id = formatJobId({ queue, seq: d.streamSeq, token: meta.token });
+    let prior: { record: JobRecord; revision: number } | undefined;
+    if (d.deliveryCount > 1) {
+      prior = await this.deps.records.get(id);
+      if (prior && isTerminal(prior.record.state)) {
+        await d.ack();
+        return undefined;
+      }
+    }
+    const run = runAccount(prior?.record);
+    const refusal = refusalOf(run, meta.options, config);
+    if (refusal) {
+      await this.failUndelivered(id, queue, meta, run, prior, d, refusal);
+      return undefined;
+    }
+    const input = await this.inputOf(id, meta, d);
+    const ref = { id, queue, seq: d.streamSeq, token: meta.token };
+    return new NatsJobDelivery(this.deps.deliveryContext, { ref, input, meta, run, config, delivery: d });
+  }
+
+  private async pull(
+    queue: string,
+    config: QueueConfig,
+    max: number,
+    expiresMs: number,
+    signal: AbortSignal,
+  ): Promise<Delivery[]> {
+    const { late, queueInfo } = this.deps;
     const stashed = late.take(queue, max);
     if (stashed.length > 0) return stashed;
     // A late delivery of an earlier pull of this process ends this wait.
@@ -68,18 +139,18 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
     });
     let got: Delivery[];
     try {
-      got = await pullBatch(nc, {
+      got = await pullBatch(this.deps.nc, {
         stream: streamName(queue),
         consumer: CONSUMER,
         batch: max,
         expiresMs,
         signal: AbortSignal.any([signal, stop.signal]),
-        ackTimeoutMs: deps.requestTimeoutMs,
+        ackTimeoutMs: this.deps.requestTimeoutMs,
         onLate: (d) => {
           queueInfo.noteDelivered(queue, d.streamSeq);
           late.put(queue, d, config.ackWaitMs);
         },
-        onOutstanding: deps.outstanding,
+        onOutstanding: this.deps.outstanding,
       });
     } finally {
       unwait();
@@ -89,7 +160,7 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
     // Never more than max: the surplus waits for the next fetch.
     for (const d of all.splice(max)) late.put(queue, d, config.ackWaitMs);
     return all;
-  };
+  }
 
   /**
    * Ends the job FAILED with `error` at this delivery, without running it.
@@ -97,7 +168,7 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
    * lease's retry record), look again rather than ack a message whose job
    * is not finished.
    */
-  const failUndelivered = async (
+  private async failUndelivered(
     id: string,
     queue: string,
     meta: JobMeta,
@@ -105,7 +176,8 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
     prior: { record: JobRecord; revision: number } | undefined,
     d: Delivery,
     error: JobError,
-  ) => {
+  ): Promise<void> {
+    const { records, live, events } = this.deps;
     for (let round = 0; round < 3; round++) {
       if (prior && isTerminal(prior.record.state)) break;
       const record: JobRecord = {
@@ -130,63 +202,17 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
       prior = await records.get(id);
     }
     await d.ack();
-  };
+  }
 
-  const inputOf = async (id: string, meta: JobMeta, d: Delivery): Promise<JsonValue> => {
+  private async inputOf(id: string, meta: JobMeta, d: Delivery): Promise<JsonValue> {
     try {
       if (!meta.inputRef) return decodeInput(d.data);
-      const blob = await blobs.get(meta.inputRef);
+      const blob = await this.deps.blobs.get(meta.inputRef);
       if (blob) return decodeInput(blob);
-      deps.logger?.warn({ id }, "jetq nats engine: the job's input is no longer in the object store");
+      this.deps.logger?.warn({ id }, "jetq nats engine: the job's input is no longer in the object store");
     } catch (err) {
       if (!(err instanceof SyntaxError)) throw err;
     }
     return null;
-  };
-
-  return {
-    async handBack(queue, config, d) {
-      const meta = readMeta(d.headers);
-      if (!meta) return d.ack();
-      const id = formatJobId({ queue, seq: d.streamSeq, token: meta.token });
-      const prior = d.deliveryCount > 1 ? await records.get(id) : undefined;
-      if (prior && isTerminal(prior.record.state)) return d.ack();
-      const ref = { id, queue, seq: d.streamSeq, token: meta.token };
-      const spec = { ref, input: null, meta, run: runAccount(prior?.record), config, delivery: d };
-      await new NatsJobDelivery(deps.deliveryContext, spec).release();
-    },
-
-    async fetch(queue, config, max, expiresMs, signal) {
-      const deliveries = await pull(queue, config, max, expiresMs, signal);
-      if (deliveries.length > 0) queueInfo.invalidate(queue);
-      const out: DriverDelivery[] = [];
-      for (const d of deliveries) {
-        const meta = readMeta(d.headers);
-        if (!meta) {
-          // Not a jetq job message: nobody can run it.
-          await d.ack();
-          continue;
-        }
-        const id = formatJobId({ queue, seq: d.streamSeq, token: meta.token });
-        let prior: { record: JobRecord; revision: number } | undefined;
-        if (d.deliveryCount > 1) {
-          prior = await records.get(id);
-          if (prior && isTerminal(prior.record.state)) {
-            await d.ack();
-            continue;
-          }
-        }
-        const run = runAccount(prior?.record);
-        const refusal = refusalOf(run, meta.options, config);
-        if (refusal) {
-          await failUndelivered(id, queue, meta, run, prior, d, refusal);
-          continue;
-        }
-        const input = await inputOf(id, meta, d);
-        const ref = { id, queue, seq: d.streamSeq, token: meta.token };
-        out.push(new NatsJobDelivery(deps.deliveryContext, { ref, input, meta, run, config, delivery: d }));
-      }
-      return out;
-    },
-  };
+  }
 }

@@ -117,16 +117,139 @@ export function lowerBound(a: number[], v: number): number {
 }
 
 export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): QueueInfoCache {
-  const entries = new Map<string, Entry>();
+  return new NatsQueueInfoCache(jsm, maxAgeMs);
+}
 
-  const load = async (queue: string): Promise<QueueSnapshot> => {
+class NatsQueueInfoCache implements QueueInfoCache {
+  private readonly jsm: JetStreamManager;
+  private readonly maxAgeMs: number;
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(jsm: JetStreamManager, maxAgeMs: number) {
+    this.jsm = jsm;
+    this.maxAgeMs = maxAgeMs;
+  }
+
+  get(queue: string, after?: number): Promise<QueueSnapshot> {
+    const e = this.entry(queue);
+    const need = after ?? e.gen;
+    if (e.snapshot && e.snapshotGen >= need && Date.now() - e.at < this.maxAgeMs) return Promise.resolve(e.snapshot);
+    // Share a refresh that started after the invalidation we must see...
+    if (e.inflight && e.inflight.gen >= need) return e.inflight.promise;
+    // ...or one about to start: it is deferred a turn of the event loop, so
+    // the pub acks of a burst of submits all land before it and share it.
+    return this.refresh(queue, e).promise;
+  }
+
+  invalidate(queue: string): number {
+    const e = this.entry(queue);
+    e.gen++;
+    return e.gen;
+  }
+
+  noteDelivered(queue: string, seq: number, here = false): void {
+    const e = this.entry(queue);
+    if (here) {
+      e.deliveredHere.add(seq);
+      if (e.deliveredHere.size > MAX_DELIVERED_HERE) e.deliveredHere.delete(e.deliveredHere.values().next().value!);
+    }
+    if (seq <= e.deliveredSeq) return;
+    e.deliveredSeq = seq;
+    let n = 0;
+    while (n < e.waiters.length && e.waiters[n]!.seq <= seq) n++;
+    for (const w of e.waiters.splice(0, n)) w.delivered(e.deliveredHere.delete(w.seq));
+  }
+
+  positionAfterPublish(queue: string, seq: number): Promise<PositionAfterPublish> {
+    const e = this.entry(queue);
+    // The snapshot must be taken after this publish: no cached or running one will do.
+    e.gen++;
+    if (e.deliveredSeq >= seq) return Promise.resolve({ position: 0, deliveredHere: e.deliveredHere.delete(seq) });
+    return new Promise<PositionAfterPublish>((resolve, reject) => {
+      const snapshot = this.refresh(queue, e);
+      // Plain callbacks, no AbortController: this runs once per Submit.
+      const waiter: DeliveryWaiter = {
+        seq,
+        delivered: (here) => {
+          snapshot.demand--;
+          resolve({ position: 0, deliveredHere: here });
+        },
+      };
+      // Publishes ack in about seq order: inserting from the back is short.
+      let i = e.waiters.length;
+      while (i > 0 && e.waiters[i - 1]!.seq > seq) i--;
+      e.waiters.splice(i, 0, waiter);
+      snapshot.promise.then(
+        (snap) => {
+          removeWaiter(e, waiter);
+          // Taken by a worker before the snapshot: then it was next.
+          resolve({ position: seq > snap.delivered ? positionOf(snap, seq) : 0, deliveredHere: false });
+        },
+        (err: unknown) => {
+          removeWaiter(e, waiter);
+          if (!(err instanceof RefreshNotNeeded)) reject(err);
+        },
+      );
+    });
+  }
+
+  private entry(queue: string): Entry {
+    let e = this.entries.get(queue);
+    if (!e) {
+      e = { gen: 0, at: 0, snapshotGen: -1, deliveredSeq: 0, waiters: [], deliveredHere: new Set() };
+      this.entries.set(queue, e);
+    }
+    return e;
+  }
+
+  /** Shares a pending refresh, or schedules one, and counts the caller in its demand. */
+  private refresh(queue: string, e: Entry): Scheduled {
+    let s = e.scheduled;
+    if (!s) {
+      const created: Scheduled = { demand: 0, promise: undefined as unknown as Promise<QueueSnapshot> };
+      created.promise = new Promise<QueueSnapshot>((resolve, reject) => {
+        setImmediate(() => {
+          if (e.scheduled === created) e.scheduled = undefined;
+          if (created.demand <= 0) return reject(new RefreshNotNeeded());
+          this.start(queue, e).then(resolve, reject);
+        });
+      });
+      e.scheduled = s = created;
+    }
+    s.demand++;
+    return s;
+  }
+
+  /** Loads a snapshot now; it becomes the cached one unless a newer load's already is. */
+  private start(queue: string, e: Entry): Promise<QueueSnapshot> {
+    const gen = e.gen;
+    const promise = this.load(queue).then(
+      (snap) => {
+        if (gen >= e.snapshotGen) {
+          e.snapshot = snap;
+          e.snapshotGen = gen;
+          e.at = Date.now();
+        }
+        if (e.inflight?.gen === gen) e.inflight = undefined;
+        return snap;
+      },
+      (err: unknown) => {
+        if (e.inflight?.gen === gen) e.inflight = undefined;
+        throw err;
+      },
+    );
+    if (!e.inflight || e.inflight.gen <= gen) e.inflight = { gen, promise };
+    return promise;
+  }
+
+  private async load(queue: string): Promise<QueueSnapshot> {
     const stream = streamName(queue);
     const [ci, si] = await Promise.all([
-      jsm.consumers.info(stream, CONSUMER),
-      jsm.streams.info(stream, { deleted_details: true }),
+      this.jsm.consumers.info(stream, CONSUMER),
+      this.jsm.streams.info(stream, { deleted_details: true }),
     ]);
     const deleted = [...(si.state.deleted ?? [])].sort((a, b) => a - b);
-    const e = entry(queue);
+    const e = this.entry(queue);
     // A stream deleted and made again numbers from 1: older marks mean nothing.
     if (e.deliveredSeq > si.state.last_seq) e.deliveredSeq = ci.delivered.stream_seq;
     return {
@@ -137,116 +260,10 @@ export function createQueueInfoCache(jsm: JetStreamManager, maxAgeMs = 300): Que
       lastSeq: si.state.last_seq,
       firstSeq: si.state.first_seq,
     };
-  };
+  }
+}
 
-  const entry = (queue: string): Entry => {
-    let e = entries.get(queue);
-    if (!e) {
-      e = { gen: 0, at: 0, snapshotGen: -1, deliveredSeq: 0, waiters: [], deliveredHere: new Set() };
-      entries.set(queue, e);
-    }
-    return e;
-  };
-
-  /** Shares a pending refresh, or schedules one, and counts the caller in its demand. */
-  const refresh = (queue: string, e: Entry): Scheduled => {
-    let s = e.scheduled;
-    if (!s) {
-      const created: Scheduled = { demand: 0, promise: undefined as unknown as Promise<QueueSnapshot> };
-      created.promise = new Promise<QueueSnapshot>((resolve, reject) => {
-        setImmediate(() => {
-          if (e.scheduled === created) e.scheduled = undefined;
-          if (created.demand <= 0) return reject(new RefreshNotNeeded());
-          const gen = e.gen;
-          const promise = load(queue).then(
-            (snap) => {
-              if (gen >= e.snapshotGen) {
-                e.snapshot = snap;
-                e.snapshotGen = gen;
-                e.at = Date.now();
-              }
-              if (e.inflight?.gen === gen) e.inflight = undefined;
-              return snap;
-            },
-            (err: unknown) => {
-              if (e.inflight?.gen === gen) e.inflight = undefined;
-              throw err;
-            },
-          );
-          if (!e.inflight || e.inflight.gen <= gen) e.inflight = { gen, promise };
-          promise.then(resolve, reject);
-        });
-      });
-      e.scheduled = s = created;
-    }
-    s.demand++;
-    return s;
-  };
-
-  const removeWaiter = (e: Entry, w: DeliveryWaiter) => {
-    const i = e.waiters.indexOf(w);
-    if (i >= 0) e.waiters.splice(i, 1);
-  };
-
-  return {
-    get(queue, after) {
-      const e = entry(queue);
-      const need = after ?? e.gen;
-      if (e.snapshot && e.snapshotGen >= need && Date.now() - e.at < maxAgeMs) return Promise.resolve(e.snapshot);
-      // Share a refresh that started after the invalidation we must see...
-      if (e.inflight && e.inflight.gen >= need) return e.inflight.promise;
-      // ...or one about to start: it is deferred a turn of the event loop, so
-      // the pub acks of a burst of submits all land before it and share it.
-      return refresh(queue, e).promise;
-    },
-    invalidate(queue) {
-      const e = entry(queue);
-      e.gen++;
-      return e.gen;
-    },
-    noteDelivered(queue, seq, here = false) {
-      const e = entry(queue);
-      if (here) {
-        e.deliveredHere.add(seq);
-        if (e.deliveredHere.size > MAX_DELIVERED_HERE) e.deliveredHere.delete(e.deliveredHere.values().next().value!);
-      }
-      if (seq <= e.deliveredSeq) return;
-      e.deliveredSeq = seq;
-      let n = 0;
-      while (n < e.waiters.length && e.waiters[n]!.seq <= seq) n++;
-      for (const w of e.waiters.splice(0, n)) w.delivered(e.deliveredHere.delete(w.seq));
-    },
-    positionAfterPublish(queue, seq) {
-      const e = entry(queue);
-      // The snapshot must be taken after this publish: no cached or running one will do.
-      e.gen++;
-      if (e.deliveredSeq >= seq) return Promise.resolve({ position: 0, deliveredHere: e.deliveredHere.delete(seq) });
-      return new Promise<PositionAfterPublish>((resolve, reject) => {
-        const snapshot = refresh(queue, e);
-        // Plain callbacks, no AbortController: this runs once per Submit.
-        const waiter: DeliveryWaiter = {
-          seq,
-          delivered: (here) => {
-            snapshot.demand--;
-            resolve({ position: 0, deliveredHere: here });
-          },
-        };
-        // Publishes ack in about seq order: inserting from the back is short.
-        let i = e.waiters.length;
-        while (i > 0 && e.waiters[i - 1]!.seq > seq) i--;
-        e.waiters.splice(i, 0, waiter);
-        snapshot.promise.then(
-          (snap) => {
-            removeWaiter(e, waiter);
-            // Taken by a worker before the snapshot: then it was next.
-            resolve({ position: seq > snap.delivered ? positionOf(snap, seq) : 0, deliveredHere: false });
-          },
-          (err: unknown) => {
-            removeWaiter(e, waiter);
-            if (!(err instanceof RefreshNotNeeded)) reject(err);
-          },
-        );
-      });
-    },
-  };
+function removeWaiter(e: Entry, w: DeliveryWaiter): void {
+  const i = e.waiters.indexOf(w);
+  if (i >= 0) e.waiters.splice(i, 1);
 }

@@ -103,7 +103,7 @@ export function statusFromRecord(id: string, r: JobRecord): JobStatus {
   return s;
 }
 
-export function createStateDeriver(deps: {
+export interface StateDeriverDeps {
   jsm: JetStreamManager;
   records: RecordStore;
   queueInfo: QueueInfoCache;
@@ -116,30 +116,41 @@ export function createStateDeriver(deps: {
   settingName?: SettingNamer;
   /** Jobs this process just submitted: their meta and, once known, final status. */
   recent?: RecentJobs;
-}): StateDeriver {
-  const { jsm, records, queueInfo, live, logs, queueDeclared, recent } = deps;
+}
 
-  const notFound = async (ref: JobRef, options?: ReadOptions): Promise<EngineError> => {
-    if (deps.retentionMs === undefined || options?.tenant !== undefined) return jobNotFound(ref.id);
+export function createStateDeriver(deps: StateDeriverDeps): StateDeriver {
+  return new NatsStateDeriver(deps);
+}
+
+class NatsStateDeriver implements StateDeriver {
+  private readonly deps: StateDeriverDeps;
+
+  constructor(deps: StateDeriverDeps) {
+    this.deps = deps;
+  }
+
+  async notFound(ref: JobRef, options?: ReadOptions): Promise<EngineError> {
+    const { retentionMs, queueInfo } = this.deps;
+    if (retentionMs === undefined || options?.tenant !== undefined) return jobNotFound(ref.id);
     try {
-      if (!(await queueDeclared(ref.queue))) return jobNotFound(ref.id);
+      if (!(await this.deps.queueDeclared(ref.queue))) return jobNotFound(ref.id);
       const snap = await queueInfo.get(ref.queue);
       if (ref.seq > snap.lastSeq) return jobNotFound(ref.id);
       // A message at that seq with another token: the id was never a job.
       if (ref.seq >= snap.firstSeq) {
-        const m = await jsm.direct.getMessage(streamName(ref.queue), { seq: ref.seq }).catch(() => null);
+        const m = await this.deps.jsm.direct.getMessage(streamName(ref.queue), { seq: ref.seq }).catch(() => null);
         if (m) return jobNotFound(ref.id);
       }
-      return jobExpiredNotFound(ref.id, deps.retentionMs, (deps.settingName ?? settingNamer())("retentionMs"));
+      return jobExpiredNotFound(ref.id, retentionMs, (this.deps.settingName ?? settingNamer())("retentionMs"));
     } catch {
       return jobNotFound(ref.id);
     }
-  };
+  }
 
-  const message = async (ref: JobRef): Promise<JobMeta | undefined> => {
+  async message(ref: JobRef): Promise<JobMeta | undefined> {
     let m: StoredMsg | null;
     try {
-      m = await jsm.direct.getMessage(streamName(ref.queue), { seq: ref.seq });
+      m = await this.deps.jsm.direct.getMessage(streamName(ref.queue), { seq: ref.seq });
     } catch (err) {
       // No stream answers: the queue does not exist (any more).
       if (isNoResponders(err) || isStreamNotFound(err) || isMessageNotFound(err)) return undefined;
@@ -148,48 +159,21 @@ export function createStateDeriver(deps: {
     if (!m || m.subject !== queueSubject(ref.queue)) return undefined;
     const meta = readMeta(m.header);
     return meta && meta.token === ref.token ? meta : undefined;
-  };
+  }
 
-  /**
-   * A job this process submitted: its meta is known, so no direct get of its
-   * message. The record is read as always; the message's existence comes
-   * from the queue snapshot (which is needed for QUEUED/RUNNING anyway):
-   * first_seq ≤ seq ≤ last_seq and not an interior delete. A message leaves
-   * its stream only after its record is written (settle, cancel), so "no
-   * record" and "present in a snapshot" (before or after that read) mean the
-   * job is unsettled. Undefined when the snapshot cannot say: the full
-   * derivation decides.
-   */
-  const inspectKnown = async (ref: JobRef, meta: JobMeta): Promise<Inspection | undefined> => {
-    const snapshot = live.get(ref.id)?.running ? undefined : queueInfo.get(ref.queue).catch(() => undefined);
-    const stored = await records.get(ref.id);
-    if (stored) return { kind: "record", stored };
-    const info = live.get(ref.id);
-    const status = unsettledStatus(ref, meta, "RUNNING", info);
-    if (!info?.running) {
-      const snap = await (snapshot ?? queueInfo.get(ref.queue).catch(() => undefined));
-      if (!snap || !present(snap, ref.seq)) return undefined;
-      if (ref.seq > snap.delivered) {
-        status.state = "QUEUED";
-        status.queuePosition = positionOf(snap, ref.seq);
-      }
-    }
-    if (status.state === "RUNNING" && info?.startedAt !== undefined) status.startedAt = info.startedAt;
-    return { kind: "message", meta, status };
-  };
-
-  const inspect = async (ref: JobRef): Promise<Inspection> => {
-    const known = recent?.get(ref.id);
+  async inspect(ref: JobRef): Promise<Inspection> {
+    const { records, live, queueInfo } = this.deps;
+    const known = this.deps.recent?.get(ref.id);
     if (known) {
-      const found = await inspectKnown(ref, known.meta);
+      const found = await this.inspectKnown(ref, known.meta);
       if (found) return found;
     }
     const stored = await records.get(ref.id);
     if (stored) return { kind: "record", stored };
     // An undeclared queue has no stream to ask (and a direct get to a missing
     // stream would wait for its timeout rather than fail fast).
-    if (!(await queueDeclared(ref.queue))) return { kind: "none" };
-    const meta = await message(ref);
+    if (!(await this.deps.queueDeclared(ref.queue))) return { kind: "none" };
+    const meta = await this.message(ref);
     if (!meta) {
       // Settled between the two reads: the record is written before the ack.
       const again = await records.get(ref.id);
@@ -209,79 +193,103 @@ export function createStateDeriver(deps: {
     }
     if (base.state === "RUNNING" && info?.startedAt !== undefined) base.startedAt = info.startedAt;
     return { kind: "message", meta, status: base };
-  };
+  }
 
-  return {
-    inspect,
-    message,
-    notFound,
-    async position(ref) {
-      const snap = await queueInfo.get(ref.queue);
-      return ref.seq > snap.delivered ? positionOf(snap, ref.seq) : undefined;
-    },
-    knownStatus(ref, queued) {
-      const known = recent?.get(ref.id);
-      if (!known) return undefined;
-      if (known.terminal) return finalStatus(ref, known.meta, known.terminal);
-      const info = live.get(ref.id);
-      if (!info?.running) return { ...queued };
-      const status = unsettledStatus(ref, known.meta, "RUNNING", info);
-      if (info.startedAt !== undefined) status.startedAt = info.startedAt;
-      return status;
-    },
-    finishedStatus(ref, options = {}) {
-      const known = recent?.get(ref.id);
-      if (!known?.terminal || options.includeLogs) return undefined;
-      if (options.tenant !== undefined && options.tenant !== known.meta.tenant) return undefined;
-      return finalStatus(ref, known.meta, known.terminal);
-    },
-    async status(ref, options = {}) {
-      let status: JobStatus;
-      let tenant: string;
-      const known = recent?.get(ref.id);
-      const found: Inspection | undefined = known?.terminal ? undefined : await inspect(ref);
-      if (known?.terminal) {
-        // Final, and announced only after its record was written: no read needed.
-        status = finalStatus(ref, known.meta, known.terminal);
-        tenant = known.meta.tenant;
-      } else if (!found || found.kind === "none") {
-        throw await notFound(ref, options);
-      } else if (found.kind === "record") {
-        status = statusFromRecord(ref.id, found.stored.record);
-        tenant = found.stored.record.tenant;
-        if (known && isTerminal(status.state)) {
-          const {
-            id: _id,
-            queue: _queue,
-            createdAt: _createdAt,
-            logs: _logs,
-            queuePosition: _position,
-            ...final
-          } = status;
-          recent?.finished(ref.id, final);
-        }
-        if (!isTerminal(status.state)) {
-          // A RUNNING or retry record: the live view of this process may be
-          // newer (progress, or the attempt that began since).
-          const info = live.get(ref.id);
-          if (info?.running && info.attempt >= status.attempt) {
-            status.state = "RUNNING";
-            status.attempt = info.attempt;
-            if (info.startedAt !== undefined) status.startedAt = info.startedAt;
-            status.progress = info.progress;
-          }
-        }
-      } else {
-        status = found.status;
-        tenant = found.meta.tenant;
+  async position(ref: JobRef): Promise<number | undefined> {
+    const snap = await this.deps.queueInfo.get(ref.queue);
+    return ref.seq > snap.delivered ? positionOf(snap, ref.seq) : undefined;
+  }
+
+  knownStatus(ref: JobRef, queued: JobStatus): JobStatus | undefined {
+    const known = this.deps.recent?.get(ref.id);
+    if (!known) return undefined;
+    if (known.terminal) return finalStatus(ref, known.meta, known.terminal);
+    const info = this.deps.live.get(ref.id);
+    if (!info?.running) return { ...queued };
+    const status = unsettledStatus(ref, known.meta, "RUNNING", info);
+    if (info.startedAt !== undefined) status.startedAt = info.startedAt;
+    return status;
+  }
+
+  finishedStatus(ref: JobRef, options: ReadOptions = {}): JobStatus | undefined {
+    const known = this.deps.recent?.get(ref.id);
+    if (!known?.terminal || options.includeLogs) return undefined;
+    if (options.tenant !== undefined && options.tenant !== known.meta.tenant) return undefined;
+    return finalStatus(ref, known.meta, known.terminal);
+  }
+
+  async status(ref: JobRef, options: ReadOptions = {}): Promise<JobStatus> {
+    const { status, tenant } = await this.read(ref, options);
+    // Answered as a made-up id would be, so a real id of another tenant tells nothing.
+    if (options.tenant !== undefined && options.tenant !== tenant) throw await this.notFound(ref, options);
+    if (options.includeLogs) {
+      await this.deps.logs.flushed(ref.id);
+      status.logs = await this.deps.logs.read(ref.id);
+    }
+    return status;
+  }
+
+  /** The job's status (without logs) and its tenant; NOT_FOUND when it has neither record nor message. */
+  private async read(ref: JobRef, options: ReadOptions): Promise<{ status: JobStatus; tenant: string }> {
+    const known = this.deps.recent?.get(ref.id);
+    if (known?.terminal) {
+      // Final, and announced only after its record was written: no read needed.
+      return { status: finalStatus(ref, known.meta, known.terminal), tenant: known.meta.tenant };
+    }
+    const found = await this.inspect(ref);
+    if (found.kind === "none") throw await this.notFound(ref, options);
+    if (found.kind === "message") return { status: found.status, tenant: found.meta.tenant };
+    const record = found.stored.record;
+    return { status: this.recordStatus(ref, record, known !== undefined), tenant: record.tenant };
+  }
+
+  /** Status from the job's record; `recent`: a job this process submitted (remember it if final). */
+  private recordStatus(ref: JobRef, record: JobRecord, recent: boolean): JobStatus {
+    const status = statusFromRecord(ref.id, record);
+    if (recent && isTerminal(status.state)) {
+      const { id: _id, queue: _queue, createdAt: _createdAt, logs: _logs, queuePosition: _position, ...final } = status;
+      this.deps.recent?.finished(ref.id, final);
+    }
+    if (!isTerminal(status.state)) {
+      // A RUNNING or retry record: the live view of this process may be
+      // newer (progress, or the attempt that began since).
+      const info = this.deps.live.get(ref.id);
+      if (info?.running && info.attempt >= status.attempt) {
+        status.state = "RUNNING";
+        status.attempt = info.attempt;
+        if (info.startedAt !== undefined) status.startedAt = info.startedAt;
+        status.progress = info.progress;
       }
-      // Answered as a made-up id would be, so a real id of another tenant tells nothing.
-      if (options.tenant !== undefined && options.tenant !== tenant) throw await notFound(ref, options);
-      if (options.includeLogs) {
-        await logs.flushed(ref.id);
-        status.logs = await logs.read(ref.id);
+    }
+    return status;
+  }
+
+  /**
+   * A job this process submitted: its meta is known, so no direct get of its
+   * message. The record is read as always; the message's existence comes
+   * from the queue snapshot (which is needed for QUEUED/RUNNING anyway):
+   * first_seq ≤ seq ≤ last_seq and not an interior delete. A message leaves
+   * its stream only after its record is written (settle, cancel), so "no
+   * record" and "present in a snapshot" (before or after that read) mean the
+   * job is unsettled. Undefined when the snapshot cannot say: the full
+   * derivation decides.
+   */
+  private async inspectKnown(ref: JobRef, meta: JobMeta): Promise<Inspection | undefined> {
+    const { records, live, queueInfo } = this.deps;
+    const snapshot = live.get(ref.id)?.running ? undefined : queueInfo.get(ref.queue).catch(() => undefined);
+    const stored = await records.get(ref.id);
+    if (stored) return { kind: "record", stored };
+    const info = live.get(ref.id);
+    const status = unsettledStatus(ref, meta, "RUNNING", info);
+    if (!info?.running) {
+      const snap = await (snapshot ?? queueInfo.get(ref.queue).catch(() => undefined));
+      if (!snap || !present(snap, ref.seq)) return undefined;
+      if (ref.seq > snap.delivered) {
+        status.state = "QUEUED";
+        status.queuePosition = positionOf(snap, ref.seq);
       }
-      return status;
-    },
-  };
+    }
+    if (status.state === "RUNNING" && info?.startedAt !== undefined) status.startedAt = info.startedAt;
+    return { kind: "message", meta, status };
+  }
 }

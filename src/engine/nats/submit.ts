@@ -6,7 +6,7 @@
  * job, else read from a queue snapshot taken after the publish. Idempotent
  * submits add `Nats-Msg-Id` and an `idem.*` key.
  */
-import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, PubAck } from "@nats-io/jetstream";
 import { isEngineError, queueNotFound, unavailable } from "../errors.js";
 import { formatJobId, newToken, parseJobId } from "../job-id.js";
 import type { JobStatus } from "../types.js";
@@ -43,119 +43,47 @@ const encoder = new TextEncoder();
 const STREAM_CHECK_MS = 1_000;
 
 export function createSubmitter(deps: SubmitDeps): (job: NewJob) => Promise<Inserted> {
-  const { js, jsm, blobs, idempotency, queueInfo, deriver } = deps;
-  const timeout = deps.requestTimeoutMs;
+  const submitter = new Submitter(deps);
+  return (job) => submitter.submit(job);
+}
 
-  /**
-   * Nobody stored the publish. NOT_FOUND only when JetStream says the stream
-   * does not exist; a stream that exists but has no leader (a cluster node
-   * died, an election runs) or no answer in time is UNAVAILABLE: the client
-   * retries instead of concluding the queue is gone.
-   */
-  const noStreamAnswered = async (queue: string, cause: unknown): Promise<Error> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const exists = await Promise.race([
-      jsm.streams.info(streamName(queue)).then(
-        () => true,
-        (err: unknown) => (isStreamNotFound(err) ? false : undefined),
-      ),
-      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), Math.min(STREAM_CHECK_MS, timeout)))),
-    ]);
-    clearTimeout(timer);
-    if (exists === false) return queueNotFound(queue);
-    return unavailable(`queue "${queue}": its stream took no message (no stream leader right now?); retry`, cause);
-  };
+/** A job's message as it is published: body, headers and the metadata they carry. */
+interface Message {
+  data: Uint8Array;
+  meta: JobMeta;
+  headers: ReturnType<typeof metaHeaders>;
+}
 
-  /** Submit answers for the moment of enqueueing, exact as of a moment after it. */
-  const queuedStatus = async (
-    ref: JobRef,
-    createdAt: number,
-  ): Promise<{ status: JobStatus; deliveredHere: boolean }> => {
-    const status: JobStatus = { id: ref.id, queue: ref.queue, state: "QUEUED", attempt: 0, progress: 0, createdAt };
-    try {
-      const { position, deliveredHere } = await queueInfo.positionAfterPublish(ref.queue, ref.seq);
-      return { status: { ...status, queuePosition: position }, deliveredHere };
-    } catch {
-      // The job is stored: failing the call now (its consumer electing a
-      // leader, NATS going away) would have the client submit it again.
-      // Answer without a position instead.
-      return { status, deliveredHere: false };
-    }
-  };
+class Submitter {
+  private readonly deps: SubmitDeps;
 
-  /** The job a duplicate publish (same Nats-Msg-Id) points at. */
-  const originalOf = async (queue: string, seq: number, keys: IdempotencyKeys): Promise<string> => {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const recorded = await idempotency.lookup(keys);
-      if (recorded) return recorded;
-      const m = await jsm.direct.getMessage(streamName(queue), { seq }).catch(() => null);
-      const meta = m ? readMeta(m.header) : undefined;
-      if (meta) return formatJobId({ queue, seq, token: meta.token });
-      if (Date.now() > deadline) {
-        throw unavailable(`idempotent submit: the original job of this key is not readable yet; retry`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  constructor(deps: SubmitDeps) {
+    this.deps = deps;
+  }
 
-  const repeat = async (id: string): Promise<Inserted> => ({ status: await deriver.status(refOf(id)), fresh: false });
-
-  return async (job) => {
+  async submit(job: NewJob): Promise<Inserted> {
     const { queue, tenant } = job;
     const keys = job.idempotencyKey ? idempotencyKeys(tenant, queue, job.idempotencyKey) : undefined;
     if (keys) {
-      const existing = await idempotency.lookup(keys);
-      if (existing) {
-        try {
-          return await repeat(existing);
-        } catch (err) {
-          // Its job expired a moment before its key: the key is free again.
-          if (!isEngineError(err, "not_found")) throw err;
-          await idempotency.free(keys, existing);
-        }
-      }
+      const existing = await this.existing(keys);
+      if (existing) return existing;
     }
-    const token = newToken();
-    const createdAt = Date.now();
-    let data = encoder.encode(job.inputJson);
-    let meta: JobMeta = { token, createdAt, tenant, options: job.options };
-    let h = metaHeaders(meta);
-    const size = data.length + headersSize(h) + (keys ? keys.msgId.length + 16 : 0);
-    if (size > deps.maxPayload()) {
-      // Too big for one message: the input goes to the object store, the message carries its name.
-      const inputRef = `in-${queue}-${token}`;
-      await blobs.put(inputRef, data);
-      data = new Uint8Array(0);
-      meta = { ...meta, inputRef };
-      h = metaHeaders(meta);
-    }
-    let ack;
-    try {
-      // Only the publish: once the job is stored, Submit must not fail (the client would submit it again).
-      const publishing = js.publish(queueSubject(queue), data, {
-        headers: h,
-        timeout,
-        ...(keys ? { msgID: keys.msgId } : {}),
-      });
-      ack = await (deps.link ? deps.link.whileConnected(publishing, `submitting to queue "${queue}"`) : publishing);
-    } catch (err) {
-      if (isNoResponders(err)) throw await noStreamAnswered(queue, err);
-      throw err;
-    }
-    if (ack.duplicate && keys) return repeat(await originalOf(queue, ack.seq, keys));
+    const message = await this.message(job, keys);
+    const ack = await this.publish(queue, message, keys);
+    if (ack.duplicate && keys) return this.repeat(await this.originalOf(queue, ack.seq, keys));
+    const { token, createdAt } = message.meta;
     const ref: JobRef = { id: formatJobId({ queue, seq: ack.seq, token }), queue, seq: ack.seq, token };
     if (keys) {
-      const winner = await idempotency.claim(keys, ref.id);
+      const winner = await this.deps.idempotency.claim(keys, ref.id);
       if (winner !== ref.id) {
         // Another submit of the same key won (e.g. to another queue): ours must not run.
-        await jsm.streams.deleteMessage(streamName(queue), ack.seq, false).catch(() => undefined);
-        queueInfo.invalidate(queue);
-        return repeat(winner);
+        await this.deps.jsm.streams.deleteMessage(streamName(queue), ack.seq, false).catch(() => undefined);
+        this.deps.queueInfo.invalidate(queue);
+        return this.repeat(winner);
       }
     }
-    const recent = deps.recent?.submitted(ref.id, keys ? { ...meta, msgId: keys.msgId } : meta);
-    const { status, deliveredHere } = await queuedStatus(ref, createdAt);
+    const recent = this.deps.recent?.submitted(ref.id, keys ? { ...message.meta, msgId: keys.msgId } : message.meta);
+    const { status, deliveredHere } = await this.queuedStatus(ref, createdAt);
     // A worker of this process took the job: it begins it within this turn
     // of the event loop, while nobody else can know the id and so no cancel
     // can exist: its begin() needs no ping round trip. Answer once it has
@@ -170,5 +98,105 @@ export function createSubmitter(deps: SubmitDeps): (job: NewJob) => Promise<Inse
     // From here on the id is known outside this process (see RecentJob.disclosed).
     if (recent) recent.disclosed = true;
     return { status, fresh: true };
-  };
+  }
+
+  /** The answer for a key already recorded, or undefined when the key is free. */
+  private async existing(keys: IdempotencyKeys): Promise<Inserted | undefined> {
+    const existing = await this.deps.idempotency.lookup(keys);
+    if (!existing) return undefined;
+    try {
+      return await this.repeat(existing);
+    } catch (err) {
+      // Its job expired a moment before its key: the key is free again.
+      if (!isEngineError(err, "not_found")) throw err;
+      await this.deps.idempotency.free(keys, existing);
+      return undefined;
+    }
+  }
+
+  private async message(job: NewJob, keys: IdempotencyKeys | undefined): Promise<Message> {
+    const token = newToken();
+    const createdAt = Date.now();
+    const data = encoder.encode(job.inputJson);
+    const meta: JobMeta = { token, createdAt, tenant: job.tenant, options: job.options };
+    const headers = metaHeaders(meta);
+    const size = data.length + headersSize(headers) + (keys ? keys.msgId.length + 16 : 0);
+    if (size <= this.deps.maxPayload()) return { data, meta, headers };
+    // Too big for one message: the input goes to the object store, the message carries its name.
+    const inputRef = `in-${job.queue}-${token}`;
+    await this.deps.blobs.put(inputRef, data);
+    const withRef = { ...meta, inputRef };
+    return { data: new Uint8Array(0), meta: withRef, headers: metaHeaders(withRef) };
+  }
+
+  private async publish(queue: string, message: Message, keys: IdempotencyKeys | undefined): Promise<PubAck> {
+    const { js, link } = this.deps;
+    try {
+      // Only the publish: once the job is stored, Submit must not fail (the client would submit it again).
+      const publishing = js.publish(queueSubject(queue), message.data, {
+        headers: message.headers,
+        timeout: this.deps.requestTimeoutMs,
+        ...(keys ? { msgID: keys.msgId } : {}),
+      });
+      return await (link ? link.whileConnected(publishing, `submitting to queue "${queue}"`) : publishing);
+    } catch (err) {
+      if (isNoResponders(err)) throw await this.noStreamAnswered(queue, err);
+      throw err;
+    }
+  }
+
+  /**
+   * Nobody stored the publish. NOT_FOUND only when JetStream says the stream
+   * does not exist; a stream that exists but has no leader (a cluster node
+   * died, an election runs) or no answer in time is UNAVAILABLE: the client
+   * retries instead of concluding the queue is gone.
+   */
+  private async noStreamAnswered(queue: string, cause: unknown): Promise<Error> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waitMs = Math.min(STREAM_CHECK_MS, this.deps.requestTimeoutMs);
+    const exists = await Promise.race([
+      this.deps.jsm.streams.info(streamName(queue)).then(
+        () => true,
+        (err: unknown) => (isStreamNotFound(err) ? false : undefined),
+      ),
+      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), waitMs))),
+    ]);
+    clearTimeout(timer);
+    if (exists === false) return queueNotFound(queue);
+    return unavailable(`queue "${queue}": its stream took no message (no stream leader right now?); retry`, cause);
+  }
+
+  /** Submit answers for the moment of enqueueing, exact as of a moment after it. */
+  private async queuedStatus(ref: JobRef, createdAt: number): Promise<{ status: JobStatus; deliveredHere: boolean }> {
+    const status: JobStatus = { id: ref.id, queue: ref.queue, state: "QUEUED", attempt: 0, progress: 0, createdAt };
+    try {
+      const { position, deliveredHere } = await this.deps.queueInfo.positionAfterPublish(ref.queue, ref.seq);
+      return { status: { ...status, queuePosition: position }, deliveredHere };
+    } catch {
+      // The job is stored: failing the call now (its consumer electing a
+      // leader, NATS going away) would have the client submit it again.
+      // Answer without a position instead.
+      return { status, deliveredHere: false };
+    }
+  }
+
+  /** The job a duplicate publish (same Nats-Msg-Id) points at. */
+  private async originalOf(queue: string, seq: number, keys: IdempotencyKeys): Promise<string> {
+    const deadline = Date.now() + this.deps.requestTimeoutMs;
+    for (;;) {
+      const recorded = await this.deps.idempotency.lookup(keys);
+      if (recorded) return recorded;
+      const m = await this.deps.jsm.direct.getMessage(streamName(queue), { seq }).catch(() => null);
+      const meta = m ? readMeta(m.header) : undefined;
+      if (meta) return formatJobId({ queue, seq, token: meta.token });
+      if (Date.now() > deadline) {
+        throw unavailable(`idempotent submit: the original job of this key is not readable yet; retry`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private async repeat(id: string): Promise<Inserted> {
+    return { status: await this.deps.deriver.status(refOf(id)), fresh: false };
+  }
 }

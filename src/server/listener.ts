@@ -91,40 +91,8 @@ export function createListener(options: ListenerOptions): Listener {
       socket.destroy();
       return;
     }
-    dispatch(socket);
+    handOver(socket, h1, h2, sniffTimeoutMs, logger);
   });
-
-  function dispatch(socket: net.Socket) {
-    let received: Buffer = Buffer.alloc(0);
-    const onError = (err: Error) => logger?.debug({ err: err.message }, "connection error before the first request");
-    const onEnd = () => socket.destroy();
-    const onTimeout = () => socket.destroy();
-    const cleanup = () => {
-      socket.off("readable", onReadable);
-      socket.off("error", onError);
-      socket.off("end", onEnd);
-      socket.off("timeout", onTimeout);
-      socket.setTimeout(0);
-    };
-    // Paused-mode reads ('readable' + read()) rather than a 'data' listener:
-    // flowing mode would have to be undone before http2 takes the socket.
-    const onReadable = () => {
-      let chunk: Buffer | null;
-      while ((chunk = socket.read() as Buffer | null) !== null) {
-        received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
-      }
-      const protocol = sniffProtocol(received);
-      if (protocol === undefined) return;
-      cleanup();
-      socket.unshift(received);
-      (protocol === "http2" ? h2 : h1).emit("connection", socket);
-    };
-    socket.on("readable", onReadable);
-    socket.on("error", onError);
-    socket.on("end", onEnd);
-    socket.on("timeout", onTimeout);
-    socket.setTimeout(sniffTimeoutMs);
-  }
 
   return {
     get connections() {
@@ -169,4 +137,46 @@ export function createListener(options: ListenerOptions): Listener {
       }
     },
   };
+}
+
+/**
+ * Reads the connection's first bytes and hands it to the HTTP/1.1 or the
+ * HTTP/2 server, whichever its preface names.
+ */
+function handOver(
+  socket: net.Socket,
+  h1: http.Server,
+  h2: http2.Http2Server,
+  sniffTimeoutMs: number,
+  logger: ListenerOptions["logger"],
+) {
+  let received: Buffer = Buffer.alloc(0);
+  const onError = (err: Error) => logger?.debug({ err: err.message }, "connection error before the first request");
+  const onEnd = () => socket.destroy();
+  const onTimeout = () => socket.destroy();
+  const cleanup = () => {
+    socket.off("readable", onReadable);
+    socket.off("error", onError);
+    socket.off("end", onEnd);
+    socket.off("timeout", onTimeout);
+    socket.setTimeout(0);
+  };
+  // Paused-mode reads ('readable' + read()) rather than a 'data' listener:
+  // flowing mode would have to be undone before http2 takes the socket.
+  const onReadable = () => {
+    let chunk: Buffer | null;
+    while ((chunk = socket.read() as Buffer | null) !== null) {
+      received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+    }
+    const protocol = sniffProtocol(received);
+    if (protocol === undefined) return;
+    cleanup();
+    socket.unshift(received);
+    (protocol === "http2" ? h2 : h1).emit("connection", socket);
+  };
+  socket.on("readable", onReadable);
+  socket.on("error", onError);
+  socket.on("end", onEnd);
+  socket.on("timeout", onTimeout);
+  socket.setTimeout(sniffTimeoutMs);
 }

@@ -26,6 +26,22 @@ export interface SeqSet {
 
 const MIN_CAPACITY = 1024;
 
+/** A window of capacity seqs from base holding members, with its Fenwick tree (built in linear time). */
+function windowOf(members: number[], base: number, capacity: number) {
+  const present = new Uint8Array(capacity);
+  const tree = new Int32Array(capacity + 1);
+  for (const m of members) {
+    present[m - base] = 1;
+    tree[m - base + 1] = 1;
+  }
+  // Push each node into its parent.
+  for (let i = 1; i <= capacity; i++) {
+    const parent = i + (i & -i);
+    if (parent <= capacity) tree[parent] = tree[parent]! + tree[i]!;
+  }
+  return { present, tree };
+}
+
 /**
  * @param floor the smallest seq that may still be added later (e.g. the
  *   oldest job that is leased or backing off and may come back); the window
@@ -70,17 +86,7 @@ export function createSeqSet(floor?: () => number): SeqSet {
     while (next < (high - low + 1) * 2) next *= 2;
     base = low;
     capacity = next;
-    present = new Uint8Array(capacity);
-    tree = new Int32Array(capacity + 1);
-    for (const m of members) {
-      present[m - base] = 1;
-      tree[m - base + 1] = 1;
-    }
-    // Linear-time Fenwick construction: push each node into its parent.
-    for (let i = 1; i <= capacity; i++) {
-      const parent = i + (i & -i);
-      if (parent <= capacity) tree[parent] = tree[parent]! + tree[i]!;
-    }
+    ({ present, tree } = windowOf(members, base, capacity));
     operations += capacity;
   };
 

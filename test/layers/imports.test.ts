@@ -49,3 +49,14 @@ test("nothing imports the entry points: shared startup lives in src/startup.ts",
   const files = [...sourcesUnder("src"), ...sourcesUnder("test"), ...sourcesUnder("scripts")];
   expect(importing(files, /(^|\/)(main|worker-main)\.js$/)).toEqual([]);
 });
+
+test("the engine core and the driver contract import no driver, nor NATS: the rules hold for every driver", () => {
+  const files = [...sourcesUnder("src/engine/core"), ...sourcesUnder("src/engine/driver")];
+  expect(files.length).toBeGreaterThan(5);
+  expect(importing(files, /\/(nats|memory)\/|^@nats-io\//)).toEqual([]);
+});
+
+test("drivers do not import each other", () => {
+  expect(importing(sourcesUnder("src/engine/nats"), /\/memory\//)).toEqual([]);
+  expect(importing(sourcesUnder("src/engine/memory"), /\/nats\/|^@nats-io\//)).toEqual([]);
+});

@@ -4,7 +4,7 @@
  * live leases of each job. Signals are also remembered a while (bounded), so
  * a delivery whose job was cancelled before its lease began is not run: a
  * lease's begin() on a first delivery consults this instead of reading the
- * job's record (see lease.ts).
+ * job's record (see job-delivery.ts).
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import { CANCEL_PREFIX, CANCEL_WILDCARD, cancelSubject } from "./layout.js";

@@ -60,7 +60,7 @@ export interface RecentJob {
    * Submit returned the id. Until then nobody outside this process knows it
    * (its token is random), so nobody can have cancelled the job: a lease of
    * it may begin without proof that no cancel signal is on its way
-   * (lease.ts). Idempotent submits do not count: a duplicate Submit
+   * (job-delivery.ts). Idempotent submits do not count: a duplicate Submit
    * elsewhere can return the id earlier.
    */
   disclosed?: boolean;

@@ -42,7 +42,7 @@ export interface StateDeriver {
    * without a read: final when a terminal event said so, RUNNING when a
    * live event or a lease of this process did, else `queued` (what submit
    * answered). Only sound when no event about the job can have been missed
-   * since it was stored (see submitAndWatch in engine.ts): a watch seeded
+   * since it was stored (see watch() in driver.ts): a watch seeded
    * with it that is wrong in a rare race (a remote worker's terminal event
    * overtaking the publish ack) is set right by the QUEUED watches' snapshot
    * check. Undefined when the job is not one this process submitted.

@@ -9,7 +9,7 @@ import { silentLogger } from "../logger.js";
 import type { JobRuntime } from "./job-scope.js";
 import { createPullHold } from "./pull-hold.js";
 import { pullLoop } from "./pull-loop.js";
-import { activeJobs, queueRuntimes } from "./queue-runtime.js";
+import { queueRuntimes } from "./queue-runtime.js";
 import { stopWorker, type WorkerStopState } from "./shutdown.js";
 import type { Worker, WorkerOptions } from "./types.js";
 
@@ -35,7 +35,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   return {
     get running() {
-      return activeJobs(queues).length;
+      return queues.reduce((n, q) => n + q.active.size, 0);
     },
 
     async start() {

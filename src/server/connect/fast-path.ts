@@ -18,7 +18,6 @@ import { create, type DescMessage, type DescMethod, type DescService, type Messa
 import {
   Code,
   ConnectError,
-  createContextValues,
   createServiceImplSpec,
   type ContextValues,
   type HandlerContext,
@@ -44,6 +43,7 @@ import {
   type MethodSerializationLookup,
 } from "./connect-internals.js";
 import { notValidBinary } from "./decode-guard.js";
+import { handlerContext } from "./handler-context.js";
 import { assertNoMoreEnvelopes, firstEnvelope, readBody, tooLarge } from "./request-body.js";
 import { assertInputValues, INPUT_METHODS } from "../input-values.js";
 
@@ -131,7 +131,7 @@ export function createConnectFastPath(o: FastPathOptions): (req: Req, res: Res) 
   }
 
   async function serveUnary(route: Route, binary: boolean, req: Req, res: Res) {
-    const ctx = contextOf(route, req, o.shutdownSignal, o.contextValues?.(req));
+    const ctx = handlerContext(route.method, route.path, req, o.shutdownSignal, o.contextValues?.(req));
     let status = 200;
     let body: Uint8Array;
     try {
@@ -167,7 +167,7 @@ export function createConnectFastPath(o: FastPathOptions): (req: Req, res: Res) 
     if (o.shutdownSignal.aborted) onShutdown();
     else openStreams.add(onShutdown);
     res.once("close", onClose);
-    const ctx = contextOf(route, req, abort.signal, o.contextValues?.(req));
+    const ctx = handlerContext(route.method, route.path, req, abort.signal, o.contextValues?.(req));
     let wroteHead = false;
     const writeHead = () => {
       if (wroteHead) return;
@@ -342,57 +342,6 @@ function drained(res: Res, signal: AbortSignal): Promise<void> {
     res.once("drain", done);
     res.once("close", done);
     signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-/** What a handler and the interceptors see; request headers are read from node's object on demand. */
-function contextOf(route: Route, req: Req, signal: AbortSignal, values?: ContextValues): HandlerContext {
-  return {
-    method: route.method,
-    service: route.method.parent,
-    requestMethod: "POST",
-    protocolName: "connect",
-    url: route.path,
-    signal,
-    timeoutMs: () => undefined,
-    requestHeader: headerView(req.headers),
-    responseHeader: new Headers(),
-    responseTrailer: new Headers(),
-    values: values ?? createContextValues(),
-  };
-}
-
-/**
- * A read view of node's request headers with the Headers interface: get/has
- * read node's object directly (all an interceptor usually needs); anything
- * else converts once.
- */
-function headerView(raw: http.IncomingHttpHeaders): Headers {
-  let full: Headers | undefined;
-  const real = () => {
-    if (!full) {
-      full = new Headers();
-      for (const [k, v] of Object.entries(raw)) {
-        if (k.startsWith(":") || v === undefined) continue;
-        if (Array.isArray(v)) for (const x of v) full.append(k, x);
-        else full.set(k, v);
-      }
-    }
-    return full;
-  };
-  const get = (name: string): string | null => {
-    const v = raw[name.toLowerCase()];
-    if (v === undefined) return null;
-    return Array.isArray(v) ? v.join(", ") : String(v);
-  };
-  return new Proxy({} as Headers, {
-    get(_t, prop) {
-      if (prop === "get") return get;
-      if (prop === "has") return (name: string) => raw[name.toLowerCase()] !== undefined;
-      const target = real();
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
   });
 }
 

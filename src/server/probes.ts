@@ -7,7 +7,7 @@
 import type { Readiness } from "../engine/types.js";
 
 /** What node's HTTP/1.1 and HTTP/2 compatibility responses have in common. */
-interface ProbeResponse {
+export interface ProbeResponse {
   writeHead(status: number, headers: Record<string, string>): unknown;
   end(body: string): unknown;
 }

@@ -4,14 +4,15 @@
  * and h2c.
  */
 import { setMaxListeners } from "node:events";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
 import { createKeyStore, createRateLimiter, type ApiKeyInput, type RateLimit } from "../auth/index.js";
+import type { KeyStore } from "../auth/key-store.js";
 import { authenticate } from "./authenticate.js";
-import type { Engine } from "../engine/types.js";
+import type { Engine, Readiness } from "../engine/types.js";
 import { silentLogger } from "../logger.js";
 import type { InputValidators } from "../service/input-validators.js";
 import { createQueueService } from "../service/queue-service.js";
@@ -32,7 +33,7 @@ import {
   DEFAULT_STREAM_CAPS,
   type StreamCaps,
 } from "./stream-caps.js";
-import { answerProbe } from "./probes.js";
+import { answerProbe, type ProbeResponse } from "./probes.js";
 import { definedOnly } from "../util/defined-only.js";
 
 export interface ServerOptions {
@@ -95,33 +96,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // JetStream keeps it for the other instances.
   const refuseSubmits = () => draining && options.engine.kind === "memory";
   const keys = createKeyStore(options.apiKeys ?? []);
-  const auth = createAuthInterceptor({
-    keys,
-    rateLimit: options.rateLimit,
-    limiter: createRateLimiter(),
-    logger,
-  });
-  const routerOptions = {
-    connect: true,
-    grpc: true,
-    grpcWeb: true,
-    readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
-    maxInputValues: options.maxInputValues ?? DEFAULT_MAX_INPUT_VALUES,
-    shutdownSignal: shutdown.signal,
-    interceptors: [
-      createLoggingInterceptor(logger),
-      createDrainInterceptor(refuseSubmits),
-      auth,
-      createStreamCapInterceptor({ ...DEFAULT_STREAM_CAPS, ...definedOnly(options.streamCaps ?? {}) }),
-    ],
-    contextValues: connectionContextValues,
-    // Callers without a valid key are refused before their body is read (connect/auth-gate.ts).
-    requestGate: createAuthGate(keys, logger),
-    acceptCompression: [compressionGzip, compressionBrotli],
-    // JSON answers show zero values too ({"removed": false}, {"inQueue": 0}):
-    // curl users should not have to know proto3 omits defaults.
-    jsonOptions: { alwaysEmitImplicit: true },
-  };
+  const auth = createAuthInterceptor({ keys, rateLimit: options.rateLimit, limiter: createRateLimiter(), logger });
+  const routerOptions = routerOptionsOf(options, { keys, auth, logger, refuseSubmits, shutdown: shutdown.signal });
   const queueService = createQueueService(options.engine, { logger, inputValidators: options.inputValidators });
   const routes = (router: ConnectRouter) => {
     router.service(QueueService, queueService);
@@ -134,16 +110,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const handler = connectNodeAdapter({
     routes,
     ...routerOptions,
-    // Plain HTTP for probes that cannot speak gRPC (wget/curl healthchecks),
-    // and a hint instead of an empty 404 for someone poking at the port.
-    fallback(req, res) {
-      if (answerProbe(req, res, health.readiness)) return;
-      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
-      res.end(
-        "jetq: this port serves jetq.v1.QueueService over Connect, gRPC and gRPC-Web " +
-          "(e.g. POST /jetq.v1.QueueService/Submit), grpc.health.v1.Health, GET /healthz (alive) and GET /readyz (can serve)\n",
-      );
-    },
+    fallback: (req, res) => answerOtherPaths(req, res, health.readiness),
   });
 
   const fastPath = createConnectFastPath({
@@ -173,20 +140,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger,
   });
   const port = await listener.listen(options.port ?? 8080, host);
-  const wildcard = host === "0.0.0.0" || host === "::" || host === "";
-  const urlHost = wildcard ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
-  const url = `http://${urlHost}:${port}`;
+  const url = urlOf(host, port);
 
   const drain = () => {
     if (draining) return;
     draining = true;
     health.drain();
-    logger.info(
-      { refusingSubmits: refuseSubmits() },
-      refuseSubmits()
-        ? "draining: not ready; Submits are refused (embedded engine)"
-        : "draining: not ready; Submits are still accepted (JetStream keeps them)",
-    );
+    logDrain(logger, refuseSubmits());
   };
   let closed: Promise<void> | undefined;
   return {
@@ -206,4 +166,66 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return closed;
     },
   };
+}
+
+interface Shared {
+  keys: KeyStore;
+  auth: Interceptor;
+  logger: Logger;
+  refuseSubmits: () => boolean;
+  shutdown: AbortSignal;
+}
+
+/** What connect-es's router and the Connect fast path are both set up with. */
+function routerOptionsOf(options: ServerOptions, shared: Shared) {
+  return {
+    connect: true,
+    grpc: true,
+    grpcWeb: true,
+    readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+    maxInputValues: options.maxInputValues ?? DEFAULT_MAX_INPUT_VALUES,
+    shutdownSignal: shared.shutdown,
+    interceptors: [
+      createLoggingInterceptor(shared.logger),
+      createDrainInterceptor(shared.refuseSubmits),
+      shared.auth,
+      createStreamCapInterceptor({ ...DEFAULT_STREAM_CAPS, ...definedOnly(options.streamCaps ?? {}) }),
+    ],
+    contextValues: connectionContextValues,
+    // Callers without a valid key are refused before their body is read (connect/auth-gate.ts).
+    requestGate: createAuthGate(shared.keys, shared.logger),
+    acceptCompression: [compressionGzip, compressionBrotli],
+    // JSON answers show zero values too ({"removed": false}, {"inQueue": 0}):
+    // curl users should not have to know proto3 omits defaults.
+    jsonOptions: { alwaysEmitImplicit: true },
+  };
+}
+
+/**
+ * Plain HTTP for probes that cannot speak gRPC (wget/curl healthchecks), and
+ * a hint instead of an empty 404 for someone poking at the port.
+ */
+function answerOtherPaths(req: { url?: string }, res: ProbeResponse, readiness: () => Readiness): void {
+  if (answerProbe(req, res, readiness)) return;
+  res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+  res.end(
+    "jetq: this port serves jetq.v1.QueueService over Connect, gRPC and gRPC-Web " +
+      "(e.g. POST /jetq.v1.QueueService/Submit), grpc.health.v1.Health, GET /healthz (alive) and GET /readyz (can serve)\n",
+  );
+}
+
+/** How this process reaches the server: a wildcard host is reached on 127.0.0.1. */
+function urlOf(host: string, port: number): string {
+  const wildcard = host === "0.0.0.0" || host === "::" || host === "";
+  const urlHost = wildcard ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  return `http://${urlHost}:${port}`;
+}
+
+function logDrain(logger: Logger, refusingSubmits: boolean): void {
+  logger.info(
+    { refusingSubmits },
+    refusingSubmits
+      ? "draining: not ready; Submits are refused (embedded engine)"
+      : "draining: not ready; Submits are still accepted (JetStream keeps them)",
+  );
 }

@@ -252,9 +252,14 @@ class NatsStateDeriver implements StateDeriver {
     }
     if (!isTerminal(status.state)) {
       // A RUNNING or retry record: the live view of this process may be
-      // newer (progress, or the attempt that began since).
+      // newer (progress, or the attempt that began since). A QUEUED record
+      // of attempt n says attempt n ended: only a later attempt's RUNNING
+      // is newer than it (its own RUNNING event may still be all this
+      // process has heard).
       const info = this.deps.live.get(ref.id);
-      if (info?.running && info.attempt >= status.attempt) {
+      const newer =
+        status.state === "QUEUED" ? info && info.attempt > status.attempt : info && info.attempt >= status.attempt;
+      if (info?.running && newer) {
         status.state = "RUNNING";
         status.attempt = info.attempt;
         if (info.startedAt !== undefined) status.startedAt = info.startedAt;

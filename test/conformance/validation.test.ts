@@ -108,7 +108,12 @@ forEachEngine("validation", (env) => {
       const parts = parseJobId(id);
       let altered = newToken();
       while (altered === parts.token) altered = newToken();
-      const unknowns = [formatJobId({ ...parts, token: altered }), formatJobId({ ...parts, seq: parts.seq + 1_000 })];
+      const unknowns = [
+        formatJobId({ ...parts, token: altered }),
+        formatJobId({ ...parts, seq: parts.seq + 1_000 }),
+        // No job has sequence 0 (JetStream's start at 1): not found, not an error of the backend.
+        formatJobId({ ...parts, seq: 0 }),
+      ];
       for (const unknown of unknowns) {
         const err = await expectEngineError(call(env.api, unknown), "not_found");
         expect(err.message).toContain(unknown);

@@ -36,6 +36,9 @@ export class CoreLease implements JobLease {
   private readonly rules: LeaseRules;
   private run: RunAccount;
   private begun = false;
+  /** The attempt is ending: its log and progress are closed (the notice written once). */
+  private ending = false;
+  /** The driver took an outcome, or said another one won. A call that threw leaves it unset: it may be retried. */
   private settled = false;
   private lastProgress = 0;
   private readonly logMeter: LogMeter;
@@ -54,7 +57,7 @@ export class CoreLease implements JobLease {
     this.run = { attempt: d.attempt, interrupted: 0, lost: 0 };
     this.logMeter = createLogMeter(rules.logBounds, rules.settingName);
     this.progressEvents = pacedProgress(rules.progressIntervalMs, (value) => {
-      if (!this.settled) d.announceProgress(value);
+      if (!this.ending) d.announceProgress(value);
     });
     d.cancelled.addEventListener("abort", () => this.progressEvents.cancel(), { once: true });
   }
@@ -92,12 +95,12 @@ export class CoreLease implements JobLease {
   }
 
   log(level: LogLevel, message: string): void {
-    if (this.settled) return;
+    if (this.ending) return;
     for (const entry of this.logMeter.admit(level, String(message), Date.now())) this.d.appendLog(entry);
   }
 
   progress(fraction: number): void {
-    if (this.settled || !Number.isFinite(fraction)) return;
+    if (this.ending || !Number.isFinite(fraction)) return;
     const value = Math.min(1, Math.max(0, fraction));
     if (value === this.lastProgress) return;
     this.lastProgress = value;
@@ -110,45 +113,55 @@ export class CoreLease implements JobLease {
     const json = JSON.stringify(output ?? null) ?? "null";
     const { maxPayloadBytes, settingName } = this.rules;
     const bytes = payloadBytes(json, maxPayloadBytes);
-    this.closeAttempt();
     if (bytes > maxPayloadBytes) {
       // Not retried: the same handler would return the same output.
-      return this.d.finish("FAILED", { error: outputTooLarge(bytes, maxPayloadBytes, settingName("maxPayloadBytes")) });
+      const error = outputTooLarge(bytes, maxPayloadBytes, settingName("maxPayloadBytes"));
+      return this.settle(() => this.d.finish("FAILED", { error }));
     }
-    return this.d.finish("COMPLETED", { output, outputJson: json, progress: 1 });
+    return this.settle(() => this.d.finish("COMPLETED", { output, outputJson: json, progress: 1 }));
   }
 
   async fail(error: JobError, failOptions: FailOptions = {}): Promise<boolean> {
     if (this.settled) return false;
     const jobError: JobError = { code: String(error.code), message: String(error.message) };
     const next = afterFailure(this.run, failOptions.retryable !== false, this.options, this.d.config);
-    this.closeAttempt();
-    if (!next.retry) return this.d.finish("FAILED", { error: jobError });
-    return this.d.retry(jobError, next.delayMs);
+    if (!next.retry) return this.settle(() => this.d.finish("FAILED", { error: jobError }));
+    return this.settle(() => this.d.retry(jobError, next.delayMs));
   }
 
   async release(): Promise<void> {
     if (this.settled) return;
-    this.closeAttempt();
-    await this.d.release(this.begun);
+    await this.settle(async () => {
+      await this.d.release(this.begun);
+      return true;
+    });
   }
 
   private refuse(run: RunAccount): JobError | undefined {
     return refusalOf(run, this.options, this.d.config);
   }
 
-  /** The attempt is ending: no more progress events, and the dropped-lines notice goes out first. */
-  private closeAttempt(): void {
+  /**
+   * Hands the outcome to the driver. The attempt's log and progress close
+   * first (the dropped-lines notice goes out before the outcome); a driver
+   * call that throws (UNAVAILABLE while NATS is away) leaves the lease
+   * unsettled, so the worker may call again.
+   */
+  private async settle(outcome: () => Promise<boolean>): Promise<boolean> {
+    if (!this.ending) {
+      this.ending = true;
+      this.progressEvents.cancel();
+      const notice = this.logMeter.finish(Date.now());
+      if (notice) this.d.appendLog(notice);
+    }
+    const taken = await outcome();
     this.settled = true;
-    this.progressEvents.cancel();
-    const notice = this.logMeter.finish(Date.now());
-    if (notice) this.d.appendLog(notice);
+    return taken;
   }
 
   /** Ends the job without running this delivery. */
   private async endUnrun(state: "FAILED" | "EXPIRED", error: JobError, attempt?: number): Promise<false> {
-    this.closeAttempt();
-    await this.d.finish(state, { error, ...(attempt !== undefined ? { attempt } : {}) });
+    await this.settle(() => this.d.finish(state, { error, ...(attempt !== undefined ? { attempt } : {}) }));
     return false;
   }
 }

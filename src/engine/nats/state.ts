@@ -131,7 +131,7 @@ class NatsStateDeriver implements StateDeriver {
 
   async notFound(ref: JobRef, options?: ReadOptions): Promise<EngineError> {
     const { retentionMs, queueInfo } = this.deps;
-    if (retentionMs === undefined || options?.tenant !== undefined) return jobNotFound(ref.id);
+    if (retentionMs === undefined || options?.tenant !== undefined || ref.seq < 1) return jobNotFound(ref.id);
     try {
       if (!(await this.deps.queueDeclared(ref.queue))) return jobNotFound(ref.id);
       const snap = await queueInfo.get(ref.queue);
@@ -148,6 +148,8 @@ class NatsStateDeriver implements StateDeriver {
   }
 
   async message(ref: JobRef): Promise<JobMeta | undefined> {
+    // Stream sequences start at 1: a well-formed id of seq 0 names no message (and JetStream refuses the request).
+    if (ref.seq < 1) return undefined;
     let m: StoredMsg | null;
     try {
       m = await this.deps.jsm.direct.getMessage(streamName(ref.queue), { seq: ref.seq });

@@ -1,17 +1,18 @@
 /**
  * include_output on StreamStatus and SubmitAndStream: the terminal message
  * carries a COMPLETED job's output (submit and wait for the result in one
- * call); without the flag it does not; a FAILED job's carries its error and
- * no output. Over Connect (the fast path and connect-es's own route), gRPC,
- * gRPC-Web and `buf curl`, on every engine.
+ * call); without the flag it does not; a FAILED or CANCELLED job's carries
+ * its error and no output; a null output is sent as null. Over Connect (the
+ * fast path and connect-es's own route), gRPC, gRPC-Web and `buf curl`, on
+ * every engine.
  */
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { JobState, QueueService, type Job } from "../../gen/jetq/v1/queue_pb.js";
 import { ENGINES } from "../helpers/engines.js";
 import { PROTOCOLS, type Protocol, type ProtocolClient } from "./clients.js";
-import { collectStream, json, pollToTerminal, stateName, useJetq, value } from "./harness.js";
+import { collectStream, json, pollToTerminal, startCollecting, stateName, useJetq, value } from "./harness.js";
 
 // buf curl starts a process per call; on two busy cores it takes its time.
 vi.setConfig({ testTimeout: 60_000 });
@@ -127,20 +128,44 @@ for (const kind of ENGINES) {
       });
     });
 
-    it("a job whose output is JSON null: the terminal message carries null, not nothing", async ({ expect }) => {
+    it.each(["connect+proto h2c", "connect+json http/1.1"])(
+      "a job whose output is JSON null: the terminal message carries null, not nothing (%s)",
+      async (name) => {
+        const client = byName(name).open(ctx.jetq.url);
+        try {
+          const messages = await collectStream((signal) =>
+            client.submitAndStream({ queue: "echo", input: value(null), includeOutput: true }, { signal }),
+          );
+          const end = last(messages);
+          expect(stateName(end.state)).toBe("COMPLETED");
+          expect(end.output).toBeDefined();
+          expect(json(end.output)).toBeNull();
+          const { last: status } = await pollToTerminal(client, end.id);
+          expect(status.state).toBe(JobState.COMPLETED);
+          // GetStatus is not a stream's terminal message: no output there.
+          expect(status.output).toBeUndefined();
+        } finally {
+          client.close();
+        }
+      },
+    );
+
+    it("a job cancelled while streamed: the terminal message carries CANCELLED's error and no output", async () => {
       const client = byName("connect+proto h2c").open(ctx.jetq.url);
       try {
-        const messages = await collectStream((signal) =>
-          client.submitAndStream({ queue: "echo", input: value(null), includeOutput: true }, { signal }),
+        const stream = startCollecting((signal) =>
+          client.submitAndStream(
+            { queue: "echo", input: value({ sleep_ms: 60_000 }), includeOutput: true },
+            { signal },
+          ),
         );
-        const end = last(messages);
-        expect(stateName(end.state)).toBe("COMPLETED");
-        expect(end.output).toBeDefined();
-        expect(json(end.output)).toBeNull();
-        const { last: status } = await pollToTerminal(client, end.id);
-        expect(status.state).toBe(JobState.COMPLETED);
-        // GetStatus is not a stream's terminal message: no output there.
-        expect(status.output).toBeUndefined();
+        const [first] = await stream.atLeast(1);
+        const cancelled = await client.cancel({ id: first!.id });
+        expect(cancelled.removed).toBe(true);
+        const end = last(await stream.done);
+        expect(stateName(end.state)).toBe("CANCELLED");
+        expect(end.error?.code).toBe("CANCELLED");
+        expect(end.output).toBeUndefined();
       } finally {
         client.close();
       }

@@ -4,7 +4,8 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "gen/", "node_modules/", "coverage/"] },
+  // .tmp/: scratch projects tests write (test/package/exports.test.ts).
+  { ignores: ["dist/", "gen/", "node_modules/", "coverage/", ".tmp/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

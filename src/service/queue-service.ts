@@ -2,6 +2,7 @@
  * QueueService: each RPC validates its request, calls the engine and converts
  * the answer. Nothing here knows which engine runs underneath.
  */
+import type { JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { QueueService, type Job, type SubmitRequest } from "../../gen/jetq/v1/queue_pb.js";
@@ -9,7 +10,14 @@ import { checkQueue, readTenant, submitTenant, type Principal } from "../auth/in
 import { invalidArgument } from "../engine/errors.js";
 import { parseJobId } from "../engine/job-id.js";
 import { assertQueueName } from "../engine/queue-name.js";
-import type { Engine, JobStatus, LogEntry, ReadOptions, SubmitInput } from "../engine/types.js";
+import {
+  isTerminal,
+  type Engine,
+  type JobStatus,
+  type LogEntry,
+  type ReadOptions,
+  type SubmitInput,
+} from "../engine/types.js";
 import { callerKey } from "./caller.js";
 import { createErrorMapper } from "./errors.js";
 import type { InputValidators } from "./input-validators.js";
@@ -18,6 +26,7 @@ import {
   countsToProto,
   jobOptionsFromProto,
   jobToProto,
+  jsonToValue,
   resultToProto,
   valueToJson,
 } from "./convert.js";
@@ -47,11 +56,13 @@ export function createQueueService(
 
     async *submitAndStream(req, ctx) {
       try {
-        const updates = engine.submitAndWatch(submitInput(req, ctx), {
+        const input = submitInput(req, ctx);
+        const updates = engine.submitAndWatch(input, {
           includeLogs: req.includeLogs,
           signal: ctx.signal,
         });
-        yield* statusMessages(updates);
+        // The submitter reads its own job, as submitAndWatch does.
+        yield* statusMessages(updates, req.includeOutput ? outputReader(engine, { tenant: input.tenant }) : undefined);
         if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason, Code.Canceled);
       } catch (err) {
         throw toClientError(err, ctx);
@@ -75,7 +86,7 @@ export function createQueueService(
           includeLogs: req.includeLogs,
           signal: ctx.signal,
         });
-        yield* statusMessages(updates);
+        yield* statusMessages(updates, req.includeOutput ? outputReader(engine, read) : undefined);
         // A watch ends quietly when its signal aborts; the client must learn
         // that the stream was cut (server shutdown, deadline), not that the
         // job finished.
@@ -138,15 +149,38 @@ function checkedSubmitInput(req: SubmitFields, ctx: HandlerContext, validators?:
   };
 }
 
+/** Reads a finished job's output (include_output). */
+type OutputReader = (status: JobStatus) => Promise<JsonValue | undefined>;
+
+/**
+ * include_output through the engine's getResult, so every engine and protocol
+ * gets it from the one place. Only a COMPLETED job has an output: the other
+ * terminal states carry their error on the status already, with no read.
+ * Engines announce a terminal state after storing its result, so the read
+ * finds it.
+ */
+function outputReader(engine: Engine, read: ReadOptions): OutputReader {
+  return async (status) => {
+    if (status.state !== "COMPLETED") return undefined;
+    const result = await engine.getResult(status.id, read);
+    return result.output ?? null;
+  };
+}
+
 /**
  * A watch's statuses as stream messages. The contract: the lines so far in
  * the first message, then only new ones; engines report a job's status with
- * all its lines.
+ * all its lines. With readOutput, the terminal message carries the output.
  */
-async function* statusMessages(updates: AsyncIterable<JobStatus>): AsyncGenerator<Job> {
+async function* statusMessages(updates: AsyncIterable<JobStatus>, readOutput?: OutputReader): AsyncGenerator<Job> {
   const logs = createLogDelta();
   for await (const status of updates) {
-    yield jobToProto(status.logs ? { ...status, logs: logs.fresh(status.logs) } : status);
+    const job = jobToProto(status.logs ? { ...status, logs: logs.fresh(status.logs) } : status);
+    if (readOutput && isTerminal(status.state)) {
+      const output = await readOutput(status);
+      if (output !== undefined) job.output = jsonToValue(output);
+    }
+    yield job;
   }
 }
 

@@ -382,6 +382,12 @@ function optionsText(rng: Rng): string {
 }
 
 /** A JSON request body for the RPC, well-formed JSON with hostile values. */
+/** The include_output flag of the two streams, in either JSON spelling, with odd values too. */
+function includeOutputText(rng: Rng): string {
+  const name = rng.chance(0.5) ? "includeOutput" : "include_output";
+  return `${JSON.stringify(name)}:${rng.pick(["true", "false", "1", '"true"', "null"])}`;
+}
+
 function jsonBody(rng: Rng, rpc: Rpc, targets: FuzzTargets): string {
   const fields: string[] = [];
   const str = (s: string) => (rng.chance(0.03) ? rng.pick(["1", "null", "true", "[]", "{}"]) : JSON.stringify(s));
@@ -401,6 +407,7 @@ function jsonBody(rng: Rng, rpc: Rpc, targets: FuzzTargets): string {
           `${JSON.stringify(rng.chance(0.5) ? "includeLogs" : "include_logs")}:${rng.pick(["true", "false", "1", '"true"', "null"])}`,
         );
       }
+      if (rpc === "SubmitAndStream" && rng.chance(0.5)) fields.push(includeOutputText(rng));
       break;
     case "GetStatus":
     case "StreamStatus":
@@ -410,6 +417,7 @@ function jsonBody(rng: Rng, rpc: Rpc, targets: FuzzTargets): string {
           `${JSON.stringify(rng.chance(0.5) ? "includeLogs" : "include_logs")}:${rng.pick(["true", "false", "1", '"true"', "null"])}`,
         );
       }
+      if (rpc === "StreamStatus" && rng.chance(0.5)) fields.push(includeOutputText(rng));
       break;
     case "GetResult":
     case "Cancel":

@@ -1,0 +1,87 @@
+/**
+ * Following a job to its terminal state across broken streams: the first
+ * stream (SubmitAndStream or StreamStatus) is read until it ends; if it
+ * ends early or fails transiently, StreamStatus on the same id resumes it
+ * after a backoff (its first message is the current status, so nothing
+ * that matters is missed: a terminal state is never skipped). When streams
+ * cannot be had at all (UNIMPLEMENTED through a proxy, RESOURCE_EXHAUSTED
+ * by the server's stream caps), GetStatus is polled instead.
+ */
+import { Code } from "@connectrpc/connect";
+import { JetqError, toJetqError } from "./errors.js";
+import type { Job as ProtoJob } from "./gen/jetq/v1/queue_pb.js";
+import { JobState as ProtoJobState } from "./gen/jetq/v1/queue_pb.js";
+import { callOptions, isTransient, type Rpc } from "./rpc.js";
+import { backoffMs, sleep, type Scope } from "./scope.js";
+
+const TERMINAL = new Set([ProtoJobState.COMPLETED, ProtoJobState.FAILED, ProtoJobState.CANCELLED, ProtoJobState.EXPIRED]);
+
+export function isTerminalProto(job: ProtoJob): boolean {
+  return TERMINAL.has(job.state);
+}
+
+export interface FollowOptions {
+  /** The id, when known; else `open` must yield it first (SubmitAndStream). */
+  id?: string | undefined;
+  /** The first stream; later ones are StreamStatus on the id (or `open` again while no id is known). */
+  open: (scope: Scope) => AsyncIterable<ProtoJob>;
+  logs: boolean;
+}
+
+/** Yields every status (repeats after a reconnect dropped), returns after the terminal one. */
+export async function* follow(rpc: Rpc, scope: Scope, options: FollowOptions): AsyncGenerator<ProtoJob, void> {
+  let id = options.id;
+  let failures = 0;
+  let polling = false;
+  let lastKey = "";
+  const fresh = (job: ProtoJob) => {
+    const key = statusKey(job);
+    if (key === lastKey) return false;
+    lastKey = key;
+    return true;
+  };
+  for (;;) {
+    let cause: JetqError;
+    try {
+      if (polling && id !== undefined) {
+        const job = await rpc.client.getStatus({ id, includeLogs: options.logs }, callOptions(rpc, scope));
+        failures = 0;
+        if (fresh(job)) yield job;
+        if (isTerminalProto(job)) return;
+        await sleep(rpc.pollIntervalMs, scope.signal);
+        continue;
+      }
+      const stream =
+        id === undefined
+          ? options.open(scope)
+          : rpc.client.streamStatus({ id, includeLogs: options.logs }, callOptions(rpc, scope));
+      for await (const job of stream) {
+        id = job.id;
+        failures = 0;
+        if (fresh(job)) yield job;
+        if (isTerminalProto(job)) return;
+      }
+      cause = new JetqError(Code.Unavailable, "the status stream ended before the job finished", { jobId: id });
+    } catch (err) {
+      if (scope.signal.aborted) throw scope.error(id);
+      cause = toJetqError(err, id);
+      if (!polling && id !== undefined && (cause.code === Code.Unimplemented || cause.code === Code.ResourceExhausted)) {
+        polling = true;
+        continue;
+      }
+      if (!isTransient(cause.code)) throw cause;
+    }
+    failures++;
+    try {
+      await sleep(backoffMs(failures), scope.signal);
+    } catch {
+      throw scope.error(id);
+    }
+  }
+}
+
+/** What a caller can see change: state, attempt, position, progress, the lines. */
+function statusKey(job: ProtoJob): string {
+  const lastLine = job.logs.at(-1);
+  return `${job.state}|${job.attempt}|${job.queuePosition ?? ""}|${job.progress}|${job.logs.length}|${lastLine?.message ?? ""}`;
+}

@@ -57,7 +57,26 @@ export class JobError extends Error {
 export function toJetqError(err: unknown, jobId?: string): JetqError {
   if (err instanceof JetqError) return err;
   const ce = ConnectError.from(err);
-  return new JetqError(ce.code, ce.rawMessage, { cause: err, ...(jobId === undefined ? {} : { jobId }) });
+  return new JetqError(ce.code, ce.rawMessage + networkDetail(ce), {
+    cause: err,
+    ...(jobId === undefined ? {} : { jobId }),
+  });
+}
+
+/**
+ * fetch says only "fetch failed"; the reason (ECONNREFUSED, a DNS miss, a
+ * TLS error) is in its cause, which a person needs to see.
+ */
+function networkDetail(ce: ConnectError): string {
+  if (ce.isWireError) return "";
+  let cause: unknown = ce.cause;
+  for (let depth = 0; depth < 3 && cause instanceof Error; depth++) {
+    if (cause.cause instanceof Error && cause.cause.message && !ce.rawMessage.includes(cause.cause.message)) {
+      return `: ${cause.cause.message}`;
+    }
+    cause = cause.cause;
+  }
+  return "";
 }
 
 function codeName(code: Code): string {

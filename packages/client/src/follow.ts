@@ -34,6 +34,14 @@ export async function* follow(rpc: Rpc, scope: Scope, options: FollowOptions): A
   let failures = 0;
   let polling = false;
   let lastKey = "";
+  // A stream's first status carries the lines so far, later ones only new
+  // lines; callers get them all, each time.
+  let lines: ProtoJob["logs"] = [];
+  const withLines = (job: ProtoJob, first: boolean) => {
+    lines = first ? job.logs : [...lines, ...job.logs];
+    job.logs = lines;
+    return job;
+  };
   const fresh = (job: ProtoJob) => {
     const key = statusKey(job);
     if (key === lastKey) return false;
@@ -46,7 +54,7 @@ export async function* follow(rpc: Rpc, scope: Scope, options: FollowOptions): A
       if (polling && id !== undefined) {
         const job = await rpc.client.getStatus({ id, includeLogs: options.logs }, callOptions(rpc, scope));
         failures = 0;
-        if (fresh(job)) yield job;
+        if (fresh(withLines(job, true))) yield job;
         if (isTerminalProto(job)) return;
         await sleep(rpc.pollIntervalMs, scope.signal);
         continue;
@@ -55,10 +63,12 @@ export async function* follow(rpc: Rpc, scope: Scope, options: FollowOptions): A
         id === undefined
           ? options.open(scope)
           : rpc.client.streamStatus({ id, includeLogs: options.logs }, callOptions(rpc, scope));
+      let first = true;
       for await (const job of stream) {
         id = job.id;
         failures = 0;
-        if (fresh(job)) yield job;
+        if (fresh(withLines(job, first))) yield job;
+        first = false;
         if (isTerminalProto(job)) return;
       }
       cause = new JetqError(Code.Unavailable, "the status stream ended before the job finished", { jobId: id });

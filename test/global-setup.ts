@@ -1,7 +1,7 @@
 /**
  * Builds dist/ once per test run (`npm run build`): the process tests start
  * jetq the way `npm start` does, from the compiled output
- * (test/helpers/npm-script.ts). The workspace packages too (packages/*/dist):
+ * (test/helpers/npm-script.ts). The workspace packages too (their dist/):
  * test/client/ runs the CLI and imports @jetq/client as users get them.
  */
 import { execFileSync } from "node:child_process";

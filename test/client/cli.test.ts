@@ -23,7 +23,12 @@ test("submit --wait --json prints the result and exits 0", async () => {
   const r = await cli(["submit", "echo", '{"x":1}', "--wait", "--json", "--url", url]).done;
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
-  expect(JSON.parse(r.stdout)).toEqual({ id: expect.stringMatching(/^echo-/), state: "COMPLETED", output: { x: 1 }, error: null });
+  expect(JSON.parse(r.stdout)).toEqual({
+    id: expect.stringMatching(/^echo-/),
+    state: "COMPLETED",
+    output: { x: 1 },
+    error: null,
+  });
 });
 
 test("a failing job exits 1 and says why; --json says it on stdout", async () => {
@@ -34,7 +39,10 @@ test("a failing job exits 1 and says why; --json says it on stdout", async () =>
     JETQ_URL: url,
   }).done;
   expect(json.code).toBe(1);
-  expect(JSON.parse(json.stdout)).toMatchObject({ state: "FAILED", error: { code: "HANDLER_ERROR", message: "no GPU left" } });
+  expect(JSON.parse(json.stdout)).toMatchObject({
+    state: "FAILED",
+    error: { code: "HANDLER_ERROR", message: "no GPU left" },
+  });
 });
 
 test("watch (TTY forced) on a waiting job shows its position, then progress and logs, then the result", async () => {

@@ -36,7 +36,11 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-export function start(command: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Running {
+export function start(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Running {
   const proc = spawn(command, args, {
     cwd: options.cwd ?? ROOT,
     env: cleanEnv(options.env ?? {}),
@@ -73,7 +77,9 @@ export function start(command: string, args: string[], options: { cwd?: string; 
         if (check()) return;
         watchers.push(check);
         void done.then((r) =>
-          reject(new Error(`exited (${r.code}) without "${text}" on stdout; stdout:\n${r.stdout}\nstderr:\n${r.stderr}`)),
+          reject(
+            new Error(`exited (${r.code}) without "${text}" on stdout; stdout:\n${r.stdout}\nstderr:\n${r.stderr}`),
+          ),
         );
       });
     },
@@ -85,7 +91,11 @@ export function run(command: string, args: string[], options: { cwd?: string; en
 }
 
 /** Runs and fails with its output unless it exits 0. */
-export async function runOk(command: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
+export async function runOk(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+) {
   const r = await run(command, args, options);
   if (r.code !== 0) {
     throw new Error(`${command} ${args.join(" ")} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);

@@ -20,7 +20,12 @@ async function startWorker() {
 
 /** `npm start` without workers on a given port (a restart keeps the client's URL). */
 async function startApiOn(port: string) {
-  const api = startProcess("start", { PORT: port, HOST: "127.0.0.1", NATS_URL: backend.nats.url, JETQ_WORKERS: "false" });
+  const api = startProcess("start", {
+    PORT: port,
+    HOST: "127.0.0.1",
+    NATS_URL: backend.nats.url,
+    JETQ_WORKERS: "false",
+  });
   await api.waitForLine((l) => l.msg.includes("listening"), 30_000);
   return api;
 }

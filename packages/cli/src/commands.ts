@@ -67,7 +67,11 @@ async function submit(client: JetqClient, cli: Cli, io: Io): Promise<number> {
       onUpdate: (job) => view?.update(job),
     });
     view?.end();
-    io.stdout.write(cli.json ? `${resultJson({ ...done, state: "COMPLETED", error: undefined })}\n` : `${formatOutput(done.output)}\n`);
+    io.stdout.write(
+      cli.json
+        ? `${resultJson({ ...done, state: "COMPLETED", error: undefined })}\n`
+        : `${formatOutput(done.output)}\n`,
+    );
     return 0;
   } catch (err) {
     view?.end();
@@ -93,7 +97,8 @@ async function watch(client: JetqClient, cli: Cli, io: Io): Promise<number> {
 }
 
 function jobFailed(job: Job, cli: Cli, io: Io): number {
-  if (cli.json) io.stdout.write(`${resultJson({ id: job.id, state: job.state, output: undefined, error: job.error })}\n`);
+  if (cli.json)
+    io.stdout.write(`${resultJson({ id: job.id, state: job.state, output: undefined, error: job.error })}\n`);
   else io.stderr.write(`job ${job.id} ${job.state}${job.error ? ` (${job.error.code}): ${job.error.message}` : ""}\n`);
   return 1;
 }

@@ -40,7 +40,11 @@ export interface SubscribeOptions extends ScopeOptions {
 
 export interface JetqClient {
   /** Submits a job and waits for its end in one call: its output, or a JobError. */
-  subscribe<T extends JsonValue = JsonValue>(queue: string, input: unknown, opts?: SubscribeOptions): Promise<JobOutput<T>>;
+  subscribe<T extends JsonValue = JsonValue>(
+    queue: string,
+    input: unknown,
+    opts?: SubscribeOptions,
+  ): Promise<JobOutput<T>>;
   /** Submits a job and returns at once with a handle on it. */
   submit(queue: string, input: unknown, opts?: SubmitOptions): Promise<JobHandle>;
   /** A handle on an existing job (no call is made). */
@@ -97,9 +101,7 @@ export function createJetqClient(options: JetqClientOptions): JetqClient {
     },
     queueCount: (queue, opts = {}) =>
       scoped("queueCount", opts, async (scope) => {
-        const res = await retrying(scope, undefined, () =>
-          rpc.client.queueCount({ queue }, callOptions(rpc, scope)),
-        );
+        const res = await retrying(scope, undefined, () => rpc.client.queueCount({ queue }, callOptions(rpc, scope)));
         return { queue: res.queue, inQueue: res.inQueue, running: res.running };
       }),
   };
@@ -127,6 +129,7 @@ function rpcOf(options: JetqClientOptions): Rpc {
     headers.authorization = `Bearer ${options.apiKey}`;
   }
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
-  if (!(pollIntervalMs > 0)) throw new RangeError(`createJetqClient: pollIntervalMs must be over 0, got ${pollIntervalMs}`);
+  if (!(pollIntervalMs > 0))
+    throw new RangeError(`createJetqClient: pollIntervalMs must be over 0, got ${pollIntervalMs}`);
   return { client: createClient(QueueService, transport), headers, pollIntervalMs };
 }

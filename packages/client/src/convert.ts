@@ -75,7 +75,9 @@ export function toValue(input: unknown): Value {
     const text = JSON.stringify(input);
     json = text === undefined ? null : (JSON.parse(text) as JsonValue);
   } catch (err) {
-    throw new TypeError(`input: not serializable as JSON: ${err instanceof Error ? err.message : String(err)}`);
+    throw new TypeError(`input: not serializable as JSON: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
   }
   return fromJson(ValueSchema, json);
 }

@@ -14,7 +14,12 @@ import { JobState as ProtoJobState } from "./gen/jetq/v1/queue_pb.js";
 import { callOptions, isTransient, type Rpc } from "./rpc.js";
 import { backoffMs, sleep, type Scope } from "./scope.js";
 
-const TERMINAL = new Set([ProtoJobState.COMPLETED, ProtoJobState.FAILED, ProtoJobState.CANCELLED, ProtoJobState.EXPIRED]);
+const TERMINAL = new Set([
+  ProtoJobState.COMPLETED,
+  ProtoJobState.FAILED,
+  ProtoJobState.CANCELLED,
+  ProtoJobState.EXPIRED,
+]);
 
 export function isTerminalProto(job: ProtoJob): boolean {
   return TERMINAL.has(job.state);
@@ -75,7 +80,11 @@ export async function* follow(rpc: Rpc, scope: Scope, options: FollowOptions): A
     } catch (err) {
       if (scope.signal.aborted) throw scope.error(id);
       cause = toJetqError(err, id);
-      if (!polling && id !== undefined && (cause.code === Code.Unimplemented || cause.code === Code.ResourceExhausted)) {
+      if (
+        !polling &&
+        id !== undefined &&
+        (cause.code === Code.Unimplemented || cause.code === Code.ResourceExhausted)
+      ) {
         polling = true;
         continue;
       }

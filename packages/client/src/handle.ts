@@ -8,7 +8,7 @@ import { callOptions, retrying, type Rpc } from "./rpc.js";
 import { openScope, sleep, type Scope, type ScopeOptions } from "./scope.js";
 import type { CancelResult, Job, JobOutput, JobResult, JsonValue } from "./types.js";
 
-export interface CallOpts extends ScopeOptions {}
+export type CallOpts = ScopeOptions;
 
 export interface StreamOpts extends ScopeOptions {
   /** Include the job's log lines in each status. */

@@ -72,7 +72,14 @@ export function createJetqClient(options: JetqClientOptions): JetqClient {
         const terminal = await followToEnd(
           rpc,
           scope,
-          { open: (s) => rpc.client.submitAndStream(request, callOptions(rpc, s)), logs },
+          {
+            open: (s) => rpc.client.submitAndStream(request, callOptions(rpc, s)),
+            submit: (s) => {
+              const { includeLogs: _streamOnly, ...submitRequest } = request;
+              return rpc.client.submit(submitRequest, callOptions(rpc, s));
+            },
+            logs,
+          },
           (status) => {
             const job = jobFromProto(status);
             if (!enqueued) {

@@ -5,7 +5,9 @@
  * after a backoff (its first message is the current status, so nothing
  * that matters is missed: a terminal state is never skipped). When streams
  * cannot be had at all (UNIMPLEMENTED through a proxy, RESOURCE_EXHAUSTED
- * by the server's stream caps), GetStatus is polled instead.
+ * by the server's stream caps), GetStatus is polled instead, after a unary
+ * Submit with the same idempotency key if the refused stream was the
+ * SubmitAndStream (a refused one enqueues nothing).
  */
 import { Code } from "@connectrpc/connect";
 import { JetqError, toJetqError } from "./errors.js";
@@ -30,6 +32,8 @@ export interface FollowOptions {
   id?: string | undefined;
   /** The first stream; later ones are StreamStatus on the id (or `open` again while no id is known). */
   open: (scope: Scope) => AsyncIterable<ProtoJob>;
+  /** When `open` is refused before any id is known: the same job by a unary call (Submit with the same key). */
+  submit?: (scope: Scope) => Promise<ProtoJob>;
   logs: boolean;
 }
 
@@ -56,8 +60,12 @@ export async function* follow(rpc: Rpc, scope: Scope, options: FollowOptions): A
   for (;;) {
     let cause: JetqError;
     try {
-      if (polling && id !== undefined) {
-        const job = await rpc.client.getStatus({ id, includeLogs: options.logs }, callOptions(rpc, scope));
+      if (polling) {
+        const job =
+          id === undefined
+            ? await options.submit!(scope)
+            : await rpc.client.getStatus({ id, includeLogs: options.logs }, callOptions(rpc, scope));
+        id = job.id;
         failures = 0;
         if (fresh(withLines(job, true))) yield job;
         if (isTerminalProto(job)) return;
@@ -80,11 +88,8 @@ export async function* follow(rpc: Rpc, scope: Scope, options: FollowOptions): A
     } catch (err) {
       if (scope.signal.aborted) throw scope.error(id);
       cause = toJetqError(err, id);
-      if (
-        !polling &&
-        id !== undefined &&
-        (cause.code === Code.Unimplemented || cause.code === Code.ResourceExhausted)
-      ) {
+      const canPoll = id !== undefined || options.submit !== undefined;
+      if (!polling && canPoll && (cause.code === Code.Unimplemented || cause.code === Code.ResourceExhausted)) {
         polling = true;
         continue;
       }

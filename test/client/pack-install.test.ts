@@ -62,7 +62,7 @@ test("tsc --strict type-checks a TypeScript consumer against the installed types
   await runOk(process.execPath, [TSC, "-p", "."], { cwd: project.dir });
 }, 60_000);
 
-test("the installed tree has @jetq/* and the Connect/protobuf runtime, and no @nats-io/*, pino or zod", async () => {
+test("the installed tree has @jetq/* and the Connect/protobuf runtime, no @nats-io/*, pino or zod, and a browser-safe SDK", async () => {
   const lock = JSON.parse(await readFile(join(project.dir, "package-lock.json"), "utf8")) as {
     packages: Record<string, unknown>;
   };
@@ -71,6 +71,11 @@ test("the installed tree has @jetq/* and the Connect/protobuf runtime, and no @n
     .map((p) => p.slice(p.lastIndexOf("node_modules/") + "node_modules/".length));
   expect(installed).toEqual(expect.arrayContaining(["@jetq/client", "@jetq/cli", "@bufbuild/protobuf"]));
   expect(installed.filter((name) => /^(@nats-io\/|pino|zod$)/.test(name))).toEqual([]);
+  // Browser-safe: the SDK's code imports no Node built-in.
+  const dist = join(project.dir, "node_modules/@jetq/client/dist");
+  const files = (await readdir(dist, { recursive: true })).filter((f) => f.endsWith(".js"));
+  expect(files).toContain("index.js");
+  for (const f of files) expect(await readFile(join(dist, f), "utf8"), f).not.toMatch(/from "node:|require\(/);
   const scopes = await readdir(join(project.dir, "node_modules"));
   expect(scopes).not.toContain("@nats-io");
   expect(scopes).not.toContain("pino");

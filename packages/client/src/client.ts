@@ -5,7 +5,7 @@ import { jobFromProto, optionsToProto, toValue } from "./convert.js";
 import { QueueService } from "./gen/jetq/v1/queue_pb.js";
 import { finish } from "./outcome.js";
 import { followToEnd, jobHandle, scoped, type JobHandle } from "./handle.js";
-import { callOptions, randomKey, retrying, type Rpc } from "./rpc.js";
+import { callOptions, randomKey, retrying, STREAM_FIELDS, type Rpc } from "./rpc.js";
 import type { ScopeOptions } from "./scope.js";
 import type { Job, JobOptions, JobOutput, JsonValue, QueueCount, SubmitOptions } from "./types.js";
 
@@ -59,25 +59,22 @@ export function createJetqClient(options: JetqClientOptions): JetqClient {
     subscribe: <T extends JsonValue = JsonValue>(queue: string, input: unknown, opts: SubscribeOptions = {}) =>
       scoped("subscribe", opts, async (scope) => {
         const logs = opts.logs ?? false;
-        const request = {
+        const submitRequest = {
           queue,
           input: toValue(input),
           // A retried SubmitAndStream (the first one broke before its first
           // message) must name the same job: always send a key.
           idempotencyKey: opts.idempotencyKey ?? randomKey(),
           options: optionsToProto(opts.options),
-          includeLogs: logs,
         };
+        const streamRequest = { ...submitRequest, includeLogs: logs, ...STREAM_FIELDS };
         let enqueued = false;
         const terminal = await followToEnd(
           rpc,
           scope,
           {
-            open: (s) => rpc.client.submitAndStream(request, callOptions(rpc, s)),
-            submit: (s) => {
-              const { includeLogs: _streamOnly, ...submitRequest } = request;
-              return rpc.client.submit(submitRequest, callOptions(rpc, s));
-            },
+            open: (s) => rpc.client.submitAndStream(streamRequest, callOptions(rpc, s)),
+            submit: (s) => rpc.client.submit(submitRequest, callOptions(rpc, s)),
             logs,
           },
           (status) => {

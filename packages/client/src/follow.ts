@@ -13,7 +13,7 @@ import { Code } from "@connectrpc/connect";
 import { JetqError, toJetqError } from "./errors.js";
 import type { Job as ProtoJob } from "./gen/jetq/v1/queue_pb.js";
 import { JobState as ProtoJobState } from "./gen/jetq/v1/queue_pb.js";
-import { callOptions, isTransient, type Rpc } from "./rpc.js";
+import { callOptions, isTransient, STREAM_FIELDS, type Rpc } from "./rpc.js";
 import { backoffMs, sleep, type Scope } from "./scope.js";
 
 const TERMINAL = new Set([
@@ -28,10 +28,10 @@ export function isTerminalProto(job: ProtoJob): boolean {
 }
 
 export interface FollowOptions {
-  /** The id, when known; else `open` must yield it first (SubmitAndStream). */
+  /** The id, when known; else `open` must yield it first. */
   id?: string | undefined;
-  /** The first stream; later ones are StreamStatus on the id (or `open` again while no id is known). */
-  open: (scope: Scope) => AsyncIterable<ProtoJob>;
+  /** The first stream when no id is known (SubmitAndStream, opened again until it gives one); else StreamStatus. */
+  open?: (scope: Scope) => AsyncIterable<ProtoJob>;
   /** When `open` is refused before any id is known: the same job by a unary call (Submit with the same key). */
   submit?: (scope: Scope) => Promise<ProtoJob>;
   logs: boolean;
@@ -74,8 +74,8 @@ export async function* follow(rpc: Rpc, scope: Scope, options: FollowOptions): A
       }
       const stream =
         id === undefined
-          ? options.open(scope)
-          : rpc.client.streamStatus({ id, includeLogs: options.logs }, callOptions(rpc, scope));
+          ? options.open!(scope)
+          : rpc.client.streamStatus({ id, includeLogs: options.logs, ...STREAM_FIELDS }, callOptions(rpc, scope));
       let first = true;
       for await (const job of stream) {
         id = job.id;

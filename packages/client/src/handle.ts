@@ -80,8 +80,6 @@ export async function followToEnd(
 }
 
 export function jobHandle(rpc: Rpc, id: string): JobHandle {
-  const streamOpen = (logs: boolean) => (scope: Scope) =>
-    rpc.client.streamStatus({ id, includeLogs: logs }, callOptions(rpc, scope));
   return {
     id,
     status: (opts = {}) =>
@@ -94,7 +92,7 @@ export function jobHandle(rpc: Rpc, id: string): JobHandle {
       const scope = openScope("stream", opts);
       try {
         const logs = opts.logs ?? false;
-        for await (const job of follow(rpc, scope, { id, open: streamOpen(logs), logs })) yield jobFromProto(job);
+        for await (const job of follow(rpc, scope, { id, logs })) yield jobFromProto(job);
       } finally {
         scope.dispose();
       }
@@ -110,7 +108,7 @@ export function jobHandle(rpc: Rpc, id: string): JobHandle {
         const terminal = await followToEnd(
           rpc,
           scope,
-          { id, open: streamOpen(logs), logs },
+          { id, logs },
           onUpdate && ((job) => onUpdate(jobFromProto(job))),
         );
         return finish<T>(rpc, scope, terminal);

@@ -33,6 +33,15 @@ export function isTransient(code: Code): boolean {
   return TRANSIENT.has(code);
 }
 
+/**
+ * Fields every StreamStatus and SubmitAndStream request carries besides the
+ * id (or the job) and include_logs. outputOf() (outcome.ts) reads the
+ * output from the terminal message when a server puts it there, and asks
+ * GetResult otherwise; a server that knows include_output wants
+ * `{ includeOutput: true }` here.
+ */
+export const STREAM_FIELDS = {} as const;
+
 /** Unary calls made inside a long operation retry this often before giving up. */
 const UNARY_ATTEMPTS = 4;
 

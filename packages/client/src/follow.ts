@@ -7,7 +7,7 @@
  * cannot be had at all (UNIMPLEMENTED through a proxy, RESOURCE_EXHAUSTED
  * by the server's stream caps), GetStatus is polled instead, after a unary
  * Submit with the same idempotency key if the refused stream was the
- * SubmitAndStream (a refused one enqueues nothing).
+ * SubmitAndStream (a refused one enqueues nothing). docs/ARCHITECTURE.md §8.
  */
 import { Code } from "@connectrpc/connect";
 import { JetqError, toJetqError } from "./errors.js";

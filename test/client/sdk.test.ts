@@ -1,7 +1,7 @@
 /**
  * @jetq/client against `npm start` (embedded engine) with API keys: job
- * handles (stream, wait, result, poll), the caller's signal, auth errors as
- * JetqError, and subscribe() where streams are refused (the key's stream cap,
+ * handles (stream, wait, result, poll), the caller's signal, errors no retry
+ * can fix as JetqError at once, and subscribe() where streams are refused (the key's stream cap,
  * JETQ_MAX_STREAMS_PER_KEY=1, taken by another stream: SubmitAndStream is
  * RESOURCE_EXHAUSTED and enqueues nothing; the SDK submits with the same
  * idempotency key and polls GetStatus).
@@ -19,6 +19,7 @@ beforeAll(async () => {
     HOST: "127.0.0.1",
     JETQ_API_KEYS: "key-handles=acme,key-poll=acme,key-signal=acme,key-cap=acme",
     JETQ_MAX_STREAMS_PER_KEY: "1",
+    JETQ_MAX_PAYLOAD_BYTES: "2048",
   });
   await api.waitForLine((l) => l.msg.includes("listening"), 30_000);
   baseUrl = `http://127.0.0.1:${port}`;
@@ -70,7 +71,7 @@ test("poll(): onUpdate then onResult; a failing job goes to onError as JobError;
   await long.cancel();
 });
 
-test("the caller's signal ends subscribe() with JetqError CANCELED naming the job; a bad key is UNAUTHENTICATED", async () => {
+test("the caller's signal ends subscribe() with JetqError CANCELED naming the job; input too large and a bad key fail at once", async () => {
   const client = createJetqClient({ baseUrl, apiKey: "key-signal" });
   const controller = new AbortController();
   const err = await client
@@ -81,6 +82,14 @@ test("the caller's signal ends subscribe() with JetqError CANCELED naming the jo
   const id = (err as JetqError).jobId!;
   expect(id).toMatch(/^echo-/);
   await client.job(id).cancel();
+
+  // RESOURCE_EXHAUSTED that no retry can fix (not the stream caps, not a rate limit): at once.
+  const big = await client
+    .subscribe("echo", { blob: "x".repeat(5_000) }, { timeoutMs: 20_000 })
+    .catch((e: unknown) => e);
+  expect(big).toBeInstanceOf(JetqError);
+  expect((big as JetqError).code).toBe(Code.ResourceExhausted);
+  expect((big as JetqError).rawMessage).toContain("JETQ_MAX_PAYLOAD_BYTES");
 
   const stranger = createJetqClient({ baseUrl, apiKey: "not-a-key" });
   const denied = await stranger.queueCount("echo").catch((e: unknown) => e);

@@ -16,12 +16,19 @@ export class JetqError extends Error {
   readonly rawMessage: string;
   /** The job the call was about, when known. */
   readonly jobId: string | undefined;
+  /** Response headers and trailers of the failed call (e.g. retry-after-ms of a rate limit). */
+  readonly metadata: Headers;
 
-  constructor(code: Code, rawMessage: string, options: { cause?: unknown; jobId?: string } = {}) {
+  constructor(
+    code: Code,
+    rawMessage: string,
+    options: { cause?: unknown; jobId?: string | undefined; metadata?: Headers } = {},
+  ) {
     super(`[${codeName(code)}] ${rawMessage}`, { cause: options.cause });
     this.code = code;
     this.rawMessage = rawMessage;
     this.jobId = options.jobId;
+    this.metadata = options.metadata ?? new Headers();
   }
 
   /** "not_found", "unavailable", ...: the code as the Connect protocol spells it. */
@@ -57,10 +64,7 @@ export class JobError extends Error {
 export function toJetqError(err: unknown, jobId?: string): JetqError {
   if (err instanceof JetqError) return err;
   const ce = ConnectError.from(err);
-  return new JetqError(ce.code, ce.rawMessage + networkDetail(ce), {
-    cause: err,
-    ...(jobId === undefined ? {} : { jobId }),
-  });
+  return new JetqError(ce.code, ce.rawMessage + networkDetail(ce), { cause: err, jobId, metadata: ce.metadata });
 }
 
 /**

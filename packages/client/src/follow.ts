@@ -9,11 +9,10 @@
  * Submit with the same idempotency key if the refused stream was the
  * SubmitAndStream (a refused one enqueues nothing). docs/ARCHITECTURE.md §8.
  */
-import { Code } from "@connectrpc/connect";
-import { JetqError, toJetqError } from "./errors.js";
+import { toJetqError } from "./errors.js";
 import type { Job as ProtoJob } from "./gen/jetq/v1/queue_pb.js";
 import { JobState as ProtoJobState } from "./gen/jetq/v1/queue_pb.js";
-import { callOptions, isTransient, STREAM_FIELDS, type Rpc } from "./rpc.js";
+import { callOptions, retryDelayMs, STREAM_FIELDS, streamsRefused, type Rpc } from "./rpc.js";
 import { backoffMs, sleep, type Scope } from "./scope.js";
 
 const TERMINAL = new Set([
@@ -58,7 +57,7 @@ export async function* follow(rpc: Rpc, scope: Scope, options: FollowOptions): A
     return true;
   };
   for (;;) {
-    let cause: JetqError;
+    let delay: number | undefined;
     try {
       if (polling) {
         const job =
@@ -84,20 +83,21 @@ export async function* follow(rpc: Rpc, scope: Scope, options: FollowOptions): A
         first = false;
         if (isTerminalProto(job)) return;
       }
-      cause = new JetqError(Code.Unavailable, "the status stream ended before the job finished", { jobId: id });
+      // Ended without a terminal status: cut by a proxy or a server going away.
+      delay = backoffMs(++failures);
     } catch (err) {
       if (scope.signal.aborted) throw scope.error(id);
-      cause = toJetqError(err, id);
+      const cause = toJetqError(err, id);
       const canPoll = id !== undefined || options.submit !== undefined;
-      if (!polling && canPoll && (cause.code === Code.Unimplemented || cause.code === Code.ResourceExhausted)) {
+      if (!polling && canPoll && streamsRefused(cause)) {
         polling = true;
         continue;
       }
-      if (!isTransient(cause.code)) throw cause;
+      delay = retryDelayMs(cause, ++failures);
+      if (delay === undefined) throw cause;
     }
-    failures++;
     try {
-      await sleep(backoffMs(failures), scope.signal);
+      await sleep(delay, scope.signal);
     } catch {
       throw scope.error(id);
     }

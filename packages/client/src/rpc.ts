@@ -3,7 +3,7 @@
  * each call (the API key), and retries of calls that are safe to repeat.
  */
 import { Code, type CallOptions, type Client } from "@connectrpc/connect";
-import { toJetqError } from "./errors.js";
+import { toJetqError, type JetqError } from "./errors.js";
 import type { QueueService } from "./gen/jetq/v1/queue_pb.js";
 import { backoffMs, sleep, type Scope } from "./scope.js";
 
@@ -17,7 +17,7 @@ export interface Rpc {
 /**
  * Codes after which the same call may work again: the server or a proxy
  * in between was unreachable, restarting (its streams end CANCELED on
- * shutdown) or overloaded. fetch's network errors arrive as UNKNOWN.
+ * shutdown) or slow. fetch's network errors arrive as UNKNOWN.
  */
 const TRANSIENT = new Set([
   Code.Unavailable,
@@ -26,11 +26,32 @@ const TRANSIENT = new Set([
   Code.Aborted,
   Code.Canceled,
   Code.DeadlineExceeded,
-  Code.ResourceExhausted,
 ]);
 
-export function isTransient(code: Code): boolean {
-  return TRANSIENT.has(code);
+/** The server's stream caps (JETQ_MAX_STREAMS_PER_KEY / _PER_CONNECTION). */
+function isStreamCap(e: JetqError): boolean {
+  return e.code === Code.ResourceExhausted && e.rawMessage.startsWith("too many open streams");
+}
+
+/** A rate limit says when to come back; other RESOURCE_EXHAUSTED (input too large) never passes on a retry. */
+function rateLimitWaitMs(e: JetqError): number | undefined {
+  if (e.code !== Code.ResourceExhausted) return undefined;
+  const ms = Number(e.metadata.get("retry-after-ms") ?? Number.NaN);
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const s = Number(e.metadata.get("retry-after") ?? Number.NaN);
+  return Number.isFinite(s) && s >= 0 ? s * 1000 : undefined;
+}
+
+/** How long to wait before trying again after retry n (from 1), or undefined when a retry cannot help. */
+export function retryDelayMs(e: JetqError, n: number): number | undefined {
+  if (TRANSIENT.has(e.code) || isStreamCap(e)) return backoffMs(n);
+  const wait = rateLimitWaitMs(e);
+  return wait === undefined ? undefined : Math.max(wait, backoffMs(1));
+}
+
+/** Streams are refused (a proxy without them, the stream caps): poll instead. */
+export function streamsRefused(e: JetqError): boolean {
+  return e.code === Code.Unimplemented || isStreamCap(e);
 }
 
 /**
@@ -55,15 +76,17 @@ export function callOptions(rpc: Rpc, scope: Scope): CallOptions {
  */
 export async function retrying<T>(scope: Scope, jobId: string | undefined, call: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
+    let delay: number | undefined;
     try {
       return await call();
     } catch (err) {
       if (scope.signal.aborted) throw scope.error(jobId);
       const e = toJetqError(err, jobId);
-      if (!isTransient(e.code) || attempt >= UNARY_ATTEMPTS) throw e;
+      delay = retryDelayMs(e, attempt);
+      if (delay === undefined || attempt >= UNARY_ATTEMPTS) throw e;
     }
     try {
-      await sleep(backoffMs(attempt), scope.signal);
+      await sleep(delay, scope.signal);
     } catch {
       throw scope.error(jobId);
     }

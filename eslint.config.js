@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   // .tmp/: scratch projects tests write (test/package/exports.test.ts).
-  { ignores: ["dist/", "gen/", "node_modules/", "coverage/", ".tmp/"] },
+  { ignores: ["**/dist/", "**/gen/", "node_modules/", "coverage/", ".tmp/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

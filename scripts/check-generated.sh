@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Fails when gen/ differs from what `npm run generate` makes of proto/.
+# Fails when gen/ or packages/client/src/gen/ differs from what
+# `npm run generate` makes of proto/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npx buf generate
-if ! git diff --quiet -- gen || [ -n "$(git status --porcelain --untracked-files=all -- gen)" ]; then
-  echo "gen/ is stale: run 'npm run generate' and commit the result" >&2
-  git status --short -- gen >&2
+npm run generate --silent
+dirs=(gen packages/client/src/gen)
+if ! git diff --quiet -- "${dirs[@]}" || [ -n "$(git status --porcelain --untracked-files=all -- "${dirs[@]}")" ]; then
+  echo "generated code is stale: run 'npm run generate' and commit the result" >&2
+  git status --short -- "${dirs[@]}" >&2
   exit 1
 fi
-echo "gen/ is up to date"
+echo "gen/ and packages/client/src/gen/ are up to date"

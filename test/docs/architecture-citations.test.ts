@@ -14,6 +14,8 @@ const SCANNED = [
   "src",
   "test",
   "bench",
+  "packages/client/src",
+  "packages/cli/src",
   "proto",
   "scripts",
   ".ci",

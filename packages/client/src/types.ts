@@ -1,0 +1,102 @@
+/**
+ * The SDK's own shapes: plain JSON and Dates, no protobuf messages, so
+ * callers never meet google.protobuf.Value or Timestamp.
+ */
+
+/** Any JSON value (what a job takes as input and gives as output). */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export type JobState = "QUEUED" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED" | "EXPIRED";
+
+export type LogLevel = "debug" | "info" | "warn" | "error" | "unspecified";
+
+export interface LogEntry {
+  message: string;
+  level: LogLevel;
+  /** "handler" for the job's handler, "jetq" for the runtime. */
+  source: string;
+  timestamp: Date | undefined;
+}
+
+/** The status of one job. */
+export interface Job {
+  id: string;
+  queue: string;
+  state: JobState;
+  /** Jobs ahead of this one (0 = next); only while QUEUED. */
+  queuePosition: number | undefined;
+  /** The attempt running or last run, from 1; 0 before the first start. */
+  attempt: number;
+  /** 0 to 1, as the handler last reported it. */
+  progress: number;
+  createdAt: Date | undefined;
+  startedAt: Date | undefined;
+  finishedAt: Date | undefined;
+  /** Why the job failed, expired or was cancelled. */
+  error: { code: string; message: string } | undefined;
+  /** The lines the job keeps, oldest first; only when asked for (`logs: true`). */
+  logs: LogEntry[];
+}
+
+/** How one job runs; unset fields take the queue's defaults. */
+export interface JobOptions {
+  /** Attempts before the job ends FAILED (1 to 100). */
+  maxAttempts?: number;
+  /** Time limit of one attempt, in milliseconds. */
+  timeoutMs?: number;
+  /** Latest time the job may start; not started by then, it ends EXPIRED. */
+  startDeadline?: Date;
+  /** Delay before the first retry, in milliseconds (doubles per retry). */
+  retryBackoffMs?: number;
+  /** Longest delay between two attempts, in milliseconds. */
+  retryBackoffMaxMs?: number;
+  /** How many times the job may lose its worker and still run again (0 to 100). */
+  maxLostLeases?: number;
+}
+
+export interface SubmitOptions {
+  /** Repeated submits with the same key return the original job. */
+  idempotencyKey?: string;
+  options?: JobOptions;
+  signal?: AbortSignal;
+  /** Deadline of the call itself, in milliseconds. */
+  timeoutMs?: number;
+}
+
+/** What a completed job gives. */
+export interface JobOutput<T extends JsonValue = JsonValue> {
+  id: string;
+  output: T;
+  /** The terminal status (COMPLETED). */
+  job: Job;
+}
+
+/** GetResult's answer: the outcome of a finished job, whatever it was. */
+export interface JobResult {
+  id: string;
+  state: JobState;
+  /** The output; only when COMPLETED. */
+  output: JsonValue | undefined;
+  error: { code: string; message: string } | undefined;
+}
+
+export interface QueueCount {
+  queue: string;
+  /** Jobs waiting for a worker. */
+  inQueue: number;
+  /** Jobs a worker is running now. */
+  running: number;
+}
+
+export interface CancelResult {
+  /** True when this call cancelled the job; false when it had already finished. */
+  removed: boolean;
+  message: string;
+  job: Job;
+}
+
+export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(["COMPLETED", "FAILED", "CANCELLED", "EXPIRED"]);
+
+export function isTerminal(state: JobState): boolean {
+  return TERMINAL_STATES.has(state);
+}

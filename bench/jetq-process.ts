@@ -20,6 +20,8 @@ export interface JetqSpawnOptions {
   workers: boolean;
   /** JETQ_CONCURRENCY: handler slots per queue per process. */
   concurrency: number;
+  /** false: JETQ_CONNECT_FAST_PATH=false, every call through connect-es (bench --no-fast-path). */
+  fastPath?: boolean;
   /** Write a V8 CPU profile into this directory at exit. */
   cpuProfDir?: string;
   label: string;
@@ -53,6 +55,7 @@ function spawnNode(
       JETQ_CONCURRENCY: String(o.concurrency),
       JETQ_SHUTDOWN_GRACE_MS: "1000",
       ...(o.natsUrl ? { NATS_URL: o.natsUrl, JETQ_STORAGE: o.storage ?? "file" } : {}),
+      ...(o.fastPath === false ? { JETQ_CONNECT_FAST_PATH: "false" } : {}),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

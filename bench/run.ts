@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--only=floor,raw,throughput,split,latency,depth,fanout,embedded]
- *   [--storage=file|memory] [--profile=<dir>] [--concurrency=N] [--out=path]`
+ *   [--storage=file|memory] [--profile=<dir>] [--concurrency=N] [--out=path] [--no-fast-path]`
  *
  * Starts its own nats-server and jetq processes, warms up, measures, prints a
  * table and writes bench/RESULTS.md. Every process it started is killed at
@@ -8,6 +8,8 @@
  * `floor` (once per run, no NATS) measures bench/http-floor-server.ts: jetq's
  * HTTP stack with canned answers, which with the raw minimal job's CPU gives
  * the ceiling the machine allows (bench/report.ts).
+ * `--no-fast-path` runs jetq with JETQ_CONNECT_FAST_PATH=false (every call
+ * through connect-es), to measure what the Connect fast path buys.
  */
 import { readFileSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
@@ -58,14 +60,16 @@ interface Args {
   profileDir?: string;
   concurrency: number;
   out: string;
+  /** false with --no-fast-path. */
+  fastPath: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
   const get = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   for (const a of argv) {
-    if (!/^--(quick|only|storage|profile|concurrency|out)(=|$)/.test(a)) {
+    if (!/^--(quick|only|storage|profile|concurrency|out)(=|$)|^--no-fast-path$/.test(a)) {
       throw new Error(
-        `unknown argument ${a}; usage: npm run bench -- [--quick] [--only=${SECTIONS.join(",")}] [--storage=file,memory] [--profile=<dir>] [--concurrency=N] [--out=path]`,
+        `unknown argument ${a}; usage: npm run bench -- [--quick] [--only=${SECTIONS.join(",")}] [--storage=file,memory] [--profile=<dir>] [--concurrency=N] [--out=path] [--no-fast-path]`,
       );
     }
   }
@@ -84,6 +88,7 @@ function parseArgs(argv: string[]): Args {
     storages,
     ...(profile ? { profileDir: profile } : {}),
     concurrency: Number(get("concurrency") ?? 64),
+    fastPath: !argv.includes("--no-fast-path"),
     // A quick run's figures mean little: they never overwrite the committed full results.
     out:
       get("out") ??
@@ -249,6 +254,7 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
     natsUrl: servers,
     storage,
     concurrency: a.concurrency,
+    fastPath: a.fastPath,
     ...(a.profileDir ? { cpuProfDir: a.profileDir } : {}),
   };
   try {
@@ -409,6 +415,7 @@ async function runEmbedded(a: Args, sizes: Sizes) {
     workers: true,
     concurrency: a.concurrency,
     label: "jetq-embedded",
+    fastPath: a.fastPath,
     ...(a.profileDir ? { cpuProfDir: a.profileDir } : {}),
   });
   try {

@@ -141,6 +141,8 @@ const EnvSchema = z.object({
   JETQ_MAX_STREAMS_PER_CONNECTION: int(1, 1_000_000).default(2_500),
   // JSON values in one job input, counted before decoding (decoding costs per value).
   JETQ_MAX_INPUT_VALUES: int(1, 100_000_000).default(100_000),
+  // false: every call goes through connect-es (to measure the fast path, or to rule it out).
+  JETQ_CONNECT_FAST_PATH: bool.default(true),
 });
 
 export interface Config {
@@ -188,6 +190,8 @@ export interface Config {
   streamCaps: { perKey: number; perConnection: number };
   /** JETQ_MAX_INPUT_VALUES. */
   maxInputValues: number;
+  /** JETQ_CONNECT_FAST_PATH. */
+  connectFastPath: boolean;
 }
 
 /**
@@ -295,6 +299,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     progressIntervalMs: e.JETQ_PROGRESS_INTERVAL_MS,
     streamCaps: { perKey: e.JETQ_MAX_STREAMS_PER_KEY, perConnection: e.JETQ_MAX_STREAMS_PER_CONNECTION },
     maxInputValues: e.JETQ_MAX_INPUT_VALUES,
+    connectFastPath: e.JETQ_CONNECT_FAST_PATH,
   };
 }
 

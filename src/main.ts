@@ -69,6 +69,7 @@ async function main(): Promise<void> {
       corsOrigins: config.corsOrigins,
       streamCaps: config.streamCaps,
       maxInputValues: config.maxInputValues,
+      connectFastPath: config.connectFastPath,
       inputValidators: builtinInputValidators(config),
     });
   } catch (err) {

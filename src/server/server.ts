@@ -58,6 +58,8 @@ export interface ServerOptions {
   maxInputValues?: number;
   /** Submit-time input checks by queue (e.g. the built-in `http` queue's). */
   inputValidators?: InputValidators;
+  /** Serve the common Connect calls on the fast path (connect/fast-path.ts); default true. */
+  connectFastPath?: boolean;
 }
 
 export interface RunningServer {
@@ -157,10 +159,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(keys.enabled ? { admit: (authorization: string | undefined) => authenticate(keys, authorization).ok } : {}),
   });
   let fastPathCalls = 0;
-  const serve: typeof handler = (req, res) => {
-    if (fastPath(req, res)) fastPathCalls += 1;
-    else handler(req, res);
-  };
+  const serve: typeof handler =
+    options.connectFastPath === false
+      ? handler
+      : (req, res) => {
+          if (fastPath(req, res)) fastPathCalls += 1;
+          else handler(req, res);
+        };
 
   const readMaxBytes = routerOptions.readMaxBytes;
   const listener = createListener({

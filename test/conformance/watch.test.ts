@@ -265,4 +265,19 @@ forEachEngine("watch", (env) => {
     const r2 = await recordWatch(env.api, "not an id").waitEnd();
     await expectEngineError(Promise.reject(r2.error), "invalid_argument", /id/);
   });
+
+  test("changes that happen while the reader still holds the first status all arrive, in order", async () => {
+    const q = await env.queue();
+    const { id } = await env.api.submit({ queue: q, input: 1 });
+    const it = env.api.watch(id)[Symbol.asyncIterator]();
+    expect((await it.next()).value).toMatchObject({ state: "QUEUED" });
+    // The reader does not ask for more until the job has run to its end.
+    const lease = await fetchOne(env.worker, q);
+    expect(await lease.begin()).toBe(true);
+    expect(await lease.complete("done")).toBe(true);
+    const rest: JobStatus[] = [];
+    for (let r = await it.next(); !r.done; r = await it.next()) rest.push(r.value);
+    expect(rest.at(-1)).toMatchObject({ state: "COMPLETED" });
+    expect(rest.map((s) => s.state).filter((s, i, all) => s !== all[i - 1])).toEqual(["RUNNING", "COMPLETED"]);
+  });
 });

@@ -23,7 +23,13 @@ it("has defaults for everything", () => {
     progressIntervalMs: 100,
     streamCaps: { perKey: 1_000, perConnection: 2_500 },
     maxInputValues: 100_000,
+    connectFastPath: true,
   });
+});
+
+it("JETQ_CONNECT_FAST_PATH=false sends every call through connect-es", () => {
+  expect(parseConfig({ JETQ_CONNECT_FAST_PATH: "false" }).connectFastPath).toBe(false);
+  expect(() => parseConfig({ JETQ_CONNECT_FAST_PATH: "off" })).toThrow('JETQ_CONNECT_FAST_PATH="off"');
 });
 
 it("reads the log, progress and stream limits, and names a bad one", () => {

@@ -1115,6 +1115,25 @@ forEachEngine("Connect fast path", (env) => {
       }
     });
   });
+
+  describe("switched off (connectFastPath: false, JETQ_CONNECT_FAST_PATH=false)", () => {
+    const ctx = useServer(env, { connectFastPath: false });
+
+    it("connect-es serves the calls the fast path would take", async () => {
+      const queue = uniqueQueue("off");
+      await env.api.declareQueue(queue);
+      for (const httpVersion of ["1.1", "2"] as const) {
+        for (const useBinaryFormat of [false, true]) {
+          const client = createClient(
+            QueueService,
+            createConnectTransport({ baseUrl: ctx.server.url, httpVersion, useBinaryFormat }),
+          );
+          expect((await client.queueCount({ queue })).queue).toBe(queue);
+        }
+      }
+      expect(ctx.server.fastPathCalls).toBe(0);
+    });
+  });
 });
 
 function codeName(code: Code): string {

@@ -68,9 +68,11 @@ export async function* watchJob(host: WatchHost, options: WatchOptions): AsyncGe
   job.queue.watched.add(job);
   host.open.add(watcher);
   try {
-    last = snapshot(job, includeLogs);
-    yield last;
-    if (isTerminal(last.state)) return;
+    // `last` moves on as changes are queued while the reader holds this one.
+    const first = snapshot(job, includeLogs);
+    last = first;
+    yield first;
+    if (isTerminal(first.state)) return;
     for (;;) {
       const next = await pending.next();
       if (next === undefined) return;

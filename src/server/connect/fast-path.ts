@@ -3,9 +3,8 @@
  * universal handler: unary and server-streaming POSTs with an uncompressed
  * binary or JSON body and no deadline header. Why: connect-es's universal
  * layer (web Headers, an AbortController and a chain of async iterables per
- * call) triples the server's CPU per call. A JSON QueueCount over h2c, 32
- * calls in flight: ~54 µs of server CPU per call here, ~160 µs through
- * connect-es, about 9,500 against 4,400 calls a second on one core.
+ * call) costs more server CPU per call than all of jetq's other work for a job.
+ * Measured 2026-12-05 at 0f2c6ac (bench --only=embedded vs --no-fast-path, h2): 2.4–4.0× less jetq CPU per job, 2.3–3.5× the jobs/s.
  * This path calls the same ServiceImpl through the same interceptors, with
  * connect-es's own content-type parsing, serializers, error JSON and
  * end-stream encoding (connect-internals.ts). Anything else (gRPC, gRPC-Web,
@@ -18,7 +17,6 @@ import { create, type DescMessage, type DescMethod, type DescService, type Messa
 import {
   Code,
   ConnectError,
-  createContextValues,
   createServiceImplSpec,
   type ContextValues,
   type HandlerContext,
@@ -44,6 +42,7 @@ import {
   type MethodSerializationLookup,
 } from "./connect-internals.js";
 import { notValidBinary } from "./decode-guard.js";
+import { handlerContext } from "./handler-context.js";
 import { assertNoMoreEnvelopes, firstEnvelope, readBody, tooLarge } from "./request-body.js";
 import { assertInputValues, INPUT_METHODS } from "../input-values.js";
 
@@ -76,7 +75,41 @@ interface Route {
 
 const encoder = new TextEncoder();
 
+/** What every call on the path shares. */
+interface FastPath {
+  o: FastPathOptions;
+  /** Ends each open stream at shutdown (one listener for all of them, see createConnectFastPath). */
+  openStreams: Set<() => void>;
+}
+
 export function createConnectFastPath(o: FastPathOptions): (req: Req, res: Res) => boolean {
+  const routes = routesOf(o);
+  // One listener for all open streams: node scans a signal's listeners on
+  // every add, so one each made opening 10,000 streams quadratic.
+  const fp: FastPath = { o, openStreams: new Set() };
+  o.shutdownSignal.addEventListener(
+    "abort",
+    () => {
+      for (const end of [...fp.openStreams]) end();
+    },
+    { once: true },
+  );
+
+  return (req, res) => {
+    if (req.method !== "POST") return false;
+    const route = routes.get(req.url ?? "");
+    if (!route) return false;
+    const streaming = route.method.methodKind === "server_streaming";
+    const binary = takes(o, req.headers, streaming);
+    if (binary === undefined) return false;
+    if (streaming) void serveStream(fp, route, binary, req, res);
+    else void serveUnary(fp, route, binary, req, res);
+    return true;
+  };
+}
+
+/** The unary and server-streaming methods by path. */
+function routesOf(o: FastPathOptions): Map<string, Route> {
   const implSpec = createServiceImplSpec(o.service, o.impl);
   const routes = new Map<string, Route>();
   for (const method of o.service.methods) {
@@ -92,153 +125,144 @@ export function createConnectFastPath(o: FastPathOptions): (req: Req, res: Res) 
       path,
     });
   }
-  const endJson = o.jsonOptions;
-  // One listener for all open streams: node scans a signal's listeners on
-  // every add, so one each made opening 10,000 streams quadratic.
-  const openStreams = new Set<() => void>();
-  o.shutdownSignal.addEventListener(
-    "abort",
-    () => {
-      for (const end of [...openStreams]) end();
-    },
-    { once: true },
-  );
+  return routes;
+}
 
-  return (req, res) => {
-    if (req.method !== "POST") return false;
-    const route = routes.get(req.url ?? "");
-    if (!route) return false;
-    const h = req.headers;
-    const streaming = route.method.methodKind === "server_streaming";
-    const binary = contentTypeOf(h["content-type"], streaming);
-    if (binary === undefined) return false;
-    if (h["connect-timeout-ms"] !== undefined) return false;
-    const version = h["connect-protocol-version"];
-    if (version !== undefined && version !== "1") return false;
-    if (!identity(h[streaming ? "connect-content-encoding" : "content-encoding"])) return false;
-    const length = h["content-length"];
-    if (length !== undefined && !(Number(length) <= o.readMaxBytes)) return false;
-    if (o.admit && !o.admit(h.authorization)) return false;
-    if (streaming) void serveStream(route, binary, req, res);
-    else void serveUnary(route, binary, req, res);
-    return true;
+/** Whether this path takes a call with these headers: true binary, false JSON, undefined not at all. */
+function takes(o: FastPathOptions, h: http.IncomingHttpHeaders, streaming: boolean): boolean | undefined {
+  const binary = contentTypeOf(h["content-type"], streaming);
+  if (binary === undefined) return undefined;
+  if (h["connect-timeout-ms"] !== undefined) return undefined;
+  const version = h["connect-protocol-version"];
+  if (version !== undefined && version !== "1") return undefined;
+  if (!identity(h[streaming ? "connect-content-encoding" : "content-encoding"])) return undefined;
+  const length = h["content-length"];
+  if (length !== undefined && !(Number(length) <= o.readMaxBytes)) return undefined;
+  if (o.admit && !o.admit(h.authorization)) return undefined;
+  return binary;
+}
+
+function checkInputValues(o: FastPathOptions, route: Route, binary: boolean, message: Uint8Array) {
+  if (o.maxInputValues !== undefined && INPUT_METHODS.has(route.method.name)) {
+    assertInputValues(message, binary, o.maxInputValues);
+  }
+}
+
+async function serveUnary({ o }: FastPath, route: Route, binary: boolean, req: Req, res: Res) {
+  const ctx = handlerContext(route.method, route.path, req, o.shutdownSignal, o.contextValues?.(req));
+  let status = 200;
+  let body: Uint8Array;
+  try {
+    const bytes = await readBody(req, o.readMaxBytes, () => tooLarge(o.readMaxBytes));
+    checkInputValues(o, route, binary, bytes);
+    const input = parse(route, binary, bytes);
+    const spec = route.spec as Extract<MethodImplSpec, { kind: "unary" }>;
+    const output = await invokeUnaryImplementation(spec, ctx, input, o.interceptors);
+    body = route.serialization.getO(binary).serialize(output);
+    ctx.responseHeader.set("content-type", binary ? "application/proto" : "application/json");
+  } catch (e) {
+    const error = asConnectError(e);
+    status = codeToHttpStatus(error.code);
+    ctx.responseHeader.set("content-type", "application/json");
+    if (!error.isWireError) mergeNonProtocolHeaders(ctx.responseHeader, error.metadata);
+    body = errorToJsonBytes(error, o.jsonOptions);
+  }
+  const head = headersOf(ctx.responseHeader, ctx.responseTrailer);
+  head["content-length"] = String(body.byteLength);
+  if (res.headersSent || res.writableEnded) return;
+  res.writeHead(status, head);
+  res.end(body);
+}
+
+/** A server-streaming call's one input: one envelope, counted and decoded. */
+async function streamInput(o: FastPathOptions, route: Route, binary: boolean, req: Req): Promise<Message> {
+  // An envelope's payload may be readMaxBytes long (as in connect-es): the body, 5 more.
+  const bytes = await readBody(req, o.readMaxBytes + 5, (head) => {
+    // What connect-es says once it has read the envelope's header.
+    const length = head.byteLength < 5 ? 0 : new DataView(head.buffer, head.byteOffset, 5).getUint32(1);
+    return tooLarge(o.readMaxBytes, length > o.readMaxBytes ? length : undefined);
+  });
+  const [first, rest] = firstEnvelope(bytes, o.readMaxBytes);
+  checkInputValues(o, route, binary, first);
+  const input = parse(route, binary, first);
+  assertNoMoreEnvelopes(rest, o.readMaxBytes);
+  return input;
+}
+
+async function serveStream(fp: FastPath, route: Route, binary: boolean, req: Req, res: Res) {
+  const { o } = fp;
+  const abort = new AbortController();
+  const onShutdown = () => abort.abort(o.shutdownSignal.reason);
+  let ended = false;
+  const onClose = () => {
+    // writableFinished is no help: node reports a reset h2 stream as finished.
+    if (!ended) abort.abort(new ConnectError("the client closed the stream", Code.Canceled));
   };
-
-  function checkInputValues(route: Route, binary: boolean, message: Uint8Array) {
-    if (o.maxInputValues !== undefined && INPUT_METHODS.has(route.method.name)) {
-      assertInputValues(message, binary, o.maxInputValues);
-    }
-  }
-
-  async function serveUnary(route: Route, binary: boolean, req: Req, res: Res) {
-    const ctx = contextOf(route, req, o.shutdownSignal, o.contextValues?.(req));
-    let status = 200;
-    let body: Uint8Array;
-    try {
-      const bytes = await readBody(req, o.readMaxBytes, () => tooLarge(o.readMaxBytes));
-      checkInputValues(route, binary, bytes);
-      const input = parse(route, binary, bytes);
-      const spec = route.spec as Extract<MethodImplSpec, { kind: "unary" }>;
-      const output = await invokeUnaryImplementation(spec, ctx, input, o.interceptors);
-      body = route.serialization.getO(binary).serialize(output);
-      ctx.responseHeader.set("content-type", binary ? "application/proto" : "application/json");
-    } catch (e) {
-      const error = asConnectError(e);
-      status = codeToHttpStatus(error.code);
-      ctx.responseHeader.set("content-type", "application/json");
-      if (!error.isWireError) mergeNonProtocolHeaders(ctx.responseHeader, error.metadata);
-      body = errorToJsonBytes(error, endJson);
-    }
-    const head = headersOf(ctx.responseHeader, ctx.responseTrailer);
-    head["content-length"] = String(body.byteLength);
-    if (res.headersSent || res.writableEnded) return;
-    res.writeHead(status, head);
-    res.end(body);
-  }
-
-  async function serveStream(route: Route, binary: boolean, req: Req, res: Res) {
-    const abort = new AbortController();
-    const onShutdown = () => abort.abort(o.shutdownSignal.reason);
-    let ended = false;
-    const onClose = () => {
-      // writableFinished is no help: node reports a reset h2 stream as finished.
-      if (!ended) abort.abort(new ConnectError("the client closed the stream", Code.Canceled));
-    };
-    if (o.shutdownSignal.aborted) onShutdown();
-    else openStreams.add(onShutdown);
-    res.once("close", onClose);
-    const ctx = contextOf(route, req, abort.signal, o.contextValues?.(req));
-    let wroteHead = false;
-    const writeHead = () => {
-      if (wroteHead) return;
-      wroteHead = true;
-      ctx.responseHeader.set("content-type", binary ? "application/connect+proto" : "application/connect+json");
-      res.writeHead(200, headersOf(ctx.responseHeader));
-    };
-    let error: ConnectError | undefined;
-    /** The last message, written once we know whether the stream ends right after it. */
-    let held: Uint8Array | undefined;
-    const writeHeld = async () => {
-      const bytes = held!;
-      held = undefined;
-      if (abort.signal.aborted || res.destroyed) return;
-      if (!res.write(bytes)) await drained(res, abort.signal);
-    };
-    let outputs: AsyncIterator<Message> | undefined;
-    let outputsDone = false;
-    try {
-      // An envelope's payload may be readMaxBytes long (as in connect-es): the body, 5 more.
-      const bytes = await readBody(req, o.readMaxBytes + 5, (head) => {
-        // What connect-es says once it has read the envelope's header.
-        const length = head.byteLength < 5 ? 0 : new DataView(head.buffer, head.byteOffset, 5).getUint32(1);
-        return tooLarge(o.readMaxBytes, length > o.readMaxBytes ? length : undefined);
-      });
-      const [first, rest] = firstEnvelope(bytes, o.readMaxBytes);
-      checkInputValues(route, binary, first);
-      const input = parse(route, binary, first);
-      assertNoMoreEnvelopes(rest, o.readMaxBytes);
-      const serialize = route.serialization.getO(binary);
-      outputs = (await invokeStream(route, ctx, input, o.interceptors))[Symbol.asyncIterator]();
-      for (;;) {
-        const next = outputs.next();
-        let r: IteratorResult<Message> | typeof NOT_YET = held ? await Promise.race([next, oneTurn()]) : await next;
-        if (r === NOT_YET) {
-          await writeHeld();
-          r = await next;
-        }
-        if (r.done) {
-          outputsDone = true;
-          break;
-        }
-        if (held) await writeHeld();
-        if (abort.signal.aborted) break;
-        writeHead();
-        const full = "$typeName" in r.value ? r.value : create(route.method.output, r.value);
-        held = encodeEnvelope(0, serialize.serialize(full));
+  if (o.shutdownSignal.aborted) onShutdown();
+  else fp.openStreams.add(onShutdown);
+  res.once("close", onClose);
+  const ctx = handlerContext(route.method, route.path, req, abort.signal, o.contextValues?.(req));
+  let wroteHead = false;
+  const writeHead = () => {
+    if (wroteHead) return;
+    wroteHead = true;
+    ctx.responseHeader.set("content-type", binary ? "application/connect+proto" : "application/connect+json");
+    res.writeHead(200, headersOf(ctx.responseHeader));
+  };
+  let error: ConnectError | undefined;
+  /** The last message, written once we know whether the stream ends right after it. */
+  let held: Uint8Array | undefined;
+  const writeHeld = async () => {
+    const bytes = held!;
+    held = undefined;
+    if (abort.signal.aborted || res.destroyed) return;
+    if (!res.write(bytes)) await drained(res, abort.signal);
+  };
+  let outputs: AsyncIterator<Message> | undefined;
+  let outputsDone = false;
+  try {
+    const input = await streamInput(o, route, binary, req);
+    const serialize = route.serialization.getO(binary);
+    outputs = (await invokeStream(route, ctx, input, o.interceptors))[Symbol.asyncIterator]();
+    for (;;) {
+      const next = outputs.next();
+      let r: IteratorResult<Message> | typeof NOT_YET = held ? await Promise.race([next, oneTurn()]) : await next;
+      if (r === NOT_YET) {
+        await writeHeld();
+        r = await next;
       }
-      // Cut short (shutdown): the client must not take it for the job's end.
-      if (abort.signal.aborted) error = ConnectError.from(abort.signal.reason, Code.Canceled);
-    } catch (e) {
-      error = asConnectError(e);
-    } finally {
-      openStreams.delete(onShutdown);
-      // Left early (abort, an error of ours): the implementation's finally blocks must run.
-      if (outputs && !outputsDone) void outputs.return?.().catch(() => undefined);
+      if (r.done) {
+        outputsDone = true;
+        break;
+      }
+      if (held) await writeHeld();
+      if (abort.signal.aborted) break;
+      writeHead();
+      const full = "$typeName" in r.value ? r.value : create(route.method.output, r.value);
+      held = encodeEnvelope(0, serialize.serialize(full));
     }
-    if (res.writableEnded || res.destroyed) return;
-    writeHead();
-    const end = encodeEnvelope(
-      endStreamFlag,
-      encoder.encode(JSON.stringify(endStreamToJson(ctx.responseTrailer, error, endJson))),
-    );
-    ended = true;
-    // The last message and the end in one DATA frame: a client that stops
-    // reading at the last message (a terminal job status) then has seen the
-    // end too and resets nothing. nghttp2 closes a connection whose client
-    // resets streams faster than ~33 a second beyond a burst of 1,000.
-    res.end(held ? Buffer.concat([held, end]) : end);
-    res.off("close", onClose);
+    // Cut short (shutdown): the client must not take it for the job's end.
+    if (abort.signal.aborted) error = ConnectError.from(abort.signal.reason, Code.Canceled);
+  } catch (e) {
+    error = asConnectError(e);
+  } finally {
+    fp.openStreams.delete(onShutdown);
+    // Left early (abort, an error of ours): the implementation's finally blocks must run.
+    if (outputs && !outputsDone) void outputs.return?.().catch(() => undefined);
   }
+  if (res.writableEnded || res.destroyed) return;
+  writeHead();
+  const end = encodeEnvelope(
+    endStreamFlag,
+    encoder.encode(JSON.stringify(endStreamToJson(ctx.responseTrailer, error, o.jsonOptions))),
+  );
+  ended = true;
+  // The last message and the end in one DATA frame: a client that stops
+  // reading at the last message (a terminal job status) then has seen the
+  // end too and resets nothing. nghttp2 closes a connection whose client
+  // resets streams faster than ~33 a second beyond a burst of 1,000.
+  res.end(held ? Buffer.concat([held, end]) : end);
+  res.off("close", onClose);
 }
 
 /**
@@ -342,57 +366,6 @@ function drained(res: Res, signal: AbortSignal): Promise<void> {
     res.once("drain", done);
     res.once("close", done);
     signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-/** What a handler and the interceptors see; request headers are read from node's object on demand. */
-function contextOf(route: Route, req: Req, signal: AbortSignal, values?: ContextValues): HandlerContext {
-  return {
-    method: route.method,
-    service: route.method.parent,
-    requestMethod: "POST",
-    protocolName: "connect",
-    url: route.path,
-    signal,
-    timeoutMs: () => undefined,
-    requestHeader: headerView(req.headers),
-    responseHeader: new Headers(),
-    responseTrailer: new Headers(),
-    values: values ?? createContextValues(),
-  };
-}
-
-/**
- * A read view of node's request headers with the Headers interface: get/has
- * read node's object directly (all an interceptor usually needs); anything
- * else converts once.
- */
-function headerView(raw: http.IncomingHttpHeaders): Headers {
-  let full: Headers | undefined;
-  const real = () => {
-    if (!full) {
-      full = new Headers();
-      for (const [k, v] of Object.entries(raw)) {
-        if (k.startsWith(":") || v === undefined) continue;
-        if (Array.isArray(v)) for (const x of v) full.append(k, x);
-        else full.set(k, v);
-      }
-    }
-    return full;
-  };
-  const get = (name: string): string | null => {
-    const v = raw[name.toLowerCase()];
-    if (v === undefined) return null;
-    return Array.isArray(v) ? v.join(", ") : String(v);
-  };
-  return new Proxy({} as Headers, {
-    get(_t, prop) {
-      if (prop === "get") return get;
-      if (prop === "has") return (name: string) => raw[name.toLowerCase()] !== undefined;
-      const target = real();
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
   });
 }
 

@@ -124,7 +124,7 @@ function header(m: CompareMeta, runs: RunResult[]): string[] {
     `- base: \`${m.base.rev}\` = ${m.base.commit} (${m.base.subject})`,
     `- head: ${m.head.commit}${m.head.dirty ? " with uncommitted changes" : ""} (${m.head.subject})`,
     `- each side's own bench runner (its bench/run.ts, from its own tree and its own dist/): \`bench/run.ts ${m.benchArgs.join(" ")}\`, ` +
-      `${m.rounds} rounds run alternately (${runs.map((r) => `${r.side} ${r.round}`).join(", ")}); base installed by ${m.install}`,
+      `${m.rounds} round${m.rounds === 1 ? "" : "s"} each, run alternately (${runs.map((r) => `${r.side} ${r.round}`).join(", ")}); base installed by ${m.install}`,
     `- machine: ${m.machine}; ${m.node}; ${m.natsServer}`,
     `- load average before: ${loads(m.loadBefore)}; after each run: ${runs.map((r) => `${r.side} ${r.round}: ${loads(r.loadAfter)}`).join("; ")}`,
     ...(maxLoad > HIGH_LOAD

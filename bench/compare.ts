@@ -20,7 +20,16 @@ import { fileURLToPath } from "node:url";
 import { parseCompareArgs } from "./compare/args.js";
 import { parseBenchMarkdown } from "./compare/figures.js";
 import { renderCompare, type CompareMeta, type RunResult, type Side } from "./compare/render.js";
-import { addBaseTree, git, resolveRev, run, runningChild, type BaseTree } from "./compare/tree.js";
+import {
+  addBaseTree,
+  baseTreeDir,
+  git,
+  isStopping,
+  removeBaseTree,
+  resolveRev,
+  run,
+  stopRunning,
+} from "./compare/tree.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const log = (msg: string) => process.stderr.write(`bench:compare: ${msg}\n`);
@@ -72,22 +81,24 @@ async function main(): Promise<void> {
   const baseCommit = resolveRev(ROOT, a.base);
   const benchArgs = [`--only=${a.only}`, `--storage=${a.storage}`, ...(a.quick ? ["--quick"] : [])];
   const tmp = await mkdtemp(join(tmpdir(), "jetq-compare-"));
-  let base: BaseTree | undefined;
-  const cleanup = async () => {
-    await base?.remove();
-    base = undefined;
-    await rm(tmp, { recursive: true, force: true });
-  };
+  // Once only: a signal and main's finally may both get here.
+  let cleaned: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaned ??= (async () => {
+      await removeBaseTree(ROOT, baseTreeDir(tmp));
+      await rm(tmp, { recursive: true, force: true });
+    })());
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => {
       log(`${signal}: stopping, removing the base worktree`);
-      runningChild()?.kill("SIGTERM");
-      void cleanup().finally(() => process.exit(130));
+      void stopRunning(15_000)
+        .then(cleanup)
+        .finally(() => process.exit(130));
     });
   }
   try {
     log(`base ${a.base} = ${baseCommit.slice(0, 7)}: worktree in ${tmp}`);
-    base = await addBaseTree(ROOT, baseCommit, tmp);
+    const base = await addBaseTree(ROOT, baseCommit, tmp);
     log(`base installed by ${base.install}; building base and head`);
     await run("npm", ["run", "build", "--silent"], base.dir);
     await run("npm", ["run", "build", "--silent"], ROOT);
@@ -96,6 +107,8 @@ async function main(): Promise<void> {
       runs.push(await benchOnce("base", round, base.dir, benchArgs, tmp));
       runs.push(await benchOnce("head", round, ROOT, benchArgs, tmp));
     }
+    // Stopped by a signal: no report from what ran, it would replace a whole one.
+    if (isStopping()) throw new Error("stopped before the last round; no report written");
     const meta: CompareMeta = {
       command: `npm run bench:compare -- ${argv.join(" ")}`,
       startedAt,

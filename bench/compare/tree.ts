@@ -9,12 +9,32 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 
 let current: ChildProcess | undefined;
+/** Set by stopRunning: no command starts after it. */
+let stopping = false;
+export const isStopping = () => stopping;
 
-/** The child running now, if any: bench:compare stops it on ctrl-C / SIGTERM. */
-export const runningChild = () => current;
+/**
+ * Stops the child running now, if any (ctrl-C / SIGTERM), and waits for it
+ * to end (at most `graceMs`): the bench runner then stops its own processes,
+ * before the base tree they run from is removed.
+ */
+export function stopRunning(graceMs: number): Promise<void> {
+  stopping = true;
+  const child = current;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, graceMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
 
 /** Runs a command to its end; rejects naming the command when it exits non-zero. */
 export function run(cmd: string, args: string[], cwd: string): Promise<void> {
+  if (stopping) return Promise.reject(new Error(`${cmd} not started: bench:compare is stopping`));
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, stdio: ["ignore", process.stderr, "inherit"] });
     current = child;
@@ -42,12 +62,30 @@ export function resolveRev(root: string, rev: string): string {
   }
 }
 
+/**
+ * Removes a base worktree (also one half made: a signal may come while it is
+ * being added). The node_modules link goes first, so that nothing removing
+ * the tree can reach into the head's node_modules.
+ */
+export async function removeBaseTree(root: string, dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  const nm = join(dir, "node_modules");
+  if (existsSync(nm) && lstatSync(nm).isSymbolicLink()) unlinkSync(nm);
+  try {
+    git(root, "worktree", "remove", "--force", dir);
+  } catch {
+    await rm(dir, { recursive: true, force: true });
+    git(root, "worktree", "prune");
+  }
+}
+
 export interface BaseTree {
   dir: string;
   /** How it was installed, for the report. */
   install: string;
-  remove(): Promise<void>;
 }
+
+export const baseTreeDir = (tmp: string) => join(tmp, "base");
 
 /**
  * Checks the commit out in `<tmp>/base` and installs it: node_modules is a
@@ -55,31 +93,20 @@ export interface BaseTree {
  * (the same packages, and no minute of `npm ci`), else `npm ci`.
  */
 export async function addBaseTree(root: string, commit: string, tmp: string): Promise<BaseTree> {
-  const dir = join(tmp, "base");
+  const dir = baseTreeDir(tmp);
   git(root, "worktree", "add", "--detach", dir, commit);
-  const remove = async () => {
-    const nm = join(dir, "node_modules");
-    // Unlink the link first, so that nothing removing the tree can reach into the head's node_modules.
-    if (existsSync(nm) && lstatSync(nm).isSymbolicLink()) unlinkSync(nm);
-    try {
-      git(root, "worktree", "remove", "--force", dir);
-    } catch {
-      await rm(dir, { recursive: true, force: true });
-      git(root, "worktree", "prune");
-    }
-  };
   try {
     const sameLock =
       existsSync(join(root, "node_modules")) &&
       readFileSync(join(root, "package-lock.json"), "utf8") === readFileSync(join(dir, "package-lock.json"), "utf8");
     if (sameLock) {
       symlinkSync(join(root, "node_modules"), join(dir, "node_modules"), "dir");
-      return { dir, install: "a link to the head's node_modules (identical package-lock.json)", remove };
+      return { dir, install: "a link to the head's node_modules (identical package-lock.json)" };
     }
     await run("npm", ["ci", "--prefer-offline", "--no-audit", "--no-fund"], dir);
-    return { dir, install: "`npm ci` (package-lock.json differs from the head's)", remove };
+    return { dir, install: "`npm ci` (package-lock.json differs from the head's)" };
   } catch (err) {
-    await remove();
+    await removeBaseTree(root, dir);
     throw err;
   }
 }

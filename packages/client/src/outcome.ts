@@ -1,5 +1,4 @@
 /** A terminal status turned into what the caller asked for: the output, or a JobError. */
-import type { Value } from "@bufbuild/protobuf/wkt";
 import { fromValue, jobFromProto } from "./convert.js";
 import { JobError } from "./errors.js";
 import type { Job as ProtoJob } from "./gen/jetq/v1/queue_pb.js";
@@ -14,7 +13,7 @@ import type { JobOutput, JsonValue } from "./types.js";
  * include_output), else one GetResult call.
  */
 export async function outputOf(rpc: Rpc, scope: Scope, terminal: ProtoJob): Promise<JsonValue> {
-  const carried = (terminal as ProtoJob & { output?: Value }).output;
+  const carried = terminal.output;
   if (carried !== undefined) return fromValue(carried);
   const res = await retrying(scope, terminal.id, () =>
     rpc.client.getResult({ id: terminal.id }, callOptions(rpc, scope)),

@@ -56,12 +56,11 @@ export function streamsRefused(e: JetqError): boolean {
 
 /**
  * Fields every StreamStatus and SubmitAndStream request carries besides the
- * id (or the job) and include_logs. outputOf() (outcome.ts) reads the
- * output from the terminal message when a server puts it there, and asks
- * GetResult otherwise; a server that knows include_output wants
- * `{ includeOutput: true }` here.
+ * id (or the job) and include_logs: the terminal message then carries the
+ * output, so "submit and wait" is one call. outputOf() (outcome.ts) falls
+ * back to GetResult when a server too old to know include_output leaves it out.
  */
-export const STREAM_FIELDS = {} as const;
+export const STREAM_FIELDS = { includeOutput: true } as const;
 
 /** Unary calls made inside a long operation retry this often before giving up. */
 const UNARY_ATTEMPTS = 4;

@@ -2,6 +2,7 @@
 import { tailWithin, type LogBounds } from "../log-bounds.js";
 import type { JobStatus } from "../types.js";
 import type { JobEvent } from "./events.js";
+import { statusFromRecord } from "./state.js";
 
 export function applyEvent(current: JobStatus, ev: JobEvent, includeLogs: boolean, bounds?: LogBounds): JobStatus {
   switch (ev.type) {
@@ -17,17 +18,13 @@ export function applyEvent(current: JobStatus, ev: JobEvent, includeLogs: boolea
       return { ...current, logs: bounds ? tailWithin(logs, bounds) : logs };
     }
     case "status": {
-      const next: JobStatus = {
-        id: current.id,
+      const { type: _type, ...fields } = ev;
+      const next = statusFromRecord(current.id, {
+        ...fields,
         queue: current.queue,
-        state: ev.state,
-        attempt: ev.attempt,
-        progress: ev.progress,
+        tenant: "",
         createdAt: current.createdAt,
-      };
-      if (ev.startedAt !== undefined) next.startedAt = ev.startedAt;
-      if (ev.finishedAt !== undefined) next.finishedAt = ev.finishedAt;
-      if (ev.error) next.error = ev.error;
+      });
       if (current.logs) next.logs = current.logs;
       return next;
     }

@@ -8,6 +8,7 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { cors } from "@connectrpc/connect";
+import { OPTION_PARAMETERS } from "./rest/submit-request.js";
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
@@ -15,7 +16,16 @@ type Handler = (req: Req, res: Res) => void;
 /** What both response kinds accept; their writeHead overloads differ in @types/node 22. */
 type HeadWriter = { writeHead(status: number, headers: http.OutgoingHttpHeaders): unknown };
 
-export const CORS_ALLOWED_HEADERS = [...cors.allowedHeaders, "Authorization"];
+/** Idempotency-Key, Last-Event-ID and the job option headers: the REST endpoints' (rest/). */
+export const CORS_ALLOWED_HEADERS = [
+  ...cors.allowedHeaders,
+  "Authorization",
+  "Idempotency-Key",
+  "Last-Event-ID",
+  ...OPTION_PARAMETERS.map((p) => p.header),
+];
+/** PUT: the REST cancel (rest/). */
+export const CORS_ALLOWED_METHODS = [...cors.allowedMethods, "PUT"];
 /** retry-after: rate-limited browser clients should see when to come back. */
 export const CORS_EXPOSED_HEADERS = [...cors.exposedHeaders, "Retry-After", "Retry-After-Ms", "WWW-Authenticate"];
 const MAX_AGE_SECONDS = 7200;
@@ -46,7 +56,7 @@ export function withCors(handler: Handler, origins: readonly string[] | undefine
       }
       writeHead(res, 204, {
         "access-control-allow-origin": origin,
-        "access-control-allow-methods": cors.allowedMethods.join(", "),
+        "access-control-allow-methods": CORS_ALLOWED_METHODS.join(", "),
         "access-control-allow-headers": CORS_ALLOWED_HEADERS.join(", "),
         "access-control-max-age": String(MAX_AGE_SECONDS),
       });

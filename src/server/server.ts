@@ -4,7 +4,8 @@
  * and h2c.
  */
 import { setMaxListeners } from "node:events";
-import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
@@ -35,6 +36,8 @@ import {
 } from "./stream-caps.js";
 import { answerProbe, type ProbeResponse } from "./probes.js";
 import { definedOnly } from "../util/defined-only.js";
+import { createRestHandler } from "./rest/handler.js";
+import { DEFAULT_SSE_KEEP_ALIVE_MS } from "./rest/status-stream.js";
 
 export interface ServerOptions {
   engine: Engine;
@@ -61,6 +64,8 @@ export interface ServerOptions {
   inputValidators?: InputValidators;
   /** Serve the common Connect calls on the fast path (connect/fast-path.ts); default true. */
   connectFastPath?: boolean;
+  /** Keep-alive comment on an idle REST event stream every this many ms; default 15,000 (rest/status-stream.ts). */
+  sseKeepAliveMs?: number;
 }
 
 export interface RunningServer {
@@ -125,14 +130,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // A caller without a valid key goes the way of the request gate (connect/auth-gate.ts): its body is never read.
     ...(keys.enabled ? { admit: (authorization: string | undefined) => authenticate(keys, authorization).ok } : {}),
   });
+  const rest = restHandlerOf(options, keys, queueService, routerOptions);
   let fastPathCalls = 0;
-  const serve: typeof handler =
-    options.connectFastPath === false
-      ? handler
-      : (req, res) => {
-          if (fastPath(req, res)) fastPathCalls += 1;
-          else handler(req, res);
-        };
+  const serve: typeof handler = (req, res) => {
+    if (rest(req, res)) return;
+    if (options.connectFastPath !== false && fastPath(req, res)) fastPathCalls += 1;
+    else handler(req, res);
+  };
 
   const readMaxBytes = routerOptions.readMaxBytes;
   const listener = createListener({
@@ -166,6 +170,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return closed;
     },
   };
+}
+
+/** REST and SSE (rest/): the same service through the same interceptors, on its own paths. */
+function restHandlerOf(
+  options: ServerOptions,
+  keys: KeyStore,
+  impl: ReturnType<typeof createQueueService>,
+  routerOptions: ReturnType<typeof routerOptionsOf>,
+) {
+  return createRestHandler({
+    impl: impl as unknown as ServiceImpl<DescService>,
+    interceptors: routerOptions.interceptors,
+    contextValues: connectionContextValues,
+    shutdownSignal: routerOptions.shutdownSignal,
+    readMaxBytes: routerOptions.readMaxBytes,
+    maxInputValues: routerOptions.maxInputValues,
+    keepAliveMs: options.sseKeepAliveMs ?? DEFAULT_SSE_KEEP_ALIVE_MS,
+    ...(keys.enabled ? { authenticate: (authorization: string | undefined) => authenticate(keys, authorization) } : {}),
+  });
 }
 
 interface Shared {
@@ -210,7 +233,8 @@ function answerOtherPaths(req: { url?: string }, res: ProbeResponse, readiness: 
   res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
   res.end(
     "jetq: this port serves jetq.v1.QueueService over Connect, gRPC and gRPC-Web " +
-      "(e.g. POST /jetq.v1.QueueService/Submit), grpc.health.v1.Health, GET /healthz (alive) and GET /readyz (can serve)\n",
+      "(e.g. POST /jetq.v1.QueueService/Submit), REST and Server-Sent Events under /queue/ (GET /openapi.json), " +
+      "grpc.health.v1.Health, GET /healthz (alive) and GET /readyz (can serve)\n",
   );
 }
 

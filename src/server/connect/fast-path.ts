@@ -19,23 +19,18 @@ import {
   ConnectError,
   createServiceImplSpec,
   type ContextValues,
-  type HandlerContext,
   type Interceptor,
   type MethodImplSpec,
-  type StreamRequest,
-  type StreamResponse,
   type ServiceImpl,
 } from "@connectrpc/connect";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import {
   codeToHttpStatus,
-  createAsyncIterable,
   createMethodSerializationLookup,
   encodeEnvelope,
   endStreamFlag,
   endStreamToJson,
   errorToJsonBytes,
-  invokeUnaryImplementation,
   mergeNonProtocolHeaders,
   parseContentType,
   trailerMux,
@@ -43,6 +38,7 @@ import {
 } from "./connect-internals.js";
 import { notValidBinary } from "./decode-guard.js";
 import { handlerContext } from "./handler-context.js";
+import { invokeServerStreaming, invokeUnary } from "./invoke.js";
 import { assertNoMoreEnvelopes, firstEnvelope, readBody, tooLarge } from "./request-body.js";
 import { assertInputValues, INPUT_METHODS } from "../input-values.js";
 
@@ -157,7 +153,7 @@ async function serveUnary({ o }: FastPath, route: Route, binary: boolean, req: R
     checkInputValues(o, route, binary, bytes);
     const input = parse(route, binary, bytes);
     const spec = route.spec as Extract<MethodImplSpec, { kind: "unary" }>;
-    const output = await invokeUnaryImplementation(spec, ctx, input, o.interceptors);
+    const output = await invokeUnary(spec, ctx, input, o.interceptors);
     body = route.serialization.getO(binary).serialize(output);
     ctx.responseHeader.set("content-type", binary ? "application/proto" : "application/json");
   } catch (e) {
@@ -223,7 +219,8 @@ async function serveStream(fp: FastPath, route: Route, binary: boolean, req: Req
   try {
     const input = await streamInput(o, route, binary, req);
     const serialize = route.serialization.getO(binary);
-    outputs = (await invokeStream(route, ctx, input, o.interceptors))[Symbol.asyncIterator]();
+    const spec = route.spec as Extract<MethodImplSpec, { kind: "server_streaming" }>;
+    outputs = (await invokeServerStreaming(spec, ctx, input, o.interceptors))[Symbol.asyncIterator]();
     for (;;) {
       const next = outputs.next();
       let r: IteratorResult<Message> | typeof NOT_YET = held ? await Promise.race([next, oneTurn()]) : await next;
@@ -264,59 +261,6 @@ async function serveStream(fp: FastPath, route: Route, binary: boolean, req: Req
   res.end(held ? Buffer.concat([held, end]) : end);
   res.off("close", onClose);
 }
-
-/**
- * The interceptors, then the implementation, with the request message
- * interceptors expect of a stream (an iterable of the one input). Unlike
- * connect-es's transformInvokeImplementation, the implementation's own
- * iterable is what comes back: no wrapping generators per message.
- */
-async function invokeStream(
-  route: Route,
-  ctx: HandlerContext,
-  input: Message,
-  interceptors: Interceptor[],
-): Promise<AsyncIterable<Message>> {
-  const spec = route.spec as Extract<MethodImplSpec, { kind: "server_streaming" }>;
-  const method = spec.method;
-  let next: StreamingFn = async (req) => {
-    const it = req.message[Symbol.asyncIterator]();
-    const first = await it.next();
-    if (first.done === true) {
-      throw new ConnectError("protocol error: missing input message for server-streaming method", Code.Unimplemented);
-    }
-    const message = spec.impl(first.value, {
-      ...ctx,
-      requestHeader: req.header,
-      signal: req.signal,
-      values: req.contextValues,
-    });
-    // Implementations may yield init shapes; serveStream completes them.
-    return {
-      stream: true,
-      service: method.parent,
-      method,
-      header: ctx.responseHeader,
-      trailer: ctx.responseTrailer,
-      message: message as AsyncIterable<Message>,
-    };
-  };
-  for (const i of [...interceptors].reverse()) next = i(next as never) as StreamingFn;
-  const res = await next({
-    stream: true,
-    service: method.parent,
-    method,
-    requestMethod: ctx.requestMethod,
-    url: ctx.url,
-    signal: ctx.signal,
-    header: ctx.requestHeader,
-    contextValues: ctx.values,
-    message: createAsyncIterable([input]),
-  });
-  return res.message;
-}
-
-type StreamingFn = (req: StreamRequest<DescMessage>) => Promise<StreamResponse<DescMessage>>;
 
 /**
  * What connect-es's Connect handler answers for a throw: ConnectErrors as

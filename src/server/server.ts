@@ -4,8 +4,7 @@
  * and h2c.
  */
 import { setMaxListeners } from "node:events";
-import type { DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
@@ -180,7 +179,7 @@ function restHandlerOf(
   routerOptions: ReturnType<typeof routerOptionsOf>,
 ) {
   return createRestHandler({
-    impl: impl as unknown as ServiceImpl<DescService>,
+    impl,
     interceptors: routerOptions.interceptors,
     contextValues: connectionContextValues,
     shutdownSignal: routerOptions.shutdownSignal,

@@ -14,11 +14,12 @@ export interface CurlAnswer {
 export async function curl(
   method: "GET" | "POST" | "PUT",
   url: string,
-  options: { body?: string; headers?: Record<string, string> } = {},
+  options: { body?: string; headers?: Record<string, string>; http2?: boolean } = {},
 ): Promise<CurlAnswer> {
   const args = ["-sS", "-D", "-", "-X", method, "--max-time", "20", "-w", "\n%{http_code}"];
   for (const [k, v] of Object.entries(options.headers ?? {})) args.push("-H", `${k}: ${v}`);
   if (options.body !== undefined) args.push("-H", "Content-Type: application/json", "--data-binary", options.body);
+  if (options.http2) args.push("--http2-prior-knowledge");
   args.push(url);
   const { stdout } = await run("curl", args, { timeout: 25_000 });
   const split = stdout.indexOf("\r\n\r\n");

@@ -3,6 +3,9 @@
  * RPCs do: they call the same service through the same interceptors.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMemoryEngine } from "../../src/engine/memory/index.js";
+import type { Engine } from "../../src/engine/types.js";
+import { startServer, type RunningServer } from "../../src/server/server.js";
 import { startTestServer, type TestServer } from "../../src/testing.js";
 import { curl } from "./curl.js";
 
@@ -77,5 +80,50 @@ describe("REST with API keys (memory)", () => {
     expect(res.headers.get("access-control-allow-methods")).toContain("PUT");
     const allowed = res.headers.get("access-control-allow-headers")!.toLowerCase();
     for (const h of ["authorization", "idempotency-key", "last-event-id"]) expect(allowed).toContain(h);
+  });
+});
+
+describe("REST limits are the RPCs' (memory)", () => {
+  let engine: Engine;
+  let server: RunningServer;
+  beforeAll(async () => {
+    engine = createMemoryEngine();
+    await engine.declareQueue("limits");
+    server = await startServer({
+      engine,
+      port: 0,
+      host: "127.0.0.1",
+      readMaxBytes: 1024,
+      maxInputValues: 10,
+      rateLimit: { rate: 0.001, burst: 4 },
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await engine?.close();
+  });
+
+  it("body over readMaxBytes or the JSON value limit: 413; past the rate limit: 429 with Retry-After; over h2c too", async () => {
+    const big = await curl("POST", `${server.url}/queue/limits`, { body: JSON.stringify("x".repeat(2000)) });
+    expect(big.status).toBe(413);
+    expect(big.body.error).toMatchObject({
+      code: "resource_exhausted",
+      message: expect.stringMatching(/readMaxBytes/),
+    });
+    const many = await curl("POST", `${server.url}/queue/limits`, {
+      body: JSON.stringify([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
+    });
+    expect(many.status).toBe(413);
+    expect(many.body.error.message).toMatch(/JETQ_MAX_INPUT_VALUES/);
+    const h2 = await curl("POST", `${server.url}/queue/limits`, { body: '{"over":"h2c"}', http2: true });
+    expect(h2.status).toBe(202);
+    expect(h2.body.status_url).toBe(`${server.url}/queue/requests/${h2.body.request_id}/status`);
+    let limited;
+    for (let i = 0; i < 10 && !limited; i++) {
+      const answer = await curl("GET", `${server.url}/queue/limits/count`);
+      if (answer.status === 429) limited = answer;
+    }
+    expect(limited!.body.error.code).toBe("resource_exhausted");
+    expect(limited!.headers.toLowerCase()).toMatch(/retry-after: \d+/);
   });
 });

@@ -43,11 +43,15 @@ export function createRestHandler(o: RestOptions): (req: Req, res: Res) => boole
   const calls = createServiceCalls(o);
   const rest: Rest = { o, calls, streams: createStatusStreams({ calls, ...o }) };
   return (req, res) => {
-    const url = new URL(req.url ?? "/", "http://x");
-    const match = matchRoute(req.method, url.pathname);
+    // Split by hand: new URL() would take a path starting "//" for a host.
+    const raw = req.url ?? "/";
+    const q = raw.indexOf("?");
+    const match = matchRoute(req.method, q < 0 ? raw : raw.slice(0, q));
     if (!match) return false;
     if ("route" in match) {
-      serve(rest, match.route, url.searchParams, req, res).catch((e: unknown) => writeError(res, e));
+      serve(rest, match.route, new URLSearchParams(q < 0 ? "" : raw.slice(q + 1)), req, res).catch((e: unknown) =>
+        writeError(res, e),
+      );
     } else {
       const code =
         match.status === 405 ? "method_not_allowed" : match.status === 404 ? "not_found" : "invalid_argument";

@@ -44,12 +44,14 @@ export function createStatusStreams(o: StatusStreamOptions) {
   return async (req: Req, res: Res, r: StatusStreamRequest): Promise<void> => {
     const abort = new AbortController();
     const end = () => abort.abort(o.shutdownSignal.reason);
-    const onClose = () => abort.abort(new Error("the client closed the stream"));
+    const state = { ended: false };
+    // Not after the terminal event: the call is then finishing on its own.
+    const onClose = () => state.ended || abort.abort(new Error("the client closed the stream"));
     if (o.shutdownSignal.aborted) end();
     else open.add(end);
     res.once("close", onClose);
     try {
-      await stream(o, req, res, r, abort.signal);
+      await stream(o, req, res, r, abort.signal, state);
     } finally {
       open.delete(end);
       res.off("close", onClose);
@@ -58,7 +60,14 @@ export function createStatusStreams(o: StatusStreamOptions) {
   };
 }
 
-async function stream(o: StatusStreamOptions, req: Req, res: Res, r: StatusStreamRequest, signal: AbortSignal) {
+async function stream(
+  o: StatusStreamOptions,
+  req: Req,
+  res: Res,
+  r: StatusStreamRequest,
+  signal: AbortSignal,
+  state: { ended: boolean },
+) {
   let it: AsyncIterator<Job>;
   let next: IteratorResult<Job>;
   try {
@@ -80,7 +89,12 @@ async function stream(o: StatusStreamOptions, req: Req, res: Res, r: StatusStrea
   const events = createEventWriter(res, r, parseEventId(req.headers["last-event-id"]));
   try {
     while (!next.done) {
-      if (events.write(next.value)) return;
+      // The terminal event ends the answer at once; the stream is still read to
+      // its end (right after), so the interceptors see the call finish as on the RPC.
+      if (events.write(next.value)) {
+        state.ended = true;
+        res.end();
+      }
       next = await it.next();
     }
     // Ended without a terminal status: cut (shutdown). The client reconnects with Last-Event-ID.

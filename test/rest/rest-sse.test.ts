@@ -121,4 +121,14 @@ describe("REST event stream (memory)", () => {
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("not_found");
   });
+
+  it("server shutdown ends an open stream without a terminal event: the client reconnects elsewhere", async () => {
+    const { job } = await gatedQueue();
+    const other = await startServer({ engine, port: 0, host: "127.0.0.1" });
+    const { events } = await openSse(`${other.url}${new URL(job.status_url).pathname}/stream`);
+    expect((await nextData(events))!.status.status).toBe("IN_QUEUE");
+    const closed = other.close();
+    expect(await nextData(events)).toBeUndefined();
+    await closed;
+  });
 });

@@ -7,8 +7,10 @@ import { setMaxListeners } from "node:events";
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
-import { Health } from "../../gen/grpc/health/v1/health_pb.js";
-import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
+import { file_grpc_health_v1_health, Health } from "../../gen/grpc/health/v1/health_pb.js";
+import * as reflection from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import * as reflectionAlpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { file_jetq_v1_queue, QueueService } from "../../gen/jetq/v1/queue_pb.js";
 import { createKeyStore, createRateLimiter, type ApiKeyInput, type RateLimit } from "../auth/index.js";
 import type { KeyStore } from "../auth/key-store.js";
 import { authenticate } from "./authenticate.js";
@@ -25,6 +27,7 @@ import { createHealthService } from "./health.js";
 import { createLoggingInterceptor } from "./interceptors.js";
 import { createConnectFastPath } from "./connect/fast-path.js";
 import { createListener } from "./listener.js";
+import { createReflectionServices } from "./reflection.js";
 import { drainOversizedBodies } from "./connect/oversized.js";
 import { DEFAULT_MAX_INPUT_VALUES } from "./input-values.js";
 import {
@@ -99,9 +102,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const auth = createAuthInterceptor({ keys, rateLimit: options.rateLimit, limiter: createRateLimiter(), logger });
   const routerOptions = routerOptionsOf(options, { keys, auth, logger, refuseSubmits, shutdown: shutdown.signal });
   const queueService = createQueueService(options.engine, { logger, inputValidators: options.inputValidators });
+  const reflected = createReflectionServices([file_jetq_v1_queue, file_grpc_health_v1_health]);
   const routes = (router: ConnectRouter) => {
     router.service(QueueService, queueService);
     router.service(Health, health.service);
+    router.service(reflection.ServerReflection, reflected.v1);
+    router.service(reflectionAlpha.ServerReflection, reflected.v1alpha);
     guardBinaryDecoding(router, {
       ...routerOptions,
       admitted: (service, header) => passesAuthGate(keys, service, header),

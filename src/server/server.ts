@@ -15,6 +15,7 @@ import { authenticate } from "./authenticate.js";
 import type { Engine, Readiness } from "../engine/types.js";
 import { silentLogger } from "../logger.js";
 import type { InputValidators } from "../service/input-validators.js";
+import type { LaneRegistry } from "../handlers/http/lanes.js";
 import { createQueueService } from "../service/queue-service.js";
 import { guardBinaryDecoding } from "./connect/decode-guard.js";
 import { createAuthGate, passesAuthGate } from "./connect/auth-gate.js";
@@ -59,6 +60,8 @@ export interface ServerOptions {
   maxInputValues?: number;
   /** Submit-time input checks by queue (e.g. the built-in `http` queue's). */
   inputValidators?: InputValidators;
+  /** Caller-named http queues made on first Submit (handlers/http/lanes.ts); unset = refused. */
+  lanes?: LaneRegistry;
   /** Serve the common Connect calls on the fast path (connect/fast-path.ts); default true. */
   connectFastPath?: boolean;
 }
@@ -98,7 +101,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const keys = createKeyStore(options.apiKeys ?? []);
   const auth = createAuthInterceptor({ keys, rateLimit: options.rateLimit, limiter: createRateLimiter(), logger });
   const routerOptions = routerOptionsOf(options, { keys, auth, logger, refuseSubmits, shutdown: shutdown.signal });
-  const queueService = createQueueService(options.engine, { logger, inputValidators: options.inputValidators });
+  const queueService = createQueueService(options.engine, {
+    logger,
+    inputValidators: options.inputValidators,
+    lanes: options.lanes,
+  });
   const routes = (router: ConnectRouter) => {
     router.service(QueueService, queueService);
     router.service(Health, health.service);

@@ -173,3 +173,20 @@ test("lanes per tenant are limited (JETQ_HTTP_LANES_PER_TENANT); bad lane names 
   expect((err as JetqError).message).toContain("JETQ_HTTP_LANES_PER_TENANT");
   await expect(client.clientSecretRequest({ ...chat("bad"), queue: "Image Queue" })).rejects.toThrow(TypeError);
 });
+
+test("without in-process workers a lane Submit is FAILED_PRECONDITION, not a job nobody runs", async () => {
+  const port = await freePort();
+  const apiOnly = startProcess("start", {
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    JETQ_WORKERS: "false",
+    JETQ_HTTP_ALLOWED_HOSTS: "127.0.0.1",
+  });
+  await apiOnly.waitForLine((l) => l.msg.includes("listening"), 30_000);
+  const other = createJetqClient({ baseUrl: `http://127.0.0.1:${port}` });
+  const err = await other
+    .clientSecretRequest({ url: "http://127.0.0.1/v1/x", queue: "image-queue" })
+    .catch((e: unknown) => e);
+  expect((err as JetqError).code).toBe(Code.FailedPrecondition);
+  expect((err as JetqError).rawMessage).toContain("JETQ_WORKERS");
+});

@@ -40,6 +40,7 @@ it("tries a failed declare again on the next use", async () => {
     onCreated: () => undefined,
   });
   await expect(lanes.ensure("http-lane-a", "")).rejects.toThrow(/unreachable/);
-  await lanes.ensure("http-lane-a", "");
+  // The failed lane did not use up the tenant's one lane.
+  await lanes.ensure("http-lane-b", "");
   expect(calls).toBe(2);
 });

@@ -47,7 +47,8 @@ export function createLaneRegistry(options: LaneRegistryOptions): LaneRegistry {
   return {
     async ensure(queue, tenant) {
       const mine = byTenant.get(tenant) ?? new Set<string>();
-      if (!mine.has(queue)) {
+      const counted = !mine.has(queue);
+      if (counted) {
         if (mine.size >= options.perTenant) {
           throw new ConnectError(
             `queue "${queue}": this tenant has ${mine.size} lane(s), the most JETQ_HTTP_LANES_PER_TENANT (${options.perTenant}) allows; reuse one of ${[...mine].map((q) => `"${q.slice(LANE_PREFIX.length)}"`).join(", ") || "none"}`,
@@ -64,7 +65,13 @@ export function createLaneRegistry(options: LaneRegistryOptions): LaneRegistry {
         // A failed declare (engine unreachable) is tried again by the next Submit.
         ready.catch(() => declared.delete(queue));
       }
-      await ready;
+      try {
+        await ready;
+      } catch (err) {
+        // Not made: it does not count against the tenant.
+        if (counted) mine.delete(queue);
+        throw err;
+      }
     },
   };
 }

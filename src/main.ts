@@ -47,7 +47,8 @@ async function main(): Promise<void> {
   };
   onShutdownSignal(logger, stop);
 
-  const queues = builtinQueues(config);
+  // Only with workers: the http handler needs the secrets' values, which an API-only process does not have.
+  const queues = config.workers ? builtinQueues(config) : {};
   try {
     if (config.workers) {
       worker = createWorker({

@@ -17,6 +17,7 @@ import { authenticate } from "./authenticate.js";
 import type { Engine, Readiness } from "../engine/types.js";
 import { silentLogger } from "../logger.js";
 import type { InputValidators } from "../service/input-validators.js";
+import type { LaneRegistry } from "../handlers/http/lanes.js";
 import { createQueueService } from "../service/queue-service.js";
 import { guardBinaryDecoding } from "./connect/decode-guard.js";
 import { createAuthGate, passesAuthGate } from "./connect/auth-gate.js";
@@ -62,6 +63,8 @@ export interface ServerOptions {
   maxInputValues?: number;
   /** Submit-time input checks by queue (e.g. the built-in `http` queue's). */
   inputValidators?: InputValidators;
+  /** Caller-named http queues made on first Submit (handlers/http/lanes.ts); unset = refused. */
+  lanes?: LaneRegistry;
   /** Serve the common Connect calls on the fast path (connect/fast-path.ts); default true. */
   connectFastPath?: boolean;
 }
@@ -101,13 +104,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const keys = createKeyStore(options.apiKeys ?? []);
   const auth = createAuthInterceptor({ keys, rateLimit: options.rateLimit, limiter: createRateLimiter(), logger });
   const routerOptions = routerOptionsOf(options, { keys, auth, logger, refuseSubmits, shutdown: shutdown.signal });
-  const queueService = createQueueService(options.engine, { logger, inputValidators: options.inputValidators });
-  const reflected = createReflectionServices([file_jetq_v1_queue, file_grpc_health_v1_health]);
+  const queueService = createQueueService(options.engine, {
+    logger,
+    inputValidators: options.inputValidators,
+    lanes: options.lanes,
+  });
   const routes = (router: ConnectRouter) => {
     router.service(QueueService, queueService);
     router.service(Health, health.service);
-    router.service(reflection.ServerReflection, reflected.v1);
-    router.service(reflectionAlpha.ServerReflection, reflected.v1alpha);
+    serveReflection(router);
     guardBinaryDecoding(router, {
       ...routerOptions,
       admitted: (service, header) => passesAuthGate(keys, service, header),
@@ -234,4 +239,11 @@ function logDrain(logger: Logger, refusingSubmits: boolean): void {
       ? "draining: not ready; Submits are refused (embedded engine)"
       : "draining: not ready; Submits are still accepted (JetStream keeps them)",
   );
+}
+
+/** gRPC server reflection of what this port serves (reflection.ts). */
+function serveReflection(router: ConnectRouter): void {
+  const reflected = createReflectionServices([file_jetq_v1_queue, file_grpc_health_v1_health]);
+  router.service(reflection.ServerReflection, reflected.v1);
+  router.service(reflectionAlpha.ServerReflection, reflected.v1alpha);
 }

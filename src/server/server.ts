@@ -124,18 +124,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     fallback: (req, res) => answerOtherPaths(req, res, health.readiness),
   });
 
-  const fastPath = createConnectFastPath({
-    service: QueueService,
-    impl: queueService,
-    interceptors: routerOptions.interceptors,
-    readMaxBytes: routerOptions.readMaxBytes,
-    jsonOptions: routerOptions.jsonOptions,
-    shutdownSignal: shutdown.signal,
-    contextValues: connectionContextValues,
-    maxInputValues: routerOptions.maxInputValues,
-    // A caller without a valid key goes the way of the request gate (connect/auth-gate.ts): its body is never read.
-    ...(keys.enabled ? { admit: (authorization: string | undefined) => authenticate(keys, authorization).ok } : {}),
-  });
+  const fastPath = fastPathFor(queueService, routerOptions, keys);
   let fastPathCalls = 0;
   const serve: typeof handler =
     options.connectFastPath === false
@@ -246,4 +235,27 @@ function serveReflection(router: ConnectRouter): void {
   const reflected = createReflectionServices([file_jetq_v1_queue, file_grpc_health_v1_health]);
   router.service(reflection.ServerReflection, reflected.v1);
   router.service(reflectionAlpha.ServerReflection, reflected.v1alpha);
+}
+
+/**
+ * The Connect fast path (connect/fast-path.ts) over the same service,
+ * interceptors and limits as connect-es's routes.
+ */
+function fastPathFor(
+  queueService: ReturnType<typeof createQueueService>,
+  routerOptions: ReturnType<typeof routerOptionsOf>,
+  keys: KeyStore,
+) {
+  return createConnectFastPath({
+    service: QueueService,
+    impl: queueService,
+    interceptors: routerOptions.interceptors,
+    readMaxBytes: routerOptions.readMaxBytes,
+    jsonOptions: routerOptions.jsonOptions,
+    shutdownSignal: routerOptions.shutdownSignal,
+    contextValues: connectionContextValues,
+    maxInputValues: routerOptions.maxInputValues,
+    // A caller without a valid key goes the way of the request gate (connect/auth-gate.ts): its body is never read.
+    ...(keys.enabled ? { admit: (authorization: string | undefined) => authenticate(keys, authorization).ok } : {}),
+  });
 }

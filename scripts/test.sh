@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: makes sure a nats-server binary exists (tests start their
-# own servers from it) and Chromium (test/rest/rest-eventsource.test.ts drives
-# its EventSource), then runs the whole suite.
+# own servers from it) and Chromium (the browser tests drive it with
+# playwright-core: test/helpers/chromium.ts), then runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,13 +18,14 @@ if ! command -v "${NATS_SERVER_BIN:-nats-server}" >/dev/null 2>&1; then
   fi
 fi
 
-if [ ! -x /usr/bin/chromium ]; then
+if [ ! -x "${JETQ_CHROMIUM:-/usr/bin/chromium}" ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "chromium not found: installing Debian's package with apt-get" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
-    echo "/usr/bin/chromium not found. Install it (Debian/Ubuntu: sudo apt-get install chromium), then run npm test again." >&2
+    echo "${JETQ_CHROMIUM:-/usr/bin/chromium} not found. Install it (Debian/Ubuntu: sudo apt-get install chromium)" >&2
+    echo "or point JETQ_CHROMIUM at a Chromium binary, then run npm test again." >&2
     exit 1
   fi
 fi

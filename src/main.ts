@@ -10,6 +10,7 @@ import { startServer, type RunningServer } from "./server/server.js";
 import {
   builtinInputValidators,
   builtinQueues,
+  httpLanes,
   logAuth,
   logHttpSecrets,
   onShutdownSignal,
@@ -46,11 +47,13 @@ async function main(): Promise<void> {
   };
   onShutdownSignal(logger, stop);
 
+  // Only with workers: the http handler needs the secrets' values, which an API-only process does not have.
+  const queues = config.workers ? builtinQueues(config) : {};
   try {
     if (config.workers) {
       worker = createWorker({
         engine,
-        queues: builtinQueues(config),
+        queues,
         concurrency: config.concurrency,
         logger,
       });
@@ -71,6 +74,7 @@ async function main(): Promise<void> {
       maxInputValues: config.maxInputValues,
       connectFastPath: config.connectFastPath,
       inputValidators: builtinInputValidators(config),
+      lanes: httpLanes(config, engine, queues, () => worker),
     });
   } catch (err) {
     logger.fatal({ err }, "could not start");

@@ -12,7 +12,8 @@ import type { Engine } from "./engine/types.js";
 import { builtinHandlers } from "./handlers/index.js";
 import { createHttpHandler, createHttpSubmitCheck } from "./handlers/http/index.js";
 import type { InputValidators } from "./service/input-validators.js";
-import type { QueueRegistration } from "./worker/index.js";
+import { createLaneRegistry, type LaneRegistry } from "./handlers/http/lanes.js";
+import type { QueueRegistration, Worker } from "./worker/index.js";
 
 export { logHttpSecrets } from "./handlers/http/log-config.js";
 
@@ -81,6 +82,30 @@ export function builtinQueues(config: Config): Record<string, QueueRegistration>
       },
     ]),
   );
+}
+
+/**
+ * Lanes (caller-named http queues, handlers/http/lanes.ts) for `npm start`:
+ * only with the `http` queue served by this process's worker, which serves
+ * each lane from its first Submit, JETQ_HTTP_LANE_CONCURRENCY at once.
+ * Without in-process workers, nothing would serve a new lane: undefined,
+ * and Submits to lanes are refused.
+ */
+export function httpLanes(
+  config: Config,
+  engine: Engine,
+  queues: Record<string, QueueRegistration>,
+  worker: () => Worker | undefined,
+): LaneRegistry | undefined {
+  const http = queues.http;
+  if (!http || !config.workers) return undefined;
+  const registration: QueueRegistration = { ...http, concurrency: config.httpLanes.concurrency };
+  return createLaneRegistry({
+    declare: (queue, queueConfig) => engine.declareQueue(queue, queueConfig),
+    config: http.config,
+    perTenant: config.httpLanes.perTenant,
+    onCreated: (queue) => worker()?.addQueue(queue, registration),
+  });
 }
 
 /**

@@ -7,14 +7,17 @@ import { setMaxListeners } from "node:events";
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { compressionBrotli, compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
-import { Health } from "../../gen/grpc/health/v1/health_pb.js";
-import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
+import { file_grpc_health_v1_health, Health } from "../../gen/grpc/health/v1/health_pb.js";
+import * as reflection from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import * as reflectionAlpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { file_jetq_v1_queue, QueueService } from "../../gen/jetq/v1/queue_pb.js";
 import { createKeyStore, createRateLimiter, type ApiKeyInput, type RateLimit } from "../auth/index.js";
 import type { KeyStore } from "../auth/key-store.js";
 import { authenticate } from "./authenticate.js";
 import type { Engine, Readiness } from "../engine/types.js";
 import { silentLogger } from "../logger.js";
 import type { InputValidators } from "../service/input-validators.js";
+import type { LaneRegistry } from "../handlers/http/lanes.js";
 import { createQueueService } from "../service/queue-service.js";
 import { guardBinaryDecoding } from "./connect/decode-guard.js";
 import { createAuthGate, passesAuthGate } from "./connect/auth-gate.js";
@@ -25,6 +28,7 @@ import { createHealthService } from "./health.js";
 import { createLoggingInterceptor } from "./interceptors.js";
 import { createConnectFastPath } from "./connect/fast-path.js";
 import { createListener } from "./listener.js";
+import { createReflectionServices } from "./reflection.js";
 import { drainOversizedBodies } from "./connect/oversized.js";
 import { DEFAULT_MAX_INPUT_VALUES } from "./input-values.js";
 import {
@@ -61,6 +65,8 @@ export interface ServerOptions {
   maxInputValues?: number;
   /** Submit-time input checks by queue (e.g. the built-in `http` queue's). */
   inputValidators?: InputValidators;
+  /** Caller-named http queues made on first Submit (handlers/http/lanes.ts); unset = refused. */
+  lanes?: LaneRegistry;
   /** Serve the common Connect calls on the fast path (connect/fast-path.ts); default true. */
   connectFastPath?: boolean;
   /** Keep-alive comment on an idle REST event stream every this many ms; default 15,000 (rest/status-stream.ts). */
@@ -102,10 +108,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const keys = createKeyStore(options.apiKeys ?? []);
   const auth = createAuthInterceptor({ keys, rateLimit: options.rateLimit, limiter: createRateLimiter(), logger });
   const routerOptions = routerOptionsOf(options, { keys, auth, logger, refuseSubmits, shutdown: shutdown.signal });
-  const queueService = createQueueService(options.engine, { logger, inputValidators: options.inputValidators });
+  const queueService = createQueueService(options.engine, {
+    logger,
+    inputValidators: options.inputValidators,
+    lanes: options.lanes,
+  });
   const routes = (router: ConnectRouter) => {
     router.service(QueueService, queueService);
     router.service(Health, health.service);
+    serveReflection(router);
     guardBinaryDecoding(router, {
       ...routerOptions,
       admitted: (service, header) => passesAuthGate(keys, service, header),
@@ -117,18 +128,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     fallback: (req, res) => answerOtherPaths(req, res, health.readiness),
   });
 
-  const fastPath = createConnectFastPath({
-    service: QueueService,
-    impl: queueService,
-    interceptors: routerOptions.interceptors,
-    readMaxBytes: routerOptions.readMaxBytes,
-    jsonOptions: routerOptions.jsonOptions,
-    shutdownSignal: shutdown.signal,
-    contextValues: connectionContextValues,
-    maxInputValues: routerOptions.maxInputValues,
-    // A caller without a valid key goes the way of the request gate (connect/auth-gate.ts): its body is never read.
-    ...(keys.enabled ? { admit: (authorization: string | undefined) => authenticate(keys, authorization).ok } : {}),
-  });
+  const fastPath = fastPathFor(queueService, routerOptions, keys);
   const rest = restHandlerOf(options, keys, queueService, routerOptions);
   let fastPathCalls = 0;
   const serve: typeof handler = (req, res) => {
@@ -251,4 +251,34 @@ function logDrain(logger: Logger, refusingSubmits: boolean): void {
       ? "draining: not ready; Submits are refused (embedded engine)"
       : "draining: not ready; Submits are still accepted (JetStream keeps them)",
   );
+}
+
+/** gRPC server reflection of what this port serves (reflection.ts). */
+function serveReflection(router: ConnectRouter): void {
+  const reflected = createReflectionServices([file_jetq_v1_queue, file_grpc_health_v1_health]);
+  router.service(reflection.ServerReflection, reflected.v1);
+  router.service(reflectionAlpha.ServerReflection, reflected.v1alpha);
+}
+
+/**
+ * The Connect fast path (connect/fast-path.ts) over the same service,
+ * interceptors and limits as connect-es's routes.
+ */
+function fastPathFor(
+  queueService: ReturnType<typeof createQueueService>,
+  routerOptions: ReturnType<typeof routerOptionsOf>,
+  keys: KeyStore,
+) {
+  return createConnectFastPath({
+    service: QueueService,
+    impl: queueService,
+    interceptors: routerOptions.interceptors,
+    readMaxBytes: routerOptions.readMaxBytes,
+    jsonOptions: routerOptions.jsonOptions,
+    shutdownSignal: routerOptions.shutdownSignal,
+    contextValues: connectionContextValues,
+    maxInputValues: routerOptions.maxInputValues,
+    // A caller without a valid key goes the way of the request gate (connect/auth-gate.ts): its body is never read.
+    ...(keys.enabled ? { admit: (authorization: string | undefined) => authenticate(keys, authorization).ok } : {}),
+  });
 }

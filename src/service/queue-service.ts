@@ -18,6 +18,7 @@ import {
   type ReadOptions,
   type SubmitInput,
 } from "../engine/types.js";
+import { isLaneQueue, type LaneRegistry } from "../handlers/http/lanes.js";
 import { callerKey } from "./caller.js";
 import { createErrorMapper } from "./errors.js";
 import type { InputValidators } from "./input-validators.js";
@@ -35,6 +36,8 @@ export interface QueueServiceOptions {
   logger?: Logger;
   /** Submit-time input checks by queue (see input-validators.ts). */
   inputValidators?: InputValidators;
+  /** Caller-named http queues, made on first Submit; unset = Submits to them are refused. */
+  lanes?: LaneRegistry;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
@@ -44,11 +47,15 @@ export function createQueueService(
   options: QueueServiceOptions = {},
 ): ServiceImpl<typeof QueueService> {
   const toClientError = createErrorMapper(options.logger);
-  const submitInput = (req: SubmitFields, ctx: HandlerContext) => checkedSubmitInput(req, ctx, options.inputValidators);
+  const submitInput = async (req: SubmitFields, ctx: HandlerContext) => {
+    const input = checkedSubmitInput(req, ctx, options.inputValidators);
+    if (isLaneQueue(input.queue)) await ensureLane(options.lanes, input);
+    return input;
+  };
   return {
     async submit(req, ctx) {
       try {
-        return jobToProto(await engine.submit(submitInput(req, ctx)));
+        return jobToProto(await engine.submit(await submitInput(req, ctx)));
       } catch (err) {
         throw toClientError(err, ctx);
       }
@@ -56,7 +63,7 @@ export function createQueueService(
 
     async *submitAndStream(req, ctx) {
       try {
-        const input = submitInput(req, ctx);
+        const input = await submitInput(req, ctx);
         const updates = engine.submitAndWatch(input, {
           includeLogs: req.includeLogs,
           signal: ctx.signal,
@@ -139,7 +146,9 @@ function checkedSubmitInput(req: SubmitFields, ctx: HandlerContext, validators?:
   const options = jobOptionsFromProto(req.options);
   const caller = ctx.values.get(callerKey);
   requireQueue(caller, req.queue);
-  validators?.get(req.queue)?.(input, caller);
+  // Lanes take http jobs: the http queue's check (shape, hosts, secret grants) applies.
+  const validator = validators?.get(req.queue) ?? (isLaneQueue(req.queue) ? validators?.get("http") : undefined);
+  validator?.(input, caller);
   return {
     queue: req.queue,
     input,
@@ -184,10 +193,26 @@ async function* statusMessages(updates: AsyncIterable<JobStatus>, readOutput?: O
   }
 }
 
-/** PERMISSION_DENIED naming the queue when the caller's key may not use it. */
+/**
+ * PERMISSION_DENIED naming the queue when the caller's key may not use it.
+ * A key that may use `http` may use its lanes too.
+ */
 function requireQueue(caller: Principal | undefined, queue: string): void {
   const denied = checkQueue(caller, queue);
-  if (denied) throw new ConnectError(denied, Code.PermissionDenied);
+  if (denied && !(isLaneQueue(queue) && checkQueue(caller, "http") === undefined)) {
+    throw new ConnectError(denied, Code.PermissionDenied);
+  }
+}
+
+/** A lane is declared (and served) on its first Submit; FAILED_PRECONDITION where lanes are not on. */
+async function ensureLane(lanes: LaneRegistry | undefined, input: SubmitInput): Promise<void> {
+  if (!lanes) {
+    throw new ConnectError(
+      `queue "${input.queue}": caller-named http queues (lanes) need JETQ_HTTP_ALLOWED_HOSTS and in-process workers (JETQ_WORKERS=true) on this server`,
+      Code.FailedPrecondition,
+    );
+  }
+  await lanes.ensure(input.queue, input.tenant ?? "");
 }
 
 /**

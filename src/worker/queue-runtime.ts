@@ -19,15 +19,22 @@ export interface QueueRuntime {
 
 /** The worker's queues, checked: a bad queue name or concurrency throws, naming the queue. */
 export function queueRuntimes(options: WorkerOptions): QueueRuntime[] {
-  return Object.entries(options.queues).map(([name, reg]) => {
-    assertQueueName(name, "queues");
-    const r: QueueRegistration = typeof reg === "function" ? { handler: reg } : reg;
-    const concurrency = r.concurrency ?? options.concurrency ?? DEFAULT_CONCURRENCY;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new RangeError(`concurrency of queue "${name}" must be a whole number >= 1, got ${concurrency}`);
-    }
-    return { name, handler: r.handler, concurrency, config: r.config, active: new Set() };
-  });
+  return Object.entries(options.queues).map(([name, reg]) => queueRuntime(name, reg, options.concurrency));
+}
+
+/** One queue's runtime; `defaultConcurrency` is WorkerOptions.concurrency. */
+export function queueRuntime(
+  name: string,
+  reg: Handler | QueueRegistration,
+  defaultConcurrency: number | undefined,
+): QueueRuntime {
+  assertQueueName(name, "queues");
+  const r: QueueRegistration = typeof reg === "function" ? { handler: reg } : reg;
+  const concurrency = r.concurrency ?? defaultConcurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(`concurrency of queue "${name}" must be a whole number >= 1, got ${concurrency}`);
+  }
+  return { name, handler: r.handler, concurrency, config: r.config, active: new Set() };
 }
 
 /** Jobs in all the queues' slots. */

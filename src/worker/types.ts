@@ -40,6 +40,12 @@ export interface Worker {
   start(): Promise<void>;
   /** Stops pulling, lets running jobs finish within graceMs (default 10000), aborts and releases the rest. */
   stop(options?: { graceMs?: number }): Promise<void>;
+  /**
+   * Serves one more queue (declared, then pulled), also while running: how
+   * lanes made at runtime are served. A queue already served is left as it is.
+   * Throws after stop() began.
+   */
+  addQueue(name: string, registration: Handler | QueueRegistration): Promise<void>;
   /** Jobs this worker holds right now. */
   readonly running: number;
 }

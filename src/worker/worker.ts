@@ -9,7 +9,7 @@ import { silentLogger } from "../logger.js";
 import type { JobRuntime } from "./job-scope.js";
 import { createPullHold } from "./pull-hold.js";
 import { pullLoop } from "./pull-loop.js";
-import { queueRuntimes } from "./queue-runtime.js";
+import { queueRuntime, queueRuntimes, type QueueRuntime } from "./queue-runtime.js";
 import { stopWorker, type WorkerStopState } from "./shutdown.js";
 import type { Worker, WorkerOptions } from "./types.js";
 
@@ -31,6 +31,17 @@ export function createWorker(options: WorkerOptions): Worker {
     handingBack: new Set(),
   };
   let started = false;
+  const loopOptions = {
+    engine,
+    logger,
+    fetchExpiresMs: options.fetchExpiresMs ?? DEFAULT_FETCH_EXPIRES_MS,
+    draining: state.draining.signal,
+    cutPulls: state.cutPulls.signal,
+    handingBack: state.handingBack,
+    runtime,
+  };
+  const startLoop = (q: QueueRuntime) =>
+    pullLoop(q, loopOptions).catch((err: unknown) => logger.error({ err, queue: q.name }, "pull loop ended"));
   let stopped: Promise<void> | undefined;
 
   return {
@@ -42,19 +53,21 @@ export function createWorker(options: WorkerOptions): Worker {
       if (started) throw new Error("worker already started");
       started = true;
       for (const q of queues) await engine.declareQueue(q.name, q.config);
-      const loopOptions = {
-        engine,
-        logger,
-        fetchExpiresMs: options.fetchExpiresMs ?? DEFAULT_FETCH_EXPIRES_MS,
-        draining: state.draining.signal,
-        cutPulls: state.cutPulls.signal,
-        handingBack: state.handingBack,
-        runtime,
-      };
-      state.loops = queues.map((q) =>
-        pullLoop(q, loopOptions).catch((err: unknown) => logger.error({ err, queue: q.name }, "pull loop ended")),
-      );
+      state.loops = queues.map(startLoop);
       logger.info({ queues: queues.map((q) => ({ name: q.name, concurrency: q.concurrency })) }, "worker started");
+    },
+
+    async addQueue(name, registration) {
+      if (state.draining.signal.aborted) throw new Error(`worker is stopping: cannot serve queue "${name}"`);
+      if (queues.some((q) => q.name === name)) return;
+      const q = queueRuntime(name, registration, options.concurrency);
+      // Listed at once, so a second addQueue of the same name is a no-op.
+      queues.push(q);
+      if (!started) return;
+      await engine.declareQueue(q.name, q.config);
+      if (state.draining.signal.aborted) return;
+      state.loops.push(startLoop(q));
+      logger.info({ queue: q.name, concurrency: q.concurrency }, "worker serves a new queue");
     },
 
     stop(stopOptions = {}) {

@@ -4,30 +4,17 @@
  * terminal event; a stream cut mid-job is resumed by EventSource itself with
  * Last-Event-ID and still ends with the terminal event.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMemoryEngine } from "../../src/engine/memory/index.js";
 import type { Engine } from "../../src/engine/types.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
 import { createWorker, type Worker } from "../../src/worker/index.js";
+import { launchChromium, type Browser } from "../helpers/chromium.js";
 import { uniqueQueue } from "../helpers/engines.js";
 import { curl } from "./curl.js";
 import { startCuttingProxy } from "./cutting-proxy.js";
 import { gatedHandler } from "./gate.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 
 interface Seen {
   id: string;
@@ -38,8 +25,7 @@ describe("EventSource in headless Chromium (memory)", () => {
   let engine: Engine;
   let server: RunningServer;
   let proxy: Awaited<ReturnType<typeof startCuttingProxy>>;
-  let profile: string;
-  let browser: BrowserContext;
+  let browser: Browser;
   let page: Page;
   const workers: Worker[] = [];
 
@@ -47,15 +33,13 @@ describe("EventSource in headless Chromium (memory)", () => {
     engine = createMemoryEngine();
     server = await startServer({ engine, port: 0, host: "127.0.0.1" });
     proxy = await startCuttingProxy(server.url);
-    profile = await mkdtemp(join(tmpdir(), "jetq-chromium-"));
-    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
-    page = await browser.newPage();
+    browser = await launchChromium();
+    page = await browser.context.newPage();
     // A page of the proxy's origin: EventSource then needs no CORS.
     await page.goto(`${proxy.url}/openapi.json`);
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
     for (const w of workers) await w.stop({ graceMs: 0 });
     await proxy?.close();
     await server?.close();

@@ -19,6 +19,7 @@ it("has defaults for everything", () => {
     readMaxBytes: 17 * 1024 * 1024,
     maxPayloadBytes: 16 * 1024 * 1024,
     secrets: [],
+    httpLanes: { concurrency: 1, perTenant: 20 },
     logBounds: { maxLines: 1_000, maxLineBytes: 4096, maxBytes: 256 * 1024 },
     progressIntervalMs: 100,
     streamCaps: { perKey: 1_000, perConnection: 2_500 },
@@ -118,4 +119,10 @@ it("names every bad variable and what it allows", () => {
   expect(message).toContain('JETQ_WORKERS="maybe": must be "true" or "false"');
   expect(message).toContain('JETQ_CONCURRENCY="1.5": must be a whole number');
   expect(message).toContain('JETQ_MAX_LOST_LEASES="101": must be at most 100');
+});
+
+it("reads the lanes' settings and refuses a lane concurrency of 0", () => {
+  const config = parseConfig({ JETQ_HTTP_LANE_CONCURRENCY: "2", JETQ_HTTP_LANES_PER_TENANT: "0" });
+  expect(config.httpLanes).toEqual({ concurrency: 2, perTenant: 0 });
+  expect(() => parseConfig({ JETQ_HTTP_LANE_CONCURRENCY: "0" })).toThrow(/JETQ_HTTP_LANE_CONCURRENCY/);
 });

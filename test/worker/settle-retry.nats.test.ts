@@ -20,7 +20,8 @@ const fixture = useNatsEngines();
 let worker: Engine;
 let api: Engine;
 beforeAll(async () => {
-  worker = await fixture.open("settle-worker");
+  // A killed server may not be noticed before a request times out: keep that short, under the patience below.
+  worker = await fixture.open("settle-worker", { requestTimeoutMs: 500 });
   api = await fixture.open("settle-api");
 });
 afterAll(async () => {
@@ -64,7 +65,7 @@ it("a complete() that meets UNAVAILABLE is retried, holding the pulls, until the
 
 it("past its patience the retry gives up and the UNAVAILABLE reaches the caller", async () => {
   const lease = await begunLease();
-  const rt = runtime({ minMs: 20, maxMs: 50, patienceMs: 300 });
+  const rt = runtime({ minMs: 20, maxMs: 50, patienceMs: 1_500 });
   const job = newActiveJob(lease);
   await fixture.nats.kill();
   try {

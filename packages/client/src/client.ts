@@ -1,6 +1,7 @@
 /** createJetqClient(): the SDK's entry point. */
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
+import { clientSecretMethods, type ClientSecretMethods } from "./client-secret.js";
 import { jobFromProto, optionsToProto, toValue } from "./convert.js";
 import { QueueService } from "./gen/jetq/v1/queue_pb.js";
 import { finish } from "./outcome.js";
@@ -38,7 +39,7 @@ export interface SubscribeOptions extends ScopeOptions {
   options?: JobOptions;
 }
 
-export interface JetqClient {
+export interface JetqClient extends ClientSecretMethods {
   /** Submits a job and waits for its end in one call: its output, or a JobError. */
   subscribe<T extends JsonValue = JsonValue>(
     queue: string,
@@ -55,39 +56,41 @@ export interface JetqClient {
 
 export function createJetqClient(options: JetqClientOptions): JetqClient {
   const rpc = rpcOf(options);
+  const subscribe = <T extends JsonValue = JsonValue>(queue: string, input: unknown, opts: SubscribeOptions = {}) =>
+    scoped("subscribe", opts, async (scope) => {
+      const logs = opts.logs ?? false;
+      const submitRequest = {
+        queue,
+        input: toValue(input),
+        // A retried SubmitAndStream (the first one broke before its first
+        // message) must name the same job: always send a key.
+        idempotencyKey: opts.idempotencyKey ?? randomKey(),
+        options: optionsToProto(opts.options),
+      };
+      const streamRequest = { ...submitRequest, includeLogs: logs, ...STREAM_FIELDS };
+      let enqueued = false;
+      const terminal = await followToEnd(
+        rpc,
+        scope,
+        {
+          open: (s) => rpc.client.submitAndStream(streamRequest, callOptions(rpc, s)),
+          submit: (s) => rpc.client.submit(submitRequest, callOptions(rpc, s)),
+          logs,
+        },
+        (status) => {
+          const job = jobFromProto(status);
+          if (!enqueued) {
+            enqueued = true;
+            opts.onEnqueue?.(job.id, job);
+          }
+          opts.onUpdate?.(job);
+        },
+      );
+      return finish<T>(rpc, scope, terminal);
+    });
   return {
-    subscribe: <T extends JsonValue = JsonValue>(queue: string, input: unknown, opts: SubscribeOptions = {}) =>
-      scoped("subscribe", opts, async (scope) => {
-        const logs = opts.logs ?? false;
-        const submitRequest = {
-          queue,
-          input: toValue(input),
-          // A retried SubmitAndStream (the first one broke before its first
-          // message) must name the same job: always send a key.
-          idempotencyKey: opts.idempotencyKey ?? randomKey(),
-          options: optionsToProto(opts.options),
-        };
-        const streamRequest = { ...submitRequest, includeLogs: logs, ...STREAM_FIELDS };
-        let enqueued = false;
-        const terminal = await followToEnd(
-          rpc,
-          scope,
-          {
-            open: (s) => rpc.client.submitAndStream(streamRequest, callOptions(rpc, s)),
-            submit: (s) => rpc.client.submit(submitRequest, callOptions(rpc, s)),
-            logs,
-          },
-          (status) => {
-            const job = jobFromProto(status);
-            if (!enqueued) {
-              enqueued = true;
-              opts.onEnqueue?.(job.id, job);
-            }
-            opts.onUpdate?.(job);
-          },
-        );
-        return finish<T>(rpc, scope, terminal);
-      }),
+    subscribe,
+    ...clientSecretMethods(rpc, subscribe),
     submit: (queue, input, opts = {}) =>
       scoped("submit", opts, async (scope) => {
         const request = {

@@ -5,6 +5,16 @@
  */
 export { createJetqClient } from "./client.js";
 export type { JetqClient, JetqClientOptions, SubscribeOptions } from "./client.js";
+export type {
+  CancelClientSecretRequest,
+  ClientSecretCallbacks,
+  ClientSecretError,
+  ClientSecretMethods,
+  ClientSecretPollOptions,
+  ClientSecretRequest,
+  ClientSecretRequestHandle,
+  ClientSecretResponse,
+} from "./client-secret.js";
 export type { CallOpts, JobHandle, PollOpts, Poller, StreamOpts, WaitOpts } from "./handle.js";
 export { JetqError, JobError } from "./errors.js";
 export { Code } from "@connectrpc/connect";

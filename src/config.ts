@@ -94,6 +94,7 @@ const EnvSchema = z.object({
   // Caller-named http queues (lanes): requests of one lane at once per worker, and lanes per tenant.
   JETQ_HTTP_LANE_CONCURRENCY: int(1, 10_000).default(1),
   JETQ_HTTP_LANES_PER_TENANT: int(0, 10_000).default(20),
+  JETQ_HTTP_LANE_SCAN_MS: int(100, 60 * 60 * 1000).default(2_000),
   JETQ_ACK_WAIT_MS: int(1_000, 24 * 60 * 60 * 1000).default(30_000),
   JETQ_MAX_ATTEMPTS: int(1, 100).default(1),
   JETQ_MAX_LOST_LEASES: int(0, 100).default(5),
@@ -173,8 +174,8 @@ export interface Config {
   maxPayloadBytes: number;
   /** Hosts the built-in `http` handler may call; unset: the `http` queue is not served. */
   httpAllowedHosts?: string[];
-  /** JETQ_HTTP_LANE_CONCURRENCY and JETQ_HTTP_LANES_PER_TENANT (handlers/http/lanes.ts). */
-  httpLanes: { concurrency: number; perTenant: number };
+  /** JETQ_HTTP_LANE_CONCURRENCY, JETQ_HTTP_LANES_PER_TENANT, JETQ_HTTP_LANE_SCAN_MS (handlers/http/lanes.ts). */
+  httpLanes: { concurrency: number; perTenant: number; scanMs: number };
   /**
    * JETQ_SECRETS (names and URL prefixes) with values from JETQ_SECRET_<NAME>;
    * a JETQ_SECRET_<NAME> alone may go to every allowed host. Values: never log.
@@ -291,7 +292,11 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     readMaxBytes: e.JETQ_READ_MAX_BYTES ?? e.JETQ_MAX_PAYLOAD_BYTES + REQUEST_OVERHEAD_BYTES,
     maxPayloadBytes: e.JETQ_MAX_PAYLOAD_BYTES,
     httpAllowedHosts: e.JETQ_HTTP_ALLOWED_HOSTS,
-    httpLanes: { concurrency: e.JETQ_HTTP_LANE_CONCURRENCY, perTenant: e.JETQ_HTTP_LANES_PER_TENANT },
+    httpLanes: {
+      concurrency: e.JETQ_HTTP_LANE_CONCURRENCY,
+      perTenant: e.JETQ_HTTP_LANES_PER_TENANT,
+      scanMs: e.JETQ_HTTP_LANE_SCAN_MS,
+    },
     secrets: secrets.declarations,
     tenantSecrets: secrets.grants,
     apiKeys: auth.keys,

@@ -11,12 +11,14 @@ import {
   builtinInputValidators,
   builtinQueues,
   httpLanes,
+  laneDiscovery,
   logAuth,
   logHttpSecrets,
   onShutdownSignal,
   openEngine,
 } from "./startup.js";
 import { createWorker, type Worker } from "./worker/index.js";
+import type { LaneDiscovery } from "./handlers/http/lane-discovery.js";
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -34,6 +36,7 @@ async function main(): Promise<void> {
   }
 
   let worker: Worker | undefined;
+  let lanes: LaneDiscovery | undefined;
   let server: RunningServer | undefined;
   // The order matters (README "Shutdown"): first stop looking ready, so
   // balancers send new calls elsewhere (and, on the embedded engine, refuse
@@ -41,6 +44,7 @@ async function main(): Promise<void> {
   // then end open streams and close the listener; then the engine.
   const stop = async () => {
     server?.drain();
+    lanes?.stop();
     await worker?.stop({ graceMs: config.shutdownGraceMs });
     await server?.close();
     await engine.close();
@@ -58,6 +62,7 @@ async function main(): Promise<void> {
         logger,
       });
       await worker.start();
+      lanes = laneDiscovery(config, engine, queues, worker, logger);
     } else {
       logger.info("in-process workers disabled (JETQ_WORKERS=false): run `npm run worker` to process jobs");
     }

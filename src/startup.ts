@@ -13,6 +13,7 @@ import { builtinHandlers } from "./handlers/index.js";
 import { createHttpHandler, createHttpSubmitCheck } from "./handlers/http/index.js";
 import type { InputValidators } from "./service/input-validators.js";
 import { createLaneRegistry, type LaneRegistry } from "./handlers/http/lanes.js";
+import { discoverLanes, type LaneDiscovery } from "./handlers/http/lane-discovery.js";
 import type { QueueRegistration, Worker } from "./worker/index.js";
 
 export { logHttpSecrets } from "./handlers/http/log-config.js";
@@ -74,22 +75,20 @@ export function builtinQueues(config: Config): Record<string, QueueRegistration>
     handlers.http = createHttpHandler({ allowedHosts: config.httpAllowedHosts, secrets: config.secrets });
   }
   return Object.fromEntries(
-    Object.entries(handlers).map(([queue, handler]) => [
-      queue,
-      {
-        handler,
-        config: { ackWaitMs: config.ackWaitMs, maxAttempts: config.maxAttempts, maxLostLeases: config.maxLostLeases },
-      },
-    ]),
+    Object.entries(handlers).map(([queue, handler]) => [queue, { handler, config: builtinQueueConfig(config) }]),
   );
 }
 
+/** The queue defaults of the built-in queues (and lanes), from the environment. */
+function builtinQueueConfig(config: Config) {
+  return { ackWaitMs: config.ackWaitMs, maxAttempts: config.maxAttempts, maxLostLeases: config.maxLostLeases };
+}
+
 /**
- * Lanes (caller-named http queues, handlers/http/lanes.ts) for `npm start`:
- * only with the `http` queue served by this process's worker, which serves
- * each lane from its first Submit, JETQ_HTTP_LANE_CONCURRENCY at once.
- * Without in-process workers, nothing would serve a new lane: undefined,
- * and Submits to lanes are refused.
+ * Lanes (caller-named http queues, handlers/http/lanes.ts) for the API: with
+ * the `http` queue configured. This process's worker, if it runs one, serves
+ * a lane from its first Submit; every worker with the http handler finds
+ * lanes on its own too (laneDiscovery), JETQ_HTTP_LANE_CONCURRENCY at once.
  */
 export function httpLanes(
   config: Config,
@@ -97,14 +96,39 @@ export function httpLanes(
   queues: Record<string, QueueRegistration>,
   worker: () => Worker | undefined,
 ): LaneRegistry | undefined {
+  // An API-only process has no http handler (no secret values), but its lanes are served by the workers that do.
+  if (!config.httpAllowedHosts || config.httpAllowedHosts.length === 0) return undefined;
   const http = queues.http;
-  if (!http || !config.workers) return undefined;
-  const registration: QueueRegistration = { ...http, concurrency: config.httpLanes.concurrency };
+  const registration = http ? laneRegistration(config, http) : undefined;
   return createLaneRegistry({
     declare: (queue, queueConfig) => engine.declareQueue(queue, queueConfig),
-    config: http.config,
+    config: builtinQueueConfig(config),
     perTenant: config.httpLanes.perTenant,
-    onCreated: (queue) => worker()?.addQueue(queue, registration),
+    onCreated: (queue) => (registration ? worker()?.addQueue(queue, registration) : undefined),
+  });
+}
+
+function laneRegistration(config: Config, http: QueueRegistration): QueueRegistration {
+  return { ...http, concurrency: config.httpLanes.concurrency };
+}
+
+/** A worker with the `http` handler serves every lane any API process made (handlers/http/lane-discovery.ts). */
+export function laneDiscovery(
+  config: Config,
+  engine: Engine,
+  queues: Record<string, QueueRegistration>,
+  worker: Worker,
+  logger?: Logger,
+): LaneDiscovery | undefined {
+  const http = queues.http;
+  if (!http) return undefined;
+  const registration = laneRegistration(config, http);
+  return discoverLanes({
+    engine,
+    worker,
+    registration,
+    intervalMs: config.httpLanes.scanMs,
+    ...(logger ? { logger } : {}),
   });
 }
 

@@ -7,7 +7,8 @@ import { loadConfigOrExit } from "./config.js";
 import type { Engine } from "./engine/types.js";
 import { createLogger } from "./logger.js";
 import { startProbeServer, type ProbeServer } from "./server/probe-server.js";
-import { builtinQueues, logHttpSecrets, onShutdownSignal, openEngine } from "./startup.js";
+import { builtinQueues, laneDiscovery, logHttpSecrets, onShutdownSignal, openEngine } from "./startup.js";
+import type { LaneDiscovery } from "./handlers/http/lane-discovery.js";
 import { createWorker, type Worker } from "./worker/index.js";
 
 const config = loadConfigOrExit();
@@ -29,10 +30,12 @@ try {
   process.exit(1);
 }
 let worker: Worker | undefined;
+let lanes: LaneDiscovery | undefined;
 let probes: ProbeServer | undefined;
 let stopping = false;
 onShutdownSignal(logger, async () => {
   stopping = true;
+  lanes?.stop();
   await worker?.stop({ graceMs: config.shutdownGraceMs });
   await engine.close();
   await probes?.close();
@@ -45,8 +48,10 @@ try {
     );
     logger.info({ port: probes.port }, `probes: GET /healthz and /readyz on port ${probes.port}`);
   }
-  worker = createWorker({ engine, queues: builtinQueues(config), concurrency: config.concurrency, logger });
+  const queues = builtinQueues(config);
+  worker = createWorker({ engine, queues, concurrency: config.concurrency, logger });
   await worker.start();
+  lanes = laneDiscovery(config, engine, queues, worker, logger);
 } catch (err) {
   logger.fatal({ err }, "could not start the worker");
   await engine.close().catch(() => undefined);

@@ -213,6 +213,8 @@ export interface Engine {
   getResult(id: string, options?: ReadOptions): Promise<JobResult>;
   cancel(id: string, options?: ReadOptions): Promise<CancelOutcome>;
   queueCount(queue: string): Promise<QueueCounts>;
+  /** Names of the declared queues, in no particular order. */
+  listQueues(): Promise<string[]>;
   /** Worker side: take up to options.max jobs from a queue. */
   fetch(queue: string, options: FetchOptions): Promise<JobLease[]>;
   stats(): EngineStats;

@@ -208,7 +208,7 @@ function requireQueue(caller: Principal | undefined, queue: string): void {
 async function ensureLane(lanes: LaneRegistry | undefined, input: SubmitInput): Promise<void> {
   if (!lanes) {
     throw new ConnectError(
-      `queue "${input.queue}": caller-named http queues (lanes) need JETQ_HTTP_ALLOWED_HOSTS and in-process workers (JETQ_WORKERS=true) on this server`,
+      `queue "${input.queue}": caller-named http queues (lanes) need the http queue: set JETQ_HTTP_ALLOWED_HOSTS on this server`,
       Code.FailedPrecondition,
     );
   }

@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { Code, createJetqClient, JetqError, JobError, type ClientSecretResponse, type JetqClient } from "@jetq/client";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { freePort } from "../helpers/free-port.js";
+import { startNatsServer } from "../helpers/nats-server.js";
 import { killAll, startProcess } from "../server/process.js";
 
 const SECRET = "sk-fake-3b7e1c9a5d2f4e6a8c0b";
@@ -62,11 +63,12 @@ function fakeApi() {
 
 const api = fakeApi();
 let base: string;
+let apiPort: number;
 let client: JetqClient;
 
 beforeAll(async () => {
   await new Promise<void>((resolve) => api.server.listen(0, "127.0.0.1", resolve));
-  const apiPort = (api.server.address() as AddressInfo).port;
+  apiPort = (api.server.address() as AddressInfo).port;
   base = `http://127.0.0.1:${apiPort}`;
   const port = await freePort();
   const jetq = startProcess("start", {
@@ -174,19 +176,34 @@ test("lanes per tenant are limited (JETQ_HTTP_LANES_PER_TENANT); bad lane names 
   await expect(client.clientSecretRequest({ ...chat("bad"), queue: "Image Queue" })).rejects.toThrow(TypeError);
 });
 
-test("without in-process workers a lane Submit is FAILED_PRECONDITION, not a job nobody runs", async () => {
-  const port = await freePort();
-  const apiOnly = startProcess("start", {
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    JETQ_WORKERS: "false",
-    JETQ_HTTP_ALLOWED_HOSTS: "127.0.0.1",
-  });
-  await apiOnly.waitForLine((l) => l.msg.includes("listening"), 30_000);
-  const other = createJetqClient({ baseUrl: `http://127.0.0.1:${port}` });
-  const err = await other
-    .clientSecretRequest({ url: "http://127.0.0.1/v1/x", queue: "image-queue" })
-    .catch((e: unknown) => e);
-  expect((err as JetqError).code).toBe(Code.FailedPrecondition);
-  expect((err as JetqError).rawMessage).toContain("JETQ_WORKERS");
+test("split on NATS: an API-only process makes the lane, a worker process finds it and serves it", async () => {
+  const nats = await startNatsServer();
+  let apiOnly: ReturnType<typeof startProcess> | undefined;
+  let worker: ReturnType<typeof startProcess> | undefined;
+  try {
+    const port = await freePort();
+    const common = {
+      NATS_URL: nats.url,
+      JETQ_HTTP_ALLOWED_HOSTS: `127.0.0.1:${apiPort}`,
+      JETQ_SECRETS: JSON.stringify({ OPENAI: [`${base}/v1/`] }),
+      JETQ_HTTP_LANE_SCAN_MS: "200",
+    };
+    // The API holds no secret values; the worker does.
+    apiOnly = startProcess("start", { ...common, PORT: String(port), HOST: "127.0.0.1", JETQ_WORKERS: "false" });
+    worker = startProcess("worker", { ...common, JETQ_SECRET_OPENAI: SECRET });
+    await apiOnly.waitForLine((l) => l.msg.includes("listening"), 30_000);
+    await worker.waitForLine((l) => l.msg.includes("worker"), 30_000);
+    const split = createJetqClient({ baseUrl: `http://127.0.0.1:${port}` });
+    const response = await split.clientSecretRequest({
+      ...chat("split"),
+      queue: "split-lane",
+      poll: 50,
+      onResponse: (r) => r,
+    });
+    expect(response.status).toBe(200);
+    expect(api.seen.find((s) => s.body.includes('"split"'))?.authorization).toBe(`Bearer ${SECRET}`);
+  } finally {
+    for (const p of [apiOnly, worker]) p?.proc.kill("SIGKILL");
+    await nats.stop();
+  }
 });

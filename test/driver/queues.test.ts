@@ -24,4 +24,12 @@ forEachDriver("queues", (env) => {
     expect(d!.config).toMatchObject({ ackWaitMs: 7_000, maxAttempts: 4 });
     await d!.release(false);
   });
+
+  test("listQueues names every declared queue, seen from another process too", async () => {
+    const a = await env.queue();
+    const b = await env.queue();
+    const listed = await env.api.listQueues();
+    expect(listed).toEqual(expect.arrayContaining([a, b]));
+    expect(listed).not.toContain(uniqueQueue("never"));
+  });
 });

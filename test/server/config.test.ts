@@ -19,7 +19,7 @@ it("has defaults for everything", () => {
     readMaxBytes: 17 * 1024 * 1024,
     maxPayloadBytes: 16 * 1024 * 1024,
     secrets: [],
-    httpLanes: { concurrency: 1, perTenant: 20 },
+    httpLanes: { concurrency: 1, perTenant: 20, scanMs: 2_000 },
     logBounds: { maxLines: 1_000, maxLineBytes: 4096, maxBytes: 256 * 1024 },
     progressIntervalMs: 100,
     streamCaps: { perKey: 1_000, perConnection: 2_500 },
@@ -122,7 +122,13 @@ it("names every bad variable and what it allows", () => {
 });
 
 it("reads the lanes' settings and refuses a lane concurrency of 0", () => {
-  const config = parseConfig({ JETQ_HTTP_LANE_CONCURRENCY: "2", JETQ_HTTP_LANES_PER_TENANT: "0" });
-  expect(config.httpLanes).toEqual({ concurrency: 2, perTenant: 0 });
+  const config = parseConfig({
+    JETQ_HTTP_LANE_CONCURRENCY: "2",
+    JETQ_HTTP_LANES_PER_TENANT: "0",
+    JETQ_HTTP_LANE_SCAN_MS: "500",
+  });
+  expect(config.httpLanes).toEqual({ concurrency: 2, perTenant: 0, scanMs: 500 });
+  expect(parseConfig({}).httpLanes.scanMs).toBe(2_000);
   expect(() => parseConfig({ JETQ_HTTP_LANE_CONCURRENCY: "0" })).toThrow(/JETQ_HTTP_LANE_CONCURRENCY/);
+  expect(() => parseConfig({ JETQ_HTTP_LANE_SCAN_MS: "10" })).toThrow(/JETQ_HTTP_LANE_SCAN_MS/);
 });

@@ -126,6 +126,11 @@ class CoreEngine implements Engine {
     return this.driver.count(queue);
   }
 
+  async listQueues(): Promise<string[]> {
+    this.assertOpen();
+    return this.driver.listQueues();
+  }
+
   async fetch(queue: string, options: FetchOptions): Promise<JobLease[]> {
     assertQueueName(queue);
     const max = Math.floor(options.max);

@@ -131,6 +131,8 @@ export interface Driver {
   readResult(ref: JobRef, options: ReadOptions): Promise<JobResult>;
   cancel(ref: JobRef, options: ReadOptions): Promise<CancelOutcome>;
   count(queue: string): Promise<QueueCounts>;
+  /** Names of the declared queues. */
+  listQueues(): Promise<string[]>;
   /**
    * The job's current status, then each change (pushed through
    * ../core/queued-iterator.ts, told apart by ../core/status-change.ts),

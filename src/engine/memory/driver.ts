@@ -144,6 +144,10 @@ export class MemoryDriver implements Driver {
     return { queue: q.name, inQueue: q.live.size - q.leased, running: q.leased };
   }
 
+  async listQueues(): Promise<string[]> {
+    return [...this.store.queues.keys()];
+  }
+
   watch(ref: JobRef, options: WatchOptions): AsyncIterable<JobStatus> {
     const { store } = this;
     const host = { lookup: () => store.lookup(ref, options), open: store.watchers, pacer: store.pacer };

@@ -196,6 +196,11 @@ class NatsDriver implements Driver {
     });
   }
 
+  async listQueues(): Promise<string[]> {
+    this.assertOpen();
+    return this.call("listing the queues", () => this.p.queueConfigs.names());
+  }
+
   stats(): EngineStats {
     return { eventSubscriptions: this.p.events.subscriptions, openWatches: this.p.watches.open };
   }

@@ -11,6 +11,8 @@ export interface QueueConfigStore {
   /** undefined when no one declared the queue. */
   get(queue: string): Promise<QueueConfig | undefined>;
   put(queue: string, config: QueueConfig): Promise<void>;
+  /** Every declared queue's name. */
+  names(): Promise<string[]>;
 }
 
 const TTL_MS = 2_000;
@@ -29,6 +31,11 @@ export function createQueueConfigStore(kv: KV): QueueConfigStore {
       // Only remember positive answers: a queue declared a moment ago elsewhere must work.
       if (config) cache.set(queue, { at: Date.now(), config });
       return config;
+    },
+    async names() {
+      const names: string[] = [];
+      for await (const key of await kv.keys()) names.push(key);
+      return names;
     },
     async put(queue, config) {
       await kv.put(queue, JSON.stringify(config));

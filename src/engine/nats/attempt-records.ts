@@ -22,7 +22,7 @@ export async function terminalRecord(
     ...(fields.progress !== undefined ? { progress: fields.progress } : {}),
     ...(fields.attempt !== undefined ? { attempt: fields.attempt } : {}),
   };
-  let encoded = ctx.records.encode(record);
+  let encoded = ctx.records.encode(record, fields.outputJson);
   if (record.output !== undefined && encoded.length > ctx.maxRecordBytes) {
     const name = `out-${id}`;
     await ctx.blobs.put(name, encoder.encode(fields.outputJson ?? JSON.stringify(record.output)));

@@ -85,8 +85,11 @@ export interface RecordStore {
    * `encoded`: the record as encode() returned it, when the caller has it.
    */
   write(id: string, record: JobRecord, revision: number, encoded?: Uint8Array): Promise<number | undefined>;
-  /** The record as stored (its length is what must stay under max_payload). */
-  encode(record: JobRecord): Uint8Array;
+  /**
+   * The record as stored (its length is what must stay under max_payload).
+   * `outputJson`: record.output as JSON text, when the caller has it.
+   */
+  encode(record: JobRecord, outputJson?: string): Uint8Array;
 }
 
 const encoder = new TextEncoder();
@@ -108,8 +111,11 @@ export function createRecordStore(kv: KV): RecordStore {
         throw err;
       }
     },
-    encode(record) {
-      return encoder.encode(JSON.stringify(record));
+    encode(record, outputJson) {
+      if (outputJson === undefined || record.output === undefined) return encoder.encode(JSON.stringify(record));
+      // The output as the core already encoded it (its size check), not stringified a second time.
+      const { output: _output, ...rest } = record;
+      return encoder.encode(`${JSON.stringify(rest).slice(0, -1)},"output":${outputJson}}`);
     },
   };
 }

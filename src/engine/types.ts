@@ -8,6 +8,7 @@
  * protocol's.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
+import type { JobEventListener } from "./job-events.js";
 
 export type JobState = "QUEUED" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED" | "EXPIRED";
 
@@ -215,6 +216,11 @@ export interface Engine {
   queueCount(queue: string): Promise<QueueCounts>;
   /** Names of the declared queues, in no particular order. */
   listQueues(): Promise<string[]>;
+  /**
+   * Calls listener with each job event this process makes (./job-events.ts):
+   * submits, starts, retries, outcomes, cancels. Returns the unsubscribe.
+   */
+  observe(listener: JobEventListener): () => void;
   /** Worker side: take up to options.max jobs from a queue. */
   fetch(queue: string, options: FetchOptions): Promise<JobLease[]>;
   stats(): EngineStats;

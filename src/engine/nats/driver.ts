@@ -3,6 +3,7 @@
  * (../driver/types.ts) from the parts wired in wiring.ts.
  * docs/ARCHITECTURE.md §5-6 is the map; each module holds one part.
  */
+import type { JobEventListener } from "../job-events.js";
 import { setMaxListeners } from "node:events";
 import { queueNotFound, unavailable } from "../errors.js";
 import { retainedLines, type LogBounds } from "../log-bounds.js";
@@ -106,6 +107,10 @@ class NatsDriver implements Driver {
       p.watches.rederive("all");
       this.leftovers.reconnected();
     });
+  }
+
+  setEventSink(sink: JobEventListener): void {
+    this.p.fetcher.setEventSink(sink);
   }
 
   readiness(): Readiness {

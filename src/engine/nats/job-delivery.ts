@@ -28,6 +28,7 @@ export type { DeliveryContext };
 
 export class NatsJobDelivery implements DriverDelivery {
   readonly ref: JobRef;
+  readonly tenant: string;
   readonly input: JsonValue;
   readonly createdAt: number;
   readonly options: JobOptions;
@@ -60,6 +61,7 @@ export class NatsJobDelivery implements DriverDelivery {
     this.ref = spec.ref;
     this.input = spec.input;
     this.meta = spec.meta;
+    this.tenant = spec.meta.tenant;
     this.createdAt = spec.meta.createdAt;
     this.options = spec.meta.options;
     this.config = spec.config;

@@ -9,6 +9,7 @@ import { DEFAULT_LOG_BOUNDS, type LogBounds } from "../log-bounds.js";
 import { DEFAULT_PROGRESS_INTERVAL_MS } from "../progress-pacing.js";
 import { assertQueueName } from "../queue-name.js";
 import { settingNamer, type SettingNamer } from "../settings.js";
+import { withSchedule } from "../schedule.js";
 import { submitThenWatch } from "../submit-and-watch.js";
 import type {
   CancelOutcome,
@@ -157,6 +158,10 @@ class CoreEngine implements Engine {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  async retry(id: string, read: ReadOptions = {}): Promise<JobStatus> {
+    // What may be retried is ../core/retry-job.ts's rule; the driver applies it atomically.
+    return this.driver.retry(this.openRef(id), read);
+  }
   // -- end retry and delayed jobs --
 
   // -- job control: priority --
@@ -220,7 +225,7 @@ class CoreEngine implements Engine {
   /** The job as the driver stores it: checked, its input encoded once. */
   private newJob(input: SubmitInput): NewJob {
     assertQueueName(input.queue);
-    const options = jobOptionsOf(input.options);
+    const options = withSchedule(jobOptionsOf(input.options), input.options ?? {}, Date.now());
     const inputJson = JSON.stringify(input.input ?? null) ?? "null";
     const { maxPayloadBytes, settingName } = this.rules;
     const bytes = payloadBytes(inputJson, maxPayloadBytes);

@@ -28,6 +28,9 @@ import { MemoryDeliveries } from "./deliveries.js";
 import { createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
 import type { JobEventListener } from "../job-events.js";
 import { MemoryStore } from "./store.js";
+import { attemptsOf } from "../core/retry-job.js";
+import { retryJob } from "./retry.js";
+import { MemorySchedule } from "./schedule.js";
 import { watchJob } from "./watch.js";
 
 export interface MemoryDriverOptions {
@@ -42,6 +45,7 @@ export class MemoryDriver implements Driver {
   readonly kind = "memory" as const;
   readonly store: MemoryStore;
   private readonly deliveries: MemoryDeliveries;
+  private readonly schedule: MemorySchedule;
   // Nothing to lose touch with: ready while open.
   private readonly readinessState: ReadinessState = createReadinessState();
   private readonly logger: Logger | undefined;
@@ -50,6 +54,7 @@ export class MemoryDriver implements Driver {
     this.logger = options.logger;
     this.store = new MemoryStore(options);
     this.deliveries = new MemoryDeliveries(this.store, options.logBounds, options.logger);
+    this.schedule = new MemorySchedule(this.store, this.deliveries);
   }
 
   setEventSink(sink: JobEventListener): void {
@@ -92,6 +97,7 @@ export class MemoryDriver implements Driver {
       input: JSON.parse(job.inputJson) as JsonValue,
       options: job.options,
       createdAt: Date.now(),
+      line: seq,
       state: "QUEUED",
       phase: "ready",
       attempt: 0,
@@ -99,9 +105,11 @@ export class MemoryDriver implements Driver {
       progress: 0,
     };
     q.jobs.set(seq, record);
-    q.live.set(seq, record);
-    q.ready.add(seq);
-    store.linesMoved(q);
+    if (!this.schedule.hold(record)) {
+      q.live.set(seq, record);
+      q.ready.add(seq);
+      store.linesMoved(q);
+    }
     if (slot !== undefined) store.idempotency.set(slot, record);
     if (job.options.startDeadline !== undefined) store.deadlines.add(job.options.startDeadline, record.id);
     const status = snapshot(record);
@@ -110,7 +118,10 @@ export class MemoryDriver implements Driver {
   }
 
   async read(ref: JobRef, read: ReadOptions): Promise<JobStatus> {
-    return snapshot(this.store.lookup(ref, read), read.includeLogs ?? false);
+    const job = this.store.lookup(ref, read);
+    const status = snapshot(job, read.includeLogs ?? false);
+    if (read.includeAttempts) status.attempts = attemptsOf(job.history, job);
+    return status;
   }
 
   async readResult(ref: JobRef, read: ReadOptions): Promise<JobResult> {
@@ -146,7 +157,8 @@ export class MemoryDriver implements Driver {
 
   async count(queue: string): Promise<QueueCounts> {
     const q = this.store.getQueue(queue);
-    return { queue: q.name, inQueue: q.live.size - q.leased, running: q.leased };
+    const delayed = q.scheduled.size;
+    return { queue: q.name, inQueue: q.live.size - q.leased, running: q.leased, ...(delayed > 0 ? { delayed } : {}) };
   }
 
   async listQueues(): Promise<string[]> {
@@ -190,6 +202,11 @@ export class MemoryDriver implements Driver {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  async retry(ref: JobRef, read: ReadOptions): Promise<JobStatus> {
+    const status = retryJob(this.store, this.deliveries, ref, read);
+    if (read.includeAttempts) status.attempts = attemptsOf(this.store.lookup(ref, read).history, status);
+    return status;
+  }
   // -- end retry and delayed jobs --
 
   // -- job control: priority --
@@ -208,7 +225,7 @@ export class MemoryDriver implements Driver {
     store.closed = true;
     let unfinished = 0;
     for (const q of store.queues.values()) {
-      unfinished += q.live.size;
+      unfinished += q.live.size + q.scheduled.size;
       for (const waiter of q.waiters.splice(0)) waiter.serve([]);
       for (const job of q.live.values()) {
         if (job.delivery) clearTimeout(job.delivery.timer);
@@ -216,6 +233,7 @@ export class MemoryDriver implements Driver {
       }
     }
     store.deadlines.clear();
+    this.schedule.clear();
     store.retention.clear();
     store.pacer.close();
     for (const watcher of [...store.watchers]) watcher.closed();

@@ -28,6 +28,7 @@ import { createLeftoverSweeper, type LeftoverSweeper } from "./leftovers.js";
 import type { NatsEngineOptions } from "./options.js";
 import { watchNatsReadiness } from "./readiness.js";
 import { readResult } from "./result.js";
+import { retryJob } from "./retry.js";
 import { ensureQueue, type LayoutOptions } from "./setup.js";
 import { wireParts, type Parts } from "./wiring.js";
 
@@ -178,8 +179,8 @@ class NatsDriver implements Driver {
     const { queueInfo } = this.p;
     return this.call(`counting queue "${queue}"`, async () => {
       try {
-        const snap = await queueInfo.get(queue);
-        return { queue, inQueue: snap.numPending, running: snap.numAckPending };
+        const [snap, delayed] = await Promise.all([queueInfo.get(queue), this.p.delayed.count(queue)]);
+        return { queue, inQueue: snap.numPending, running: snap.numAckPending, ...(delayed > 0 ? { delayed } : {}) };
       } catch (err) {
         if (isStreamNotFound(err) || isConsumerNotFound(err)) throw queueNotFound(queue);
         throw err;
@@ -210,6 +211,12 @@ class NatsDriver implements Driver {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  async retry(ref: JobRef, options: ReadOptions): Promise<JobStatus> {
+    this.assertOpen();
+    const { p } = this;
+    const deps = { ...p, requestTimeoutMs: this.timeout };
+    return this.call(`retrying job "${ref.id}"`, () => retryJob(deps, ref, options));
+  }
   // -- end retry and delayed jobs --
 
   // -- job control: priority --
@@ -238,6 +245,7 @@ class NatsDriver implements Driver {
     await Promise.race([Promise.all([...p.outstanding]), drained]);
     await p.late.clear();
     await this.leftovers.idle();
+    await p.delayed.close();
     p.events.close();
     // The acks and events of the last moments must reach the server.
     await closeConnection(p.nc, CLOSE_FLUSH_MS);

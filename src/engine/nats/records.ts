@@ -12,6 +12,7 @@ import type { KV } from "@nats-io/kv";
 import type { JobError, JobState } from "../types.js";
 import { jobIdParts } from "../job-id.js";
 import { isWrongLastSequence } from "./errors.js";
+import type { RelocationFields } from "./relocation.js";
 
 /** The KV key of a job's record: by queue and token, whatever sequence the id names. */
 export function recordKey(id: string): string {
@@ -19,7 +20,8 @@ export function recordKey(id: string): string {
   return parts ? `job.${parts.queue}.${parts.token}` : id;
 }
 
-export interface JobRecord {
+/** RelocationFields: only retried and delayed jobs' records have them (relocation.ts). */
+export interface JobRecord extends RelocationFields {
   state: JobState;
   queue: string;
   tenant: string;

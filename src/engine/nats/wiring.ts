@@ -5,7 +5,8 @@
  * driver.ts serves the driver contract from them.
  */
 import type { Logger } from "pino";
-import { jobIdParts } from "../job-id.js";
+import { jobIdParts, parseJobId } from "../job-id.js";
+import { DelayedJobs } from "./delayed.js";
 import type { LogBounds } from "../log-bounds.js";
 import type { PositionPacerOptions } from "../position-pacer.js";
 import type { SettingNamer } from "../settings.js";
@@ -61,6 +62,17 @@ export function wireParts(conn: Connected, o: WiringOptions) {
     logBounds: o.logBounds,
   });
   const workers = wireWorkerSide(conn, o, stores, known);
+  const delayed = new DelayedJobs({
+    ...conn,
+    ...stores,
+    events: known.events,
+    queueInfo: known.queueInfo,
+    queueDeclared: async (queue) => (await stores.queueConfigs.get(queue)) !== undefined,
+    status: (id) => deriver.status({ id, ...parseJobId(id) }),
+    requestTimeoutMs: o.layout.requestTimeoutMs,
+    ...(o.logger ? { logger: o.logger } : {}),
+  });
+  delayed.start();
   const submit = createSubmitter({
     ...conn,
     ...stores,
@@ -70,8 +82,9 @@ export function wireParts(conn: Connected, o: WiringOptions) {
     requestTimeoutMs: o.layout.requestTimeoutMs,
     recent: known.recent,
     link: stores.link,
+    delayed,
   });
-  return { ...conn, ...stores, ...known, ...workers, deriver, watches, submit };
+  return { ...conn, ...stores, ...known, ...workers, deriver, watches, submit, delayed };
 }
 
 const maxPayload = (conn: Connected) => conn.nc.info?.max_payload ?? 1024 * 1024;
@@ -107,7 +120,7 @@ function learnFromEvents(k: {
   queueInfo: QueueInfoCache;
   live: LiveJobs;
   recent: RecentJobs;
-  signals: { noteFinished(id: string): void };
+  signals: { noteFinished(id: string): void; reopened(id: string): void };
 }) {
   return (id: string, ev: JobEvent) => {
     if (ev.type === "progress") {
@@ -132,7 +145,15 @@ function learnFromEvents(k: {
       if (ev.finishedAt !== undefined) info.finishedAt = ev.finishedAt;
       if (ev.error) info.error = ev.error;
       k.recent.finished(id, info);
-    } else k.live.update(id, { running: false, attempt: ev.attempt });
+    } else {
+      k.live.update(id, { running: false, attempt: ev.attempt });
+      // QUEUED after a terminal status: a Retry; the final status remembered here is over.
+      const known = k.recent.get(id);
+      if (ev.state === "QUEUED") {
+        if (known?.terminal) known.terminal = undefined;
+        k.signals.reopened(id);
+      }
+    }
   };
 }
 
@@ -151,6 +172,7 @@ function wireWorkerSide(
     touched: (queue: string) => void queueInfo.invalidate(queue),
     onCancel: signals.on,
     knownFinished: signals.finished,
+    reopened: signals.reopened,
     undisclosed: (id: string) => {
       const r = recent.get(id);
       return r !== undefined && !r.disclosed && r.meta.msgId === undefined;

@@ -7,6 +7,8 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { QueueService } from "../../../gen/jetq/v1/queue_pb.js";
 import type { Engine } from "../../engine/types.js";
 import type { QueueServiceOptions } from "../queue-service.js";
+import { createErrorMapper } from "../errors.js";
+import { retryRpc } from "./retry.js";
 
 type JobControlRpcs = Pick<
   ServiceImpl<typeof QueueService>,
@@ -16,8 +18,7 @@ type JobControlRpcs = Pick<
 const notYet = (rpc: string) => new ConnectError(`${rpc} is not available on this server yet`, Code.Unimplemented);
 
 export function jobControlRpcs(engine: Engine, options: QueueServiceOptions): JobControlRpcs {
-  void engine;
-  void options;
+  const toClientError = createErrorMapper(options.logger);
   return {
     // -- lists --
     listQueues() {
@@ -29,8 +30,12 @@ export function jobControlRpcs(engine: Engine, options: QueueServiceOptions): Jo
     // -- end lists --
 
     // -- retry --
-    retry() {
-      throw notYet("Retry");
+    async retry(req, ctx) {
+      try {
+        return await retryRpc(engine, req, ctx);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
     },
     // -- end retry --
 

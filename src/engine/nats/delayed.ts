@@ -35,6 +35,8 @@ export interface DelayedDeps {
   queueInfo: QueueInfoCache;
   idempotency: IdempotencyStore;
   queueDeclared(queue: string): Promise<boolean>;
+  /** The jobs bucket's TTL: a delayed job's record is written again before it runs out. */
+  retentionMs: number;
   /** The job's status, for an idempotent repeat. */
   status(id: string): Promise<JobStatus>;
   requestTimeoutMs: number;
@@ -75,12 +77,40 @@ export class DelayedJobs {
   private readonly pending = new Map<string, Pending>();
   private messages: ConsumerMessages | undefined;
   private closed = false;
+  private readonly keepAlive: ReturnType<typeof setInterval>;
 
-  constructor(private readonly deps: DelayedDeps) {}
+  constructor(private readonly deps: DelayedDeps) {
+    this.keepAlive = setInterval(() => void this.refreshRecords(), Math.max(250, deps.retentionMs / 4));
+    this.keepAlive.unref();
+  }
 
   /** Follows JETQ_DELAYED from its first message, in the background. */
   start(): void {
     void this.follow();
+  }
+
+  /**
+   * A delay may be longer than the retention (the jobs bucket's TTL): the
+   * record of a job still waiting is written again (unchanged, conditionally)
+   * once half the retention has passed since its last write, so reads find it
+   * until it moves. Without any process running, a record may lapse: the
+   * move writes it again.
+   */
+  private async refreshRecords(): Promise<void> {
+    const { records, retentionMs } = this.deps;
+    for (const [id, p] of [...this.pending]) {
+      if (this.closed) return;
+      if (p.due - Date.now() < retentionMs / 4) continue;
+      try {
+        const stored = await records.get(id);
+        const r = stored?.record;
+        if (!stored || r?.state !== "QUEUED" || r.seq !== undefined || r.delayedSeq === undefined) continue;
+        if ((stored.writtenAt ?? 0) > Date.now() - retentionMs / 2) continue;
+        await records.write(id, r, stored.revision);
+      } catch (err) {
+        this.deps.logger?.debug({ err, id }, "jetq nats engine: refreshing a delayed job's record failed");
+      }
+    }
   }
 
   async submit(job: NewJob, message: DelayedMessage, keys: IdempotencyKeys | undefined): Promise<Inserted> {
@@ -133,6 +163,7 @@ export class DelayedJobs {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.keepAlive);
     for (const p of this.pending.values()) clearTimeout(p.timer);
     this.pending.clear();
     await this.messages?.close().catch(() => undefined);
@@ -216,10 +247,8 @@ export class DelayedJobs {
     const meta = m ? readMeta(m.header) : undefined;
     if (!m || !meta || m.header?.get(H_JOB_ID) !== id) return true; // moved or cancelled already
     const { queue } = parseJobId(id);
-    if (stored && (isTerminal(stored.record.state) || stored.record.seq !== undefined)) {
-      await this.dropDelayed(seq);
-      return true;
-    }
+    // Ended, or moved already (and maybe running): nothing to move.
+    if (stored && (stored.record.state !== "QUEUED" || stored.record.seq !== undefined)) return this.dropDelayed(seq);
     const ack = await deps.js.publish(queueSubject(queue), m.data, {
       headers: relocatedHeaders(meta, id, m.header?.get(H_IDEM) || undefined),
       msgID: `jetq-due-${meta.token}`,
@@ -238,9 +267,11 @@ export class DelayedJobs {
     if ((await deps.records.write(id, record, stored?.revision ?? 0)) === undefined) {
       const now = await deps.records.get(id);
       if (now?.record.seq === ack.seq) return this.dropDelayed(seq); // another process moved it
-      if (!now || !isTerminal(now.record.state)) return false; // Submit's record landed meanwhile: again
-      // Cancelled meanwhile: the copy in the queue must not run.
-      await deps.jsm.streams.deleteMessage(streamName(queue), ack.seq, false).catch(() => undefined);
+      if (!now || (now.record.state === "QUEUED" && now.record.seq === undefined)) return false; // Submit's record landed: again
+      // Cancelled meanwhile: the copy in the queue must not run (a worker that took it already keeps it).
+      if (isTerminal(now.record.state)) {
+        await deps.jsm.streams.deleteMessage(streamName(queue), ack.seq, false).catch(() => undefined);
+      }
       return this.dropDelayed(seq);
     }
     deps.queueInfo.invalidate(queue);

@@ -77,6 +77,8 @@ export function runAccount(prior: JobRecord | undefined): RunAccount {
 export interface StoredRecord {
   record: JobRecord;
   revision: number;
+  /** When it was written (epoch ms): the bucket's TTL counts from then. */
+  writtenAt?: number;
 }
 
 export interface RecordStore {
@@ -101,7 +103,7 @@ export function createRecordStore(kv: KV): RecordStore {
     async get(id) {
       const e = await kv.get(recordKey(id));
       if (!e || e.operation !== "PUT" || e.length === 0) return undefined;
-      return { record: e.json<JobRecord>(), revision: e.revision };
+      return { record: e.json<JobRecord>(), revision: e.revision, writtenAt: e.created.getTime() };
     },
     async write(id, record, revision, encoded) {
       const data = encoded ?? encoder.encode(JSON.stringify(record));

@@ -81,13 +81,15 @@ const STRAY_GRACE_MS = 15_000;
 
 /**
  * What to do with a relocated message, by the record: run it when the
- * record says it is the job's message; a young one the record does not
+ * record says it is the job's message (or there is no record any more: it
+ * outlived the retention while the job waited); a young one the record does not
  * point at yet may be a moment ahead of its record (published first, then
  * the record's conditional write): look again shortly; an old one lost its
  * record write (a concurrent Retry, a cancel) and is dropped.
  */
 export function relocationVerdict(record: RelocationFields | undefined, d: Delivery): "run" | "later" | "drop" {
-  if (record?.seq === d.streamSeq) return "run";
+  // No record at all: it went past the retention while the job waited; nothing claims otherwise.
+  if (!record || record.seq === d.streamSeq) return "run";
   const moved = Number(d.headers?.get(H_MOVED));
   return Number.isFinite(moved) && Date.now() - moved < STRAY_GRACE_MS ? "later" : "drop";
 }

@@ -68,6 +68,7 @@ export function wireParts(conn: Connected, o: WiringOptions) {
     events: known.events,
     queueInfo: known.queueInfo,
     queueDeclared: async (queue) => (await stores.queueConfigs.get(queue)) !== undefined,
+    retentionMs: o.layout.retentionMs,
     status: (id) => deriver.status({ id, ...parseJobId(id) }),
     requestTimeoutMs: o.layout.requestTimeoutMs,
     ...(o.logger ? { logger: o.logger } : {}),

@@ -73,7 +73,7 @@ export class CoreLease implements JobLease {
   async begin(): Promise<boolean> {
     if (this.begun) return !this.settled;
     if (this.settled) return false;
-    await this.untilRunTime();
+    if (this.options.runAt !== undefined) await this.untilRunTime(this.options.runAt);
     const found = await this.d.inspect();
     if (found.over) {
       this.settled = true;
@@ -171,8 +171,8 @@ export class CoreLease implements JobLease {
    * out a moment early (JetStream moves it to its queue ahead of time, so
    * that it starts on time: ../nats/delayed.ts): the lease waits for it.
    */
-  private async untilRunTime(): Promise<void> {
-    const wait = (this.options.runAt ?? 0) - Date.now();
+  private async untilRunTime(runAt: number): Promise<void> {
+    const wait = runAt - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, this.ackWaitMs / 2)));
   }
 

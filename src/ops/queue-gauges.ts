@@ -2,8 +2,8 @@
  * Waiting and running jobs per queue, read from the engine when Prometheus
  * scrapes (Engine.listQueues + queueCount), on the API process. Bounded:
  * at most maxQueues queues (by name), one collection in flight, and a
- * deadline, so a scrape answers at once when NATS is down or slow; the
- * gauges are then left out and jetq_queue_counts_up says 0.
+ * deadline, so a scrape answers at once when NATS is down or slow;
+ * jetq_queue_jobs is then left out and jetq_queue_counts_up says 0.
  */
 import { Gauge, type Registry } from "prom-client";
 import type { Engine, QueueCounts } from "../engine/types.js";
@@ -41,10 +41,10 @@ export function registerQueueGauges(registry: Registry, options: QueueGaugeOptio
   });
   new Gauge({
     name: "jetq_queues",
-    help: "Declared queues; jetq_queue_jobs shows at most JETQ_METRICS_MAX_QUEUES of them.",
+    help: "Declared queues, as of the last read that succeeded; jetq_queue_jobs shows at most JETQ_METRICS_MAX_QUEUES of them.",
     registers,
     async collect() {
-      this.reset();
+      // Kept from the last read when this one failed: a gauge without labels cannot be left out.
       const snapshot = await read();
       if (snapshot) this.set(snapshot.queues);
     },

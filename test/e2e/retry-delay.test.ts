@@ -87,6 +87,18 @@ for (const kind of ENGINES) {
         const done: Job = await state(c, job.id, JobState.COMPLETED);
         expect(timestampMs(done.startedAt!)).toBeGreaterThanOrEqual(scheduledAt);
 
+        // One stream from Submit to the end: the first message carries scheduled_at.
+        const streamed: Job[] = [];
+        for await (const m of c.submitAndStream({
+          queue: "echo",
+          input: value("streamed"),
+          options: { delay: { seconds: 0n, nanos: 300_000_000 } },
+        })) {
+          streamed.push(m);
+        }
+        expect(streamed[0]!.scheduledAt).toBeDefined();
+        expect(streamed.at(-1)!.state).toBe(JobState.COMPLETED);
+
         const both = await expectCode(
           c.submit({
             queue: "echo",

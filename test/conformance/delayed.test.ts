@@ -61,6 +61,23 @@ forEachEngine("delayed jobs", (env) => {
     expect((await env.api.getStatus(plain.id)).state).toBe("COMPLETED");
   });
 
+  test("an idempotent Submit of a delayed job answers the same job, delayed once", async () => {
+    const q = await env.queue();
+    const first = await env.api.submit({ queue: q, input: 1, idempotencyKey: "later", options: { delayMs: 400 } });
+    const again = await env.api.submit({ queue: q, input: 2, idempotencyKey: "later", options: { delayMs: 400 } });
+    expect(again.id).toBe(first.id);
+    expect(again.scheduledAt).toBe(first.scheduledAt);
+    expect((await env.api.queueCount(q)).delayed).toBe(1);
+    const lease = await fetchOne(env.worker, q);
+    expect(lease.id).toBe(first.id);
+    expect(lease.input).toBe(1);
+    expect(await lease.begin()).toBe(true);
+    expect(await lease.complete("once")).toBe(true);
+    expect(await fetchFor(env.worker, q, 500)).toEqual([]);
+    const after = await env.api.submit({ queue: q, input: 3, idempotencyKey: "later", options: { delayMs: 400 } });
+    expect(after).toMatchObject({ id: first.id, state: "COMPLETED" });
+  });
+
   test("cancel of a delayed job: CANCELLED, never runs, no longer counted", async () => {
     const q = await env.queue();
     const job = await env.api.submit({ queue: q, input: 1, options: { delayMs: 300 } });

@@ -25,6 +25,7 @@ import type {
   QueueCounts,
   ReadOptions,
   Readiness,
+  TraceContext,
   WatchOptions,
 } from "../types.js";
 
@@ -41,6 +42,8 @@ export interface NewJob {
   tenant: string;
   idempotencyKey?: string;
   options: JobOptions;
+  /** Stored with the job and handed back on each delivery (checked by the core). */
+  trace?: TraceContext;
 }
 
 export interface Inserted {
@@ -84,6 +87,8 @@ export interface DriverDelivery {
   readonly input: JsonValue;
   readonly createdAt: number;
   readonly options: JobOptions;
+  /** The trace context the job was inserted with. */
+  readonly trace?: TraceContext;
   readonly config: QueueConfig;
   /** Fires when a client cancels the job (the CANCELLED state is stored first). */
   readonly cancelled: AbortSignal;

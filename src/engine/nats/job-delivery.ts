@@ -7,7 +7,14 @@
  * wins) and the ack. Progress is a core event only.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import { isTerminal, type JobError, type JobOptions, type LogEntry, type QueueConfig } from "../types.js";
+import {
+  isTerminal,
+  type JobError,
+  type JobOptions,
+  type LogEntry,
+  type QueueConfig,
+  type TraceContext,
+} from "../types.js";
 import type {
   DriverDelivery,
   Inspection,
@@ -31,6 +38,7 @@ export class NatsJobDelivery implements DriverDelivery {
   readonly input: JsonValue;
   readonly createdAt: number;
   readonly options: JobOptions;
+  readonly trace?: TraceContext;
   readonly config: QueueConfig;
   readonly cancelled: AbortSignal;
   private readonly ctx: DeliveryContext;
@@ -62,6 +70,7 @@ export class NatsJobDelivery implements DriverDelivery {
     this.meta = spec.meta;
     this.createdAt = spec.meta.createdAt;
     this.options = spec.meta.options;
+    this.trace = spec.meta.trace;
     this.config = spec.config;
     this.delivery = spec.delivery;
     this.run = { ...spec.run };

@@ -9,9 +9,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type * as grpc from "@grpc/grpc-js";
 import { Metadata } from "@grpc/grpc-js";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace";
 import { create } from "@bufbuild/protobuf";
-import { SubmitAndStreamRequestSchema, SubmitRequestSchema, type Job } from "../../gen/jetq/v1/queue_pb.js";
+import {
+  QueueService,
+  SubmitAndStreamRequestSchema,
+  SubmitRequestSchema,
+  type Job,
+} from "../../gen/jetq/v1/queue_pb.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
 import { installTracing, type InstalledTracing } from "../../src/tracing/sdk.js";
 import type { Engine } from "../../src/engine/types.js";
@@ -123,6 +130,13 @@ describe.each(ENGINES)("traces [$name engine]", (kind) => {
     for await (const job of readGrpcJsStream(call)) last = job;
     expect(last?.output).toBeDefined();
     await expectTraced(client, last!.id, await seenOf(last!.id));
+  });
+
+  it("gRPC-Web (connect-es): the traceparent header", async () => {
+    const client = clientSpan();
+    const web = createClient(QueueService, createGrpcWebTransport({ baseUrl: server!.url, httpVersion: "1.1" }));
+    const job = await web.submit({ queue }, { headers: { traceparent: client.traceparent } });
+    await expectTraced(client, job.id, await seenOf(job.id));
   });
 
   it("REST: POST /queue/{queue} with a traceparent header", async () => {

@@ -62,11 +62,13 @@ export interface SubmitSpan {
 }
 
 const noEnd = () => undefined;
+/** Tracing off and nothing to carry: one shared answer, no allocation per call. */
+const NO_SUBMIT_SPAN: SubmitSpan = { trace: undefined, end: noEnd };
 
 /** `jetq.submit`, a child of the caller's span (a new trace when the call carried none). */
 export function startSubmitSpan(incoming: TraceContext | undefined, rpc: string, queue: string): SubmitSpan {
   const tracer = activeTracer();
-  if (!tracer) return { trace: incoming, end: noEnd };
+  if (!tracer) return incoming ? { trace: incoming, end: noEnd } : NO_SUBMIT_SPAN;
   const parent = contextOfTrace(incoming, context.active());
   const span = tracer.startSpan(
     "jetq.submit",
@@ -126,14 +128,23 @@ export interface RunSpan {
   end(error?: { code: string; message: string }): void;
 }
 
+const callIt = <T>(fn: () => T): T => fn();
+
+/** The trace id of a stored context: the core stored it as `00-<trace id>-<span id>-<flags>`. */
+function traceIdOf(carried: TraceContext | undefined): string | undefined {
+  const tp = carried?.traceparent;
+  return tp !== undefined && tp.length === 55 && tp[2] === "-" ? tp.slice(3, 35) : undefined;
+}
+const NO_RUN_SPAN: RunSpan = { traceId: undefined, run: callIt, end: noEnd };
+
 /**
  * At begin (`startedAt`): records `jetq.queue_wait` (createdAt → startedAt)
  * and opens `jetq.run`, both children of the context the job carries.
  */
 export function startRunSpans(job: JobSpanInfo, startedAt: number): RunSpan {
-  const traceId = job.trace ? parseTraceparent(job.trace.traceparent)?.traceId : undefined;
   const tracer = activeTracer();
-  if (!tracer) return { traceId, run: (fn) => fn(), end: noEnd };
+  if (!tracer && !job.trace) return NO_RUN_SPAN;
+  if (!tracer) return { traceId: traceIdOf(job.trace), run: callIt, end: noEnd };
   const parent = contextOfTrace(job.trace);
   const attributes = { "jetq.job.id": job.id, "jetq.queue": job.queue, "jetq.attempt": job.attempt };
   if (job.trace) {

@@ -8,6 +8,7 @@
  * protocol's.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
+import type { JobEventListener } from "./job-events.js";
 import type { TraceContext } from "./trace-context.js";
 
 export type { TraceContext };
@@ -222,11 +223,40 @@ export interface Engine {
   queueCount(queue: string): Promise<QueueCounts>;
   /** Names of the declared queues, in no particular order. */
   listQueues(): Promise<string[]>;
+  /**
+   * Calls listener with each job event this process makes (./job-events.ts):
+   * submits, starts, retries, outcomes, cancels. Returns the unsubscribe.
+   */
+  observe(listener: JobEventListener): () => void;
+  // -- job control: lists (ListQueues, ListJobs) --
+  // -- end lists --
+
+  // -- job control: retry and delayed jobs --
+  // -- end retry and delayed jobs --
+
+  // -- job control: priority --
+  // -- end priority --
+
+  // -- job control: batches, WatchJobs, pause --
+  // -- end batches, WatchJobs, pause --
+
   /** Worker side: take up to options.max jobs from a queue. */
   fetch(queue: string, options: FetchOptions): Promise<JobLease[]>;
   stats(): EngineStats;
   close(): Promise<void>;
 }
+
+// -- job control types: lists --
+// -- end lists --
+
+// -- job control types: retry and delayed jobs --
+// -- end retry and delayed jobs --
+
+// -- job control types: priority --
+// -- end priority --
+
+// -- job control types: batches, WatchJobs, pause --
+// -- end batches, WatchJobs, pause --
 
 export function isTerminal(state: JobState): boolean {
   return state === "COMPLETED" || state === "FAILED" || state === "CANCELLED" || state === "EXPIRED";

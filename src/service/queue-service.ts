@@ -24,6 +24,7 @@ import { isLaneQueue, type LaneRegistry } from "../handlers/http/lanes.js";
 import { callerKey } from "./caller.js";
 import { createErrorMapper } from "./errors.js";
 import type { InputValidators } from "./input-validators.js";
+import { jobControlRpcs } from "./job-control/index.js";
 import {
   cancelToProto,
   countsToProto,
@@ -104,6 +105,8 @@ export function createQueueService(
         throw toClientError(err, ctx);
       }
     },
+
+    ...jobControlRpcs(engine, options),
   };
 }
 

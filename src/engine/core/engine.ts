@@ -27,7 +27,8 @@ import type {
   SubmitWatchOptions,
   WatchOptions,
 } from "../types.js";
-import type { Driver, JobRef, NewJob } from "../driver/types.js";
+import type { Driver, Inserted, JobRef, NewJob } from "../driver/types.js";
+import { JobEvents, type JobEventListener } from "../job-events.js";
 import { CoreLease, type LeaseRules } from "./lease.js";
 import { jobOptionsOf, queueConfigOf } from "./validate.js";
 
@@ -41,6 +42,8 @@ export interface CoreOptions {
   /** Least time between two progress events of one attempt; default 100. */
   progressIntervalMs?: number;
   settingName?: SettingNamer;
+  /** Told when a job-event listener throws (the event still reaches the others). */
+  onListenerError?: (err: unknown) => void;
 }
 
 /** The maxPayloadBytes option, checked. */
@@ -60,12 +63,16 @@ class CoreEngine implements Engine {
   readonly kind: Engine["kind"];
   private readonly driver: Driver;
   private readonly rules: LeaseRules;
+  private readonly events: JobEvents;
   private closed = false;
 
   constructor(driver: Driver, options: CoreOptions) {
     this.driver = driver;
     this.kind = driver.kind;
+    this.events = new JobEvents(options.onListenerError);
+    driver.setEventSink(this.events.emit);
     this.rules = {
+      emit: this.events.emit,
       logBounds: options.logBounds ?? DEFAULT_LOG_BOUNDS,
       settingName: options.settingName ?? settingNamer(),
       progressIntervalMs: options.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS,
@@ -89,7 +96,7 @@ class CoreEngine implements Engine {
   }
 
   async submit(input: SubmitInput): Promise<JobStatus> {
-    return (await this.driver.insert(this.newJob(input))).status;
+    return (await this.insert(this.newJob(input))).status;
   }
 
   async getStatus(id: string, read: ReadOptions = {}): Promise<JobStatus> {
@@ -104,7 +111,7 @@ class CoreEngine implements Engine {
     let fresh = false;
     return submitThenWatch(
       async () => {
-        const inserted = await this.driver.insert(this.newJob(input));
+        const inserted = await this.insert(this.newJob(input));
         fresh = inserted.fresh;
         return inserted.status;
       },
@@ -118,7 +125,13 @@ class CoreEngine implements Engine {
   }
 
   async cancel(id: string, read: ReadOptions = {}): Promise<CancelOutcome> {
-    return this.driver.cancel(this.openRef(id), read);
+    const outcome = await this.driver.cancel(this.openRef(id), read);
+    if (outcome.removed) this.emitCancelled(outcome, read.tenant ?? "");
+    return outcome;
+  }
+
+  observe(listener: JobEventListener): () => void {
+    return this.events.observe(listener);
   }
 
   async queueCount(queue: string): Promise<QueueCounts> {
@@ -141,6 +154,18 @@ class CoreEngine implements Engine {
     return deliveries.map((d) => new CoreLease(d, this.rules));
   }
 
+  // -- job control: lists (ListQueues, ListJobs) --
+  // -- end lists --
+
+  // -- job control: retry and delayed jobs --
+  // -- end retry and delayed jobs --
+
+  // -- job control: priority --
+  // -- end priority --
+
+  // -- job control: batches, WatchJobs, pause --
+  // -- end batches, WatchJobs, pause --
+
   stats(): EngineStats {
     return this.driver.stats();
   }
@@ -149,6 +174,37 @@ class CoreEngine implements Engine {
     if (this.closed) return;
     this.closed = true;
     await this.driver.close();
+  }
+
+  private async insert(job: NewJob): Promise<Inserted> {
+    const inserted = await this.driver.insert(job);
+    if (inserted.fresh && this.events.observed) {
+      const { id, createdAt } = inserted.status;
+      this.events.emit({
+        kind: "submitted",
+        queue: job.queue,
+        id,
+        tenant: job.tenant,
+        createdAt,
+        options: job.options,
+      });
+    }
+    return inserted;
+  }
+
+  private emitCancelled({ job }: CancelOutcome, tenant: string): void {
+    this.events.emit({
+      kind: "finished",
+      state: "CANCELLED",
+      queue: job.queue,
+      id: job.id,
+      tenant,
+      attempt: job.attempt,
+      createdAt: job.createdAt,
+      ...(job.startedAt !== undefined ? { startedAt: job.startedAt } : {}),
+      finishedAt: job.finishedAt ?? Date.now(),
+      ...(job.error ? { error: job.error } : {}),
+    });
   }
 
   private assertOpen(): void {

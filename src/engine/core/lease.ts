@@ -11,11 +11,14 @@ import { refusalOf } from "../lost-leases.js";
 import { pacedProgress, type PacedProgress } from "../progress-pacing.js";
 import type { SettingNamer } from "../settings.js";
 import type { FailOptions, JobError, JobLease, JobOptions, LogLevel, TraceContext } from "../types.js";
-import type { DriverDelivery, RunAccount } from "../driver/types.js";
+import type { DriverDelivery, RunAccount, TerminalFields, TerminalState } from "../driver/types.js";
+import type { JobEventListener } from "../job-events.js";
 import { deadlinePassed, expiredError } from "./outcomes.js";
 import { afterFailure } from "./retry-policy.js";
 
 export interface LeaseRules {
+  /** Where the lease tells what it did (../job-events.ts). */
+  emit: JobEventListener;
   logBounds: LogBounds;
   settingName: SettingNamer;
   /** Least time between two progress events of one attempt. */
@@ -37,6 +40,7 @@ export class CoreLease implements JobLease {
   private readonly rules: LeaseRules;
   private run: RunAccount;
   private begun = false;
+  private startedAt: number | undefined;
   /** The attempt is ending: its log and progress are closed (the notice written once). */
   private ending = false;
   /** The driver took an outcome, or said another one won. A call that threw leaves it unset: it may be retried. */
@@ -82,13 +86,24 @@ export class CoreLease implements JobLease {
     if (deadline !== undefined && deadlinePassed(deadline, Date.now())) {
       return this.endUnrun("EXPIRED", expiredError(deadline));
     }
-    const marked = await this.d.markRunning(found.run, Date.now(), (r) => this.refuse(r));
+    const startedAt = Date.now();
+    const marked = await this.d.markRunning(found.run, startedAt, (r) => this.refuse(r));
     if (!marked) {
       this.settled = true;
       return false;
     }
     this.run = marked;
     this.begun = true;
+    this.startedAt = startedAt;
+    const { createdAt } = this;
+    this.rules.emit({
+      kind: "started",
+      ...this.who(),
+      attempt: marked.attempt,
+      createdAt,
+      startedAt,
+      lostLeases: marked.lost,
+    });
     return true;
   }
 
@@ -118,17 +133,28 @@ export class CoreLease implements JobLease {
     if (bytes > maxPayloadBytes) {
       // Not retried: the same handler would return the same output.
       const error = outputTooLarge(bytes, maxPayloadBytes, settingName("maxPayloadBytes"));
-      return this.settle(() => this.d.finish("FAILED", { error }));
+      return this.finish("FAILED", { error });
     }
-    return this.settle(() => this.d.finish("COMPLETED", { output, outputJson: json, progress: 1 }));
+    return this.finish("COMPLETED", { output, outputJson: json, progress: 1 });
   }
 
   async fail(error: JobError, failOptions: FailOptions = {}): Promise<boolean> {
     if (this.settled) return false;
     const jobError: JobError = { code: String(error.code), message: String(error.message) };
     const next = afterFailure(this.run, failOptions.retryable !== false, this.options, this.d.config);
-    if (!next.retry) return this.settle(() => this.d.finish("FAILED", { error: jobError }));
-    return this.settle(() => this.d.retry(jobError, next.delayMs));
+    if (!next.retry) return this.finish("FAILED", { error: jobError });
+    const taken = await this.settle(() => this.d.retry(jobError, next.delayMs));
+    if (taken) {
+      const event = {
+        kind: "retried",
+        ...this.who(),
+        attempt: this.attempt,
+        error: jobError,
+        delayMs: next.delayMs,
+      } as const;
+      this.rules.emit(event);
+    }
+    return taken;
   }
 
   async release(): Promise<void> {
@@ -137,6 +163,30 @@ export class CoreLease implements JobLease {
       await this.d.release(this.begun);
       return true;
     });
+    this.rules.emit({ kind: "released", ...this.who(), attempt: this.attempt });
+  }
+
+  private who(): { queue: string; id: string; tenant: string } {
+    return { queue: this.queue, id: this.id, tenant: this.d.tenant };
+  }
+
+  /** Ends the job through the driver and, when this write won, tells observers. */
+  private async finish(state: TerminalState, fields: TerminalFields): Promise<boolean> {
+    const taken = await this.settle(() => this.d.finish(state, fields));
+    if (!taken) return false;
+    this.rules.emit({
+      kind: "finished",
+      state,
+      ...this.who(),
+      attempt: fields.attempt ?? this.attempt,
+      createdAt: this.createdAt,
+      ...(this.startedAt !== undefined ? { startedAt: this.startedAt } : {}),
+      finishedAt: Date.now(),
+      ...(fields.error ? { error: fields.error } : {}),
+      ...(state === "COMPLETED" ? { output: fields.output ?? null } : {}),
+      options: this.options,
+    });
+    return true;
   }
 
   private refuse(run: RunAccount): JobError | undefined {
@@ -163,7 +213,7 @@ export class CoreLease implements JobLease {
 
   /** Ends the job without running this delivery. */
   private async endUnrun(state: "FAILED" | "EXPIRED", error: JobError, attempt?: number): Promise<false> {
-    await this.settle(() => this.d.finish(state, { error, ...(attempt !== undefined ? { attempt } : {}) }));
+    await this.finish(state, { error, ...(attempt !== undefined ? { attempt } : {}) });
     return false;
   }
 }

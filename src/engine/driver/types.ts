@@ -13,6 +13,7 @@
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { JobIdParts } from "../job-id.js";
+import type { JobEventListener } from "../job-events.js";
 import type {
   CancelOutcome,
   EngineStats,
@@ -84,6 +85,8 @@ export interface TerminalFields {
  */
 export interface DriverDelivery {
   readonly ref: JobRef;
+  /** Owner of the job; "" on a server without keys. */
+  readonly tenant: string;
   readonly input: JsonValue;
   readonly createdAt: number;
   readonly options: JobOptions;
@@ -147,6 +150,24 @@ export interface Driver {
   watch(ref: JobRef, options: WatchOptions, inserted?: JobStatus): AsyncIterable<JobStatus>;
   /** Up to max deliveries, waiting at most expiresMs for the first; [] once closed. */
   fetch(queue: string, max: number, expiresMs: number, signal?: AbortSignal): Promise<DriverDelivery[]>;
+  // -- job control: lists (ListQueues, ListJobs) --
+  // -- end lists --
+
+  // -- job control: retry and delayed jobs --
+  // -- end retry and delayed jobs --
+
+  // -- job control: priority --
+  // -- end priority --
+
+  // -- job control: batches, WatchJobs, pause --
+  // -- end batches, WatchJobs, pause --
+
+  /**
+   * Where the driver tells the terminal transitions it makes without a
+   * lease or a cancel (an expiry timer, a lease lost once too often); the
+   * core calls it once, at construction.
+   */
+  setEventSink(sink: JobEventListener): void;
   stats(): EngineStats;
   close(): Promise<void>;
 }

@@ -102,6 +102,7 @@ export class MemoryDeliveries implements DeliveryHost {
     else job.deliveries--;
     if (d.begun && tooManyLostLeases(job.lost ?? 0, job.options, job.queue.config)) {
       this.store.finish(job, "FAILED", { error: workerLostError(job.lost ?? 0, job.options, job.queue.config) });
+      this.store.told(job);
       return;
     }
     this.logger?.debug({ id: job.id, attempt: d.attempt, lost: job.lost }, "lease expired; redelivering");

@@ -19,6 +19,7 @@ export interface DeliveryHost {
 
 export class MemoryDelivery implements DriverDelivery {
   readonly ref: JobRef;
+  readonly tenant: string;
   readonly input: JsonValue;
   readonly createdAt: number;
   readonly options: JobOptions;
@@ -42,6 +43,7 @@ export class MemoryDelivery implements DriverDelivery {
     // Each delivery gets its own copy: a handler mutating its input cannot
     // change what a retry sees.
     this.input = structuredClone(job.input);
+    this.tenant = job.tenant;
     this.createdAt = job.createdAt;
     this.options = { ...job.options };
     this.trace = job.trace;

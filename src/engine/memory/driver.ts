@@ -26,6 +26,7 @@ import type {
 import type { Driver, DriverDelivery, Inserted, JobRef, NewJob } from "../driver/types.js";
 import { MemoryDeliveries } from "./deliveries.js";
 import { createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
+import type { JobEventListener } from "../job-events.js";
 import { MemoryStore } from "./store.js";
 import { watchJob } from "./watch.js";
 
@@ -49,6 +50,10 @@ export class MemoryDriver implements Driver {
     this.logger = options.logger;
     this.store = new MemoryStore(options);
     this.deliveries = new MemoryDeliveries(this.store, options.logBounds, options.logger);
+  }
+
+  setEventSink(sink: JobEventListener): void {
+    this.store.eventSink = sink;
   }
 
   readiness(): Readiness {
@@ -181,6 +186,18 @@ export class MemoryDriver implements Driver {
       q.waiters.push(waiter);
     });
   }
+
+  // -- job control: lists (ListQueues, ListJobs) --
+  // -- end lists --
+
+  // -- job control: retry and delayed jobs --
+  // -- end retry and delayed jobs --
+
+  // -- job control: priority --
+  // -- end priority --
+
+  // -- job control: batches, WatchJobs, pause --
+  // -- end batches, WatchJobs, pause --
 
   stats(): EngineStats {
     return { eventSubscriptions: 0, openWatches: this.store.watchers.size };

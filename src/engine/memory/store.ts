@@ -11,7 +11,8 @@ import { parseJobId } from "../job-id.js";
 import { createPositionPacer, type PositionPacer, type PositionPacerOptions } from "../position-pacer.js";
 import type { SettingNamer } from "../settings.js";
 import { deadlinePassed, expiredError } from "../core/outcomes.js";
-import type { JobError, JobState, ReadOptions } from "../types.js";
+import type { JobEventListener } from "../job-events.js";
+import { isTerminal, type JobError, type JobState, type ReadOptions } from "../types.js";
 import type { JobRecord, JobWatcher, QueueState } from "./job-record.js";
 import { createTimerHeap, type TimerHeap } from "./timer-heap.js";
 import { notifyWatchers } from "./watch.js";
@@ -43,6 +44,8 @@ export class MemoryStore {
   readonly watchers = new Set<JobWatcher>();
   readonly pacer: PositionPacer;
   closed = false;
+  /** Set by the core through MemoryDriver.setEventSink. */
+  eventSink: JobEventListener = () => {};
   /** Start deadlines by job id: a job finished long before its deadline must not be kept by the heap. */
   readonly deadlines: TimerHeap<string>;
   readonly retention: TimerHeap<JobRecord>;
@@ -98,7 +101,27 @@ export class MemoryStore {
     const deadline = job.options.startDeadline;
     if (job.state !== "QUEUED" || deadline === undefined || !deadlinePassed(deadline, now)) return false;
     this.finish(job, "EXPIRED", { error: expiredError(deadline) });
+    this.told(job);
     return true;
+  }
+
+  /** Tells the core's observers a terminal transition no lease or cancel made. */
+  told(job: JobRecord): void {
+    const { id, tenant, createdAt, startedAt, finishedAt, error, attempt, options } = job;
+    if (finishedAt === undefined || !isTerminal(job.state) || job.state === "COMPLETED") return;
+    this.eventSink({
+      kind: "finished",
+      state: job.state as "FAILED" | "CANCELLED" | "EXPIRED",
+      queue: job.queue.name,
+      id,
+      tenant,
+      attempt,
+      createdAt,
+      ...(startedAt !== undefined ? { startedAt } : {}),
+      finishedAt,
+      ...(error ? { error } : {}),
+      options,
+    });
   }
 
   /** Takes the job out of its current phase (queue slot, backoff timer or lease). */

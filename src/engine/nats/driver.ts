@@ -3,6 +3,7 @@
  * (../driver/types.ts) from the parts wired in wiring.ts.
  * docs/ARCHITECTURE.md §5-6 is the map; each module holds one part.
  */
+import type { JobEventListener } from "../job-events.js";
 import { setMaxListeners } from "node:events";
 import { queueNotFound, unavailable } from "../errors.js";
 import { retainedLines, type LogBounds } from "../log-bounds.js";
@@ -108,6 +109,10 @@ class NatsDriver implements Driver {
     });
   }
 
+  setEventSink(sink: JobEventListener): void {
+    this.p.fetcher.setEventSink(sink);
+  }
+
   readiness(): Readiness {
     return this.readinessWatch.state.get();
   }
@@ -200,6 +205,18 @@ class NatsDriver implements Driver {
     this.assertOpen();
     return this.call("listing the queues", () => this.p.queueConfigs.names());
   }
+
+  // -- job control: lists (ListQueues, ListJobs) --
+  // -- end lists --
+
+  // -- job control: retry and delayed jobs --
+  // -- end retry and delayed jobs --
+
+  // -- job control: priority --
+  // -- end priority --
+
+  // -- job control: batches, WatchJobs, pause --
+  // -- end batches, WatchJobs, pause --
 
   stats(): EngineStats {
     return { eventSubscriptions: this.p.events.subscriptions, openWatches: this.p.watches.open };

@@ -9,6 +9,7 @@ import type { JsonValue } from "@bufbuild/protobuf";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
 import { formatJobId } from "../job-id.js";
+import type { JobEventListener } from "../job-events.js";
 import { refusalOf } from "../lost-leases.js";
 import { isTerminal, type JobError, type QueueConfig } from "../types.js";
 import type { DriverDelivery } from "../driver/types.js";
@@ -40,6 +41,8 @@ export interface FetcherDeps {
 }
 
 export interface Fetcher {
+  /** Where terminal transitions made at fetch (no lease) are told: see ../job-events.ts. */
+  setEventSink(sink: JobEventListener): void;
   fetch(
     queue: string,
     config: QueueConfig,
@@ -57,9 +60,14 @@ export function createFetcher(deps: FetcherDeps): Fetcher {
 
 class NatsFetcher implements Fetcher {
   private readonly deps: FetcherDeps;
+  private eventSink: JobEventListener = () => {};
 
   constructor(deps: FetcherDeps) {
     this.deps = deps;
+  }
+
+  setEventSink(sink: JobEventListener): void {
+    this.eventSink = sink;
   }
 
   async handBack(queue: string, config: QueueConfig, d: Delivery): Promise<void> {
@@ -197,11 +205,29 @@ class NatsFetcher implements Fetcher {
       if (rev !== undefined) {
         live.forget(id);
         events.publish(id, statusEventOf(record));
+        this.tellFailed(id, queue, meta, record);
         break;
       }
       prior = await records.get(id);
     }
     await d.ack();
+  }
+
+  private tellFailed(id: string, queue: string, meta: JobMeta, record: JobRecord): void {
+    const { attempt, createdAt, startedAt, finishedAt, error } = record;
+    this.eventSink({
+      kind: "finished",
+      state: "FAILED",
+      queue,
+      id,
+      tenant: meta.tenant,
+      attempt,
+      createdAt,
+      ...(startedAt !== undefined ? { startedAt } : {}),
+      finishedAt: finishedAt ?? Date.now(),
+      ...(error ? { error } : {}),
+      options: meta.options,
+    });
   }
 
   private async inputOf(id: string, meta: JobMeta, d: Delivery): Promise<JsonValue> {

@@ -35,6 +35,7 @@ export type { DeliveryContext };
 
 export class NatsJobDelivery implements DriverDelivery {
   readonly ref: JobRef;
+  readonly tenant: string;
   readonly input: JsonValue;
   readonly createdAt: number;
   readonly options: JobOptions;
@@ -68,6 +69,7 @@ export class NatsJobDelivery implements DriverDelivery {
     this.ref = spec.ref;
     this.input = spec.input;
     this.meta = spec.meta;
+    this.tenant = spec.meta.tenant;
     this.createdAt = spec.meta.createdAt;
     this.options = spec.meta.options;
     this.trace = spec.meta.trace;

@@ -4,7 +4,7 @@
  * time windows of the finished counts. Drivers keep the index
  * (docs/ARCHITECTURE.md §5 "The job index", §7).
  */
-import { invalidArgument } from "../errors.js";
+import { invalidArgument, isEngineError } from "../errors.js";
 import { assertQueueName } from "../queue-name.js";
 import type { Driver, ListQuery } from "../driver/types.js";
 import type { FinishedCounts, JobPage, JobState, ListJobsQuery, QueueInfo } from "../types.js";
@@ -115,7 +115,16 @@ export async function describeQueues(driver: Driver): Promise<QueueInfo[]> {
   const out: QueueInfo[] = [];
   for (let i = 0; i < names.length; i += DESCRIBE_CONCURRENCY) {
     const chunk = names.slice(i, i + DESCRIBE_CONCURRENCY);
-    out.push(...(await Promise.all(chunk.map((name) => describeQueue(driver, name, now)))));
+    const described = await Promise.all(
+      chunk.map((name) =>
+        // A queue removed between the listing and its counts is left out.
+        describeQueue(driver, name, now).catch((err: unknown) => {
+          if (isEngineError(err, "not_found")) return undefined;
+          throw err;
+        }),
+      ),
+    );
+    for (const info of described) if (info) out.push(info);
   }
   return out;
 }

@@ -33,6 +33,8 @@ const INDEX_SUBJECTS = "jetq.idx.>";
 const MAX_BATCH = 256;
 /** Conditional appends tried before an append fails (other processes kept appending first). */
 const MAX_ROUNDS = 25;
+/** Entries this process remembers having indexed (see add). */
+const RECENT_ADDS = 4_096;
 /** Entries a page may look at beyond its size (stale entries of retried jobs are skipped). */
 const SCAN_FACTOR = 4;
 
@@ -218,12 +220,18 @@ export function createJobIndex(
     return statusFromRecord(id, r);
   };
   const counts = createFinishCounts(js, jsm, layout);
+  const recent = new Set<string>();
   return {
     stats,
     counts,
     async add(entry) {
       const e: [string, number] = [entry.id, entry.finishedAt];
       const { queue, state, finishedAt } = entry;
+      // A writer that lost its conditional write and tries again within the same ms: one entry is enough.
+      const key = `${state} ${entry.id} ${finishedAt}`;
+      if (recent.has(key)) return;
+      recent.add(key);
+      if (recent.size > RECENT_ADDS) recent.delete(recent.values().next().value!);
       await Promise.all([
         chain(chainSubject(queue, state, entry.tenant)).append(e),
         chain(chainSubject(queue, state, undefined)).append(e),

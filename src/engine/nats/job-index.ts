@@ -232,11 +232,17 @@ export function createJobIndex(
       if (recent.has(key)) return;
       recent.add(key);
       if (recent.size > RECENT_ADDS) recent.delete(recent.values().next().value!);
-      await Promise.all([
-        chain(chainSubject(queue, state, entry.tenant)).append(e),
-        chain(chainSubject(queue, state, undefined)).append(e),
-        state === "COMPLETED" || state === "FAILED" ? counts.add(queue, state, finishedAt) : undefined,
-      ]);
+      try {
+        await Promise.all([
+          chain(chainSubject(queue, state, entry.tenant)).append(e),
+          chain(chainSubject(queue, state, undefined)).append(e),
+          state === "COMPLETED" || state === "FAILED" ? counts.add(queue, state, finishedAt) : undefined,
+        ]);
+      } catch (err) {
+        // Not (surely) stored: a retry of the same entry must try again.
+        recent.delete(key);
+        throw err;
+      }
     },
     page: (query) => readPage(io, query, check),
   };

@@ -189,7 +189,7 @@ export class MemoryStore {
     if (fields.attempt !== undefined) job.attempt = fields.attempt;
     this.retention.add(job.finishedAt + this.options.retentionMs, job);
     this.index.finished(job);
-    this.options.logger?.debug({ id: job.id, state: to }, "job finished");
+    this.options.logger?.debug({ id: job.id, state: to }, "job record terminal");
     notifyWatchers(job, "status");
   }
 

@@ -17,10 +17,13 @@ import type {
   EngineStats,
   FetchOptions,
   JobLease,
+  JobPage,
   JobResult,
   JobStatus,
+  ListJobsQuery,
   QueueConfig,
   QueueCounts,
+  QueueInfo,
   ReadOptions,
   Readiness,
   SubmitInput,
@@ -30,6 +33,7 @@ import type {
 import type { Driver, Inserted, JobRef, NewJob } from "../driver/types.js";
 import { JobEvents, type JobEventListener } from "../job-events.js";
 import { CoreLease, type LeaseRules } from "./lease.js";
+import { describeQueues, listJobs, listQueryOf } from "./list-jobs.js";
 import { jobOptionsOf, queueConfigOf } from "./validate.js";
 
 /** Largest input and output (JSON bytes) by default: the server's 16 MiB request limit. */
@@ -155,6 +159,16 @@ class CoreEngine implements Engine {
   }
 
   // -- job control: lists (ListQueues, ListJobs) --
+  async listJobs(query: ListJobsQuery): Promise<JobPage> {
+    const checked = listQueryOf(query);
+    this.assertOpen();
+    return listJobs(this.driver, checked);
+  }
+
+  async describeQueues(): Promise<QueueInfo[]> {
+    this.assertOpen();
+    return describeQueues(this.driver);
+  }
   // -- end lists --
 
   // -- job control: retry and delayed jobs --

@@ -54,10 +54,12 @@ forEachDriver("retry and delayed jobs", (env) => {
     const { status } = await env.api.insert(newJob(q, 1, { options: { runAt } }));
     expect(status).toMatchObject({ state: "QUEUED", scheduledAt: runAt });
     expect(status.queuePosition).toBeUndefined();
-    expect(await env.api.count(q)).toEqual({ queue: q, inQueue: 0, running: 0, delayed: 1 });
+    expect(await env.api.count(q)).toEqual({ queue: q, inQueue: 0, running: 0 });
+    expect(await env.api.delayedCount?.(q)).toBe(1);
     const [d] = await fetchN(env.worker, q, 1);
     expect(d!.ref.id).toBe(status.id);
     expect(d!.options.runAt).toBe(runAt);
     await expect.poll(() => env.api.count(q), { timeout: 5_000 }).toEqual({ queue: q, inQueue: 0, running: 1 });
+    expect(await env.api.delayedCount?.(q)).toBe(0);
   });
 });

@@ -11,16 +11,20 @@ import { assertQueueName } from "../queue-name.js";
 import { settingNamer, type SettingNamer } from "../settings.js";
 import { withSchedule } from "../schedule.js";
 import { submitThenWatch } from "../submit-and-watch.js";
+import { checkedTraceContext } from "../trace-context.js";
 import type {
   CancelOutcome,
   Engine,
   EngineStats,
   FetchOptions,
   JobLease,
+  JobPage,
   JobResult,
   JobStatus,
+  ListJobsQuery,
   QueueConfig,
   QueueCounts,
+  QueueInfo,
   ReadOptions,
   Readiness,
   SubmitInput,
@@ -30,6 +34,7 @@ import type {
 import type { Driver, Inserted, JobRef, NewJob } from "../driver/types.js";
 import { JobEvents, type JobEventListener } from "../job-events.js";
 import { CoreLease, type LeaseRules } from "./lease.js";
+import { describeQueues, listJobs, listQueryOf } from "./list-jobs.js";
 import { jobOptionsOf, queueConfigOf } from "./validate.js";
 
 /** Largest input and output (JSON bytes) by default: the server's 16 MiB request limit. */
@@ -137,7 +142,10 @@ class CoreEngine implements Engine {
   async queueCount(queue: string): Promise<QueueCounts> {
     assertQueueName(queue);
     this.assertOpen();
-    return this.driver.count(queue);
+    const { driver } = this;
+    // Delayed jobs are not waiting in line: counted apart, and only when there are some.
+    const [counts, delayed] = await Promise.all([driver.count(queue), driver.delayedCount?.(queue) ?? 0]);
+    return delayed > 0 ? { ...counts, delayed } : counts;
   }
 
   async listQueues(): Promise<string[]> {
@@ -155,6 +163,16 @@ class CoreEngine implements Engine {
   }
 
   // -- job control: lists (ListQueues, ListJobs) --
+  async listJobs(query: ListJobsQuery): Promise<JobPage> {
+    const checked = listQueryOf(query);
+    this.assertOpen();
+    return listJobs(this.driver, checked);
+  }
+
+  async describeQueues(): Promise<QueueInfo[]> {
+    this.assertOpen();
+    return describeQueues(this.driver);
+  }
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
@@ -226,6 +244,7 @@ class CoreEngine implements Engine {
   private newJob(input: SubmitInput): NewJob {
     assertQueueName(input.queue);
     const options = withSchedule(jobOptionsOf(input.options), input.options ?? {}, Date.now());
+    const trace = checkedTraceContext(input.trace);
     const inputJson = JSON.stringify(input.input ?? null) ?? "null";
     const { maxPayloadBytes, settingName } = this.rules;
     const bytes = payloadBytes(inputJson, maxPayloadBytes);
@@ -237,6 +256,7 @@ class CoreEngine implements Engine {
       tenant: input.tenant ?? "",
       options,
       ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}),
+      ...(trace ? { trace } : {}),
     };
   }
 }

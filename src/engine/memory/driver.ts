@@ -15,6 +15,7 @@ import { cancelledError } from "../core/outcomes.js";
 import type {
   CancelOutcome,
   EngineStats,
+  FinishedCounts,
   JobResult,
   JobStatus,
   QueueConfig,
@@ -23,10 +24,11 @@ import type {
   Readiness,
   WatchOptions,
 } from "../types.js";
-import type { Driver, DriverDelivery, Inserted, JobRef, NewJob } from "../driver/types.js";
+import type { Driver, DriverDelivery, Inserted, JobRef, ListPage, ListQuery, NewJob } from "../driver/types.js";
 import { MemoryDeliveries } from "./deliveries.js";
 import { createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
 import type { JobEventListener } from "../job-events.js";
+import { liveJobsPage } from "./list-live.js";
 import { MemoryStore } from "./store.js";
 import { attemptsOf } from "../core/retry-job.js";
 import { retryJob } from "./retry.js";
@@ -50,8 +52,11 @@ export class MemoryDriver implements Driver {
   private readonly readinessState: ReadinessState = createReadinessState();
   private readonly logger: Logger | undefined;
 
+  private readonly retentionMs: number;
+
   constructor(options: MemoryDriverOptions) {
     this.logger = options.logger;
+    this.retentionMs = options.retentionMs;
     this.store = new MemoryStore(options);
     this.deliveries = new MemoryDeliveries(this.store, options.logBounds, options.logger);
     this.schedule = new MemorySchedule(this.store, this.deliveries);
@@ -96,6 +101,7 @@ export class MemoryDriver implements Driver {
       // Parsed from the JSON text, as the JetStream driver's workers read it.
       input: JSON.parse(job.inputJson) as JsonValue,
       options: job.options,
+      trace: job.trace,
       createdAt: Date.now(),
       line: seq,
       state: "QUEUED",
@@ -157,8 +163,7 @@ export class MemoryDriver implements Driver {
 
   async count(queue: string): Promise<QueueCounts> {
     const q = this.store.getQueue(queue);
-    const delayed = q.scheduled.size;
-    return { queue: q.name, inQueue: q.live.size - q.leased, running: q.leased, ...(delayed > 0 ? { delayed } : {}) };
+    return { queue: q.name, inQueue: q.live.size - q.leased, running: q.leased };
   }
 
   async listQueues(): Promise<string[]> {
@@ -199,9 +204,26 @@ export class MemoryDriver implements Driver {
   }
 
   // -- job control: lists (ListQueues, ListJobs) --
+  async listJobs(query: ListQuery): Promise<ListPage> {
+    const { store } = this;
+    const q = store.getQueue(query.queue);
+    if (query.state === "QUEUED" || query.state === "RUNNING") return liveJobsPage(q, query);
+    const retentionMs = this.retentionMs;
+    const now = Date.now();
+    return store.index.page(query, (job) => q.jobs.get(job.seq) === job && (job.finishedAt ?? now) + retentionMs > now);
+  }
+
+  async finishedCounts(queue: string, since: readonly number[]): Promise<FinishedCounts[]> {
+    this.store.getQueue(queue);
+    return this.store.index.counts(queue, since);
+  }
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  async delayedCount(queue: string): Promise<number> {
+    return this.store.getQueue(queue).scheduled.size;
+  }
+
   async retry(ref: JobRef, read: ReadOptions): Promise<JobStatus> {
     const status = retryJob(this.store, this.deliveries, ref, read);
     if (read.includeAttempts) status.attempts = attemptsOf(this.store.lookup(ref, read).history, status);

@@ -3,7 +3,16 @@
  * snapshot it hands out (always a fresh copy: callers never share state).
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import type { JobAttempt, JobError, JobOptions, JobState, JobStatus, LogEntry, QueueConfig } from "../types.js";
+import type {
+  JobAttempt,
+  JobError,
+  JobOptions,
+  JobState,
+  JobStatus,
+  LogEntry,
+  QueueConfig,
+  TraceContext,
+} from "../types.js";
 import type { DriverDelivery } from "../driver/types.js";
 import { overRetained, type LogBounds } from "../log-bounds.js";
 import { createSeqSet, type SeqSet } from "./order-stats.js";
@@ -47,6 +56,8 @@ export interface JobRecord {
   readonly input: JsonValue;
   /** Replaced by a Retry (retriedOptions). */
   options: JobOptions;
+  /** The submitter's trace context, handed to each delivery. */
+  readonly trace: TraceContext | undefined;
   readonly createdAt: number;
   /**
    * Its place in the waiting line: its seq at first, a new number when it

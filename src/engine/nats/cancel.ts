@@ -12,6 +12,7 @@ import type { CancelSignals } from "./cancel-signals.js";
 import { statusEventOf, type EventHub } from "./events.js";
 import type { IdempotencyStore } from "./idempotency.js";
 import { deleteJobMessage, rerunFromMessage } from "./job-place.js";
+import type { JobIndex } from "./job-index.js";
 import type { LiveJobs } from "./live.js";
 import type { QueueInfoCache } from "./queue-info.js";
 import type { JobRecord, RecordStore } from "./records.js";
@@ -27,6 +28,8 @@ export interface CancelDeps {
   live: LiveJobs;
   /** Keys of idempotent submits, refreshed when their job ends here. */
   idempotency?: IdempotencyStore;
+  /** The index of finished jobs, told before the CANCELLED record is written. */
+  index?: Pick<JobIndex, "add">;
 }
 
 const ROUNDS = 5;
@@ -78,6 +81,7 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
     const rerun = prior?.rerun ?? (await rerunFromMessage(deps.jsm, ref, prior));
     if (rerun) record.rerun = rerun;
     delete record.undelivered;
+    await deps.index?.add({ id, queue: ref.queue, state: "CANCELLED", tenant: record.tenant, finishedAt: now });
     if ((await deps.records.write(id, record, revision)) === undefined) continue; // settled meanwhile: look again
     // The record decides: watchers hear of it now, not after the clean-up below.
     deps.live.forget(id);

@@ -7,7 +7,14 @@
  * wins) and the ack. Progress is a core event only.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import { isTerminal, type JobError, type JobOptions, type LogEntry, type QueueConfig } from "../types.js";
+import {
+  isTerminal,
+  type JobError,
+  type JobOptions,
+  type LogEntry,
+  type QueueConfig,
+  type TraceContext,
+} from "../types.js";
 import type {
   DriverDelivery,
   Inspection,
@@ -34,6 +41,7 @@ export class NatsJobDelivery implements DriverDelivery {
   readonly input: JsonValue;
   readonly createdAt: number;
   readonly options: JobOptions;
+  readonly trace?: TraceContext;
   readonly config: QueueConfig;
   readonly cancelled: AbortSignal;
   private readonly ctx: DeliveryContext;
@@ -67,6 +75,7 @@ export class NatsJobDelivery implements DriverDelivery {
     this.tenant = spec.meta.tenant;
     this.createdAt = spec.meta.createdAt;
     this.options = spec.meta.options;
+    this.trace = spec.meta.trace;
     this.config = spec.config;
     this.delivery = spec.delivery;
     this.relocated = spec.relocated === true;
@@ -281,10 +290,13 @@ export class NatsJobDelivery implements DriverDelivery {
     if (this.settled) return false;
     const id = this.ref.id;
     await this.ctx.logs.flushed(id);
-    const base: Omit<JobRecord, "state"> = { ...this.base(), finishedAt: Date.now() };
+    const finishedAt = Date.now();
+    const base: Omit<JobRecord, "state"> = { ...this.base(), finishedAt };
     // A job that may be retried keeps what its Retry publishes (relocation.ts).
     if (state !== "COMPLETED") base.rerun = await this.rerun();
     const { record, encoded } = await terminalRecord(this.ctx, id, { ...base, state }, fields);
+    // Indexed first: an entry whose record lost (or never came) is skipped when read, none is missing.
+    await this.ctx.index?.add({ id, queue: this.ref.queue, state, tenant: this.tenant, finishedAt });
     let rev = await this.ctx.records.write(id, record, this.revision, encoded);
     if (rev === undefined) {
       // Our own RUNNING record under a revision whose answer was lost, or a

@@ -6,9 +6,10 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { QueueService } from "../../../gen/jetq/v1/queue_pb.js";
 import type { Engine } from "../../engine/types.js";
-import type { QueueServiceOptions } from "../queue-service.js";
 import { createErrorMapper } from "../errors.js";
+import type { QueueServiceOptions } from "../queue-service.js";
 import { retryRpc } from "./retry.js";
+import { listRpcs } from "./lists.js";
 
 type JobControlRpcs = Pick<
   ServiceImpl<typeof QueueService>,
@@ -21,12 +22,7 @@ export function jobControlRpcs(engine: Engine, options: QueueServiceOptions): Jo
   const toClientError = createErrorMapper(options.logger);
   return {
     // -- lists --
-    listQueues() {
-      throw notYet("ListQueues");
-    },
-    listJobs() {
-      throw notYet("ListJobs");
-    },
+    ...listRpcs(engine, toClientError),
     // -- end lists --
 
     // -- retry --

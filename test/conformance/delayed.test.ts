@@ -25,6 +25,8 @@ forEachEngine("delayed jobs", (env) => {
       expect(read).toMatchObject({ state: "QUEUED", scheduledAt: job.scheduledAt });
       expect(read.queuePosition).toBeUndefined();
       expect(await env.api.queueCount(q)).toMatchObject({ inQueue: 0, running: 0, delayed: 1 });
+      const listed = (await env.api.describeQueues()).find((info) => info.name === q);
+      expect(listed).toMatchObject({ waiting: 0, running: 0, delayed: 1 });
 
       const done = await waitForState(env.api, job.id, "COMPLETED", { timeoutMs: 5_000 });
       const startedAfter = done.startedAt! - submittedAt;

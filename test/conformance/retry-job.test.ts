@@ -118,6 +118,10 @@ forEachEngine("retry", (env) => {
 
     await env.api.retry(cancelled.id);
     await env.api.retry(expiring.id);
+    // Listed as waiting again, under their ids, in the order they were retried (page by page).
+    const first = await env.api.listJobs({ queue: q, state: "QUEUED", pageSize: 1 });
+    const second = await env.api.listJobs({ queue: q, state: "QUEUED", pageSize: 1, cursor: first.nextCursor });
+    expect([...first.jobs, ...second.jobs].map((j) => j.id)).toEqual([cancelled.id, expiring.id]);
     const ran: string[] = [];
     for (let i = 0; i < 2; i++) {
       const lease = await fetchOne(env.worker, q);

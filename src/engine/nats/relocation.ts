@@ -10,6 +10,7 @@
  * Retry can publish the job again (`rerun`: its input and options), since
  * the work-queue stream drops the message once the job is settled.
  */
+import type { MsgHdrs } from "@nats-io/transport-node";
 import type { JobAttempt, JobOptions } from "../types.js";
 import { formatJobId, jobIdParts } from "../job-id.js";
 import type { BlobStore } from "./blobs.js";
@@ -74,6 +75,14 @@ export function deliveredJob(queue: string, d: Delivery, meta: JobMeta): { id: s
     return { id: moved, relocated: true };
   }
   return { id: formatJobId({ queue, seq: d.streamSeq, token: meta.token }), relocated: false };
+}
+
+/** The id of the job a stored message at seq is: its Jetq-Id, else the one its sequence makes. */
+export function messageJobId(queue: string, seq: number, headers: MsgHdrs | undefined, token: string): string {
+  const moved = headers?.get(H_JOB_ID);
+  const parts = moved ? jobIdParts(moved) : undefined;
+  if (moved && parts?.queue === queue && parts.token === token) return moved;
+  return formatJobId({ queue, seq, token });
 }
 
 /** How long a relocated message the record does not point at may be waiting for its record write. */

@@ -7,6 +7,10 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { QueueService } from "../../../gen/jetq/v1/queue_pb.js";
 import type { Engine } from "../../engine/types.js";
 import type { QueueServiceOptions } from "../queue-service.js";
+import { createErrorMapper } from "../errors.js";
+import { submitBatch } from "./batch.js";
+import { setPaused } from "./pause.js";
+import { watchJobs } from "./watch-jobs.js";
 
 type JobControlRpcs = Pick<
   ServiceImpl<typeof QueueService>,
@@ -18,6 +22,9 @@ const notYet = (rpc: string) => new ConnectError(`${rpc} is not available on thi
 export function jobControlRpcs(engine: Engine, options: QueueServiceOptions): JobControlRpcs {
   void engine;
   void options;
+  // -- batches, WatchJobs, pause: errors --
+  const toClientError = createErrorMapper(options.logger);
+  // -- end batches, WatchJobs, pause: errors --
   return {
     // -- lists --
     listQueues() {
@@ -35,18 +42,33 @@ export function jobControlRpcs(engine: Engine, options: QueueServiceOptions): Jo
     // -- end retry --
 
     // -- batches, WatchJobs, pause --
-    submitBatch() {
-      throw notYet("SubmitBatch");
+    async submitBatch(req, ctx) {
+      try {
+        return await submitBatch(engine, options, toClientError, req, ctx);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
     },
-    // eslint-disable-next-line require-yield
-    async *watchJobs() {
-      throw notYet("WatchJobs");
+    async *watchJobs(req, ctx) {
+      try {
+        yield* watchJobs(engine, req, ctx);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
     },
-    pauseQueue() {
-      throw notYet("PauseQueue");
+    async pauseQueue(req, ctx) {
+      try {
+        return await setPaused(engine, req.queue, true, ctx);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
     },
-    resumeQueue() {
-      throw notYet("ResumeQueue");
+    async resumeQueue(req, ctx) {
+      try {
+        return await setPaused(engine, req.queue, false, ctx);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
     },
     // -- end batches, WatchJobs, pause --
   };

@@ -123,6 +123,16 @@ describe.each(TRANSPORTS)("over %s", (name, transport) => {
     expect((await codeOf(as(READER).submitBatch({ jobs: many.slice(0, 1) }))).code).toBe("PermissionDenied");
   });
 
+  test("the inputs of a batch count together against JETQ_MAX_INPUT_VALUES (100,000), before decoding", async () => {
+    const jobs = Array.from({ length: 1_000 }, () => ({ queue: "echo", input: value(Array(101).fill(1)) }));
+    expect(await codeOf(as(SUB).submitBatch({ jobs }))).toMatchObject({
+      code: "ResourceExhausted",
+      message: expect.stringMatching(/more than 100000 JSON values/),
+    });
+    const fine = await as(SUB).submitBatch({ jobs: jobs.slice(0, 900) });
+    expect(fine.results.every((r) => r.outcome.case === "job")).toBe(true);
+  }, 30_000);
+
   test("WatchJobs: a reader follows its tenant's ids to the end; other tenants' ids are NOT_FOUND; bad requests name the field", async () => {
     const { results } = await as(SUB).submitBatch({
       jobs: [1, 2, 3].map((i) => ({ queue: "echo", input: value({ i, sleep_ms: 50 }) })),

@@ -54,6 +54,22 @@ forEachEngine("watchJobs of a queue", (env) => {
     }
   }, 30_000);
 
+  test("closing the engine ends an open queue watch with UNAVAILABLE", async () => {
+    const backend = await env.kind.start();
+    try {
+      const engine = await backend.open();
+      const q = uniqueQueue("closing");
+      await engine.declareQueue(q);
+      const watch = recordStatuses(() => engine.watchJobs({ queue: q }), "closing");
+      await engine.submit({ queue: q, input: 1 });
+      await watch.waitItems(1);
+      await engine.close();
+      expect((await watch.waitEnd()).error).toMatchObject({ code: "unavailable" });
+    } finally {
+      await backend.stop();
+    }
+  });
+
   test("a queue nobody declared is NOT_FOUND; a bad name INVALID_ARGUMENT naming queue", async () => {
     const missing = recordStatuses(() => env.api.watchJobs({ queue: uniqueQueue("nobody") }), "missing");
     expect((await missing.waitEnd()).error).toMatchObject({ code: "not_found" });

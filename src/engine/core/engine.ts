@@ -34,7 +34,7 @@ import { submitBatch } from "./batch.js";
 import { CoreLease, type LeaseRules } from "./lease.js";
 import { fetchUnlessPaused } from "./pause.js";
 import { jobOptionsOf, queueConfigOf } from "./validate.js";
-import { checkTarget, watchJobs } from "./watch-jobs.js";
+import { checkTarget, closingController, watchJobs } from "./watch-jobs.js";
 
 /** Largest input and output (JSON bytes) by default: the server's 16 MiB request limit. */
 export const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
@@ -169,6 +169,9 @@ class CoreEngine implements Engine {
   // -- end priority --
 
   // -- job control: batches, WatchJobs, pause --
+  /** Aborted by close(): ends open WatchJobs, which may follow no job at the time. */
+  private readonly closing = closingController();
+
   async submitBatch(inputs: SubmitInput[]): Promise<BatchOutcome[]> {
     this.assertOpen();
     return submitBatch(this.driver, inputs, {
@@ -180,7 +183,7 @@ class CoreEngine implements Engine {
   watchJobs(target: WatchJobsTarget, options: WatchOptions = {}): AsyncIterable<JobStatus> {
     const checked = checkTarget(target);
     this.assertOpen();
-    return watchJobs(this.driver, checked, options);
+    return watchJobs(this.driver, checked, options, this.closing.signal);
   }
 
   async pauseQueue(queue: string): Promise<void> {
@@ -216,6 +219,7 @@ class CoreEngine implements Engine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
     await this.driver.close();
   }
 

@@ -7,7 +7,8 @@
  * the same status of a job twice (a job named again after it ended) is
  * dropped by the one change rule (status-change.ts).
  */
-import { EngineError, invalidArgument } from "../errors.js";
+import { setMaxListeners } from "node:events";
+import { EngineError, invalidArgument, unavailable } from "../errors.js";
 import { jobIdParts, parseJobId } from "../job-id.js";
 import { assertQueueName } from "../queue-name.js";
 import type { Driver, JobRef } from "../driver/types.js";
@@ -42,12 +43,26 @@ export function checkTarget(target: WatchJobsTarget): CheckedTarget {
   return { queue: target.queue };
 }
 
-export function watchJobs(driver: Driver, target: CheckedTarget, options: WatchOptions): AsyncIterable<JobStatus> {
-  return "refs" in target ? watchIds(driver, target.refs, options) : watchQueue(driver, target.queue, options);
+/** The engine's closing signal: every open WatchJobs listens to it. */
+export function closingController(): AbortController {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  return c;
 }
 
-async function* watchIds(driver: Driver, refs: JobRef[], options: WatchOptions): AsyncGenerator<JobStatus> {
-  const f = new Follower(driver, options, true);
+/** `closing`: aborted when the engine closes; the watch then fails UNAVAILABLE, as a one-job watch does. */
+export function watchJobs(
+  driver: Driver,
+  target: CheckedTarget,
+  options: WatchOptions,
+  closing: AbortSignal,
+): AsyncIterable<JobStatus> {
+  return "refs" in target
+    ? watchIds(new Follower(driver, options, closing, true), target.refs)
+    : watchQueue(new Follower(driver, options, closing, false), driver, target.queue);
+}
+
+async function* watchIds(f: Follower, refs: JobRef[]): AsyncGenerator<JobStatus> {
   try {
     // Every job's first status (or the first failure, by index) before anything is sent.
     const firsts = await Promise.allSettled(refs.map((ref) => f.follow(ref)));
@@ -59,8 +74,7 @@ async function* watchIds(driver: Driver, refs: JobRef[], options: WatchOptions):
   }
 }
 
-async function* watchQueue(driver: Driver, queue: string, options: WatchOptions): AsyncGenerator<JobStatus> {
-  const f = new Follower(driver, options, false);
+async function* watchQueue(f: Follower, driver: Driver, queue: string): AsyncGenerator<JobStatus> {
   const stop = driver.watchQueue(queue, (id) => f.followNamed(id));
   try {
     await driver.paused(queue); // NOT_FOUND for a queue nobody declared
@@ -90,11 +104,13 @@ class Follower {
   constructor(
     private readonly driver: Driver,
     private readonly options: WatchOptions,
+    private readonly closing: AbortSignal,
     /** Ids mode: the stream ends once every followed job ended. */
     private readonly endWhenAllDone: boolean,
   ) {
     this.out = createQueuedIterator<JobStatus>(options.signal);
     options.signal?.addEventListener("abort", this.close, { once: true });
+    closing.addEventListener("abort", this.engineClosed, { once: true });
   }
 
   async *statuses(): AsyncGenerator<JobStatus> {
@@ -148,6 +164,12 @@ class Follower {
   readonly close = (): void => {
     this.stop.abort();
     this.out.close();
+    this.options.signal?.removeEventListener("abort", this.close);
+    this.closing.removeEventListener("abort", this.engineClosed);
+  };
+
+  private readonly engineClosed = (): void => {
+    this.out.fail(unavailable("the engine was closed while the jobs were watched; watch again to resume"));
   };
 
   private send(status: JobStatus): void {

@@ -124,8 +124,13 @@ const schemas = {
   },
   Count: {
     type: "object",
-    required: ["queue_name", "in_queue", "running"],
-    properties: { queue_name: { type: "string" }, in_queue: { type: "integer" }, running: { type: "integer" } },
+    required: ["queue_name", "in_queue", "running", "paused"],
+    properties: {
+      queue_name: { type: "string" },
+      in_queue: { type: "integer" },
+      running: { type: "integer" },
+      paused: { type: "boolean" },
+    },
   },
 };
 

@@ -137,11 +137,18 @@ class Follower {
   follow(ref: JobRef): Promise<void> {
     this.following.add(ref.id);
     const { includeLogs, tenant } = this.options;
-    const watch = this.driver.watch(ref, {
-      signal: this.stop.signal,
-      ...(includeLogs !== undefined ? { includeLogs } : {}),
-      ...(tenant !== undefined ? { tenant } : {}),
-    });
+    let watch: AsyncIterable<JobStatus>;
+    try {
+      watch = this.driver.watch(ref, {
+        signal: this.stop.signal,
+        ...(includeLogs !== undefined ? { includeLogs } : {}),
+        ...(tenant !== undefined ? { tenant } : {}),
+      });
+    } catch (err) {
+      // Never thrown at the caller: a queue watch is told of jobs inside a driver's own call.
+      this.following.delete(ref.id);
+      return Promise.reject(asError(err));
+    }
     return new Promise<void>((resolve, reject) => {
       let first = true;
       void (async () => {

@@ -28,7 +28,7 @@ import { createLeftoverSweeper, type LeftoverSweeper } from "./leftovers.js";
 import type { NatsEngineOptions } from "./options.js";
 import { watchNatsReadiness } from "./readiness.js";
 import { readResult } from "./result.js";
-import { eachBounded } from "./queue-watch.js";
+import { eachBounded } from "./each-bounded.js";
 import { ensureQueue, type LayoutOptions } from "./setup.js";
 import { wireParts, type Parts } from "./wiring.js";
 

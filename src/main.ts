@@ -14,6 +14,7 @@ import {
   laneDiscovery,
   logAuth,
   logHttpSecrets,
+  observeJobs,
   onShutdownSignal,
   openEngine,
 } from "./startup.js";
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
   };
   onShutdownSignal(logger, stop);
 
+  const metrics = observeJobs(config, engine, logger, "api");
   // Only with workers: the http handler needs the secrets' values, which an API-only process does not have.
   const queues = config.workers ? builtinQueues(config) : {};
   try {
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
       streamCaps: config.streamCaps,
       maxInputValues: config.maxInputValues,
       connectFastPath: config.connectFastPath,
+      metrics: metrics ?? false,
       inputValidators: builtinInputValidators(config),
       lanes: httpLanes(config, engine, queues, () => worker),
     });

@@ -7,7 +7,7 @@ import { loadConfigOrExit } from "./config.js";
 import type { Engine } from "./engine/types.js";
 import { createLogger } from "./logger.js";
 import { startProbeServer, type ProbeServer } from "./server/probe-server.js";
-import { builtinQueues, laneDiscovery, logHttpSecrets, onShutdownSignal, openEngine } from "./startup.js";
+import { builtinQueues, laneDiscovery, logHttpSecrets, observeJobs, onShutdownSignal, openEngine } from "./startup.js";
 import type { LaneDiscovery } from "./handlers/http/lane-discovery.js";
 import { createWorker, type Worker } from "./worker/index.js";
 
@@ -29,6 +29,7 @@ try {
   logger.fatal({ err }, "could not connect to NATS");
   process.exit(1);
 }
+const metrics = observeJobs(config, engine, logger, "worker");
 let worker: Worker | undefined;
 let lanes: LaneDiscovery | undefined;
 let probes: ProbeServer | undefined;
@@ -43,10 +44,14 @@ onShutdownSignal(logger, async () => {
 try {
   // Before the worker: a port in use stops the process before it takes a job.
   if (config.probePort !== undefined) {
-    probes = await startProbeServer(config.probePort, config.host, () =>
-      stopping ? { ready: false, reason: "worker is shutting down" } : engine.readiness(),
+    probes = await startProbeServer(
+      config.probePort,
+      config.host,
+      () => (stopping ? { ready: false, reason: "worker is shutting down" } : engine.readiness()),
+      metrics,
     );
-    logger.info({ port: probes.port }, `probes: GET /healthz and /readyz on port ${probes.port}`);
+    const paths = metrics ? "/healthz, /readyz and /metrics" : "/healthz and /readyz";
+    logger.info({ port: probes.port }, `probes: GET ${paths} on port ${probes.port}`);
   }
   const queues = builtinQueues(config);
   worker = createWorker({ engine, queues, concurrency: config.concurrency, logger });

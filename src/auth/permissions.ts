@@ -12,6 +12,8 @@ export const READ_ONLY_RPCS: ReadonlySet<string> = new Set([
   "GetResult",
   "QueueCount",
   "WatchJobs",
+  "ListQueues",
+  "ListJobs",
 ]);
 
 export function roleAllows(role: Role, rpc: string): boolean {

@@ -223,6 +223,14 @@ export interface Engine {
    */
   observe(listener: JobEventListener): () => void;
   // -- job control: lists (ListQueues, ListJobs) --
+  /**
+   * One page of a queue's jobs in one state: finished states newest first
+   * (by when they finished), RUNNING newest first, QUEUED in queue order.
+   * Each page costs the same however many finished jobs are kept.
+   */
+  listJobs(query: ListJobsQuery): Promise<JobPage>;
+  /** Every declared queue with its counts, sorted by name. */
+  describeQueues(): Promise<QueueInfo[]>;
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
@@ -261,6 +269,40 @@ export interface Engine {
 }
 
 // -- job control types: lists --
+export interface ListJobsQuery {
+  queue: string;
+  /** Required. */
+  state: JobState;
+  /** 1 to MAX_PAGE_SIZE; unset or 0 = DEFAULT_PAGE_SIZE. */
+  pageSize?: number;
+  /** nextCursor of the previous page; unset or "" for the first. */
+  cursor?: string;
+  /** When set, only this tenant's jobs. */
+  tenant?: string;
+}
+
+export interface JobPage {
+  jobs: JobStatus[];
+  /** "" on the last page. A page may hold fewer than pageSize jobs while this is set. */
+  nextCursor: string;
+}
+
+/** Jobs that ended in a time window. */
+export interface FinishedCounts {
+  completed: number;
+  failed: number;
+}
+
+export interface QueueInfo {
+  name: string;
+  waiting: number;
+  running: number;
+  /** Jobs waiting for their run_at: 0 until delayed jobs exist. */
+  delayed: number;
+  paused: boolean;
+  lastMinute: FinishedCounts;
+  lastHour: FinishedCounts;
+}
 // -- end lists --
 
 // -- job control types: retry and delayed jobs --

@@ -18,9 +18,14 @@ forEachEngine("pause", (env) => {
     expect(await fetchFor(env.worker, q, 3_000)).toEqual([]);
     for (const id of ids) expect((await env.api.getStatus(id)).state).toBe("QUEUED");
     expect(await env.api.queueCount(q)).toMatchObject({ inQueue: 5, running: 0 });
+    expect((await env.api.describeQueues()).find((info) => info.name === q)).toMatchObject({
+      paused: true,
+      waiting: 5,
+    });
 
     await env.api.resumeQueue(q);
     expect(await env.api.isPaused(q)).toBe(false);
+    expect((await env.api.describeQueues()).find((info) => info.name === q)).toMatchObject({ paused: false });
     const order: string[] = [];
     for (let i = 0; i < 5; i++) {
       const lease = await fetchOne(env.worker, q);

@@ -17,10 +17,13 @@ import type {
   EngineStats,
   FetchOptions,
   JobLease,
+  JobPage,
   JobResult,
   JobStatus,
+  ListJobsQuery,
   QueueConfig,
   QueueCounts,
+  QueueInfo,
   ReadOptions,
   Readiness,
   SubmitInput,
@@ -33,6 +36,7 @@ import { JobEvents, type JobEventListener } from "../job-events.js";
 import { submitBatch } from "./batch.js";
 import { CoreLease, type LeaseRules } from "./lease.js";
 import { fetchUnlessPaused } from "./pause.js";
+import { describeQueues, listJobs, listQueryOf } from "./list-jobs.js";
 import { jobOptionsOf, queueConfigOf } from "./validate.js";
 import { checkTarget, closingController, watchJobs } from "./watch-jobs.js";
 
@@ -160,6 +164,16 @@ class CoreEngine implements Engine {
   }
 
   // -- job control: lists (ListQueues, ListJobs) --
+  async listJobs(query: ListJobsQuery): Promise<JobPage> {
+    const checked = listQueryOf(query);
+    this.assertOpen();
+    return listJobs(this.driver, checked);
+  }
+
+  async describeQueues(): Promise<QueueInfo[]> {
+    this.assertOpen();
+    return describeQueues(this.driver);
+  }
   // -- end lists --
 
   // -- job control: retry and delayed jobs --

@@ -17,9 +17,11 @@ import type { JobEventListener } from "../job-events.js";
 import type {
   CancelOutcome,
   EngineStats,
+  FinishedCounts,
   JobError,
   JobOptions,
   JobResult,
+  JobState,
   JobStatus,
   LogEntry,
   QueueConfig,
@@ -121,6 +123,28 @@ export interface DriverDelivery {
   release(begun: boolean): Promise<void>;
 }
 
+// -- job control types: lists --
+/**
+ * A page request as the core checked it. `after` is the driver's own
+ * position (the core carries it opaquely in the cursor, as non-negative
+ * integers): a driver checks it names a place in this list, else throws
+ * INVALID_ARGUMENT naming the cursor.
+ */
+export interface ListQuery {
+  queue: string;
+  state: JobState;
+  limit: number;
+  after?: number[];
+  tenant?: string;
+}
+
+export interface ListPage {
+  jobs: JobStatus[];
+  /** Where the next page starts; undefined on the last page. */
+  next?: number[];
+}
+// -- end lists --
+
 export interface Driver {
   readonly kind: "nats" | "memory";
   readiness(): Readiness;
@@ -146,6 +170,17 @@ export interface Driver {
   /** Up to max deliveries, waiting at most expiresMs for the first; [] once closed. */
   fetch(queue: string, max: number, expiresMs: number, signal?: AbortSignal): Promise<DriverDelivery[]>;
   // -- job control: lists (ListQueues, ListJobs) --
+  /**
+   * Up to query.limit jobs of the list after query.after (see ListQuery);
+   * `next` when more may follow. Reading a page costs O(limit), whatever
+   * the number of finished jobs kept: a driver may stop after a bounded
+   * scan and answer fewer jobs with a `next`. NOT_FOUND for an undeclared queue.
+   */
+  listJobs(query: ListQuery): Promise<ListPage>;
+  /** COMPLETED and FAILED jobs of the queue that ended at or after each of `since` (epoch ms). */
+  finishedCounts(queue: string, since: readonly number[]): Promise<FinishedCounts[]>;
+  /** Jobs waiting for their run_at; a driver without delayed jobs leaves it out (0). */
+  delayedCount?(queue: string): Promise<number>;
   // -- end lists --
 
   // -- job control: retry and delayed jobs --

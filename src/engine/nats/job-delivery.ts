@@ -260,6 +260,8 @@ export class NatsJobDelivery implements DriverDelivery {
     await this.ctx.logs.flushed(id);
     const base = { ...this.base(), finishedAt: Date.now() };
     const { record, encoded } = await terminalRecord(this.ctx, id, { ...base, state }, fields);
+    // Indexed first: an entry whose record lost (or never came) is skipped when read, none is missing.
+    await this.ctx.index?.add({ id, queue: this.ref.queue, state, tenant: this.tenant, finishedAt: base.finishedAt });
     let rev = await this.ctx.records.write(id, record, this.revision, encoded);
     if (rev === undefined) {
       // Our own RUNNING record under a revision whose answer was lost, or a

@@ -6,6 +6,9 @@ export const CONSUMER = "workers";
 export const JOBS_BUCKET = "jetq_jobs";
 export const QUEUES_BUCKET = "jetq_queues";
 export const LOGS_STREAM = "JETQ_LOGS";
+/** The index of finished jobs (job-index.ts) and the finished counts (finish-counts.ts). */
+export const INDEX_STREAM = "JETQ_INDEX";
+export const COUNTS_STREAM = "JETQ_COUNTS";
 /** Object store for inputs and results over max_payload. */
 export const BLOBS_BUCKET = "jetq_blobs";
 

@@ -6,11 +6,12 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { QueueService } from "../../../gen/jetq/v1/queue_pb.js";
 import type { Engine } from "../../engine/types.js";
-import type { QueueServiceOptions } from "../queue-service.js";
 import { createErrorMapper } from "../errors.js";
+import type { QueueServiceOptions } from "../queue-service.js";
 import { submitBatch } from "./batch.js";
 import { setPaused } from "./pause.js";
 import { watchJobs } from "./watch-jobs.js";
+import { listRpcs } from "./lists.js";
 
 type JobControlRpcs = Pick<
   ServiceImpl<typeof QueueService>,
@@ -20,19 +21,10 @@ type JobControlRpcs = Pick<
 const notYet = (rpc: string) => new ConnectError(`${rpc} is not available on this server yet`, Code.Unimplemented);
 
 export function jobControlRpcs(engine: Engine, options: QueueServiceOptions): JobControlRpcs {
-  void engine;
-  void options;
-  // -- batches, WatchJobs, pause: errors --
   const toClientError = createErrorMapper(options.logger);
-  // -- end batches, WatchJobs, pause: errors --
   return {
     // -- lists --
-    listQueues() {
-      throw notYet("ListQueues");
-    },
-    listJobs() {
-      throw notYet("ListJobs");
-    },
+    ...listRpcs(engine, toClientError),
     // -- end lists --
 
     // -- retry --

@@ -10,6 +10,9 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { EngineError } from "./errors.js";
 import type { JobEventListener } from "./job-events.js";
+import type { TraceContext } from "./trace-context.js";
+
+export type { TraceContext };
 
 export type JobState = "QUEUED" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED" | "EXPIRED";
 
@@ -90,6 +93,8 @@ export interface SubmitInput {
   /** Owner of the job; "" when the server runs without keys. */
   tenant?: string;
   options?: JobOptions;
+  /** The submitting call's W3C trace context, handed to the worker with the job (see trace-context.ts). */
+  trace?: TraceContext;
 }
 
 export interface ReadOptions {
@@ -148,6 +153,8 @@ export interface JobLease {
   readonly attempt: number;
   readonly createdAt: number;
   readonly options: JobOptions;
+  /** The trace context the job was submitted with, if any: the run continues that trace. */
+  readonly trace?: TraceContext;
   /** Lease length: heartbeat() well inside it or the job is redelivered. */
   readonly ackWaitMs: number;
   /** Fires when a client cancels the job. */

@@ -60,3 +60,13 @@ test("drivers do not import each other", () => {
   expect(importing(sourcesUnder("src/engine/nats"), /\/memory\//)).toEqual([]);
   expect(importing(sourcesUnder("src/engine/memory"), /\/nats\/|^@nats-io\//)).toEqual([]);
 });
+
+test("only src/tracing/sdk.ts imports the OpenTelemetry SDK, and src/ imports sdk.ts only dynamically: tracing off loads none of it", () => {
+  const files = sourcesUnder("src");
+  expect(importing(files, /^@opentelemetry\/(?!api$)/)).toEqual(["src/tracing/sdk.ts"]);
+  const staticSdk = files.filter((file) =>
+    /(?:import|export)\s(?!type\s)[^;]*?from\s+["'][^"']*\/sdk\.js["']/.test(readFileSync(file, "utf8")),
+  );
+  expect(staticSdk.map((file) => relative(ROOT, file))).toEqual([]);
+  expect(importing(files, /(^|\/)sdk\.js$/)).toEqual(["src/tracing/index.ts"]);
+});

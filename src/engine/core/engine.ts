@@ -10,6 +10,7 @@ import { DEFAULT_PROGRESS_INTERVAL_MS } from "../progress-pacing.js";
 import { assertQueueName } from "../queue-name.js";
 import { settingNamer, type SettingNamer } from "../settings.js";
 import { submitThenWatch } from "../submit-and-watch.js";
+import { checkedTraceContext } from "../trace-context.js";
 import type {
   BatchOutcome,
   CancelOutcome,
@@ -283,6 +284,7 @@ class CoreEngine implements Engine {
   private newJob(input: SubmitInput): NewJob {
     assertQueueName(input.queue);
     const options = jobOptionsOf(input.options);
+    const trace = checkedTraceContext(input.trace);
     const inputJson = JSON.stringify(input.input ?? null) ?? "null";
     const { maxPayloadBytes, settingName } = this.rules;
     const bytes = payloadBytes(inputJson, maxPayloadBytes);
@@ -294,6 +296,7 @@ class CoreEngine implements Engine {
       tenant: input.tenant ?? "",
       options,
       ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}),
+      ...(trace ? { trace } : {}),
     };
   }
 }

@@ -28,6 +28,7 @@ import type {
   QueueCounts,
   ReadOptions,
   Readiness,
+  TraceContext,
   WatchOptions,
 } from "../types.js";
 
@@ -44,6 +45,8 @@ export interface NewJob {
   tenant: string;
   idempotencyKey?: string;
   options: JobOptions;
+  /** Stored with the job and handed back on each delivery (checked by the core). */
+  trace?: TraceContext;
 }
 
 export interface Inserted {
@@ -89,6 +92,8 @@ export interface DriverDelivery {
   readonly input: JsonValue;
   readonly createdAt: number;
   readonly options: JobOptions;
+  /** The trace context the job was inserted with. */
+  readonly trace?: TraceContext;
   readonly config: QueueConfig;
   /** Fires when a client cancels the job (the CANCELLED state is stored first). */
   readonly cancelled: AbortSignal;

@@ -97,6 +97,7 @@ export class MemoryDriver implements Driver {
       // Parsed from the JSON text, as the JetStream driver's workers read it.
       input: JSON.parse(job.inputJson) as JsonValue,
       options: job.options,
+      trace: job.trace,
       createdAt: Date.now(),
       state: "QUEUED",
       phase: "ready",

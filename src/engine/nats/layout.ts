@@ -36,3 +36,6 @@ export const H_TENANT = "Jetq-Tenant";
 export const H_OPTIONS = "Jetq-Options";
 /** Set when the input is in the object store: the blob's name; the body is empty. */
 export const H_INPUT_REF = "Jetq-Input-Ref";
+/** The W3C trace context the job was submitted with, under its standard header names. */
+export const H_TRACEPARENT = "traceparent";
+export const H_TRACESTATE = "tracestate";

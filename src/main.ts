@@ -16,7 +16,10 @@ import {
   logHttpSecrets,
   onShutdownSignal,
   openEngine,
+  startWebhooksOf,
+  webhookCheckOf,
 } from "./startup.js";
+import type { Webhooks } from "./webhooks/index.js";
 import { createWorker, type Worker } from "./worker/index.js";
 import type { LaneDiscovery } from "./handlers/http/lane-discovery.js";
 
@@ -38,6 +41,7 @@ async function main(): Promise<void> {
   let worker: Worker | undefined;
   let lanes: LaneDiscovery | undefined;
   let server: RunningServer | undefined;
+  let webhooks: Webhooks | undefined;
   // The order matters (README "Shutdown"): first stop looking ready, so
   // balancers send new calls elsewhere (and, on the embedded engine, refuse
   // new jobs, which would die with us); then give running jobs their grace;
@@ -47,6 +51,7 @@ async function main(): Promise<void> {
     lanes?.stop();
     await worker?.stop({ graceMs: config.shutdownGraceMs });
     await server?.close();
+    await webhooks?.stop();
     await engine.close();
   };
   onShutdownSignal(logger, stop);
@@ -54,6 +59,7 @@ async function main(): Promise<void> {
   // Only with workers: the http handler needs the secrets' values, which an API-only process does not have.
   const queues = config.workers ? builtinQueues(config) : {};
   try {
+    webhooks = startWebhooksOf(config, engine, logger);
     if (config.workers) {
       worker = createWorker({
         engine,
@@ -80,6 +86,7 @@ async function main(): Promise<void> {
       connectFastPath: config.connectFastPath,
       inputValidators: builtinInputValidators(config),
       lanes: httpLanes(config, engine, queues, () => worker),
+      webhookCheck: webhookCheckOf(config),
     });
   } catch (err) {
     logger.fatal({ err }, "could not start");

@@ -7,7 +7,15 @@ import { loadConfigOrExit } from "./config.js";
 import type { Engine } from "./engine/types.js";
 import { createLogger } from "./logger.js";
 import { startProbeServer, type ProbeServer } from "./server/probe-server.js";
-import { builtinQueues, laneDiscovery, logHttpSecrets, onShutdownSignal, openEngine } from "./startup.js";
+import {
+  builtinQueues,
+  laneDiscovery,
+  logHttpSecrets,
+  onShutdownSignal,
+  openEngine,
+  startWebhooksOf,
+} from "./startup.js";
+import type { Webhooks } from "./webhooks/index.js";
 import type { LaneDiscovery } from "./handlers/http/lane-discovery.js";
 import { createWorker, type Worker } from "./worker/index.js";
 
@@ -32,11 +40,13 @@ try {
 let worker: Worker | undefined;
 let lanes: LaneDiscovery | undefined;
 let probes: ProbeServer | undefined;
+let webhooks: Webhooks | undefined;
 let stopping = false;
 onShutdownSignal(logger, async () => {
   stopping = true;
   lanes?.stop();
   await worker?.stop({ graceMs: config.shutdownGraceMs });
+  await webhooks?.stop();
   await engine.close();
   await probes?.close();
 });
@@ -48,6 +58,7 @@ try {
     );
     logger.info({ port: probes.port }, `probes: GET /healthz and /readyz on port ${probes.port}`);
   }
+  webhooks = startWebhooksOf(config, engine, logger);
   const queues = builtinQueues(config);
   worker = createWorker({ engine, queues, concurrency: config.concurrency, logger });
   await worker.start();

@@ -23,6 +23,7 @@ import {
 } from "../../gen/jetq/v1/queue_pb.js";
 import { invalidArgument } from "../engine/errors.js";
 import { assertMaxLostLeases } from "../engine/lost-leases.js";
+import { assertWebhookUrl } from "../engine/webhook-url.js";
 import type {
   CancelOutcome,
   JobError,
@@ -219,5 +220,6 @@ export function jobOptionsFromProto(options: ProtoJobOptions | undefined, now: n
     }
     out.startDeadline = ms;
   }
+  if (options.webhookUrl !== "") out.webhookUrl = assertWebhookUrl("options.webhook_url", options.webhookUrl);
   return out;
 }

@@ -19,6 +19,7 @@ import {
   type SubmitInput,
 } from "../engine/types.js";
 import { isLaneQueue, type LaneRegistry } from "../handlers/http/lanes.js";
+import { webhookSubmitCheck, type WebhookSubmitCheck } from "../webhooks/submit-check.js";
 import { callerKey } from "./caller.js";
 import { createErrorMapper } from "./errors.js";
 import type { InputValidators } from "./input-validators.js";
@@ -38,9 +39,13 @@ export interface QueueServiceOptions {
   inputValidators?: InputValidators;
   /** Caller-named http queues, made on first Submit; unset = Submits to them are refused. */
   lanes?: LaneRegistry;
+  /** Where a job's webhook_url may point (webhooks/submit-check.ts); unset = webhooks are off: refused. */
+  webhookCheck?: WebhookSubmitCheck;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
+
+const WEBHOOKS_OFF = webhookSubmitCheck(false);
 
 export function createQueueService(
   engine: Engine,
@@ -49,6 +54,7 @@ export function createQueueService(
   const toClientError = createErrorMapper(options.logger);
   const submitInput = async (req: SubmitFields, ctx: HandlerContext) => {
     const input = checkedSubmitInput(req, ctx, options.inputValidators);
+    if (input.options?.webhookUrl !== undefined) (options.webhookCheck ?? WEBHOOKS_OFF)(input.options.webhookUrl);
     if (isLaneQueue(input.queue)) await ensureLane(options.lanes, input);
     return input;
   };

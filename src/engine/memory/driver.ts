@@ -13,22 +13,23 @@ import { createReadinessState, type ReadinessState } from "../readiness.js";
 import type { SettingNamer } from "../settings.js";
 import { cancelledError } from "../core/outcomes.js";
 import type {
-  CancelOutcome,
   EngineStats,
   JobResult,
   JobStatus,
+  LogEntry,
   QueueConfig,
   QueueCounts,
   ReadOptions,
   Readiness,
   WatchOptions,
 } from "../types.js";
-import type { Driver, DriverDelivery, Inserted, JobRef, NewJob } from "../driver/types.js";
+import type { Driver, DriverCancelOutcome, DriverDelivery, Inserted, JobRef, NewJob } from "../driver/types.js";
 import { MemoryDeliveries } from "./deliveries.js";
-import { createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
+import { appendLogs, createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
+import { MemoryWebhookOutbox } from "./webhook-outbox.js";
 import type { JobEventListener } from "../job-events.js";
 import { MemoryStore } from "./store.js";
-import { watchJob } from "./watch.js";
+import { notifyWatchers, watchJob } from "./watch.js";
 
 export interface MemoryDriverOptions {
   retentionMs: number;
@@ -45,9 +46,12 @@ export class MemoryDriver implements Driver {
   // Nothing to lose touch with: ready while open.
   private readonly readinessState: ReadinessState = createReadinessState();
   private readonly logger: Logger | undefined;
+  private readonly logBounds: LogBounds;
+  readonly webhooks = new MemoryWebhookOutbox();
 
   constructor(options: MemoryDriverOptions) {
     this.logger = options.logger;
+    this.logBounds = options.logBounds;
     this.store = new MemoryStore(options);
     this.deliveries = new MemoryDeliveries(this.store, options.logBounds, options.logger);
   }
@@ -126,7 +130,7 @@ export class MemoryDriver implements Driver {
     return out;
   }
 
-  async cancel(ref: JobRef, read: ReadOptions): Promise<CancelOutcome> {
+  async cancel(ref: JobRef, read: ReadOptions): Promise<DriverCancelOutcome> {
     const job = this.store.lookup(ref, read);
     const id = job.id;
     if (job.phase === "done") {
@@ -141,7 +145,17 @@ export class MemoryDriver implements Driver {
     const message = wasRunning
       ? `job "${id}" was cancelled; its worker was signalled to stop`
       : `job "${id}" was removed from the queue`;
-    return { removed: true, message, job: snapshot(job) };
+    return { removed: true, message, job: snapshot(job), options: job.options };
+  }
+
+  async queueConfig(queue: string): Promise<QueueConfig | undefined> {
+    return this.store.queues.get(queue)?.config;
+  }
+
+  async appendLog(ref: JobRef, entry: LogEntry): Promise<void> {
+    const job = this.store.lookup(ref);
+    appendLogs(job, [entry], this.logBounds);
+    notifyWatchers(job, "log");
   }
 
   async count(queue: string): Promise<QueueCounts> {
@@ -206,6 +220,7 @@ export class MemoryDriver implements Driver {
     store.deadlines.clear();
     store.retention.clear();
     store.pacer.close();
+    this.webhooks.close();
     for (const watcher of [...store.watchers]) watcher.closed();
     this.readinessState.set({ ready: false, reason: "engine closed" });
     // Nobody else will ever run them: say so, rather than lose them quietly.

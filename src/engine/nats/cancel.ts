@@ -7,7 +7,8 @@
 import { cancelledError } from "../core/outcomes.js";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { unavailable } from "../errors.js";
-import { isTerminal, type CancelOutcome, type ReadOptions } from "../types.js";
+import { isTerminal, type JobOptions, type ReadOptions } from "../types.js";
+import type { DriverCancelOutcome } from "../driver/types.js";
 import type { CancelSignals } from "./cancel-signals.js";
 import { statusEventOf, type EventHub } from "./events.js";
 import type { IdempotencyStore } from "./idempotency.js";
@@ -31,7 +32,7 @@ export interface CancelDeps {
 
 const ROUNDS = 5;
 
-export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOptions): Promise<CancelOutcome> {
+export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOptions): Promise<DriverCancelOutcome> {
   const { id } = ref;
   const checkTenant = async (tenant: string) => {
     if (options?.tenant !== undefined && options.tenant !== tenant) throw await deps.deriver.notFound(ref, options);
@@ -44,6 +45,8 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
     let record: JobRecord;
     let revision = 0;
     let wasQueued: boolean;
+    // The job's options, for observers of the cancel (webhooks): in its message, still in the stream while it is unsettled.
+    let jobOptions: Promise<JobOptions | undefined>;
     if (found.kind === "record") {
       const r = found.stored.record;
       await checkTenant(r.tenant);
@@ -57,6 +60,10 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
       record = { ...r, state: "CANCELLED", finishedAt: now, error };
       revision = found.stored.revision;
       wasQueued = r.state === "QUEUED";
+      jobOptions = deps.deriver.message(ref).then(
+        (meta) => meta?.options,
+        () => undefined,
+      );
     } else {
       await checkTenant(found.meta.tenant);
       const s = found.status;
@@ -72,8 +79,10 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
         ...(s.startedAt !== undefined ? { startedAt: s.startedAt } : {}),
       };
       wasQueued = s.state === "QUEUED";
+      jobOptions = Promise.resolve(found.meta.options);
     }
-    if ((await deps.records.write(id, record, revision)) === undefined) continue; // settled meanwhile: look again
+    const [written, jobOpts] = await Promise.all([deps.records.write(id, record, revision), jobOptions]);
+    if (written === undefined) continue; // settled meanwhile: look again
     // The record decides: watchers hear of it now, not after the clean-up below.
     deps.live.forget(id);
     deps.events.publish(id, statusEventOf(record));
@@ -92,6 +101,7 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
         ? `job "${id}" was removed from the queue`
         : `job "${id}" was cancelled; its worker was signalled to stop`,
       job: statusFromRecord(id, record),
+      ...(jobOpts ? { options: jobOpts } : {}),
     };
   }
   throw unavailable(`cancelling job "${id}": its state kept changing; retry`);

@@ -33,3 +33,8 @@ export const H_TENANT = "Jetq-Tenant";
 export const H_OPTIONS = "Jetq-Options";
 /** Set when the input is in the object store: the blob's name; the body is empty. */
 export const H_INPUT_REF = "Jetq-Input-Ref";
+
+/** Pending webhook deliveries (../webhook-outbox.ts): a work queue any process delivers from. */
+export const WEBHOOKS_STREAM = "JETQ_WEBHOOKS";
+export const WEBHOOKS_SUBJECT = "jetq.webhooks";
+export const WEBHOOKS_CONSUMER = "deliverers";

@@ -20,7 +20,7 @@ export interface WebhookTask {
 /** A task handed to a deliverer: exactly one of done() or retry(). */
 export interface PendingWebhook {
   readonly task: WebhookTask;
-  /** This attempt's number, from 1 (a crashed deliverer's attempt counts). */
+  /** This attempt's number, from 1 (a deliverer that died holding it may leave it to be redone). */
   readonly attempt: number;
   /** Delivered or given up: the task is gone. */
   done(): Promise<void>;

@@ -93,13 +93,11 @@ async function failed(o: DelivererOptions, p: PendingWebhook, why: string): Prom
   const next = afterWebhookFailure(attempt, task.endedAt, o.policy);
   if (next.retry) {
     await p.retry(next.delayMs);
+    // The job's line first: the process's line then says both are written.
+    const line = `webhook attempt ${attempt} failed: ${why}, retrying in ${seconds(next.delayMs)}`;
+    await note(o, task.jobId, "warn", line);
     o.logger?.info({ id: task.jobId, attempt, delayMs: next.delayMs }, `webhook attempt ${attempt} failed: ${why}`);
-    return note(
-      o,
-      task.jobId,
-      "warn",
-      `webhook attempt ${attempt} failed: ${why}, retrying in ${seconds(next.delayMs)}`,
-    );
+    return;
   }
   await p.done();
   o.logger?.warn({ id: task.jobId, attempt, url: task.url }, `webhook attempt ${attempt} failed: ${why}; giving up`);

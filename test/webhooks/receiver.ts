@@ -10,6 +10,8 @@ export interface Received {
   headers: IncomingHttpHeaders;
   body: string;
   status: number;
+  /** When it arrived (epoch ms). */
+  at: number;
 }
 
 export interface Receiver {
@@ -50,6 +52,7 @@ export async function startReceiver(failFirst = 0): Promise<Receiver> {
         headers: req.headers,
         body: Buffer.concat(chunks).toString("utf8"),
         status,
+        at: Date.now(),
       });
       res.writeHead(status).end();
     });

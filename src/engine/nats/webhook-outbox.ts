@@ -2,11 +2,14 @@
  * Pending webhook deliveries on JetStream (../webhook-outbox.ts): one
  * message per task in the work-queue stream JETQ_WEBHOOKS, taken through
  * the durable pull consumer `deliverers` by any process that delivers. A
- * retry is a nak with a delay, so a task waits in the stream, not in a
- * process, and survives restarts; the attempt is the delivery count (a
- * deliverer that died holding a task counts an attempt). The message id is
- * the webhook id, so the stream drops a task enqueued twice within its
- * duplicate window.
+ * retry publishes the task again with the next attempt's number and the
+ * time it is due, then acks the old message; a task taken before it is due
+ * is naked with the rest of the delay. So a task waits in the stream, not
+ * in a process, and survives restarts, and its attempt number is in the
+ * message: nats-server 2.9's delivery count can restart at 1 after a nak
+ * (a deliverer that dies holding a task redoes that attempt after the ack
+ * wait). Message ids (webhook id and attempt) make the stream drop a task
+ * published twice within its duplicate window.
  */
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
@@ -21,6 +24,12 @@ import { ensureStream, type LayoutOptions } from "./setup.js";
 /** Longer than a delivery can take (the sender's 10 s timeout and a DNS lookup). */
 const ACK_WAIT_MS = 60_000;
 
+/** A task as stored: with its attempt's number and when it is due (epoch ms). */
+interface StoredTask extends WebhookTask {
+  attempt?: number;
+  dueAt?: number;
+}
+
 export function createNatsWebhookOutbox(conn: Pick<Connected, "nc" | "js" | "jsm">, o: LayoutOptions): WebhookOutbox {
   let ready: Promise<void> | undefined;
   const ensure = () => {
@@ -31,24 +40,39 @@ export function createNatsWebhookOutbox(conn: Pick<Connected, "nc" | "js" | "jsm
     return ready;
   };
   const decoder = new TextDecoder();
+  const publish = async (stored: StoredTask) => {
+    await ensure();
+    await conn.js.publish(WEBHOOKS_SUBJECT, JSON.stringify(stored), {
+      msgID: `${stored.webhookId}#${stored.attempt ?? 1}`,
+      timeout: o.requestTimeoutMs,
+    });
+  };
   const pending = (d: Delivery): PendingWebhook | undefined => {
-    let task: WebhookTask;
+    let stored: StoredTask;
     try {
-      task = JSON.parse(decoder.decode(d.data)) as WebhookTask;
+      stored = JSON.parse(decoder.decode(d.data)) as StoredTask;
     } catch {
       void d.ack(); // not a task: nothing could ever deliver it
       return undefined;
     }
-    return { task, attempt: d.deliveryCount, done: () => d.ack(), retry: (delayMs) => d.nak(delayMs) };
+    const wait = (stored.dueAt ?? 0) - Date.now();
+    if (wait > 0) {
+      void d.nak(wait); // a retry not due yet
+      return undefined;
+    }
+    const { attempt = 1, dueAt: _dueAt, ...task } = stored;
+    return {
+      task,
+      attempt,
+      done: () => d.ack(),
+      retry: async (delayMs) => {
+        await publish({ ...task, attempt: attempt + 1, dueAt: Date.now() + delayMs });
+        await d.ack();
+      },
+    };
   };
   return {
-    async enqueue(task) {
-      await ensure();
-      await conn.js.publish(WEBHOOKS_SUBJECT, JSON.stringify(task), {
-        msgID: task.webhookId,
-        timeout: o.requestTimeoutMs,
-      });
-    },
+    enqueue: (task) => publish(task),
     async take(max, expiresMs, signal) {
       await ensure();
       const batch = await pullBatch(conn.nc, {

@@ -40,7 +40,14 @@ export function startDeliverer(o: DelivererOptions): { stop(): Promise<void> } {
         await pause(PAUSE_AFTER_ERROR_MS, stopping.signal);
         continue;
       }
-      await Promise.all(batch.map((p) => deliver(o, p)));
+      // A step that failed (the outbox unreachable) leaves the task unsettled: it comes back after the outbox's lease.
+      await Promise.all(
+        batch.map((p) =>
+          deliver(o, p).catch((err: unknown) => {
+            o.logger?.warn({ err, id: p.task.jobId }, "webhook: a delivery step failed; the task will be taken again");
+          }),
+        ),
+      );
     }
   })();
   return {

@@ -7,6 +7,7 @@ import { describe, expect, test } from "vitest";
 import { webhookUrlProblem } from "../../src/engine/webhook-url.js";
 import { allowedHosts, isPrivateAddress, literalHostProblem } from "../../src/webhooks/address-policy.js";
 import { afterWebhookFailure, DEFAULT_WEBHOOK_POLICY } from "../../src/webhooks/policy.js";
+import { sendWebhook } from "../../src/webhooks/sender.js";
 import { parseWebhookSecret, signWebhook } from "../../src/webhooks/signing.js";
 import { verifyStandardWebhook } from "./verify.js";
 
@@ -101,5 +102,35 @@ describe("webhook URL form", () => {
 
   test("an https URL with a port, path and query is fine", () => {
     expect(webhookUrlProblem("https://hooks.example.com:8443/jetq?x=1")).toBeUndefined();
+  });
+});
+
+describe("sender", () => {
+  test("a redirect is an answer, not followed; no answer in time is a failure; a private name is refused", async () => {
+    const { createServer } = await import("node:http");
+    const paths: string[] = [];
+    const server = createServer((req, res) => {
+      paths.push(req.url ?? "");
+      if (req.url === "/slow") return; // never answers
+      res.writeHead(302, { location: "/elsewhere" }).end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as import("node:net").AddressInfo;
+    const base = { headers: {}, allowed: allowedHosts(["127.0.0.1"]) };
+    try {
+      expect(await sendWebhook(`http://127.0.0.1:${port}/hook`, "{}", { ...base, timeoutMs: 5_000 })).toEqual({
+        status: 302,
+      });
+      expect(await sendWebhook(`http://127.0.0.1:${port}/slow`, "{}", { ...base, timeoutMs: 200 })).toEqual({
+        error: "no answer within 200 ms",
+      });
+      expect(paths).toEqual(["/hook", "/slow"]);
+      const refused = await sendWebhook(`http://localhost:${port}/hook`, "{}", { ...base, timeoutMs: 5_000 });
+      expect(refused).toMatchObject({ refused: true });
+      expect(paths).toEqual(["/hook", "/slow"]);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

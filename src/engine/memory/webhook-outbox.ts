@@ -74,7 +74,8 @@ export class MemoryWebhookOutbox implements WebhookOutbox {
 
   /** Until the next task is due, one is added, the deadline or the signal. */
   private sleep(deadline: number, signal?: AbortSignal): Promise<void> {
-    const next = Math.min(deadline, ...this.waiting.map((e) => e.dueAt));
+    let next = deadline;
+    for (const e of this.waiting) next = Math.min(next, e.dueAt);
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);

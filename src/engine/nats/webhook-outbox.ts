@@ -19,7 +19,7 @@ import { isConsumerNotFound } from "./errors.js";
 import { WEBHOOKS_CONSUMER, WEBHOOKS_STREAM, WEBHOOKS_SUBJECT } from "./layout.js";
 import { pullBatch } from "./pull.js";
 import type { Delivery } from "./delivery.js";
-import { ensureStream, type LayoutOptions } from "./setup.js";
+import { ensureMaxAge, ensureStream, type LayoutOptions } from "./setup.js";
 
 /** Longer than a delivery can take (the sender's 10 s timeout and a DNS lookup). */
 const ACK_WAIT_MS = 60_000;
@@ -101,6 +101,7 @@ async function ensureWebhookLayout(jsm: Connected["jsm"], o: LayoutOptions): Pro
     num_replicas: o.replicas,
     discard: DiscardPolicy.Old,
   });
+  await ensureMaxAge(jsm, WEBHOOKS_STREAM, o.retentionMs);
   try {
     await jsm.consumers.info(WEBHOOKS_STREAM, WEBHOOKS_CONSUMER);
   } catch (err) {

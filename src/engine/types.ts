@@ -235,11 +235,35 @@ export interface Engine {
    * submits, starts, retries, outcomes, cancels. Returns the unsubscribe.
    */
   observe(listener: JobEventListener): () => void;
+  // -- job control: lists (ListQueues, ListJobs) --
+  // -- end lists --
+
+  // -- job control: retry and delayed jobs --
+  // -- end retry and delayed jobs --
+
+  // -- job control: priority --
+  // -- end priority --
+
+  // -- job control: batches, WatchJobs, pause --
+  // -- end batches, WatchJobs, pause --
+
   /** Worker side: take up to options.max jobs from a queue. */
   fetch(queue: string, options: FetchOptions): Promise<JobLease[]>;
   stats(): EngineStats;
   close(): Promise<void>;
 }
+
+// -- job control types: lists --
+// -- end lists --
+
+// -- job control types: retry and delayed jobs --
+// -- end retry and delayed jobs --
+
+// -- job control types: priority --
+// -- end priority --
+
+// -- job control types: batches, WatchJobs, pause --
+// -- end batches, WatchJobs, pause --
 
 export function isTerminal(state: JobState): boolean {
   return state === "COMPLETED" || state === "FAILED" || state === "CANCELLED" || state === "EXPIRED";

@@ -23,6 +23,7 @@ import { webhookSubmitCheck, type WebhookSubmitCheck } from "../webhooks/submit-
 import { callerKey } from "./caller.js";
 import { createErrorMapper } from "./errors.js";
 import type { InputValidators } from "./input-validators.js";
+import { jobControlRpcs } from "./job-control/index.js";
 import {
   cancelToProto,
   countsToProto,
@@ -134,6 +135,8 @@ export function createQueueService(
         throw toClientError(err, ctx);
       }
     },
+
+    ...jobControlRpcs(engine, options),
   };
 }
 

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jetq/v1/queue.proto.
  */
 export const file_jetq_v1_queue: GenFile = /*@__PURE__*/
-  fileDesc("ChNqZXRxL3YxL3F1ZXVlLnByb3RvEgdqZXRxLnYxIpEDCgNKb2ISCgoCaWQYASABKAkSDQoFcXVldWUYAiABKAkSIAoFc3RhdGUYAyABKA4yES5qZXRxLnYxLkpvYlN0YXRlEhsKDnF1ZXVlX3Bvc2l0aW9uGAQgASgNSACIAQESDwoHYXR0ZW1wdBgFIAEoDRIQCghwcm9ncmVzcxgGIAEoARIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIAoFZXJyb3IYCiABKAsyES5qZXRxLnYxLkpvYkVycm9yEh8KBGxvZ3MYCyADKAsyES5qZXRxLnYxLkxvZ0VudHJ5EiYKBm91dHB1dBgMIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZUIRCg9fcXVldWVfcG9zaXRpb24iKQoISm9iRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJInwKCExvZ0VudHJ5Eg8KB21lc3NhZ2UYASABKAkSIAoFbGV2ZWwYAiABKA4yES5qZXRxLnYxLkxvZ0xldmVsEg4KBnNvdXJjZRgDIAEoCRItCgl0aW1lc3RhbXAYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIscCCgpKb2JPcHRpb25zEhkKDG1heF9hdHRlbXB0cxgBIAEoDUgAiAEBEioKB3RpbWVvdXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMgoOc3RhcnRfZGVhZGxpbmUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDXJldHJ5X2JhY2tvZmYYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNAoRcmV0cnlfYmFja29mZl9tYXgYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SHAoPbWF4X2xvc3RfbGVhc2VzGAYgASgNSAGIAQESEwoLd2ViaG9va191cmwYByABKAlCDwoNX21heF9hdHRlbXB0c0ISChBfbWF4X2xvc3RfbGVhc2VzIoQBCg1TdWJtaXRSZXF1ZXN0Eg0KBXF1ZXVlGAEgASgJEiUKBWlucHV0GAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCRIkCgdvcHRpb25zGAQgASgLMhMuamV0cS52MS5Kb2JPcHRpb25zIrsBChZTdWJtaXRBbmRTdHJlYW1SZXF1ZXN0Eg0KBXF1ZXVlGAEgASgJEiUKBWlucHV0GAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCRIkCgdvcHRpb25zGAQgASgLMhMuamV0cS52MS5Kb2JPcHRpb25zEhQKDGluY2x1ZGVfbG9ncxgFIAEoCBIWCg5pbmNsdWRlX291dHB1dBgGIAEoCCI0ChBHZXRTdGF0dXNSZXF1ZXN0EgoKAmlkGAEgASgJEhQKDGluY2x1ZGVfbG9ncxgCIAEoCCJPChNTdHJlYW1TdGF0dXNSZXF1ZXN0EgoKAmlkGAEgASgJEhQKDGluY2x1ZGVfbG9ncxgCIAEoCBIWCg5pbmNsdWRlX291dHB1dBgDIAEoCCIeChBHZXRSZXN1bHRSZXF1ZXN0EgoKAmlkGAEgASgJIosBChFHZXRSZXN1bHRSZXNwb25zZRIKCgJpZBgBIAEoCRIgCgVzdGF0ZRgCIAEoDjIRLmpldHEudjEuSm9iU3RhdGUSJgoGb3V0cHV0GAMgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEiAKBWVycm9yGAQgASgLMhEuamV0cS52MS5Kb2JFcnJvciIbCg1DYW5jZWxSZXF1ZXN0EgoKAmlkGAEgASgJIk0KDkNhbmNlbFJlc3BvbnNlEg8KB3JlbW92ZWQYASABKAgSDwoHbWVzc2FnZRgCIAEoCRIZCgNqb2IYAyABKAsyDC5qZXRxLnYxLkpvYiIiChFRdWV1ZUNvdW50UmVxdWVzdBINCgVxdWV1ZRgBIAEoCSJGChJRdWV1ZUNvdW50UmVzcG9uc2USDQoFcXVldWUYASABKAkSEAoIaW5fcXVldWUYAiABKA0SDwoHcnVubmluZxgDIAEoDSqxAQoISm9iU3RhdGUSGQoVSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQSk9CX1NUQVRFX1FVRVVFRBABEhUKEUpPQl9TVEFURV9SVU5OSU5HEAISFwoTSk9CX1NUQVRFX0NPTVBMRVRFRBADEhQKEEpPQl9TVEFURV9GQUlMRUQQBBIXChNKT0JfU1RBVEVfQ0FOQ0VMTEVEEAUSFQoRSk9CX1NUQVRFX0VYUElSRUQQBip3CghMb2dMZXZlbBIZChVMT0dfTEVWRUxfVU5TUEVDSUZJRUQQABITCg9MT0dfTEVWRUxfREVCVUcQARISCg5MT0dfTEVWRUxfSU5GTxACEhIKDkxPR19MRVZFTF9XQVJOEAMSEwoPTE9HX0xFVkVMX0VSUk9SEAQy0AMKDFF1ZXVlU2VydmljZRIuCgZTdWJtaXQSFi5qZXRxLnYxLlN1Ym1pdFJlcXVlc3QaDC5qZXRxLnYxLkpvYhI5CglHZXRTdGF0dXMSGS5qZXRxLnYxLkdldFN0YXR1c1JlcXVlc3QaDC5qZXRxLnYxLkpvYiIDkAIBEkEKDFN0cmVhbVN0YXR1cxIcLmpldHEudjEuU3RyZWFtU3RhdHVzUmVxdWVzdBoMLmpldHEudjEuSm9iIgOQAgEwARJCCg9TdWJtaXRBbmRTdHJlYW0SHy5qZXRxLnYxLlN1Ym1pdEFuZFN0cmVhbVJlcXVlc3QaDC5qZXRxLnYxLkpvYjABEkcKCUdldFJlc3VsdBIZLmpldHEudjEuR2V0UmVzdWx0UmVxdWVzdBoaLmpldHEudjEuR2V0UmVzdWx0UmVzcG9uc2UiA5ACARI5CgZDYW5jZWwSFi5qZXRxLnYxLkNhbmNlbFJlcXVlc3QaFy5qZXRxLnYxLkNhbmNlbFJlc3BvbnNlEkoKClF1ZXVlQ291bnQSGi5qZXRxLnYxLlF1ZXVlQ291bnRSZXF1ZXN0GhsuamV0cS52MS5RdWV1ZUNvdW50UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChNqZXRxL3YxL3F1ZXVlLnByb3RvEgdqZXRxLnYxIvwDCgNKb2ISCgoCaWQYASABKAkSDQoFcXVldWUYAiABKAkSIAoFc3RhdGUYAyABKA4yES5qZXRxLnYxLkpvYlN0YXRlEhsKDnF1ZXVlX3Bvc2l0aW9uGAQgASgNSACIAQESDwoHYXR0ZW1wdBgFIAEoDRIQCghwcm9ncmVzcxgGIAEoARIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIAoFZXJyb3IYCiABKAsyES5qZXRxLnYxLkpvYkVycm9yEh8KBGxvZ3MYCyADKAsyES5qZXRxLnYxLkxvZ0VudHJ5EiYKBm91dHB1dBgMIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIwCgxzY2hlZHVsZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHByaW9yaXR5GA4gASgNEiUKCGF0dGVtcHRzGA8gAygLMhMuamV0cS52MS5Kb2JBdHRlbXB0QhEKD19xdWV1ZV9wb3NpdGlvbiLEAQoKSm9iQXR0ZW1wdBIPCgdhdHRlbXB0GAEgASgNEi4KCnN0YXJ0ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIiCgdvdXRjb21lGAQgASgOMhEuamV0cS52MS5Kb2JTdGF0ZRIgCgVlcnJvchgFIAEoCzIRLmpldHEudjEuSm9iRXJyb3IiKQoISm9iRXJyb3ISDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJInwKCExvZ0VudHJ5Eg8KB21lc3NhZ2UYASABKAkSIAoFbGV2ZWwYAiABKA4yES5qZXRxLnYxLkxvZ0xldmVsEg4KBnNvdXJjZRgDIAEoCRItCgl0aW1lc3RhbXAYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsEDCgpKb2JPcHRpb25zEhkKDG1heF9hdHRlbXB0cxgBIAEoDUgAiAEBEioKB3RpbWVvdXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMgoOc3RhcnRfZGVhZGxpbmUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDXJldHJ5X2JhY2tvZmYYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNAoRcmV0cnlfYmFja29mZl9tYXgYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SHAoPbWF4X2xvc3RfbGVhc2VzGAYgASgNSAGIAQESEwoLd2ViaG9va191cmwYByABKAkSKgoGcnVuX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgVkZWxheRgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIVCghwcmlvcml0eRgKIAEoDUgCiAEBQg8KDV9tYXhfYXR0ZW1wdHNCEgoQX21heF9sb3N0X2xlYXNlc0ILCglfcHJpb3JpdHkihAEKDVN1Ym1pdFJlcXVlc3QSDQoFcXVldWUYASABKAkSJQoFaW5wdXQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJEiQKB29wdGlvbnMYBCABKAsyEy5qZXRxLnYxLkpvYk9wdGlvbnMiuwEKFlN1Ym1pdEFuZFN0cmVhbVJlcXVlc3QSDQoFcXVldWUYASABKAkSJQoFaW5wdXQYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJEiQKB29wdGlvbnMYBCABKAsyEy5qZXRxLnYxLkpvYk9wdGlvbnMSFAoMaW5jbHVkZV9sb2dzGAUgASgIEhYKDmluY2x1ZGVfb3V0cHV0GAYgASgIIk4KEEdldFN0YXR1c1JlcXVlc3QSCgoCaWQYASABKAkSFAoMaW5jbHVkZV9sb2dzGAIgASgIEhgKEGluY2x1ZGVfYXR0ZW1wdHMYAyABKAgiTwoTU3RyZWFtU3RhdHVzUmVxdWVzdBIKCgJpZBgBIAEoCRIUCgxpbmNsdWRlX2xvZ3MYAiABKAgSFgoOaW5jbHVkZV9vdXRwdXQYAyABKAgiHgoQR2V0UmVzdWx0UmVxdWVzdBIKCgJpZBgBIAEoCSKLAQoRR2V0UmVzdWx0UmVzcG9uc2USCgoCaWQYASABKAkSIAoFc3RhdGUYAiABKA4yES5qZXRxLnYxLkpvYlN0YXRlEiYKBm91dHB1dBgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIgCgVlcnJvchgEIAEoCzIRLmpldHEudjEuSm9iRXJyb3IiGwoNQ2FuY2VsUmVxdWVzdBIKCgJpZBgBIAEoCSJNCg5DYW5jZWxSZXNwb25zZRIPCgdyZW1vdmVkGAEgASgIEg8KB21lc3NhZ2UYAiABKAkSGQoDam9iGAMgASgLMgwuamV0cS52MS5Kb2IiIgoRUXVldWVDb3VudFJlcXVlc3QSDQoFcXVldWUYASABKAkiRgoSUXVldWVDb3VudFJlc3BvbnNlEg0KBXF1ZXVlGAEgASgJEhAKCGluX3F1ZXVlGAIgASgNEg8KB3J1bm5pbmcYAyABKA0itgEKCVF1ZXVlSW5mbxIMCgRuYW1lGAEgASgJEg8KB3dhaXRpbmcYAiABKA0SDwoHcnVubmluZxgDIAEoDRIPCgdkZWxheWVkGAQgASgNEg4KBnBhdXNlZBgFIAEoCBIsCgtsYXN0X21pbnV0ZRgGIAEoCzIXLmpldHEudjEuRmluaXNoZWRDb3VudHMSKgoJbGFzdF9ob3VyGAcgASgLMhcuamV0cS52MS5GaW5pc2hlZENvdW50cyIzCg5GaW5pc2hlZENvdW50cxIRCgljb21wbGV0ZWQYASABKA0SDgoGZmFpbGVkGAIgASgNIhMKEUxpc3RRdWV1ZXNSZXF1ZXN0IjgKEkxpc3RRdWV1ZXNSZXNwb25zZRIiCgZxdWV1ZXMYASADKAsyEi5qZXRxLnYxLlF1ZXVlSW5mbyJlCg9MaXN0Sm9ic1JlcXVlc3QSDQoFcXVldWUYASABKAkSIAoFc3RhdGUYAiABKA4yES5qZXRxLnYxLkpvYlN0YXRlEhEKCXBhZ2Vfc2l6ZRgDIAEoDRIOCgZjdXJzb3IYBCABKAkiQwoQTGlzdEpvYnNSZXNwb25zZRIaCgRqb2JzGAEgAygLMgwuamV0cS52MS5Kb2ISEwoLbmV4dF9jdXJzb3IYAiABKAkiGgoMUmV0cnlSZXF1ZXN0EgoKAmlkGAEgASgJIjoKElN1Ym1pdEJhdGNoUmVxdWVzdBIkCgRqb2JzGAEgAygLMhYuamV0cS52MS5TdWJtaXRSZXF1ZXN0IkIKE1N1Ym1pdEJhdGNoUmVzcG9uc2USKwoHcmVzdWx0cxgBIAMoCzIaLmpldHEudjEuU3VibWl0QmF0Y2hSZXN1bHQiZQoRU3VibWl0QmF0Y2hSZXN1bHQSGwoDam9iGAEgASgLMgwuamV0cS52MS5Kb2JIABIoCgVlcnJvchgCIAEoCzIXLmpldHEudjEuQmF0Y2hJdGVtRXJyb3JIAEIJCgdvdXRjb21lIj4KDkJhdGNoSXRlbUVycm9yEg0KBWluZGV4GAEgASgNEgwKBGNvZGUYAiABKAkSDwoHbWVzc2FnZRgDIAEoCSJEChBXYXRjaEpvYnNSZXF1ZXN0EgsKA2lkcxgBIAMoCRINCgVxdWV1ZRgCIAEoCRIUCgxpbmNsdWRlX2xvZ3MYAyABKAgiIgoRUGF1c2VRdWV1ZVJlcXVlc3QSDQoFcXVldWUYASABKAkiIwoSUmVzdW1lUXVldWVSZXF1ZXN0Eg0KBXF1ZXVlGAEgASgJKrEBCghKb2JTdGF0ZRIZChVKT0JfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBKT0JfU1RBVEVfUVVFVUVEEAESFQoRSk9CX1NUQVRFX1JVTk5JTkcQAhIXChNKT0JfU1RBVEVfQ09NUExFVEVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEEhcKE0pPQl9TVEFURV9DQU5DRUxMRUQQBRIVChFKT0JfU1RBVEVfRVhQSVJFRBAGKncKCExvZ0xldmVsEhkKFUxPR19MRVZFTF9VTlNQRUNJRklFRBAAEhMKD0xPR19MRVZFTF9ERUJVRxABEhIKDkxPR19MRVZFTF9JTkZPEAISEgoOTE9HX0xFVkVMX1dBUk4QAxITCg9MT0dfTEVWRUxfRVJST1IQBDKVBwoMUXVldWVTZXJ2aWNlEi4KBlN1Ym1pdBIWLmpldHEudjEuU3VibWl0UmVxdWVzdBoMLmpldHEudjEuSm9iEjkKCUdldFN0YXR1cxIZLmpldHEudjEuR2V0U3RhdHVzUmVxdWVzdBoMLmpldHEudjEuSm9iIgOQAgESQQoMU3RyZWFtU3RhdHVzEhwuamV0cS52MS5TdHJlYW1TdGF0dXNSZXF1ZXN0GgwuamV0cS52MS5Kb2IiA5ACATABEkIKD1N1Ym1pdEFuZFN0cmVhbRIfLmpldHEudjEuU3VibWl0QW5kU3RyZWFtUmVxdWVzdBoMLmpldHEudjEuSm9iMAESRwoJR2V0UmVzdWx0EhkuamV0cS52MS5HZXRSZXN1bHRSZXF1ZXN0GhouamV0cS52MS5HZXRSZXN1bHRSZXNwb25zZSIDkAIBEjkKBkNhbmNlbBIWLmpldHEudjEuQ2FuY2VsUmVxdWVzdBoXLmpldHEudjEuQ2FuY2VsUmVzcG9uc2USSgoKUXVldWVDb3VudBIaLmpldHEudjEuUXVldWVDb3VudFJlcXVlc3QaGy5qZXRxLnYxLlF1ZXVlQ291bnRSZXNwb25zZSIDkAIBEkoKCkxpc3RRdWV1ZXMSGi5qZXRxLnYxLkxpc3RRdWV1ZXNSZXF1ZXN0GhsuamV0cS52MS5MaXN0UXVldWVzUmVzcG9uc2UiA5ACARJECghMaXN0Sm9icxIYLmpldHEudjEuTGlzdEpvYnNSZXF1ZXN0GhkuamV0cS52MS5MaXN0Sm9ic1Jlc3BvbnNlIgOQAgESLAoFUmV0cnkSFS5qZXRxLnYxLlJldHJ5UmVxdWVzdBoMLmpldHEudjEuSm9iEkgKC1N1Ym1pdEJhdGNoEhsuamV0cS52MS5TdWJtaXRCYXRjaFJlcXVlc3QaHC5qZXRxLnYxLlN1Ym1pdEJhdGNoUmVzcG9uc2USOwoJV2F0Y2hKb2JzEhkuamV0cS52MS5XYXRjaEpvYnNSZXF1ZXN0GgwuamV0cS52MS5Kb2IiA5ACATABEjwKClBhdXNlUXVldWUSGi5qZXRxLnYxLlBhdXNlUXVldWVSZXF1ZXN0GhIuamV0cS52MS5RdWV1ZUluZm8SPgoLUmVzdW1lUXVldWUSGy5qZXRxLnYxLlJlc3VtZVF1ZXVlUmVxdWVzdBoSLmpldHEudjEuUXVldWVJbmZvYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Job is the status of one job.
@@ -106,6 +106,28 @@ export type Job = Message<"jetq.v1.Job"> & {
    * @generated from field: google.protobuf.Value output = 12;
    */
   output?: Value | undefined;
+
+  /**
+   * When a delayed job becomes due. While it is in the future the job is
+   * QUEUED without a queue_position: it waits for its time, not its turn.
+   *
+   * @generated from field: google.protobuf.Timestamp scheduled_at = 13;
+   */
+  scheduledAt?: Timestamp | undefined;
+
+  /**
+   * The job's priority, 1 to 10 (higher runs first; 5 by default).
+   *
+   * @generated from field: uint32 priority = 14;
+   */
+  priority: number;
+
+  /**
+   * The attempts that ended, oldest first: only with include_attempts.
+   *
+   * @generated from field: repeated jetq.v1.JobAttempt attempts = 15;
+   */
+  attempts: JobAttempt[];
 };
 
 /**
@@ -114,6 +136,56 @@ export type Job = Message<"jetq.v1.Job"> & {
  */
 export const JobSchema: GenMessage<Job> = /*@__PURE__*/
   messageDesc(file_jetq_v1_queue, 0);
+
+/**
+ * JobAttempt is one ended attempt of a job.
+ *
+ * @generated from message jetq.v1.JobAttempt
+ */
+export type JobAttempt = Message<"jetq.v1.JobAttempt"> & {
+  /**
+   * The attempt's number, from 1.
+   *
+   * @generated from field: uint32 attempt = 1;
+   */
+  attempt: number;
+
+  /**
+   * When it started.
+   *
+   * @generated from field: google.protobuf.Timestamp started_at = 2;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * When it ended.
+   *
+   * @generated from field: google.protobuf.Timestamp finished_at = 3;
+   */
+  finishedAt?: Timestamp | undefined;
+
+  /**
+   * How it ended: COMPLETED, FAILED, CANCELLED, or QUEUED for a failure
+   * that was retried.
+   *
+   * @generated from field: jetq.v1.JobState outcome = 4;
+   */
+  outcome: JobState;
+
+  /**
+   * Why it did not complete; unset when COMPLETED.
+   *
+   * @generated from field: jetq.v1.JobError error = 5;
+   */
+  error?: JobError | undefined;
+};
+
+/**
+ * Describes the message jetq.v1.JobAttempt.
+ * Use `create(JobAttemptSchema)` to create a new message.
+ */
+export const JobAttemptSchema: GenMessage<JobAttempt> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 1);
 
 /**
  * JobError says why a job did not complete.
@@ -141,7 +213,7 @@ export type JobError = Message<"jetq.v1.JobError"> & {
  * Use `create(JobErrorSchema)` to create a new message.
  */
 export const JobErrorSchema: GenMessage<JobError> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 1);
+  messageDesc(file_jetq_v1_queue, 2);
 
 /**
  * LogEntry is one log line written while a job ran.
@@ -183,7 +255,7 @@ export type LogEntry = Message<"jetq.v1.LogEntry"> & {
  * Use `create(LogEntrySchema)` to create a new message.
  */
 export const LogEntrySchema: GenMessage<LogEntry> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 2);
+  messageDesc(file_jetq_v1_queue, 3);
 
 /**
  * JobOptions tune how one job runs. Unset fields take the queue's defaults.
@@ -260,6 +332,31 @@ export type JobOptions = Message<"jetq.v1.JobOptions"> & {
    * @generated from field: string webhook_url = 7;
    */
   webhookUrl: string;
+
+  /**
+   * Run the job no earlier than this time (at most a year ahead). Until
+   * then it is QUEUED with scheduled_at set and no queue_position. At most
+   * one of run_at and delay.
+   *
+   * @generated from field: google.protobuf.Timestamp run_at = 8;
+   */
+  runAt?: Timestamp | undefined;
+
+  /**
+   * Run the job no earlier than this long after Submit (over 0, at most a
+   * year). At most one of run_at and delay.
+   *
+   * @generated from field: google.protobuf.Duration delay = 9;
+   */
+  delay?: Duration | undefined;
+
+  /**
+   * 1 to 10: a job of higher priority runs before every waiting job of
+   * lower priority; equal priorities run in submit order. Unset: 5.
+   *
+   * @generated from field: optional uint32 priority = 10;
+   */
+  priority?: number | undefined;
 };
 
 /**
@@ -267,7 +364,7 @@ export type JobOptions = Message<"jetq.v1.JobOptions"> & {
  * Use `create(JobOptionsSchema)` to create a new message.
  */
 export const JobOptionsSchema: GenMessage<JobOptions> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 3);
+  messageDesc(file_jetq_v1_queue, 4);
 
 /**
  * SubmitRequest enqueues a job.
@@ -311,7 +408,7 @@ export type SubmitRequest = Message<"jetq.v1.SubmitRequest"> & {
  * Use `create(SubmitRequestSchema)` to create a new message.
  */
 export const SubmitRequestSchema: GenMessage<SubmitRequest> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 4);
+  messageDesc(file_jetq_v1_queue, 5);
 
 /**
  * SubmitAndStreamRequest enqueues a job and asks for its status until it
@@ -370,7 +467,7 @@ export type SubmitAndStreamRequest = Message<"jetq.v1.SubmitAndStreamRequest"> &
  * Use `create(SubmitAndStreamRequestSchema)` to create a new message.
  */
 export const SubmitAndStreamRequestSchema: GenMessage<SubmitAndStreamRequest> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 5);
+  messageDesc(file_jetq_v1_queue, 6);
 
 /**
  * GetStatusRequest asks for the status of one job.
@@ -391,6 +488,13 @@ export type GetStatusRequest = Message<"jetq.v1.GetStatusRequest"> & {
    * @generated from field: bool include_logs = 2;
    */
   includeLogs: boolean;
+
+  /**
+   * Include the attempts that ended (Job.attempts).
+   *
+   * @generated from field: bool include_attempts = 3;
+   */
+  includeAttempts: boolean;
 };
 
 /**
@@ -398,7 +502,7 @@ export type GetStatusRequest = Message<"jetq.v1.GetStatusRequest"> & {
  * Use `create(GetStatusRequestSchema)` to create a new message.
  */
 export const GetStatusRequestSchema: GenMessage<GetStatusRequest> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 6);
+  messageDesc(file_jetq_v1_queue, 7);
 
 /**
  * StreamStatusRequest asks for a job's status and every later change.
@@ -434,7 +538,7 @@ export type StreamStatusRequest = Message<"jetq.v1.StreamStatusRequest"> & {
  * Use `create(StreamStatusRequestSchema)` to create a new message.
  */
 export const StreamStatusRequestSchema: GenMessage<StreamStatusRequest> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 7);
+  messageDesc(file_jetq_v1_queue, 8);
 
 /**
  * GetResultRequest asks for the outcome of a finished job.
@@ -455,7 +559,7 @@ export type GetResultRequest = Message<"jetq.v1.GetResultRequest"> & {
  * Use `create(GetResultRequestSchema)` to create a new message.
  */
 export const GetResultRequestSchema: GenMessage<GetResultRequest> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 8);
+  messageDesc(file_jetq_v1_queue, 9);
 
 /**
  * GetResultResponse is the outcome of a finished job.
@@ -497,7 +601,7 @@ export type GetResultResponse = Message<"jetq.v1.GetResultResponse"> & {
  * Use `create(GetResultResponseSchema)` to create a new message.
  */
 export const GetResultResponseSchema: GenMessage<GetResultResponse> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 9);
+  messageDesc(file_jetq_v1_queue, 10);
 
 /**
  * CancelRequest cancels a job.
@@ -518,7 +622,7 @@ export type CancelRequest = Message<"jetq.v1.CancelRequest"> & {
  * Use `create(CancelRequestSchema)` to create a new message.
  */
 export const CancelRequestSchema: GenMessage<CancelRequest> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 10);
+  messageDesc(file_jetq_v1_queue, 11);
 
 /**
  * CancelResponse says what Cancel did.
@@ -553,7 +657,7 @@ export type CancelResponse = Message<"jetq.v1.CancelResponse"> & {
  * Use `create(CancelResponseSchema)` to create a new message.
  */
 export const CancelResponseSchema: GenMessage<CancelResponse> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 11);
+  messageDesc(file_jetq_v1_queue, 12);
 
 /**
  * QueueCountRequest asks how busy a queue is.
@@ -574,7 +678,7 @@ export type QueueCountRequest = Message<"jetq.v1.QueueCountRequest"> & {
  * Use `create(QueueCountRequestSchema)` to create a new message.
  */
 export const QueueCountRequestSchema: GenMessage<QueueCountRequest> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 12);
+  messageDesc(file_jetq_v1_queue, 13);
 
 /**
  * QueueCountResponse reports how busy a queue is.
@@ -609,7 +713,416 @@ export type QueueCountResponse = Message<"jetq.v1.QueueCountResponse"> & {
  * Use `create(QueueCountResponseSchema)` to create a new message.
  */
 export const QueueCountResponseSchema: GenMessage<QueueCountResponse> = /*@__PURE__*/
-  messageDesc(file_jetq_v1_queue, 13);
+  messageDesc(file_jetq_v1_queue, 14);
+
+/**
+ * QueueInfo describes one queue.
+ *
+ * @generated from message jetq.v1.QueueInfo
+ */
+export type QueueInfo = Message<"jetq.v1.QueueInfo"> & {
+  /**
+   * Name of the queue.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Jobs due and waiting for a worker.
+   *
+   * @generated from field: uint32 waiting = 2;
+   */
+  waiting: number;
+
+  /**
+   * Jobs a worker is running now.
+   *
+   * @generated from field: uint32 running = 3;
+   */
+  running: number;
+
+  /**
+   * Jobs waiting for their scheduled time (run_at or delay).
+   *
+   * @generated from field: uint32 delayed = 4;
+   */
+  delayed: number;
+
+  /**
+   * Whether workers are stopped from starting its jobs (PauseQueue).
+   *
+   * @generated from field: bool paused = 5;
+   */
+  paused: boolean;
+
+  /**
+   * Jobs that ended in the last 60 seconds.
+   *
+   * @generated from field: jetq.v1.FinishedCounts last_minute = 6;
+   */
+  lastMinute?: FinishedCounts | undefined;
+
+  /**
+   * Jobs that ended in the last hour.
+   *
+   * @generated from field: jetq.v1.FinishedCounts last_hour = 7;
+   */
+  lastHour?: FinishedCounts | undefined;
+};
+
+/**
+ * Describes the message jetq.v1.QueueInfo.
+ * Use `create(QueueInfoSchema)` to create a new message.
+ */
+export const QueueInfoSchema: GenMessage<QueueInfo> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 15);
+
+/**
+ * FinishedCounts counts jobs that ended in a time window.
+ *
+ * @generated from message jetq.v1.FinishedCounts
+ */
+export type FinishedCounts = Message<"jetq.v1.FinishedCounts"> & {
+  /**
+   * Jobs that ended COMPLETED.
+   *
+   * @generated from field: uint32 completed = 1;
+   */
+  completed: number;
+
+  /**
+   * Jobs that ended FAILED.
+   *
+   * @generated from field: uint32 failed = 2;
+   */
+  failed: number;
+};
+
+/**
+ * Describes the message jetq.v1.FinishedCounts.
+ * Use `create(FinishedCountsSchema)` to create a new message.
+ */
+export const FinishedCountsSchema: GenMessage<FinishedCounts> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 16);
+
+/**
+ * ListQueuesRequest asks for every queue the caller may see.
+ *
+ * @generated from message jetq.v1.ListQueuesRequest
+ */
+export type ListQueuesRequest = Message<"jetq.v1.ListQueuesRequest"> & {
+};
+
+/**
+ * Describes the message jetq.v1.ListQueuesRequest.
+ * Use `create(ListQueuesRequestSchema)` to create a new message.
+ */
+export const ListQueuesRequestSchema: GenMessage<ListQueuesRequest> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 17);
+
+/**
+ * ListQueuesResponse describes the queues, by name.
+ *
+ * @generated from message jetq.v1.ListQueuesResponse
+ */
+export type ListQueuesResponse = Message<"jetq.v1.ListQueuesResponse"> & {
+  /**
+   * The queues, sorted by name.
+   *
+   * @generated from field: repeated jetq.v1.QueueInfo queues = 1;
+   */
+  queues: QueueInfo[];
+};
+
+/**
+ * Describes the message jetq.v1.ListQueuesResponse.
+ * Use `create(ListQueuesResponseSchema)` to create a new message.
+ */
+export const ListQueuesResponseSchema: GenMessage<ListQueuesResponse> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 18);
+
+/**
+ * ListJobsRequest asks for one page of a queue's jobs in one state.
+ *
+ * @generated from message jetq.v1.ListJobsRequest
+ */
+export type ListJobsRequest = Message<"jetq.v1.ListJobsRequest"> & {
+  /**
+   * Name of the queue.
+   *
+   * @generated from field: string queue = 1;
+   */
+  queue: string;
+
+  /**
+   * The state to list; required.
+   *
+   * @generated from field: jetq.v1.JobState state = 2;
+   */
+  state: JobState;
+
+  /**
+   * Jobs per page, 1 to 500; 0 means 50.
+   *
+   * @generated from field: uint32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * The next_cursor of the previous page; empty for the first page.
+   *
+   * @generated from field: string cursor = 4;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message jetq.v1.ListJobsRequest.
+ * Use `create(ListJobsRequestSchema)` to create a new message.
+ */
+export const ListJobsRequestSchema: GenMessage<ListJobsRequest> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 19);
+
+/**
+ * ListJobsResponse is one page of jobs.
+ *
+ * @generated from message jetq.v1.ListJobsResponse
+ */
+export type ListJobsResponse = Message<"jetq.v1.ListJobsResponse"> & {
+  /**
+   * The jobs, newest first (QUEUED jobs in the order they will run).
+   *
+   * @generated from field: repeated jetq.v1.Job jobs = 1;
+   */
+  jobs: Job[];
+
+  /**
+   * Pass it to get the next page; empty on the last page.
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Describes the message jetq.v1.ListJobsResponse.
+ * Use `create(ListJobsResponseSchema)` to create a new message.
+ */
+export const ListJobsResponseSchema: GenMessage<ListJobsResponse> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 20);
+
+/**
+ * RetryRequest asks to run a finished job again.
+ *
+ * @generated from message jetq.v1.RetryRequest
+ */
+export type RetryRequest = Message<"jetq.v1.RetryRequest"> & {
+  /**
+   * The id Submit returned.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message jetq.v1.RetryRequest.
+ * Use `create(RetryRequestSchema)` to create a new message.
+ */
+export const RetryRequestSchema: GenMessage<RetryRequest> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 21);
+
+/**
+ * SubmitBatchRequest submits many jobs.
+ *
+ * @generated from message jetq.v1.SubmitBatchRequest
+ */
+export type SubmitBatchRequest = Message<"jetq.v1.SubmitBatchRequest"> & {
+  /**
+   * 1 to 1,000 jobs, each as a Submit would take it.
+   *
+   * @generated from field: repeated jetq.v1.SubmitRequest jobs = 1;
+   */
+  jobs: SubmitRequest[];
+};
+
+/**
+ * Describes the message jetq.v1.SubmitBatchRequest.
+ * Use `create(SubmitBatchRequestSchema)` to create a new message.
+ */
+export const SubmitBatchRequestSchema: GenMessage<SubmitBatchRequest> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 22);
+
+/**
+ * SubmitBatchResponse answers each item of a batch, in order.
+ *
+ * @generated from message jetq.v1.SubmitBatchResponse
+ */
+export type SubmitBatchResponse = Message<"jetq.v1.SubmitBatchResponse"> & {
+  /**
+   * One result per item of the request, at the same index.
+   *
+   * @generated from field: repeated jetq.v1.SubmitBatchResult results = 1;
+   */
+  results: SubmitBatchResult[];
+};
+
+/**
+ * Describes the message jetq.v1.SubmitBatchResponse.
+ * Use `create(SubmitBatchResponseSchema)` to create a new message.
+ */
+export const SubmitBatchResponseSchema: GenMessage<SubmitBatchResponse> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 23);
+
+/**
+ * SubmitBatchResult is what became of one item of a batch.
+ *
+ * @generated from message jetq.v1.SubmitBatchResult
+ */
+export type SubmitBatchResult = Message<"jetq.v1.SubmitBatchResult"> & {
+  /**
+   * The item's outcome.
+   *
+   * @generated from oneof jetq.v1.SubmitBatchResult.outcome
+   */
+  outcome: {
+    /**
+     * The job, as Submit would have answered.
+     *
+     * @generated from field: jetq.v1.Job job = 1;
+     */
+    value: Job;
+    case: "job";
+  } | {
+    /**
+     * Why this item was not submitted.
+     *
+     * @generated from field: jetq.v1.BatchItemError error = 2;
+     */
+    value: BatchItemError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message jetq.v1.SubmitBatchResult.
+ * Use `create(SubmitBatchResultSchema)` to create a new message.
+ */
+export const SubmitBatchResultSchema: GenMessage<SubmitBatchResult> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 24);
+
+/**
+ * BatchItemError says why one item of a batch was not submitted.
+ *
+ * @generated from message jetq.v1.BatchItemError
+ */
+export type BatchItemError = Message<"jetq.v1.BatchItemError"> & {
+  /**
+   * The item's index in the request, from 0.
+   *
+   * @generated from field: uint32 index = 1;
+   */
+  index: number;
+
+  /**
+   * The code Submit would have failed with, e.g. "invalid_argument".
+   *
+   * @generated from field: string code = 2;
+   */
+  code: string;
+
+  /**
+   * What is wrong, naming the field.
+   *
+   * @generated from field: string message = 3;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message jetq.v1.BatchItemError.
+ * Use `create(BatchItemErrorSchema)` to create a new message.
+ */
+export const BatchItemErrorSchema: GenMessage<BatchItemError> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 25);
+
+/**
+ * WatchJobsRequest names the jobs to watch: ids, or a whole queue.
+ *
+ * @generated from message jetq.v1.WatchJobsRequest
+ */
+export type WatchJobsRequest = Message<"jetq.v1.WatchJobsRequest"> & {
+  /**
+   * Up to 1,000 job ids. Exactly one of ids and queue.
+   *
+   * @generated from field: repeated string ids = 1;
+   */
+  ids: string[];
+
+  /**
+   * A queue: every change of the caller's jobs in it.
+   *
+   * @generated from field: string queue = 2;
+   */
+  queue: string;
+
+  /**
+   * Include new log lines in the changes.
+   *
+   * @generated from field: bool include_logs = 3;
+   */
+  includeLogs: boolean;
+};
+
+/**
+ * Describes the message jetq.v1.WatchJobsRequest.
+ * Use `create(WatchJobsRequestSchema)` to create a new message.
+ */
+export const WatchJobsRequestSchema: GenMessage<WatchJobsRequest> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 26);
+
+/**
+ * PauseQueueRequest names the queue to pause.
+ *
+ * @generated from message jetq.v1.PauseQueueRequest
+ */
+export type PauseQueueRequest = Message<"jetq.v1.PauseQueueRequest"> & {
+  /**
+   * Name of the queue.
+   *
+   * @generated from field: string queue = 1;
+   */
+  queue: string;
+};
+
+/**
+ * Describes the message jetq.v1.PauseQueueRequest.
+ * Use `create(PauseQueueRequestSchema)` to create a new message.
+ */
+export const PauseQueueRequestSchema: GenMessage<PauseQueueRequest> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 27);
+
+/**
+ * ResumeQueueRequest names the queue to resume.
+ *
+ * @generated from message jetq.v1.ResumeQueueRequest
+ */
+export type ResumeQueueRequest = Message<"jetq.v1.ResumeQueueRequest"> & {
+  /**
+   * Name of the queue.
+   *
+   * @generated from field: string queue = 1;
+   */
+  queue: string;
+};
+
+/**
+ * Describes the message jetq.v1.ResumeQueueRequest.
+ * Use `create(ResumeQueueRequestSchema)` to create a new message.
+ */
+export const ResumeQueueRequestSchema: GenMessage<ResumeQueueRequest> = /*@__PURE__*/
+  messageDesc(file_jetq_v1_queue, 28);
 
 /**
  * JobState is where a job is in its life. The only transitions are
@@ -816,6 +1329,89 @@ export const QueueService: GenService<{
     methodKind: "unary";
     input: typeof QueueCountRequestSchema;
     output: typeof QueueCountResponseSchema;
+  },
+  /**
+   * ListQueues describes every declared queue the caller may see: waiting,
+   * running and delayed jobs, whether it is paused, and how many jobs
+   * completed and failed in the last minute and hour.
+   *
+   * @generated from rpc jetq.v1.QueueService.ListQueues
+   */
+  listQueues: {
+    methodKind: "unary";
+    input: typeof ListQueuesRequestSchema;
+    output: typeof ListQueuesResponseSchema;
+  },
+  /**
+   * ListJobs pages through the caller's jobs of one queue in one state,
+   * newest first. FAILED is the dead-letter view. Each page costs the same
+   * however many finished jobs are kept.
+   *
+   * @generated from rpc jetq.v1.QueueService.ListJobs
+   */
+  listJobs: {
+    methodKind: "unary";
+    input: typeof ListJobsRequestSchema;
+    output: typeof ListJobsResponseSchema;
+  },
+  /**
+   * Retry runs a FAILED, CANCELLED or EXPIRED job again under the same id:
+   * it is QUEUED again, its attempt numbers continue, and the earlier
+   * attempts stay readable (GetStatus with include_attempts). Any other
+   * state is FAILED_PRECONDITION.
+   *
+   * @generated from rpc jetq.v1.QueueService.Retry
+   */
+  retry: {
+    methodKind: "unary";
+    input: typeof RetryRequestSchema;
+    output: typeof JobSchema;
+  },
+  /**
+   * SubmitBatch submits up to 1,000 jobs in one call. Each item is checked
+   * and submitted on its own, so one bad item fails alone: the answer has
+   * one result per item, in order, holding the job or the item's error.
+   *
+   * @generated from rpc jetq.v1.QueueService.SubmitBatch
+   */
+  submitBatch: {
+    methodKind: "unary";
+    input: typeof SubmitBatchRequestSchema;
+    output: typeof SubmitBatchResponseSchema;
+  },
+  /**
+   * WatchJobs streams the changes of many jobs in one call: for a list of
+   * ids, each job's current status first and then every change, ending when
+   * all are terminal; for a queue, every change of the caller's jobs in it
+   * until the client closes the stream.
+   *
+   * @generated from rpc jetq.v1.QueueService.WatchJobs
+   */
+  watchJobs: {
+    methodKind: "server_streaming";
+    input: typeof WatchJobsRequestSchema;
+    output: typeof JobSchema;
+  },
+  /**
+   * PauseQueue stops every worker, in every process, from starting jobs of
+   * the queue; Submit still accepts jobs, and running jobs finish.
+   *
+   * @generated from rpc jetq.v1.QueueService.PauseQueue
+   */
+  pauseQueue: {
+    methodKind: "unary";
+    input: typeof PauseQueueRequestSchema;
+    output: typeof QueueInfoSchema;
+  },
+  /**
+   * ResumeQueue lets workers start the queue's jobs again, in queue order.
+   *
+   * @generated from rpc jetq.v1.QueueService.ResumeQueue
+   */
+  resumeQueue: {
+    methodKind: "unary";
+    input: typeof ResumeQueueRequestSchema;
+    output: typeof QueueInfoSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_jetq_v1_queue, 0);

@@ -170,6 +170,18 @@ class CoreEngine implements Engine {
     return deliveries.map((d) => new CoreLease(d, this.rules));
   }
 
+  // -- job control: lists (ListQueues, ListJobs) --
+  // -- end lists --
+
+  // -- job control: retry and delayed jobs --
+  // -- end retry and delayed jobs --
+
+  // -- job control: priority --
+  // -- end priority --
+
+  // -- job control: batches, WatchJobs, pause --
+  // -- end batches, WatchJobs, pause --
+
   stats(): EngineStats {
     return this.driver.stats();
   }

@@ -158,6 +158,18 @@ export interface Driver {
   watch(ref: JobRef, options: WatchOptions, inserted?: JobStatus): AsyncIterable<JobStatus>;
   /** Up to max deliveries, waiting at most expiresMs for the first; [] once closed. */
   fetch(queue: string, max: number, expiresMs: number, signal?: AbortSignal): Promise<DriverDelivery[]>;
+  // -- job control: lists (ListQueues, ListJobs) --
+  // -- end lists --
+
+  // -- job control: retry and delayed jobs --
+  // -- end retry and delayed jobs --
+
+  // -- job control: priority --
+  // -- end priority --
+
+  // -- job control: batches, WatchJobs, pause --
+  // -- end batches, WatchJobs, pause --
+
   /**
    * Where the driver tells the terminal transitions it makes without a
    * lease or a cancel (an expiry timer, a lease lost once too often); the

@@ -200,6 +200,18 @@ export class MemoryDriver implements Driver {
     });
   }
 
+  // -- job control: lists (ListQueues, ListJobs) --
+  // -- end lists --
+
+  // -- job control: retry and delayed jobs --
+  // -- end retry and delayed jobs --
+
+  // -- job control: priority --
+  // -- end priority --
+
+  // -- job control: batches, WatchJobs, pause --
+  // -- end batches, WatchJobs, pause --
+
   stats(): EngineStats {
     return { eventSubscriptions: 0, openWatches: this.store.watchers.size };
   }

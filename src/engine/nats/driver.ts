@@ -224,6 +224,18 @@ class NatsDriver implements Driver {
     return this.p.webhooks;
   }
 
+  // -- job control: lists (ListQueues, ListJobs) --
+  // -- end lists --
+
+  // -- job control: retry and delayed jobs --
+  // -- end retry and delayed jobs --
+
+  // -- job control: priority --
+  // -- end priority --
+
+  // -- job control: batches, WatchJobs, pause --
+  // -- end batches, WatchJobs, pause --
+
   stats(): EngineStats {
     return { eventSubscriptions: this.p.events.subscriptions, openWatches: this.p.watches.open };
   }

@@ -14,6 +14,8 @@ export function webhookUrlProblem(value: unknown): string | undefined {
   if (value.length > MAX_WEBHOOK_URL_LENGTH) {
     return `${value.length} characters is over the limit of ${MAX_WEBHOOK_URL_LENGTH}`;
   }
+  // The URL parser would drop some of these silently; the stored text must be what is sent.
+  if ([...value].some((c) => c <= " " || c === "\u007f")) return "must not contain spaces or control characters";
   let url: URL;
   try {
     url = new URL(value);

@@ -98,6 +98,8 @@ describe("webhook URL form", () => {
     ["/relative", /not an absolute URL/],
     ["http://user:pw@example.com/", /user or password/],
     [`https://example.com/${"a".repeat(2048)}`, /over the limit of 2048/],
+    ["https://example.com/a\nb", /spaces or control characters/],
+    [" https://example.com/", /spaces or control characters/],
   ])("%s is refused", (url, why) => expect(webhookUrlProblem(url)).toMatch(why));
 
   test("an https URL with a port, path and query is fine", () => {

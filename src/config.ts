@@ -148,6 +148,10 @@ const EnvSchema = z.object({
   JETQ_MAX_INPUT_VALUES: int(1, 100_000_000).default(100_000),
   // false: every call goes through connect-es (to measure the fast path, or to rule it out).
   JETQ_CONNECT_FAST_PATH: bool.default(true),
+  // GET /metrics (Prometheus) on the API port and the worker's probe port.
+  JETQ_METRICS: bool.default(true),
+  // Queues named in metric labels and read for the queue gauges; the rest share queue="_other".
+  JETQ_METRICS_MAX_QUEUES: int(1, 10_000).default(100),
   // Webhooks (the secret, JETQ_WEBHOOK_SECRET, is read apart: its value must never be printed).
   JETQ_WEBHOOK_ALLOWED_HOSTS: z
     .string()
@@ -224,6 +228,10 @@ export interface Config {
   webhooks?: WebhookConfig;
   /** JETQ_WEBHOOK_ALLOWED_HOSTS, also without the secret (Submit's check names them). */
   webhookAllowedHosts: string[];
+  /** JETQ_METRICS: serve GET /metrics. */
+  metrics: boolean;
+  /** JETQ_METRICS_MAX_QUEUES. */
+  metricsMaxQueues: number;
 }
 
 export interface WebhookConfig {
@@ -356,6 +364,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     streamCaps: { perKey: e.JETQ_MAX_STREAMS_PER_KEY, perConnection: e.JETQ_MAX_STREAMS_PER_CONNECTION },
     maxInputValues: e.JETQ_MAX_INPUT_VALUES,
     connectFastPath: e.JETQ_CONNECT_FAST_PATH,
+    metrics: e.JETQ_METRICS,
+    metricsMaxQueues: e.JETQ_METRICS_MAX_QUEUES,
     ...(webhook.key ? { webhooks: { key: webhook.key, retryBaseMs: e.JETQ_WEBHOOK_RETRY_BASE_MS } } : {}),
     webhookAllowedHosts: e.JETQ_WEBHOOK_ALLOWED_HOSTS,
   };

@@ -38,6 +38,10 @@ export type {
 export { startServer } from "./server/server.js";
 export type { RunningServer, ServerOptions } from "./server/server.js";
 
+// Metrics (README "Operations")
+export { createMetrics } from "./ops/metrics.js";
+export type { JetqMetrics, MetricsOptions } from "./ops/metrics.js";
+
 // Workers and handlers
 export { createWorker, PermanentError } from "./worker/index.js";
 export type { Handler, JobContext, QueueRegistration, Worker, WorkerOptions } from "./worker/index.js";

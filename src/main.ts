@@ -14,6 +14,7 @@ import {
   laneDiscovery,
   logAuth,
   logHttpSecrets,
+  observeJobs,
   onShutdownSignal,
   openEngine,
   startWebhooksOf,
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
   };
   onShutdownSignal(logger, stop);
 
+  const metrics = observeJobs(config, engine, logger, "api");
   // Only with workers: the http handler needs the secrets' values, which an API-only process does not have.
   const queues = config.workers ? builtinQueues(config) : {};
   try {
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
       streamCaps: config.streamCaps,
       maxInputValues: config.maxInputValues,
       connectFastPath: config.connectFastPath,
+      metrics: metrics ?? false,
       inputValidators: builtinInputValidators(config),
       lanes: httpLanes(config, engine, queues, () => worker),
       webhookCheck: webhookCheckOf(config),

@@ -11,6 +11,7 @@ import {
   builtinQueues,
   laneDiscovery,
   logHttpSecrets,
+  observeJobs,
   onShutdownSignal,
   openEngine,
   startWebhooksOf,
@@ -37,6 +38,7 @@ try {
   logger.fatal({ err }, "could not connect to NATS");
   process.exit(1);
 }
+const metrics = observeJobs(config, engine, logger, "worker");
 let worker: Worker | undefined;
 let lanes: LaneDiscovery | undefined;
 let probes: ProbeServer | undefined;
@@ -53,10 +55,14 @@ onShutdownSignal(logger, async () => {
 try {
   // Before the worker: a port in use stops the process before it takes a job.
   if (config.probePort !== undefined) {
-    probes = await startProbeServer(config.probePort, config.host, () =>
-      stopping ? { ready: false, reason: "worker is shutting down" } : engine.readiness(),
+    probes = await startProbeServer(
+      config.probePort,
+      config.host,
+      () => (stopping ? { ready: false, reason: "worker is shutting down" } : engine.readiness()),
+      metrics,
     );
-    logger.info({ port: probes.port }, `probes: GET /healthz and /readyz on port ${probes.port}`);
+    const paths = metrics ? "/healthz, /readyz and /metrics" : "/healthz and /readyz";
+    logger.info({ port: probes.port }, `probes: GET ${paths} on port ${probes.port}`);
   }
   webhooks = startWebhooksOf(config, engine, logger);
   const queues = builtinQueues(config);

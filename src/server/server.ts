@@ -27,6 +27,9 @@ import { withCors } from "./cors.js";
 import { createDrainInterceptor } from "./drain.js";
 import { createHealthService } from "./health.js";
 import { createLoggingInterceptor } from "./interceptors.js";
+import { createMetricsInterceptor } from "./metrics-interceptor.js";
+import { answerMetrics } from "./metrics-endpoint.js";
+import { createMetrics, type JetqMetrics } from "../ops/metrics.js";
 import { createConnectFastPath } from "./connect/fast-path.js";
 import { createListener } from "./listener.js";
 import { createReflectionServices } from "./reflection.js";
@@ -74,6 +77,13 @@ export interface ServerOptions {
   connectFastPath?: boolean;
   /** Keep-alive comment on an idle REST event stream every this many ms; default 15,000 (rest/status-stream.ts). */
   sseKeepAliveMs?: number;
+  /**
+   * GET /metrics (ops/metrics.ts). Unset: this server's own registry, with
+   * job series of `engine` and its queue gauges. Given: that registry (the
+   * server observes `engine` with it too, and leaves closing it to the
+   * caller). false: no /metrics, no RPC series.
+   */
+  metrics?: JetqMetrics | false;
 }
 
 export interface RunningServer {
@@ -110,7 +120,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const refuseSubmits = () => draining && options.engine.kind === "memory";
   const keys = createKeyStore(options.apiKeys ?? []);
   const auth = createAuthInterceptor({ keys, rateLimit: options.rateLimit, limiter: createRateLimiter(), logger });
-  const routerOptions = routerOptionsOf(options, { keys, auth, logger, refuseSubmits, shutdown: shutdown.signal });
+  const metrics = metricsOf(options);
+  const routerOptions = routerOptionsOf(options, {
+    keys,
+    auth,
+    logger,
+    refuseSubmits,
+    shutdown: shutdown.signal,
+    metrics: metrics?.metrics,
+  });
   const queueService = createQueueService(options.engine, {
     logger,
     inputValidators: options.inputValidators,
@@ -129,7 +147,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const handler = connectNodeAdapter({
     routes,
     ...routerOptions,
-    fallback: (req, res) => answerOtherPaths(req, res, health.readiness),
+    fallback: (req, res) => answerMetrics(req, res, metrics?.metrics) || answerOtherPaths(req, res, health.readiness),
   });
 
   const fastPath = fastPathFor(queueService, routerOptions, keys);
@@ -169,6 +187,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         health.close();
         shutdown.abort(new ConnectError("server is shutting down; retry on another instance", Code.Unavailable));
         await listener.close(options.closeGraceMs ?? 5_000);
+        if (metrics?.owned) metrics.metrics.close();
       })();
       return closed;
     },
@@ -200,6 +219,16 @@ interface Shared {
   logger: Logger;
   refuseSubmits: () => boolean;
   shutdown: AbortSignal;
+  metrics: JetqMetrics | undefined;
+}
+
+/** The server's metrics, observing its engine; owned: made here, so closed with the server. */
+function metricsOf(options: ServerOptions): { metrics: JetqMetrics; owned: boolean } | undefined {
+  if (options.metrics === false) return undefined;
+  const owned = options.metrics === undefined;
+  const metrics = options.metrics ?? createMetrics({ queueCounts: { engine: options.engine } });
+  metrics.observe(options.engine);
+  return { metrics, owned };
 }
 
 /** What connect-es's router and the Connect fast path are both set up with. */
@@ -212,6 +241,8 @@ function routerOptionsOf(options: ServerOptions, shared: Shared) {
     maxInputValues: options.maxInputValues ?? DEFAULT_MAX_INPUT_VALUES,
     shutdownSignal: shared.shutdown,
     interceptors: [
+      // First: calls the others refuse are counted too.
+      ...(shared.metrics ? [createMetricsInterceptor(shared.metrics.rpc)] : []),
       createLoggingInterceptor(shared.logger),
       createDrainInterceptor(shared.refuseSubmits),
       shared.auth,
@@ -237,7 +268,7 @@ function answerOtherPaths(req: { url?: string }, res: ProbeResponse, readiness: 
   res.end(
     "jetq: this port serves jetq.v1.QueueService over Connect, gRPC and gRPC-Web " +
       "(e.g. POST /jetq.v1.QueueService/Submit), REST and Server-Sent Events under /queue/ (GET /openapi.json), " +
-      "grpc.health.v1.Health, GET /healthz (alive) and GET /readyz (can serve)\n",
+      "grpc.health.v1.Health, GET /healthz (alive), GET /readyz (can serve) and GET /metrics (Prometheus)\n",
   );
 }
 

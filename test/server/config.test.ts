@@ -26,6 +26,8 @@ it("has defaults for everything", () => {
     maxInputValues: 100_000,
     connectFastPath: true,
     webhookAllowedHosts: [],
+    metrics: true,
+    metricsMaxQueues: 100,
   });
 });
 
@@ -48,6 +50,15 @@ it("reads the webhook settings; a malformed JETQ_WEBHOOK_SECRET stops start-up w
   expect(message).toContain('JETQ_WEBHOOK_SECRET (value not shown): must start with "whsec_"');
   expect(message).not.toContain("hunter2");
   expect(() => parseConfig({ JETQ_WEBHOOK_ALLOWED_HOSTS: "*.example.com" })).toThrow("JETQ_WEBHOOK_ALLOWED_HOSTS");
+});
+
+it("JETQ_METRICS=false turns /metrics off; JETQ_METRICS_MAX_QUEUES bounds the queue labels, and a bad value is named", () => {
+  expect(parseConfig({ JETQ_METRICS: "false" }).metrics).toBe(false);
+  expect(parseConfig({ JETQ_METRICS_MAX_QUEUES: "7" }).metricsMaxQueues).toBe(7);
+  expect(() => parseConfig({ JETQ_METRICS: "maybe" })).toThrow('JETQ_METRICS="maybe"');
+  expect(() => parseConfig({ JETQ_METRICS_MAX_QUEUES: "0" })).toThrow(
+    'JETQ_METRICS_MAX_QUEUES="0": must be at least 1',
+  );
 });
 
 it("JETQ_CONNECT_FAST_PATH=false sends every call through connect-es", () => {

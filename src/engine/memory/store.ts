@@ -184,7 +184,7 @@ export class MemoryStore {
     if (fields.progress !== undefined) job.progress = fields.progress;
     if (fields.attempt !== undefined) job.attempt = fields.attempt;
     this.retention.add(job.finishedAt + this.options.retentionMs, job);
-    this.options.logger?.debug({ id: job.id, state: to }, "job finished");
+    this.options.logger?.debug({ id: job.id, state: to }, "job record terminal");
     notifyWatchers(job, "status");
   }
 

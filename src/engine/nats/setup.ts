@@ -155,7 +155,7 @@ export async function ensureQueue(jsm: JetStreamManager, queue: string, config: 
   }
 }
 
-type StreamSpec = Parameters<JetStreamManager["streams"]["add"]>[0];
+export type StreamSpec = Parameters<JetStreamManager["streams"]["add"]>[0];
 
 export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
   try {

@@ -24,8 +24,14 @@ export interface DelivererOptions {
   concurrency?: number;
 }
 
-/** How long one take waits for a task; also the pause after the outbox failed. */
-const TAKE_WAIT_MS = 5_000;
+/**
+ * How long one take waits for a task. Short: nats-server 2.9 may hand a
+ * task to a pull of a process that just died, and the task then waits the
+ * outbox's ack wait; a pull that ends within a second cannot take a retry
+ * due later than that.
+ */
+const TAKE_WAIT_MS = 1_000;
+/** The pause after the outbox failed. */
 const PAUSE_AFTER_ERROR_MS = 1_000;
 
 export function startDeliverer(o: DelivererOptions): { stop(): Promise<void> } {

@@ -30,8 +30,10 @@ it("a delivery resumes after the jetq process is killed between attempts", async
     NATS_URL: backend.nats.url,
     JETQ_WEBHOOK_SECRET: SECRET,
     JETQ_WEBHOOK_ALLOWED_HOSTS: "127.0.0.1",
-    // Long enough that the kill lands before attempt 2, short enough for a fast test.
-    JETQ_WEBHOOK_RETRY_BASE_MS: "800",
+    // Attempt 2 is due (1.6 s or more) after the killed process's last pull (1 s) has ended.
+    JETQ_WEBHOOK_RETRY_BASE_MS: "2000",
+    // For the line saying attempt 2's task is back in the stream.
+    JETQ_LOG_LEVEL: "debug",
   };
   const rpc = async <T>(method: string, body: unknown): Promise<T> => {
     const res = await fetch(`${url}/jetq.v1.QueueService/${method}`, {
@@ -52,6 +54,8 @@ it("a delivery resumes after the jetq process is killed between attempts", async
       options: { webhookUrl: `${receiver.url}/hook` },
     });
     await first.waitForLine((l) => l.msg.startsWith("webhook attempt 1 failed: 500"));
+    // Killed once attempt 2's task waits in the stream, not in this process's hands.
+    await first.waitForLine((l) => l.msg === "webhook task not due yet");
     first.proc.kill("SIGKILL");
     await first.exited;
     const killedAt = Date.now();
@@ -60,8 +64,12 @@ it("a delivery resumes after the jetq process is killed between attempts", async
     const second = startProcess("start", env);
     await second.waitForLine((l) => l.msg.includes("listening"), 30_000);
     const accepted = await waitFor(() => receiver.acceptedFor(id)[0], {
-      timeoutMs: 30_000,
+      timeoutMs: 45_000,
       what: "the accepted delivery after the restart",
+    }).catch((err: unknown) => {
+      const seen = receiver.received.map((r) => `${r.status} +${r.at - killedAt}ms`).join(", ");
+      const said = second.lines.map((l) => l.msg).join("\n");
+      throw new Error(`${(err as Error).message}\nreceived: ${seen}\nsecond process:\n${said}`);
     });
     expect(accepted.at).toBeGreaterThan(killedAt);
     const attempts = receiver.of(`msg_${id}_completed`);
@@ -78,9 +86,9 @@ it("a delivery resumes after the jetq process is killed between attempts", async
       { what: "the delivered line in the job's log" },
     );
     expect(lines).toEqual([
-      expect.stringMatching(/^webhook attempt 1 failed: 500, retrying in \d+ ms$/),
-      expect.stringMatching(/^webhook attempt 2 failed: 500, retrying in [12]s$/),
-      expect.stringMatching(/^webhook attempt 3 failed: 500, retrying in [34]s$/),
+      expect.stringMatching(/^webhook attempt 1 failed: 500, retrying in [23]s$/),
+      expect.stringMatching(/^webhook attempt 2 failed: 500, retrying in [3-5]s$/),
+      expect.stringMatching(/^webhook attempt 3 failed: 500, retrying in ([6-9]|10)s$/),
       "webhook delivered (200) attempt 4",
     ]);
     // Nothing more arrives: the task left the stream with the accepted delivery.

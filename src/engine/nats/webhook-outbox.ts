@@ -13,6 +13,7 @@
  */
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
+import type { Logger } from "pino";
 import type { PendingWebhook, WebhookOutbox, WebhookTask } from "../webhook-outbox.js";
 import type { Connected } from "./connect.js";
 import { isConsumerNotFound } from "./errors.js";
@@ -30,7 +31,11 @@ interface StoredTask extends WebhookTask {
   dueAt?: number;
 }
 
-export function createNatsWebhookOutbox(conn: Pick<Connected, "nc" | "js" | "jsm">, o: LayoutOptions): WebhookOutbox {
+export function createNatsWebhookOutbox(
+  conn: Pick<Connected, "nc" | "js" | "jsm">,
+  o: LayoutOptions,
+  logger?: Logger,
+): WebhookOutbox {
   let ready: Promise<void> | undefined;
   const ensure = () => {
     ready ??= ensureWebhookLayout(conn.jsm, o).catch((err: unknown) => {
@@ -57,7 +62,10 @@ export function createNatsWebhookOutbox(conn: Pick<Connected, "nc" | "js" | "jsm
     }
     const wait = (stored.dueAt ?? 0) - Date.now();
     if (wait > 0) {
-      void d.nak(wait); // a retry not due yet
+      // A retry not due yet: back to the stream for the rest of its delay.
+      void d
+        .nak(wait)
+        .then(() => logger?.debug({ webhookId: stored.webhookId, waitMs: wait }, "webhook task not due yet"));
       return undefined;
     }
     const { attempt = 1, dueAt: _dueAt, ...task } = stored;

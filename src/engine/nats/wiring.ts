@@ -90,7 +90,7 @@ function wireStores(conn: Connected, o: WiringOptions) {
     idempotency: createIdempotencyStore(shared.jobs),
     index: createJobIndex(js, jsm, records, o.layout),
     logs: createLogStore(nc, js, jsm, onBackgroundError, o.logBounds),
-    webhooks: createNatsWebhookOutbox(conn, o.layout),
+    webhooks: createNatsWebhookOutbox(conn, o.layout, o.logger),
   };
 }
 

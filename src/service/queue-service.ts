@@ -117,9 +117,8 @@ function submitRpcs(
   toClientError: ReturnType<typeof createErrorMapper>,
 ): Pick<Impl, "submit" | "submitAndStream"> {
   const submitInput = async (req: SubmitFields, ctx: HandlerContext, trace: TraceContext | undefined) => {
-    const input = checkedSubmitInput(req, ctx, options.inputValidators);
+    const input = checkedSubmitInput(req, ctx, options.inputValidators, options.webhookCheck);
     if (trace) input.trace = trace;
-    if (input.options?.webhookUrl !== undefined) (options.webhookCheck ?? WEBHOOKS_OFF)(input.options.webhookUrl);
     if (isLaneQueue(input.queue)) await ensureLane(options.lanes, input);
     return input;
   };
@@ -160,8 +159,16 @@ function submitRpcs(
 /** What Submit and SubmitAndStream take (SubmitAndStreamRequest repeats SubmitRequest's fields). */
 export type SubmitFields = Pick<SubmitRequest, "queue" | "input" | "idempotencyKey" | "options">;
 
-/** The engine's SubmitInput of a valid request whose queue the caller may use. */
-export function checkedSubmitInput(req: SubmitFields, ctx: HandlerContext, validators?: InputValidators): SubmitInput {
+/**
+ * The engine's SubmitInput of a valid request whose queue the caller may
+ * use. `webhookCheck`: where a webhook_url may point; unset = webhooks are off.
+ */
+export function checkedSubmitInput(
+  req: SubmitFields,
+  ctx: HandlerContext,
+  validators?: InputValidators,
+  webhookCheck: WebhookSubmitCheck = WEBHOOKS_OFF,
+): SubmitInput {
   assertQueueName(req.queue, "queue");
   if (req.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     throw invalidArgument(
@@ -172,6 +179,7 @@ export function checkedSubmitInput(req: SubmitFields, ctx: HandlerContext, valid
   const options = jobOptionsFromProto(req.options);
   const caller = ctx.values.get(callerKey);
   requireQueue(caller, req.queue);
+  if (options.webhookUrl !== undefined) webhookCheck(options.webhookUrl);
   // Lanes take http jobs: the http queue's check (shape, hosts, secret grants) applies.
   const validator = validators?.get(req.queue) ?? (isLaneQueue(req.queue) ? validators?.get("http") : undefined);
   validator?.(input, caller);

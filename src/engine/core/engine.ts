@@ -29,6 +29,7 @@ import type {
 import type { Driver, Inserted, JobRef, NewJob } from "../driver/types.js";
 import { JobEvents, type JobEventListener } from "../job-events.js";
 import { CoreLease, type LeaseRules } from "./lease.js";
+import { watchWithPriority, withPriority } from "./priority.js";
 import { jobOptionsOf, queueConfigOf } from "./validate.js";
 
 /** Largest input and output (JSON bytes) by default: the server's 16 MiB request limit. */
@@ -99,11 +100,13 @@ class CoreEngine implements Engine {
   }
 
   async getStatus(id: string, read: ReadOptions = {}): Promise<JobStatus> {
-    return this.driver.read(this.openRef(id), read);
+    const ref = this.openRef(id);
+    return withPriority(await this.driver.read(ref, read), ref.priority);
   }
 
   watch(id: string, options: WatchOptions = {}): AsyncIterable<JobStatus> {
-    return this.driver.watch(this.openRef(id), options);
+    const ref = this.openRef(id);
+    return watchWithPriority(this.driver.watch(ref, options), ref.priority);
   }
 
   submitAndWatch(input: SubmitInput, options: SubmitWatchOptions = {}): AsyncIterable<JobStatus> {
@@ -115,7 +118,10 @@ class CoreEngine implements Engine {
         return inserted.status;
       },
       (queued) =>
-        this.driver.watch(refOf(queued.id), { ...options, tenant: input.tenant ?? "" }, fresh ? queued : undefined),
+        watchWithPriority(
+          this.driver.watch(refOf(queued.id), { ...options, tenant: input.tenant ?? "" }, fresh ? queued : undefined),
+          queued.priority,
+        ),
     );
   }
 
@@ -124,7 +130,9 @@ class CoreEngine implements Engine {
   }
 
   async cancel(id: string, read: ReadOptions = {}): Promise<CancelOutcome> {
-    const outcome = await this.driver.cancel(this.openRef(id), read);
+    const ref = this.openRef(id);
+    const outcome = await this.driver.cancel(ref, read);
+    withPriority(outcome.job, ref.priority);
     if (outcome.removed) this.emitCancelled(outcome, read.tenant ?? "");
     return outcome;
   }
@@ -177,6 +185,7 @@ class CoreEngine implements Engine {
 
   private async insert(job: NewJob): Promise<Inserted> {
     const inserted = await this.driver.insert(job);
+    withPriority(inserted.status);
     if (inserted.fresh && this.events.observed) {
       const { id, createdAt } = inserted.status;
       this.events.emit({

@@ -29,7 +29,7 @@ export class MemoryDeliveries implements DeliveryHost {
       if (seq === undefined) break;
       const job = q.jobs.get(seq)!;
       if (this.store.expireIfDue(job, now)) continue;
-      q.ready.delete(seq);
+      q.ready.delete(seq, job.priority);
       this.store.linesMoved(q);
       out.push(this.deliver(job));
     }

@@ -24,6 +24,7 @@ import type {
   WatchOptions,
 } from "../types.js";
 import type { Driver, DriverDelivery, Inserted, JobRef, NewJob } from "../driver/types.js";
+import { priorityOf } from "../core/priority.js";
 import { MemoryDeliveries } from "./deliveries.js";
 import { createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
 import type { JobEventListener } from "../job-events.js";
@@ -82,9 +83,12 @@ export class MemoryDriver implements Driver {
       return { status: snapshot(existing), fresh: false };
     }
     const seq = q.nextSeq++;
+    // One sequence per queue: the id's level character says the priority (as on JetStream).
+    const priority = priorityOf(job.options);
     const record: JobRecord = {
-      id: formatJobId({ queue: q.name, seq, token: newToken() }),
+      id: formatJobId({ queue: q.name, priority, seq, token: newToken() }),
       seq,
+      priority,
       queue: q,
       tenant: job.tenant,
       idempotencyKey: key,
@@ -100,7 +104,7 @@ export class MemoryDriver implements Driver {
     };
     q.jobs.set(seq, record);
     q.live.set(seq, record);
-    q.ready.add(seq);
+    q.ready.add(seq, priority);
     store.linesMoved(q);
     if (slot !== undefined) store.idempotency.set(slot, record);
     if (job.options.startDeadline !== undefined) store.deadlines.add(job.options.startDeadline, record.id);

@@ -129,7 +129,7 @@ export class MemoryStore {
     const q = job.queue;
     switch (job.phase) {
       case "ready":
-        q.ready.delete(job.seq);
+        q.ready.delete(job.seq, job.priority);
         this.linesMoved(q);
         break;
       case "backoff":
@@ -148,7 +148,7 @@ export class MemoryStore {
 
   makeReady(job: JobRecord): void {
     job.phase = "ready";
-    job.queue.ready.add(job.seq);
+    job.queue.ready.add(job.seq, job.priority);
     this.linesMoved(job.queue);
   }
 

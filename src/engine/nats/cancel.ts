@@ -13,7 +13,7 @@ import { statusEventOf, type EventHub } from "./events.js";
 import type { IdempotencyStore } from "./idempotency.js";
 import { streamName } from "./layout.js";
 import type { LiveJobs } from "./live.js";
-import type { QueueInfoCache } from "./queue-info.js";
+import { levelKey, type QueueInfoCache } from "./queue-info.js";
 import type { JobRecord, RecordStore } from "./records.js";
 import { statusFromRecord, type JobRef, type StateDeriver } from "./state.js";
 
@@ -83,9 +83,10 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
     // Signal any worker holding it (also one that took it a moment ago).
     deps.signals.send(id);
     if (wasQueued) {
-      await deps.jsm.streams.deleteMessage(streamName(ref.queue), ref.seq, false).catch(() => undefined);
+      // From the stream of the job's priority level, which its id names.
+      await deps.jsm.streams.deleteMessage(streamName(ref.queue, ref.priority), ref.seq, false).catch(() => undefined);
     }
-    deps.queueInfo.invalidate(ref.queue);
+    deps.queueInfo.invalidate(levelKey(ref.queue, ref.priority));
     return {
       removed: true,
       message: wasQueued

@@ -15,7 +15,7 @@ import { readMeta, type JobMeta } from "./job-message.js";
 import { queueSubject, streamName } from "./layout.js";
 import type { LiveInfo, LiveJobs, RecentJobs, TerminalInfo } from "./live.js";
 import type { LogStore } from "./logs.js";
-import { lowerBound, positionOf, type QueueInfoCache, type QueueSnapshot } from "./queue-info.js";
+import { levelKey, lowerBound, positionOf, type QueueInfoCache, type QueueSnapshot } from "./queue-info.js";
 import type { JobRecord, RecordStore, StoredRecord } from "./records.js";
 
 export interface JobRef extends JobIdParts {
@@ -116,6 +116,8 @@ export interface StateDeriverDeps {
   settingName?: SettingNamer;
   /** Jobs this process just submitted: their meta and, once known, final status. */
   recent?: RecentJobs;
+  /** Jobs waiting in the queue's priority levels above this one (level-figures.ts); none when unset. */
+  waitingAbove?(queue: string, priority: number): Promise<number>;
 }
 
 export function createStateDeriver(deps: StateDeriverDeps): StateDeriver {
@@ -134,11 +136,12 @@ class NatsStateDeriver implements StateDeriver {
     if (retentionMs === undefined || options?.tenant !== undefined || ref.seq < 1) return jobNotFound(ref.id);
     try {
       if (!(await this.deps.queueDeclared(ref.queue))) return jobNotFound(ref.id);
-      const snap = await queueInfo.get(ref.queue);
+      const snap = await queueInfo.get(levelKey(ref.queue, ref.priority));
       if (ref.seq > snap.lastSeq) return jobNotFound(ref.id);
       // A message at that seq with another token: the id was never a job.
       if (ref.seq >= snap.firstSeq) {
-        const m = await this.deps.jsm.direct.getMessage(streamName(ref.queue), { seq: ref.seq }).catch(() => null);
+        const stream = streamName(ref.queue, ref.priority);
+        const m = await this.deps.jsm.direct.getMessage(stream, { seq: ref.seq }).catch(() => null);
         if (m) return jobNotFound(ref.id);
       }
       return jobExpiredNotFound(ref.id, retentionMs, (this.deps.settingName ?? settingNamer())("retentionMs"));
@@ -152,13 +155,13 @@ class NatsStateDeriver implements StateDeriver {
     if (ref.seq < 1) return undefined;
     let m: StoredMsg | null;
     try {
-      m = await this.deps.jsm.direct.getMessage(streamName(ref.queue), { seq: ref.seq });
+      m = await this.deps.jsm.direct.getMessage(streamName(ref.queue, ref.priority), { seq: ref.seq });
     } catch (err) {
       // No stream answers: the queue does not exist (any more).
       if (isNoResponders(err) || isStreamNotFound(err) || isMessageNotFound(err)) return undefined;
       throw err;
     }
-    if (!m || m.subject !== queueSubject(ref.queue)) return undefined;
+    if (!m || m.subject !== queueSubject(ref.queue, ref.priority)) return undefined;
     const meta = readMeta(m.header);
     return meta && meta.token === ref.token ? meta : undefined;
   }
@@ -186,9 +189,9 @@ class NatsStateDeriver implements StateDeriver {
     if (info?.running) {
       base.state = "RUNNING";
     } else {
-      const snap = await queueInfo.get(ref.queue);
+      const snap = await queueInfo.get(levelKey(ref.queue, ref.priority));
       if (ref.seq > snap.delivered) {
-        base.queuePosition = positionOf(snap, ref.seq);
+        base.queuePosition = positionOf(snap, ref.seq) + (await this.above(ref));
       } else {
         base.state = "RUNNING";
       }
@@ -198,8 +201,13 @@ class NatsStateDeriver implements StateDeriver {
   }
 
   async position(ref: JobRef): Promise<number | undefined> {
-    const snap = await this.deps.queueInfo.get(ref.queue);
-    return ref.seq > snap.delivered ? positionOf(snap, ref.seq) : undefined;
+    const snap = await this.deps.queueInfo.get(levelKey(ref.queue, ref.priority));
+    return ref.seq > snap.delivered ? positionOf(snap, ref.seq) + (await this.above(ref)) : undefined;
+  }
+
+  /** Jobs of higher priority levels, which run before any of this job's level. */
+  private above(ref: JobRef): Promise<number> {
+    return this.deps.waitingAbove?.(ref.queue, ref.priority) ?? Promise.resolve(0);
   }
 
   knownStatus(ref: JobRef, queued: JobStatus): JobStatus | undefined {
@@ -283,17 +291,18 @@ class NatsStateDeriver implements StateDeriver {
    */
   private async inspectKnown(ref: JobRef, meta: JobMeta): Promise<Inspection | undefined> {
     const { records, live, queueInfo } = this.deps;
-    const snapshot = live.get(ref.id)?.running ? undefined : queueInfo.get(ref.queue).catch(() => undefined);
+    const key = levelKey(ref.queue, ref.priority);
+    const snapshot = live.get(ref.id)?.running ? undefined : queueInfo.get(key).catch(() => undefined);
     const stored = await records.get(ref.id);
     if (stored) return { kind: "record", stored };
     const info = live.get(ref.id);
     const status = unsettledStatus(ref, meta, "RUNNING", info);
     if (!info?.running) {
-      const snap = await (snapshot ?? queueInfo.get(ref.queue).catch(() => undefined));
+      const snap = await (snapshot ?? queueInfo.get(key).catch(() => undefined));
       if (!snap || !present(snap, ref.seq)) return undefined;
       if (ref.seq > snap.delivered) {
         status.state = "QUEUED";
-        status.queuePosition = positionOf(snap, ref.seq);
+        status.queuePosition = positionOf(snap, ref.seq) + (await this.above(ref));
       }
     }
     if (status.state === "RUNNING" && info?.startedAt !== undefined) status.startedAt = info.startedAt;

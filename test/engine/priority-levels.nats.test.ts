@@ -138,3 +138,30 @@ test("a queue that only sees priority 5 asks nothing of priority streams per job
     await spy.close();
   }
 });
+
+test("a level stream deleted by hand is made again by the next Submit of that priority; ids of the old one are not found", async () => {
+  const q = uniqueQueue("again");
+  await worker.declareQueue(q);
+  const old = await api.submit({ queue: q, input: "old", options: { priority: 7 } });
+  const admin = await connect({ servers: nats.url });
+  try {
+    const { jetstreamManager } = await import("@nats-io/jetstream");
+    await (await jetstreamManager(admin)).streams.delete(`JETQ_Q_${q}_P7`);
+  } finally {
+    await admin.close();
+  }
+  // Counts and positions go on without it.
+  await waitForCount(api, q, { inQueue: 0, running: 0 });
+
+  const again = await api.submit({ queue: q, input: "new", options: { priority: 7 } });
+  const normal = await api.submit({ queue: q, input: "normal" });
+  expect(again.id).not.toBe(old.id);
+  expect([again.queuePosition, normal.queuePosition]).toEqual([0, 1]);
+  // The new stream numbers from 1 again: the old id (same sequence, another token) names nothing.
+  await expect(api.getStatus(old.id)).rejects.toMatchObject({ code: "not_found" });
+  const lease = await fetchOne(worker, q);
+  expect(lease.id).toBe(again.id);
+  expect(await lease.begin()).toBe(true);
+  expect(await lease.complete("ok")).toBe(true);
+  expect((await fetchOne(worker, q)).id).toBe(normal.id);
+});

@@ -41,6 +41,12 @@ export interface QueueSnapshot {
   lastSeq: number;
   /** Stream first_seq: everything below it is gone. */
   firstSeq: number;
+  /**
+   * When the stream was made (epoch ms, the server's clock): a job created
+   * before it was in an earlier stream of that name (deleted, made again),
+   * whatever sequence it had. Unknown: 0.
+   */
+  createdAt: number;
 }
 
 export interface QueueInfoCache {
@@ -300,6 +306,7 @@ class NatsQueueInfoCache implements QueueInfoCache {
       numAckPending: ci.num_ack_pending,
       lastSeq: si.state.last_seq,
       firstSeq: si.state.first_seq,
+      createdAt: Date.parse(si.created) || 0,
     };
   }
 }

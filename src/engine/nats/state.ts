@@ -299,7 +299,12 @@ class NatsStateDeriver implements StateDeriver {
     const status = unsettledStatus(ref, meta, "RUNNING", info);
     if (!info?.running) {
       const snap = await (snapshot ?? queueInfo.get(key).catch(() => undefined));
-      if (!snap || !present(snap, ref.seq)) return undefined;
+      // A stream made after the job (deleted and made again, as a priority
+      // level's is by its next Submit) reuses its sequences: only the full
+      // derivation, which checks the message's token, can tell. So can a
+      // level made by this job's own Submit (its time was taken first): one
+      // read more for that job.
+      if (!snap || !present(snap, ref.seq) || snap.createdAt > meta.createdAt) return undefined;
       if (ref.seq > snap.delivered) {
         status.state = "QUEUED";
         status.queuePosition = positionOf(snap, ref.seq) + (await this.above(ref));

@@ -18,6 +18,7 @@ import { readSecretDeclarations } from "./handlers/http/secrets-config.js";
 import type { SecretDeclaration } from "./handlers/http/index.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const LOG_FORMATS = ["json", "pretty"] as const;
 
 const int = (min: number, max: number) =>
   z
@@ -90,6 +91,13 @@ const EnvSchema = z.object({
     .toLowerCase()
     .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }))
     .default("info"),
+  // Unset: pretty on a terminal, JSON lines otherwise (logger.ts).
+  JETQ_LOG_FORMAT: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(LOG_FORMATS, { error: `must be one of ${LOG_FORMATS.join(", ")}` }))
+    .optional(),
   JETQ_CONCURRENCY: int(1, 10_000).default(16),
   // Caller-named http queues (lanes): requests of one lane at once per worker, and lanes per tenant.
   JETQ_HTTP_LANE_CONCURRENCY: int(1, 10_000).default(1),
@@ -147,6 +155,10 @@ const EnvSchema = z.object({
   JETQ_MAX_INPUT_VALUES: int(1, 100_000_000).default(100_000),
   // false: every call goes through connect-es (to measure the fast path, or to rule it out).
   JETQ_CONNECT_FAST_PATH: bool.default(true),
+  // GET /metrics (Prometheus) on the API port and the worker's probe port.
+  JETQ_METRICS: bool.default(true),
+  // Queues named in metric labels and read for the queue gauges; the rest share queue="_other".
+  JETQ_METRICS_MAX_QUEUES: int(1, 10_000).default(100),
 });
 
 export interface Config {
@@ -155,6 +167,8 @@ export interface Config {
   /** Unset: the embedded engine. */
   natsServers?: string[];
   logLevel: (typeof LOG_LEVELS)[number];
+  /** JETQ_LOG_FORMAT; unset = pretty when stdout is a terminal, else JSON. */
+  logFormat?: (typeof LOG_FORMATS)[number];
   concurrency: number;
   ackWaitMs: number;
   maxAttempts: number;
@@ -198,6 +212,10 @@ export interface Config {
   maxInputValues: number;
   /** JETQ_CONNECT_FAST_PATH. */
   connectFastPath: boolean;
+  /** JETQ_METRICS: serve GET /metrics. */
+  metrics: boolean;
+  /** JETQ_METRICS_MAX_QUEUES. */
+  metricsMaxQueues: number;
 }
 
 /**
@@ -279,6 +297,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     natsServers: e.NATS_URL,
     logLevel: e.JETQ_LOG_LEVEL,
+    logFormat: e.JETQ_LOG_FORMAT,
     concurrency: e.JETQ_CONCURRENCY,
     ackWaitMs: e.JETQ_ACK_WAIT_MS,
     maxAttempts: e.JETQ_MAX_ATTEMPTS,
@@ -311,6 +330,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     streamCaps: { perKey: e.JETQ_MAX_STREAMS_PER_KEY, perConnection: e.JETQ_MAX_STREAMS_PER_CONNECTION },
     maxInputValues: e.JETQ_MAX_INPUT_VALUES,
     connectFastPath: e.JETQ_CONNECT_FAST_PATH,
+    metrics: e.JETQ_METRICS,
+    metricsMaxQueues: e.JETQ_METRICS_MAX_QUEUES,
   };
 }
 

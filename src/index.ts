@@ -31,12 +31,17 @@ export type {
   Readiness,
   ReadOptions,
   SubmitInput,
+  TraceContext,
   WatchOptions,
 } from "./engine/types.js";
 
 // Server
 export { startServer } from "./server/server.js";
 export type { RunningServer, ServerOptions } from "./server/server.js";
+
+// Metrics (README "Operations")
+export { createMetrics } from "./ops/metrics.js";
+export type { JetqMetrics, MetricsOptions } from "./ops/metrics.js";
 
 // Workers and handlers
 export { createWorker, PermanentError } from "./worker/index.js";

@@ -14,16 +14,19 @@ import {
   laneDiscovery,
   logAuth,
   logHttpSecrets,
+  observeJobs,
   onShutdownSignal,
   openEngine,
 } from "./startup.js";
+import { startTracing, type InstalledTracing } from "./tracing/index.js";
 import { createWorker, type Worker } from "./worker/index.js";
 import type { LaneDiscovery } from "./handlers/http/lane-discovery.js";
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
   let engine: Engine;
+  let tracing: InstalledTracing | undefined;
   try {
     engine = await openEngine(config, logger);
     // Right after the engine's line (which the design wants first): before
@@ -32,6 +35,14 @@ async function main(): Promise<void> {
     logHttpSecrets(config, logger);
   } catch (err) {
     logger.fatal({ err }, "could not open the engine");
+    process.exit(1);
+  }
+  try {
+    // Before anything that makes spans; nothing is loaded unless OTEL_* asks for it (README "Traces").
+    tracing = await startTracing(process.env, "jetq", logger);
+  } catch (err) {
+    logger.fatal({ err }, "could not start tracing");
+    await engine.close().catch(() => undefined);
     process.exit(1);
   }
 
@@ -48,9 +59,11 @@ async function main(): Promise<void> {
     await worker?.stop({ graceMs: config.shutdownGraceMs });
     await server?.close();
     await engine.close();
+    await tracing?.shutdown();
   };
   onShutdownSignal(logger, stop);
 
+  const metrics = observeJobs(config, engine, logger, "api");
   // Only with workers: the http handler needs the secrets' values, which an API-only process does not have.
   const queues = config.workers ? builtinQueues(config) : {};
   try {
@@ -78,6 +91,7 @@ async function main(): Promise<void> {
       streamCaps: config.streamCaps,
       maxInputValues: config.maxInputValues,
       connectFastPath: config.connectFastPath,
+      metrics: metrics ?? false,
       inputValidators: builtinInputValidators(config),
       lanes: httpLanes(config, engine, queues, () => worker),
     });

@@ -15,6 +15,8 @@ import type { InputValidators } from "./service/input-validators.js";
 import { createLaneRegistry, type LaneRegistry } from "./handlers/http/lanes.js";
 import { discoverLanes, type LaneDiscovery } from "./handlers/http/lane-discovery.js";
 import type { QueueRegistration, Worker } from "./worker/index.js";
+import { createMetrics, type JetqMetrics } from "./ops/metrics.js";
+import { logFinishedJobs } from "./ops/job-log-line.js";
 
 export { logHttpSecrets } from "./handlers/http/log-config.js";
 
@@ -182,6 +184,27 @@ export function logAuth(config: Config, logger: Logger): void {
 }
 
 const MIN_STRONG_KEY_LENGTH = 24;
+
+/**
+ * What operators watch (README "Operations"): one info line per job this
+ * process ends, and, unless JETQ_METRICS=false, this process's metrics:
+ * with the queue gauges on the API process; on a worker-only one without,
+ * and only when its probe port can serve them.
+ */
+export function observeJobs(
+  config: Config,
+  engine: Engine,
+  logger: Logger,
+  role: "api" | "worker",
+): JetqMetrics | undefined {
+  logFinishedJobs(engine, logger);
+  if (!config.metrics || (role === "worker" && config.probePort === undefined)) return undefined;
+  const api = role === "api";
+  const maxQueues = config.metricsMaxQueues;
+  const metrics = createMetrics({ maxQueues, ...(api ? { queueCounts: { engine } } : {}) });
+  metrics.observe(engine);
+  return metrics;
+}
 
 /** SIGTERM / SIGINT run `stop` once; a second signal exits at once. */
 export function onShutdownSignal(logger: Logger, stop: () => Promise<void>): void {

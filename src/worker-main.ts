@@ -7,12 +7,13 @@ import { loadConfigOrExit } from "./config.js";
 import type { Engine } from "./engine/types.js";
 import { createLogger } from "./logger.js";
 import { startProbeServer, type ProbeServer } from "./server/probe-server.js";
-import { builtinQueues, laneDiscovery, logHttpSecrets, onShutdownSignal, openEngine } from "./startup.js";
+import { builtinQueues, laneDiscovery, logHttpSecrets, observeJobs, onShutdownSignal, openEngine } from "./startup.js";
 import type { LaneDiscovery } from "./handlers/http/lane-discovery.js";
+import { startTracing, type InstalledTracing } from "./tracing/index.js";
 import { createWorker, type Worker } from "./worker/index.js";
 
 const config = loadConfigOrExit();
-const logger = createLogger({ level: config.logLevel, name: "jetq-worker" });
+const logger = createLogger({ level: config.logLevel, name: "jetq-worker", format: config.logFormat });
 if (!config.natsServers) {
   logger.fatal(
     "NATS_URL is not set: a worker-only process needs NATS JetStream (e.g. NATS_URL=nats://localhost:4222), " +
@@ -22,6 +23,7 @@ if (!config.natsServers) {
 }
 
 let engine: Engine;
+let tracing: InstalledTracing | undefined;
 try {
   engine = await openEngine(config, logger);
   logHttpSecrets(config, logger);
@@ -29,6 +31,14 @@ try {
   logger.fatal({ err }, "could not connect to NATS");
   process.exit(1);
 }
+try {
+  tracing = await startTracing(process.env, "jetq-worker", logger);
+} catch (err) {
+  logger.fatal({ err }, "could not start tracing");
+  await engine.close().catch(() => undefined);
+  process.exit(1);
+}
+const metrics = observeJobs(config, engine, logger, "worker");
 let worker: Worker | undefined;
 let lanes: LaneDiscovery | undefined;
 let probes: ProbeServer | undefined;
@@ -39,14 +49,19 @@ onShutdownSignal(logger, async () => {
   await worker?.stop({ graceMs: config.shutdownGraceMs });
   await engine.close();
   await probes?.close();
+  await tracing?.shutdown();
 });
 try {
   // Before the worker: a port in use stops the process before it takes a job.
   if (config.probePort !== undefined) {
-    probes = await startProbeServer(config.probePort, config.host, () =>
-      stopping ? { ready: false, reason: "worker is shutting down" } : engine.readiness(),
+    probes = await startProbeServer(
+      config.probePort,
+      config.host,
+      () => (stopping ? { ready: false, reason: "worker is shutting down" } : engine.readiness()),
+      metrics,
     );
-    logger.info({ port: probes.port }, `probes: GET /healthz and /readyz on port ${probes.port}`);
+    const paths = metrics ? "/healthz, /readyz and /metrics" : "/healthz and /readyz";
+    logger.info({ port: probes.port }, `probes: GET ${paths} on port ${probes.port}`);
   }
   const queues = builtinQueues(config);
   worker = createWorker({ engine, queues, concurrency: config.concurrency, logger });

@@ -1,9 +1,12 @@
 /**
- * A port that answers only /healthz and /readyz (probes.ts), for processes
- * without an API port: `npm run worker` with JETQ_PROBE_PORT set.
+ * A port that answers only /healthz, /readyz (probes.ts) and, given
+ * metrics, /metrics (metrics-endpoint.ts), for processes without an API
+ * port: `npm run worker` with JETQ_PROBE_PORT set.
  */
 import { createServer } from "node:http";
 import type { Readiness } from "../engine/types.js";
+import type { JetqMetrics } from "../ops/metrics.js";
+import { answerMetrics } from "./metrics-endpoint.js";
 import { answerProbe } from "./probes.js";
 
 export interface ProbeServer {
@@ -11,11 +14,18 @@ export interface ProbeServer {
   close(): Promise<void>;
 }
 
-export async function startProbeServer(port: number, host: string, readiness: () => Readiness): Promise<ProbeServer> {
+export async function startProbeServer(
+  port: number,
+  host: string,
+  readiness: () => Readiness,
+  metrics?: JetqMetrics,
+): Promise<ProbeServer> {
   const server = createServer((req, res) => {
-    if (answerProbe(req, res, readiness)) return;
+    if (answerProbe(req, res, readiness) || answerMetrics(req, res, metrics)) return;
     res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
-    res.end("jetq worker: this port answers GET /healthz (alive) and GET /readyz (can work) only\n");
+    res.end(
+      `jetq worker: this port answers GET /healthz (alive) and GET /readyz (can work)${metrics ? " and GET /metrics (Prometheus)" : ""} only\n`,
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -26,17 +26,16 @@ import { withCors } from "./cors.js";
 import { createDrainInterceptor } from "./drain.js";
 import { createHealthService } from "./health.js";
 import { createLoggingInterceptor } from "./interceptors.js";
+import { createMetricsInterceptor } from "./metrics-interceptor.js";
+import { answerMetrics } from "./metrics-endpoint.js";
+import { createMetrics, type JetqMetrics } from "../ops/metrics.js";
 import { createConnectFastPath } from "./connect/fast-path.js";
 import { createListener } from "./listener.js";
 import { createReflectionServices } from "./reflection.js";
 import { drainOversizedBodies } from "./connect/oversized.js";
 import { DEFAULT_MAX_INPUT_VALUES } from "./input-values.js";
-import {
-  connectionContextValues,
-  createStreamCapInterceptor,
-  DEFAULT_STREAM_CAPS,
-  type StreamCaps,
-} from "./stream-caps.js";
+import { callContextValues, withRequestIds } from "./request-id.js";
+import { createStreamCapInterceptor, DEFAULT_STREAM_CAPS, type StreamCaps } from "./stream-caps.js";
 import { answerProbe, type ProbeResponse } from "./probes.js";
 import { definedOnly } from "../util/defined-only.js";
 import { createRestHandler } from "./rest/handler.js";
@@ -71,6 +70,13 @@ export interface ServerOptions {
   connectFastPath?: boolean;
   /** Keep-alive comment on an idle REST event stream every this many ms; default 15,000 (rest/status-stream.ts). */
   sseKeepAliveMs?: number;
+  /**
+   * GET /metrics (ops/metrics.ts). Unset: this server's own registry, with
+   * job series of `engine` and its queue gauges. Given: that registry (the
+   * server observes `engine` with it too, and leaves closing it to the
+   * caller). false: no /metrics, no RPC series.
+   */
+  metrics?: JetqMetrics | false;
 }
 
 export interface RunningServer {
@@ -107,7 +113,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const refuseSubmits = () => draining && options.engine.kind === "memory";
   const keys = createKeyStore(options.apiKeys ?? []);
   const auth = createAuthInterceptor({ keys, rateLimit: options.rateLimit, limiter: createRateLimiter(), logger });
-  const routerOptions = routerOptionsOf(options, { keys, auth, logger, refuseSubmits, shutdown: shutdown.signal });
+  const metrics = metricsOf(options);
+  const routerOptions = routerOptionsOf(options, {
+    keys,
+    auth,
+    logger,
+    refuseSubmits,
+    shutdown: shutdown.signal,
+    metrics: metrics?.metrics,
+  });
   const queueService = createQueueService(options.engine, {
     logger,
     inputValidators: options.inputValidators,
@@ -125,7 +139,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const handler = connectNodeAdapter({
     routes,
     ...routerOptions,
-    fallback: (req, res) => answerOtherPaths(req, res, health.readiness),
+    fallback: (req, res) => answerMetrics(req, res, metrics?.metrics) || answerOtherPaths(req, res, health.readiness),
   });
 
   const fastPath = fastPathFor(queueService, routerOptions, keys);
@@ -139,7 +153,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const readMaxBytes = routerOptions.readMaxBytes;
   const listener = createListener({
-    handler: withCors(drainOversizedBodies(serve, 4 * readMaxBytes), options.corsOrigins),
+    // The request id first: every answer (CORS refusals and oversized bodies too) echoes it.
+    handler: withRequestIds(withCors(drainOversizedBodies(serve, 4 * readMaxBytes), options.corsOrigins)),
     logger,
   });
   const port = await listener.listen(options.port ?? 8080, host);
@@ -165,6 +180,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         health.close();
         shutdown.abort(new ConnectError("server is shutting down; retry on another instance", Code.Unavailable));
         await listener.close(options.closeGraceMs ?? 5_000);
+        if (metrics?.owned) metrics.metrics.close();
       })();
       return closed;
     },
@@ -181,7 +197,7 @@ function restHandlerOf(
   return createRestHandler({
     impl,
     interceptors: routerOptions.interceptors,
-    contextValues: connectionContextValues,
+    contextValues: callContextValues,
     shutdownSignal: routerOptions.shutdownSignal,
     readMaxBytes: routerOptions.readMaxBytes,
     maxInputValues: routerOptions.maxInputValues,
@@ -196,6 +212,16 @@ interface Shared {
   logger: Logger;
   refuseSubmits: () => boolean;
   shutdown: AbortSignal;
+  metrics: JetqMetrics | undefined;
+}
+
+/** The server's metrics, observing its engine; owned: made here, so closed with the server. */
+function metricsOf(options: ServerOptions): { metrics: JetqMetrics; owned: boolean } | undefined {
+  if (options.metrics === false) return undefined;
+  const owned = options.metrics === undefined;
+  const metrics = options.metrics ?? createMetrics({ queueCounts: { engine: options.engine } });
+  metrics.observe(options.engine);
+  return { metrics, owned };
 }
 
 /** What connect-es's router and the Connect fast path are both set up with. */
@@ -208,12 +234,14 @@ function routerOptionsOf(options: ServerOptions, shared: Shared) {
     maxInputValues: options.maxInputValues ?? DEFAULT_MAX_INPUT_VALUES,
     shutdownSignal: shared.shutdown,
     interceptors: [
+      // First: calls the others refuse are counted too.
+      ...(shared.metrics ? [createMetricsInterceptor(shared.metrics.rpc)] : []),
       createLoggingInterceptor(shared.logger),
       createDrainInterceptor(shared.refuseSubmits),
       shared.auth,
       createStreamCapInterceptor({ ...DEFAULT_STREAM_CAPS, ...definedOnly(options.streamCaps ?? {}) }),
     ],
-    contextValues: connectionContextValues,
+    contextValues: callContextValues,
     // Callers without a valid key are refused before their body is read (connect/auth-gate.ts).
     requestGate: createAuthGate(shared.keys, shared.logger),
     acceptCompression: [compressionGzip, compressionBrotli],
@@ -233,7 +261,7 @@ function answerOtherPaths(req: { url?: string }, res: ProbeResponse, readiness: 
   res.end(
     "jetq: this port serves jetq.v1.QueueService over Connect, gRPC and gRPC-Web " +
       "(e.g. POST /jetq.v1.QueueService/Submit), REST and Server-Sent Events under /queue/ (GET /openapi.json), " +
-      "grpc.health.v1.Health, GET /healthz (alive) and GET /readyz (can serve)\n",
+      "grpc.health.v1.Health, GET /healthz (alive), GET /readyz (can serve) and GET /metrics (Prometheus)\n",
   );
 }
 
@@ -276,7 +304,7 @@ function fastPathFor(
     readMaxBytes: routerOptions.readMaxBytes,
     jsonOptions: routerOptions.jsonOptions,
     shutdownSignal: routerOptions.shutdownSignal,
-    contextValues: connectionContextValues,
+    contextValues: callContextValues,
     maxInputValues: routerOptions.maxInputValues,
     // A caller without a valid key goes the way of the request gate (connect/auth-gate.ts): its body is never read.
     ...(keys.enabled ? { admit: (authorization: string | undefined) => authenticate(keys, authorization).ok } : {}),

@@ -2,7 +2,8 @@
  * Settling one job: exactly one of complete, fail or nothing (stop() hands
  * a shutdown back itself), each retried while the engine is unreachable
  * (job-scope.ts). A PermanentError fails without retry; an output that is
- * not JSON or too big fails OUTPUT_INVALID.
+ * not JSON or too big fails OUTPUT_INVALID. Its lines are debug: the info
+ * line of a job is the one its end writes (ops/job-log-line.ts).
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import { isEngineError } from "../engine/errors.js";
@@ -21,11 +22,11 @@ export async function settle(job: ActiveJob, outcome: Outcome | undefined, scope
       await call("fail", () =>
         lease.fail({ code: "CANCELLED", message: "cancelled by a client" }, { retryable: false }),
       );
-      log.info("job cancelled while running");
+      log.debug("job cancelled while running");
       return;
     case "timeout":
       await call("fail", () => lease.fail({ code: "TIMEOUT", message: timeoutMessage(lease) }));
-      log.warn({ timeoutMs: lease.options.timeoutMs }, "job timed out");
+      log.debug({ timeoutMs: lease.options.timeoutMs }, "job timed out");
       return;
     case "shutdown":
       // stop() hands these back itself.
@@ -36,7 +37,7 @@ export async function settle(job: ActiveJob, outcome: Outcome | undefined, scope
   const error = toJobError(outcome.error);
   const retryable = !(outcome.error instanceof PermanentError);
   await call("fail", () => lease.fail(error, { retryable }));
-  log.info({ code: error.code, retryable, message: error.message }, "job attempt failed");
+  log.debug({ code: error.code, retryable, message: error.message }, "job attempt failed");
 }
 
 async function complete(job: ActiveJob, handlerOutput: JsonValue, { call, log }: JobScope): Promise<void> {

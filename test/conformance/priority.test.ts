@@ -126,6 +126,23 @@ forEachEngine("priority", (env) => {
     expect(worker.deliveries.map((d) => d.id)).toEqual(order);
   });
 
+  test("ListJobs QUEUED lists every priority in the order the jobs run, pages crossing levels", async () => {
+    const q = await env.queue();
+    const jobs: Array<{ id: string; priority: number }> = [];
+    for (const priority of [5, 9, 1, 9, 5, 3, 7]) {
+      jobs.push({ id: (await env.api.submit({ queue: q, input: priority, options: { priority } })).id, priority });
+    }
+    const seen: string[] = [];
+    let cursor = "";
+    do {
+      const page = await env.api.listJobs({ queue: q, state: "QUEUED", pageSize: 2, cursor });
+      for (const job of page.jobs) expect(job.priority).toBe(jobs.find((j) => j.id === job.id)?.priority);
+      seen.push(...page.jobs.map((j) => j.id));
+      cursor = page.nextCursor;
+    } while (cursor !== "" && seen.length <= jobs.length);
+    expect(seen).toEqual(runOrder(jobs));
+  });
+
   test("a fetch of several takes the highest first, across levels", async () => {
     const q = await env.queue();
     const jobs: Array<{ id: string; priority: number }> = [];

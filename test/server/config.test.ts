@@ -25,7 +25,18 @@ it("has defaults for everything", () => {
     streamCaps: { perKey: 1_000, perConnection: 2_500 },
     maxInputValues: 100_000,
     connectFastPath: true,
+    metrics: true,
+    metricsMaxQueues: 100,
   });
+});
+
+it("JETQ_METRICS=false turns /metrics off; JETQ_METRICS_MAX_QUEUES bounds the queue labels, and a bad value is named", () => {
+  expect(parseConfig({ JETQ_METRICS: "false" }).metrics).toBe(false);
+  expect(parseConfig({ JETQ_METRICS_MAX_QUEUES: "7" }).metricsMaxQueues).toBe(7);
+  expect(() => parseConfig({ JETQ_METRICS: "maybe" })).toThrow('JETQ_METRICS="maybe"');
+  expect(() => parseConfig({ JETQ_METRICS_MAX_QUEUES: "0" })).toThrow(
+    'JETQ_METRICS_MAX_QUEUES="0": must be at least 1',
+  );
 });
 
 it("JETQ_CONNECT_FAST_PATH=false sends every call through connect-es", () => {

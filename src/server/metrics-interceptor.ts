@@ -1,0 +1,75 @@
+/**
+ * Counts every RPC by service, method and code, times unary ones, and keeps
+ * the open-streams gauge (../ops/rpc-metrics.ts). First in the chain
+ * (server.ts), so calls the drain, auth or stream caps refuse are counted
+ * too; the fast path and REST run the same chain (connect/invoke.ts).
+ */
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { RpcLabels, RpcMetrics } from "../ops/rpc-metrics.js";
+
+export function createMetricsInterceptor(rpc: RpcMetrics): Interceptor {
+  return (next) => async (req) => {
+    const labels: RpcLabels = { service: req.service.typeName, method: req.method.name };
+    const started = performance.now();
+    const elapsed = () => (performance.now() - started) / 1000;
+    let res;
+    try {
+      res = await next(req);
+    } catch (err) {
+      rpc.handled(labels, codeOf(err), req.stream ? undefined : elapsed());
+      throw err;
+    }
+    if (!res.stream) {
+      rpc.handled(labels, "OK", elapsed());
+      return res;
+    }
+    rpc.streamOpened(labels);
+    let ended = false;
+    const end = (err?: unknown) => {
+      if (ended) return;
+      ended = true;
+      req.signal.removeEventListener("abort", onAbort);
+      rpc.streamClosed(labels);
+      rpc.handled(labels, err === undefined ? "OK" : codeOf(err));
+    };
+    // The caller went away or the server shut down without the stream being read to its end.
+    const onAbort = () => end(req.signal.reason ?? new ConnectError("aborted", Code.Canceled));
+    if (req.signal.aborted) onAbort();
+    else req.signal.addEventListener("abort", onAbort, { once: true });
+    return { ...res, message: endedBy(res.message, end) };
+  };
+}
+
+function codeOf(err: unknown): string {
+  return Code[ConnectError.from(err).code];
+}
+
+/** The same messages; end() runs once the iteration ends in any way (an early return() is a cancel). */
+function endedBy<T>(inner: AsyncIterable<T>, end: (err?: unknown) => void): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = inner[Symbol.asyncIterator]();
+      return {
+        async next() {
+          try {
+            const r = await it.next();
+            if (r.done) end();
+            return r;
+          } catch (err) {
+            end(err);
+            throw err;
+          }
+        },
+        async return(value?: unknown) {
+          end(new ConnectError("stream closed by the caller", Code.Canceled));
+          return it.return ? it.return(value) : { done: true as const, value: undefined };
+        },
+        async throw(err?: unknown) {
+          end(err);
+          if (it.throw) return it.throw(err);
+          throw err;
+        },
+      };
+    },
+  };
+}

@@ -21,19 +21,13 @@ import {
   type SubmitInput,
 } from "../engine/types.js";
 import { isLaneQueue, type LaneRegistry } from "../handlers/http/lanes.js";
+import { webhookSubmitCheck, type WebhookSubmitCheck } from "../webhooks/submit-check.js";
 import { callerKey } from "./caller.js";
 import { createErrorMapper } from "./errors.js";
 import type { InputValidators } from "./input-validators.js";
 import { jobControlRpcs } from "./job-control/index.js";
-import {
-  cancelToProto,
-  countsToProto,
-  jobOptionsFromProto,
-  jobToProto,
-  jsonToValue,
-  resultToProto,
-  valueToJson,
-} from "./convert.js";
+import { countsWithPause } from "./job-control/pause.js";
+import { cancelToProto, jobOptionsFromProto, jobToProto, jsonToValue, resultToProto, valueToJson } from "./convert.js";
 
 export interface QueueServiceOptions {
   logger?: Logger;
@@ -41,9 +35,13 @@ export interface QueueServiceOptions {
   inputValidators?: InputValidators;
   /** Caller-named http queues, made on first Submit; unset = Submits to them are refused. */
   lanes?: LaneRegistry;
+  /** Where a job's webhook_url may point (webhooks/submit-check.ts); unset = webhooks are off: refused. */
+  webhookCheck?: WebhookSubmitCheck;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
+
+const WEBHOOKS_OFF = webhookSubmitCheck(false);
 
 export function createQueueService(
   engine: Engine,
@@ -56,7 +54,8 @@ export function createQueueService(
     async getStatus(req, ctx) {
       try {
         const read = readOptions(req.id, ctx);
-        return jobToProto(await engine.getStatus(req.id, { ...read, includeLogs: req.includeLogs }));
+        const include = { includeLogs: req.includeLogs, includeAttempts: req.includeAttempts };
+        return jobToProto(await engine.getStatus(req.id, { ...read, ...include }));
       } catch (err) {
         throw toClientError(err, ctx);
       }
@@ -100,7 +99,7 @@ export function createQueueService(
       try {
         assertQueueName(req.queue, "queue");
         requireQueue(ctx.values.get(callerKey), req.queue);
-        return countsToProto(await engine.queueCount(req.queue));
+        return await countsWithPause(engine, req.queue);
       } catch (err) {
         throw toClientError(err, ctx);
       }
@@ -119,7 +118,7 @@ function submitRpcs(
   toClientError: ReturnType<typeof createErrorMapper>,
 ): Pick<Impl, "submit" | "submitAndStream"> {
   const submitInput = async (req: SubmitFields, ctx: HandlerContext, trace: TraceContext | undefined) => {
-    const input = checkedSubmitInput(req, ctx, options.inputValidators);
+    const input = checkedSubmitInput(req, ctx, options.inputValidators, options.webhookCheck);
     if (trace) input.trace = trace;
     if (isLaneQueue(input.queue)) await ensureLane(options.lanes, input);
     return input;
@@ -159,10 +158,18 @@ function submitRpcs(
 }
 
 /** What Submit and SubmitAndStream take (SubmitAndStreamRequest repeats SubmitRequest's fields). */
-type SubmitFields = Pick<SubmitRequest, "queue" | "input" | "idempotencyKey" | "options">;
+export type SubmitFields = Pick<SubmitRequest, "queue" | "input" | "idempotencyKey" | "options">;
 
-/** The engine's SubmitInput of a valid request whose queue the caller may use. */
-function checkedSubmitInput(req: SubmitFields, ctx: HandlerContext, validators?: InputValidators): SubmitInput {
+/**
+ * The engine's SubmitInput of a valid request whose queue the caller may
+ * use. `webhookCheck`: where a webhook_url may point; unset = webhooks are off.
+ */
+export function checkedSubmitInput(
+  req: SubmitFields,
+  ctx: HandlerContext,
+  validators?: InputValidators,
+  webhookCheck: WebhookSubmitCheck = WEBHOOKS_OFF,
+): SubmitInput {
   assertQueueName(req.queue, "queue");
   if (req.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     throw invalidArgument(
@@ -173,6 +180,7 @@ function checkedSubmitInput(req: SubmitFields, ctx: HandlerContext, validators?:
   const options = jobOptionsFromProto(req.options);
   const caller = ctx.values.get(callerKey);
   requireQueue(caller, req.queue);
+  if (options.webhookUrl !== undefined) webhookCheck(options.webhookUrl);
   // Lanes take http jobs: the http queue's check (shape, hosts, secret grants) applies.
   const validator = validators?.get(req.queue) ?? (isLaneQueue(req.queue) ? validators?.get("http") : undefined);
   validator?.(input, caller);
@@ -230,7 +238,7 @@ async function* statusMessages(updates: AsyncIterable<JobStatus>, readOutput?: O
  * PERMISSION_DENIED naming the queue when the caller's key may not use it.
  * A key that may use `http` may use its lanes too.
  */
-function requireQueue(caller: Principal | undefined, queue: string): void {
+export function requireQueue(caller: Principal | undefined, queue: string): void {
   const denied = checkQueue(caller, queue);
   if (denied && !(isLaneQueue(queue) && checkQueue(caller, "http") === undefined)) {
     throw new ConnectError(denied, Code.PermissionDenied);
@@ -238,7 +246,7 @@ function requireQueue(caller: Principal | undefined, queue: string): void {
 }
 
 /** A lane is declared (and served) on its first Submit; FAILED_PRECONDITION where lanes are not on. */
-async function ensureLane(lanes: LaneRegistry | undefined, input: SubmitInput): Promise<void> {
+export async function ensureLane(lanes: LaneRegistry | undefined, input: SubmitInput): Promise<void> {
   if (!lanes) {
     throw new ConnectError(
       `queue "${input.queue}": caller-named http queues (lanes) need the http queue: set JETQ_HTTP_ALLOWED_HOSTS on this server`,
@@ -254,7 +262,7 @@ async function ensureLane(lanes: LaneRegistry | undefined, input: SubmitInput): 
  * tenants' jobs then answer NOT_FOUND from the engine, worded as for an id
  * that never existed.
  */
-function readOptions(id: string, ctx: HandlerContext): ReadOptions {
+export function readOptions(id: string, ctx: HandlerContext): ReadOptions {
   const { queue } = parseJobId(id, "id");
   const caller = ctx.values.get(callerKey);
   requireQueue(caller, queue);

@@ -3,24 +3,28 @@
  * driver (../driver/types.ts). What every call checks, and the rules of a
  * job, live here; the driver stores. docs/ARCHITECTURE.md §3.
  */
-import { inputTooLarge, invalidArgument, payloadBytes, unavailable } from "../errors.js";
+import { inputTooLarge, invalidArgument, payloadBytes, queueNotFound, unavailable } from "../errors.js";
 import { parseJobId } from "../job-id.js";
 import { DEFAULT_LOG_BOUNDS, type LogBounds } from "../log-bounds.js";
 import { DEFAULT_PROGRESS_INTERVAL_MS } from "../progress-pacing.js";
 import { assertQueueName } from "../queue-name.js";
 import { settingNamer, type SettingNamer } from "../settings.js";
+import { withSchedule } from "../schedule.js";
 import { submitThenWatch } from "../submit-and-watch.js";
 import { checkedTraceContext } from "../trace-context.js";
 import type {
+  BatchOutcome,
   CancelOutcome,
   Engine,
   EngineStats,
   FetchOptions,
   JobLease,
+  JobOptions,
   JobPage,
   JobResult,
   JobStatus,
   ListJobsQuery,
+  LogEntry,
   QueueConfig,
   QueueCounts,
   QueueInfo,
@@ -28,14 +32,19 @@ import type {
   Readiness,
   SubmitInput,
   SubmitWatchOptions,
+  WatchJobsTarget,
   WatchOptions,
 } from "../types.js";
 import type { Driver, Inserted, JobRef, NewJob } from "../driver/types.js";
 import { JobEvents, type JobEventListener } from "../job-events.js";
+import type { WebhookOutbox } from "../webhook-outbox.js";
+import { submitBatch } from "./batch.js";
 import { CoreLease, type LeaseRules } from "./lease.js";
+import { fetchUnlessPaused } from "./pause.js";
 import { watchWithPriority, withPriority } from "./priority.js";
 import { describeQueues, listJobs, listQueryOf } from "./list-jobs.js";
 import { jobOptionsOf, queueConfigOf } from "./validate.js";
+import { checkTarget, closingController, watchJobs } from "./watch-jobs.js";
 
 /** Largest input and output (JSON bytes) by default: the server's 16 MiB request limit. */
 export const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
@@ -70,11 +79,13 @@ class CoreEngine implements Engine {
   private readonly rules: LeaseRules;
   private readonly events: JobEvents;
   private closed = false;
+  readonly webhooks: WebhookOutbox;
 
   constructor(driver: Driver, options: CoreOptions) {
     this.driver = driver;
     this.kind = driver.kind;
     this.events = new JobEvents(options.onListenerError);
+    this.webhooks = driver.webhooks;
     driver.setEventSink(this.events.emit);
     this.rules = {
       emit: this.events.emit,
@@ -136,10 +147,22 @@ class CoreEngine implements Engine {
 
   async cancel(id: string, read: ReadOptions = {}): Promise<CancelOutcome> {
     const ref = this.openRef(id);
-    const outcome = await this.driver.cancel(ref, read);
+    const { options, ...outcome } = await this.driver.cancel(ref, read);
     withPriority(outcome.job, ref.priority);
-    if (outcome.removed) this.emitCancelled(outcome, read.tenant ?? "");
+    if (outcome.removed) this.emitCancelled(outcome, read.tenant ?? "", options);
     return outcome;
+  }
+
+  async queueConfig(queue: string): Promise<QueueConfig> {
+    assertQueueName(queue);
+    this.assertOpen();
+    const config = await this.driver.queueConfig(queue);
+    if (!config) throw queueNotFound(queue);
+    return config;
+  }
+
+  async appendLog(id: string, entry: LogEntry): Promise<void> {
+    await this.driver.appendLog(this.openRef(id), entry);
   }
 
   observe(listener: JobEventListener): () => void {
@@ -149,7 +172,10 @@ class CoreEngine implements Engine {
   async queueCount(queue: string): Promise<QueueCounts> {
     assertQueueName(queue);
     this.assertOpen();
-    return this.driver.count(queue);
+    const { driver } = this;
+    // Delayed jobs are not waiting in line: counted apart, and only when there are some.
+    const [counts, delayed] = await Promise.all([driver.count(queue), driver.delayedCount?.(queue) ?? 0]);
+    return delayed > 0 ? { ...counts, delayed } : counts;
   }
 
   async listQueues(): Promise<string[]> {
@@ -162,7 +188,8 @@ class CoreEngine implements Engine {
     const max = Math.floor(options.max);
     // As a pending fetch when the engine closes: nothing more to hand out.
     if (this.closed || !(max >= 1) || options.signal?.aborted) return [];
-    const deliveries = await this.driver.fetch(queue, max, options.expiresMs, options.signal);
+    const isClosed = () => this.closed;
+    const deliveries = await fetchUnlessPaused(this.driver, queue, max, options.expiresMs, options.signal, isClosed);
     return deliveries.map((d) => new CoreLease(d, this.rules));
   }
 
@@ -180,12 +207,61 @@ class CoreEngine implements Engine {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  async retry(id: string, read: ReadOptions = {}): Promise<JobStatus> {
+    // What may be retried is ../core/retry-job.ts's rule; the driver applies it atomically.
+    const ref = this.openRef(id);
+    return withPriority(await this.driver.retry(ref, read), ref.priority);
+  }
   // -- end retry and delayed jobs --
 
   // -- job control: priority --
   // -- end priority --
 
   // -- job control: batches, WatchJobs, pause --
+  /** Aborted by close(): ends open WatchJobs, which may follow no job at the time. */
+  private readonly closing = closingController();
+
+  async submitBatch(inputs: SubmitInput[]): Promise<BatchOutcome[]> {
+    this.assertOpen();
+    return submitBatch(this.driver, inputs, {
+      newJob: (input) => this.newJob(input),
+      inserted: (job, inserted) => {
+        withPriority(inserted.status);
+        this.told(job, inserted);
+      },
+    });
+  }
+
+  watchJobs(target: WatchJobsTarget, options: WatchOptions = {}): AsyncIterable<JobStatus> {
+    const checked = checkTarget(target);
+    this.assertOpen();
+    return watchWithPriority(watchJobs(this.driver, checked, options, this.closing.signal));
+  }
+
+  async pauseQueue(queue: string): Promise<void> {
+    assertQueueName(queue);
+    this.assertOpen();
+    await this.driver.setPaused(queue, true);
+  }
+
+  async resumeQueue(queue: string): Promise<void> {
+    assertQueueName(queue);
+    this.assertOpen();
+    await this.driver.setPaused(queue, false);
+  }
+
+  async isPaused(queue: string): Promise<boolean> {
+    assertQueueName(queue);
+    this.assertOpen();
+    return this.driver.paused(queue);
+  }
+
+  /** The submitted event of a batch item the driver stored, as insert() tells a Submit's. */
+  private told(job: NewJob, inserted: Inserted): void {
+    if (!inserted.fresh || !this.events.observed) return;
+    const { id, createdAt } = inserted.status;
+    this.events.emit({ kind: "submitted", queue: job.queue, id, tenant: job.tenant, createdAt, options: job.options });
+  }
   // -- end batches, WatchJobs, pause --
 
   stats(): EngineStats {
@@ -195,6 +271,7 @@ class CoreEngine implements Engine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
     await this.driver.close();
   }
 
@@ -215,7 +292,7 @@ class CoreEngine implements Engine {
     return inserted;
   }
 
-  private emitCancelled({ job }: CancelOutcome, tenant: string): void {
+  private emitCancelled({ job }: CancelOutcome, tenant: string, options: JobOptions | undefined): void {
     this.events.emit({
       kind: "finished",
       state: "CANCELLED",
@@ -227,6 +304,7 @@ class CoreEngine implements Engine {
       ...(job.startedAt !== undefined ? { startedAt: job.startedAt } : {}),
       finishedAt: job.finishedAt ?? Date.now(),
       ...(job.error ? { error: job.error } : {}),
+      ...(options ? { options } : {}),
     });
   }
 
@@ -244,7 +322,7 @@ class CoreEngine implements Engine {
   /** The job as the driver stores it: checked, its input encoded once. */
   private newJob(input: SubmitInput): NewJob {
     assertQueueName(input.queue);
-    const options = jobOptionsOf(input.options);
+    const options = withSchedule(jobOptionsOf(input.options), input.options ?? {}, Date.now());
     const trace = checkedTraceContext(input.trace);
     const inputJson = JSON.stringify(input.input ?? null) ?? "null";
     const { maxPayloadBytes, settingName } = this.rules;

@@ -13,25 +13,39 @@ import { createReadinessState, type ReadinessState } from "../readiness.js";
 import type { SettingNamer } from "../settings.js";
 import { cancelledError } from "../core/outcomes.js";
 import type {
-  CancelOutcome,
   EngineStats,
   FinishedCounts,
   JobResult,
   JobStatus,
+  LogEntry,
   QueueConfig,
   QueueCounts,
   ReadOptions,
   Readiness,
   WatchOptions,
 } from "../types.js";
-import type { Driver, DriverDelivery, Inserted, JobRef, ListPage, ListQuery, NewJob } from "../driver/types.js";
+import type {
+  Driver,
+  DriverCancelOutcome,
+  DriverDelivery,
+  Inserted,
+  JobRef,
+  ListPage,
+  ListQuery,
+  NewJob,
+} from "../driver/types.js";
 import { priorityOf } from "../core/priority.js";
 import { MemoryDeliveries } from "./deliveries.js";
-import { createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
+import { appendLogs, createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
+import { MemoryWebhookOutbox } from "./webhook-outbox.js";
 import type { JobEventListener } from "../job-events.js";
+import { listenToQueue, tellQueueWatchers } from "./queue-watch.js";
 import { liveJobsPage } from "./list-live.js";
 import { MemoryStore } from "./store.js";
-import { watchJob } from "./watch.js";
+import { attemptsOf } from "../core/retry-job.js";
+import { retryJob } from "./retry.js";
+import { MemorySchedule } from "./schedule.js";
+import { notifyWatchers, watchJob } from "./watch.js";
 
 export interface MemoryDriverOptions {
   retentionMs: number;
@@ -45,17 +59,22 @@ export class MemoryDriver implements Driver {
   readonly kind = "memory" as const;
   readonly store: MemoryStore;
   private readonly deliveries: MemoryDeliveries;
+  private readonly schedule: MemorySchedule;
   // Nothing to lose touch with: ready while open.
   private readonly readinessState: ReadinessState = createReadinessState();
   private readonly logger: Logger | undefined;
+  private readonly logBounds: LogBounds;
+  readonly webhooks = new MemoryWebhookOutbox();
 
   private readonly retentionMs: number;
 
   constructor(options: MemoryDriverOptions) {
     this.logger = options.logger;
+    this.logBounds = options.logBounds;
     this.retentionMs = options.retentionMs;
     this.store = new MemoryStore(options);
     this.deliveries = new MemoryDeliveries(this.store, options.logBounds, options.logger);
+    this.schedule = new MemorySchedule(this.store, this.deliveries);
   }
 
   setEventSink(sink: JobEventListener): void {
@@ -102,6 +121,7 @@ export class MemoryDriver implements Driver {
       options: job.options,
       trace: job.trace,
       createdAt: Date.now(),
+      line: seq,
       state: "QUEUED",
       phase: "ready",
       attempt: 0,
@@ -109,18 +129,24 @@ export class MemoryDriver implements Driver {
       progress: 0,
     };
     q.jobs.set(seq, record);
-    q.live.set(seq, record);
-    q.ready.add(seq, priority);
-    store.linesMoved(q);
+    if (!this.schedule.hold(record)) {
+      q.live.set(seq, record);
+      q.ready.add(seq, priority);
+      store.linesMoved(q);
+    }
     if (slot !== undefined) store.idempotency.set(slot, record);
     if (job.options.startDeadline !== undefined) store.deadlines.add(job.options.startDeadline, record.id);
     const status = snapshot(record);
+    tellQueueWatchers(record);
     this.deliveries.serveWaiters(q);
     return { status, fresh: true };
   }
 
   async read(ref: JobRef, read: ReadOptions): Promise<JobStatus> {
-    return snapshot(this.store.lookup(ref, read), read.includeLogs ?? false);
+    const job = this.store.lookup(ref, read);
+    const status = snapshot(job, read.includeLogs ?? false);
+    if (read.includeAttempts) status.attempts = attemptsOf(job.history, job);
+    return status;
   }
 
   async readResult(ref: JobRef, read: ReadOptions): Promise<JobResult> {
@@ -136,7 +162,7 @@ export class MemoryDriver implements Driver {
     return out;
   }
 
-  async cancel(ref: JobRef, read: ReadOptions): Promise<CancelOutcome> {
+  async cancel(ref: JobRef, read: ReadOptions): Promise<DriverCancelOutcome> {
     const job = this.store.lookup(ref, read);
     const id = job.id;
     if (job.phase === "done") {
@@ -151,7 +177,17 @@ export class MemoryDriver implements Driver {
     const message = wasRunning
       ? `job "${id}" was cancelled; its worker was signalled to stop`
       : `job "${id}" was removed from the queue`;
-    return { removed: true, message, job: snapshot(job) };
+    return { removed: true, message, job: snapshot(job), options: job.options };
+  }
+
+  async queueConfig(queue: string): Promise<QueueConfig | undefined> {
+    return this.store.queues.get(queue)?.config;
+  }
+
+  async appendLog(ref: JobRef, entry: LogEntry): Promise<void> {
+    const job = this.store.lookup(ref);
+    appendLogs(job, [entry], this.logBounds);
+    notifyWatchers(job, "log");
   }
 
   async count(queue: string): Promise<QueueCounts> {
@@ -213,12 +249,45 @@ export class MemoryDriver implements Driver {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  async delayedCount(queue: string): Promise<number> {
+    return this.store.getQueue(queue).scheduled.size;
+  }
+
+  async retry(ref: JobRef, read: ReadOptions): Promise<JobStatus> {
+    const status = retryJob(this.store, this.deliveries, ref, read);
+    if (read.includeAttempts) status.attempts = attemptsOf(this.store.lookup(ref, read).history, status);
+    return status;
+  }
   // -- end retry and delayed jobs --
 
   // -- job control: priority --
   // -- end priority --
 
   // -- job control: batches, WatchJobs, pause --
+  private readonly pausedQueues = new Set<string>();
+
+  async insertBatch(jobs: NewJob[]): Promise<Array<Inserted | { error: unknown }>> {
+    // One step each, in order: nothing to gain from overlapping them in one process.
+    const out: Array<Inserted | { error: unknown }> = [];
+    for (const job of jobs) out.push(await this.insert(job).catch((error: unknown) => ({ error })));
+    return out;
+  }
+
+  watchQueue(queue: string, onJob: (id: string) => void): () => void {
+    const q = this.store.queues.get(queue);
+    return q ? listenToQueue(q, onJob) : () => {};
+  }
+
+  async setPaused(queue: string, paused: boolean): Promise<void> {
+    this.store.getQueue(queue);
+    if (paused) this.pausedQueues.add(queue);
+    else this.pausedQueues.delete(queue);
+  }
+
+  async paused(queue: string): Promise<boolean> {
+    this.store.getQueue(queue);
+    return this.pausedQueues.has(queue);
+  }
   // -- end batches, WatchJobs, pause --
 
   stats(): EngineStats {
@@ -231,7 +300,7 @@ export class MemoryDriver implements Driver {
     store.closed = true;
     let unfinished = 0;
     for (const q of store.queues.values()) {
-      unfinished += q.live.size;
+      unfinished += q.live.size + q.scheduled.size;
       for (const waiter of q.waiters.splice(0)) waiter.serve([]);
       for (const job of q.live.values()) {
         if (job.delivery) clearTimeout(job.delivery.timer);
@@ -239,8 +308,10 @@ export class MemoryDriver implements Driver {
       }
     }
     store.deadlines.clear();
+    this.schedule.clear();
     store.retention.clear();
     store.pacer.close();
+    this.webhooks.close();
     for (const watcher of [...store.watchers]) watcher.closed();
     this.readinessState.set({ ready: false, reason: "engine closed" });
     // Nobody else will ever run them: say so, rather than lose them quietly.

@@ -2,7 +2,8 @@
  * ListJobs of the embedded driver for jobs not finished, highest priority
  * first (../core/priority.ts): QUEUED in the order they run (then submit
  * order), RUNNING newest first. Both walk the queue's live jobs only, so
- * finished jobs cost nothing here. The position is [priority, seq].
+ * finished jobs cost nothing here. The position is [priority, line] for
+ * QUEUED (its place in line, ./retry.ts), [priority, seq] for RUNNING.
  */
 import { invalidArgument } from "../errors.js";
 import { DEFAULT_PRIORITY } from "../job-id.js";
@@ -20,12 +21,14 @@ function positionOf(query: ListQuery): [number, number] | undefined {
 export function liveJobsPage(q: QueueState, query: ListQuery): ListPage {
   const after = positionOf(query);
   const up = query.state === "QUEUED";
-  // Higher priority first; in a level, QUEUED oldest first, RUNNING newest first.
-  const order = (a: JobRecord, b: JobRecord) => b.priority - a.priority || (up ? a.seq - b.seq : b.seq - a.seq);
+  // QUEUED by place in line (a retried or due delayed job joins its level's end), RUNNING by seq.
+  const key = (job: JobRecord) => (up ? job.line : job.seq);
+  // Higher priority first; in a level, QUEUED in the order they run, RUNNING newest first.
+  const order = (a: JobRecord, b: JobRecord) => b.priority - a.priority || (up ? key(a) - key(b) : key(b) - key(a));
   const past = (job: JobRecord) =>
     after === undefined ||
     job.priority < after[0] ||
-    (job.priority === after[0] && (up ? job.seq > after[1] : job.seq < after[1]));
+    (job.priority === after[0] && (up ? key(job) > after[1] : key(job) < after[1]));
   const picked: JobRecord[] = [];
   for (const job of q.live.values()) {
     if (job.state === query.state && (query.tenant === undefined || job.tenant === query.tenant) && past(job)) {
@@ -38,6 +41,6 @@ export function liveJobsPage(q: QueueState, query: ListQuery): ListPage {
   const last = page[page.length - 1];
   return {
     jobs: page.map((job) => snapshot(job)),
-    ...(more && last ? { next: [last.priority, last.seq] } : {}),
+    ...(more && last ? { next: [last.priority, key(last)] } : {}),
   };
 }

@@ -9,18 +9,28 @@ import { queueNotFound, unavailable } from "../errors.js";
 import { retainedLines, type LogBounds } from "../log-bounds.js";
 import type { SettingNamer } from "../settings.js";
 import type {
-  CancelOutcome,
   EngineStats,
   FinishedCounts,
   JobResult,
   JobStatus,
+  LogEntry,
   QueueConfig,
   QueueCounts,
   ReadOptions,
   Readiness,
   WatchOptions,
 } from "../types.js";
-import type { Driver, DriverDelivery, Inserted, JobRef, ListPage, ListQuery, NewJob } from "../driver/types.js";
+import type {
+  Driver,
+  DriverCancelOutcome,
+  DriverDelivery,
+  Inserted,
+  JobRef,
+  ListPage,
+  ListQuery,
+  NewJob,
+} from "../driver/types.js";
+import type { WebhookOutbox } from "../webhook-outbox.js";
 import { cancelJob } from "./cancel.js";
 import { connectJetStream } from "./connect.js";
 import { closeConnection, watchReconnects, withinTimeout } from "./connection.js";
@@ -30,10 +40,14 @@ import { createLeftoverSweeper, type LeftoverSweeper } from "./leftovers.js";
 import type { NatsEngineOptions } from "./options.js";
 import { watchNatsReadiness } from "./readiness.js";
 import { readResult } from "./result.js";
+import { retryJob } from "./retry.js";
+import { eachBounded } from "./each-bounded.js";
 import { ensureQueue, type LayoutOptions } from "./setup.js";
 import { wireParts, type Parts } from "./wiring.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Submits of one SubmitBatch in flight at once. */
+const BATCH_IN_FLIGHT = 64;
 /**
  * Watches of QUEUED jobs refresh their position from the shared per-queue
  * snapshot every tick; every watch is re-derived (safety net for lost core
@@ -172,7 +186,7 @@ class NatsDriver implements Driver {
     );
   }
 
-  async cancel(ref: JobRef, options: ReadOptions): Promise<CancelOutcome> {
+  async cancel(ref: JobRef, options: ReadOptions): Promise<DriverCancelOutcome> {
     this.assertOpen();
     return this.call(`cancelling job "${ref.id}"`, () => cancelJob(this.p, ref, options));
   }
@@ -210,6 +224,23 @@ class NatsDriver implements Driver {
     return this.call("listing the queues", () => this.p.queueConfigs.names());
   }
 
+  async queueConfig(queue: string): Promise<QueueConfig | undefined> {
+    this.assertOpen();
+    return this.call(`reading the config of queue "${queue}"`, () => this.p.queueConfigs.get(queue));
+  }
+
+  async appendLog(ref: JobRef, entry: LogEntry): Promise<void> {
+    this.assertOpen();
+    const { deriver, logs } = this.p;
+    // A line for a job that exists (NOT_FOUND otherwise), stored in its log stream like a worker's.
+    await this.call(`reading job "${ref.id}"`, () => deriver.status(ref, {}));
+    await logs.append(ref.id, entry);
+  }
+
+  get webhooks(): WebhookOutbox {
+    return this.p.webhooks;
+  }
+
   // -- job control: lists (ListQueues, ListJobs) --
   async listJobs(query: ListQuery): Promise<ListPage> {
     this.assertOpen();
@@ -228,12 +259,49 @@ class NatsDriver implements Driver {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  async delayedCount(queue: string): Promise<number> {
+    this.assertOpen();
+    return this.call(`counting the delayed jobs of queue "${queue}"`, () => this.p.delayed.count(queue));
+  }
+
+  async retry(ref: JobRef, options: ReadOptions): Promise<JobStatus> {
+    this.assertOpen();
+    const { p } = this;
+    const deps = { ...p, requestTimeoutMs: this.timeout };
+    return this.call(`retrying job "${ref.id}"`, () => retryJob(deps, ref, options));
+  }
   // -- end retry and delayed jobs --
 
   // -- job control: priority --
   // -- end priority --
 
   // -- job control: batches, WatchJobs, pause --
+  async insertBatch(jobs: NewJob[]): Promise<Array<Inserted | { error: unknown }>> {
+    // Many publishes in flight on the one connection (its writes coalesce), bounded.
+    return eachBounded(jobs, BATCH_IN_FLIGHT, (job) => this.insert(job));
+  }
+
+  watchQueue(queue: string, onJob: (id: string) => void): () => void {
+    return this.p.queueWatch.listen(queue, onJob);
+  }
+
+  async setPaused(queue: string, paused: boolean): Promise<void> {
+    this.assertOpen();
+    const { queueConfigs, pauseFlags } = this.p;
+    await this.call(`${paused ? "pausing" : "resuming"} queue "${queue}"`, async () => {
+      if (!(await queueConfigs.get(queue))) throw queueNotFound(queue);
+      await pauseFlags.set(queue, paused);
+    });
+  }
+
+  async paused(queue: string): Promise<boolean> {
+    this.assertOpen();
+    const { queueConfigs, pauseFlags } = this.p;
+    return this.call(`reading whether queue "${queue}" is paused`, async () => {
+      if (!(await queueConfigs.get(queue))) throw queueNotFound(queue);
+      return pauseFlags.get(queue);
+    });
+  }
   // -- end batches, WatchJobs, pause --
 
   stats(): EngineStats {
@@ -256,8 +324,11 @@ class NatsDriver implements Driver {
     await Promise.race([Promise.all([...p.outstanding]), drained]);
     await p.late.clear();
     await this.leftovers.idle();
+    await p.delayed.close();
     p.events.close();
     p.levels.close();
+    p.queueWatch.close();
+    p.pauseFlags.close();
     // The acks and events of the last moments must reach the server.
     await closeConnection(p.nc, CLOSE_FLUSH_MS);
   }

@@ -13,7 +13,8 @@
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { isEngineError } from "../errors.js";
-import { DEFAULT_PRIORITY, formatJobId } from "../job-id.js";
+import { DEFAULT_PRIORITY, parseJobId } from "../job-id.js";
+import { messageJobId } from "./relocation.js";
 import type { ListPage, ListQuery } from "../driver/types.js";
 import type { JobStatus } from "../types.js";
 import { isConsumerNotFound, isMessageNotFound, isStreamNotFound } from "./errors.js";
@@ -58,8 +59,9 @@ async function statusAt(
   if (!m || m.subject !== queueSubject(query.queue, priority)) return undefined;
   const meta = readMeta(m.header);
   if (!meta || (query.tenant !== undefined && meta.tenant !== query.tenant)) return undefined;
-  const { queue } = query;
-  const ref = { queue, priority, seq, token: meta.token, id: formatJobId({ queue, priority, seq, token: meta.token }) };
+  // A retried or due delayed job's message names its job (relocation.ts).
+  const id = messageJobId(query.queue, priority, seq, m.header, meta.token);
+  const ref = { id, ...parseJobId(id) };
   try {
     const status = await deps.deriver.status(ref, query.tenant !== undefined ? { tenant: query.tenant } : {});
     return status.state === query.state ? status : undefined;

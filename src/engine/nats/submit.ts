@@ -22,6 +22,7 @@ import { DEFAULT_PRIORITY } from "../job-id.js";
 import { priorityOf } from "../core/priority.js";
 import type { Link } from "./connection.js";
 import type { RecentJobs } from "./live.js";
+import type { DelayedJobs } from "./delayed.js";
 import type { JobRef, StateDeriver } from "./state.js";
 
 export interface SubmitDeps {
@@ -41,6 +42,8 @@ export interface SubmitDeps {
   levels?: PriorityLevels;
   /** Jobs waiting in the levels above (level-figures.ts), for the position; none when unset. */
   waitingAbove?(queue: string, priority: number, fresh?: boolean): Promise<number>;
+  /** Where jobs with a run time go instead (delayed.ts). */
+  delayed?: Pick<DelayedJobs, "submit">;
 }
 
 const refOf = (id: string): JobRef => ({ id, ...parseJobId(id) });
@@ -76,6 +79,7 @@ class Submitter {
       if (existing) return existing;
     }
     const message = await this.message(job, keys);
+    if (job.options.runAt !== undefined && this.deps.delayed) return this.deps.delayed.submit(job, message, keys);
     const priority = priorityOf(job.options);
     const ack = await this.publish(queue, priority, message, keys);
     if (ack.duplicate && keys) return this.repeat(await this.originalOf(queue, priority, ack.seq, keys));

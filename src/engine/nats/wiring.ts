@@ -5,7 +5,8 @@
  * driver.ts serves the driver contract from them.
  */
 import type { Logger } from "pino";
-import { jobIdParts } from "../job-id.js";
+import { jobIdParts, parseJobId } from "../job-id.js";
+import { DelayedJobs } from "./delayed.js";
 import type { LogBounds } from "../log-bounds.js";
 import type { PositionPacerOptions } from "../position-pacer.js";
 import type { SettingNamer } from "../settings.js";
@@ -26,11 +27,14 @@ import { createQueueConfigStore } from "./queue-config.js";
 import { createLevelFigures } from "./level-figures.js";
 import { createPriorityLevels, type PriorityLevels } from "./priority-levels.js";
 import { createQueueInfoCache, levelKey, type QueueInfoCache } from "./queue-info.js";
+import { createQueueWatchHub, noticingSubmits } from "./queue-watch.js";
+import { createPauseFlags } from "./pause-flags.js";
 import { createRecordStore } from "./records.js";
 import type { LayoutOptions } from "./setup.js";
 import { createStateDeriver } from "./state.js";
 import { createSubmitter } from "./submit.js";
 import { createWatches } from "./watch.js";
+import { createNatsWebhookOutbox } from "./webhook-outbox.js";
 
 /** How long this process remembers the jobs it submitted (see live.ts). */
 const RECENT_MAX_AGE_MS = 60_000;
@@ -68,19 +72,36 @@ export function wireParts(conn: Connected, o: WiringOptions) {
     waitingAbove,
   });
   const workers = wireWorkerSide(conn, o, stores, known, levels);
-  const submit = createSubmitter({
+  const delayed = new DelayedJobs({
     ...conn,
     ...stores,
+    events: known.events,
     queueInfo: known.queueInfo,
-    deriver,
-    maxPayload: () => maxPayload(conn),
+    queueDeclared: async (queue) => (await stores.queueConfigs.get(queue)) !== undefined,
+    retentionMs: o.layout.retentionMs,
+    status: (id) => deriver.status({ id, ...parseJobId(id) }),
     requestTimeoutMs: o.layout.requestTimeoutMs,
-    recent: known.recent,
-    link: stores.link,
     levels,
-    waitingAbove,
+    ...(o.logger ? { logger: o.logger } : {}),
   });
-  return { ...conn, ...stores, ...known, ...workers, deriver, watches, submit, levels, counts };
+  delayed.start();
+  const submit = noticingSubmits(
+    createSubmitter({
+      ...conn,
+      ...stores,
+      queueInfo: known.queueInfo,
+      deriver,
+      maxPayload: () => maxPayload(conn),
+      requestTimeoutMs: o.layout.requestTimeoutMs,
+      recent: known.recent,
+      link: stores.link,
+      levels,
+      waitingAbove,
+      delayed,
+    }),
+    known.queueWatch,
+  );
+  return { ...conn, ...stores, ...known, ...workers, deriver, watches, submit, delayed, levels, counts };
 }
 
 const maxPayload = (conn: Connected) => conn.nc.info?.max_payload ?? 1024 * 1024;
@@ -94,9 +115,11 @@ function wireStores(conn: Connected, o: WiringOptions) {
     records,
     blobs: createBlobStore(js, o.layout),
     queueConfigs: createQueueConfigStore(shared.queues),
+    pauseFlags: createPauseFlags(shared.queues, nc),
     idempotency: createIdempotencyStore(shared.jobs),
     index: createJobIndex(js, jsm, records, o.layout),
     logs: createLogStore(nc, js, jsm, onBackgroundError, o.logBounds),
+    webhooks: createNatsWebhookOutbox(conn, o.layout, o.logger),
   };
 }
 
@@ -108,9 +131,14 @@ function wireKnowledge(conn: Connected, o: WiringOptions) {
   // not outlive the record it stands for.
   const recent = createRecentJobs(Math.min(RECENT_MAX_AGE_MS, o.layout.retentionMs / 4));
   const signals = createCancelSignals(conn.nc);
-  const events = createEventHub(conn.nc, learnFromEvents({ queueInfo, live, recent, signals }));
+  const queueWatch = createQueueWatchHub(conn.nc);
+  const learn = learnFromEvents({ queueInfo, live, recent, signals });
+  const events = createEventHub(conn.nc, (id, ev) => {
+    learn(id, ev);
+    queueWatch.tap(id, ev);
+  });
   events.start();
-  return { queueInfo, live, recent, signals, events };
+  return { queueInfo, live, recent, signals, events, queueWatch };
 }
 
 /** What live events tell this process about running and finished jobs, kept for its status reads. */
@@ -118,7 +146,7 @@ function learnFromEvents(k: {
   queueInfo: QueueInfoCache;
   live: LiveJobs;
   recent: RecentJobs;
-  signals: { noteFinished(id: string): void };
+  signals: { noteFinished(id: string): void; reopened(id: string): void };
 }) {
   return (id: string, ev: JobEvent) => {
     if (ev.type === "progress") {
@@ -143,7 +171,15 @@ function learnFromEvents(k: {
       if (ev.finishedAt !== undefined) info.finishedAt = ev.finishedAt;
       if (ev.error) info.error = ev.error;
       k.recent.finished(id, info);
-    } else k.live.update(id, { running: false, attempt: ev.attempt });
+    } else {
+      k.live.update(id, { running: false, attempt: ev.attempt });
+      // QUEUED after a terminal status: a Retry; the final status remembered here is over.
+      const known = k.recent.get(id);
+      if (ev.state === "QUEUED") {
+        if (known?.terminal) known.terminal = undefined;
+        k.signals.reopened(id);
+      }
+    }
   };
 }
 
@@ -163,6 +199,7 @@ function wireWorkerSide(
     touched: (queue: string) => queueInfo.invalidateQueue(queue),
     onCancel: signals.on,
     knownFinished: signals.finished,
+    reopened: signals.reopened,
     undisclosed: (id: string) => {
       const r = recent.get(id);
       return r !== undefined && !r.disclosed && r.meta.msgId === undefined;

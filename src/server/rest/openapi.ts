@@ -30,11 +30,12 @@ const commonErrors = {
 };
 
 const optionParameters = OPTION_PARAMETERS.flatMap((p) => {
-  const schema = p.kind === "time" ? { type: "string" } : { type: "integer", minimum: 0 };
+  const schema = p.kind === "time" || p.kind === "text" ? { type: "string" } : { type: "integer", minimum: 0 };
   const description = {
     count: `Job option ${p.query}.`,
     ms: `Job option ${p.query.replace(/_ms$/, "")}, in milliseconds.`,
     time: "Job option start_deadline: RFC 3339 time or epoch milliseconds.",
+    text: "Job option webhook_url: where the job is POSTed, signed, when it ends.",
   }[p.kind];
   return [
     { name: p.query, in: "query", description, schema },
@@ -124,8 +125,38 @@ const schemas = {
   },
   Count: {
     type: "object",
-    required: ["queue_name", "in_queue", "running"],
-    properties: { queue_name: { type: "string" }, in_queue: { type: "integer" }, running: { type: "integer" } },
+    required: ["queue_name", "in_queue", "running", "paused"],
+    properties: {
+      queue_name: { type: "string" },
+      in_queue: { type: "integer" },
+      running: { type: "integer" },
+      paused: { type: "boolean" },
+    },
+  },
+  Batch: {
+    type: "object",
+    required: ["results"],
+    properties: {
+      results: {
+        type: "array",
+        items: {
+          oneOf: [
+            ref("Submitted"),
+            {
+              type: "object",
+              required: ["error"],
+              properties: {
+                error: {
+                  type: "object",
+                  required: ["index", "code", "message"],
+                  properties: { index: { type: "integer" }, code: { type: "string" }, message: { type: "string" } },
+                },
+              },
+            },
+          ],
+        },
+      },
+    },
   },
 };
 
@@ -148,6 +179,34 @@ const paths = {
       requestBody: { description: "Any JSON document; an empty body is null.", content: { "application/json": {} } },
       responses: {
         "202": json(ref("Submitted"), "Queued."),
+        ...commonErrors,
+        "413": error("Body over the size or JSON value limits."),
+      },
+    },
+  },
+  "/queue/{queue}/batch": {
+    post: {
+      operationId: "submitBatch",
+      summary: "Submit up to 1,000 jobs (RPC SubmitBatch); each item succeeds or fails on its own.",
+      parameters: [{ name: "queue", in: "path", required: true, schema: { type: "string" } }, ...optionParameters],
+      requestBody: {
+        description: "A JSON array of jobs; the options in the query or headers apply to each.",
+        content: {
+          "application/json": {
+            schema: {
+              type: "array",
+              minItems: 1,
+              maxItems: 1000,
+              items: {
+                type: "object",
+                properties: { input: {}, idempotency_key: { type: "string", maxLength: 256 } },
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        "200": json(ref("Batch"), "One result per item, in order: the job as Submit answers it, or its error."),
         ...commonErrors,
         "413": error("Body over the size or JSON value limits."),
       },

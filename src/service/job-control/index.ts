@@ -1,21 +1,22 @@
 /**
  * The job-control RPCs (ListQueues, ListJobs, Retry, SubmitBatch, WatchJobs,
- * PauseQueue, ResumeQueue), one file per group. A group not built yet
- * answers UNIMPLEMENTED, as connect-es does for a method a service lacks.
+ * PauseQueue, ResumeQueue), one file per group.
  */
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import type { QueueService } from "../../../gen/jetq/v1/queue_pb.js";
 import type { Engine } from "../../engine/types.js";
 import { createErrorMapper } from "../errors.js";
 import type { QueueServiceOptions } from "../queue-service.js";
+import { retryRpc } from "./retry.js";
+import { submitBatch } from "./batch.js";
+import { setPaused } from "./pause.js";
+import { watchJobs } from "./watch-jobs.js";
 import { listRpcs } from "./lists.js";
 
 type JobControlRpcs = Pick<
   ServiceImpl<typeof QueueService>,
   "listQueues" | "listJobs" | "retry" | "submitBatch" | "watchJobs" | "pauseQueue" | "resumeQueue"
 >;
-
-const notYet = (rpc: string) => new ConnectError(`${rpc} is not available on this server yet`, Code.Unimplemented);
 
 export function jobControlRpcs(engine: Engine, options: QueueServiceOptions): JobControlRpcs {
   const toClientError = createErrorMapper(options.logger);
@@ -25,24 +26,43 @@ export function jobControlRpcs(engine: Engine, options: QueueServiceOptions): Jo
     // -- end lists --
 
     // -- retry --
-    retry() {
-      throw notYet("Retry");
+    async retry(req, ctx) {
+      try {
+        return await retryRpc(engine, req, ctx);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
     },
     // -- end retry --
 
     // -- batches, WatchJobs, pause --
-    submitBatch() {
-      throw notYet("SubmitBatch");
+    async submitBatch(req, ctx) {
+      try {
+        return await submitBatch(engine, options, toClientError, req, ctx);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
     },
-    // eslint-disable-next-line require-yield
-    async *watchJobs() {
-      throw notYet("WatchJobs");
+    async *watchJobs(req, ctx) {
+      try {
+        yield* watchJobs(engine, req, ctx);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
     },
-    pauseQueue() {
-      throw notYet("PauseQueue");
+    async pauseQueue(req, ctx) {
+      try {
+        return await setPaused(engine, req.queue, true, ctx);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
     },
-    resumeQueue() {
-      throw notYet("ResumeQueue");
+    async resumeQueue(req, ctx) {
+      try {
+        return await setPaused(engine, req.queue, false, ctx);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
     },
     // -- end batches, WatchJobs, pause --
   };

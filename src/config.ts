@@ -151,6 +151,8 @@ const EnvSchema = z.object({
   JETQ_METRICS: bool.default(true),
   // Queues named in metric labels and read for the queue gauges; the rest share queue="_other".
   JETQ_METRICS_MAX_QUEUES: int(1, 10_000).default(100),
+  // The web dashboard at /ui/ (and GET / redirecting to it).
+  JETQ_UI: bool.default(true),
 });
 
 export interface Config {
@@ -206,6 +208,8 @@ export interface Config {
   metrics: boolean;
   /** JETQ_METRICS_MAX_QUEUES. */
   metricsMaxQueues: number;
+  /** JETQ_UI: serve the dashboard at /ui/. */
+  ui: boolean;
 }
 
 /**
@@ -321,6 +325,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     connectFastPath: e.JETQ_CONNECT_FAST_PATH,
     metrics: e.JETQ_METRICS,
     metricsMaxQueues: e.JETQ_METRICS_MAX_QUEUES,
+    ui: e.JETQ_UI,
   };
 }
 

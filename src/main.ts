@@ -81,6 +81,7 @@ async function main(): Promise<void> {
       maxInputValues: config.maxInputValues,
       connectFastPath: config.connectFastPath,
       metrics: metrics ?? false,
+      ui: config.ui,
       inputValidators: builtinInputValidators(config),
       lanes: httpLanes(config, engine, queues, () => worker),
     });

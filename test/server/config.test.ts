@@ -27,7 +27,13 @@ it("has defaults for everything", () => {
     connectFastPath: true,
     metrics: true,
     metricsMaxQueues: 100,
+    ui: true,
   });
+});
+
+it("JETQ_UI=false turns the dashboard off; a bad value is named", () => {
+  expect(parseConfig({ JETQ_UI: "false" }).ui).toBe(false);
+  expect(() => parseConfig({ JETQ_UI: "off" })).toThrow('JETQ_UI="off"');
 });
 
 it("JETQ_METRICS=false turns /metrics off; JETQ_METRICS_MAX_QUEUES bounds the queue labels, and a bad value is named", () => {

@@ -2,6 +2,7 @@
 // without it (UNIMPLEMENTED: an older jetq) QueueCount of the queues this
 // browser knows (echo, and any queue named here or submitted to).
 import { api, isUnimplemented, type QueueInfo } from "./api.js";
+import { can } from "./session.js";
 
 const KNOWN = "jetq.queues";
 
@@ -39,6 +40,8 @@ export function listsQueues(): boolean {
 }
 
 export async function readQueues(signal: AbortSignal): Promise<QueueRow[]> {
+  // A key whose role may not list queues (a reader on a server older than ListQueues) counts them instead.
+  if (!can("ListQueues")) listQueuesMissing = true;
   if (!listQueuesMissing) {
     try {
       const res = await api.listQueues({}, { signal });

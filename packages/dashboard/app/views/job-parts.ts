@@ -28,14 +28,18 @@ export function logLine(line: LogEntry): HTMLLIElement {
   return h("li", { class: `log ${level}` }, h("time", {}, at), h("span", { class: "level" }, level), h("span", { class: "msg" }, line.message));
 }
 
-/** Output of a COMPLETED job; the API does not give back a job's input. */
+/** Output of a COMPLETED job. The API does not give a job's input back (yet): said so, not left out silently. */
 export function payloadsView(job: Job): HTMLElement[] {
-  if (job.state !== JobState.COMPLETED) return [];
-  return [h("section", {}, h("h2", {}, "Output"), jsonView(valueToJson(job.output), `${job.id}-output.json`))];
+  const input = h("section", {}, h("h2", {}, "Input"), h("p", { class: "muted" }, "The jetq API does not return a job's input."));
+  if (job.state !== JobState.COMPLETED) return [input];
+  return [input, h("section", {}, h("h2", {}, "Output"), jsonView(valueToJson(job.output), `${job.id}-output.json`))];
 }
 
 export function attemptsView(job: Job): HTMLElement {
-  if (job.attempts.length === 0) return h("p", { class: "muted" }, "No attempt has ended yet.");
+  if (job.attempts.length === 0) {
+    const none = job.attempt === 0 || job.state === JobState.RUNNING ? "No attempt has ended yet." : "This server keeps no attempt history.";
+    return h("p", { class: "muted" }, none);
+  }
   return h(
     "table",
     { class: "attempts" },

@@ -5,6 +5,7 @@
 import { api, errorText, isAborted, JobState, type Job } from "../api.js";
 import { fill, h, notice, setText } from "../dom.js";
 import { isTerminal, stateName } from "../format.js";
+import { rememberQueue } from "../queues-source.js";
 import { can } from "../session.js";
 import { attemptsView, detailsView, logLine, payloadsView } from "./job-parts.js";
 
@@ -37,6 +38,7 @@ export function jobView(main: HTMLElement, id: string): () => void {
   let last: Job | undefined;
 
   const show = (job: Job) => {
+    if (last === undefined) rememberQueue(job.queue);
     last = job;
     queueLink.setAttribute("href", `#/queues/${job.queue}`);
     setText(queueLink, job.queue);

@@ -79,7 +79,7 @@ function newRow(name: string): HTMLTableRowElement {
     cell("num delayed", "Delayed"),
     cell("trend done", "Done / min"),
     cell("trend fail", "Failure rate"),
-    cell("actions", ""),
+    cell("pause-cell", ""),
   );
 }
 

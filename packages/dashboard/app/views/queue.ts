@@ -1,5 +1,6 @@
 // One queue's jobs in one state, newest first, a page at a time (ListJobs'
 // cursors; a stack of them for "Newer"). The first page refreshes itself.
+import { Code, ConnectError } from "@connectrpc/connect";
 import { api, errorText, isUnimplemented, JobState, type Job } from "../api.js";
 import { fill, h, notice } from "../dom.js";
 import { LIST_STATES, percent, stateFromSlug, stateName, time } from "../format.js";
@@ -29,6 +30,7 @@ export function queueView(main: HTMLElement, queue: string, query: URLSearchPara
     // Only the first page refreshes: later pages would shift under the reader.
     const load = async (signal: AbortSignal) => {
       try {
+        if (!can("ListJobs", queue)) throw new ConnectError("ListJobs", Code.Unimplemented);
         const res = await api.listJobs({ queue, state, pageSize: PAGE_SIZE, cursor: cursors[page]! }, { signal });
         cursors[page + 1] = res.nextCursor;
         fill(list, res.jobs.length === 0 ? notice(`No ${stateName(state).toLowerCase()} jobs.`) : jobTable(res.jobs));

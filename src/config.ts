@@ -18,6 +18,7 @@ import { readSecretDeclarations } from "./handlers/http/secrets-config.js";
 import type { SecretDeclaration } from "./handlers/http/index.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const LOG_FORMATS = ["json", "pretty"] as const;
 
 const int = (min: number, max: number) =>
   z
@@ -90,6 +91,13 @@ const EnvSchema = z.object({
     .toLowerCase()
     .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` }))
     .default("info"),
+  // Unset: pretty on a terminal, JSON lines otherwise (logger.ts).
+  JETQ_LOG_FORMAT: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(LOG_FORMATS, { error: `must be one of ${LOG_FORMATS.join(", ")}` }))
+    .optional(),
   JETQ_CONCURRENCY: int(1, 10_000).default(16),
   // Caller-named http queues (lanes): requests of one lane at once per worker, and lanes per tenant.
   JETQ_HTTP_LANE_CONCURRENCY: int(1, 10_000).default(1),
@@ -161,6 +169,8 @@ export interface Config {
   /** Unset: the embedded engine. */
   natsServers?: string[];
   logLevel: (typeof LOG_LEVELS)[number];
+  /** JETQ_LOG_FORMAT; unset = pretty when stdout is a terminal, else JSON. */
+  logFormat?: (typeof LOG_FORMATS)[number];
   concurrency: number;
   ackWaitMs: number;
   maxAttempts: number;
@@ -291,6 +301,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     natsServers: e.NATS_URL,
     logLevel: e.JETQ_LOG_LEVEL,
+    logFormat: e.JETQ_LOG_FORMAT,
     concurrency: e.JETQ_CONCURRENCY,
     ackWaitMs: e.JETQ_ACK_WAIT_MS,
     maxAttempts: e.JETQ_MAX_ATTEMPTS,

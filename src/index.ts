@@ -31,6 +31,7 @@ export type {
   Readiness,
   ReadOptions,
   SubmitInput,
+  TraceContext,
   WatchOptions,
 } from "./engine/types.js";
 

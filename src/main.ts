@@ -18,13 +18,15 @@ import {
   onShutdownSignal,
   openEngine,
 } from "./startup.js";
+import { startTracing, type InstalledTracing } from "./tracing/index.js";
 import { createWorker, type Worker } from "./worker/index.js";
 import type { LaneDiscovery } from "./handlers/http/lane-discovery.js";
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
   let engine: Engine;
+  let tracing: InstalledTracing | undefined;
   try {
     engine = await openEngine(config, logger);
     // Right after the engine's line (which the design wants first): before
@@ -33,6 +35,14 @@ async function main(): Promise<void> {
     logHttpSecrets(config, logger);
   } catch (err) {
     logger.fatal({ err }, "could not open the engine");
+    process.exit(1);
+  }
+  try {
+    // Before anything that makes spans; nothing is loaded unless OTEL_* asks for it (README "Traces").
+    tracing = await startTracing(process.env, "jetq", logger);
+  } catch (err) {
+    logger.fatal({ err }, "could not start tracing");
+    await engine.close().catch(() => undefined);
     process.exit(1);
   }
 
@@ -49,6 +59,7 @@ async function main(): Promise<void> {
     await worker?.stop({ graceMs: config.shutdownGraceMs });
     await server?.close();
     await engine.close();
+    await tracing?.shutdown();
   };
   onShutdownSignal(logger, stop);
 

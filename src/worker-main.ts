@@ -9,10 +9,11 @@ import { createLogger } from "./logger.js";
 import { startProbeServer, type ProbeServer } from "./server/probe-server.js";
 import { builtinQueues, laneDiscovery, logHttpSecrets, observeJobs, onShutdownSignal, openEngine } from "./startup.js";
 import type { LaneDiscovery } from "./handlers/http/lane-discovery.js";
+import { startTracing, type InstalledTracing } from "./tracing/index.js";
 import { createWorker, type Worker } from "./worker/index.js";
 
 const config = loadConfigOrExit();
-const logger = createLogger({ level: config.logLevel, name: "jetq-worker" });
+const logger = createLogger({ level: config.logLevel, name: "jetq-worker", format: config.logFormat });
 if (!config.natsServers) {
   logger.fatal(
     "NATS_URL is not set: a worker-only process needs NATS JetStream (e.g. NATS_URL=nats://localhost:4222), " +
@@ -22,11 +23,19 @@ if (!config.natsServers) {
 }
 
 let engine: Engine;
+let tracing: InstalledTracing | undefined;
 try {
   engine = await openEngine(config, logger);
   logHttpSecrets(config, logger);
 } catch (err) {
   logger.fatal({ err }, "could not connect to NATS");
+  process.exit(1);
+}
+try {
+  tracing = await startTracing(process.env, "jetq-worker", logger);
+} catch (err) {
+  logger.fatal({ err }, "could not start tracing");
+  await engine.close().catch(() => undefined);
   process.exit(1);
 }
 const metrics = observeJobs(config, engine, logger, "worker");
@@ -40,6 +49,7 @@ onShutdownSignal(logger, async () => {
   await worker?.stop({ graceMs: config.shutdownGraceMs });
   await engine.close();
   await probes?.close();
+  await tracing?.shutdown();
 });
 try {
   // Before the worker: a port in use stops the process before it takes a job.

@@ -6,7 +6,14 @@
 import type { Principal, Role } from "./types.js";
 
 /** The QueueService RPCs a reader key may call. */
-export const READ_ONLY_RPCS: ReadonlySet<string> = new Set(["GetStatus", "StreamStatus", "GetResult", "QueueCount"]);
+export const READ_ONLY_RPCS: ReadonlySet<string> = new Set([
+  "GetStatus",
+  "StreamStatus",
+  "GetResult",
+  "QueueCount",
+  "ListQueues",
+  "ListJobs",
+]);
 
 export function roleAllows(role: Role, rpc: string): boolean {
   return role === "reader" ? READ_ONLY_RPCS.has(rpc) : true;

@@ -5,7 +5,7 @@
 
 /**
  * submitter: every QueueService RPC (the default).
- * reader: read-only RPCs (GetStatus, StreamStatus, GetResult, QueueCount), for dashboards.
+ * reader: read-only RPCs (GetStatus, StreamStatus, GetResult, QueueCount, ListQueues, ListJobs), for dashboards.
  * admin: every RPC, and reads jobs of every tenant (operators).
  */
 export type Role = "submitter" | "reader" | "admin";

@@ -9,6 +9,9 @@
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { JobEventListener } from "./job-events.js";
+import type { TraceContext } from "./trace-context.js";
+
+export type { TraceContext };
 
 export type JobState = "QUEUED" | "RUNNING" | "COMPLETED" | "FAILED" | "CANCELLED" | "EXPIRED";
 
@@ -89,6 +92,8 @@ export interface SubmitInput {
   /** Owner of the job; "" when the server runs without keys. */
   tenant?: string;
   options?: JobOptions;
+  /** The submitting call's W3C trace context, handed to the worker with the job (see trace-context.ts). */
+  trace?: TraceContext;
 }
 
 export interface ReadOptions {
@@ -147,6 +152,8 @@ export interface JobLease {
   readonly attempt: number;
   readonly createdAt: number;
   readonly options: JobOptions;
+  /** The trace context the job was submitted with, if any: the run continues that trace. */
+  readonly trace?: TraceContext;
   /** Lease length: heartbeat() well inside it or the job is redelivered. */
   readonly ackWaitMs: number;
   /** Fires when a client cancels the job. */
@@ -222,6 +229,14 @@ export interface Engine {
    */
   observe(listener: JobEventListener): () => void;
   // -- job control: lists (ListQueues, ListJobs) --
+  /**
+   * One page of a queue's jobs in one state: finished states newest first
+   * (by when they finished), RUNNING newest first, QUEUED in queue order.
+   * Each page costs the same however many finished jobs are kept.
+   */
+  listJobs(query: ListJobsQuery): Promise<JobPage>;
+  /** Every declared queue with its counts, sorted by name. */
+  describeQueues(): Promise<QueueInfo[]>;
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
@@ -240,6 +255,40 @@ export interface Engine {
 }
 
 // -- job control types: lists --
+export interface ListJobsQuery {
+  queue: string;
+  /** Required. */
+  state: JobState;
+  /** 1 to MAX_PAGE_SIZE; unset or 0 = DEFAULT_PAGE_SIZE. */
+  pageSize?: number;
+  /** nextCursor of the previous page; unset or "" for the first. */
+  cursor?: string;
+  /** When set, only this tenant's jobs. */
+  tenant?: string;
+}
+
+export interface JobPage {
+  jobs: JobStatus[];
+  /** "" on the last page. A page may hold fewer than pageSize jobs while this is set. */
+  nextCursor: string;
+}
+
+/** Jobs that ended in a time window. */
+export interface FinishedCounts {
+  completed: number;
+  failed: number;
+}
+
+export interface QueueInfo {
+  name: string;
+  waiting: number;
+  running: number;
+  /** Jobs waiting for their run_at: 0 until delayed jobs exist. */
+  delayed: number;
+  paused: boolean;
+  lastMinute: FinishedCounts;
+  lastHour: FinishedCounts;
+}
 // -- end lists --
 
 // -- job control types: retry and delayed jobs --

@@ -16,18 +16,30 @@ type Handler = (req: Req, res: Res) => void;
 /** What both response kinds accept; their writeHead overloads differ in @types/node 22. */
 type HeadWriter = { writeHead(status: number, headers: http.OutgoingHttpHeaders): unknown };
 
-/** Idempotency-Key, Last-Event-ID and the job option headers: the REST endpoints' (rest/). */
+/**
+ * Idempotency-Key, Last-Event-ID and the job option headers: the REST
+ * endpoints' (rest/); X-Request-Id and the W3C trace context: every call's.
+ */
 export const CORS_ALLOWED_HEADERS = [
   ...cors.allowedHeaders,
   "Authorization",
+  "X-Request-Id",
+  "traceparent",
+  "tracestate",
   "Idempotency-Key",
   "Last-Event-ID",
   ...OPTION_PARAMETERS.map((p) => p.header),
 ];
 /** PUT: the REST cancel (rest/). */
 export const CORS_ALLOWED_METHODS = [...cors.allowedMethods, "PUT"];
-/** retry-after: rate-limited browser clients should see when to come back. */
-export const CORS_EXPOSED_HEADERS = [...cors.exposedHeaders, "Retry-After", "Retry-After-Ms", "WWW-Authenticate"];
+/** retry-after: rate-limited browser clients should see when to come back; x-request-id: what to quote. */
+export const CORS_EXPOSED_HEADERS = [
+  ...cors.exposedHeaders,
+  "Retry-After",
+  "Retry-After-Ms",
+  "WWW-Authenticate",
+  "X-Request-Id",
+];
 const MAX_AGE_SECONDS = 7200;
 
 /** "https://app.example.com" as a browser sends it: scheme://host[:port], lower case. */

@@ -4,19 +4,42 @@
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { callerKey } from "../service/caller.js";
+import { requestIdKey } from "./request-id.js";
 
-/** Logs each call once it is over: method, protocol, code, duration (debug). */
+/** The service whose calls are logged at info; health checks and reflection only at debug. */
+const INFO_SERVICE = "jetq.v1.QueueService";
+
+/**
+ * Logs each call once it is over, one line "rpc": the method, the protocol,
+ * the code, how long it took (ms), the request id (request-id.ts) and the
+ * caller's tenant when there are API keys. QueueService calls at info,
+ * health and reflection at debug (probes every few seconds would drown the log).
+ */
 export function createLoggingInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
+    const level = req.service.typeName === INFO_SERVICE ? "info" : "debug";
     // Checked per call (the level can change at run time); when nothing would
     // be logged, streams are not wrapped in one more async generator.
-    if (!logger.isLevelEnabled("debug")) return next(req);
+    if (!logger.isLevelEnabled(level)) return next(req);
     const started = performance.now();
-    const rpc = `${req.service.typeName}/${req.method.name}`;
+    let logged = false;
     const done = (err?: unknown) => {
-      if (!logger.isLevelEnabled("debug")) return;
+      if (logged || !logger.isLevelEnabled(level)) return;
+      logged = true;
       const code = err === undefined ? "ok" : Code[ConnectError.from(err).code];
-      logger.debug({ rpc, method: req.requestMethod, code, ms: Math.round(performance.now() - started) }, "rpc");
+      const tenant = req.contextValues.get(callerKey)?.tenant;
+      logger[level](
+        {
+          rpc: `${req.service.typeName}/${req.method.name}`,
+          method: req.requestMethod,
+          code,
+          ms: Math.round(performance.now() - started),
+          requestId: req.contextValues.get(requestIdKey),
+          ...(tenant ? { tenant } : {}),
+        },
+        "rpc",
+      );
     };
     let res;
     try {
@@ -39,6 +62,9 @@ export function createLoggingInterceptor(logger: Logger): Interceptor {
         } catch (err) {
           done(err);
           throw err;
+        } finally {
+          // Left early: the client went away (or the server ended the stream).
+          done(new ConnectError("stream closed before its end", Code.Canceled));
         }
       })(),
     };

@@ -34,12 +34,8 @@ import { createListener } from "./listener.js";
 import { createReflectionServices } from "./reflection.js";
 import { drainOversizedBodies } from "./connect/oversized.js";
 import { DEFAULT_MAX_INPUT_VALUES } from "./input-values.js";
-import {
-  connectionContextValues,
-  createStreamCapInterceptor,
-  DEFAULT_STREAM_CAPS,
-  type StreamCaps,
-} from "./stream-caps.js";
+import { callContextValues, withRequestIds } from "./request-id.js";
+import { createStreamCapInterceptor, DEFAULT_STREAM_CAPS, type StreamCaps } from "./stream-caps.js";
 import { answerProbe, type ProbeResponse } from "./probes.js";
 import { definedOnly } from "../util/defined-only.js";
 import { createRestHandler } from "./rest/handler.js";
@@ -167,7 +163,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const readMaxBytes = routerOptions.readMaxBytes;
   const listener = createListener({
-    handler: withCors(drainOversizedBodies(serve, 4 * readMaxBytes), options.corsOrigins),
+    // The request id first: every answer (CORS refusals and oversized bodies too) echoes it.
+    handler: withRequestIds(withCors(drainOversizedBodies(serve, 4 * readMaxBytes), options.corsOrigins)),
     logger,
   });
   const port = await listener.listen(options.port ?? 8080, host);
@@ -210,7 +207,7 @@ function restHandlerOf(
   return createRestHandler({
     impl,
     interceptors: routerOptions.interceptors,
-    contextValues: connectionContextValues,
+    contextValues: callContextValues,
     shutdownSignal: routerOptions.shutdownSignal,
     readMaxBytes: routerOptions.readMaxBytes,
     maxInputValues: routerOptions.maxInputValues,
@@ -265,7 +262,7 @@ function routerOptionsOf(options: ServerOptions, shared: Shared) {
       shared.auth,
       createStreamCapInterceptor({ ...DEFAULT_STREAM_CAPS, ...definedOnly(options.streamCaps ?? {}) }),
     ],
-    contextValues: connectionContextValues,
+    contextValues: callContextValues,
     // Callers without a valid key are refused before their body is read (connect/auth-gate.ts).
     requestGate: createAuthGate(shared.keys, shared.logger),
     acceptCompression: [compressionGzip, compressionBrotli],
@@ -329,7 +326,7 @@ function fastPathFor(
     readMaxBytes: routerOptions.readMaxBytes,
     jsonOptions: routerOptions.jsonOptions,
     shutdownSignal: routerOptions.shutdownSignal,
-    contextValues: connectionContextValues,
+    contextValues: callContextValues,
     maxInputValues: routerOptions.maxInputValues,
     // A caller without a valid key goes the way of the request gate (connect/auth-gate.ts): its body is never read.
     ...(keys.enabled ? { admit: (authorization: string | undefined) => authenticate(keys, authorization).ok } : {}),

@@ -10,6 +10,8 @@ import { checkQueue, readTenant, submitTenant, type Principal } from "../auth/in
 import { invalidArgument } from "../engine/errors.js";
 import { parseJobId } from "../engine/job-id.js";
 import { assertQueueName } from "../engine/queue-name.js";
+import { traceContextOfHeaders, type TraceContext } from "../engine/trace-context.js";
+import { endingOnFirst, startSubmitSpan } from "../tracing/spans.js";
 import {
   isTerminal,
   type Engine,
@@ -48,34 +50,8 @@ export function createQueueService(
   options: QueueServiceOptions = {},
 ): ServiceImpl<typeof QueueService> {
   const toClientError = createErrorMapper(options.logger);
-  const submitInput = async (req: SubmitFields, ctx: HandlerContext) => {
-    const input = checkedSubmitInput(req, ctx, options.inputValidators);
-    if (isLaneQueue(input.queue)) await ensureLane(options.lanes, input);
-    return input;
-  };
   return {
-    async submit(req, ctx) {
-      try {
-        return jobToProto(await engine.submit(await submitInput(req, ctx)));
-      } catch (err) {
-        throw toClientError(err, ctx);
-      }
-    },
-
-    async *submitAndStream(req, ctx) {
-      try {
-        const input = await submitInput(req, ctx);
-        const updates = engine.submitAndWatch(input, {
-          includeLogs: req.includeLogs,
-          signal: ctx.signal,
-        });
-        // The submitter reads its own job, as submitAndWatch does.
-        yield* statusMessages(updates, req.includeOutput ? outputReader(engine, { tenant: input.tenant }) : undefined);
-        if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason, Code.Canceled);
-      } catch (err) {
-        throw toClientError(err, ctx);
-      }
-    },
+    ...submitRpcs(engine, options, toClientError),
 
     async getStatus(req, ctx) {
       try {
@@ -134,6 +110,54 @@ export function createQueueService(
   };
 }
 
+type Impl = ServiceImpl<typeof QueueService>;
+
+/** Submit and SubmitAndStream: both check the request, open the submit span and enqueue. */
+function submitRpcs(
+  engine: Engine,
+  options: QueueServiceOptions,
+  toClientError: ReturnType<typeof createErrorMapper>,
+): Pick<Impl, "submit" | "submitAndStream"> {
+  const submitInput = async (req: SubmitFields, ctx: HandlerContext, trace: TraceContext | undefined) => {
+    const input = checkedSubmitInput(req, ctx, options.inputValidators);
+    if (trace) input.trace = trace;
+    if (isLaneQueue(input.queue)) await ensureLane(options.lanes, input);
+    return input;
+  };
+  return {
+    async submit(req, ctx) {
+      // The job carries the span's context (or the caller's, tracing off): README "Traces".
+      const span = startSubmitSpan(incomingTrace(ctx.requestHeader), "Submit", req.queue);
+      try {
+        const job = await engine.submit(await submitInput(req, ctx, span.trace));
+        span.end(job.id);
+        return jobToProto(job);
+      } catch (err) {
+        span.end(undefined, err);
+        throw toClientError(err, ctx);
+      }
+    },
+
+    async *submitAndStream(req, ctx) {
+      const span = startSubmitSpan(incomingTrace(ctx.requestHeader), "SubmitAndStream", req.queue);
+      try {
+        const input = await submitInput(req, ctx, span.trace);
+        // The span covers the submit: it ends with the first status (or the submit's error).
+        const updates = endingOnFirst(
+          engine.submitAndWatch(input, { includeLogs: req.includeLogs, signal: ctx.signal }),
+          span,
+        );
+        // The submitter reads its own job, as submitAndWatch does.
+        yield* statusMessages(updates, req.includeOutput ? outputReader(engine, { tenant: input.tenant }) : undefined);
+        if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason, Code.Canceled);
+      } catch (err) {
+        span.end(undefined, err);
+        throw toClientError(err, ctx);
+      }
+    },
+  };
+}
+
 /** What Submit and SubmitAndStream take (SubmitAndStreamRequest repeats SubmitRequest's fields). */
 type SubmitFields = Pick<SubmitRequest, "queue" | "input" | "idempotencyKey" | "options">;
 
@@ -159,6 +183,12 @@ function checkedSubmitInput(req: SubmitFields, ctx: HandlerContext, validators?:
     tenant: submitTenant(caller),
     options,
   };
+}
+
+/** The call's W3C trace context; headers that are not one are ignored, as W3C asks. */
+function incomingTrace(header: Headers): TraceContext | undefined {
+  const traceparent = header.get("traceparent");
+  return traceparent === null ? undefined : traceContextOfHeaders(traceparent, header.get("tracestate"));
 }
 
 /** Reads a finished job's output (include_output). */

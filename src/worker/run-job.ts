@@ -9,7 +9,8 @@ import type { JobContext, Handler } from "./types.js";
 import { abortJob, type ActiveJob } from "./active-job.js";
 import { jobScope, type JobRuntime, type JobScope } from "./job-scope.js";
 import { isUnreachable } from "./lease-retry.js";
-import type { Outcome } from "./outcome.js";
+import { toJobError, type Outcome } from "./outcome.js";
+import { startRunSpans, type RunSpan } from "../tracing/spans.js";
 import { settle } from "./settle.js";
 
 /** Runs the job to its settlement and the handler's return; rejects only on a failed settle. */
@@ -27,7 +28,8 @@ export async function runJob(job: ActiveJob, handler: Handler, runtime: JobRunti
     if (job.released) return;
     // begin() numbers the attempt from the job's record (a crash before may have shifted it).
     scope.bindings.attempt = lease.attempt;
-    await runHandler(job, handler, scope);
+    // In the trace the job carries (README "Traces"): queue wait until now, then the run.
+    await runHandler(job, handler, scope, startRunSpans(lease, Date.now()));
   } finally {
     clearInterval(heartbeat);
     runtime.hold.release(job);
@@ -51,7 +53,7 @@ function startHeartbeat(job: ActiveJob, scope: JobScope, runtime: JobRuntime): R
   );
 }
 
-async function runHandler(job: ActiveJob, handler: Handler, scope: JobScope): Promise<void> {
+async function runHandler(job: ActiveJob, handler: Handler, scope: JobScope, spans: RunSpan): Promise<void> {
   const { lease, controller } = job;
   const onCancel = () => abortJob(job, "cancel");
   if (lease.cancelled.aborted) onCancel();
@@ -65,10 +67,14 @@ async function runHandler(job: ActiveJob, handler: Handler, scope: JobScope): Pr
   };
 
   scope.log.debug("job started");
-  const result: Promise<Outcome> = (async () => handler(lease.input, contextOf(job)))().then(
-    (output) => ({ ok: true, output: output === undefined ? null : output }),
-    (error: unknown) => ({ ok: false, error }),
-  );
+  const ctx = contextOf(job, spans.traceId);
+  // The run span is the handler's active span: its own spans join the job's trace.
+  const result: Promise<Outcome> = spans
+    .run(async () => handler(lease.input, ctx))
+    .then(
+      (output) => ({ ok: true, output: output === undefined ? null : output }),
+      (error: unknown) => ({ ok: false, error }),
+    );
   const aborted = new Promise<undefined>((resolve) => {
     if (controller.signal.aborted) resolve(undefined);
     else controller.signal.addEventListener("abort", () => resolve(undefined), { once: true });
@@ -76,6 +82,7 @@ async function runHandler(job: ActiveJob, handler: Handler, scope: JobScope): Pr
   try {
     const outcome = await Promise.race([result, aborted]);
     stopWatching();
+    spans.end(runError(job, outcome));
     if (!job.released) {
       job.settled = true;
       await settle(job, outcome, scope);
@@ -86,13 +93,20 @@ async function runHandler(job: ActiveJob, handler: Handler, scope: JobScope): Pr
   }
 }
 
+/** How the run ended, for its span: an abort's reason, or what the handler threw. */
+function runError(job: ActiveJob, outcome: Outcome | undefined): { code: string; message: string } | undefined {
+  if (outcome === undefined) return { code: (job.reason ?? "cancel").toUpperCase(), message: `aborted: ${job.reason}` };
+  return outcome.ok ? undefined : toJobError(outcome.error);
+}
+
 /** What the handler gets besides its input. */
-function contextOf(job: ActiveJob): JobContext {
+function contextOf(job: ActiveJob, traceId: string | undefined): JobContext {
   const { lease } = job;
   return {
     id: lease.id,
     queue: lease.queue,
     attempt: lease.attempt,
+    ...(traceId ? { traceId } : {}),
     signal: job.controller.signal,
     log: (level, message) => lease.log(level, String(message)),
     progress: (fraction) => {

@@ -10,6 +10,12 @@ export interface JobContext {
   readonly queue: string;
   /** From 1. */
   readonly attempt: number;
+  /**
+   * The trace id of the trace the job carries (the submitting call's, W3C
+   * hex), for log correlation; undefined when it was submitted without one.
+   * With tracing on, the handler's active span is the job's `jetq.run` span.
+   */
+  readonly traceId?: string;
   /** Aborts on cancel, on the job's timeout, and on worker shutdown past its grace. */
   readonly signal: AbortSignal;
   log(level: LogLevel, message: string): void;

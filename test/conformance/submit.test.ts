@@ -109,4 +109,38 @@ forEachEngine("submit", (env) => {
     const sb = await env.api.submit({ queue: b, input: "b" });
     expect(sb.queuePosition).toBe(0);
   });
+
+  test("a job's trace context reaches its lease (normalized); a malformed one is INVALID_ARGUMENT naming it, nothing enqueued", async () => {
+    const q = await env.queue();
+    // A later version's traceparent is read by its first four fields and stored as version 00.
+    const trace = { traceparent: "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", tracestate: "k=v" };
+    const submitted = await env.api.submit({ queue: q, input: 1, trace });
+    const lease = await fetchOne(env.worker, q);
+    expect(lease.id).toBe(submitted.id);
+    expect(lease.trace).toEqual({
+      traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+      tracestate: "k=v",
+    });
+    expect(await lease.begin()).toBe(true);
+    expect(await lease.complete(null)).toBe(true);
+
+    for (const bad of [
+      { traceparent: "00-00000000000000000000000000000000-00f067aa0ba902b7-01" },
+      { traceparent: "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01" },
+      { traceparent: "not a traceparent" },
+    ]) {
+      await expectEngineError(
+        env.api.submit({ queue: q, input: 2, trace: bad }),
+        "invalid_argument",
+        /trace\.traceparent/,
+      );
+    }
+    const badState = { traceparent: trace.traceparent.slice(0, 55).replace(/^01/, "00"), tracestate: "x".repeat(513) };
+    await expectEngineError(
+      env.api.submit({ queue: q, input: 3, trace: badState }),
+      "invalid_argument",
+      /trace\.tracestate/,
+    );
+    await waitForCount(env.api, q, { inQueue: 0, running: 0 });
+  });
 });

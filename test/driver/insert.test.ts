@@ -36,4 +36,24 @@ forEachDriver("insert", (env) => {
     expect(d!.createdAt).toBe(status.createdAt);
     await d!.release(false);
   });
+
+  test("the trace context a job was inserted with comes back on every delivery; none when it had none", async () => {
+    const q = await env.queue();
+    const trace = {
+      traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+      tracestate: "vendor=abc,other=x:y",
+    };
+    await env.api.insert(newJob(q, "traced", { trace }));
+    await env.api.insert(newJob(q, "plain"));
+    const [traced, plain] = await fetchN(env.worker, q, 2);
+    expect(traced!.input).toBe("traced");
+    expect(traced!.trace).toEqual(trace);
+    expect(plain!.trace).toBeUndefined();
+    await traced!.release(false);
+    await plain!.release(false);
+    // Redelivered after a release: the same context.
+    const again = await fetchN(env.worker, q, 2);
+    expect(again.find((d) => d.input === "traced")!.trace).toEqual(trace);
+    for (const d of again) await d.release(false);
+  });
 });

@@ -38,8 +38,8 @@ test("the engines and the worker name no server setting (JETQ_*) in their code: 
     readFileSync(file, "utf8")
       .split("\n")
       .filter((line) => !/^\s*(\*|\/\/|\/\*)/.test(line))
-      // JETQ_LOGS and JETQ_Q_<queue> are stream names (the backend's layout), not settings.
-      .filter((line) => /\bJETQ_(?!LOGS\b|Q_)[A-Z]/.test(line))
+      // JETQ_LOGS, JETQ_INDEX, JETQ_COUNTS and JETQ_Q_<queue> are stream names (the backend's layout), not settings.
+      .filter((line) => /\bJETQ_(?!LOGS\b|INDEX\b|COUNTS\b|Q_)[A-Z]/.test(line))
       .map((line) => `${relative(ROOT, file)}: ${line.trim()}`),
   );
   expect(offenders).toEqual([]);
@@ -59,4 +59,14 @@ test("the engine core and the driver contract import no driver, nor NATS: the ru
 test("drivers do not import each other", () => {
   expect(importing(sourcesUnder("src/engine/nats"), /\/memory\//)).toEqual([]);
   expect(importing(sourcesUnder("src/engine/memory"), /\/nats\/|^@nats-io\//)).toEqual([]);
+});
+
+test("only src/tracing/sdk.ts imports the OpenTelemetry SDK, and src/ imports sdk.ts only dynamically: tracing off loads none of it", () => {
+  const files = sourcesUnder("src");
+  expect(importing(files, /^@opentelemetry\/(?!api$)/)).toEqual(["src/tracing/sdk.ts"]);
+  const staticSdk = files.filter((file) =>
+    /(?:import|export)\s(?!type\s)[^;]*?from\s+["'][^"']*\/sdk\.js["']/.test(readFileSync(file, "utf8")),
+  );
+  expect(staticSdk.map((file) => relative(ROOT, file))).toEqual([]);
+  expect(importing(files, /(^|\/)sdk\.js$/)).toEqual(["src/tracing/index.ts"]);
 });

@@ -175,6 +175,10 @@ const TRANSPORT_HEADERS = new Set(["date", "content-length", "connection", "keep
 function observe(rpc: DescMethod, res: RawResponse) {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(res.headers)) if (!TRANSPORT_HEADERS.has(k)) headers[k] = v;
+  // Generated per request (request-id.ts): both paths must send one, of that form.
+  if (headers["x-request-id"] !== undefined && /^[0-9A-Za-z]{12}$/.test(headers["x-request-id"])) {
+    headers["x-request-id"] = "<generated>";
+  }
   return { status: res.status, headers, body: decodeBody(rpc, res) };
 }
 

@@ -10,16 +10,20 @@ import { DEFAULT_PROGRESS_INTERVAL_MS } from "../progress-pacing.js";
 import { assertQueueName } from "../queue-name.js";
 import { settingNamer, type SettingNamer } from "../settings.js";
 import { submitThenWatch } from "../submit-and-watch.js";
+import { checkedTraceContext } from "../trace-context.js";
 import type {
   CancelOutcome,
   Engine,
   EngineStats,
   FetchOptions,
   JobLease,
+  JobPage,
   JobResult,
   JobStatus,
+  ListJobsQuery,
   QueueConfig,
   QueueCounts,
+  QueueInfo,
   ReadOptions,
   Readiness,
   SubmitInput,
@@ -29,6 +33,7 @@ import type {
 import type { Driver, Inserted, JobRef, NewJob } from "../driver/types.js";
 import { JobEvents, type JobEventListener } from "../job-events.js";
 import { CoreLease, type LeaseRules } from "./lease.js";
+import { describeQueues, listJobs, listQueryOf } from "./list-jobs.js";
 import { jobOptionsOf, queueConfigOf } from "./validate.js";
 
 /** Largest input and output (JSON bytes) by default: the server's 16 MiB request limit. */
@@ -154,6 +159,16 @@ class CoreEngine implements Engine {
   }
 
   // -- job control: lists (ListQueues, ListJobs) --
+  async listJobs(query: ListJobsQuery): Promise<JobPage> {
+    const checked = listQueryOf(query);
+    this.assertOpen();
+    return listJobs(this.driver, checked);
+  }
+
+  async describeQueues(): Promise<QueueInfo[]> {
+    this.assertOpen();
+    return describeQueues(this.driver);
+  }
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
@@ -221,6 +236,7 @@ class CoreEngine implements Engine {
   private newJob(input: SubmitInput): NewJob {
     assertQueueName(input.queue);
     const options = jobOptionsOf(input.options);
+    const trace = checkedTraceContext(input.trace);
     const inputJson = JSON.stringify(input.input ?? null) ?? "null";
     const { maxPayloadBytes, settingName } = this.rules;
     const bytes = payloadBytes(inputJson, maxPayloadBytes);
@@ -232,6 +248,7 @@ class CoreEngine implements Engine {
       tenant: input.tenant ?? "",
       options,
       ...(input.idempotencyKey ? { idempotencyKey: input.idempotencyKey } : {}),
+      ...(trace ? { trace } : {}),
     };
   }
 }

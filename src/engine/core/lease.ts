@@ -10,7 +10,7 @@ import { createLogMeter, type LogBounds, type LogMeter } from "../log-bounds.js"
 import { refusalOf } from "../lost-leases.js";
 import { pacedProgress, type PacedProgress } from "../progress-pacing.js";
 import type { SettingNamer } from "../settings.js";
-import type { FailOptions, JobError, JobLease, JobOptions, LogLevel } from "../types.js";
+import type { FailOptions, JobError, JobLease, JobOptions, LogLevel, TraceContext } from "../types.js";
 import type { DriverDelivery, RunAccount, TerminalFields, TerminalState } from "../driver/types.js";
 import type { JobEventListener } from "../job-events.js";
 import { deadlinePassed, expiredError } from "./outcomes.js";
@@ -33,6 +33,7 @@ export class CoreLease implements JobLease {
   readonly input: JsonValue;
   readonly createdAt: number;
   readonly options: JobOptions;
+  readonly trace?: TraceContext;
   readonly ackWaitMs: number;
   readonly cancelled: AbortSignal;
   private readonly d: DriverDelivery;
@@ -56,6 +57,7 @@ export class CoreLease implements JobLease {
     this.input = d.input;
     this.createdAt = d.createdAt;
     this.options = d.options;
+    if (d.trace) this.trace = d.trace;
     this.ackWaitMs = d.config.ackWaitMs;
     this.cancelled = d.cancelled;
     this.run = { attempt: d.attempt, interrupted: 0, lost: 0 };

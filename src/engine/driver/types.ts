@@ -17,15 +17,18 @@ import type { JobEventListener } from "../job-events.js";
 import type {
   CancelOutcome,
   EngineStats,
+  FinishedCounts,
   JobError,
   JobOptions,
   JobResult,
+  JobState,
   JobStatus,
   LogEntry,
   QueueConfig,
   QueueCounts,
   ReadOptions,
   Readiness,
+  TraceContext,
   WatchOptions,
 } from "../types.js";
 
@@ -42,6 +45,8 @@ export interface NewJob {
   tenant: string;
   idempotencyKey?: string;
   options: JobOptions;
+  /** Stored with the job and handed back on each delivery (checked by the core). */
+  trace?: TraceContext;
 }
 
 export interface Inserted {
@@ -87,6 +92,8 @@ export interface DriverDelivery {
   readonly input: JsonValue;
   readonly createdAt: number;
   readonly options: JobOptions;
+  /** The trace context the job was inserted with. */
+  readonly trace?: TraceContext;
   readonly config: QueueConfig;
   /** Fires when a client cancels the job (the CANCELLED state is stored first). */
   readonly cancelled: AbortSignal;
@@ -121,6 +128,28 @@ export interface DriverDelivery {
   release(begun: boolean): Promise<void>;
 }
 
+// -- job control types: lists --
+/**
+ * A page request as the core checked it. `after` is the driver's own
+ * position (the core carries it opaquely in the cursor, as non-negative
+ * integers): a driver checks it names a place in this list, else throws
+ * INVALID_ARGUMENT naming the cursor.
+ */
+export interface ListQuery {
+  queue: string;
+  state: JobState;
+  limit: number;
+  after?: number[];
+  tenant?: string;
+}
+
+export interface ListPage {
+  jobs: JobStatus[];
+  /** Where the next page starts; undefined on the last page. */
+  next?: number[];
+}
+// -- end lists --
+
 export interface Driver {
   readonly kind: "nats" | "memory";
   readiness(): Readiness;
@@ -146,6 +175,19 @@ export interface Driver {
   /** Up to max deliveries, waiting at most expiresMs for the first; [] once closed. */
   fetch(queue: string, max: number, expiresMs: number, signal?: AbortSignal): Promise<DriverDelivery[]>;
   // -- job control: lists (ListQueues, ListJobs) --
+  /**
+   * Up to query.limit jobs of the list after query.after (see ListQuery);
+   * `next` when more may follow. Reading a page costs O(limit), whatever
+   * the number of finished jobs kept: a driver may stop after a bounded
+   * scan and answer fewer jobs with a `next`. NOT_FOUND for an undeclared queue.
+   */
+  listJobs(query: ListQuery): Promise<ListPage>;
+  /** COMPLETED and FAILED jobs of the queue that ended at or after each of `since` (epoch ms). */
+  finishedCounts(queue: string, since: readonly number[]): Promise<FinishedCounts[]>;
+  /** Jobs waiting for their run_at; a driver without delayed jobs leaves it out (0). */
+  delayedCount?(queue: string): Promise<number>;
+  /** Whether the queue is paused; a driver without pausing leaves it out (false). */
+  queuePaused?(queue: string): Promise<boolean>;
   // -- end lists --
 
   // -- job control: retry and delayed jobs --

@@ -5,7 +5,7 @@
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { LogBounds } from "../log-bounds.js";
-import type { JobError, JobOptions, LogEntry, QueueConfig } from "../types.js";
+import type { JobError, JobOptions, LogEntry, QueueConfig, TraceContext } from "../types.js";
 import type { DriverDelivery, Inspection, JobRef, RunAccount, TerminalFields, TerminalState } from "../driver/types.js";
 import { appendLogs, type Delivery, type JobRecord } from "./job-record.js";
 import type { MemoryStore } from "./store.js";
@@ -23,6 +23,7 @@ export class MemoryDelivery implements DriverDelivery {
   readonly input: JsonValue;
   readonly createdAt: number;
   readonly options: JobOptions;
+  readonly trace?: TraceContext;
   readonly config: QueueConfig;
   readonly cancelled: AbortSignal;
   readonly attempt: number;
@@ -45,6 +46,7 @@ export class MemoryDelivery implements DriverDelivery {
     this.tenant = job.tenant;
     this.createdAt = job.createdAt;
     this.options = { ...job.options };
+    this.trace = job.trace;
     this.config = job.queue.config;
     this.cancelled = d.cancel.signal;
     this.attempt = d.attempt;

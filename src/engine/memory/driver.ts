@@ -15,6 +15,7 @@ import { cancelledError } from "../core/outcomes.js";
 import type {
   CancelOutcome,
   EngineStats,
+  FinishedCounts,
   JobResult,
   JobStatus,
   QueueConfig,
@@ -23,10 +24,11 @@ import type {
   Readiness,
   WatchOptions,
 } from "../types.js";
-import type { Driver, DriverDelivery, Inserted, JobRef, NewJob } from "../driver/types.js";
+import type { Driver, DriverDelivery, Inserted, JobRef, ListPage, ListQuery, NewJob } from "../driver/types.js";
 import { MemoryDeliveries } from "./deliveries.js";
 import { createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
 import type { JobEventListener } from "../job-events.js";
+import { liveJobsPage } from "./list-live.js";
 import { MemoryStore } from "./store.js";
 import { watchJob } from "./watch.js";
 
@@ -46,8 +48,11 @@ export class MemoryDriver implements Driver {
   private readonly readinessState: ReadinessState = createReadinessState();
   private readonly logger: Logger | undefined;
 
+  private readonly retentionMs: number;
+
   constructor(options: MemoryDriverOptions) {
     this.logger = options.logger;
+    this.retentionMs = options.retentionMs;
     this.store = new MemoryStore(options);
     this.deliveries = new MemoryDeliveries(this.store, options.logBounds, options.logger);
   }
@@ -91,6 +96,7 @@ export class MemoryDriver implements Driver {
       // Parsed from the JSON text, as the JetStream driver's workers read it.
       input: JSON.parse(job.inputJson) as JsonValue,
       options: job.options,
+      trace: job.trace,
       createdAt: Date.now(),
       state: "QUEUED",
       phase: "ready",
@@ -187,6 +193,19 @@ export class MemoryDriver implements Driver {
   }
 
   // -- job control: lists (ListQueues, ListJobs) --
+  async listJobs(query: ListQuery): Promise<ListPage> {
+    const { store } = this;
+    const q = store.getQueue(query.queue);
+    if (query.state === "QUEUED" || query.state === "RUNNING") return liveJobsPage(q, query);
+    const retentionMs = this.retentionMs;
+    const now = Date.now();
+    return store.index.page(query, (job) => q.jobs.get(job.seq) === job && (job.finishedAt ?? now) + retentionMs > now);
+  }
+
+  async finishedCounts(queue: string, since: readonly number[]): Promise<FinishedCounts[]> {
+    this.store.getQueue(queue);
+    return this.store.index.counts(queue, since);
+  }
   // -- end lists --
 
   // -- job control: retry and delayed jobs --

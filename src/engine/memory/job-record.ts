@@ -3,7 +3,7 @@
  * snapshot it hands out (always a fresh copy: callers never share state).
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import type { JobError, JobOptions, JobState, JobStatus, LogEntry, QueueConfig } from "../types.js";
+import type { JobError, JobOptions, JobState, JobStatus, LogEntry, QueueConfig, TraceContext } from "../types.js";
 import type { DriverDelivery } from "../driver/types.js";
 import { overRetained, type LogBounds } from "../log-bounds.js";
 import { createSeqSet, type SeqSet } from "./order-stats.js";
@@ -46,6 +46,8 @@ export interface JobRecord {
   readonly idempotencyKey: string | undefined;
   readonly input: JsonValue;
   readonly options: JobOptions;
+  /** The submitter's trace context, handed to each delivery. */
+  readonly trace: TraceContext | undefined;
   readonly createdAt: number;
   state: JobState;
   phase: Phase;

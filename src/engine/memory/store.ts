@@ -14,6 +14,7 @@ import { deadlinePassed, expiredError } from "../core/outcomes.js";
 import type { JobEventListener } from "../job-events.js";
 import { isTerminal, type JobError, type JobState, type ReadOptions } from "../types.js";
 import type { JobRecord, JobWatcher, QueueState } from "./job-record.js";
+import { MemoryJobIndex } from "./index-lists.js";
 import { createTimerHeap, type TimerHeap } from "./timer-heap.js";
 import { notifyWatchers } from "./watch.js";
 
@@ -49,12 +50,15 @@ export class MemoryStore {
   /** Start deadlines by job id: a job finished long before its deadline must not be kept by the heap. */
   readonly deadlines: TimerHeap<string>;
   readonly retention: TimerHeap<JobRecord>;
+  /** Finished jobs by queue, state and tenant, for ListJobs and ListQueues. */
+  readonly index: MemoryJobIndex;
   /** id → tenant of jobs removed by retention */
   private readonly tombstones = new Map<string, string>();
   private readonly options: StoreOptions;
 
   constructor(options: StoreOptions) {
     this.options = options;
+    this.index = new MemoryJobIndex(options.retentionMs);
     this.pacer = createPositionPacer(options.positionUpdates);
     this.deadlines = createTimerHeap<string>((id) => {
       const parts = parseJobId(id);
@@ -184,6 +188,7 @@ export class MemoryStore {
     if (fields.progress !== undefined) job.progress = fields.progress;
     if (fields.attempt !== undefined) job.attempt = fields.attempt;
     this.retention.add(job.finishedAt + this.options.retentionMs, job);
+    this.index.finished(job);
     this.options.logger?.debug({ id: job.id, state: to }, "job record terminal");
     notifyWatchers(job, "status");
   }

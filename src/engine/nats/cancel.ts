@@ -11,6 +11,7 @@ import { isTerminal, type CancelOutcome, type ReadOptions } from "../types.js";
 import type { CancelSignals } from "./cancel-signals.js";
 import { statusEventOf, type EventHub } from "./events.js";
 import type { IdempotencyStore } from "./idempotency.js";
+import type { JobIndex } from "./job-index.js";
 import { streamName } from "./layout.js";
 import type { LiveJobs } from "./live.js";
 import type { QueueInfoCache } from "./queue-info.js";
@@ -27,6 +28,8 @@ export interface CancelDeps {
   live: LiveJobs;
   /** Keys of idempotent submits, refreshed when their job ends here. */
   idempotency?: IdempotencyStore;
+  /** The index of finished jobs, told before the CANCELLED record is written. */
+  index?: Pick<JobIndex, "add">;
 }
 
 const ROUNDS = 5;
@@ -73,6 +76,7 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
       };
       wasQueued = s.state === "QUEUED";
     }
+    await deps.index?.add({ id, queue: ref.queue, state: "CANCELLED", tenant: record.tenant, finishedAt: now });
     if ((await deps.records.write(id, record, revision)) === undefined) continue; // settled meanwhile: look again
     // The record decides: watchers hear of it now, not after the clean-up below.
     deps.live.forget(id);

@@ -8,6 +8,7 @@ import type { Link } from "./connection.js";
 import type { Delivery } from "./delivery.js";
 import type { EventHub } from "./events.js";
 import type { IdempotencyStore } from "./idempotency.js";
+import type { JobIndex } from "./job-index.js";
 import type { JobMeta } from "./job-message.js";
 import type { LiveJobs } from "./live.js";
 import type { LogStore } from "./logs.js";
@@ -24,6 +25,8 @@ export interface DeliveryContext {
   blobs: BlobStore;
   /** Keys of idempotent submits, refreshed when their job finishes. */
   idempotency?: IdempotencyStore;
+  /** The index of finished jobs: told before a terminal record is written (job-index.ts). */
+  index?: Pick<JobIndex, "add">;
   /** Called when this process changed what a queue snapshot would show. */
   touched(queue: string): void;
   /** Registers a live lease for cancel signals; returns the unregister. */

@@ -11,6 +11,7 @@ import type { SettingNamer } from "../settings.js";
 import type {
   CancelOutcome,
   EngineStats,
+  FinishedCounts,
   JobResult,
   JobStatus,
   QueueConfig,
@@ -19,11 +20,12 @@ import type {
   Readiness,
   WatchOptions,
 } from "../types.js";
-import type { Driver, DriverDelivery, Inserted, JobRef, NewJob } from "../driver/types.js";
+import type { Driver, DriverDelivery, Inserted, JobRef, ListPage, ListQuery, NewJob } from "../driver/types.js";
 import { cancelJob } from "./cancel.js";
 import { connectJetStream } from "./connect.js";
 import { closeConnection, watchReconnects, withinTimeout } from "./connection.js";
 import { guard, isConsumerNotFound, isStreamNotFound, toEngineError } from "./errors.js";
+import { liveJobsPage } from "./list-live.js";
 import { createLeftoverSweeper, type LeftoverSweeper } from "./leftovers.js";
 import type { NatsEngineOptions } from "./options.js";
 import { watchNatsReadiness } from "./readiness.js";
@@ -207,6 +209,20 @@ class NatsDriver implements Driver {
   }
 
   // -- job control: lists (ListQueues, ListJobs) --
+  async listJobs(query: ListQuery): Promise<ListPage> {
+    this.assertOpen();
+    const { p } = this;
+    return this.call(`listing ${query.state} jobs of queue "${query.queue}"`, async () => {
+      if (!(await p.queueConfigs.get(query.queue))) throw queueNotFound(query.queue);
+      if (query.state === "QUEUED" || query.state === "RUNNING") return liveJobsPage(p, query);
+      return p.index.page(query);
+    });
+  }
+
+  async finishedCounts(queue: string, since: readonly number[]): Promise<FinishedCounts[]> {
+    this.assertOpen();
+    return this.call(`counting finished jobs of queue "${queue}"`, () => this.p.index.counts.read(queue, since));
+  }
   // -- end lists --
 
   // -- job control: retry and delayed jobs --

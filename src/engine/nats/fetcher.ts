@@ -20,6 +20,7 @@ import { decodeInput, readMeta, type JobMeta } from "./job-message.js";
 import type { LateDeliveries } from "./late-deliveries.js";
 import { CONSUMER, streamName } from "./layout.js";
 import { NatsJobDelivery, type DeliveryContext } from "./job-delivery.js";
+import type { JobIndex } from "./job-index.js";
 import type { LiveJobs } from "./live.js";
 import { pullBatch } from "./pull.js";
 import type { QueueInfoCache } from "./queue-info.js";
@@ -34,6 +35,8 @@ export interface FetcherDeps {
   late: LateDeliveries;
   queueInfo: QueueInfoCache;
   deliveryContext: DeliveryContext;
+  /** The index of finished jobs, told before a WORKER_LOST record is written. */
+  index?: Pick<JobIndex, "add">;
   requestTimeoutMs: number;
   logger?: Logger;
   /** Pull requests the server may still deliver to after fetch returned. */
@@ -201,6 +204,8 @@ class NatsFetcher implements Fetcher {
         error,
         ...(spec.lost ? { lost: spec.lost } : {}),
       };
+      const { finishedAt } = record;
+      await this.deps.index?.add({ id, queue, state: "FAILED", tenant: meta.tenant, finishedAt: finishedAt! });
       const rev = await records.write(id, record, prior?.revision ?? 0);
       if (rev !== undefined) {
         live.forget(id);

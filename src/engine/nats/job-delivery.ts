@@ -7,7 +7,14 @@
  * wins) and the ack. Progress is a core event only.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import { isTerminal, type JobError, type JobOptions, type LogEntry, type QueueConfig } from "../types.js";
+import {
+  isTerminal,
+  type JobError,
+  type JobOptions,
+  type LogEntry,
+  type QueueConfig,
+  type TraceContext,
+} from "../types.js";
 import type {
   DriverDelivery,
   Inspection,
@@ -32,6 +39,7 @@ export class NatsJobDelivery implements DriverDelivery {
   readonly input: JsonValue;
   readonly createdAt: number;
   readonly options: JobOptions;
+  readonly trace?: TraceContext;
   readonly config: QueueConfig;
   readonly cancelled: AbortSignal;
   private readonly ctx: DeliveryContext;
@@ -64,6 +72,7 @@ export class NatsJobDelivery implements DriverDelivery {
     this.tenant = spec.meta.tenant;
     this.createdAt = spec.meta.createdAt;
     this.options = spec.meta.options;
+    this.trace = spec.meta.trace;
     this.config = spec.config;
     this.delivery = spec.delivery;
     this.run = { ...spec.run };
@@ -260,6 +269,8 @@ export class NatsJobDelivery implements DriverDelivery {
     await this.ctx.logs.flushed(id);
     const base = { ...this.base(), finishedAt: Date.now() };
     const { record, encoded } = await terminalRecord(this.ctx, id, { ...base, state }, fields);
+    // Indexed first: an entry whose record lost (or never came) is skipped when read, none is missing.
+    await this.ctx.index?.add({ id, queue: this.ref.queue, state, tenant: this.tenant, finishedAt: base.finishedAt });
     let rev = await this.ctx.records.write(id, record, this.revision, encoded);
     if (rev === undefined) {
       // Our own RUNNING record under a revision whose answer was lost, or a

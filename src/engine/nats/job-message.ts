@@ -4,8 +4,8 @@
  */
 import type { JsonValue } from "@bufbuild/protobuf";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
-import type { JobOptions } from "../types.js";
-import { H_CREATED, H_INPUT_REF, H_OPTIONS, H_TENANT, H_TOKEN } from "./layout.js";
+import type { JobOptions, TraceContext } from "../types.js";
+import { H_CREATED, H_INPUT_REF, H_OPTIONS, H_TENANT, H_TOKEN, H_TRACEPARENT, H_TRACESTATE } from "./layout.js";
 
 export interface JobMeta {
   token: string;
@@ -14,6 +14,8 @@ export interface JobMeta {
   options: JobOptions;
   /** Object store name of the input, when it was too big for the message. */
   inputRef?: string;
+  /** The submitter's trace context (checked by the core before it was stored). */
+  trace?: TraceContext;
   /** Nats-Msg-Id of an idempotent submit (read from delivered messages only). */
   msgId?: string;
 }
@@ -38,6 +40,10 @@ export function metaHeaders(meta: JobMeta): MsgHdrs {
   if (meta.tenant) h.set(H_TENANT, encodeURIComponent(meta.tenant));
   if (Object.keys(meta.options).length > 0) h.set(H_OPTIONS, JSON.stringify(meta.options));
   if (meta.inputRef) h.set(H_INPUT_REF, meta.inputRef);
+  if (meta.trace) {
+    h.set(H_TRACEPARENT, meta.trace.traceparent);
+    if (meta.trace.tracestate) h.set(H_TRACESTATE, meta.trace.tracestate);
+  }
   return h;
 }
 
@@ -64,6 +70,8 @@ export function readMeta(h: MsgHdrs | undefined): JobMeta | undefined {
   }
   const inputRef = h.get(H_INPUT_REF);
   const msgId = h.get("Nats-Msg-Id");
+  const traceparent = h.get(H_TRACEPARENT);
+  const tracestate = h.get(H_TRACESTATE);
   return {
     token,
     createdAt: Number.isFinite(created) ? created : 0,
@@ -71,5 +79,6 @@ export function readMeta(h: MsgHdrs | undefined): JobMeta | undefined {
     options,
     ...(inputRef ? { inputRef } : {}),
     ...(msgId ? { msgId } : {}),
+    ...(traceparent ? { trace: { traceparent, ...(tracestate ? { tracestate } : {}) } } : {}),
   };
 }

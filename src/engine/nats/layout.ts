@@ -6,6 +6,9 @@ export const CONSUMER = "workers";
 export const JOBS_BUCKET = "jetq_jobs";
 export const QUEUES_BUCKET = "jetq_queues";
 export const LOGS_STREAM = "JETQ_LOGS";
+/** The index of finished jobs (job-index.ts) and the finished counts (finish-counts.ts). */
+export const INDEX_STREAM = "JETQ_INDEX";
+export const COUNTS_STREAM = "JETQ_COUNTS";
 /** Object store for inputs and results over max_payload. */
 export const BLOBS_BUCKET = "jetq_blobs";
 
@@ -33,3 +36,6 @@ export const H_TENANT = "Jetq-Tenant";
 export const H_OPTIONS = "Jetq-Options";
 /** Set when the input is in the object store: the blob's name; the body is empty. */
 export const H_INPUT_REF = "Jetq-Input-Ref";
+/** The W3C trace context the job was submitted with, under its standard header names. */
+export const H_TRACEPARENT = "traceparent";
+export const H_TRACESTATE = "tracestate";

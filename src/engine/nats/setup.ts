@@ -155,9 +155,9 @@ export async function ensureQueue(jsm: JetStreamManager, queue: string, config: 
   }
 }
 
-type StreamSpec = Parameters<JetStreamManager["streams"]["add"]>[0];
+export type StreamSpec = Parameters<JetStreamManager["streams"]["add"]>[0];
 
-async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
   try {
     await jsm.streams.info(spec.name);
     return;

@@ -119,6 +119,7 @@ class Submitter {
     const createdAt = Date.now();
     const data = encoder.encode(job.inputJson);
     const meta: JobMeta = { token, createdAt, tenant: job.tenant, options: job.options };
+    if (job.trace) meta.trace = job.trace;
     const headers = metaHeaders(meta);
     const size = data.length + headersSize(headers) + (keys ? keys.msgId.length + 16 : 0);
     if (size <= this.deps.maxPayload()) return { data, meta, headers };

@@ -18,6 +18,7 @@ import type { DeliveryContext } from "./delivery-context.js";
 import { createEventHub, type JobEvent } from "./events.js";
 import { createFetcher, type Fetcher } from "./fetcher.js";
 import { createIdempotencyStore } from "./idempotency.js";
+import { createJobIndex } from "./job-index.js";
 import { createLateDeliveries } from "./late-deliveries.js";
 import { createLiveJobs, createRecentJobs, type LiveJobs, type RecentJobs, type TerminalInfo } from "./live.js";
 import { createLogStore } from "./logs.js";
@@ -79,12 +80,14 @@ const maxPayload = (conn: Connected) => conn.nc.info?.max_payload ?? 1024 * 1024
 function wireStores(conn: Connected, o: WiringOptions) {
   const { nc, js, jsm, shared } = conn;
   const onBackgroundError = (err: unknown) => o.logger?.warn({ err }, "jetq nats engine: background call failed");
+  const records = createRecordStore(shared.jobs);
   return {
     link: watchLink(nc),
-    records: createRecordStore(shared.jobs),
+    records,
     blobs: createBlobStore(js, o.layout),
     queueConfigs: createQueueConfigStore(shared.queues),
     idempotency: createIdempotencyStore(shared.jobs),
+    index: createJobIndex(js, jsm, records, o.layout),
     logs: createLogStore(nc, js, jsm, onBackgroundError, o.logBounds),
   };
 }

@@ -12,6 +12,7 @@ import type { Logger } from "pino";
 import type { KeyStore } from "../../auth/index.js";
 import { authenticate, unauthenticatedError } from "../authenticate.js";
 import { OPEN_SERVICES } from "../auth-interceptor.js";
+import { requestIdKey } from "../request-id.js";
 
 /** The router's requestGate; undefined when no keys are configured (everyone is in). */
 export function createAuthGate(keys: KeyStore, logger?: Logger): ((ctx: HandlerContext) => void) | undefined {
@@ -21,7 +22,10 @@ export function createAuthGate(keys: KeyStore, logger?: Logger): ((ctx: HandlerC
     const caller = authenticate(keys, ctx.requestHeader.get("authorization"));
     if (caller.ok) return;
     // debug, not info: a flood of bad calls must not become a flood of log lines.
-    logger?.debug({ rpc: ctx.method.name, reason: caller.message }, "unauthenticated call refused");
+    logger?.debug(
+      { rpc: ctx.method.name, reason: caller.message, requestId: ctx.values.get(requestIdKey) },
+      "unauthenticated call refused",
+    );
     throw unauthenticatedError(caller.message);
   };
 }

@@ -6,7 +6,9 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { QueueService } from "../../../gen/jetq/v1/queue_pb.js";
 import type { Engine } from "../../engine/types.js";
+import { createErrorMapper } from "../errors.js";
 import type { QueueServiceOptions } from "../queue-service.js";
+import { listRpcs } from "./lists.js";
 
 type JobControlRpcs = Pick<
   ServiceImpl<typeof QueueService>,
@@ -16,16 +18,10 @@ type JobControlRpcs = Pick<
 const notYet = (rpc: string) => new ConnectError(`${rpc} is not available on this server yet`, Code.Unimplemented);
 
 export function jobControlRpcs(engine: Engine, options: QueueServiceOptions): JobControlRpcs {
-  void engine;
-  void options;
+  const toClientError = createErrorMapper(options.logger);
   return {
     // -- lists --
-    listQueues() {
-      throw notYet("ListQueues");
-    },
-    listJobs() {
-      throw notYet("ListJobs");
-    },
+    ...listRpcs(engine, toClientError),
     // -- end lists --
 
     // -- retry --

@@ -155,8 +155,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const ui = uiHandlerOf(options, keys, logger);
   let fastPathCalls = 0;
   const serve: typeof handler = (req, res) => {
-    if (ui?.(req, res)) return;
-    if (rest(req, res)) return;
+    if (ui?.(req, res) || rest(req, res)) return;
     if (options.connectFastPath !== false && fastPath(req, res)) fastPathCalls += 1;
     else handler(req, res);
   };

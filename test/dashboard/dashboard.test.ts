@@ -14,6 +14,7 @@ import type { Client } from "@connectrpc/connect";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { JobState, type QueueService } from "../../gen/jetq/v1/queue_pb.js";
+import { echo } from "../../src/handlers/echo.js";
 import { startTestServer, type TestServer } from "../../src/testing.js";
 import { launchChromium, type Browser } from "../helpers/chromium.js";
 import {
@@ -36,7 +37,7 @@ let shots: string;
 const cleanup: string[] = [];
 
 beforeAll(async () => {
-  jetq = await startTestServer({ apiKeys: KEYS, handlers: { ticker } });
+  jetq = await startTestServer({ apiKeys: KEYS, handlers: { ticker, listed: echo } });
   client = nodeClient(jetq.url);
   browser = await launchChromium();
   page = await browser.context.newPage();
@@ -103,6 +104,24 @@ test("retrying a failed job from the page completes it", async () => {
   await page.getByRole("button", { name: "Retry" }).click();
   await expect.poll(() => page.getByTestId("job-state").textContent(), { timeout: 15_000 }).toBe("COMPLETED");
   expect((await client.getStatus({ id })).state).toBe(JobState.COMPLETED);
+});
+
+test("the job list pages through a queue's jobs of one state, newest first, and opens a job", async () => {
+  const ids: string[] = [];
+  for (let i = 0; i < 27; i++) ids.push(await submit(client, "listed", { n: i, fail: "listed failure" }));
+  await waitForState(client, ids.at(-1)!, JobState.FAILED);
+  await page.goto(`${jetq.url}/ui/#/queues/listed?state=failed`);
+  const rows = page.locator(".job-list tbody tr");
+  await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(25);
+  expect(await rows.first().getAttribute("data-job")).toBe(ids.at(-1));
+  await page.getByRole("button", { name: "Older" }).click();
+  await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(2);
+  expect(await rows.last().getAttribute("data-job")).toBe(ids[0]);
+  await page.getByRole("button", { name: "Newer" }).click();
+  await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(25);
+  await rows.first().getByRole("link").click();
+  await expect.poll(() => page.getByTestId("job-state").textContent(), { timeout: 15_000 }).toBe("FAILED");
+  expect(page.url()).toContain(ids.at(-1));
 });
 
 test("a reader key sees jobs and queues but no Cancel, Retry, Pause or Submit", async () => {

@@ -63,8 +63,9 @@ export async function signIn(page: Page, baseUrl: string, key: string): Promise<
 /** True when the document is wider than the window (a horizontal scroll bar). */
 export function scrollsSideways(page: Page): Promise<boolean> {
   return page.evaluate(() => {
-    const doc = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } })
-      .document.documentElement;
+    const doc = (
+      globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }
+    ).document.documentElement;
     return doc.scrollWidth > doc.clientWidth;
   });
 }

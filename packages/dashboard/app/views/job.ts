@@ -54,7 +54,10 @@ export function jobView(main: HTMLElement, id: string): () => void {
   const renderActions = (job: Job) => {
     const buttons: HTMLButtonElement[] = [];
     if (!isTerminal(job.state) && can("Cancel", job.queue)) buttons.push(action("Cancel", "danger", cancel));
-    if ((job.state === JobState.FAILED || job.state === JobState.CANCELLED || job.state === JobState.EXPIRED) && can("Retry", job.queue)) {
+    if (
+      (job.state === JobState.FAILED || job.state === JobState.CANCELLED || job.state === JobState.EXPIRED) &&
+      can("Retry", job.queue)
+    ) {
       buttons.push(action("Retry", "primary", retry));
     }
     const now = buttons.map((b) => b.textContent).join();
@@ -114,4 +117,3 @@ export function jobView(main: HTMLElement, id: string): () => void {
   void follow();
   return () => ctl.abort();
 }
-

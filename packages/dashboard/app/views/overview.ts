@@ -1,7 +1,7 @@
 // The overview: every queue with live waiting/running counts, throughput
 // and failure-rate sparklines (samples of ListQueues' last-minute counts
 // since the page opened), paused state, and pause/resume.
-import { api, errorText } from "../api.js";
+import { api, errorText, isUnimplemented } from "../api.js";
 import { fill, h, notice, setText } from "../dom.js";
 import { poll } from "../poll.js";
 import { listsQueues, readQueues, rememberQueue, type QueueRow } from "../queues-source.js";
@@ -11,6 +11,8 @@ import { sparkline } from "../sparkline.js";
 const SAMPLES = 60;
 export const OVERVIEW_POLL_MS = 1_500;
 /** Per queue: done per minute and failure rate, one sample per poll; kept across views. */
+/** Set when the server answered PauseQueue/ResumeQueue UNIMPLEMENTED (older jetq): no more buttons. */
+let pauseMissing = false;
 const history = new Map<string, { done: number[]; failRate: number[] }>();
 
 export function overview(main: HTMLElement): () => void {
@@ -20,7 +22,17 @@ export function overview(main: HTMLElement): () => void {
     "table",
     { class: "queues" },
     h("caption", { class: "sr-only" }, "Queues"),
-    h("thead", {}, h("tr", {}, ...["Queue", "Waiting", "Running", "Delayed", "Done / min", "Failure rate", ""].map((t) => h("th", { scope: "col" }, t)))),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ...["Queue", "Waiting", "Running", "Delayed", "Done / min", "Failure rate", ""].map((t) =>
+          h("th", { scope: "col" }, t),
+        ),
+      ),
+    ),
     body,
   );
   const extra = h("div");
@@ -89,7 +101,12 @@ function updateRow(row: HTMLTableRowElement, q: QueueRow): void {
   setText(cells[2]!, String(q.running));
   setText(cells[3]!, q.delayed === undefined ? "—" : String(q.delayed));
   const hist = history.get(q.name);
-  trend(cells[4]!, hist?.done, q.lastMinute ? String(q.lastMinute.completed + q.lastMinute.failed) : "—", "done per minute");
+  trend(
+    cells[4]!,
+    hist?.done,
+    q.lastMinute ? String(q.lastMinute.completed + q.lastMinute.failed) : "—",
+    "done per minute",
+  );
   const last = hist?.failRate.at(-1);
   trend(cells[5]!, hist?.failRate, last === undefined ? "—" : `${Math.round(last * 100)}%`, "failure rate", 1);
   pauseCell(cells[6]!, q, row);
@@ -97,15 +114,19 @@ function updateRow(row: HTMLTableRowElement, q: QueueRow): void {
 }
 
 function trend(cell: HTMLTableCellElement, values: number[] | undefined, now: string, label: string, max?: number) {
-  fill(cell, h("span", { class: "now" }, now), values && values.length > 0 ? sparkline(values, `${label}, last ${values.length} samples`, max) : null);
+  fill(
+    cell,
+    h("span", { class: "now" }, now),
+    values && values.length > 0 ? sparkline(values, `${label}, last ${values.length} samples`, max) : null,
+  );
 }
 
 function pauseCell(cell: HTMLTableCellElement, q: QueueRow, row: HTMLTableRowElement): void {
   const want = q.paused ? "Resume" : "Pause";
   const badge = q.paused ? h("span", { class: "badge paused" }, "paused") : null;
   const existing = cell.querySelector("button");
-  if (existing?.textContent === want && cell.querySelector(".badge") !== null === Boolean(q.paused)) return;
-  const allowed = q.paused === undefined ? false : can(q.paused ? "ResumeQueue" : "PauseQueue", q.name);
+  if (existing?.textContent === want && (cell.querySelector(".badge") !== null) === Boolean(q.paused)) return;
+  const allowed = q.paused === undefined || pauseMissing ? false : can(q.paused ? "ResumeQueue" : "PauseQueue", q.name);
   const button = allowed
     ? h("button", { type: "button", class: "small", onclick: () => void togglePause(q, row) }, want)
     : null;
@@ -117,13 +138,20 @@ async function togglePause(q: QueueRow, row: HTMLTableRowElement): Promise<void>
     const info = q.paused ? await api.resumeQueue({ queue: q.name }) : await api.pauseQueue({ queue: q.name });
     pauseCell(row.cells[6]!, { ...q, paused: info.paused }, row);
   } catch (err) {
-    row.cells[6]!.appendChild(notice(errorText(err), "error"));
+    if (isUnimplemented(err)) pauseMissing = true;
+    fill(row.cells[6]!, notice(isUnimplemented(err) ? "This server cannot pause queues." : errorText(err), "error"));
   }
 }
 
 /** Without ListQueues the page cannot find queues by itself: name one to watch. */
 function watchForm(): HTMLElement {
-  const input = h("input", { id: "watch-queue", name: "queue", required: true, pattern: "[a-z0-9][a-z0-9_-]{0,63}", autocomplete: "off" });
+  const input = h("input", {
+    id: "watch-queue",
+    name: "queue",
+    required: true,
+    pattern: "[a-z0-9][a-z0-9_-]{0,63}",
+    autocomplete: "off",
+  });
   const form = h(
     "form",
     { class: "inline" },

@@ -19,7 +19,12 @@ export function queueView(main: HTMLElement, queue: string, query: URLSearchPara
   fill(
     main,
     h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Queues"), " / ", queue),
-    h("div", { class: "title-row" }, h("h1", {}, queue), can("Submit", queue) ? h("a", { class: "button", href: `#/submit?queue=${queue}` }, "Submit a job") : null),
+    h(
+      "div",
+      { class: "title-row" },
+      h("h1", {}, queue),
+      can("Submit", queue) ? h("a", { class: "button", href: `#/submit?queue=${queue}` }, "Submit a job") : null,
+    ),
     tabs(queue, state),
     list,
     pager,
@@ -34,10 +39,22 @@ export function queueView(main: HTMLElement, queue: string, query: URLSearchPara
         const res = await api.listJobs({ queue, state, pageSize: PAGE_SIZE, cursor: cursors[page]! }, { signal });
         cursors[page + 1] = res.nextCursor;
         fill(list, res.jobs.length === 0 ? notice(`No ${stateName(state).toLowerCase()} jobs.`) : jobTable(res.jobs));
-        fill(pager, page > 0 ? pageButton("Newer", () => show(page - 1)) : null, res.nextCursor ? pageButton("Older", () => show(page + 1)) : null);
+        fill(
+          pager,
+          page > 0 ? pageButton("Newer", () => show(page - 1)) : null,
+          res.nextCursor ? pageButton("Older", () => show(page + 1)) : null,
+        );
       } catch (err) {
         fill(pager);
-        fill(list, notice(isUnimplemented(err) ? "This server cannot list jobs (no ListJobs). Open a job by its id above." : `Could not list the jobs: ${errorText(err)}`, isUnimplemented(err) ? "info" : "error"));
+        fill(
+          list,
+          notice(
+            isUnimplemented(err)
+              ? "This server cannot list jobs (no ListJobs). Open a job by its id above."
+              : `Could not list the jobs: ${errorText(err)}`,
+            isUnimplemented(err) ? "info" : "error",
+          ),
+        );
         if (isUnimplemented(err)) stopRefresh();
       }
     };
@@ -58,7 +75,11 @@ function tabs(queue: string, current: JobState): HTMLElement {
     { class: "tabs", "aria-label": "Job state" },
     ...LIST_STATES.map((s) => {
       const slug = stateName(s).toLowerCase();
-      return h("a", { href: `#/queues/${queue}?state=${slug}`, "aria-current": s === current ? "page" : undefined }, slug);
+      return h(
+        "a",
+        { href: `#/queues/${queue}?state=${slug}`, "aria-current": s === current ? "page" : undefined },
+        slug,
+      );
     }),
   );
 }
@@ -71,7 +92,15 @@ function jobTable(jobs: Job[]): HTMLElement {
   return h(
     "table",
     { class: "jobs" },
-    h("thead", {}, h("tr", {}, ...["Job", "State", "Attempt", "Progress", "Created", "Finished"].map((t) => h("th", { scope: "col" }, t)))),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ...["Job", "State", "Attempt", "Progress", "Created", "Finished"].map((t) => h("th", { scope: "col" }, t)),
+      ),
+    ),
     h(
       "tbody",
       {},
@@ -80,7 +109,11 @@ function jobTable(jobs: Job[]): HTMLElement {
           "tr",
           { "data-job": j.id },
           h("th", { scope: "row", "data-label": "Job" }, h("a", { href: `#/jobs/${j.id}`, class: "mono" }, j.id)),
-          h("td", { "data-label": "State" }, h("span", { class: `state ${stateName(j.state).toLowerCase()}` }, stateName(j.state))),
+          h(
+            "td",
+            { "data-label": "State" },
+            h("span", { class: `state ${stateName(j.state).toLowerCase()}` }, stateName(j.state)),
+          ),
           h("td", { "data-label": "Attempt" }, String(j.attempt)),
           h("td", { "data-label": "Progress" }, j.state === JobState.RUNNING ? percent(j.progress) : "—"),
           h("td", { "data-label": "Created" }, time(j.createdAt)),

@@ -10,11 +10,33 @@ import { can } from "../session.js";
 const EXAMPLE = '{\n  "hello": "world",\n  "sleep_ms": 3000,\n  "progress": 6,\n  "logs": ["starting"]\n}';
 
 export function submitView(main: HTMLElement, query: URLSearchParams): () => void {
-  const queue = h("input", { id: "s-queue", name: "queue", required: true, list: "s-queues", pattern: "[a-z0-9][a-z0-9_-]{0,63}", value: query.get("queue") ?? "echo", autocomplete: "off" });
+  const queue = h("input", {
+    id: "s-queue",
+    name: "queue",
+    required: true,
+    list: "s-queues",
+    pattern: "[a-z0-9][a-z0-9_-]{0,63}",
+    value: query.get("queue") ?? "echo",
+    autocomplete: "off",
+  });
   const input = h("textarea", { id: "s-input", name: "input", rows: 10, spellcheck: "false" });
   input.value = EXAMPLE;
-  const attempts = h("input", { id: "s-attempts", name: "max_attempts", type: "number", min: 1, max: 100, inputmode: "numeric" });
-  const priority = h("input", { id: "s-priority", name: "priority", type: "number", min: 1, max: 10, inputmode: "numeric" });
+  const attempts = h("input", {
+    id: "s-attempts",
+    name: "max_attempts",
+    type: "number",
+    min: 1,
+    max: 100,
+    inputmode: "numeric",
+  });
+  const priority = h("input", {
+    id: "s-priority",
+    name: "priority",
+    type: "number",
+    min: 1,
+    max: 10,
+    inputmode: "numeric",
+  });
   const out = h("div", { "aria-live": "polite" });
   const form = h(
     "form",

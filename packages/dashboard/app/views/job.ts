@@ -47,7 +47,10 @@ export function jobView(main: HTMLElement, id: string): () => void {
     parts.progress.value = job.progress;
     setText(parts.progressText, `${Math.round(job.progress * 100)}%`);
     fill(parts.details, ...detailsView(job));
+    // Follow new lines while the reader is at the bottom; leave them be if they scrolled up.
+    const atBottom = parts.logs.scrollTop + parts.logs.clientHeight >= parts.logs.scrollHeight - 4;
     for (const line of job.logs) parts.logs.appendChild(logLine(line));
+    if (atBottom && job.logs.length > 0) parts.logs.scrollTop = parts.logs.scrollHeight;
     renderActions(job);
   };
 

@@ -37,7 +37,7 @@ let shots: string;
 const cleanup: string[] = [];
 
 beforeAll(async () => {
-  jetq = await startTestServer({ apiKeys: KEYS, handlers: { ticker, listed: echo } });
+  jetq = await startTestServer({ apiKeys: KEYS, handlers: { ticker, listed: echo, pausable: echo } });
   client = nodeClient(jetq.url);
   browser = await launchChromium();
   page = await browser.context.newPage();
@@ -104,6 +104,18 @@ test("retrying a failed job from the page completes it", async () => {
   await page.getByRole("button", { name: "Retry" }).click();
   await expect.poll(() => page.getByTestId("job-state").textContent(), { timeout: 15_000 }).toBe("COMPLETED");
   expect((await client.getStatus({ id })).state).toBe(JobState.COMPLETED);
+});
+
+test("Pause on the overview holds a queue's jobs; Resume lets them run", async () => {
+  await page.goto(`${jetq.url}/ui/#/`);
+  await row("pausable").getByRole("button", { name: "Pause" }).click();
+  await row("pausable").locator(".badge.paused").waitFor({ timeout: 15_000 });
+  const id = await submit(client, "pausable", { sleep_ms: 0 });
+  await expect.poll(() => count("pausable", "waiting"), { timeout: 15_000 }).toBe(1);
+  expect((await client.getStatus({ id })).state).toBe(JobState.QUEUED);
+  await row("pausable").getByRole("button", { name: "Resume" }).click();
+  await waitForState(client, id, JobState.COMPLETED);
+  await expect.poll(() => row("pausable").locator(".badge.paused").count(), { timeout: 15_000 }).toBe(0);
 });
 
 test("the job list pages through a queue's jobs of one state, newest first, and opens a job", async () => {

@@ -131,7 +131,10 @@ test("the job list pages through a queue's jobs of one state, newest first, and 
   expect(await rows.last().getAttribute("data-job")).toBe(ids[0]);
   await page.getByRole("button", { name: "Newer" }).click();
   await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(25);
-  await rows.first().getByRole("link").click();
+  // The first page follows the queue: a job failing now shows up on top without a reload.
+  const newest = await submit(client, "listed", { fail: "one more" });
+  await expect.poll(() => rows.first().getAttribute("data-job"), { timeout: 15_000 }).toBe(newest);
+  await rows.nth(1).getByRole("link").click();
   await expect.poll(() => page.getByTestId("job-state").textContent(), { timeout: 15_000 }).toBe("FAILED");
   expect(page.url()).toContain(ids.at(-1));
 });

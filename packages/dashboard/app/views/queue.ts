@@ -1,5 +1,6 @@
 // One queue's jobs in one state, newest first, a page at a time (ListJobs'
-// cursors; a stack of them for "Newer"). The first page refreshes itself.
+// cursors; a stack of them for "Newer"). The first page refreshes itself:
+// at once when WatchJobs says a job of the queue changed, else every 5 s.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { api, errorText, isUnimplemented, JobState, type Job } from "../api.js";
 import { fill, h, notice } from "../dom.js";
@@ -7,6 +8,7 @@ import { LIST_STATES, percent, stateFromSlug, stateName, time } from "../format.
 import { poll } from "../poll.js";
 import { rememberQueue } from "../queues-source.js";
 import { can } from "../session.js";
+import { watchQueue } from "../watch.js";
 
 const PAGE_SIZE = 25;
 
@@ -33,10 +35,14 @@ export function queueView(main: HTMLElement, queue: string, query: URLSearchPara
   const show = (page: number) => {
     stopRefresh();
     // Only the first page refreshes: later pages would shift under the reader.
+    let latest = 0;
     const load = async (signal: AbortSignal) => {
+      // Poll and watch may both load: only the newest call draws.
+      const mine = ++latest;
       try {
         if (!can("ListJobs", queue)) throw new ConnectError("ListJobs", Code.Unimplemented);
         const res = await api.listJobs({ queue, state, pageSize: PAGE_SIZE, cursor: cursors[page]! }, { signal });
+        if (mine !== latest) return;
         cursors[page + 1] = res.nextCursor;
         fill(list, res.jobs.length === 0 ? notice(`No ${stateName(state).toLowerCase()} jobs.`) : jobTable(res.jobs));
         fill(
@@ -58,8 +64,12 @@ export function queueView(main: HTMLElement, queue: string, query: URLSearchPara
         if (isUnimplemented(err)) stopRefresh();
       }
     };
-    if (page === 0) stopRefresh = poll(3_000, load);
-    else {
+    if (page === 0) {
+      const stopPoll = poll(5_000, load);
+      const ctl = new AbortController();
+      const stopWatch = watchQueue(queue, () => void load(ctl.signal));
+      stopRefresh = () => (stopPoll(), stopWatch(), ctl.abort());
+    } else {
       const ctl = new AbortController();
       stopRefresh = () => ctl.abort();
       void load(ctl.signal);

@@ -6,7 +6,7 @@
  * buttons, and the layout at 375 px. Also writes the README's screenshots
  * (JETQ_UPDATE_SCREENSHOTS=1: into docs/; otherwise a temporary folder).
  */
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,6 +35,7 @@ let client: Client<typeof QueueService>;
 let page: Page;
 let shots: string;
 const cleanup: string[] = [];
+const refused: string[] = [];
 
 beforeAll(async () => {
   jetq = await startTestServer({ apiKeys: KEYS, handlers: { ticker, listed: echo, pausable: echo } });
@@ -43,6 +44,10 @@ beforeAll(async () => {
   page = await browser.context.newPage();
   await page.setViewportSize({ width: 1280, height: 860 });
   await page.emulateMedia({ colorScheme: "light" });
+  // The page's Content-Security-Policy must never have to refuse anything it does.
+  page.on("console", (m) => {
+    if (/Content.Security.Policy|Refused to/i.test(m.text())) refused.push(m.text());
+  });
   if (process.env.JETQ_UPDATE_SCREENSHOTS === "1") shots = fileURLToPath(new URL("../../docs/", import.meta.url));
   else cleanup.push((shots = await mkdtemp(join(tmpdir(), "jetq-shots-"))));
 }, 60_000);
@@ -196,6 +201,39 @@ test("submitting from the form opens the new job, which completes with its outpu
   expect(page.url()).toMatch(/#\/jobs\/echo-/);
 });
 
+test("a large output is cut on the page, with a download of all of it", async () => {
+  const big = "x".repeat(50_000);
+  const id = await submit(client, "echo", { big });
+  await waitForState(client, id, JobState.COMPLETED);
+  await page.goto(`${jetq.url}/ui/#/jobs/${id}`);
+  const link = page.getByRole("link", { name: /Download all/ });
+  await link.waitFor({ timeout: 15_000 });
+  expect((await page.locator("pre.json").textContent())!.length).toBeLessThan(25_000);
+  const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+  expect(download.suggestedFilename()).toBe(`${id}-output.json`);
+  const text = await readFile((await download.path())!, "utf8");
+  expect(JSON.parse(text)).toEqual({ big });
+});
+
+test("keyboard only: Tab reaches a running job's Cancel button and Enter cancels it", async () => {
+  const id = await submit(client, "ticker", {});
+  await page.goto(`${jetq.url}/ui/#/jobs/${id}`);
+  await expect.poll(() => page.getByTestId("job-state").textContent(), { timeout: 15_000 }).toBe("RUNNING");
+  await page.locator("body").focus();
+  let focused = "";
+  for (let i = 0; i < 20 && focused !== "Cancel"; i++) {
+    await page.keyboard.press("Tab");
+    focused = await page.evaluate(() => {
+      const doc = (globalThis as unknown as { document: { activeElement: { textContent: string | null } | null } })
+        .document;
+      return doc.activeElement?.textContent ?? "";
+    });
+  }
+  expect(focused).toBe("Cancel");
+  await page.keyboard.press("Enter");
+  await expect.poll(() => page.getByTestId("job-state").textContent(), { timeout: 15_000 }).toBe("CANCELLED");
+});
+
 test("screenshots of the overview and of a job page", async () => {
   const demo = await submit(client, "echo", {
     report: "2026-Q4",
@@ -217,4 +255,5 @@ test("screenshots of the overview and of a job page", async () => {
   for (const file of ["dashboard-overview.png", "dashboard-job.png"]) {
     expect((await stat(join(shots, file))).size).toBeGreaterThan(10_000);
   }
+  expect(refused).toEqual([]);
 });

@@ -12,8 +12,13 @@ const main = document.getElementById("main")!;
 let stop: () => void = () => undefined;
 
 /** #/ overview, #/queues/<name>?state=failed, #/jobs/<id>, #/submit?queue=<name>. */
+let routed = false;
+
 function route(): void {
   stop();
+  // Keyboard and screen-reader users land at the new view, not on the link they left.
+  if (routed) main.focus({ preventScroll: true });
+  routed = true;
   const [path = "", search = ""] = location.hash.replace(/^#/, "").split("?");
   const query = new URLSearchParams(search);
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);

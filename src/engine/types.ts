@@ -241,6 +241,13 @@ export interface Engine {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  /**
+   * Runs a FAILED, CANCELLED or EXPIRED job again under its id: QUEUED
+   * again, attempt numbers continue, earlier attempts stay in its history.
+   * FAILED_PRECONDITION naming the state for any other; NOT_FOUND as
+   * getStatus. Of two concurrent retries one makes the new attempt.
+   */
+  retry(id: string, options?: ReadOptions): Promise<JobStatus>;
   // -- end retry and delayed jobs --
 
   // -- job control: priority --
@@ -313,6 +320,43 @@ export interface QueueInfo {
 // -- end lists --
 
 // -- job control types: retry and delayed jobs --
+// The fields below extend interfaces declared above (TypeScript merges
+// declarations of one interface in one module); they live here so the
+// groups of issue 17 edit separate regions of this file.
+
+/** One ended attempt of a job (JobStatus.attempts). */
+export interface JobAttempt {
+  attempt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  /** COMPLETED, FAILED, CANCELLED, or QUEUED for a failure that was retried. */
+  outcome: JobState;
+  error?: JobError;
+}
+
+export interface JobStatus {
+  /** A delayed job's time to run (run_at, or Submit + delay). */
+  scheduledAt?: number;
+  /** The attempts that ended, oldest first; only when asked for with includeAttempts. */
+  attempts?: JobAttempt[];
+}
+
+export interface JobOptions {
+  /** Epoch ms before which the job does not run (the core turns delayMs into it). */
+  runAt?: number;
+  /** Submit only: run no earlier than this long after Submit; stored as runAt. */
+  delayMs?: number;
+}
+
+export interface ReadOptions {
+  /** Include the attempts that ended (JobStatus.attempts). */
+  includeAttempts?: boolean;
+}
+
+export interface QueueCounts {
+  /** Jobs waiting for their scheduled time, not in inQueue until due; absent when there are none. */
+  delayed?: number;
+}
 // -- end retry and delayed jobs --
 
 // -- job control types: priority --

@@ -22,6 +22,7 @@ import {
   type QueueCountResponse,
 } from "../../gen/jetq/v1/queue_pb.js";
 import { invalidArgument } from "../engine/errors.js";
+import { scheduleFromProto, scheduleToProto } from "./job-control/schedule-wire.js";
 import { assertMaxLostLeases } from "../engine/lost-leases.js";
 import type {
   CancelOutcome,
@@ -92,7 +93,7 @@ function logEntryToProto(entry: LogEntry): ProtoLogEntry {
 }
 
 export function jobToProto(status: JobStatus): Job {
-  return create(JobSchema, {
+  const job = create(JobSchema, {
     id: status.id,
     queue: status.queue,
     state: jobStateToProto(status.state),
@@ -105,6 +106,7 @@ export function jobToProto(status: JobStatus): Job {
     error: status.error ? jobErrorToProto(status.error) : undefined,
     logs: status.logs?.map(logEntryToProto) ?? [],
   });
+  return scheduleToProto(job, status);
 }
 
 export function resultToProto(result: JobResult): GetResultResponse {
@@ -219,5 +221,6 @@ export function jobOptionsFromProto(options: ProtoJobOptions | undefined, now: n
     }
     out.startDeadline = ms;
   }
+  if (options.runAt !== undefined || options.delay !== undefined) scheduleFromProto(options, out, now);
   return out;
 }

@@ -49,7 +49,8 @@ export function createQueueService(
     async getStatus(req, ctx) {
       try {
         const read = readOptions(req.id, ctx);
-        return jobToProto(await engine.getStatus(req.id, { ...read, includeLogs: req.includeLogs }));
+        const include = { includeLogs: req.includeLogs, includeAttempts: req.includeAttempts };
+        return jobToProto(await engine.getStatus(req.id, { ...read, ...include }));
       } catch (err) {
         throw toClientError(err, ctx);
       }
@@ -247,7 +248,7 @@ export async function ensureLane(lanes: LaneRegistry | undefined, input: SubmitI
  * tenants' jobs then answer NOT_FOUND from the engine, worded as for an id
  * that never existed.
  */
-function readOptions(id: string, ctx: HandlerContext): ReadOptions {
+export function readOptions(id: string, ctx: HandlerContext): ReadOptions {
   const { queue } = parseJobId(id, "id");
   const caller = ctx.values.get(callerKey);
   requireQueue(caller, queue);

@@ -9,6 +9,7 @@ import { DEFAULT_LOG_BOUNDS, type LogBounds } from "../log-bounds.js";
 import { DEFAULT_PROGRESS_INTERVAL_MS } from "../progress-pacing.js";
 import { assertQueueName } from "../queue-name.js";
 import { settingNamer, type SettingNamer } from "../settings.js";
+import { withSchedule } from "../schedule.js";
 import { submitThenWatch } from "../submit-and-watch.js";
 import { checkedTraceContext } from "../trace-context.js";
 import type {
@@ -146,7 +147,10 @@ class CoreEngine implements Engine {
   async queueCount(queue: string): Promise<QueueCounts> {
     assertQueueName(queue);
     this.assertOpen();
-    return this.driver.count(queue);
+    const { driver } = this;
+    // Delayed jobs are not waiting in line: counted apart, and only when there are some.
+    const [counts, delayed] = await Promise.all([driver.count(queue), driver.delayedCount?.(queue) ?? 0]);
+    return delayed > 0 ? { ...counts, delayed } : counts;
   }
 
   async listQueues(): Promise<string[]> {
@@ -178,6 +182,10 @@ class CoreEngine implements Engine {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  async retry(id: string, read: ReadOptions = {}): Promise<JobStatus> {
+    // What may be retried is ../core/retry-job.ts's rule; the driver applies it atomically.
+    return this.driver.retry(this.openRef(id), read);
+  }
   // -- end retry and delayed jobs --
 
   // -- job control: priority --
@@ -283,7 +291,7 @@ class CoreEngine implements Engine {
   /** The job as the driver stores it: checked, its input encoded once. */
   private newJob(input: SubmitInput): NewJob {
     assertQueueName(input.queue);
-    const options = jobOptionsOf(input.options);
+    const options = withSchedule(jobOptionsOf(input.options), input.options ?? {}, Date.now());
     const trace = checkedTraceContext(input.trace);
     const inputJson = JSON.stringify(input.input ?? null) ?? "null";
     const { maxPayloadBytes, settingName } = this.rules;

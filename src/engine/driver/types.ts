@@ -189,6 +189,13 @@ export interface Driver {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  /**
+   * Makes a finished job QUEUED again (a new message, a fresh attempt
+   * budget, its last attempt moved to the history) if assertRetryable
+   * (../core/retry-job.ts) allows its state, atomically: of two concurrent
+   * calls one wins, the other sees the job QUEUED. NOT_FOUND as read().
+   */
+  retry(ref: JobRef, options: ReadOptions): Promise<JobStatus>;
   // -- end retry and delayed jobs --
 
   // -- job control: priority --

@@ -31,6 +31,9 @@ import type { JobEventListener } from "../job-events.js";
 import { listenToQueue, tellQueueWatchers } from "./queue-watch.js";
 import { liveJobsPage } from "./list-live.js";
 import { MemoryStore } from "./store.js";
+import { attemptsOf } from "../core/retry-job.js";
+import { retryJob } from "./retry.js";
+import { MemorySchedule } from "./schedule.js";
 import { watchJob } from "./watch.js";
 
 export interface MemoryDriverOptions {
@@ -45,6 +48,7 @@ export class MemoryDriver implements Driver {
   readonly kind = "memory" as const;
   readonly store: MemoryStore;
   private readonly deliveries: MemoryDeliveries;
+  private readonly schedule: MemorySchedule;
   // Nothing to lose touch with: ready while open.
   private readonly readinessState: ReadinessState = createReadinessState();
   private readonly logger: Logger | undefined;
@@ -56,6 +60,7 @@ export class MemoryDriver implements Driver {
     this.retentionMs = options.retentionMs;
     this.store = new MemoryStore(options);
     this.deliveries = new MemoryDeliveries(this.store, options.logBounds, options.logger);
+    this.schedule = new MemorySchedule(this.store, this.deliveries);
   }
 
   setEventSink(sink: JobEventListener): void {
@@ -99,6 +104,7 @@ export class MemoryDriver implements Driver {
       options: job.options,
       trace: job.trace,
       createdAt: Date.now(),
+      line: seq,
       state: "QUEUED",
       phase: "ready",
       attempt: 0,
@@ -106,9 +112,11 @@ export class MemoryDriver implements Driver {
       progress: 0,
     };
     q.jobs.set(seq, record);
-    q.live.set(seq, record);
-    q.ready.add(seq);
-    store.linesMoved(q);
+    if (!this.schedule.hold(record)) {
+      q.live.set(seq, record);
+      q.ready.add(seq);
+      store.linesMoved(q);
+    }
     if (slot !== undefined) store.idempotency.set(slot, record);
     if (job.options.startDeadline !== undefined) store.deadlines.add(job.options.startDeadline, record.id);
     const status = snapshot(record);
@@ -118,7 +126,10 @@ export class MemoryDriver implements Driver {
   }
 
   async read(ref: JobRef, read: ReadOptions): Promise<JobStatus> {
-    return snapshot(this.store.lookup(ref, read), read.includeLogs ?? false);
+    const job = this.store.lookup(ref, read);
+    const status = snapshot(job, read.includeLogs ?? false);
+    if (read.includeAttempts) status.attempts = attemptsOf(job.history, job);
+    return status;
   }
 
   async readResult(ref: JobRef, read: ReadOptions): Promise<JobResult> {
@@ -211,6 +222,15 @@ export class MemoryDriver implements Driver {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  async delayedCount(queue: string): Promise<number> {
+    return this.store.getQueue(queue).scheduled.size;
+  }
+
+  async retry(ref: JobRef, read: ReadOptions): Promise<JobStatus> {
+    const status = retryJob(this.store, this.deliveries, ref, read);
+    if (read.includeAttempts) status.attempts = attemptsOf(this.store.lookup(ref, read).history, status);
+    return status;
+  }
   // -- end retry and delayed jobs --
 
   // -- job control: priority --
@@ -253,7 +273,7 @@ export class MemoryDriver implements Driver {
     store.closed = true;
     let unfinished = 0;
     for (const q of store.queues.values()) {
-      unfinished += q.live.size;
+      unfinished += q.live.size + q.scheduled.size;
       for (const waiter of q.waiters.splice(0)) waiter.serve([]);
       for (const job of q.live.values()) {
         if (job.delivery) clearTimeout(job.delivery.timer);
@@ -261,6 +281,7 @@ export class MemoryDriver implements Driver {
       }
     }
     store.deadlines.clear();
+    this.schedule.clear();
     store.retention.clear();
     store.pacer.close();
     for (const watcher of [...store.watchers]) watcher.closed();

@@ -11,8 +11,8 @@ import { isTerminal, type CancelOutcome, type ReadOptions } from "../types.js";
 import type { CancelSignals } from "./cancel-signals.js";
 import { statusEventOf, type EventHub } from "./events.js";
 import type { IdempotencyStore } from "./idempotency.js";
+import { deleteJobMessage, rerunFromMessage } from "./job-place.js";
 import type { JobIndex } from "./job-index.js";
-import { streamName } from "./layout.js";
 import type { LiveJobs } from "./live.js";
 import type { QueueInfoCache } from "./queue-info.js";
 import type { JobRecord, RecordStore } from "./records.js";
@@ -76,18 +76,24 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
       };
       wasQueued = s.state === "QUEUED";
     }
+    const prior = found.kind === "record" ? found.stored.record : undefined;
+    // What a Retry of the cancelled job publishes, read while its message is still there.
+    const rerun = prior?.rerun ?? (await rerunFromMessage(deps.jsm, ref, prior));
+    if (rerun) record.rerun = rerun;
+    delete record.undelivered;
     await deps.index?.add({ id, queue: ref.queue, state: "CANCELLED", tenant: record.tenant, finishedAt: now });
     if ((await deps.records.write(id, record, revision)) === undefined) continue; // settled meanwhile: look again
     // The record decides: watchers hear of it now, not after the clean-up below.
     deps.live.forget(id);
     deps.events.publish(id, statusEventOf(record));
-    if (found.kind === "message" && found.meta.msgId && deps.idempotency) {
-      await deps.idempotency.refresh(found.meta.tenant, found.meta.msgId, id).catch(() => undefined);
+    const idem = found.kind === "message" ? found.meta.msgId : rerun?.idem;
+    if (idem && deps.idempotency) {
+      await deps.idempotency.refresh(record.tenant, idem, id).catch(() => undefined);
     }
     // Signal any worker holding it (also one that took it a moment ago).
     deps.signals.send(id);
     if (wasQueued) {
-      await deps.jsm.streams.deleteMessage(streamName(ref.queue), ref.seq, false).catch(() => undefined);
+      await deleteJobMessage(deps.jsm, ref, prior);
     }
     deps.queueInfo.invalidate(ref.queue);
     return {

@@ -30,6 +30,7 @@ import { createLeftoverSweeper, type LeftoverSweeper } from "./leftovers.js";
 import type { NatsEngineOptions } from "./options.js";
 import { watchNatsReadiness } from "./readiness.js";
 import { readResult } from "./result.js";
+import { retryJob } from "./retry.js";
 import { eachBounded } from "./each-bounded.js";
 import { ensureQueue, type LayoutOptions } from "./setup.js";
 import { wireParts, type Parts } from "./wiring.js";
@@ -229,6 +230,17 @@ class NatsDriver implements Driver {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  async delayedCount(queue: string): Promise<number> {
+    this.assertOpen();
+    return this.call(`counting the delayed jobs of queue "${queue}"`, () => this.p.delayed.count(queue));
+  }
+
+  async retry(ref: JobRef, options: ReadOptions): Promise<JobStatus> {
+    this.assertOpen();
+    const { p } = this;
+    const deps = { ...p, requestTimeoutMs: this.timeout };
+    return this.call(`retrying job "${ref.id}"`, () => retryJob(deps, ref, options));
+  }
   // -- end retry and delayed jobs --
 
   // -- job control: priority --
@@ -283,6 +295,7 @@ class NatsDriver implements Driver {
     await Promise.race([Promise.all([...p.outstanding]), drained]);
     await p.late.clear();
     await this.leftovers.idle();
+    await p.delayed.close();
     p.events.close();
     p.queueWatch.close();
     p.pauseFlags.close();

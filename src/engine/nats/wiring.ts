@@ -5,7 +5,8 @@
  * driver.ts serves the driver contract from them.
  */
 import type { Logger } from "pino";
-import { jobIdParts } from "../job-id.js";
+import { jobIdParts, parseJobId } from "../job-id.js";
+import { DelayedJobs } from "./delayed.js";
 import type { LogBounds } from "../log-bounds.js";
 import type { PositionPacerOptions } from "../position-pacer.js";
 import type { SettingNamer } from "../settings.js";
@@ -64,6 +65,18 @@ export function wireParts(conn: Connected, o: WiringOptions) {
     logBounds: o.logBounds,
   });
   const workers = wireWorkerSide(conn, o, stores, known);
+  const delayed = new DelayedJobs({
+    ...conn,
+    ...stores,
+    events: known.events,
+    queueInfo: known.queueInfo,
+    queueDeclared: async (queue) => (await stores.queueConfigs.get(queue)) !== undefined,
+    retentionMs: o.layout.retentionMs,
+    status: (id) => deriver.status({ id, ...parseJobId(id) }),
+    requestTimeoutMs: o.layout.requestTimeoutMs,
+    ...(o.logger ? { logger: o.logger } : {}),
+  });
+  delayed.start();
   const submit = noticingSubmits(
     createSubmitter({
       ...conn,
@@ -74,10 +87,11 @@ export function wireParts(conn: Connected, o: WiringOptions) {
       requestTimeoutMs: o.layout.requestTimeoutMs,
       recent: known.recent,
       link: stores.link,
+      delayed,
     }),
     known.queueWatch,
   );
-  return { ...conn, ...stores, ...known, ...workers, deriver, watches, submit };
+  return { ...conn, ...stores, ...known, ...workers, deriver, watches, submit, delayed };
 }
 
 const maxPayload = (conn: Connected) => conn.nc.info?.max_payload ?? 1024 * 1024;
@@ -121,7 +135,7 @@ function learnFromEvents(k: {
   queueInfo: QueueInfoCache;
   live: LiveJobs;
   recent: RecentJobs;
-  signals: { noteFinished(id: string): void };
+  signals: { noteFinished(id: string): void; reopened(id: string): void };
 }) {
   return (id: string, ev: JobEvent) => {
     if (ev.type === "progress") {
@@ -146,7 +160,15 @@ function learnFromEvents(k: {
       if (ev.finishedAt !== undefined) info.finishedAt = ev.finishedAt;
       if (ev.error) info.error = ev.error;
       k.recent.finished(id, info);
-    } else k.live.update(id, { running: false, attempt: ev.attempt });
+    } else {
+      k.live.update(id, { running: false, attempt: ev.attempt });
+      // QUEUED after a terminal status: a Retry; the final status remembered here is over.
+      const known = k.recent.get(id);
+      if (ev.state === "QUEUED") {
+        if (known?.terminal) known.terminal = undefined;
+        k.signals.reopened(id);
+      }
+    }
   };
 }
 
@@ -165,6 +187,7 @@ function wireWorkerSide(
     touched: (queue: string) => void queueInfo.invalidate(queue),
     onCancel: signals.on,
     knownFinished: signals.finished,
+    reopened: signals.reopened,
     undisclosed: (id: string) => {
       const r = recent.get(id);
       return r !== undefined && !r.disclosed && r.meta.msgId === undefined;

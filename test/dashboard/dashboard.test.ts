@@ -241,7 +241,11 @@ test("screenshots of the overview and of a job page", async () => {
     sleep_ms: 600,
     progress: 4,
     logs: ["loading rows", "rendering report"],
+    fail_attempts: 1,
   });
+  // A job that failed once and completed when retried: the page shows both attempts.
+  await waitForState(client, demo, JobState.FAILED);
+  await client.retry({ id: demo });
   await waitForState(client, demo, JobState.COMPLETED);
   const waiting = await submit(client, "ticker", {});
   await page.goto(`${jetq.url}/ui/#/`);
@@ -250,6 +254,7 @@ test("screenshots of the overview and of a job page", async () => {
   await page.screenshot({ path: join(shots, "dashboard-overview.png") });
   await page.goto(`${jetq.url}/ui/#/jobs/${demo}`);
   await page.getByText('"report": "2026-Q4"').waitFor({ timeout: 15_000 });
+  await expect.poll(() => page.locator("table.attempts tbody tr").count(), { timeout: 15_000 }).toBe(2);
   await page.screenshot({ path: join(shots, "dashboard-job.png"), fullPage: true });
   await client.cancel({ id: waiting });
   for (const file of ["dashboard-overview.png", "dashboard-job.png"]) {

@@ -10,6 +10,7 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { EngineError } from "./errors.js";
 import type { JobEventListener } from "./job-events.js";
+import type { WebhookOutbox } from "./webhook-outbox.js";
 import type { TraceContext } from "./trace-context.js";
 
 export type { TraceContext };
@@ -84,6 +85,8 @@ export interface JobOptions {
   backoffMaxMs?: number;
   /** Overrides QueueConfig.maxLostLeases for this job (see lost-leases.ts). */
   maxLostLeases?: number;
+  /** Where the job is POSTed when it ends (../webhooks/); unset: the queue's QueueConfig.webhookUrl. */
+  webhookUrl?: string;
 }
 
 export interface SubmitInput {
@@ -125,6 +128,8 @@ export interface QueueConfig {
    * they rerun it without using up maxAttempts; one more ends it WORKER_LOST.
    */
   maxLostLeases: number;
+  /** Where jobs of this queue are POSTed when they end, unless a job names its own; unset = nowhere. */
+  webhookUrl?: string;
 }
 
 export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
@@ -224,6 +229,15 @@ export interface Engine {
   queueCount(queue: string): Promise<QueueCounts>;
   /** Names of the declared queues, in no particular order. */
   listQueues(): Promise<string[]>;
+  /** The queue's declared defaults; NOT_FOUND when no one declared it. */
+  queueConfig(queue: string): Promise<QueueConfig>;
+  /**
+   * Adds a line to a job's log whatever its state, finished jobs included
+   * (the runtime's notes after the end, e.g. webhook attempts). Best effort.
+   */
+  appendLog(id: string, entry: LogEntry): Promise<void>;
+  /** Pending webhook deliveries, kept where every process of this backend finds them. */
+  readonly webhooks: WebhookOutbox;
   /**
    * Calls listener with each job event this process makes (./job-events.ts):
    * submits, starts, retries, outcomes, cancels. Returns the unsubscribe.

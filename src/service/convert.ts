@@ -24,6 +24,7 @@ import {
 import { invalidArgument } from "../engine/errors.js";
 import { scheduleFromProto, scheduleToProto } from "./job-control/schedule-wire.js";
 import { assertMaxLostLeases } from "../engine/lost-leases.js";
+import { assertWebhookUrl } from "../engine/webhook-url.js";
 import type {
   CancelOutcome,
   JobError,
@@ -222,5 +223,6 @@ export function jobOptionsFromProto(options: ProtoJobOptions | undefined, now: n
     out.startDeadline = ms;
   }
   if (options.runAt !== undefined || options.delay !== undefined) scheduleFromProto(options, out, now);
+  if (options.webhookUrl !== "") out.webhookUrl = assertWebhookUrl("options.webhook_url", options.webhookUrl);
   return out;
 }

@@ -13,20 +13,30 @@ import { createReadinessState, type ReadinessState } from "../readiness.js";
 import type { SettingNamer } from "../settings.js";
 import { cancelledError } from "../core/outcomes.js";
 import type {
-  CancelOutcome,
   EngineStats,
   FinishedCounts,
   JobResult,
   JobStatus,
+  LogEntry,
   QueueConfig,
   QueueCounts,
   ReadOptions,
   Readiness,
   WatchOptions,
 } from "../types.js";
-import type { Driver, DriverDelivery, Inserted, JobRef, ListPage, ListQuery, NewJob } from "../driver/types.js";
+import type {
+  Driver,
+  DriverCancelOutcome,
+  DriverDelivery,
+  Inserted,
+  JobRef,
+  ListPage,
+  ListQuery,
+  NewJob,
+} from "../driver/types.js";
 import { MemoryDeliveries } from "./deliveries.js";
-import { createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
+import { appendLogs, createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
+import { MemoryWebhookOutbox } from "./webhook-outbox.js";
 import type { JobEventListener } from "../job-events.js";
 import { listenToQueue, tellQueueWatchers } from "./queue-watch.js";
 import { liveJobsPage } from "./list-live.js";
@@ -34,7 +44,7 @@ import { MemoryStore } from "./store.js";
 import { attemptsOf } from "../core/retry-job.js";
 import { retryJob } from "./retry.js";
 import { MemorySchedule } from "./schedule.js";
-import { watchJob } from "./watch.js";
+import { notifyWatchers, watchJob } from "./watch.js";
 
 export interface MemoryDriverOptions {
   retentionMs: number;
@@ -52,11 +62,14 @@ export class MemoryDriver implements Driver {
   // Nothing to lose touch with: ready while open.
   private readonly readinessState: ReadinessState = createReadinessState();
   private readonly logger: Logger | undefined;
+  private readonly logBounds: LogBounds;
+  readonly webhooks = new MemoryWebhookOutbox();
 
   private readonly retentionMs: number;
 
   constructor(options: MemoryDriverOptions) {
     this.logger = options.logger;
+    this.logBounds = options.logBounds;
     this.retentionMs = options.retentionMs;
     this.store = new MemoryStore(options);
     this.deliveries = new MemoryDeliveries(this.store, options.logBounds, options.logger);
@@ -145,7 +158,7 @@ export class MemoryDriver implements Driver {
     return out;
   }
 
-  async cancel(ref: JobRef, read: ReadOptions): Promise<CancelOutcome> {
+  async cancel(ref: JobRef, read: ReadOptions): Promise<DriverCancelOutcome> {
     const job = this.store.lookup(ref, read);
     const id = job.id;
     if (job.phase === "done") {
@@ -160,7 +173,17 @@ export class MemoryDriver implements Driver {
     const message = wasRunning
       ? `job "${id}" was cancelled; its worker was signalled to stop`
       : `job "${id}" was removed from the queue`;
-    return { removed: true, message, job: snapshot(job) };
+    return { removed: true, message, job: snapshot(job), options: job.options };
+  }
+
+  async queueConfig(queue: string): Promise<QueueConfig | undefined> {
+    return this.store.queues.get(queue)?.config;
+  }
+
+  async appendLog(ref: JobRef, entry: LogEntry): Promise<void> {
+    const job = this.store.lookup(ref);
+    appendLogs(job, [entry], this.logBounds);
+    notifyWatchers(job, "log");
   }
 
   async count(queue: string): Promise<QueueCounts> {
@@ -284,6 +307,7 @@ export class MemoryDriver implements Driver {
     this.schedule.clear();
     store.retention.clear();
     store.pacer.close();
+    this.webhooks.close();
     for (const watcher of [...store.watchers]) watcher.closed();
     this.readinessState.set({ ready: false, reason: "engine closed" });
     // Nobody else will ever run them: say so, rather than lose them quietly.

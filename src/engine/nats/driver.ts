@@ -9,18 +9,28 @@ import { queueNotFound, unavailable } from "../errors.js";
 import { retainedLines, type LogBounds } from "../log-bounds.js";
 import type { SettingNamer } from "../settings.js";
 import type {
-  CancelOutcome,
   EngineStats,
   FinishedCounts,
   JobResult,
   JobStatus,
+  LogEntry,
   QueueConfig,
   QueueCounts,
   ReadOptions,
   Readiness,
   WatchOptions,
 } from "../types.js";
-import type { Driver, DriverDelivery, Inserted, JobRef, ListPage, ListQuery, NewJob } from "../driver/types.js";
+import type {
+  Driver,
+  DriverCancelOutcome,
+  DriverDelivery,
+  Inserted,
+  JobRef,
+  ListPage,
+  ListQuery,
+  NewJob,
+} from "../driver/types.js";
+import type { WebhookOutbox } from "../webhook-outbox.js";
 import { cancelJob } from "./cancel.js";
 import { connectJetStream } from "./connect.js";
 import { closeConnection, watchReconnects, withinTimeout } from "./connection.js";
@@ -174,7 +184,7 @@ class NatsDriver implements Driver {
     );
   }
 
-  async cancel(ref: JobRef, options: ReadOptions): Promise<CancelOutcome> {
+  async cancel(ref: JobRef, options: ReadOptions): Promise<DriverCancelOutcome> {
     this.assertOpen();
     return this.call(`cancelling job "${ref.id}"`, () => cancelJob(this.p, ref, options));
   }
@@ -210,6 +220,23 @@ class NatsDriver implements Driver {
   async listQueues(): Promise<string[]> {
     this.assertOpen();
     return this.call("listing the queues", () => this.p.queueConfigs.names());
+  }
+
+  async queueConfig(queue: string): Promise<QueueConfig | undefined> {
+    this.assertOpen();
+    return this.call(`reading the config of queue "${queue}"`, () => this.p.queueConfigs.get(queue));
+  }
+
+  async appendLog(ref: JobRef, entry: LogEntry): Promise<void> {
+    this.assertOpen();
+    const { deriver, logs } = this.p;
+    // A line for a job that exists (NOT_FOUND otherwise), stored in its log stream like a worker's.
+    await this.call(`reading job "${ref.id}"`, () => deriver.status(ref, {}));
+    await logs.append(ref.id, entry);
+  }
+
+  get webhooks(): WebhookOutbox {
+    return this.p.webhooks;
   }
 
   // -- job control: lists (ListQueues, ListJobs) --

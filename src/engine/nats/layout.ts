@@ -53,3 +53,8 @@ export const H_MOVED = "Jetq-Moved";
 export const H_DUE = "Jetq-Due";
 /** The Nats-Msg-Id of the job's idempotent Submit, on a message published again. */
 export const H_IDEM = "Jetq-Idem";
+
+/** Pending webhook deliveries (../webhook-outbox.ts): a work queue any process delivers from. */
+export const WEBHOOKS_STREAM = "JETQ_WEBHOOKS";
+export const WEBHOOKS_SUBJECT = "jetq.webhooks";
+export const WEBHOOKS_CONSUMER = "deliverers";

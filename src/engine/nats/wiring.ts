@@ -32,6 +32,7 @@ import type { LayoutOptions } from "./setup.js";
 import { createStateDeriver } from "./state.js";
 import { createSubmitter } from "./submit.js";
 import { createWatches } from "./watch.js";
+import { createNatsWebhookOutbox } from "./webhook-outbox.js";
 
 /** How long this process remembers the jobs it submitted (see live.ts). */
 const RECENT_MAX_AGE_MS = 60_000;
@@ -109,6 +110,7 @@ function wireStores(conn: Connected, o: WiringOptions) {
     idempotency: createIdempotencyStore(shared.jobs),
     index: createJobIndex(js, jsm, records, o.layout),
     logs: createLogStore(nc, js, jsm, onBackgroundError, o.logBounds),
+    webhooks: createNatsWebhookOutbox(conn, o.layout, o.logger),
   };
 }
 

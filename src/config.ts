@@ -160,8 +160,7 @@ const EnvSchema = z.object({
   JETQ_METRICS: bool.default(true),
   // Queues named in metric labels and read for the queue gauges; the rest share queue="_other".
   JETQ_METRICS_MAX_QUEUES: int(1, 10_000).default(100),
-  // The web dashboard at /ui/ (and GET / redirecting to it).
-  JETQ_UI: bool.default(true),
+  JETQ_UI: bool.default(true), // the web dashboard at /ui/ (and GET / redirecting to it)
   // Webhooks (the secret, JETQ_WEBHOOK_SECRET, is read apart: its value must never be printed).
   JETQ_WEBHOOK_ALLOWED_HOSTS: z
     .string()

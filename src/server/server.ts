@@ -155,11 +155,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   const fastPath = fastPathFor(queueService, routerOptions, keys);
-  const rest = restHandlerOf(options, keys, queueService, routerOptions);
-  const ui = uiHandlerOf(options, keys, logger);
+  const pagesAndRest = pagesAndRestOf(options, keys, queueService, routerOptions, logger);
   let fastPathCalls = 0;
   const serve: typeof handler = (req, res) => {
-    if (ui?.(req, res) || rest(req, res)) return;
+    if (pagesAndRest(req, res)) return;
     if (options.connectFastPath !== false && fastPath(req, res)) fastPathCalls += 1;
     else handler(req, res);
   };
@@ -217,6 +216,19 @@ function restHandlerOf(
     keepAliveMs: options.sseKeepAliveMs ?? DEFAULT_SSE_KEEP_ALIVE_MS,
     ...(keys.enabled ? { authenticate: (authorization: string | undefined) => authenticate(keys, authorization) } : {}),
   });
+}
+
+/** The dashboard's paths (when on), then REST's: true when one of them answered. */
+function pagesAndRestOf(
+  options: ServerOptions,
+  keys: KeyStore,
+  impl: ReturnType<typeof createQueueService>,
+  routerOptions: ReturnType<typeof routerOptionsOf>,
+  logger: Logger,
+): ReturnType<typeof restHandlerOf> {
+  const rest = restHandlerOf(options, keys, impl, routerOptions);
+  const ui = uiHandlerOf(options, keys, logger);
+  return ui ? (req, res) => ui(req, res) || rest(req, res) : rest;
 }
 
 /** The dashboard's handler, or undefined when it is off. A missing build is said once, at start. */

@@ -11,6 +11,7 @@ export const READ_ONLY_RPCS: ReadonlySet<string> = new Set([
   "StreamStatus",
   "GetResult",
   "QueueCount",
+  "WatchJobs",
   "ListQueues",
   "ListJobs",
 ]);

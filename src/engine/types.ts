@@ -8,6 +8,7 @@
  * protocol's.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
+import type { EngineError } from "./errors.js";
 import type { JobEventListener } from "./job-events.js";
 import type { TraceContext } from "./trace-context.js";
 
@@ -246,6 +247,26 @@ export interface Engine {
   // -- end priority --
 
   // -- job control: batches, WatchJobs, pause --
+  /**
+   * Submits each item as submit() would, in order, each checked on its own:
+   * an item's failure (a bad option, a queue that does not exist, NATS gone)
+   * is that item's outcome. INVALID_ARGUMENT naming `jobs` for an empty list
+   * or one over MAX_BATCH_JOBS.
+   */
+  submitBatch(inputs: SubmitInput[]): Promise<BatchOutcome[]>;
+  /**
+   * Ids: each job's current status, then every change once, ending when all
+   * are terminal (up to MAX_WATCH_IDS; INVALID_ARGUMENT naming `ids[i]`,
+   * NOT_FOUND as getStatus). Queue: every change of the jobs of the queue
+   * (of options.tenant when set) from now on, until options.signal aborts.
+   */
+  watchJobs(target: WatchJobsTarget, options?: WatchOptions): AsyncIterable<JobStatus>;
+  /** Workers in every process stop starting the queue's jobs; submits are still accepted. */
+  pauseQueue(queue: string): Promise<void>;
+  /** Workers start the queue's jobs again, in queue order. */
+  resumeQueue(queue: string): Promise<void>;
+  /** Whether the queue is paused, as this process knows it (NOT_FOUND for an undeclared queue). */
+  isPaused(queue: string): Promise<boolean>;
   // -- end batches, WatchJobs, pause --
 
   /** Worker side: take up to options.max jobs from a queue. */
@@ -298,6 +319,16 @@ export interface QueueInfo {
 // -- end priority --
 
 // -- job control types: batches, WatchJobs, pause --
+/** Most jobs one submitBatch takes. */
+export const MAX_BATCH_JOBS = 1_000;
+/** Most ids one watchJobs follows. */
+export const MAX_WATCH_IDS = 1_000;
+
+/** What became of one item of a batch: the job as submit() answers, or why not. */
+export type BatchOutcome = { status: JobStatus; fresh: boolean } | { error: EngineError };
+
+/** What watchJobs follows: a list of ids, or a whole queue. */
+export type WatchJobsTarget = { ids: string[] } | { queue: string };
 // -- end batches, WatchJobs, pause --
 
 export function isTerminal(state: JobState): boolean {

@@ -9,12 +9,13 @@ import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
 const SUBMITS: ReadonlySet<string> = new Set([
   QueueService.method.submit.name,
   QueueService.method.submitAndStream.name,
+  QueueService.method.submitBatch.name,
 ]);
 
 export const SHUTTING_DOWN_MESSAGE =
   "server is shutting down and accepts no new jobs (embedded engine: they would be lost); submit to another instance";
 
-/** Refuses Submit and SubmitAndStream with UNAVAILABLE while refusing() says so. */
+/** Refuses Submit, SubmitAndStream and SubmitBatch with UNAVAILABLE while refusing() says so. */
 export function createDrainInterceptor(refusing: () => boolean): Interceptor {
   return (next) => async (req) => {
     if (refusing() && req.service.typeName === QueueService.typeName && SUBMITS.has(req.method.name)) {

@@ -10,8 +10,15 @@ import { Code, ConnectError } from "@connectrpc/connect";
 
 export const DEFAULT_MAX_INPUT_VALUES = 100_000;
 
-/** The RPCs whose request carries a job input (field 2, google.protobuf.Value). */
-export const INPUT_METHODS: ReadonlySet<string> = new Set(["Submit", "SubmitAndStream"]);
+/**
+ * The RPCs whose request carries job inputs: a SubmitRequest's field 2
+ * (google.protobuf.Value), or SubmitBatch's SubmitRequests (its field 1),
+ * whose inputs count together against the limit (one request is decoded
+ * at once).
+ */
+export const INPUT_METHODS: ReadonlySet<string> = new Set(["Submit", "SubmitAndStream", "SubmitBatch"]);
+const BATCH_METHOD = "SubmitBatch";
+const JOBS_FIELD = 1;
 
 const INPUT_FIELD = 2;
 /** Deeper than the decoder allows anyway (it refuses at 100): stop counting there. */
@@ -25,8 +32,8 @@ export function inputTooManyValues(limit: number): ConnectError {
 }
 
 /** Throws RESOURCE_EXHAUSTED when the request's input holds more than limit values. */
-export function assertInputValues(message: Uint8Array, binary: boolean, limit: number): void {
-  const count = binary ? countBinaryInputValues(message, limit) : countJsonValues(message, limit);
+export function assertInputValues(message: Uint8Array, binary: boolean, limit: number, method?: string): void {
+  const count = binary ? countBinaryInputValues(message, limit, method) : countJsonValues(message, limit);
   if (count > limit) throw inputTooManyValues(limit);
 }
 
@@ -53,9 +60,19 @@ export function countJsonValues(bytes: Uint8Array, limit: number): number {
   return count;
 }
 
-/** Values in the input field of a SubmitRequest-shaped binary message; stops once past limit. */
-export function countBinaryInputValues(message: Uint8Array, limit: number): number {
+/**
+ * Values in the input field of a SubmitRequest-shaped binary message (of
+ * all its SubmitRequests for SubmitBatch); stops once past limit.
+ */
+export function countBinaryInputValues(message: Uint8Array, limit: number, method?: string): number {
   let count = 0;
+  if (method === BATCH_METHOD) {
+    forEachField(message, (field, start, end) => {
+      if (field === JOBS_FIELD) count += countBinaryInputValues(message.subarray(start, end), limit - count);
+      return count <= limit;
+    });
+    return count;
+  }
   forEachField(message, (field, start, end) => {
     if (field === INPUT_FIELD) count += countValue(message, start, end, limit - count, 0);
     return count <= limit;

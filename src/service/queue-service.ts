@@ -25,15 +25,8 @@ import { callerKey } from "./caller.js";
 import { createErrorMapper } from "./errors.js";
 import type { InputValidators } from "./input-validators.js";
 import { jobControlRpcs } from "./job-control/index.js";
-import {
-  cancelToProto,
-  countsToProto,
-  jobOptionsFromProto,
-  jobToProto,
-  jsonToValue,
-  resultToProto,
-  valueToJson,
-} from "./convert.js";
+import { countsWithPause } from "./job-control/pause.js";
+import { cancelToProto, jobOptionsFromProto, jobToProto, jsonToValue, resultToProto, valueToJson } from "./convert.js";
 
 export interface QueueServiceOptions {
   logger?: Logger;
@@ -100,7 +93,7 @@ export function createQueueService(
       try {
         assertQueueName(req.queue, "queue");
         requireQueue(ctx.values.get(callerKey), req.queue);
-        return countsToProto(await engine.queueCount(req.queue));
+        return await countsWithPause(engine, req.queue);
       } catch (err) {
         throw toClientError(err, ctx);
       }
@@ -159,10 +152,10 @@ function submitRpcs(
 }
 
 /** What Submit and SubmitAndStream take (SubmitAndStreamRequest repeats SubmitRequest's fields). */
-type SubmitFields = Pick<SubmitRequest, "queue" | "input" | "idempotencyKey" | "options">;
+export type SubmitFields = Pick<SubmitRequest, "queue" | "input" | "idempotencyKey" | "options">;
 
 /** The engine's SubmitInput of a valid request whose queue the caller may use. */
-function checkedSubmitInput(req: SubmitFields, ctx: HandlerContext, validators?: InputValidators): SubmitInput {
+export function checkedSubmitInput(req: SubmitFields, ctx: HandlerContext, validators?: InputValidators): SubmitInput {
   assertQueueName(req.queue, "queue");
   if (req.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     throw invalidArgument(
@@ -230,7 +223,7 @@ async function* statusMessages(updates: AsyncIterable<JobStatus>, readOutput?: O
  * PERMISSION_DENIED naming the queue when the caller's key may not use it.
  * A key that may use `http` may use its lanes too.
  */
-function requireQueue(caller: Principal | undefined, queue: string): void {
+export function requireQueue(caller: Principal | undefined, queue: string): void {
   const denied = checkQueue(caller, queue);
   if (denied && !(isLaneQueue(queue) && checkQueue(caller, "http") === undefined)) {
     throw new ConnectError(denied, Code.PermissionDenied);
@@ -238,7 +231,7 @@ function requireQueue(caller: Principal | undefined, queue: string): void {
 }
 
 /** A lane is declared (and served) on its first Submit; FAILED_PRECONDITION where lanes are not on. */
-async function ensureLane(lanes: LaneRegistry | undefined, input: SubmitInput): Promise<void> {
+export async function ensureLane(lanes: LaneRegistry | undefined, input: SubmitInput): Promise<void> {
   if (!lanes) {
     throw new ConnectError(
       `queue "${input.queue}": caller-named http queues (lanes) need the http queue: set JETQ_HTTP_ALLOWED_HOSTS on this server`,

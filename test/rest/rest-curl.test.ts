@@ -71,6 +71,7 @@ for (const kind of ENGINES) {
         queue_name: queue,
         in_queue: 1,
         running: 0,
+        paused: false,
       });
 
       await worker.start();
@@ -106,7 +107,7 @@ for (const kind of ENGINES) {
       // On NATS the count comes from a stream snapshot that settles a moment after the acks.
       await expect
         .poll(async () => (await curl("GET", `${server.url}/queue/${queue}/count`)).body, { timeout: 5_000 })
-        .toEqual({ queue_name: queue, in_queue: 0, running: 0 });
+        .toEqual({ queue_name: queue, in_queue: 0, running: 0, paused: false });
     });
 
     it("unknown ids and paths: 404 JSON errors; bad input: 400", async () => {

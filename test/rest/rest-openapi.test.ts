@@ -4,6 +4,7 @@ import { startTestServer, type TestServer } from "../../src/testing.js";
 
 const ENDPOINTS = [
   ["post", "/queue/{queue}"],
+  ["post", "/queue/{queue}/batch"],
   ["get", "/queue/{queue}/count"],
   ["get", "/queue/requests/{request_id}/status"],
   ["get", "/queue/requests/{request_id}/status/stream"],

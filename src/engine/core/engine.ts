@@ -12,6 +12,7 @@ import { settingNamer, type SettingNamer } from "../settings.js";
 import { submitThenWatch } from "../submit-and-watch.js";
 import { checkedTraceContext } from "../trace-context.js";
 import type {
+  BatchOutcome,
   CancelOutcome,
   Engine,
   EngineStats,
@@ -28,13 +29,17 @@ import type {
   Readiness,
   SubmitInput,
   SubmitWatchOptions,
+  WatchJobsTarget,
   WatchOptions,
 } from "../types.js";
 import type { Driver, Inserted, JobRef, NewJob } from "../driver/types.js";
 import { JobEvents, type JobEventListener } from "../job-events.js";
+import { submitBatch } from "./batch.js";
 import { CoreLease, type LeaseRules } from "./lease.js";
+import { fetchUnlessPaused } from "./pause.js";
 import { describeQueues, listJobs, listQueryOf } from "./list-jobs.js";
 import { jobOptionsOf, queueConfigOf } from "./validate.js";
+import { checkTarget, closingController, watchJobs } from "./watch-jobs.js";
 
 /** Largest input and output (JSON bytes) by default: the server's 16 MiB request limit. */
 export const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
@@ -154,7 +159,8 @@ class CoreEngine implements Engine {
     const max = Math.floor(options.max);
     // As a pending fetch when the engine closes: nothing more to hand out.
     if (this.closed || !(max >= 1) || options.signal?.aborted) return [];
-    const deliveries = await this.driver.fetch(queue, max, options.expiresMs, options.signal);
+    const isClosed = () => this.closed;
+    const deliveries = await fetchUnlessPaused(this.driver, queue, max, options.expiresMs, options.signal, isClosed);
     return deliveries.map((d) => new CoreLease(d, this.rules));
   }
 
@@ -178,6 +184,47 @@ class CoreEngine implements Engine {
   // -- end priority --
 
   // -- job control: batches, WatchJobs, pause --
+  /** Aborted by close(): ends open WatchJobs, which may follow no job at the time. */
+  private readonly closing = closingController();
+
+  async submitBatch(inputs: SubmitInput[]): Promise<BatchOutcome[]> {
+    this.assertOpen();
+    return submitBatch(this.driver, inputs, {
+      newJob: (input) => this.newJob(input),
+      inserted: (job, inserted) => this.told(job, inserted),
+    });
+  }
+
+  watchJobs(target: WatchJobsTarget, options: WatchOptions = {}): AsyncIterable<JobStatus> {
+    const checked = checkTarget(target);
+    this.assertOpen();
+    return watchJobs(this.driver, checked, options, this.closing.signal);
+  }
+
+  async pauseQueue(queue: string): Promise<void> {
+    assertQueueName(queue);
+    this.assertOpen();
+    await this.driver.setPaused(queue, true);
+  }
+
+  async resumeQueue(queue: string): Promise<void> {
+    assertQueueName(queue);
+    this.assertOpen();
+    await this.driver.setPaused(queue, false);
+  }
+
+  async isPaused(queue: string): Promise<boolean> {
+    assertQueueName(queue);
+    this.assertOpen();
+    return this.driver.paused(queue);
+  }
+
+  /** The submitted event of a batch item the driver stored, as insert() tells a Submit's. */
+  private told(job: NewJob, inserted: Inserted): void {
+    if (!inserted.fresh || !this.events.observed) return;
+    const { id, createdAt } = inserted.status;
+    this.events.emit({ kind: "submitted", queue: job.queue, id, tenant: job.tenant, createdAt, options: job.options });
+  }
   // -- end batches, WatchJobs, pause --
 
   stats(): EngineStats {
@@ -187,6 +234,7 @@ class CoreEngine implements Engine {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
     await this.driver.close();
   }
 

@@ -94,7 +94,7 @@ async function describeQueue(driver: Driver, name: string, now: number): Promise
     driver.count(name),
     driver.finishedCounts(name, [now - LAST_MINUTE_MS, now - LAST_HOUR_MS]),
     driver.delayedCount ? driver.delayedCount(name) : 0,
-    driver.queuePaused ? driver.queuePaused(name) : false,
+    driver.paused(name),
   ]);
   const zero: FinishedCounts = { completed: 0, failed: 0 };
   return {

@@ -186,8 +186,6 @@ export interface Driver {
   finishedCounts(queue: string, since: readonly number[]): Promise<FinishedCounts[]>;
   /** Jobs waiting for their run_at; a driver without delayed jobs leaves it out (0). */
   delayedCount?(queue: string): Promise<number>;
-  /** Whether the queue is paused; a driver without pausing leaves it out (false). */
-  queuePaused?(queue: string): Promise<boolean>;
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
@@ -197,6 +195,22 @@ export interface Driver {
   // -- end priority --
 
   // -- job control: batches, WatchJobs, pause --
+  /**
+   * insert() of each job, in order of the list as far as the backend keeps
+   * it; each item's failure is its own outcome. A driver may have several
+   * in flight (JetStream: bounded concurrency).
+   */
+  insertBatch(jobs: NewJob[]): Promise<Array<Inserted | { error: unknown }>>;
+  /**
+   * Calls onJob with the id of each job of the queue (any tenant) that is
+   * submitted or changes from now on, in any process; ids may repeat.
+   * Returns the unsubscribe. The core follows each id with watch().
+   */
+  watchQueue(queue: string, onJob: (id: string) => void): () => void;
+  /** Stores the queue's paused flag, for every process; NOT_FOUND for an undeclared queue. */
+  setPaused(queue: string, paused: boolean): Promise<void>;
+  /** The paused flag as this process knows it (cheap: no round trip most times); NOT_FOUND when undeclared. */
+  paused(queue: string): Promise<boolean>;
   // -- end batches, WatchJobs, pause --
 
   /**

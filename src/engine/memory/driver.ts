@@ -28,6 +28,7 @@ import type { Driver, DriverDelivery, Inserted, JobRef, ListPage, ListQuery, New
 import { MemoryDeliveries } from "./deliveries.js";
 import { createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
 import type { JobEventListener } from "../job-events.js";
+import { listenToQueue, tellQueueWatchers } from "./queue-watch.js";
 import { liveJobsPage } from "./list-live.js";
 import { MemoryStore } from "./store.js";
 import { watchJob } from "./watch.js";
@@ -111,6 +112,7 @@ export class MemoryDriver implements Driver {
     if (slot !== undefined) store.idempotency.set(slot, record);
     if (job.options.startDeadline !== undefined) store.deadlines.add(job.options.startDeadline, record.id);
     const status = snapshot(record);
+    tellQueueWatchers(record);
     this.deliveries.serveWaiters(q);
     return { status, fresh: true };
   }
@@ -215,6 +217,30 @@ export class MemoryDriver implements Driver {
   // -- end priority --
 
   // -- job control: batches, WatchJobs, pause --
+  private readonly pausedQueues = new Set<string>();
+
+  async insertBatch(jobs: NewJob[]): Promise<Array<Inserted | { error: unknown }>> {
+    // One step each, in order: nothing to gain from overlapping them in one process.
+    const out: Array<Inserted | { error: unknown }> = [];
+    for (const job of jobs) out.push(await this.insert(job).catch((error: unknown) => ({ error })));
+    return out;
+  }
+
+  watchQueue(queue: string, onJob: (id: string) => void): () => void {
+    const q = this.store.queues.get(queue);
+    return q ? listenToQueue(q, onJob) : () => {};
+  }
+
+  async setPaused(queue: string, paused: boolean): Promise<void> {
+    this.store.getQueue(queue);
+    if (paused) this.pausedQueues.add(queue);
+    else this.pausedQueues.delete(queue);
+  }
+
+  async paused(queue: string): Promise<boolean> {
+    this.store.getQueue(queue);
+    return this.pausedQueues.has(queue);
+  }
   // -- end batches, WatchJobs, pause --
 
   stats(): EngineStats {

@@ -11,6 +11,7 @@ import { unavailable } from "../errors.js";
 import type { PacedWatch, PositionPacer } from "../position-pacer.js";
 import { createQueuedIterator } from "../core/queued-iterator.js";
 import { sameStatus } from "../core/status-change.js";
+import { tellQueueWatchers } from "./queue-watch.js";
 import { snapshot, type ChangeKind, type JobRecord, type JobWatcher } from "./job-record.js";
 
 export interface WatchHost {
@@ -92,6 +93,7 @@ export async function* watchJob(host: WatchHost, options: WatchOptions): AsyncGe
 }
 
 export function notifyWatchers(job: JobRecord, kind: ChangeKind): void {
+  if (kind !== "position") tellQueueWatchers(job);
   if (!job.watchers) return;
   for (const watcher of job.watchers) watcher.changed(kind);
 }

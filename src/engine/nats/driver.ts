@@ -30,10 +30,13 @@ import { createLeftoverSweeper, type LeftoverSweeper } from "./leftovers.js";
 import type { NatsEngineOptions } from "./options.js";
 import { watchNatsReadiness } from "./readiness.js";
 import { readResult } from "./result.js";
+import { eachBounded } from "./each-bounded.js";
 import { ensureQueue, type LayoutOptions } from "./setup.js";
 import { wireParts, type Parts } from "./wiring.js";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Submits of one SubmitBatch in flight at once. */
+const BATCH_IN_FLIGHT = 64;
 /**
  * Watches of QUEUED jobs refresh their position from the shared per-queue
  * snapshot every tick; every watch is re-derived (safety net for lost core
@@ -232,6 +235,32 @@ class NatsDriver implements Driver {
   // -- end priority --
 
   // -- job control: batches, WatchJobs, pause --
+  async insertBatch(jobs: NewJob[]): Promise<Array<Inserted | { error: unknown }>> {
+    // Many publishes in flight on the one connection (its writes coalesce), bounded.
+    return eachBounded(jobs, BATCH_IN_FLIGHT, (job) => this.insert(job));
+  }
+
+  watchQueue(queue: string, onJob: (id: string) => void): () => void {
+    return this.p.queueWatch.listen(queue, onJob);
+  }
+
+  async setPaused(queue: string, paused: boolean): Promise<void> {
+    this.assertOpen();
+    const { queueConfigs, pauseFlags } = this.p;
+    await this.call(`${paused ? "pausing" : "resuming"} queue "${queue}"`, async () => {
+      if (!(await queueConfigs.get(queue))) throw queueNotFound(queue);
+      await pauseFlags.set(queue, paused);
+    });
+  }
+
+  async paused(queue: string): Promise<boolean> {
+    this.assertOpen();
+    const { queueConfigs, pauseFlags } = this.p;
+    return this.call(`reading whether queue "${queue}" is paused`, async () => {
+      if (!(await queueConfigs.get(queue))) throw queueNotFound(queue);
+      return pauseFlags.get(queue);
+    });
+  }
   // -- end batches, WatchJobs, pause --
 
   stats(): EngineStats {
@@ -255,6 +284,8 @@ class NatsDriver implements Driver {
     await p.late.clear();
     await this.leftovers.idle();
     p.events.close();
+    p.queueWatch.close();
+    p.pauseFlags.close();
     // The acks and events of the last moments must reach the server.
     await closeConnection(p.nc, CLOSE_FLUSH_MS);
   }

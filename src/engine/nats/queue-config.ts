@@ -34,7 +34,8 @@ export function createQueueConfigStore(kv: KV): QueueConfigStore {
     },
     async names() {
       const names: string[] = [];
-      for await (const key of await kv.keys()) names.push(key);
+      // Queue names hold no dot; other keys of the bucket (paused.<queue>) are not queues.
+      for await (const key of await kv.keys()) if (!key.includes(".")) names.push(key);
       return names;
     },
     async put(queue, config) {

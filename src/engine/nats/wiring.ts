@@ -24,6 +24,8 @@ import { createLiveJobs, createRecentJobs, type LiveJobs, type RecentJobs, type 
 import { createLogStore } from "./logs.js";
 import { createQueueConfigStore } from "./queue-config.js";
 import { createQueueInfoCache, type QueueInfoCache } from "./queue-info.js";
+import { createQueueWatchHub, noticingSubmits } from "./queue-watch.js";
+import { createPauseFlags } from "./pause-flags.js";
 import { createRecordStore } from "./records.js";
 import type { LayoutOptions } from "./setup.js";
 import { createStateDeriver } from "./state.js";
@@ -62,16 +64,19 @@ export function wireParts(conn: Connected, o: WiringOptions) {
     logBounds: o.logBounds,
   });
   const workers = wireWorkerSide(conn, o, stores, known);
-  const submit = createSubmitter({
-    ...conn,
-    ...stores,
-    queueInfo: known.queueInfo,
-    deriver,
-    maxPayload: () => maxPayload(conn),
-    requestTimeoutMs: o.layout.requestTimeoutMs,
-    recent: known.recent,
-    link: stores.link,
-  });
+  const submit = noticingSubmits(
+    createSubmitter({
+      ...conn,
+      ...stores,
+      queueInfo: known.queueInfo,
+      deriver,
+      maxPayload: () => maxPayload(conn),
+      requestTimeoutMs: o.layout.requestTimeoutMs,
+      recent: known.recent,
+      link: stores.link,
+    }),
+    known.queueWatch,
+  );
   return { ...conn, ...stores, ...known, ...workers, deriver, watches, submit };
 }
 
@@ -86,6 +91,7 @@ function wireStores(conn: Connected, o: WiringOptions) {
     records,
     blobs: createBlobStore(js, o.layout),
     queueConfigs: createQueueConfigStore(shared.queues),
+    pauseFlags: createPauseFlags(shared.queues, nc),
     idempotency: createIdempotencyStore(shared.jobs),
     index: createJobIndex(js, jsm, records, o.layout),
     logs: createLogStore(nc, js, jsm, onBackgroundError, o.logBounds),
@@ -100,9 +106,14 @@ function wireKnowledge(conn: Connected, o: WiringOptions) {
   // not outlive the record it stands for.
   const recent = createRecentJobs(Math.min(RECENT_MAX_AGE_MS, o.layout.retentionMs / 4));
   const signals = createCancelSignals(conn.nc);
-  const events = createEventHub(conn.nc, learnFromEvents({ queueInfo, live, recent, signals }));
+  const queueWatch = createQueueWatchHub(conn.nc);
+  const learn = learnFromEvents({ queueInfo, live, recent, signals });
+  const events = createEventHub(conn.nc, (id, ev) => {
+    learn(id, ev);
+    queueWatch.tap(id, ev);
+  });
   events.start();
-  return { queueInfo, live, recent, signals, events };
+  return { queueInfo, live, recent, signals, events, queueWatch };
 }
 
 /** What live events tell this process about running and finished jobs, kept for its status reads. */

@@ -194,7 +194,9 @@ async function decodeProblem(
     message = inflated;
   }
   if (valueLimit !== undefined) {
-    const count = framing.json ? countJsonValues(message, valueLimit) : countBinaryInputValues(message, valueLimit);
+    const count = framing.json
+      ? countJsonValues(message, valueLimit)
+      : countBinaryInputValues(message, valueLimit, handler.method.name);
     if (count > valueLimit) return inputTooManyValues(valueLimit);
   }
   if (framing.json) {

@@ -140,7 +140,7 @@ function takes(o: FastPathOptions, h: http.IncomingHttpHeaders, streaming: boole
 
 function checkInputValues(o: FastPathOptions, route: Route, binary: boolean, message: Uint8Array) {
   if (o.maxInputValues !== undefined && INPUT_METHODS.has(route.method.name)) {
-    assertInputValues(message, binary, o.maxInputValues);
+    assertInputValues(message, binary, o.maxInputValues, route.method.name);
   }
 }
 

@@ -9,6 +9,7 @@ import type * as http2 from "node:http2";
 import { Code, ConnectError, type ContextValues, type Interceptor, type ServiceImpl } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
 import { unauthenticatedError, type Authentication } from "../authenticate.js";
+import { batchJson, batchRequest } from "./batch-request.js";
 import { restError } from "./errors.js";
 import { OPENAPI_DOCUMENT } from "./openapi.js";
 import { writeError, writeJson, type Res } from "./respond.js";
@@ -86,6 +87,12 @@ async function serve(rest: Rest, route: Route, query: URLSearchParams, req: Req,
         ...(status.queue_position !== undefined ? { queue_position: status.queue_position } : {}),
         ...requestUrls(base, job.id),
       });
+    }
+    case "batch": {
+      const caller = o.authenticate?.(header(req, "authorization"));
+      if (caller && !caller.ok) return writeError(res, unauthenticatedError(caller.message));
+      const batch = await batchRequest(req, route.queue, query, o);
+      return writeJson(res, 200, batchJson(await calls.unary("submitBatch", req, batch, signal), base));
     }
     case "status": {
       const job = await calls.unary("getStatus", req, { id: route.id, includeLogs: withLogs }, signal);

@@ -124,8 +124,38 @@ const schemas = {
   },
   Count: {
     type: "object",
-    required: ["queue_name", "in_queue", "running"],
-    properties: { queue_name: { type: "string" }, in_queue: { type: "integer" }, running: { type: "integer" } },
+    required: ["queue_name", "in_queue", "running", "paused"],
+    properties: {
+      queue_name: { type: "string" },
+      in_queue: { type: "integer" },
+      running: { type: "integer" },
+      paused: { type: "boolean" },
+    },
+  },
+  Batch: {
+    type: "object",
+    required: ["results"],
+    properties: {
+      results: {
+        type: "array",
+        items: {
+          oneOf: [
+            ref("Submitted"),
+            {
+              type: "object",
+              required: ["error"],
+              properties: {
+                error: {
+                  type: "object",
+                  required: ["index", "code", "message"],
+                  properties: { index: { type: "integer" }, code: { type: "string" }, message: { type: "string" } },
+                },
+              },
+            },
+          ],
+        },
+      },
+    },
   },
 };
 
@@ -148,6 +178,34 @@ const paths = {
       requestBody: { description: "Any JSON document; an empty body is null.", content: { "application/json": {} } },
       responses: {
         "202": json(ref("Submitted"), "Queued."),
+        ...commonErrors,
+        "413": error("Body over the size or JSON value limits."),
+      },
+    },
+  },
+  "/queue/{queue}/batch": {
+    post: {
+      operationId: "submitBatch",
+      summary: "Submit up to 1,000 jobs (RPC SubmitBatch); each item succeeds or fails on its own.",
+      parameters: [{ name: "queue", in: "path", required: true, schema: { type: "string" } }, ...optionParameters],
+      requestBody: {
+        description: "A JSON array of jobs; the options in the query or headers apply to each.",
+        content: {
+          "application/json": {
+            schema: {
+              type: "array",
+              minItems: 1,
+              maxItems: 1000,
+              items: {
+                type: "object",
+                properties: { input: {}, idempotency_key: { type: "string", maxLength: 256 } },
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        "200": json(ref("Batch"), "One result per item, in order: the job as Submit answers it, or its error."),
         ...commonErrors,
         "413": error("Body over the size or JSON value limits."),
       },

@@ -5,6 +5,7 @@
  */
 export type Route =
   | { kind: "submit"; queue: string }
+  | { kind: "batch"; queue: string }
   | { kind: "count"; queue: string }
   | { kind: "status"; id: string }
   | { kind: "stream"; id: string }
@@ -24,6 +25,7 @@ interface Pattern {
 // Before /queue/{queue}: a queue named "requests" has its count at /queue/requests/count ("count" is no job id).
 const PATTERNS: Pattern[] = [
   { segments: [":queue", "count"], method: "GET", route: (p) => ({ kind: "count", queue: p.queue! }) },
+  { segments: [":queue", "batch"], method: "POST", route: (p) => ({ kind: "batch", queue: p.queue! }) },
   { segments: ["requests", ":id", "status", "stream"], method: "GET", route: (p) => ({ kind: "stream", id: p.id! }) },
   { segments: ["requests", ":id", "status"], method: "GET", route: (p) => ({ kind: "status", id: p.id! }) },
   { segments: ["requests", ":id", "cancel"], method: "PUT", route: (p) => ({ kind: "cancel", id: p.id! }) },
@@ -53,7 +55,7 @@ export function matchRoute(method: string | undefined, pathname: string): Match 
   return {
     status: 404,
     message:
-      `no endpoint ${method ?? "GET"} ${pathname}; the REST endpoints are POST /queue/{queue}, ` +
+      `no endpoint ${method ?? "GET"} ${pathname}; the REST endpoints are POST /queue/{queue}[/batch], ` +
       "GET /queue/{queue}/count, GET /queue/requests/{id}[/status[/stream]], PUT /queue/requests/{id}/cancel " +
       "(GET /openapi.json describes them)",
   };

@@ -115,5 +115,5 @@ export function cancelJson(res: CancelResponse): { status: CancelStatus; removed
 }
 
 export function countJson(res: QueueCountResponse) {
-  return { queue_name: res.queue, in_queue: res.inQueue, running: res.running };
+  return { queue_name: res.queue, in_queue: res.inQueue, running: res.running, paused: res.paused };
 }

@@ -70,7 +70,8 @@ function parseInput(bytes: Uint8Array, maxInputValues: number) {
   }
 }
 
-function jobOptions(req: Req, query: URLSearchParams): Options {
+/** Job options from the query or headers (batches: for every item). */
+export function jobOptions(req: Req, query: URLSearchParams): Options {
   const options: Options = {};
   for (const p of OPTION_PARAMETERS) {
     const fromQuery = query.get(p.query);

@@ -8,6 +8,9 @@ import type { QueueService } from "../../../gen/jetq/v1/queue_pb.js";
 import type { Engine } from "../../engine/types.js";
 import { createErrorMapper } from "../errors.js";
 import type { QueueServiceOptions } from "../queue-service.js";
+import { submitBatch } from "./batch.js";
+import { setPaused } from "./pause.js";
+import { watchJobs } from "./watch-jobs.js";
 import { listRpcs } from "./lists.js";
 
 type JobControlRpcs = Pick<
@@ -31,18 +34,33 @@ export function jobControlRpcs(engine: Engine, options: QueueServiceOptions): Jo
     // -- end retry --
 
     // -- batches, WatchJobs, pause --
-    submitBatch() {
-      throw notYet("SubmitBatch");
+    async submitBatch(req, ctx) {
+      try {
+        return await submitBatch(engine, options, toClientError, req, ctx);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
     },
-    // eslint-disable-next-line require-yield
-    async *watchJobs() {
-      throw notYet("WatchJobs");
+    async *watchJobs(req, ctx) {
+      try {
+        yield* watchJobs(engine, req, ctx);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
     },
-    pauseQueue() {
-      throw notYet("PauseQueue");
+    async pauseQueue(req, ctx) {
+      try {
+        return await setPaused(engine, req.queue, true, ctx);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
     },
-    resumeQueue() {
-      throw notYet("ResumeQueue");
+    async resumeQueue(req, ctx) {
+      try {
+        return await setPaused(engine, req.queue, false, ctx);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
     },
     // -- end batches, WatchJobs, pause --
   };

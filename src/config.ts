@@ -16,6 +16,7 @@ import {
 } from "./auth/index.js";
 import { readSecretDeclarations } from "./handlers/http/secrets-config.js";
 import type { SecretDeclaration } from "./handlers/http/index.js";
+import { parseWebhookSecret } from "./webhooks/signing.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const LOG_FORMATS = ["json", "pretty"] as const;
@@ -159,6 +160,27 @@ const EnvSchema = z.object({
   JETQ_METRICS: bool.default(true),
   // Queues named in metric labels and read for the queue gauges; the rest share queue="_other".
   JETQ_METRICS_MAX_QUEUES: int(1, 10_000).default(100),
+  // Webhooks (the secret, JETQ_WEBHOOK_SECRET, is read apart: its value must never be printed).
+  JETQ_WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .transform((v) =>
+      v
+        .split(",")
+        .map((s) => s.trim().toLowerCase())
+        .filter((s) => s !== ""),
+    )
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(
+            /^[a-z0-9.-]+$|^\[?[0-9a-f:.]+\]?$/,
+            'each entry must be a host name or an IP address, e.g. "hooks.internal" or "10.0.0.5" (no port, no "*")',
+          ),
+      ),
+    )
+    .default([]),
+  JETQ_WEBHOOK_RETRY_BASE_MS: int(1, 60 * 60 * 1000).default(5_000),
 });
 
 export interface Config {
@@ -212,10 +234,31 @@ export interface Config {
   maxInputValues: number;
   /** JETQ_CONNECT_FAST_PATH. */
   connectFastPath: boolean;
+  /** JETQ_WEBHOOK_*: unset without JETQ_WEBHOOK_SECRET (no webhooks are sent, webhook_url is refused). */
+  webhooks?: WebhookConfig;
+  /** JETQ_WEBHOOK_ALLOWED_HOSTS, also without the secret (Submit's check names them). */
+  webhookAllowedHosts: string[];
   /** JETQ_METRICS: serve GET /metrics. */
   metrics: boolean;
   /** JETQ_METRICS_MAX_QUEUES. */
   metricsMaxQueues: number;
+}
+
+export interface WebhookConfig {
+  /** The key bytes of JETQ_WEBHOOK_SECRET. Never log. */
+  key: Buffer;
+  retryBaseMs: number;
+}
+
+/** JETQ_WEBHOOK_SECRET: whsec_ + base64; problems never show the value. */
+function readWebhookKey(env: NodeJS.ProcessEnv): { key?: Buffer; problems: string[] } {
+  const secret = env.JETQ_WEBHOOK_SECRET;
+  if (secret === undefined || secret.trim() === "") return { problems: [] };
+  try {
+    return { key: parseWebhookSecret(secret), problems: [] };
+  } catch (err) {
+    return { problems: [`  JETQ_WEBHOOK_SECRET (value not shown): ${(err as Error).message}`] };
+  }
 }
 
 /**
@@ -284,6 +327,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const auth = readApiKeys(env);
   const secrets = readSecretDeclarations(env, parsed.data?.JETQ_HTTP_ALLOWED_HOSTS);
   auth.problems.push(...secrets.problems);
+  const webhook = readWebhookKey(env);
+  auth.problems.push(...webhook.problems);
   if (!parsed.success || auth.problems.length > 0) {
     const lines = (parsed.error?.issues ?? []).map((issue) => {
       const key = String(issue.path[0] ?? "?");
@@ -332,6 +377,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     connectFastPath: e.JETQ_CONNECT_FAST_PATH,
     metrics: e.JETQ_METRICS,
     metricsMaxQueues: e.JETQ_METRICS_MAX_QUEUES,
+    ...(webhook.key ? { webhooks: { key: webhook.key, retryBaseMs: e.JETQ_WEBHOOK_RETRY_BASE_MS } } : {}),
+    webhookAllowedHosts: e.JETQ_WEBHOOK_ALLOWED_HOSTS,
   };
 }
 

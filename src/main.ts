@@ -17,7 +17,10 @@ import {
   observeJobs,
   onShutdownSignal,
   openEngine,
+  startWebhooksOf,
+  webhookCheckOf,
 } from "./startup.js";
+import type { Webhooks } from "./webhooks/index.js";
 import { startTracing, type InstalledTracing } from "./tracing/index.js";
 import { createWorker, type Worker } from "./worker/index.js";
 import type { LaneDiscovery } from "./handlers/http/lane-discovery.js";
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
   let worker: Worker | undefined;
   let lanes: LaneDiscovery | undefined;
   let server: RunningServer | undefined;
+  let webhooks: Webhooks | undefined;
   // The order matters (README "Shutdown"): first stop looking ready, so
   // balancers send new calls elsewhere (and, on the embedded engine, refuse
   // new jobs, which would die with us); then give running jobs their grace;
@@ -58,6 +62,7 @@ async function main(): Promise<void> {
     lanes?.stop();
     await worker?.stop({ graceMs: config.shutdownGraceMs });
     await server?.close();
+    await webhooks?.stop();
     await engine.close();
     await tracing?.shutdown();
   };
@@ -67,6 +72,7 @@ async function main(): Promise<void> {
   // Only with workers: the http handler needs the secrets' values, which an API-only process does not have.
   const queues = config.workers ? builtinQueues(config) : {};
   try {
+    webhooks = startWebhooksOf(config, engine, logger);
     if (config.workers) {
       worker = createWorker({
         engine,
@@ -94,6 +100,7 @@ async function main(): Promise<void> {
       metrics: metrics ?? false,
       inputValidators: builtinInputValidators(config),
       lanes: httpLanes(config, engine, queues, () => worker),
+      webhookCheck: webhookCheckOf(config),
     });
   } catch (err) {
     logger.fatal({ err }, "could not start");

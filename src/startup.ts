@@ -15,6 +15,8 @@ import type { InputValidators } from "./service/input-validators.js";
 import { createLaneRegistry, type LaneRegistry } from "./handlers/http/lanes.js";
 import { discoverLanes, type LaneDiscovery } from "./handlers/http/lane-discovery.js";
 import type { QueueRegistration, Worker } from "./worker/index.js";
+import { DEFAULT_WEBHOOK_POLICY, startWebhooks, webhookSubmitCheck, type Webhooks } from "./webhooks/index.js";
+import type { WebhookSubmitCheck } from "./webhooks/submit-check.js";
 import { createMetrics, type JetqMetrics } from "./ops/metrics.js";
 import { logFinishedJobs } from "./ops/job-log-line.js";
 
@@ -146,6 +148,36 @@ export function builtinInputValidators(config: Config): InputValidators {
     grants: config.tenantSecrets,
   });
   return new Map([["http", http]]);
+}
+
+/**
+ * Webhooks (README "Webhooks"): every process with an engine enqueues the
+ * webhooks of the jobs it ends and delivers due ones, once
+ * JETQ_WEBHOOK_SECRET is set; without it none are sent, and one log line
+ * says so.
+ */
+export function startWebhooksOf(config: Config, engine: Engine, logger: Logger): Webhooks | undefined {
+  if (!config.webhooks) {
+    logger.info("webhooks: off (JETQ_WEBHOOK_SECRET not set): Submits with a webhook_url are refused");
+    return undefined;
+  }
+  const allowed = config.webhookAllowedHosts;
+  logger.info(
+    { allowedHosts: allowed, retryBaseMs: config.webhooks.retryBaseMs },
+    `webhooks: on, signed with JETQ_WEBHOOK_SECRET; ${allowed.length} private host(s) allowed`,
+  );
+  return startWebhooks({
+    engine,
+    key: config.webhooks.key,
+    allowedHosts: allowed,
+    policy: { ...DEFAULT_WEBHOOK_POLICY, retryBaseMs: config.webhooks.retryBaseMs },
+    logger: logger.child({ component: "webhooks" }),
+  });
+}
+
+/** Submit's check of a job's webhook_url: refused while webhooks are off. */
+export function webhookCheckOf(config: Config): WebhookSubmitCheck {
+  return webhookSubmitCheck(config.webhooks !== undefined, config.webhookAllowedHosts);
 }
 
 /**

@@ -7,7 +7,16 @@ import { loadConfigOrExit } from "./config.js";
 import type { Engine } from "./engine/types.js";
 import { createLogger } from "./logger.js";
 import { startProbeServer, type ProbeServer } from "./server/probe-server.js";
-import { builtinQueues, laneDiscovery, logHttpSecrets, observeJobs, onShutdownSignal, openEngine } from "./startup.js";
+import {
+  builtinQueues,
+  laneDiscovery,
+  logHttpSecrets,
+  observeJobs,
+  onShutdownSignal,
+  openEngine,
+  startWebhooksOf,
+} from "./startup.js";
+import type { Webhooks } from "./webhooks/index.js";
 import type { LaneDiscovery } from "./handlers/http/lane-discovery.js";
 import { startTracing, type InstalledTracing } from "./tracing/index.js";
 import { createWorker, type Worker } from "./worker/index.js";
@@ -42,11 +51,13 @@ const metrics = observeJobs(config, engine, logger, "worker");
 let worker: Worker | undefined;
 let lanes: LaneDiscovery | undefined;
 let probes: ProbeServer | undefined;
+let webhooks: Webhooks | undefined;
 let stopping = false;
 onShutdownSignal(logger, async () => {
   stopping = true;
   lanes?.stop();
   await worker?.stop({ graceMs: config.shutdownGraceMs });
+  await webhooks?.stop();
   await engine.close();
   await probes?.close();
   await tracing?.shutdown();
@@ -63,6 +74,7 @@ try {
     const paths = metrics ? "/healthz, /readyz and /metrics" : "/healthz and /readyz";
     logger.info({ port: probes.port }, `probes: GET ${paths} on port ${probes.port}`);
   }
+  webhooks = startWebhooksOf(config, engine, logger);
   const queues = builtinQueues(config);
   worker = createWorker({ engine, queues, concurrency: config.concurrency, logger });
   await worker.start();

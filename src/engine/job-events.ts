@@ -62,7 +62,7 @@ export interface FinishedEvent extends JobEventBase {
   error?: JobError;
   /** Only when COMPLETED. */
   output?: JsonValue;
-  /** The job's options when the writer knows them (a lease, a driver); unset on a cancel. */
+  /** The job's options when the writer knows them (a lease, a driver, a cancel). */
   options?: JobOptions;
 }
 

@@ -10,6 +10,7 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { EngineError } from "./errors.js";
 import type { JobEventListener } from "./job-events.js";
+import type { WebhookOutbox } from "./webhook-outbox.js";
 import type { TraceContext } from "./trace-context.js";
 
 export type { TraceContext };
@@ -84,6 +85,8 @@ export interface JobOptions {
   backoffMaxMs?: number;
   /** Overrides QueueConfig.maxLostLeases for this job (see lost-leases.ts). */
   maxLostLeases?: number;
+  /** Where the job is POSTed when it ends (../webhooks/); unset: the queue's QueueConfig.webhookUrl. */
+  webhookUrl?: string;
 }
 
 export interface SubmitInput {
@@ -125,6 +128,8 @@ export interface QueueConfig {
    * they rerun it without using up maxAttempts; one more ends it WORKER_LOST.
    */
   maxLostLeases: number;
+  /** Where jobs of this queue are POSTed when they end, unless a job names its own; unset = nowhere. */
+  webhookUrl?: string;
 }
 
 export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
@@ -224,6 +229,15 @@ export interface Engine {
   queueCount(queue: string): Promise<QueueCounts>;
   /** Names of the declared queues, in no particular order. */
   listQueues(): Promise<string[]>;
+  /** The queue's declared defaults; NOT_FOUND when no one declared it. */
+  queueConfig(queue: string): Promise<QueueConfig>;
+  /**
+   * Adds a line to a job's log whatever its state, finished jobs included
+   * (the runtime's notes after the end, e.g. webhook attempts). Best effort.
+   */
+  appendLog(id: string, entry: LogEntry): Promise<void>;
+  /** Pending webhook deliveries, kept where every process of this backend finds them. */
+  readonly webhooks: WebhookOutbox;
   /**
    * Calls listener with each job event this process makes (./job-events.ts):
    * submits, starts, retries, outcomes, cancels. Returns the unsubscribe.
@@ -241,6 +255,13 @@ export interface Engine {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  /**
+   * Runs a FAILED, CANCELLED or EXPIRED job again under its id: QUEUED
+   * again, attempt numbers continue, earlier attempts stay in its history.
+   * FAILED_PRECONDITION naming the state for any other; NOT_FOUND as
+   * getStatus. Of two concurrent retries one makes the new attempt.
+   */
+  retry(id: string, options?: ReadOptions): Promise<JobStatus>;
   // -- end retry and delayed jobs --
 
   // -- job control: priority --
@@ -313,6 +334,43 @@ export interface QueueInfo {
 // -- end lists --
 
 // -- job control types: retry and delayed jobs --
+// The fields below extend interfaces declared above (TypeScript merges
+// declarations of one interface in one module); they live here so the
+// groups of issue 17 edit separate regions of this file.
+
+/** One ended attempt of a job (JobStatus.attempts). */
+export interface JobAttempt {
+  attempt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  /** COMPLETED, FAILED, CANCELLED, or QUEUED for a failure that was retried. */
+  outcome: JobState;
+  error?: JobError;
+}
+
+export interface JobStatus {
+  /** A delayed job's time to run (run_at, or Submit + delay). */
+  scheduledAt?: number;
+  /** The attempts that ended, oldest first; only when asked for with includeAttempts. */
+  attempts?: JobAttempt[];
+}
+
+export interface JobOptions {
+  /** Epoch ms before which the job does not run (the core turns delayMs into it). */
+  runAt?: number;
+  /** Submit only: run no earlier than this long after Submit; stored as runAt. */
+  delayMs?: number;
+}
+
+export interface ReadOptions {
+  /** Include the attempts that ended (JobStatus.attempts). */
+  includeAttempts?: boolean;
+}
+
+export interface QueueCounts {
+  /** Jobs waiting for their scheduled time, not in inQueue until due; absent when there are none. */
+  delayed?: number;
+}
 // -- end retry and delayed jobs --
 
 // -- job control types: priority --

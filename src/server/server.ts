@@ -18,6 +18,7 @@ import type { Engine, Readiness } from "../engine/types.js";
 import { silentLogger } from "../logger.js";
 import type { InputValidators } from "../service/input-validators.js";
 import type { LaneRegistry } from "../handlers/http/lanes.js";
+import type { WebhookSubmitCheck } from "../webhooks/submit-check.js";
 import { createQueueService } from "../service/queue-service.js";
 import { guardBinaryDecoding } from "./connect/decode-guard.js";
 import { createAuthGate, passesAuthGate } from "./connect/auth-gate.js";
@@ -66,6 +67,8 @@ export interface ServerOptions {
   inputValidators?: InputValidators;
   /** Caller-named http queues made on first Submit (handlers/http/lanes.ts); unset = refused. */
   lanes?: LaneRegistry;
+  /** Submit's check of a job's webhook_url (webhooks/submit-check.ts); unset = webhook_url is refused. */
+  webhookCheck?: WebhookSubmitCheck;
   /** Serve the common Connect calls on the fast path (connect/fast-path.ts); default true. */
   connectFastPath?: boolean;
   /** Keep-alive comment on an idle REST event stream every this many ms; default 15,000 (rest/status-stream.ts). */
@@ -126,6 +129,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger,
     inputValidators: options.inputValidators,
     lanes: options.lanes,
+    webhookCheck: options.webhookCheck,
   });
   const routes = (router: ConnectRouter) => {
     router.service(QueueService, queueService);

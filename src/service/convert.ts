@@ -22,7 +22,9 @@ import {
   type QueueCountResponse,
 } from "../../gen/jetq/v1/queue_pb.js";
 import { invalidArgument } from "../engine/errors.js";
+import { scheduleFromProto, scheduleToProto } from "./job-control/schedule-wire.js";
 import { assertMaxLostLeases } from "../engine/lost-leases.js";
+import { assertWebhookUrl } from "../engine/webhook-url.js";
 import type {
   CancelOutcome,
   JobError,
@@ -92,7 +94,7 @@ function logEntryToProto(entry: LogEntry): ProtoLogEntry {
 }
 
 export function jobToProto(status: JobStatus): Job {
-  return create(JobSchema, {
+  const job = create(JobSchema, {
     id: status.id,
     queue: status.queue,
     state: jobStateToProto(status.state),
@@ -105,6 +107,7 @@ export function jobToProto(status: JobStatus): Job {
     error: status.error ? jobErrorToProto(status.error) : undefined,
     logs: status.logs?.map(logEntryToProto) ?? [],
   });
+  return scheduleToProto(job, status);
 }
 
 export function resultToProto(result: JobResult): GetResultResponse {
@@ -219,5 +222,7 @@ export function jobOptionsFromProto(options: ProtoJobOptions | undefined, now: n
     }
     out.startDeadline = ms;
   }
+  if (options.runAt !== undefined || options.delay !== undefined) scheduleFromProto(options, out, now);
+  if (options.webhookUrl !== "") out.webhookUrl = assertWebhookUrl("options.webhook_url", options.webhookUrl);
   return out;
 }

@@ -21,6 +21,7 @@ import {
   type SubmitInput,
 } from "../engine/types.js";
 import { isLaneQueue, type LaneRegistry } from "../handlers/http/lanes.js";
+import { webhookSubmitCheck, type WebhookSubmitCheck } from "../webhooks/submit-check.js";
 import { callerKey } from "./caller.js";
 import { createErrorMapper } from "./errors.js";
 import type { InputValidators } from "./input-validators.js";
@@ -34,9 +35,13 @@ export interface QueueServiceOptions {
   inputValidators?: InputValidators;
   /** Caller-named http queues, made on first Submit; unset = Submits to them are refused. */
   lanes?: LaneRegistry;
+  /** Where a job's webhook_url may point (webhooks/submit-check.ts); unset = webhooks are off: refused. */
+  webhookCheck?: WebhookSubmitCheck;
 }
 
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
+
+const WEBHOOKS_OFF = webhookSubmitCheck(false);
 
 export function createQueueService(
   engine: Engine,
@@ -49,7 +54,8 @@ export function createQueueService(
     async getStatus(req, ctx) {
       try {
         const read = readOptions(req.id, ctx);
-        return jobToProto(await engine.getStatus(req.id, { ...read, includeLogs: req.includeLogs }));
+        const include = { includeLogs: req.includeLogs, includeAttempts: req.includeAttempts };
+        return jobToProto(await engine.getStatus(req.id, { ...read, ...include }));
       } catch (err) {
         throw toClientError(err, ctx);
       }
@@ -112,7 +118,7 @@ function submitRpcs(
   toClientError: ReturnType<typeof createErrorMapper>,
 ): Pick<Impl, "submit" | "submitAndStream"> {
   const submitInput = async (req: SubmitFields, ctx: HandlerContext, trace: TraceContext | undefined) => {
-    const input = checkedSubmitInput(req, ctx, options.inputValidators);
+    const input = checkedSubmitInput(req, ctx, options.inputValidators, options.webhookCheck);
     if (trace) input.trace = trace;
     if (isLaneQueue(input.queue)) await ensureLane(options.lanes, input);
     return input;
@@ -154,8 +160,16 @@ function submitRpcs(
 /** What Submit and SubmitAndStream take (SubmitAndStreamRequest repeats SubmitRequest's fields). */
 export type SubmitFields = Pick<SubmitRequest, "queue" | "input" | "idempotencyKey" | "options">;
 
-/** The engine's SubmitInput of a valid request whose queue the caller may use. */
-export function checkedSubmitInput(req: SubmitFields, ctx: HandlerContext, validators?: InputValidators): SubmitInput {
+/**
+ * The engine's SubmitInput of a valid request whose queue the caller may
+ * use. `webhookCheck`: where a webhook_url may point; unset = webhooks are off.
+ */
+export function checkedSubmitInput(
+  req: SubmitFields,
+  ctx: HandlerContext,
+  validators?: InputValidators,
+  webhookCheck: WebhookSubmitCheck = WEBHOOKS_OFF,
+): SubmitInput {
   assertQueueName(req.queue, "queue");
   if (req.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     throw invalidArgument(
@@ -166,6 +180,7 @@ export function checkedSubmitInput(req: SubmitFields, ctx: HandlerContext, valid
   const options = jobOptionsFromProto(req.options);
   const caller = ctx.values.get(callerKey);
   requireQueue(caller, req.queue);
+  if (options.webhookUrl !== undefined) webhookCheck(options.webhookUrl);
   // Lanes take http jobs: the http queue's check (shape, hosts, secret grants) applies.
   const validator = validators?.get(req.queue) ?? (isLaneQueue(req.queue) ? validators?.get("http") : undefined);
   validator?.(input, caller);
@@ -247,7 +262,7 @@ export async function ensureLane(lanes: LaneRegistry | undefined, input: SubmitI
  * tenants' jobs then answer NOT_FOUND from the engine, worded as for an id
  * that never existed.
  */
-function readOptions(id: string, ctx: HandlerContext): ReadOptions {
+export function readOptions(id: string, ctx: HandlerContext): ReadOptions {
   const { queue } = parseJobId(id, "id");
   const caller = ctx.values.get(callerKey);
   requireQueue(caller, queue);

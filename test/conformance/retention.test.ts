@@ -61,6 +61,46 @@ forEachEngineWith("retention", { retentionMs: RETENTION_MS }, (env) => {
     await expectEngineError(env.api.cancel(bad.id), "not_found", expiredMessage(bad.id));
   });
 
+  test("a retried job is live again: its first end's retention no longer applies, its new end's does", async () => {
+    const q = await env.queue({ maxAttempts: 1 });
+    const { id } = await env.api.submit({ queue: q, input: "retried" });
+    const firstEnd = (await env.api.cancel(id)).job.finishedAt!;
+    // Retried late in its first retention, then run to its new end.
+    await waitFor(() => Date.now() >= firstEnd + 0.7 * RETENTION_MS, { what: "late in the first retention" });
+    expect((await env.api.retry(id)).state).toBe("QUEUED");
+    const lease = await fetchOne(env.worker, q);
+    expect(lease.id).toBe(id);
+    expect(await lease.begin()).toBe(true);
+    expect(await lease.complete("again")).toBe(true);
+    const done = await waitForState(env.api, id, "COMPLETED");
+    // Past the first end's retention, within the new one's: still there.
+    await waitFor(() => Date.now() >= firstEnd + 1.3 * RETENTION_MS, { what: "past the first retention" });
+    expect(Date.now()).toBeLessThan(done.finishedAt! + RETENTION_MS);
+    expect((await env.api.getResult(id)).output).toBe("again");
+    // And then it goes, as any finished job.
+    await waitGone(() => env.api.getStatus(id), `${id} to expire after its new end`);
+  });
+
+  test("a job delayed longer than the retention stays readable until it runs", async () => {
+    const q = await env.queue();
+    const job = await env.api.submit({ queue: q, input: 1, options: { delayMs: 2.5 * RETENTION_MS } });
+    const reads: string[] = [];
+    await waitFor(
+      async () => {
+        const s = await env.api.getStatus(job.id);
+        reads.push(s.state);
+        return Date.now() >= job.scheduledAt! - 200;
+      },
+      { timeoutMs: 5_000, intervalMs: 100, what: "reads until the run time" },
+    );
+    expect(new Set(reads)).toEqual(new Set(["QUEUED"]));
+    const lease = await fetchOne(env.worker, q);
+    expect(lease.id).toBe(job.id);
+    expect(await lease.begin()).toBe(true);
+    expect(await lease.complete("late")).toBe(true);
+    expect((await env.api.getResult(job.id)).output).toBe("late");
+  });
+
   test("an idempotency key returns the original job while it is retained", async () => {
     const q = await env.queue();
     const first = await env.api.submit({ queue: q, input: 1, idempotencyKey: "once" });

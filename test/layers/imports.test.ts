@@ -38,8 +38,8 @@ test("the engines and the worker name no server setting (JETQ_*) in their code: 
     readFileSync(file, "utf8")
       .split("\n")
       .filter((line) => !/^\s*(\*|\/\/|\/\*)/.test(line))
-      // JETQ_LOGS, JETQ_INDEX, JETQ_COUNTS and JETQ_Q_<queue> are stream names (the backend's layout), not settings.
-      .filter((line) => /\bJETQ_(?!LOGS\b|INDEX\b|COUNTS\b|Q_)[A-Z]/.test(line))
+      // JETQ_LOGS, JETQ_INDEX, JETQ_COUNTS, JETQ_DELAYED, JETQ_WEBHOOKS and JETQ_Q_<queue> are stream names (the backend's layout), not settings.
+      .filter((line) => /\bJETQ_(?!LOGS\b|INDEX\b|COUNTS\b|DELAYED\b|WEBHOOKS\b|Q_)[A-Z]/.test(line))
       .map((line) => `${relative(ROOT, file)}: ${line.trim()}`),
   );
   expect(offenders).toEqual([]);

@@ -25,9 +25,31 @@ it("has defaults for everything", () => {
     streamCaps: { perKey: 1_000, perConnection: 2_500 },
     maxInputValues: 100_000,
     connectFastPath: true,
+    webhookAllowedHosts: [],
     metrics: true,
     metricsMaxQueues: 100,
   });
+});
+
+it("reads the webhook settings; a malformed JETQ_WEBHOOK_SECRET stops start-up without showing it", () => {
+  const key = Buffer.alloc(24, 3);
+  const c = parseConfig({
+    JETQ_WEBHOOK_SECRET: `whsec_${key.toString("base64")}`,
+    JETQ_WEBHOOK_ALLOWED_HOSTS: "127.0.0.1, Hooks.Internal,[::1]",
+    JETQ_WEBHOOK_RETRY_BASE_MS: "200",
+  });
+  expect(c.webhooks).toEqual({ key, retryBaseMs: 200 });
+  expect(c.webhookAllowedHosts).toEqual(["127.0.0.1", "hooks.internal", "[::1]"]);
+  expect(parseConfig({}).webhooks).toBeUndefined();
+  let message = "";
+  try {
+    parseConfig({ JETQ_WEBHOOK_SECRET: "hunter2-not-a-secret" });
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  expect(message).toContain('JETQ_WEBHOOK_SECRET (value not shown): must start with "whsec_"');
+  expect(message).not.toContain("hunter2");
+  expect(() => parseConfig({ JETQ_WEBHOOK_ALLOWED_HOSTS: "*.example.com" })).toThrow("JETQ_WEBHOOK_ALLOWED_HOSTS");
 });
 
 it("JETQ_METRICS=false turns /metrics off; JETQ_METRICS_MAX_QUEUES bounds the queue labels, and a bad value is named", () => {

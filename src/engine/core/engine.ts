@@ -3,12 +3,13 @@
  * driver (../driver/types.ts). What every call checks, and the rules of a
  * job, live here; the driver stores. docs/ARCHITECTURE.md §3.
  */
-import { inputTooLarge, invalidArgument, payloadBytes, unavailable } from "../errors.js";
+import { inputTooLarge, invalidArgument, payloadBytes, queueNotFound, unavailable } from "../errors.js";
 import { parseJobId } from "../job-id.js";
 import { DEFAULT_LOG_BOUNDS, type LogBounds } from "../log-bounds.js";
 import { DEFAULT_PROGRESS_INTERVAL_MS } from "../progress-pacing.js";
 import { assertQueueName } from "../queue-name.js";
 import { settingNamer, type SettingNamer } from "../settings.js";
+import { withSchedule } from "../schedule.js";
 import { submitThenWatch } from "../submit-and-watch.js";
 import { checkedTraceContext } from "../trace-context.js";
 import type {
@@ -18,10 +19,12 @@ import type {
   EngineStats,
   FetchOptions,
   JobLease,
+  JobOptions,
   JobPage,
   JobResult,
   JobStatus,
   ListJobsQuery,
+  LogEntry,
   QueueConfig,
   QueueCounts,
   QueueInfo,
@@ -34,6 +37,7 @@ import type {
 } from "../types.js";
 import type { Driver, Inserted, JobRef, NewJob } from "../driver/types.js";
 import { JobEvents, type JobEventListener } from "../job-events.js";
+import type { WebhookOutbox } from "../webhook-outbox.js";
 import { submitBatch } from "./batch.js";
 import { CoreLease, type LeaseRules } from "./lease.js";
 import { fetchUnlessPaused } from "./pause.js";
@@ -74,11 +78,13 @@ class CoreEngine implements Engine {
   private readonly rules: LeaseRules;
   private readonly events: JobEvents;
   private closed = false;
+  readonly webhooks: WebhookOutbox;
 
   constructor(driver: Driver, options: CoreOptions) {
     this.driver = driver;
     this.kind = driver.kind;
     this.events = new JobEvents(options.onListenerError);
+    this.webhooks = driver.webhooks;
     driver.setEventSink(this.events.emit);
     this.rules = {
       emit: this.events.emit,
@@ -134,9 +140,21 @@ class CoreEngine implements Engine {
   }
 
   async cancel(id: string, read: ReadOptions = {}): Promise<CancelOutcome> {
-    const outcome = await this.driver.cancel(this.openRef(id), read);
-    if (outcome.removed) this.emitCancelled(outcome, read.tenant ?? "");
+    const { options, ...outcome } = await this.driver.cancel(this.openRef(id), read);
+    if (outcome.removed) this.emitCancelled(outcome, read.tenant ?? "", options);
     return outcome;
+  }
+
+  async queueConfig(queue: string): Promise<QueueConfig> {
+    assertQueueName(queue);
+    this.assertOpen();
+    const config = await this.driver.queueConfig(queue);
+    if (!config) throw queueNotFound(queue);
+    return config;
+  }
+
+  async appendLog(id: string, entry: LogEntry): Promise<void> {
+    await this.driver.appendLog(this.openRef(id), entry);
   }
 
   observe(listener: JobEventListener): () => void {
@@ -146,7 +164,10 @@ class CoreEngine implements Engine {
   async queueCount(queue: string): Promise<QueueCounts> {
     assertQueueName(queue);
     this.assertOpen();
-    return this.driver.count(queue);
+    const { driver } = this;
+    // Delayed jobs are not waiting in line: counted apart, and only when there are some.
+    const [counts, delayed] = await Promise.all([driver.count(queue), driver.delayedCount?.(queue) ?? 0]);
+    return delayed > 0 ? { ...counts, delayed } : counts;
   }
 
   async listQueues(): Promise<string[]> {
@@ -178,6 +199,10 @@ class CoreEngine implements Engine {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  async retry(id: string, read: ReadOptions = {}): Promise<JobStatus> {
+    // What may be retried is ../core/retry-job.ts's rule; the driver applies it atomically.
+    return this.driver.retry(this.openRef(id), read);
+  }
   // -- end retry and delayed jobs --
 
   // -- job control: priority --
@@ -254,7 +279,7 @@ class CoreEngine implements Engine {
     return inserted;
   }
 
-  private emitCancelled({ job }: CancelOutcome, tenant: string): void {
+  private emitCancelled({ job }: CancelOutcome, tenant: string, options: JobOptions | undefined): void {
     this.events.emit({
       kind: "finished",
       state: "CANCELLED",
@@ -266,6 +291,7 @@ class CoreEngine implements Engine {
       ...(job.startedAt !== undefined ? { startedAt: job.startedAt } : {}),
       finishedAt: job.finishedAt ?? Date.now(),
       ...(job.error ? { error: job.error } : {}),
+      ...(options ? { options } : {}),
     });
   }
 
@@ -283,7 +309,7 @@ class CoreEngine implements Engine {
   /** The job as the driver stores it: checked, its input encoded once. */
   private newJob(input: SubmitInput): NewJob {
     assertQueueName(input.queue);
-    const options = jobOptionsOf(input.options);
+    const options = withSchedule(jobOptionsOf(input.options), input.options ?? {}, Date.now());
     const trace = checkedTraceContext(input.trace);
     const inputJson = JSON.stringify(input.input ?? null) ?? "null";
     const { maxPayloadBytes, settingName } = this.rules;

@@ -75,6 +75,7 @@ export class CoreLease implements JobLease {
   async begin(): Promise<boolean> {
     if (this.begun) return !this.settled;
     if (this.settled) return false;
+    if (this.options.runAt !== undefined) await this.untilRunTime(this.options.runAt);
     const found = await this.d.inspect();
     if (found.over) {
       this.settled = true;
@@ -84,7 +85,8 @@ export class CoreLease implements JobLease {
     if (refusal) return this.endUnrun("FAILED", refusal, found.run.attempt - 1);
     const deadline = this.options.startDeadline;
     if (deadline !== undefined && deadlinePassed(deadline, Date.now())) {
-      return this.endUnrun("EXPIRED", expiredError(deadline));
+      // Not a run: the job keeps the number of its last one (as the embedded engine's timer does).
+      return this.endUnrun("EXPIRED", expiredError(deadline), found.run.attempt - 1);
     }
     const startedAt = Date.now();
     const marked = await this.d.markRunning(found.run, startedAt, (r) => this.refuse(r));
@@ -164,6 +166,16 @@ export class CoreLease implements JobLease {
       return true;
     });
     this.rules.emit({ kind: "released", ...this.who(), attempt: this.attempt });
+  }
+
+  /**
+   * A delayed job never starts before its run time. A driver may hand it
+   * out a moment early (JetStream moves it to its queue ahead of time, so
+   * that it starts on time: ../nats/delayed.ts): the lease waits for it.
+   */
+  private async untilRunTime(runAt: number): Promise<void> {
+    const wait = runAt - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, this.ackWaitMs / 2)));
   }
 
   private who(): { queue: string; id: string; tenant: string } {

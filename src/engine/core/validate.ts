@@ -7,6 +7,7 @@ import { invalidArgument } from "../errors.js";
 import { assertMaxLostLeases } from "../lost-leases.js";
 import { DEFAULT_QUEUE_CONFIG, type JobOptions, type QueueConfig } from "../types.js";
 import { definedOnly } from "../../util/defined-only.js";
+import { assertWebhookUrl } from "../webhook-url.js";
 
 /** The declared config over the defaults (unset fields take them), checked. */
 export function queueConfigOf(config: Partial<QueueConfig> = {}): QueueConfig {
@@ -22,6 +23,8 @@ export function queueConfigOf(config: Partial<QueueConfig> = {}): QueueConfig {
   positive("backoffBaseMs");
   positive("backoffMaxMs");
   assertMaxLostLeases("config.maxLostLeases", full.maxLostLeases, "leave it unset for the default");
+  if (full.webhookUrl === "") delete full.webhookUrl;
+  if (full.webhookUrl !== undefined) assertWebhookUrl("config.webhookUrl", full.webhookUrl);
   return full;
 }
 
@@ -60,6 +63,9 @@ export function jobOptionsOf(options: JobOptions = {}): JobOptions {
       options.maxLostLeases,
       "leave it unset for the queue's default",
     );
+  }
+  if (options.webhookUrl !== undefined && options.webhookUrl !== "") {
+    out.webhookUrl = assertWebhookUrl("options.webhookUrl", options.webhookUrl);
   }
   return out;
 }

@@ -31,6 +31,7 @@ import type {
   TraceContext,
   WatchOptions,
 } from "../types.js";
+import type { WebhookOutbox } from "../webhook-outbox.js";
 
 /** A parsed job id. */
 export interface JobRef extends JobIdParts {
@@ -54,6 +55,12 @@ export interface Inserted {
   status: JobStatus;
   /** This call stored the job (not an idempotent repeat). */
   fresh: boolean;
+}
+
+/** A cancel's outcome, with what the core tells observers of a job it removed. */
+export interface DriverCancelOutcome extends CancelOutcome {
+  /** The cancelled job's options, when this call removed it. */
+  options?: JobOptions;
 }
 
 /** How a delivered job's attempts stand: see ../lost-leases.ts. */
@@ -161,10 +168,16 @@ export interface Driver {
   /** NOT_FOUND for unknown ids and, when options.tenant is set, other tenants' jobs. */
   read(ref: JobRef, options: ReadOptions): Promise<JobStatus>;
   readResult(ref: JobRef, options: ReadOptions): Promise<JobResult>;
-  cancel(ref: JobRef, options: ReadOptions): Promise<CancelOutcome>;
+  cancel(ref: JobRef, options: ReadOptions): Promise<DriverCancelOutcome>;
   count(queue: string): Promise<QueueCounts>;
   /** Names of the declared queues. */
   listQueues(): Promise<string[]>;
+  /** The queue's config as declared; undefined when no one declared it. */
+  queueConfig(queue: string): Promise<QueueConfig | undefined>;
+  /** Stores a line in the job's log whatever its state (best effort); NOT_FOUND for unknown ids. */
+  appendLog(ref: JobRef, entry: LogEntry): Promise<void>;
+  /** Pending webhook deliveries (../webhook-outbox.ts). */
+  readonly webhooks: WebhookOutbox;
   /**
    * The job's current status, then each change (pushed through
    * ../core/queued-iterator.ts, told apart by ../core/status-change.ts),
@@ -189,6 +202,13 @@ export interface Driver {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  /**
+   * Makes a finished job QUEUED again (a new message, a fresh attempt
+   * budget, its last attempt moved to the history) if assertRetryable
+   * (../core/retry-job.ts) allows its state, atomically: of two concurrent
+   * calls one wins, the other sees the job QUEUED. NOT_FOUND as read().
+   */
+  retry(ref: JobRef, options: ReadOptions): Promise<JobStatus>;
   // -- end retry and delayed jobs --
 
   // -- job control: priority --

@@ -12,6 +12,7 @@ import { MemoryDelivery, type DeliveryHost } from "./delivery.js";
 import type { Delivery, JobRecord, QueueState } from "./job-record.js";
 import type { MemoryStore } from "./store.js";
 import { notifyWatchers } from "./watch.js";
+import { appendAttempt, lostAttempt, retriedAttempt } from "../core/retry-job.js";
 
 export class MemoryDeliveries implements DeliveryHost {
   constructor(
@@ -25,11 +26,11 @@ export class MemoryDeliveries implements DeliveryHost {
     const out: DriverDelivery[] = [];
     const now = Date.now();
     while (out.length < max) {
-      const seq = q.ready.first();
-      if (seq === undefined) break;
-      const job = q.jobs.get(seq)!;
+      const line = q.ready.first();
+      if (line === undefined) break;
+      const job = q.live.get(line)!;
       if (this.store.expireIfDue(job, now)) continue;
-      q.ready.delete(seq);
+      q.ready.delete(line);
       this.store.linesMoved(q);
       out.push(this.deliver(job));
     }
@@ -50,6 +51,7 @@ export class MemoryDeliveries implements DeliveryHost {
   retry(d: Delivery, error: JobError, delayMs: number): void {
     const job = d.job;
     this.store.leavePhase(job);
+    job.history = appendAttempt(job.history, retriedAttempt(d.attempt, job.startedAt, error));
     job.state = "QUEUED";
     job.error = error;
     job.progress = 0;
@@ -105,6 +107,7 @@ export class MemoryDeliveries implements DeliveryHost {
       this.store.told(job);
       return;
     }
+    if (d.begun) job.history = appendAttempt(job.history, lostAttempt(d.attempt, job.startedAt, d.ackWaitMs));
     this.logger?.debug({ id: job.id, attempt: d.attempt, lost: job.lost }, "lease expired; redelivering");
     this.requeue(job);
   }

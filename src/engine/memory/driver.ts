@@ -13,25 +13,38 @@ import { createReadinessState, type ReadinessState } from "../readiness.js";
 import type { SettingNamer } from "../settings.js";
 import { cancelledError } from "../core/outcomes.js";
 import type {
-  CancelOutcome,
   EngineStats,
   FinishedCounts,
   JobResult,
   JobStatus,
+  LogEntry,
   QueueConfig,
   QueueCounts,
   ReadOptions,
   Readiness,
   WatchOptions,
 } from "../types.js";
-import type { Driver, DriverDelivery, Inserted, JobRef, ListPage, ListQuery, NewJob } from "../driver/types.js";
+import type {
+  Driver,
+  DriverCancelOutcome,
+  DriverDelivery,
+  Inserted,
+  JobRef,
+  ListPage,
+  ListQuery,
+  NewJob,
+} from "../driver/types.js";
 import { MemoryDeliveries } from "./deliveries.js";
-import { createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
+import { appendLogs, createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
+import { MemoryWebhookOutbox } from "./webhook-outbox.js";
 import type { JobEventListener } from "../job-events.js";
 import { listenToQueue, tellQueueWatchers } from "./queue-watch.js";
 import { liveJobsPage } from "./list-live.js";
 import { MemoryStore } from "./store.js";
-import { watchJob } from "./watch.js";
+import { attemptsOf } from "../core/retry-job.js";
+import { retryJob } from "./retry.js";
+import { MemorySchedule } from "./schedule.js";
+import { notifyWatchers, watchJob } from "./watch.js";
 
 export interface MemoryDriverOptions {
   retentionMs: number;
@@ -45,17 +58,22 @@ export class MemoryDriver implements Driver {
   readonly kind = "memory" as const;
   readonly store: MemoryStore;
   private readonly deliveries: MemoryDeliveries;
+  private readonly schedule: MemorySchedule;
   // Nothing to lose touch with: ready while open.
   private readonly readinessState: ReadinessState = createReadinessState();
   private readonly logger: Logger | undefined;
+  private readonly logBounds: LogBounds;
+  readonly webhooks = new MemoryWebhookOutbox();
 
   private readonly retentionMs: number;
 
   constructor(options: MemoryDriverOptions) {
     this.logger = options.logger;
+    this.logBounds = options.logBounds;
     this.retentionMs = options.retentionMs;
     this.store = new MemoryStore(options);
     this.deliveries = new MemoryDeliveries(this.store, options.logBounds, options.logger);
+    this.schedule = new MemorySchedule(this.store, this.deliveries);
   }
 
   setEventSink(sink: JobEventListener): void {
@@ -99,6 +117,7 @@ export class MemoryDriver implements Driver {
       options: job.options,
       trace: job.trace,
       createdAt: Date.now(),
+      line: seq,
       state: "QUEUED",
       phase: "ready",
       attempt: 0,
@@ -106,9 +125,11 @@ export class MemoryDriver implements Driver {
       progress: 0,
     };
     q.jobs.set(seq, record);
-    q.live.set(seq, record);
-    q.ready.add(seq);
-    store.linesMoved(q);
+    if (!this.schedule.hold(record)) {
+      q.live.set(seq, record);
+      q.ready.add(seq);
+      store.linesMoved(q);
+    }
     if (slot !== undefined) store.idempotency.set(slot, record);
     if (job.options.startDeadline !== undefined) store.deadlines.add(job.options.startDeadline, record.id);
     const status = snapshot(record);
@@ -118,7 +139,10 @@ export class MemoryDriver implements Driver {
   }
 
   async read(ref: JobRef, read: ReadOptions): Promise<JobStatus> {
-    return snapshot(this.store.lookup(ref, read), read.includeLogs ?? false);
+    const job = this.store.lookup(ref, read);
+    const status = snapshot(job, read.includeLogs ?? false);
+    if (read.includeAttempts) status.attempts = attemptsOf(job.history, job);
+    return status;
   }
 
   async readResult(ref: JobRef, read: ReadOptions): Promise<JobResult> {
@@ -134,7 +158,7 @@ export class MemoryDriver implements Driver {
     return out;
   }
 
-  async cancel(ref: JobRef, read: ReadOptions): Promise<CancelOutcome> {
+  async cancel(ref: JobRef, read: ReadOptions): Promise<DriverCancelOutcome> {
     const job = this.store.lookup(ref, read);
     const id = job.id;
     if (job.phase === "done") {
@@ -149,7 +173,17 @@ export class MemoryDriver implements Driver {
     const message = wasRunning
       ? `job "${id}" was cancelled; its worker was signalled to stop`
       : `job "${id}" was removed from the queue`;
-    return { removed: true, message, job: snapshot(job) };
+    return { removed: true, message, job: snapshot(job), options: job.options };
+  }
+
+  async queueConfig(queue: string): Promise<QueueConfig | undefined> {
+    return this.store.queues.get(queue)?.config;
+  }
+
+  async appendLog(ref: JobRef, entry: LogEntry): Promise<void> {
+    const job = this.store.lookup(ref);
+    appendLogs(job, [entry], this.logBounds);
+    notifyWatchers(job, "log");
   }
 
   async count(queue: string): Promise<QueueCounts> {
@@ -211,6 +245,15 @@ export class MemoryDriver implements Driver {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  async delayedCount(queue: string): Promise<number> {
+    return this.store.getQueue(queue).scheduled.size;
+  }
+
+  async retry(ref: JobRef, read: ReadOptions): Promise<JobStatus> {
+    const status = retryJob(this.store, this.deliveries, ref, read);
+    if (read.includeAttempts) status.attempts = attemptsOf(this.store.lookup(ref, read).history, status);
+    return status;
+  }
   // -- end retry and delayed jobs --
 
   // -- job control: priority --
@@ -253,7 +296,7 @@ export class MemoryDriver implements Driver {
     store.closed = true;
     let unfinished = 0;
     for (const q of store.queues.values()) {
-      unfinished += q.live.size;
+      unfinished += q.live.size + q.scheduled.size;
       for (const waiter of q.waiters.splice(0)) waiter.serve([]);
       for (const job of q.live.values()) {
         if (job.delivery) clearTimeout(job.delivery.timer);
@@ -261,8 +304,10 @@ export class MemoryDriver implements Driver {
       }
     }
     store.deadlines.clear();
+    this.schedule.clear();
     store.retention.clear();
     store.pacer.close();
+    this.webhooks.close();
     for (const watcher of [...store.watchers]) watcher.closed();
     this.readinessState.set({ ready: false, reason: "engine closed" });
     // Nobody else will ever run them: say so, rather than lose them quietly.

@@ -3,7 +3,16 @@
  * snapshot it hands out (always a fresh copy: callers never share state).
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import type { JobError, JobOptions, JobState, JobStatus, LogEntry, QueueConfig, TraceContext } from "../types.js";
+import type {
+  JobAttempt,
+  JobError,
+  JobOptions,
+  JobState,
+  JobStatus,
+  LogEntry,
+  QueueConfig,
+  TraceContext,
+} from "../types.js";
 import type { DriverDelivery } from "../driver/types.js";
 import { overRetained, type LogBounds } from "../log-bounds.js";
 import { createSeqSet, type SeqSet } from "./order-stats.js";
@@ -12,7 +21,7 @@ import { createSeqSet, type SeqSet } from "./order-stats.js";
  * Where a live job is. Exactly one of: waiting to be fetched, waiting out a
  * retry backoff, held by a lease (delivered, maybe begun), or finished.
  */
-export type Phase = "ready" | "backoff" | "leased" | "done";
+export type Phase = "ready" | "backoff" | "leased" | "done" | "scheduled";
 
 /** One delivery of a job; the job points at its current one. */
 export interface Delivery {
@@ -45,10 +54,20 @@ export interface JobRecord {
   readonly tenant: string;
   readonly idempotencyKey: string | undefined;
   readonly input: JsonValue;
-  readonly options: JobOptions;
+  /** Replaced by a Retry (retriedOptions). */
+  options: JobOptions;
   /** The submitter's trace context, handed to each delivery. */
   readonly trace: TraceContext | undefined;
   readonly createdAt: number;
+  /**
+   * Its place in the waiting line: its seq at first, a new number when it
+   * comes back to the end of the line (a Retry, a delayed job due).
+   */
+  line: number;
+  /** A delayed job's run time (see schedule.ts). */
+  scheduledAt?: number;
+  /** Ended attempts kept beyond the last one (retried failures, runs before a Retry). */
+  history?: JobAttempt[];
   state: JobState;
   phase: Phase;
   /** Attempt running or last run (set at begin). */
@@ -95,6 +114,8 @@ export interface QueueState {
   readonly waiters: FetchWaiter[];
   /** Jobs in phase "leased". */
   leased: number;
+  /** Jobs in phase "scheduled": delayed, not in live nor in line until due. */
+  readonly scheduled: Set<JobRecord>;
   /** Jobs of this queue someone watches: told when the line moves. */
   readonly watched: Set<JobRecord>;
   /** A position update of the watched jobs is scheduled. */
@@ -119,6 +140,7 @@ export function createQueueState(name: string, config: QueueConfig): QueueState 
     }),
     waiters: [],
     leased: 0,
+    scheduled: new Set(),
     watched: new Set(),
     positionsMoving: false,
     positionsAt: 0,
@@ -136,7 +158,8 @@ export function snapshot(job: JobRecord, includeLogs = false): JobStatus {
     progress: job.progress,
     createdAt: job.createdAt,
   };
-  if (job.state === "QUEUED") status.queuePosition = job.queue.ready.countBelow(job.seq);
+  if (job.state === "QUEUED" && job.phase !== "scheduled") status.queuePosition = job.queue.ready.countBelow(job.line);
+  if (job.scheduledAt !== undefined) status.scheduledAt = job.scheduledAt;
   if (job.startedAt !== undefined) status.startedAt = job.startedAt;
   if (job.finishedAt !== undefined) status.finishedAt = job.finishedAt;
   if (job.error) status.error = { code: job.error.code, message: job.error.message };

@@ -19,9 +19,9 @@ export function liveJobsPage(q: QueueState, query: ListQuery): ListPage {
     job.state === query.state && (query.tenant === undefined || job.tenant === query.tenant);
   const picked: JobRecord[] = [];
   if (query.state === "QUEUED") {
-    // live is in seq order: the order jobs of one priority are handed out.
+    // live is in line order (a retried or due delayed job joins at the end): the order jobs are handed out.
     for (const job of q.live.values()) {
-      if ((after === undefined || job.seq > after) && wanted(job)) picked.push(job);
+      if ((after === undefined || job.line > after) && wanted(job)) picked.push(job);
       if (picked.length > query.limit) break;
     }
   } else {
@@ -32,6 +32,6 @@ export function liveJobsPage(q: QueueState, query: ListQuery): ListPage {
   const page = picked.slice(0, query.limit);
   return {
     jobs: page.map((job) => snapshot(job)),
-    ...(more ? { next: [page[page.length - 1]!.seq] } : {}),
+    ...(more ? { next: [query.state === "QUEUED" ? page[page.length - 1]!.line : page[page.length - 1]!.seq] } : {}),
   };
 }

@@ -133,7 +133,7 @@ export class MemoryStore {
     const q = job.queue;
     switch (job.phase) {
       case "ready":
-        q.ready.delete(job.seq);
+        q.ready.delete(job.line);
         this.linesMoved(q);
         break;
       case "backoff":
@@ -145,6 +145,10 @@ export class MemoryStore {
         job.delivery = undefined; // from now on that lease is stale
         q.leased--;
         break;
+      case "scheduled":
+        // Its due timer finds it in another phase and does nothing.
+        q.scheduled.delete(job);
+        break;
       case "done":
         break;
     }
@@ -152,7 +156,7 @@ export class MemoryStore {
 
   makeReady(job: JobRecord): void {
     job.phase = "ready";
-    job.queue.ready.add(job.seq);
+    job.queue.ready.add(job.line);
     this.linesMoved(job.queue);
   }
 
@@ -180,7 +184,7 @@ export class MemoryStore {
   finish(job: JobRecord, to: JobState, fields: Finish): void {
     this.leavePhase(job);
     job.phase = "done";
-    job.queue.live.delete(job.seq);
+    job.queue.live.delete(job.line);
     job.state = to;
     job.finishedAt = Date.now();
     job.error = fields.error;
@@ -201,6 +205,8 @@ export class MemoryStore {
   private forget(job: JobRecord): void {
     const q = job.queue;
     if (q.jobs.get(job.seq) !== job) return;
+    // Retried since (live again), or finished again later (a newer entry drops it).
+    if (job.phase !== "done" || job.finishedAt! + this.options.retentionMs > Date.now()) return;
     q.jobs.delete(job.seq);
     if (job.idempotencyKey !== undefined) {
       const slot = this.idempotencySlot(job.tenant, job.queue.name, job.idempotencyKey);

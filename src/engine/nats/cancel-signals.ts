@@ -25,6 +25,8 @@ export interface CancelSignals {
   noteFinished(id: string): void;
   /** Whether this process learnt (recently) that the job is finished. */
   finished(id: string): boolean;
+  /** The job runs again (a Retry): what was noted of its end is over. */
+  reopened(id: string): void;
 }
 
 /** Finished jobs remembered: the most recent ones, each for at most REMEMBER_MS. */
@@ -82,5 +84,6 @@ export function createCancelSignals(nc: NatsConnection): CancelSignals {
     },
     noteFinished,
     finished: (id) => known.has(id),
+    reopened: (id) => known.delete(id),
   };
 }

@@ -7,12 +7,13 @@
 import { cancelledError } from "../core/outcomes.js";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { unavailable } from "../errors.js";
-import { isTerminal, type CancelOutcome, type ReadOptions } from "../types.js";
+import { isTerminal, type JobOptions, type ReadOptions } from "../types.js";
+import type { DriverCancelOutcome } from "../driver/types.js";
 import type { CancelSignals } from "./cancel-signals.js";
 import { statusEventOf, type EventHub } from "./events.js";
 import type { IdempotencyStore } from "./idempotency.js";
+import { deleteJobMessage, rerunFromMessage } from "./job-place.js";
 import type { JobIndex } from "./job-index.js";
-import { streamName } from "./layout.js";
 import type { LiveJobs } from "./live.js";
 import type { QueueInfoCache } from "./queue-info.js";
 import type { JobRecord, RecordStore } from "./records.js";
@@ -34,7 +35,7 @@ export interface CancelDeps {
 
 const ROUNDS = 5;
 
-export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOptions): Promise<CancelOutcome> {
+export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOptions): Promise<DriverCancelOutcome> {
   const { id } = ref;
   const checkTenant = async (tenant: string) => {
     if (options?.tenant !== undefined && options.tenant !== tenant) throw await deps.deriver.notFound(ref, options);
@@ -47,6 +48,8 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
     let record: JobRecord;
     let revision = 0;
     let wasQueued: boolean;
+    // The job's options, for observers of the cancel (webhooks): in its message, still in the stream while it is unsettled.
+    let jobOptions: Promise<JobOptions | undefined>;
     if (found.kind === "record") {
       const r = found.stored.record;
       await checkTenant(r.tenant);
@@ -60,6 +63,10 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
       record = { ...r, state: "CANCELLED", finishedAt: now, error };
       revision = found.stored.revision;
       wasQueued = r.state === "QUEUED";
+      jobOptions = deps.deriver.message(ref).then(
+        (meta) => meta?.options,
+        () => undefined,
+      );
     } else {
       await checkTenant(found.meta.tenant);
       const s = found.status;
@@ -75,19 +82,27 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
         ...(s.startedAt !== undefined ? { startedAt: s.startedAt } : {}),
       };
       wasQueued = s.state === "QUEUED";
+      jobOptions = Promise.resolve(found.meta.options);
     }
+    const prior = found.kind === "record" ? found.stored.record : undefined;
+    // What a Retry of the cancelled job publishes, read while its message is still there.
+    const rerun = prior?.rerun ?? (await rerunFromMessage(deps.jsm, ref, prior));
+    if (rerun) record.rerun = rerun;
+    delete record.undelivered;
     await deps.index?.add({ id, queue: ref.queue, state: "CANCELLED", tenant: record.tenant, finishedAt: now });
-    if ((await deps.records.write(id, record, revision)) === undefined) continue; // settled meanwhile: look again
+    const [written, jobOpts] = await Promise.all([deps.records.write(id, record, revision), jobOptions]);
+    if (written === undefined) continue; // settled meanwhile: look again
     // The record decides: watchers hear of it now, not after the clean-up below.
     deps.live.forget(id);
     deps.events.publish(id, statusEventOf(record));
-    if (found.kind === "message" && found.meta.msgId && deps.idempotency) {
-      await deps.idempotency.refresh(found.meta.tenant, found.meta.msgId, id).catch(() => undefined);
+    const idem = found.kind === "message" ? found.meta.msgId : rerun?.idem;
+    if (idem && deps.idempotency) {
+      await deps.idempotency.refresh(record.tenant, idem, id).catch(() => undefined);
     }
     // Signal any worker holding it (also one that took it a moment ago).
     deps.signals.send(id);
     if (wasQueued) {
-      await deps.jsm.streams.deleteMessage(streamName(ref.queue), ref.seq, false).catch(() => undefined);
+      await deleteJobMessage(deps.jsm, ref, prior);
     }
     deps.queueInfo.invalidate(ref.queue);
     return {
@@ -96,6 +111,7 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
         ? `job "${id}" was removed from the queue`
         : `job "${id}" was cancelled; its worker was signalled to stop`,
       job: statusFromRecord(id, record),
+      ...(jobOpts ? { options: jobOpts } : {}),
     };
   }
   throw unavailable(`cancelling job "${id}": its state kept changing; retry`);

@@ -33,6 +33,8 @@ export interface DeliveryContext {
   onCancel(id: string, fn: () => void): () => void;
   /** Whether this process learnt that the job is finished (a cancel signal, a terminal event). */
   knownFinished(id: string): boolean;
+  /** The job runs again (a Retry read QUEUED): an end noted before is over. */
+  reopened?(id: string): void;
   /**
    * Whether nobody outside this process can know the job's id yet (its
    * Submit, here, has not returned): then nobody can have cancelled it.
@@ -52,4 +54,6 @@ export interface DeliverySpec {
   run: RunAccount;
   config: QueueConfig;
   delivery: Delivery;
+  /** A message published again under the job's id (relocation.ts): its record is always read. */
+  relocated?: boolean;
 }

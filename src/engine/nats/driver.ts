@@ -9,18 +9,28 @@ import { queueNotFound, unavailable } from "../errors.js";
 import { retainedLines, type LogBounds } from "../log-bounds.js";
 import type { SettingNamer } from "../settings.js";
 import type {
-  CancelOutcome,
   EngineStats,
   FinishedCounts,
   JobResult,
   JobStatus,
+  LogEntry,
   QueueConfig,
   QueueCounts,
   ReadOptions,
   Readiness,
   WatchOptions,
 } from "../types.js";
-import type { Driver, DriverDelivery, Inserted, JobRef, ListPage, ListQuery, NewJob } from "../driver/types.js";
+import type {
+  Driver,
+  DriverCancelOutcome,
+  DriverDelivery,
+  Inserted,
+  JobRef,
+  ListPage,
+  ListQuery,
+  NewJob,
+} from "../driver/types.js";
+import type { WebhookOutbox } from "../webhook-outbox.js";
 import { cancelJob } from "./cancel.js";
 import { connectJetStream } from "./connect.js";
 import { closeConnection, watchReconnects, withinTimeout } from "./connection.js";
@@ -30,6 +40,7 @@ import { createLeftoverSweeper, type LeftoverSweeper } from "./leftovers.js";
 import type { NatsEngineOptions } from "./options.js";
 import { watchNatsReadiness } from "./readiness.js";
 import { readResult } from "./result.js";
+import { retryJob } from "./retry.js";
 import { eachBounded } from "./each-bounded.js";
 import { ensureQueue, type LayoutOptions } from "./setup.js";
 import { wireParts, type Parts } from "./wiring.js";
@@ -173,7 +184,7 @@ class NatsDriver implements Driver {
     );
   }
 
-  async cancel(ref: JobRef, options: ReadOptions): Promise<CancelOutcome> {
+  async cancel(ref: JobRef, options: ReadOptions): Promise<DriverCancelOutcome> {
     this.assertOpen();
     return this.call(`cancelling job "${ref.id}"`, () => cancelJob(this.p, ref, options));
   }
@@ -211,6 +222,23 @@ class NatsDriver implements Driver {
     return this.call("listing the queues", () => this.p.queueConfigs.names());
   }
 
+  async queueConfig(queue: string): Promise<QueueConfig | undefined> {
+    this.assertOpen();
+    return this.call(`reading the config of queue "${queue}"`, () => this.p.queueConfigs.get(queue));
+  }
+
+  async appendLog(ref: JobRef, entry: LogEntry): Promise<void> {
+    this.assertOpen();
+    const { deriver, logs } = this.p;
+    // A line for a job that exists (NOT_FOUND otherwise), stored in its log stream like a worker's.
+    await this.call(`reading job "${ref.id}"`, () => deriver.status(ref, {}));
+    await logs.append(ref.id, entry);
+  }
+
+  get webhooks(): WebhookOutbox {
+    return this.p.webhooks;
+  }
+
   // -- job control: lists (ListQueues, ListJobs) --
   async listJobs(query: ListQuery): Promise<ListPage> {
     this.assertOpen();
@@ -229,6 +257,17 @@ class NatsDriver implements Driver {
   // -- end lists --
 
   // -- job control: retry and delayed jobs --
+  async delayedCount(queue: string): Promise<number> {
+    this.assertOpen();
+    return this.call(`counting the delayed jobs of queue "${queue}"`, () => this.p.delayed.count(queue));
+  }
+
+  async retry(ref: JobRef, options: ReadOptions): Promise<JobStatus> {
+    this.assertOpen();
+    const { p } = this;
+    const deps = { ...p, requestTimeoutMs: this.timeout };
+    return this.call(`retrying job "${ref.id}"`, () => retryJob(deps, ref, options));
+  }
   // -- end retry and delayed jobs --
 
   // -- job control: priority --
@@ -283,6 +322,7 @@ class NatsDriver implements Driver {
     await Promise.race([Promise.all([...p.outstanding]), drained]);
     await p.late.clear();
     await this.leftovers.idle();
+    await p.delayed.close();
     p.events.close();
     p.queueWatch.close();
     p.pauseFlags.close();

@@ -26,6 +26,8 @@ export type JobEvent =
       progress: number;
       startedAt?: number;
       finishedAt?: number;
+      /** A delayed job's run time (relocation.ts), so watches keep showing it. */
+      scheduledAt?: number;
       error?: JobError;
     }
   | { type: "progress"; progress: number }
@@ -43,6 +45,7 @@ export function statusEventOf(r: JobRecord): JobEvent {
     ...(r.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
     ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
     ...(r.error ? { error: r.error } : {}),
+    ...(r.scheduledAt !== undefined ? { scheduledAt: r.scheduledAt } : {}),
   };
 }
 

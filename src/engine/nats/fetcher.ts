@@ -8,7 +8,6 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "pino";
-import { formatJobId } from "../job-id.js";
 import type { JobEventListener } from "../job-events.js";
 import { refusalOf } from "../lost-leases.js";
 import { isTerminal, type JobError, type QueueConfig } from "../types.js";
@@ -25,6 +24,10 @@ import type { LiveJobs } from "./live.js";
 import { pullBatch } from "./pull.js";
 import type { QueueInfoCache } from "./queue-info.js";
 import { runAccount, type JobRecord, type RecordStore } from "./records.js";
+import { deliveredJob, relocationVerdict, rerunOf } from "./relocation.js";
+
+/** When a relocated message is a moment ahead of its record: look again this much later. */
+const STRAY_RECHECK_MS = 250;
 
 export interface FetcherDeps {
   nc: NatsConnection;
@@ -76,11 +79,11 @@ class NatsFetcher implements Fetcher {
   async handBack(queue: string, config: QueueConfig, d: Delivery): Promise<void> {
     const meta = readMeta(d.headers);
     if (!meta) return d.ack();
-    const id = formatJobId({ queue, seq: d.streamSeq, token: meta.token });
-    const prior = d.deliveryCount > 1 ? await this.deps.records.get(id) : undefined;
+    const { id, relocated } = deliveredJob(queue, d, meta);
+    const prior = d.deliveryCount > 1 || relocated ? await this.deps.records.get(id) : undefined;
     if (prior && isTerminal(prior.record.state)) return d.ack();
     const ref = { id, queue, seq: d.streamSeq, token: meta.token };
-    const spec = { ref, input: null, meta, run: runAccount(prior?.record), config, delivery: d };
+    const spec = { ref, input: null, meta, run: runAccount(prior?.record), config, delivery: d, relocated };
     await new NatsJobDelivery(this.deps.deliveryContext, spec).release();
   }
 
@@ -109,10 +112,15 @@ class NatsFetcher implements Fetcher {
       await d.ack();
       return undefined;
     }
-    const id = formatJobId({ queue, seq: d.streamSeq, token: meta.token });
+    const { id, relocated } = deliveredJob(queue, d, meta);
     let prior: { record: JobRecord; revision: number } | undefined;
-    if (d.deliveryCount > 1) {
+    if (d.deliveryCount > 1 || relocated) {
       prior = await this.deps.records.get(id);
+      const verdict = relocated ? relocationVerdict(prior?.record, d) : "run";
+      if (verdict !== "run") {
+        await (verdict === "later" ? d.nak(STRAY_RECHECK_MS) : d.ack());
+        return undefined;
+      }
       if (prior && isTerminal(prior.record.state)) {
         await d.ack();
         return undefined;
@@ -126,7 +134,7 @@ class NatsFetcher implements Fetcher {
     }
     const input = await this.inputOf(id, meta, d);
     const ref = { id, queue, seq: d.streamSeq, token: meta.token };
-    return new NatsJobDelivery(this.deps.deliveryContext, { ref, input, meta, run, config, delivery: d });
+    return new NatsJobDelivery(this.deps.deliveryContext, { ref, input, meta, run, config, delivery: d, relocated });
   }
 
   private async pull(
@@ -203,7 +211,9 @@ class NatsFetcher implements Fetcher {
         finishedAt: Date.now(),
         error,
         ...(spec.lost ? { lost: spec.lost } : {}),
+        rerun: rerunOf(meta, d.data),
       };
+      delete record.undelivered;
       const { finishedAt } = record;
       await this.deps.index?.add({ id, queue, state: "FAILED", tenant: meta.tenant, finishedAt: finishedAt! });
       const rev = await records.write(id, record, prior?.revision ?? 0);

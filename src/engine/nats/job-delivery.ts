@@ -30,6 +30,8 @@ import { guard } from "./errors.js";
 import { statusEventOf } from "./events.js";
 import type { JobMeta } from "./job-message.js";
 import { runAccount, type JobRecord, type RunAccount, type StoredRecord } from "./records.js";
+import { appendAttempt, lostAttempt, retriedAttempt } from "../core/retry-job.js";
+import { carried, fittingRerun, rerunOf } from "./relocation.js";
 
 export type { DeliveryContext };
 
@@ -45,6 +47,7 @@ export class NatsJobDelivery implements DriverDelivery {
   private readonly ctx: DeliveryContext;
   private readonly meta: JobMeta;
   private readonly delivery: Delivery;
+  private readonly relocated: boolean;
   private readonly controller = new AbortController();
   /** Adjusted by inspect() to what the job's record says (see runAccount). */
   private readonly run: RunAccount;
@@ -75,6 +78,7 @@ export class NatsJobDelivery implements DriverDelivery {
     this.trace = spec.meta.trace;
     this.config = spec.config;
     this.delivery = spec.delivery;
+    this.relocated = spec.relocated === true;
     this.run = { ...spec.run };
     this.cancelled = this.controller.signal;
   }
@@ -88,7 +92,7 @@ export class NatsJobDelivery implements DriverDelivery {
   inspect(): Promise<Inspection> {
     return this.guarded("begin", async () => {
       if (this.settled) return { over: true };
-      const first = this.delivery.deliveryCount === 1;
+      const first = this.delivery.deliveryCount === 1 && !this.relocated;
       // A first delivery has no record unless a cancel wrote one, or the
       // server miscounted a redelivery, or this is a copy of the message
       // under another sequence: the conditional write of RUNNING finds
@@ -99,6 +103,8 @@ export class NatsJobDelivery implements DriverDelivery {
       if (first) this.ctx.disclosureChecked?.(this.ref.id);
       const stored = first ? undefined : await this.ctx.records.get(this.ref.id);
       if (stored && isTerminal(stored.record.state)) return { over: !(await this.yieldTo()) };
+      // Read after any cancel of its earlier run (a cancel writes, then signals): that one is over.
+      if (this.relocated) this.ctx.reopened?.(this.ref.id);
       this.revision = stored?.revision ?? 0;
       this.revisionKnown = true;
       this.inspected = stored;
@@ -165,6 +171,15 @@ export class NatsJobDelivery implements DriverDelivery {
       }
       const running: JobRecord = { ...(stored?.record ?? {}), ...this.base(), state: "RUNNING", progress: 0 };
       delete running.finishedAt;
+      delete running.undelivered;
+      const left = stored?.record;
+      // A RUNNING record of another delivery left behind: that attempt's lease was lost.
+      if (left?.state === "RUNNING") {
+        running.attempts = appendAttempt(
+          left.attempts,
+          lostAttempt(left.attempt, left.startedAt, this.config.ackWaitMs),
+        );
+      }
       const rev = await this.ctx.records.write(this.ref.id, running, stored?.revision ?? 0);
       if (rev !== undefined) {
         this.revision = rev;
@@ -219,7 +234,15 @@ export class NatsJobDelivery implements DriverDelivery {
       await this.marking;
       if (this.settled) return false;
       await this.ctx.logs.flushed(this.ref.id);
-      const record: JobRecord = { ...this.base(), state: "QUEUED", progress: 0, error };
+      const base = this.base();
+      const ended = retriedAttempt(this.run.attempt, this.startedAt, error);
+      const record: JobRecord = {
+        ...base,
+        state: "QUEUED",
+        progress: 0,
+        error,
+        attempts: appendAttempt(base.attempts, ended),
+      };
       const rev = await this.ctx.records.write(this.ref.id, record, this.revision);
       if (rev === undefined) return this.lost();
       this.revision = rev;
@@ -267,10 +290,13 @@ export class NatsJobDelivery implements DriverDelivery {
     if (this.settled) return false;
     const id = this.ref.id;
     await this.ctx.logs.flushed(id);
-    const base = { ...this.base(), finishedAt: Date.now() };
+    const finishedAt = Date.now();
+    const base: Omit<JobRecord, "state"> = { ...this.base(), finishedAt };
+    // A job that may be retried keeps what its Retry publishes (relocation.ts).
+    if (state !== "COMPLETED") base.rerun = await this.rerun();
     const { record, encoded } = await terminalRecord(this.ctx, id, { ...base, state }, fields);
     // Indexed first: an entry whose record lost (or never came) is skipped when read, none is missing.
-    await this.ctx.index?.add({ id, queue: this.ref.queue, state, tenant: this.tenant, finishedAt: base.finishedAt });
+    await this.ctx.index?.add({ id, queue: this.ref.queue, state, tenant: this.tenant, finishedAt });
     let rev = await this.ctx.records.write(id, record, this.revision, encoded);
     if (rev === undefined) {
       // Our own RUNNING record under a revision whose answer was lost, or a
@@ -295,6 +321,12 @@ export class NatsJobDelivery implements DriverDelivery {
 
   // ------------------------------------------------------------ helpers
 
+  private rerun() {
+    const { ctx, ref, meta } = this;
+    const room = Math.max(1024, ctx.maxRecordBytes - 64 * 1024);
+    return fittingRerun(ctx.blobs, ref.queue, ref.token, rerunOf(meta, this.delivery.data), room);
+  }
+
   private coreRun(): CoreRun {
     return { attempt: this.run.attempt, interrupted: this.run.interrupted, lost: this.run.lost };
   }
@@ -311,6 +343,7 @@ export class NatsJobDelivery implements DriverDelivery {
       ...(run.released ? { released: run.released } : {}),
       ...(run.interrupted ? { interrupted: run.interrupted } : {}),
       ...(run.lost ? { lost: run.lost } : {}),
+      ...carried(this.inspected?.record),
     };
   }
 

@@ -39,3 +39,22 @@ export const H_INPUT_REF = "Jetq-Input-Ref";
 /** The W3C trace context the job was submitted with, under its standard header names. */
 export const H_TRACEPARENT = "traceparent";
 export const H_TRACESTATE = "tracestate";
+
+// -- retry and delayed jobs (relocation.ts, delayed.ts) --
+/** Delayed jobs until due: one message per job on jetq.delayed.<queue>. */
+export const DELAYED_STREAM = "JETQ_DELAYED";
+export const DELAYED_WILDCARD = "jetq.delayed.>";
+export const delayedSubject = (queue: string) => `jetq.delayed.${queue}`;
+/** A job message not at the sequence its id names (a Retry, a delayed job due): the job's id. */
+export const H_JOB_ID = "Jetq-Id";
+/** When a relocated message was published (epoch ms): a stray one is told apart by its age. */
+export const H_MOVED = "Jetq-Moved";
+/** A delayed job's run time (epoch ms). */
+export const H_DUE = "Jetq-Due";
+/** The Nats-Msg-Id of the job's idempotent Submit, on a message published again. */
+export const H_IDEM = "Jetq-Idem";
+
+/** Pending webhook deliveries (../webhook-outbox.ts): a work queue any process delivers from. */
+export const WEBHOOKS_STREAM = "JETQ_WEBHOOKS";
+export const WEBHOOKS_SUBJECT = "jetq.webhooks";
+export const WEBHOOKS_CONSUMER = "deliverers";

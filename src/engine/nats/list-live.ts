@@ -11,7 +11,8 @@
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { isEngineError } from "../errors.js";
-import { formatJobId } from "../job-id.js";
+import { parseJobId } from "../job-id.js";
+import { messageJobId } from "./relocation.js";
 import type { ListPage, ListQuery } from "../driver/types.js";
 import type { JobStatus } from "../types.js";
 import { isMessageNotFound } from "./errors.js";
@@ -49,12 +50,9 @@ async function statusAt(deps: LiveListDeps, query: ListQuery, seq: number): Prom
   if (!m || m.subject !== queueSubject(query.queue)) return undefined;
   const meta = readMeta(m.header);
   if (!meta || (query.tenant !== undefined && meta.tenant !== query.tenant)) return undefined;
-  const ref = {
-    queue: query.queue,
-    seq,
-    token: meta.token,
-    id: formatJobId({ queue: query.queue, seq, token: meta.token }),
-  };
+  // A retried or due delayed job's message names its job (relocation.ts).
+  const id = messageJobId(query.queue, seq, m.header, meta.token);
+  const ref = { id, ...parseJobId(id) };
   try {
     const status = await deps.deriver.status(ref, query.tenant !== undefined ? { tenant: query.tenant } : {});
     return status.state === query.state ? status : undefined;

@@ -126,6 +126,11 @@ export class RecentMap<V> {
   has(key: string): boolean {
     return this.get(key) !== undefined;
   }
+
+  delete(key: string): void {
+    this.young.delete(key);
+    this.old.delete(key);
+  }
 }
 
 export function createRecentJobs(maxAgeMs: number): RecentJobs {

@@ -12,6 +12,7 @@ import type { KV } from "@nats-io/kv";
 import type { JobError, JobState } from "../types.js";
 import { jobIdParts } from "../job-id.js";
 import { isWrongLastSequence } from "./errors.js";
+import type { RelocationFields } from "./relocation.js";
 
 /** The KV key of a job's record: by queue and token, whatever sequence the id names. */
 export function recordKey(id: string): string {
@@ -19,7 +20,8 @@ export function recordKey(id: string): string {
   return parts ? `job.${parts.queue}.${parts.token}` : id;
 }
 
-export interface JobRecord {
+/** RelocationFields: only retried and delayed jobs' records have them (relocation.ts). */
+export interface JobRecord extends RelocationFields {
   state: JobState;
   queue: string;
   tenant: string;
@@ -75,6 +77,8 @@ export function runAccount(prior: JobRecord | undefined): RunAccount {
 export interface StoredRecord {
   record: JobRecord;
   revision: number;
+  /** When it was written (epoch ms): the bucket's TTL counts from then. */
+  writtenAt?: number;
 }
 
 export interface RecordStore {
@@ -99,7 +103,7 @@ export function createRecordStore(kv: KV): RecordStore {
     async get(id) {
       const e = await kv.get(recordKey(id));
       if (!e || e.operation !== "PUT" || e.length === 0) return undefined;
-      return { record: e.json<JobRecord>(), revision: e.revision };
+      return { record: e.json<JobRecord>(), revision: e.revision, writtenAt: e.created.getTime() };
     },
     async write(id, record, revision, encoded) {
       const data = encoded ?? encoder.encode(JSON.stringify(record));

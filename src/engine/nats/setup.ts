@@ -17,6 +17,8 @@ import type { QueueConfig } from "../types.js";
 import { isConsumerNotFound, isStreamNotFound } from "./errors.js";
 import {
   CONSUMER,
+  DELAYED_STREAM,
+  DELAYED_WILDCARD,
   JOBS_BUCKET,
   LOGS_STREAM,
   LOGS_WILDCARD,
@@ -73,6 +75,16 @@ export async function ensureShared(
       num_replicas: o.replicas,
       discard: DiscardPolicy.Old,
       ...(o.logLinesPerJob !== undefined ? { max_msgs_per_subject: o.logLinesPerJob } : {}),
+    }),
+    // Delayed jobs until due (delayed.ts): each message is deleted when its job moves, no max age.
+    ensureStream(jsm, {
+      name: DELAYED_STREAM,
+      subjects: [DELAYED_WILDCARD],
+      retention: RetentionPolicy.Limits,
+      storage: storageType(o.storage),
+      num_replicas: o.replicas,
+      allow_direct: true,
+      discard: DiscardPolicy.Old,
     }),
   ]);
   // Buckets and streams keep the config they were created with: a changed

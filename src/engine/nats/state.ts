@@ -17,6 +17,7 @@ import type { LiveInfo, LiveJobs, RecentJobs, TerminalInfo } from "./live.js";
 import type { LogStore } from "./logs.js";
 import { lowerBound, positionOf, type QueueInfoCache, type QueueSnapshot } from "./queue-info.js";
 import type { JobRecord, RecordStore, StoredRecord } from "./records.js";
+import { attemptsOf } from "../core/retry-job.js";
 
 export interface JobRef extends JobIdParts {
   id: string;
@@ -100,6 +101,7 @@ export function statusFromRecord(id: string, r: JobRecord): JobStatus {
   if (r.startedAt !== undefined) s.startedAt = r.startedAt;
   if (r.finishedAt !== undefined) s.finishedAt = r.finishedAt;
   if (r.error) s.error = r.error;
+  if (r.scheduledAt !== undefined) s.scheduledAt = r.scheduledAt;
   return s;
 }
 
@@ -228,6 +230,10 @@ class NatsStateDeriver implements StateDeriver {
       await this.deps.logs.flushed(ref.id);
       status.logs = await this.deps.logs.read(ref.id);
     }
+    if (options.includeAttempts) {
+      // Only when asked: the history is in the record, which a read from memory skips.
+      status.attempts = attemptsOf((await this.deps.records.get(ref.id))?.record.attempts, status);
+    }
     return status;
   }
 
@@ -242,7 +248,13 @@ class NatsStateDeriver implements StateDeriver {
     if (found.kind === "none") throw await this.notFound(ref, options);
     if (found.kind === "message") return { status: found.status, tenant: found.meta.tenant };
     const record = found.stored.record;
-    return { status: this.recordStatus(ref, record, known !== undefined), tenant: record.tenant };
+    const status = this.recordStatus(ref, record, known !== undefined);
+    if (status.state === "QUEUED" && record.undelivered && record.seq !== undefined) {
+      // A message published again (relocation.ts): placed in line as any waiting message.
+      const snap = await this.deps.queueInfo.get(ref.queue);
+      if (record.seq > snap.delivered) status.queuePosition = positionOf(snap, record.seq);
+    }
+    return { status, tenant: record.tenant };
   }
 
   /** Status from the job's record; `recent`: a job this process submitted (remember it if final). */

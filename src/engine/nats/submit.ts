@@ -19,6 +19,7 @@ import { queueSubject, streamName } from "./layout.js";
 import type { QueueInfoCache } from "./queue-info.js";
 import type { Link } from "./connection.js";
 import type { RecentJobs } from "./live.js";
+import type { DelayedJobs } from "./delayed.js";
 import type { JobRef, StateDeriver } from "./state.js";
 
 export interface SubmitDeps {
@@ -34,6 +35,8 @@ export interface SubmitDeps {
   recent?: RecentJobs;
   /** Fails the publish at once if the connection drops under it (see connection.ts). */
   link?: Link;
+  /** Where jobs with a run time go instead (delayed.ts). */
+  delayed?: Pick<DelayedJobs, "submit">;
 }
 
 const refOf = (id: string): JobRef => ({ id, ...parseJobId(id) });
@@ -69,6 +72,7 @@ class Submitter {
       if (existing) return existing;
     }
     const message = await this.message(job, keys);
+    if (job.options.runAt !== undefined && this.deps.delayed) return this.deps.delayed.submit(job, message, keys);
     const ack = await this.publish(queue, message, keys);
     if (ack.duplicate && keys) return this.repeat(await this.originalOf(queue, ack.seq, keys));
     const { token, createdAt } = message.meta;

@@ -5,7 +5,8 @@
  * driver.ts serves the driver contract from them.
  */
 import type { Logger } from "pino";
-import { jobIdParts } from "../job-id.js";
+import { jobIdParts, parseJobId } from "../job-id.js";
+import { DelayedJobs } from "./delayed.js";
 import type { LogBounds } from "../log-bounds.js";
 import type { PositionPacerOptions } from "../position-pacer.js";
 import type { SettingNamer } from "../settings.js";
@@ -31,6 +32,7 @@ import type { LayoutOptions } from "./setup.js";
 import { createStateDeriver } from "./state.js";
 import { createSubmitter } from "./submit.js";
 import { createWatches } from "./watch.js";
+import { createNatsWebhookOutbox } from "./webhook-outbox.js";
 
 /** How long this process remembers the jobs it submitted (see live.ts). */
 const RECENT_MAX_AGE_MS = 60_000;
@@ -64,6 +66,18 @@ export function wireParts(conn: Connected, o: WiringOptions) {
     logBounds: o.logBounds,
   });
   const workers = wireWorkerSide(conn, o, stores, known);
+  const delayed = new DelayedJobs({
+    ...conn,
+    ...stores,
+    events: known.events,
+    queueInfo: known.queueInfo,
+    queueDeclared: async (queue) => (await stores.queueConfigs.get(queue)) !== undefined,
+    retentionMs: o.layout.retentionMs,
+    status: (id) => deriver.status({ id, ...parseJobId(id) }),
+    requestTimeoutMs: o.layout.requestTimeoutMs,
+    ...(o.logger ? { logger: o.logger } : {}),
+  });
+  delayed.start();
   const submit = noticingSubmits(
     createSubmitter({
       ...conn,
@@ -74,10 +88,11 @@ export function wireParts(conn: Connected, o: WiringOptions) {
       requestTimeoutMs: o.layout.requestTimeoutMs,
       recent: known.recent,
       link: stores.link,
+      delayed,
     }),
     known.queueWatch,
   );
-  return { ...conn, ...stores, ...known, ...workers, deriver, watches, submit };
+  return { ...conn, ...stores, ...known, ...workers, deriver, watches, submit, delayed };
 }
 
 const maxPayload = (conn: Connected) => conn.nc.info?.max_payload ?? 1024 * 1024;
@@ -95,6 +110,7 @@ function wireStores(conn: Connected, o: WiringOptions) {
     idempotency: createIdempotencyStore(shared.jobs),
     index: createJobIndex(js, jsm, records, o.layout),
     logs: createLogStore(nc, js, jsm, onBackgroundError, o.logBounds),
+    webhooks: createNatsWebhookOutbox(conn, o.layout, o.logger),
   };
 }
 
@@ -121,7 +137,7 @@ function learnFromEvents(k: {
   queueInfo: QueueInfoCache;
   live: LiveJobs;
   recent: RecentJobs;
-  signals: { noteFinished(id: string): void };
+  signals: { noteFinished(id: string): void; reopened(id: string): void };
 }) {
   return (id: string, ev: JobEvent) => {
     if (ev.type === "progress") {
@@ -146,7 +162,15 @@ function learnFromEvents(k: {
       if (ev.finishedAt !== undefined) info.finishedAt = ev.finishedAt;
       if (ev.error) info.error = ev.error;
       k.recent.finished(id, info);
-    } else k.live.update(id, { running: false, attempt: ev.attempt });
+    } else {
+      k.live.update(id, { running: false, attempt: ev.attempt });
+      // QUEUED after a terminal status: a Retry; the final status remembered here is over.
+      const known = k.recent.get(id);
+      if (ev.state === "QUEUED") {
+        if (known?.terminal) known.terminal = undefined;
+        k.signals.reopened(id);
+      }
+    }
   };
 }
 
@@ -165,6 +189,7 @@ function wireWorkerSide(
     touched: (queue: string) => void queueInfo.invalidate(queue),
     onCancel: signals.on,
     knownFinished: signals.finished,
+    reopened: signals.reopened,
     undisclosed: (id: string) => {
       const r = recent.get(id);
       return r !== undefined && !r.disclosed && r.meta.msgId === undefined;

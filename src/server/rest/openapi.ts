@@ -30,11 +30,12 @@ const commonErrors = {
 };
 
 const optionParameters = OPTION_PARAMETERS.flatMap((p) => {
-  const schema = p.kind === "time" ? { type: "string" } : { type: "integer", minimum: 0 };
+  const schema = p.kind === "time" || p.kind === "text" ? { type: "string" } : { type: "integer", minimum: 0 };
   const description = {
     count: `Job option ${p.query}.`,
     ms: `Job option ${p.query.replace(/_ms$/, "")}, in milliseconds.`,
     time: "Job option start_deadline: RFC 3339 time or epoch milliseconds.",
+    text: "Job option webhook_url: where the job is POSTed, signed, when it ends.",
   }[p.kind];
   return [
     { name: p.query, in: "query", description, schema },

@@ -25,6 +25,7 @@ export const OPTION_PARAMETERS = [
   { query: "retry_backoff_ms", header: "x-jetq-retry-backoff-ms", kind: "ms" },
   { query: "retry_backoff_max_ms", header: "x-jetq-retry-backoff-max-ms", kind: "ms" },
   { query: "max_lost_leases", header: "x-jetq-max-lost-leases", kind: "count" },
+  { query: "webhook_url", header: "x-jetq-webhook-url", kind: "text" },
 ] as const;
 
 const FIELD: Record<(typeof OPTION_PARAMETERS)[number]["query"], keyof Options> = {
@@ -34,6 +35,7 @@ const FIELD: Record<(typeof OPTION_PARAMETERS)[number]["query"], keyof Options> 
   retry_backoff_ms: "retryBackoff",
   retry_backoff_max_ms: "retryBackoffMax",
   max_lost_leases: "maxLostLeases",
+  webhook_url: "webhookUrl",
 };
 
 export interface SubmitLimits {
@@ -83,7 +85,8 @@ export function jobOptions(req: Req, query: URLSearchParams): Options {
   return options;
 }
 
-function optionValue(kind: "count" | "ms" | "time", raw: string, name: string) {
+function optionValue(kind: "count" | "ms" | "time" | "text", raw: string, name: string) {
+  if (kind === "text") return raw;
   if (kind === "time") {
     // RFC 3339, or milliseconds since the epoch.
     const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);

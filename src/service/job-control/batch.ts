@@ -37,7 +37,7 @@ export async function submitBatch(
   const at: number[] = [];
   for (const [i, item] of req.jobs.entries()) {
     try {
-      const input = checkedSubmitInput(item, ctx, options.inputValidators);
+      const input = checkedSubmitInput(item, ctx, options.inputValidators, options.webhookCheck);
       if (isLaneQueue(input.queue)) await ensureLane(options.lanes, input);
       inputs.push(input);
       at.push(i);

@@ -1,13 +1,13 @@
 /**
  * The job-control RPCs (ListQueues, ListJobs, Retry, SubmitBatch, WatchJobs,
- * PauseQueue, ResumeQueue), one file per group. A group not built yet
- * answers UNIMPLEMENTED, as connect-es does for a method a service lacks.
+ * PauseQueue, ResumeQueue), one file per group.
  */
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import type { QueueService } from "../../../gen/jetq/v1/queue_pb.js";
 import type { Engine } from "../../engine/types.js";
 import { createErrorMapper } from "../errors.js";
 import type { QueueServiceOptions } from "../queue-service.js";
+import { retryRpc } from "./retry.js";
 import { submitBatch } from "./batch.js";
 import { setPaused } from "./pause.js";
 import { watchJobs } from "./watch-jobs.js";
@@ -18,8 +18,6 @@ type JobControlRpcs = Pick<
   "listQueues" | "listJobs" | "retry" | "submitBatch" | "watchJobs" | "pauseQueue" | "resumeQueue"
 >;
 
-const notYet = (rpc: string) => new ConnectError(`${rpc} is not available on this server yet`, Code.Unimplemented);
-
 export function jobControlRpcs(engine: Engine, options: QueueServiceOptions): JobControlRpcs {
   const toClientError = createErrorMapper(options.logger);
   return {
@@ -28,8 +26,12 @@ export function jobControlRpcs(engine: Engine, options: QueueServiceOptions): Jo
     // -- end lists --
 
     // -- retry --
-    retry() {
-      throw notYet("Retry");
+    async retry(req, ctx) {
+      try {
+        return await retryRpc(engine, req, ctx);
+      } catch (err) {
+        throw toClientError(err, ctx);
+      }
     },
     // -- end retry --
 

@@ -160,6 +160,7 @@ const EnvSchema = z.object({
   JETQ_METRICS: bool.default(true),
   // Queues named in metric labels and read for the queue gauges; the rest share queue="_other".
   JETQ_METRICS_MAX_QUEUES: int(1, 10_000).default(100),
+  JETQ_UI: bool.default(true), // the web dashboard at /ui/ (and GET / redirecting to it)
   // Webhooks (the secret, JETQ_WEBHOOK_SECRET, is read apart: its value must never be printed).
   JETQ_WEBHOOK_ALLOWED_HOSTS: z
     .string()
@@ -242,6 +243,8 @@ export interface Config {
   metrics: boolean;
   /** JETQ_METRICS_MAX_QUEUES. */
   metricsMaxQueues: number;
+  /** JETQ_UI: serve the dashboard at /ui/. */
+  ui: boolean;
 }
 
 export interface WebhookConfig {
@@ -377,6 +380,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     connectFastPath: e.JETQ_CONNECT_FAST_PATH,
     metrics: e.JETQ_METRICS,
     metricsMaxQueues: e.JETQ_METRICS_MAX_QUEUES,
+    ui: e.JETQ_UI,
     ...(webhook.key ? { webhooks: { key: webhook.key, retryBaseMs: e.JETQ_WEBHOOK_RETRY_BASE_MS } } : {}),
     webhookAllowedHosts: e.JETQ_WEBHOOK_ALLOWED_HOSTS,
   };

@@ -98,6 +98,7 @@ async function main(): Promise<void> {
       maxInputValues: config.maxInputValues,
       connectFastPath: config.connectFastPath,
       metrics: metrics ?? false,
+      ui: config.ui,
       inputValidators: builtinInputValidators(config),
       lanes: httpLanes(config, engine, queues, () => worker),
       webhookCheck: webhookCheckOf(config),

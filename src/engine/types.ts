@@ -38,7 +38,9 @@ export interface JobStatus {
   id: string;
   queue: string;
   state: JobState;
-  /** Jobs ahead of this one (0 = next); only while QUEUED. */
+  /** 1 to 10, higher runs first (5 unless the job asked for another). */
+  priority?: number;
+  /** Jobs that will run before this one, of every priority (0 = next); only while QUEUED. */
   queuePosition?: number;
   /** Attempt running or last run, from 1; 0 before the first start. */
   attempt: number;
@@ -75,6 +77,8 @@ export interface QueueCounts {
 
 /** Per-job settings; unset fields take the queue's defaults. */
 export interface JobOptions {
+  /** 1 to 10, higher runs first; unset: 5 (see job-id.ts for where it shows in the id). */
+  priority?: number;
   maxAttempts?: number;
   timeoutMs?: number;
   /** Epoch ms; a job not started by then ends EXPIRED. */

@@ -40,6 +40,8 @@ import { createStreamCapInterceptor, DEFAULT_STREAM_CAPS, type StreamCaps } from
 import { answerProbe, type ProbeResponse } from "./probes.js";
 import { definedOnly } from "../util/defined-only.js";
 import { createRestHandler } from "./rest/handler.js";
+import { defaultAssetsDir, loadAssets } from "./ui/assets.js";
+import { createUiHandler } from "./ui/ui-handler.js";
 import { DEFAULT_SSE_KEEP_ALIVE_MS } from "./rest/status-stream.js";
 
 export interface ServerOptions {
@@ -80,6 +82,12 @@ export interface ServerOptions {
    * caller). false: no /metrics, no RPC series.
    */
   metrics?: JetqMetrics | false;
+  /**
+   * The web dashboard at /ui/ (ui/ui-handler.ts), and GET / redirecting to
+   * it. Default true: the files `npm run build` made (packages/dashboard/dist).
+   * { dir }: the built files from there. false: neither.
+   */
+  ui?: boolean | { dir: string };
 }
 
 export interface RunningServer {
@@ -147,10 +155,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   const fastPath = fastPathFor(queueService, routerOptions, keys);
-  const rest = restHandlerOf(options, keys, queueService, routerOptions);
+  const pagesAndRest = pagesAndRestOf(options, keys, queueService, routerOptions, logger);
   let fastPathCalls = 0;
   const serve: typeof handler = (req, res) => {
-    if (rest(req, res)) return;
+    if (pagesAndRest(req, res)) return;
     if (options.connectFastPath !== false && fastPath(req, res)) fastPathCalls += 1;
     else handler(req, res);
   };
@@ -210,6 +218,30 @@ function restHandlerOf(
   });
 }
 
+/** The dashboard's paths (when on), then REST's: true when one of them answered. */
+function pagesAndRestOf(
+  options: ServerOptions,
+  keys: KeyStore,
+  impl: ReturnType<typeof createQueueService>,
+  routerOptions: ReturnType<typeof routerOptionsOf>,
+  logger: Logger,
+): ReturnType<typeof restHandlerOf> {
+  const rest = restHandlerOf(options, keys, impl, routerOptions);
+  const ui = uiHandlerOf(options, keys, logger);
+  return ui ? (req, res) => ui(req, res) || rest(req, res) : rest;
+}
+
+/** The dashboard's handler, or undefined when it is off. A missing build is said once, at start. */
+function uiHandlerOf(options: ServerOptions, keys: KeyStore, logger: Logger) {
+  if (options.ui === false) return undefined;
+  const dir = typeof options.ui === "object" ? options.ui.dir : defaultAssetsDir();
+  const assets = loadAssets(dir);
+  if (assets.size === 0) {
+    logger.warn({ dir }, "dashboard: no built files (run `npm run build`); /ui/ answers 503 until they exist");
+  }
+  return createUiHandler(assets, keys);
+}
+
 interface Shared {
   keys: KeyStore;
   auth: Interceptor;
@@ -265,7 +297,8 @@ function answerOtherPaths(req: { url?: string }, res: ProbeResponse, readiness: 
   res.end(
     "jetq: this port serves jetq.v1.QueueService over Connect, gRPC and gRPC-Web " +
       "(e.g. POST /jetq.v1.QueueService/Submit), REST and Server-Sent Events under /queue/ (GET /openapi.json), " +
-      "grpc.health.v1.Health, GET /healthz (alive), GET /readyz (can serve) and GET /metrics (Prometheus)\n",
+      "grpc.health.v1.Health, GET /healthz (alive), GET /readyz (can serve), GET /metrics (Prometheus) " +
+      "and the dashboard at GET /ui/ (unless JETQ_UI=false)\n",
   );
 }
 

@@ -22,6 +22,7 @@ import {
   type QueueCountResponse,
 } from "../../gen/jetq/v1/queue_pb.js";
 import { invalidArgument } from "../engine/errors.js";
+import { DEFAULT_PRIORITY } from "../engine/job-id.js";
 import { scheduleFromProto, scheduleToProto } from "./job-control/schedule-wire.js";
 import { assertMaxLostLeases } from "../engine/lost-leases.js";
 import { assertWebhookUrl } from "../engine/webhook-url.js";
@@ -99,6 +100,7 @@ export function jobToProto(status: JobStatus): Job {
     queue: status.queue,
     state: jobStateToProto(status.state),
     queuePosition: status.state === "QUEUED" ? status.queuePosition : undefined,
+    priority: status.priority ?? DEFAULT_PRIORITY,
     attempt: status.attempt,
     progress: status.progress,
     createdAt: timestampFromMs(status.createdAt),
@@ -166,6 +168,8 @@ function durationOption(field: string, d: NonNullable<ProtoJobOptions["timeout"]
 export function jobOptionsFromProto(options: ProtoJobOptions | undefined, now: number = Date.now()): JobOptions {
   const out: JobOptions = {};
   if (!options) return out;
+  // Checked by the engine core (options.priority, 1 to 10), the rule's one place.
+  if (options.priority !== undefined) out.priority = options.priority;
   if (options.maxAttempts !== undefined) {
     const n = options.maxAttempts;
     if (!Number.isInteger(n) || n < 1 || n > MAX_ATTEMPTS_LIMIT) {

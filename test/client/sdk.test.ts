@@ -130,3 +130,14 @@ test("stream cap reached: subscribe() falls back to Submit + GetStatus polling a
   expect(updates.at(-1)?.state).toBe("COMPLETED");
   await long.cancel();
 });
+
+test("options.priority reaches the server and every status says the job's priority", async () => {
+  const client = createJetqClient({ baseUrl, apiKey: "key-handles" });
+  const urgent = await client.submit("echo", { n: 1 }, { options: { priority: 9 } });
+  const normal = await client.submit("echo", { n: 2 });
+  expect([(await urgent.status()).priority, (await normal.status()).priority]).toEqual([9, 5]);
+  expect(await urgent.wait()).toMatchObject({ output: { n: 1 }, job: { state: "COMPLETED", priority: 9 } });
+  await expect(client.submit("echo", { n: 3 }, { options: { priority: 0 } })).rejects.toMatchObject({
+    code: Code.InvalidArgument,
+  });
+});

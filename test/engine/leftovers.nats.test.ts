@@ -37,11 +37,11 @@ async function engineOn(nats: NatsServer): Promise<Engine> {
   return engine;
 }
 
-/** The directory of the stream's message files in the server's store. */
-async function msgsDir(nats: NatsServer, queue: string): Promise<string> {
+/** The directory of the stream's message files in the server's store (the stream of a priority level). */
+async function msgsDir(nats: NatsServer, queue: string, priority = 5): Promise<string> {
   const accounts = join(nats.storeDir, "js", "jetstream");
   for (const account of await readdir(accounts)) {
-    const dir = join(accounts, account, "streams", streamName(queue), "msgs");
+    const dir = join(accounts, account, "streams", streamName(queue, priority), "msgs");
     if (
       await readdir(dir).then(
         () => true,
@@ -50,17 +50,17 @@ async function msgsDir(nats: NatsServer, queue: string): Promise<string> {
     )
       return dir;
   }
-  throw new Error(`no store of ${streamName(queue)} under ${accounts}`);
+  throw new Error(`no store of ${streamName(queue, priority)} under ${accounts}`);
 }
 
 /** Stream messages and consumer ack floor, read on a connection of the test's own. */
-async function streamState(nats: NatsServer, queue: string) {
+async function streamState(nats: NatsServer, queue: string, priority = 5) {
   const nc = await connect({ servers: nats.url });
   try {
     const jsm = await jetstreamManager(nc);
     const [si, ci] = await Promise.all([
-      jsm.streams.info(streamName(queue)),
-      jsm.consumers.info(streamName(queue), CONSUMER),
+      jsm.streams.info(streamName(queue, priority)),
+      jsm.consumers.info(streamName(queue, priority), CONSUMER),
     ]);
     return { messages: si.state.messages, ackFloor: ci.ack_floor.stream_seq };
   } finally {
@@ -68,13 +68,13 @@ async function streamState(nats: NatsServer, queue: string) {
   }
 }
 
-/** Submits JOBS jobs, keeps a copy of the stream's files, runs them to COMPLETED. */
-async function completedJobs(nats: NatsServer, engine: Engine, queue: string) {
+/** Submits JOBS jobs (of `priority`), keeps a copy of the stream's files, runs them to COMPLETED. */
+async function completedJobs(nats: NatsServer, engine: Engine, queue: string, priority = 5) {
   await engine.declareQueue(queue, { ackWaitMs: 5_000 });
   const ids: string[] = [];
-  for (let i = 0; i < JOBS; i++) ids.push((await engine.submit({ queue, input: i })).id);
+  for (let i = 0; i < JOBS; i++) ids.push((await engine.submit({ queue, input: i, options: { priority } })).id);
   const before = join(nats.storeDir, `before-${queue}`);
-  await cp(await msgsDir(nats, queue), before, { recursive: true });
+  await cp(await msgsDir(nats, queue, priority), before, { recursive: true });
   let done = 0;
   while (done < JOBS) {
     for (const lease of await fetchFor(engine, queue, 500)) {
@@ -83,13 +83,13 @@ async function completedJobs(nats: NatsServer, engine: Engine, queue: string) {
       done++;
     }
   }
-  await waitFor(async () => (await streamState(nats, queue)).messages === 0, { what: "the queue to empty" });
+  await waitFor(async () => (await streamState(nats, queue, priority)).messages === 0, { what: "the queue to empty" });
   return { ids, before };
 }
 
 /** kill -9, the stream's files as they were before the jobs ran, restart. */
-async function restartWithLeftovers(nats: NatsServer, queue: string, before: string) {
-  const dir = await msgsDir(nats, queue);
+async function restartWithLeftovers(nats: NatsServer, queue: string, before: string, priority = 5) {
+  const dir = await msgsDir(nats, queue, priority);
   await nats.kill();
   await rm(dir, { recursive: true, force: true });
   await cp(before, dir, { recursive: true });
@@ -101,12 +101,12 @@ async function restartWithLeftovers(nats: NatsServer, queue: string, before: str
  * below the ack floor on disk must be swept; those above it (acks the kill
  * kept off the disk) are redelivered and dropped by their terminal records.
  */
-async function drain(nats: NatsServer, engine: Engine, queue: string): Promise<number> {
+async function drain(nats: NatsServer, engine: Engine, queue: string, priority = 5): Promise<number> {
   let begun = 0;
   await waitFor(
     async () => {
       for (const lease of await fetchFor(engine, queue, 500).catch(() => [])) if (await lease.begin()) begun++;
-      return (await streamState(nats, queue).catch(() => undefined))?.messages === 0;
+      return (await streamState(nats, queue, priority).catch(() => undefined))?.messages === 0;
     },
     { timeoutMs: 25_000, what: "the queue to be empty after the restart" },
   );
@@ -148,4 +148,23 @@ test("an engine connected through the kill and restart ends with an empty queue,
   const begun = await drain(nats, engine, queue);
   expect(begun).toBe(0);
   for (const id of ids) expect((await waitForState(engine, id, "COMPLETED")).attempt).toBe(1);
+});
+
+test("the same for a priority level's stream: a worker declaring the queue sweeps JETQ_Q_<queue>_P<n> too", async () => {
+  const nats = await server();
+  const queue = uniqueQueue("left");
+  const first = await engineOn(nats);
+  const { ids, before } = await completedJobs(nats, first, queue, 8);
+  await first.close();
+  await restartWithLeftovers(nats, queue, before, 8);
+  const left = await waitFor(async () => streamState(nats, queue, 8).catch(() => undefined), {
+    what: "the restarted level stream",
+  });
+  expect(left!.messages).toBe(JOBS);
+  expect(left!.ackFloor).toBeGreaterThan(0);
+  const worker = await engineOn(nats);
+  await worker.declareQueue(queue, { ackWaitMs: 5_000 });
+  expect(await drain(nats, worker, queue, 8)).toBe(0);
+  for (const id of ids) expect((await waitForState(worker, id, "COMPLETED")).attempt).toBe(1);
+  expect(await worker.queueCount(queue)).toEqual({ queue, inQueue: 0, running: 0 });
 });

@@ -98,9 +98,13 @@ test("a position waiting for its snapshot is answered 0 once the job is known de
   const { cache, sentSince } = await cacheOnOwnConnection();
   const pending = cache.positionAfterPublish(queue, seqs[2]!);
   cache.noteDelivered(queue, seqs[2]!, true);
-  expect(await pending).toEqual({ position: 0, deliveredHere: true });
+  expect(await pending).toEqual({ position: 0, deliveredHere: true, delivered: true });
   // Known before the call: answered at once too (taken by another process's worker).
-  expect(await cache.positionAfterPublish(queue, seqs[1]!)).toEqual({ position: 0, deliveredHere: false });
+  expect(await cache.positionAfterPublish(queue, seqs[1]!)).toEqual({
+    position: 0,
+    deliveredHere: false,
+    delivered: true,
+  });
   expect(await sentSince()).toBe(0);
 });
 
@@ -110,7 +114,7 @@ test("a delivery of an earlier job does not answer a later one: its position com
   const pending = cache.positionAfterPublish(queue, seqs[2]!);
   // Only a claim: the consumer has delivered nothing, the snapshot says two are ahead.
   cache.noteDelivered(queue, seqs[0]!, true);
-  expect(await pending).toEqual({ position: 2, deliveredHere: false });
+  expect(await pending).toEqual({ position: 2, deliveredHere: false, delivered: false });
   expect(await sentSince()).toBe(2); // consumer info and stream info
 });
 

@@ -28,7 +28,13 @@ it("has defaults for everything", () => {
     webhookAllowedHosts: [],
     metrics: true,
     metricsMaxQueues: 100,
+    ui: true,
   });
+});
+
+it("JETQ_UI=false turns the dashboard off; a bad value is named", () => {
+  expect(parseConfig({ JETQ_UI: "false" }).ui).toBe(false);
+  expect(() => parseConfig({ JETQ_UI: "off" })).toThrow('JETQ_UI="off"');
 });
 
 it("reads the webhook settings; a malformed JETQ_WEBHOOK_SECRET stops start-up without showing it", () => {

@@ -19,7 +19,7 @@ async function rpc<T>(url: string, method: string, body: unknown): Promise<T> {
   return json;
 }
 
-it("npm start without NATS_URL: says jobs are in memory, runs echo over plain HTTP, exits 0 on SIGTERM", async () => {
+it("npm start without NATS_URL: says jobs are in memory, runs echo over plain HTTP, serves the dashboard, exits 0 on SIGTERM", async () => {
   const port = await freePort();
   const proc = startProcess("start", { PORT: String(port), HOST: "127.0.0.1", JETQ_LOG_LEVEL: "info" });
   const listening = await proc.waitForLine((l) => l.msg.includes("listening"));
@@ -44,6 +44,12 @@ it("npm start without NATS_URL: says jobs are in memory, runs echo over plain HT
   expect(state).toBe("JOB_STATE_COMPLETED");
   const result = await rpc<{ output: unknown }>(url, "GetResult", { id: job.id });
   expect(result.output).toEqual({ hello: "world", progress: 2, sleep_ms: 20 });
+  // The dashboard npm start's build made, from the compiled server (dist/), and / leading to it.
+  const root = await fetch(`${url}/`, { redirect: "manual" });
+  expect(root.headers.get("location")).toBe("/ui/");
+  const page = await fetch(`${url}/ui/`);
+  expect(page.status).toBe(200);
+  expect(await page.text()).toContain("<title>jetq dashboard</title>");
 
   proc.proc.kill("SIGTERM");
   expect(await proc.exited).toBe(0);

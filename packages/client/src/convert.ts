@@ -49,6 +49,7 @@ export function jobFromProto(job: ProtoJob): Job {
     queue: job.queue,
     state: stateFromProto(job.state),
     queuePosition: job.queuePosition,
+    priority: job.priority,
     attempt: job.attempt,
     progress: job.progress,
     createdAt: date(job.createdAt),
@@ -100,6 +101,7 @@ export function resultFromProto(res: GetResultResponse): JobResult {
 export function optionsToProto(o: JobOptions | undefined): MessageInitShape<typeof JobOptionsSchema> | undefined {
   if (!o) return undefined;
   return create(JobOptionsSchema, {
+    priority: o.priority,
     maxAttempts: o.maxAttempts,
     maxLostLeases: o.maxLostLeases,
     timeout: o.timeoutMs === undefined ? undefined : durationFromMs(o.timeoutMs),

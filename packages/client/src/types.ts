@@ -23,8 +23,10 @@ export interface Job {
   id: string;
   queue: string;
   state: JobState;
-  /** Jobs ahead of this one (0 = next); only while QUEUED. */
+  /** Jobs that will run before this one, of every priority (0 = next); only while QUEUED. */
   queuePosition: number | undefined;
+  /** 1 to 10, higher runs first (5 unless the job asked for another; 0 from a server without priorities). */
+  priority: number;
   /** The attempt running or last run, from 1; 0 before the first start. */
   attempt: number;
   /** 0 to 1, as the handler last reported it. */
@@ -40,6 +42,8 @@ export interface Job {
 
 /** How one job runs; unset fields take the queue's defaults. */
 export interface JobOptions {
+  /** 1 to 10: runs before every waiting job of lower priority; equal ones in submit order. Default 5. */
+  priority?: number;
   /** Attempts before the job ends FAILED (1 to 100). */
   maxAttempts?: number;
   /** Time limit of one attempt, in milliseconds. */

@@ -41,6 +41,7 @@ import type { WebhookOutbox } from "../webhook-outbox.js";
 import { submitBatch } from "./batch.js";
 import { CoreLease, type LeaseRules } from "./lease.js";
 import { fetchUnlessPaused } from "./pause.js";
+import { watchWithPriority, withPriority } from "./priority.js";
 import { describeQueues, listJobs, listQueryOf } from "./list-jobs.js";
 import { jobOptionsOf, queueConfigOf } from "./validate.js";
 import { checkTarget, closingController, watchJobs } from "./watch-jobs.js";
@@ -115,11 +116,13 @@ class CoreEngine implements Engine {
   }
 
   async getStatus(id: string, read: ReadOptions = {}): Promise<JobStatus> {
-    return this.driver.read(this.openRef(id), read);
+    const ref = this.openRef(id);
+    return withPriority(await this.driver.read(ref, read), ref.priority);
   }
 
   watch(id: string, options: WatchOptions = {}): AsyncIterable<JobStatus> {
-    return this.driver.watch(this.openRef(id), options);
+    const ref = this.openRef(id);
+    return watchWithPriority(this.driver.watch(ref, options), ref.priority);
   }
 
   submitAndWatch(input: SubmitInput, options: SubmitWatchOptions = {}): AsyncIterable<JobStatus> {
@@ -131,7 +134,10 @@ class CoreEngine implements Engine {
         return inserted.status;
       },
       (queued) =>
-        this.driver.watch(refOf(queued.id), { ...options, tenant: input.tenant ?? "" }, fresh ? queued : undefined),
+        watchWithPriority(
+          this.driver.watch(refOf(queued.id), { ...options, tenant: input.tenant ?? "" }, fresh ? queued : undefined),
+          queued.priority,
+        ),
     );
   }
 
@@ -140,7 +146,9 @@ class CoreEngine implements Engine {
   }
 
   async cancel(id: string, read: ReadOptions = {}): Promise<CancelOutcome> {
-    const { options, ...outcome } = await this.driver.cancel(this.openRef(id), read);
+    const ref = this.openRef(id);
+    const { options, ...outcome } = await this.driver.cancel(ref, read);
+    withPriority(outcome.job, ref.priority);
     if (outcome.removed) this.emitCancelled(outcome, read.tenant ?? "", options);
     return outcome;
   }
@@ -201,7 +209,8 @@ class CoreEngine implements Engine {
   // -- job control: retry and delayed jobs --
   async retry(id: string, read: ReadOptions = {}): Promise<JobStatus> {
     // What may be retried is ../core/retry-job.ts's rule; the driver applies it atomically.
-    return this.driver.retry(this.openRef(id), read);
+    const ref = this.openRef(id);
+    return withPriority(await this.driver.retry(ref, read), ref.priority);
   }
   // -- end retry and delayed jobs --
 
@@ -216,14 +225,17 @@ class CoreEngine implements Engine {
     this.assertOpen();
     return submitBatch(this.driver, inputs, {
       newJob: (input) => this.newJob(input),
-      inserted: (job, inserted) => this.told(job, inserted),
+      inserted: (job, inserted) => {
+        withPriority(inserted.status);
+        this.told(job, inserted);
+      },
     });
   }
 
   watchJobs(target: WatchJobsTarget, options: WatchOptions = {}): AsyncIterable<JobStatus> {
     const checked = checkTarget(target);
     this.assertOpen();
-    return watchJobs(this.driver, checked, options, this.closing.signal);
+    return watchWithPriority(watchJobs(this.driver, checked, options, this.closing.signal));
   }
 
   async pauseQueue(queue: string): Promise<void> {
@@ -265,6 +277,7 @@ class CoreEngine implements Engine {
 
   private async insert(job: NewJob): Promise<Inserted> {
     const inserted = await this.driver.insert(job);
+    withPriority(inserted.status);
     if (inserted.fresh && this.events.observed) {
       const { id, createdAt } = inserted.status;
       this.events.emit({

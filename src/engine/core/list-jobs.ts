@@ -4,6 +4,7 @@
  * time windows of the finished counts. Drivers keep the index
  * (docs/ARCHITECTURE.md §5 "The job index", §7).
  */
+import { withPriority } from "./priority.js";
 import { invalidArgument, isEngineError } from "../errors.js";
 import { assertQueueName } from "../queue-name.js";
 import type { Driver, ListQuery } from "../driver/types.js";
@@ -86,6 +87,7 @@ export function listQueryOf(query: ListJobsQuery): ListQuery {
 export async function listJobs(driver: Driver, query: ListQuery): Promise<JobPage> {
   const page = await driver.listJobs(query);
   const jobs = page.jobs.length > query.limit ? page.jobs.slice(0, query.limit) : page.jobs;
+  for (const job of jobs) withPriority(job);
   return { jobs, nextCursor: page.next ? encodeCursor(query.queue, query.state, page.next) : "" };
 }
 

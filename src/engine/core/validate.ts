@@ -6,6 +6,7 @@
 import { invalidArgument } from "../errors.js";
 import { assertMaxLostLeases } from "../lost-leases.js";
 import { DEFAULT_QUEUE_CONFIG, type JobOptions, type QueueConfig } from "../types.js";
+import { priorityOption } from "./priority.js";
 import { definedOnly } from "../../util/defined-only.js";
 import { assertWebhookUrl } from "../webhook-url.js";
 
@@ -31,6 +32,8 @@ export function queueConfigOf(config: Partial<QueueConfig> = {}): QueueConfig {
 /** The job's options with only the fields it set, checked. */
 export function jobOptionsOf(options: JobOptions = {}): JobOptions {
   const out: JobOptions = {};
+  const priority = priorityOption(options.priority);
+  if (priority !== undefined) out.priority = priority;
   if (options.maxAttempts !== undefined) {
     if (!Number.isInteger(options.maxAttempts) || options.maxAttempts < 1) {
       throw invalidArgument(`options.maxAttempts: ${options.maxAttempts} must be a whole number of at least 1`);

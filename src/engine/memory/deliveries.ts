@@ -30,7 +30,7 @@ export class MemoryDeliveries implements DeliveryHost {
       if (line === undefined) break;
       const job = q.live.get(line)!;
       if (this.store.expireIfDue(job, now)) continue;
-      q.ready.delete(line);
+      q.ready.delete(line, job.priority);
       this.store.linesMoved(q);
       out.push(this.deliver(job));
     }

@@ -39,7 +39,8 @@ export class MemoryDelivery implements DriverDelivery {
     const job = d.job;
     this.d = d;
     this.job = job;
-    this.ref = { id: job.id, queue: job.queue.name, seq: job.seq, token: job.id.slice(job.id.lastIndexOf("-") + 1) };
+    const token = job.id.slice(job.id.lastIndexOf("-") + 1);
+    this.ref = { id: job.id, queue: job.queue.name, priority: job.priority, seq: job.seq, token };
     // Each delivery gets its own copy: a handler mutating its input cannot
     // change what a retry sees.
     this.input = structuredClone(job.input);

@@ -34,6 +34,7 @@ import type {
   ListQuery,
   NewJob,
 } from "../driver/types.js";
+import { priorityOf } from "../core/priority.js";
 import { MemoryDeliveries } from "./deliveries.js";
 import { appendLogs, createQueueState, snapshot, type FetchWaiter, type JobRecord } from "./job-record.js";
 import { MemoryWebhookOutbox } from "./webhook-outbox.js";
@@ -106,9 +107,12 @@ export class MemoryDriver implements Driver {
       return { status: snapshot(existing), fresh: false };
     }
     const seq = q.nextSeq++;
+    // One sequence per queue: the id's level character says the priority (as on JetStream).
+    const priority = priorityOf(job.options);
     const record: JobRecord = {
-      id: formatJobId({ queue: q.name, seq, token: newToken() }),
+      id: formatJobId({ queue: q.name, priority, seq, token: newToken() }),
       seq,
+      priority,
       queue: q,
       tenant: job.tenant,
       idempotencyKey: key,
@@ -127,7 +131,7 @@ export class MemoryDriver implements Driver {
     q.jobs.set(seq, record);
     if (!this.schedule.hold(record)) {
       q.live.set(seq, record);
-      q.ready.add(seq);
+      q.ready.add(seq, priority);
       store.linesMoved(q);
     }
     if (slot !== undefined) store.idempotency.set(slot, record);

@@ -36,7 +36,7 @@ const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 /** Internals exposed to this engine's own tests (complexity is asserted by counting). */
 export interface MemoryEngineInternals {
-  readySet(queue: string): SeqSet | undefined;
+  readySet(queue: string): Pick<SeqSet, "operations" | "size"> | undefined;
   timers(): { deadlines: number; retention: number };
 }
 const internals = new WeakMap<Engine, MemoryEngineInternals>();

@@ -15,7 +15,7 @@ import type {
 } from "../types.js";
 import type { DriverDelivery } from "../driver/types.js";
 import { overRetained, type LogBounds } from "../log-bounds.js";
-import { createSeqSet, type SeqSet } from "./order-stats.js";
+import { createReadyLine, type ReadyLine } from "./ready-line.js";
 
 /**
  * Where a live job is. Exactly one of: waiting to be fetched, waiting out a
@@ -50,6 +50,8 @@ export interface JobWatcher {
 export interface JobRecord {
   readonly id: string;
   readonly seq: number;
+  /** 1 to 10 (../core/priority.ts): which line of its queue it waits in. */
+  readonly priority: number;
   readonly queue: QueueState;
   readonly tenant: string;
   readonly idempotencyKey: string | undefined;
@@ -108,8 +110,8 @@ export interface QueueState {
   readonly jobs: Map<number, JobRecord>;
   /** Jobs not yet terminal, in seq order (Map keeps insertion order). */
   readonly live: Map<number, JobRecord>;
-  /** Seqs of jobs in phase "ready": the order fetch hands them out in. */
-  readonly ready: SeqSet;
+  /** Seqs of jobs in phase "ready", by priority: the order fetch hands them out in. */
+  readonly ready: ReadyLine;
   /** Pending fetches, served first come first served. */
   readonly waiters: FetchWaiter[];
   /** Jobs in phase "leased". */
@@ -134,7 +136,7 @@ export function createQueueState(name: string, config: QueueConfig): QueueState 
     live,
     // A job that is leased or backing off may come back to "ready": the
     // oldest live job bounds how far the window may slide.
-    ready: createSeqSet(() => {
+    ready: createReadyLine(() => {
       const oldest = live.keys().next();
       return oldest.done ? queue.nextSeq : oldest.value;
     }),
@@ -158,7 +160,8 @@ export function snapshot(job: JobRecord, includeLogs = false): JobStatus {
     progress: job.progress,
     createdAt: job.createdAt,
   };
-  if (job.state === "QUEUED" && job.phase !== "scheduled") status.queuePosition = job.queue.ready.countBelow(job.line);
+  if (job.state === "QUEUED" && job.phase !== "scheduled")
+    status.queuePosition = job.queue.ready.ahead(job.line, job.priority);
   if (job.scheduledAt !== undefined) status.scheduledAt = job.scheduledAt;
   if (job.startedAt !== undefined) status.startedAt = job.startedAt;
   if (job.finishedAt !== undefined) status.finishedAt = job.finishedAt;

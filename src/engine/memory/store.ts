@@ -133,7 +133,7 @@ export class MemoryStore {
     const q = job.queue;
     switch (job.phase) {
       case "ready":
-        q.ready.delete(job.line);
+        q.ready.delete(job.line, job.priority);
         this.linesMoved(q);
         break;
       case "backoff":
@@ -156,7 +156,7 @@ export class MemoryStore {
 
   makeReady(job: JobRecord): void {
     job.phase = "ready";
-    job.queue.ready.add(job.line);
+    job.queue.ready.add(job.line, job.priority);
     this.linesMoved(job.queue);
   }
 

@@ -15,7 +15,7 @@ import type { IdempotencyStore } from "./idempotency.js";
 import { deleteJobMessage, rerunFromMessage } from "./job-place.js";
 import type { JobIndex } from "./job-index.js";
 import type { LiveJobs } from "./live.js";
-import type { QueueInfoCache } from "./queue-info.js";
+import { levelKey, type QueueInfoCache } from "./queue-info.js";
 import type { JobRecord, RecordStore } from "./records.js";
 import { statusFromRecord, type JobRef, type StateDeriver } from "./state.js";
 
@@ -102,9 +102,10 @@ export async function cancelJob(deps: CancelDeps, ref: JobRef, options?: ReadOpt
     // Signal any worker holding it (also one that took it a moment ago).
     deps.signals.send(id);
     if (wasQueued) {
+      // From the stream of the job's priority level (its id names it), where its message now is.
       await deleteJobMessage(deps.jsm, ref, prior);
     }
-    deps.queueInfo.invalidate(ref.queue);
+    deps.queueInfo.invalidate(levelKey(ref.queue, ref.priority));
     return {
       removed: true,
       message: wasQueued

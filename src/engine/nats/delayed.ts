@@ -22,8 +22,11 @@ import { isMessageNotFound } from "./errors.js";
 import { statusEventOf, type EventHub } from "./events.js";
 import type { IdempotencyKeys, IdempotencyStore } from "./idempotency.js";
 import { readMeta, type JobMeta } from "./job-message.js";
-import { DELAYED_STREAM, H_DUE, H_IDEM, H_JOB_ID, delayedSubject, queueSubject, streamName } from "./layout.js";
-import type { QueueInfoCache } from "./queue-info.js";
+import { DELAYED_STREAM, H_DUE, H_IDEM, H_JOB_ID, delayedSubject, streamName } from "./layout.js";
+import { publishToLevel } from "./level-publish.js";
+import type { PriorityLevels } from "./priority-levels.js";
+import { priorityOf } from "../core/priority.js";
+import { levelKey, type QueueInfoCache } from "./queue-info.js";
 import type { JobRecord, RecordStore } from "./records.js";
 import { relocatedHeaders } from "./relocation.js";
 
@@ -40,6 +43,8 @@ export interface DelayedDeps {
   /** The job's status, for an idempotent repeat. */
   status(id: string): Promise<JobStatus>;
   requestTimeoutMs: number;
+  /** Makes the job's level stream when it has none (level-publish.ts). */
+  levels?: Pick<PriorityLevels, "ensure">;
   logger?: Logger;
 }
 
@@ -119,7 +124,8 @@ export class DelayedJobs {
     if (!(await deps.queueDeclared(queue))) throw queueNotFound(queue);
     const runAt = job.options.runAt!;
     const { meta } = message;
-    const id = formatJobId({ queue, seq: 0, token: meta.token });
+    // Seq 0 (no message in its queue yet); the id names its priority level, where it goes when due.
+    const id = formatJobId({ queue, priority: priorityOf(job.options), seq: 0, token: meta.token });
     const headers = message.headers;
     headers.set(H_JOB_ID, id);
     headers.set(H_DUE, String(runAt));
@@ -246,10 +252,11 @@ export class DelayedJobs {
     ]);
     const meta = m ? readMeta(m.header) : undefined;
     if (!m || !meta || m.header?.get(H_JOB_ID) !== id) return true; // moved or cancelled already
-    const { queue } = parseJobId(id);
+    const { queue, priority } = parseJobId(id);
     // Ended, or moved already (and maybe running): nothing to move.
     if (stored && (stored.record.state !== "QUEUED" || stored.record.seq !== undefined)) return this.dropDelayed(seq);
-    const ack = await deps.js.publish(queueSubject(queue), m.data, {
+    // Into the stream of the priority level its id names, at its end.
+    const ack = await publishToLevel(deps.js, deps.levels, { queue, priority }, m.data, {
       headers: relocatedHeaders(meta, id, m.header?.get(H_IDEM) || undefined),
       msgID: `jetq-due-${meta.token}`,
       timeout: deps.requestTimeoutMs,
@@ -270,11 +277,11 @@ export class DelayedJobs {
       if (!now || (now.record.state === "QUEUED" && now.record.seq === undefined)) return false; // Submit's record landed: again
       // Cancelled meanwhile: the copy in the queue must not run (a worker that took it already keeps it).
       if (isTerminal(now.record.state)) {
-        await deps.jsm.streams.deleteMessage(streamName(queue), ack.seq, false).catch(() => undefined);
+        await deps.jsm.streams.deleteMessage(streamName(queue, priority), ack.seq, false).catch(() => undefined);
       }
       return this.dropDelayed(seq);
     }
-    deps.queueInfo.invalidate(queue);
+    deps.queueInfo.invalidate(levelKey(queue, priority));
     deps.events.publish(id, statusEventOf(record));
     return this.dropDelayed(seq);
   }

@@ -11,6 +11,8 @@
 import { nanos, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 
 export interface Delivery {
+  /** The stream the message is in (a queue has one per priority level in use). */
+  readonly stream: string;
   readonly streamSeq: number;
   readonly deliveryCount: number;
   readonly headers: MsgHdrs | undefined;
@@ -23,7 +25,9 @@ export interface Delivery {
   working(): void;
 }
 
-export function parseAckSubject(reply: string): { deliveryCount: number; streamSeq: number } | undefined {
+export function parseAckSubject(
+  reply: string,
+): { stream: string; deliveryCount: number; streamSeq: number } | undefined {
   const t = reply.split(".");
   if (t[0] !== "$JS" || t[1] !== "ACK") return undefined;
   // v1: $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>
@@ -32,7 +36,7 @@ export function parseAckSubject(reply: string): { deliveryCount: number; streamS
   const deliveryCount = Number(t[base]);
   const streamSeq = Number(t[base + 1]);
   if (!Number.isFinite(deliveryCount) || !Number.isFinite(streamSeq)) return undefined;
-  return { deliveryCount, streamSeq };
+  return { stream: t[base - 2]!, deliveryCount, streamSeq };
 }
 
 export function toDelivery(nc: NatsConnection, msg: Msg, timeoutMs: number): Delivery | undefined {
@@ -50,6 +54,7 @@ export function toDelivery(nc: NatsConnection, msg: Msg, timeoutMs: number): Del
     }
   };
   return {
+    stream: info.stream,
     streamSeq: info.streamSeq,
     deliveryCount: info.deliveryCount,
     headers: msg.headers,

@@ -118,7 +118,7 @@ class NatsDriver implements Driver {
       p.watches.rederive(tick % ALL_REDERIVE_EVERY === 0 ? "all" : "positions");
     }, QUEUED_REDERIVE_MS);
     this.timer.unref();
-    this.leftovers = createLeftoverSweeper(p.jsm, p.records, () => this.closed, options.logger);
+    this.leftovers = createLeftoverSweeper(p.jsm, p.records, () => this.closed, options.logger, p.levels);
     watchReconnects(p.nc, () => {
       p.watches.rederive("all");
       this.leftovers.reconnected();
@@ -143,6 +143,8 @@ class NatsDriver implements Driver {
     const declaring = async () => {
       await ensureQueue(p.jsm, queue, config, layout);
       await p.queueConfigs.put(queue, config);
+      // Its priority levels' consumers take the declared ack wait too.
+      await p.levels.declared(queue, config);
     };
     // Several requests that may each take a while on a cluster: no total bound.
     await guard(`declaring queue "${queue}"`, () => p.link.whileConnected(declaring()));
@@ -191,11 +193,11 @@ class NatsDriver implements Driver {
 
   async count(queue: string): Promise<QueueCounts> {
     this.assertOpen();
-    const { queueInfo } = this.p;
+    const { counts } = this.p;
     return this.call(`counting queue "${queue}"`, async () => {
       try {
-        const snap = await queueInfo.get(queue);
-        return { queue, inQueue: snap.numPending, running: snap.numAckPending };
+        // Every priority level's waiting and running jobs (level-figures.ts).
+        return { queue, ...(await counts(queue)) };
       } catch (err) {
         if (isStreamNotFound(err) || isConsumerNotFound(err)) throw queueNotFound(queue);
         throw err;
@@ -324,6 +326,7 @@ class NatsDriver implements Driver {
     await this.leftovers.idle();
     await p.delayed.close();
     p.events.close();
+    p.levels.close();
     p.queueWatch.close();
     p.pauseFlags.close();
     // The acks and events of the last moments must reach the server.

@@ -17,12 +17,14 @@ import type { Delivery } from "./delivery.js";
 import { statusEventOf, type EventHub } from "./events.js";
 import { decodeInput, readMeta, type JobMeta } from "./job-message.js";
 import type { LateDeliveries } from "./late-deliveries.js";
-import { CONSUMER, streamName } from "./layout.js";
+import { CONSUMER, priorityOfStream, streamName } from "./layout.js";
 import { NatsJobDelivery, type DeliveryContext } from "./job-delivery.js";
 import type { JobIndex } from "./job-index.js";
 import type { LiveJobs } from "./live.js";
+import type { PriorityLevels } from "./priority-levels.js";
+import { byPriority, pullByPriority } from "./priority-pull.js";
 import { pullBatch } from "./pull.js";
-import type { QueueInfoCache } from "./queue-info.js";
+import { levelKey, type QueueInfoCache } from "./queue-info.js";
 import { runAccount, type JobRecord, type RecordStore } from "./records.js";
 import { deliveredJob, relocationVerdict, rerunOf } from "./relocation.js";
 
@@ -44,6 +46,8 @@ export interface FetcherDeps {
   logger?: Logger;
   /** Pull requests the server may still deliver to after fetch returned. */
   outstanding(serverOver: Promise<void>): void;
+  /** The queue's priority levels: with more than the default, pulls take the highest first. */
+  levels?: PriorityLevels;
 }
 
 export interface Fetcher {
@@ -82,7 +86,7 @@ class NatsFetcher implements Fetcher {
     const { id, relocated } = deliveredJob(queue, d, meta);
     const prior = d.deliveryCount > 1 || relocated ? await this.deps.records.get(id) : undefined;
     if (prior && isTerminal(prior.record.state)) return d.ack();
-    const ref = { id, queue, seq: d.streamSeq, token: meta.token };
+    const ref = { id, queue, priority: priorityOfStream(d.stream), seq: d.streamSeq, token: meta.token };
     const spec = { ref, input: null, meta, run: runAccount(prior?.record), config, delivery: d, relocated };
     await new NatsJobDelivery(this.deps.deliveryContext, spec).release();
   }
@@ -95,7 +99,7 @@ class NatsFetcher implements Fetcher {
     signal: AbortSignal,
   ): Promise<DriverDelivery[]> {
     const deliveries = await this.pull(queue, config, max, expiresMs, signal);
-    if (deliveries.length > 0) this.deps.queueInfo.invalidate(queue);
+    if (deliveries.length > 0) this.deps.queueInfo.invalidateQueue(queue);
     const out: DriverDelivery[] = [];
     for (const d of deliveries) {
       const lease = await this.leaseOf(queue, config, d);
@@ -133,7 +137,7 @@ class NatsFetcher implements Fetcher {
       return undefined;
     }
     const input = await this.inputOf(id, meta, d);
-    const ref = { id, queue, seq: d.streamSeq, token: meta.token };
+    const ref = { id, queue, priority: priorityOfStream(d.stream), seq: d.streamSeq, token: meta.token };
     return new NatsJobDelivery(this.deps.deliveryContext, { ref, input, meta, run, config, delivery: d, relocated });
   }
 
@@ -145,9 +149,13 @@ class NatsFetcher implements Fetcher {
     signal: AbortSignal,
   ): Promise<Delivery[]> {
     const { late, queueInfo } = this.deps;
+    const levels = (await this.deps.levels?.of(queue)) ?? [];
+    if (levels.length > 1) return this.pullLevels(queue, levels, config, max, expiresMs, signal);
     const stashed = late.take(queue, max);
     if (stashed.length > 0) return stashed;
-    // A late delivery of an earlier pull of this process ends this wait.
+    // A late delivery of an earlier pull of this process ends this wait, and so
+    // does a new priority level (the next fetch pulls it too).
+    const grown = this.deps.levels?.grown(queue);
     const handed: Delivery[] = [];
     const stop = new AbortController();
     const unwait = late.wait(queue, (d) => {
@@ -163,7 +171,7 @@ class NatsFetcher implements Fetcher {
         consumer: CONSUMER,
         batch: max,
         expiresMs,
-        signal: AbortSignal.any([signal, stop.signal]),
+        signal: AbortSignal.any(grown ? [signal, stop.signal, grown] : [signal, stop.signal]),
         ackTimeoutMs: this.deps.requestTimeoutMs,
         onLate: (d) => {
           queueInfo.noteDelivered(queue, d.streamSeq);
@@ -177,6 +185,56 @@ class NatsFetcher implements Fetcher {
     for (const d of got) queueInfo.noteDelivered(queue, d.streamSeq, d.deliveryCount === 1);
     const all = [...handed, ...got];
     // Never more than max: the surplus waits for the next fetch.
+    for (const d of all.splice(max)) late.put(queue, d, config.ackWaitMs);
+    return all;
+  }
+
+  /** pull() for a queue with several priority levels (priority-pull.ts): highest first. */
+  private async pullLevels(
+    queue: string,
+    levels: number[],
+    config: QueueConfig,
+    max: number,
+    expiresMs: number,
+    signal: AbortSignal,
+  ): Promise<Delivery[]> {
+    const { late, queueInfo } = this.deps;
+    const noted = (d: Delivery, here?: boolean) =>
+      queueInfo.noteDelivered(levelKey(queue, priorityOfStream(d.stream)), d.streamSeq, here);
+    // Held deliveries first only when no level above them has a job waiting.
+    const stashed = late.take(queue, max);
+    const above = stashed.length > 0 ? levels.filter((p) => p > priorityOfStream(stashed.at(-1)!.stream)) : levels;
+    const handed: Delivery[] = [];
+    const stop = new AbortController();
+    const unwait = late.wait(queue, (d) => {
+      if (stop.signal.aborted) return false;
+      handed.push(d);
+      stop.abort();
+      return true;
+    });
+    let got: Delivery[] = [];
+    try {
+      if (above.length > 0) {
+        got = await pullByPriority(this.deps.nc, {
+          queue,
+          levels: above,
+          max,
+          // With held deliveries in hand there is no waiting: only what is there now.
+          expiresMs: stashed.length > 0 ? 0 : expiresMs,
+          signal: AbortSignal.any([signal, stop.signal, this.deps.levels!.grown(queue)]),
+          ackTimeoutMs: this.deps.requestTimeoutMs,
+          onLate: (d) => {
+            noted(d);
+            late.put(queue, d, config.ackWaitMs);
+          },
+          onOutstanding: this.deps.outstanding,
+        });
+      }
+    } finally {
+      unwait();
+    }
+    for (const d of got) noted(d, d.deliveryCount === 1);
+    const all = [...stashed, ...handed, ...got].sort(byPriority);
     for (const d of all.splice(max)) late.put(queue, d, config.ackWaitMs);
     return all;
   }

@@ -13,9 +13,10 @@ import { rerunOf, type RerunInfo } from "./relocation.js";
 
 /** The stream and sequence of the job's message. */
 export function placeOf(ref: JobRef, record: JobRecord | undefined): { stream: string; seq: number } {
-  if (record?.seq !== undefined) return { stream: streamName(ref.queue), seq: record.seq };
+  // A relocated job's message is published again into its own priority level's stream.
+  if (record?.seq !== undefined) return { stream: streamName(ref.queue, ref.priority), seq: record.seq };
   if (record?.delayedSeq !== undefined) return { stream: DELAYED_STREAM, seq: record.delayedSeq };
-  return { stream: streamName(ref.queue), seq: ref.seq };
+  return { stream: streamName(ref.queue, ref.priority), seq: ref.seq };
 }
 
 /** Deletes the job's message (best effort: it may be gone already). */

@@ -6,6 +6,7 @@
  * the consumer before its lease lapses.
  */
 import type { Delivery } from "./delivery.js";
+import { byPriority } from "./priority-pull.js";
 
 export interface LateDeliveries {
   put(queue: string, d: Delivery, ackWaitMs: number): void;
@@ -56,6 +57,8 @@ export function createLateDeliveries(
     take(queue, max) {
       const list = byQueue.get(queue);
       if (!list || list.length === 0) return [];
+      // A queue with priority levels: the highest held first (priority-pull.ts).
+      if (list.length > 1) list.sort((a, b) => byPriority(a.d, b.d));
       const taken = list.splice(0, max);
       for (const h of taken) clearTimeout(h.timer);
       return taken.map((h) => h.d);

@@ -2,6 +2,8 @@
  * Where everything lives in NATS. Every process derives the same names from a
  * queue or job id, so no process needs an index to find another's jobs.
  */
+import { DEFAULT_PRIORITY } from "../job-id.js";
+
 export const CONSUMER = "workers";
 export const JOBS_BUCKET = "jetq_jobs";
 export const QUEUES_BUCKET = "jetq_queues";
@@ -12,8 +14,25 @@ export const COUNTS_STREAM = "JETQ_COUNTS";
 /** Object store for inputs and results over max_payload. */
 export const BLOBS_BUCKET = "jetq_blobs";
 
-export const streamName = (queue: string) => `JETQ_Q_${queue}`;
-export const queueSubject = (queue: string) => `jetq.q.${queue}`;
+/**
+ * A queue's stream: `JETQ_Q_<queue>` for the default priority (5), and
+ * `JETQ_Q_<queue>_P<n>` for priority n, made when a job first asks for it
+ * (priority-levels.ts). Queue names are lower case, so `_P` cannot clash.
+ */
+export const streamName = (queue: string, priority = DEFAULT_PRIORITY) =>
+  priority === DEFAULT_PRIORITY ? `JETQ_Q_${queue}` : `JETQ_Q_${queue}_P${priority}`;
+export const queueSubject = (queue: string, priority = DEFAULT_PRIORITY) =>
+  priority === DEFAULT_PRIORITY ? `jetq.q.${queue}` : `jetq.q.${queue}.p${priority}`;
+/** Matches the subjects of a queue's priority streams, not its default one (STREAM.NAMES filter). */
+export const prioritySubjects = (queue: string) => `jetq.q.${queue}.*`;
+
+const LEVEL_SUFFIX = /_P(10|[1-9])$/;
+
+/** The priority a queue stream's name says: 5 for the default stream. */
+export function priorityOfStream(stream: string): number {
+  const m = LEVEL_SUFFIX.exec(stream);
+  return m ? Number(m[1]) : DEFAULT_PRIORITY;
+}
 
 /** Live events of one job (core NATS): RUNNING, progress, logs, terminal. */
 export const eventSubject = (id: string) => `jetq.ev.${id}`;

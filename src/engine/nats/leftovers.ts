@@ -17,7 +17,9 @@ import { formatJobId } from "../job-id.js";
 import { isTerminal } from "../types.js";
 import { isMessageNotFound } from "./errors.js";
 import { readMeta } from "./job-message.js";
+import { DEFAULT_PRIORITY } from "../job-id.js";
 import { CONSUMER, streamName } from "./layout.js";
+import type { PriorityLevels } from "./priority-levels.js";
 import type { RecordStore } from "./records.js";
 
 /** Sequences one sweep looks at, at most: leftovers of a restart, not a scan of a backlog. */
@@ -34,13 +36,14 @@ export async function sweepLeftovers(
   records: RecordStore,
   queue: string,
   logger?: Logger,
+  priority = DEFAULT_PRIORITY,
 ): Promise<SweepResult> {
-  const stream = streamName(queue);
+  const stream = streamName(queue, priority);
   const [ci, si] = await Promise.all([jsm.consumers.info(stream, CONSUMER), jsm.streams.info(stream)]);
   const result: SweepResult = { removed: 0, kept: 0 };
   const last = Math.min(ci.ack_floor.stream_seq, si.state.first_seq + MAX_SWEEP - 1);
   for (let seq = si.state.first_seq; seq <= last && seq > 0; seq++) {
-    if (await removable(jsm, records, queue, seq)) {
+    if (await removable(jsm, records, queue, priority, seq)) {
       await jsm.streams.deleteMessage(stream, seq, false).catch(() => undefined);
       result.removed++;
     } else {
@@ -49,7 +52,7 @@ export async function sweepLeftovers(
   }
   if (result.removed > 0 || result.kept > 0) {
     logger?.warn(
-      { queue, ackFloor: ci.ack_floor.stream_seq, ...result },
+      { queue, stream, ackFloor: ci.ack_floor.stream_seq, ...result },
       "jetq nats engine: the queue stream held messages below its consumer's ack floor (after a server restart)",
     );
   }
@@ -57,10 +60,16 @@ export async function sweepLeftovers(
 }
 
 /** Whether the message at seq is gone, no job, or a job whose record is terminal. */
-async function removable(jsm: JetStreamManager, records: RecordStore, queue: string, seq: number): Promise<boolean> {
+async function removable(
+  jsm: JetStreamManager,
+  records: RecordStore,
+  queue: string,
+  priority: number,
+  seq: number,
+): Promise<boolean> {
   let message;
   try {
-    message = await jsm.streams.getMessage(streamName(queue), { seq });
+    message = await jsm.streams.getMessage(streamName(queue, priority), { seq });
   } catch (err) {
     if (isMessageNotFound(err)) return false;
     throw err;
@@ -68,7 +77,7 @@ async function removable(jsm: JetStreamManager, records: RecordStore, queue: str
   if (!message) return false;
   const meta = readMeta(message.header);
   if (!meta) return true;
-  const stored = await records.get(formatJobId({ queue, seq, token: meta.token }));
+  const stored = await records.get(formatJobId({ queue, priority, seq, token: meta.token }));
   return stored !== undefined && isTerminal(stored.record.state);
 }
 
@@ -89,6 +98,7 @@ export function createLeftoverSweeper(
   records: RecordStore,
   isClosed: () => boolean,
   logger?: Logger,
+  levels?: Pick<PriorityLevels, "list">,
 ): LeftoverSweeper {
   const queues = new Set<string>();
   const running = new Set<Promise<void>>();
@@ -98,6 +108,8 @@ export function createLeftoverSweeper(
         if (attempt > 0) await new Promise((r) => setTimeout(r, RETRY_MS).unref());
         try {
           await sweepLeftovers(jsm, records, queue, logger);
+          // Each priority level's stream too (priority-levels.ts).
+          for (const p of (await levels?.list(queue)) ?? []) await sweepLeftovers(jsm, records, queue, logger, p);
           return;
         } catch (err) {
           if (attempt === retries && !isClosed()) {

@@ -28,6 +28,20 @@ export interface PullRequest {
    * engine waits for these before closing its connection.
    */
   onOutstanding?: (serverOver: Promise<void>) => void;
+  /**
+   * Take only what is there now: a plain `no_wait` (no expires), which the
+   * server answers at once and never holds (priority-pull.ts: the pass over
+   * the levels, highest first).
+   */
+  immediate?: boolean;
+  /**
+   * On abort, drop the request at once instead of listening until it
+   * expires: the subscription is drained (UNSUB, then a flush, delivering
+   * what was already on its way to onLate), and the server skips a waiting
+   * request whose reply subject has no interest left, so no later message
+   * is handed to it (priority-pull.ts: the levels that lost the wait).
+   */
+  releaseOnAbort?: boolean;
 }
 
 /**
@@ -84,7 +98,7 @@ export async function pullMessages(nc: NatsConnection, req: PullRequest): Promis
       clearTimeout(linger);
       clearTimeout(expiry);
       serverOver();
-      if (!nc.isClosed()) sub.unsubscribe();
+      if (!nc.isClosed() && !sub.isClosed()) sub.unsubscribe();
     };
     /**
      * serverDone: the server said the request is over (status, or batch full),
@@ -101,7 +115,10 @@ export async function pullMessages(nc: NatsConnection, req: PullRequest): Promis
       clearTimeout(timer);
       req.signal?.removeEventListener("abort", onAbort);
       if (serverDone || !req.onLate) end();
-      else {
+      else if (req.releaseOnAbort && !nc.isClosed()) {
+        req.onOutstanding?.(serverOverP);
+        sub.drain().then(end, end);
+      } else {
         const untilExpiry = Math.max(0, startedAt + expiresMs + SERVER_EXTRA_MS - Date.now());
         linger = setTimeout(end, untilExpiry + LINGER_MS);
         linger.unref();
@@ -136,15 +153,18 @@ export async function pullMessages(nc: NatsConnection, req: PullRequest): Promis
         if (out.length >= req.batch) finish(true);
       },
     });
-    const timer = setTimeout(() => finish(false), req.onLate ? expiresMs : expiresMs + SERVER_EXTRA_MS + LINGER_MS);
+    // An immediate pull ends with the server's answer; wait for it as for any request.
+    const clientWaitMs = req.immediate
+      ? (req.ackTimeoutMs ?? 5_000)
+      : req.onLate
+        ? expiresMs
+        : expiresMs + SERVER_EXTRA_MS + LINGER_MS;
+    const timer = setTimeout(() => finish(false), clientWaitMs);
     req.signal?.addEventListener("abort", onAbort, { once: true });
     const subject = `${req.prefix ?? "$JS.API"}.CONSUMER.MSG.NEXT.${req.stream}.${req.consumer}`;
-    nc.publish(
-      subject,
-      JSON.stringify({ batch: req.batch, expires: nanos(expiresMs + SERVER_EXTRA_MS), no_wait: true }),
-      {
-        reply: inbox,
-      },
-    );
+    const body = req.immediate
+      ? { batch: req.batch, no_wait: true }
+      : { batch: req.batch, expires: nanos(expiresMs + SERVER_EXTRA_MS), no_wait: true };
+    nc.publish(subject, JSON.stringify(body), { reply: inbox });
   });
 }

@@ -1,5 +1,6 @@
 /**
- * Per-queue snapshot of the stream and its consumer, from which QUEUED,
+ * Per-queue snapshot of the stream and its consumer (one per priority level
+ * in use: see levelKey), from which QUEUED,
  * RUNNING and queue positions are derived without a scan. Cached a few hundred
  * ms so many status reads cost one pair of API calls per queue; concurrent
  * refreshes are coalesced; this process's own submits, cancels and fetches
@@ -11,7 +12,22 @@
  * once answers without the two JetStream API calls of a snapshot.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
+import { DEFAULT_PRIORITY } from "../job-id.js";
 import { CONSUMER, streamName } from "./layout.js";
+
+/**
+ * What the cache is keyed by: one stream of a queue. The default level's key
+ * is the queue's name (so callers that know no priorities mean that stream),
+ * another level's `<queue>:<priority>` (priority-levels.ts).
+ */
+export function levelKey(queue: string, priority = DEFAULT_PRIORITY): string {
+  return priority === DEFAULT_PRIORITY ? queue : `${queue}:${priority}`;
+}
+
+function streamOfKey(key: string): string {
+  const colon = key.indexOf(":");
+  return colon < 0 ? streamName(key) : streamName(key.slice(0, colon), Number(key.slice(colon + 1)));
+}
 
 export interface QueueSnapshot {
   /** Consumer delivered.stream_seq: every message at or below it was delivered. */
@@ -25,6 +41,12 @@ export interface QueueSnapshot {
   lastSeq: number;
   /** Stream first_seq: everything below it is gone. */
   firstSeq: number;
+  /**
+   * When the stream was made (epoch ms, the server's clock): a job created
+   * before it was in an earlier stream of that name (deleted, made again),
+   * whatever sequence it had. Unknown: 0.
+   */
+  createdAt: number;
 }
 
 export interface QueueInfoCache {
@@ -36,6 +58,14 @@ export interface QueueInfoCache {
   get(queue: string, after?: number): Promise<QueueSnapshot>;
   /** Marks what is cached as stale; returns the mark of this invalidation. */
   invalidate(queue: string): number;
+  /** Invalidates every level of the queue (a settle or a hand-back of a job of any level). */
+  invalidateQueue(queue: string): void;
+  /**
+   * Messages of snap not delivered yet, as this process knows now: the
+   * snapshot's count, less those it has since learned were delivered
+   * (noteDelivered: its own pulls and every process's RUNNING events).
+   */
+  pending(queue: string, snap: QueueSnapshot): number;
   /**
    * The message at seq was delivered to a worker: so was everything before it.
    * `here`: a first delivery to a worker of this process.
@@ -52,6 +82,8 @@ export interface QueueInfoCache {
 export interface PositionAfterPublish {
   position: number;
   deliveredHere: boolean;
+  /** A worker took it already (position 0 then says nothing ran before it). */
+  delivered: boolean;
 }
 
 /** A refresh deferred to the next turn of the event loop, skipped if nobody needs it by then. */
@@ -147,6 +179,18 @@ class NatsQueueInfoCache implements QueueInfoCache {
     return e.gen;
   }
 
+  pending(queue: string, snap: QueueSnapshot): number {
+    const delivered = this.entry(queue).deliveredSeq;
+    if (delivered <= snap.delivered) return snap.numPending;
+    return Math.min(snap.numPending, positionOf({ ...snap, delivered }, snap.lastSeq + 1));
+  }
+
+  invalidateQueue(queue: string): void {
+    this.invalidate(queue);
+    const prefix = `${queue}:`;
+    for (const [key, e] of this.entries) if (key.startsWith(prefix)) e.gen++;
+  }
+
   noteDelivered(queue: string, seq: number, here = false): void {
     const e = this.entry(queue);
     if (here) {
@@ -164,7 +208,9 @@ class NatsQueueInfoCache implements QueueInfoCache {
     const e = this.entry(queue);
     // The snapshot must be taken after this publish: no cached or running one will do.
     e.gen++;
-    if (e.deliveredSeq >= seq) return Promise.resolve({ position: 0, deliveredHere: e.deliveredHere.delete(seq) });
+    if (e.deliveredSeq >= seq) {
+      return Promise.resolve({ position: 0, deliveredHere: e.deliveredHere.delete(seq), delivered: true });
+    }
     return new Promise<PositionAfterPublish>((resolve, reject) => {
       const snapshot = this.refresh(queue, e);
       // Plain callbacks, no AbortController: this runs once per Submit.
@@ -172,7 +218,7 @@ class NatsQueueInfoCache implements QueueInfoCache {
         seq,
         delivered: (here) => {
           snapshot.demand--;
-          resolve({ position: 0, deliveredHere: here });
+          resolve({ position: 0, deliveredHere: here, delivered: true });
         },
       };
       // Publishes ack in about seq order: inserting from the back is short.
@@ -183,7 +229,8 @@ class NatsQueueInfoCache implements QueueInfoCache {
         (snap) => {
           removeWaiter(e, waiter);
           // Taken by a worker before the snapshot: then it was next.
-          resolve({ position: seq > snap.delivered ? positionOf(snap, seq) : 0, deliveredHere: false });
+          const delivered = seq <= snap.delivered;
+          resolve({ position: delivered ? 0 : positionOf(snap, seq), deliveredHere: false, delivered });
         },
         (err: unknown) => {
           removeWaiter(e, waiter);
@@ -243,7 +290,7 @@ class NatsQueueInfoCache implements QueueInfoCache {
   }
 
   private async load(queue: string): Promise<QueueSnapshot> {
-    const stream = streamName(queue);
+    const stream = streamOfKey(queue);
     const [ci, si] = await Promise.all([
       this.jsm.consumers.info(stream, CONSUMER),
       this.jsm.streams.info(stream, { deleted_details: true }),
@@ -259,6 +306,7 @@ class NatsQueueInfoCache implements QueueInfoCache {
       numAckPending: ci.num_ack_pending,
       lastSeq: si.state.last_seq,
       firstSeq: si.state.first_seq,
+      createdAt: Date.parse(si.created) || 0,
     };
   }
 }

@@ -16,7 +16,7 @@ import { formatJobId, jobIdParts } from "../job-id.js";
 import type { BlobStore } from "./blobs.js";
 import type { Delivery } from "./delivery.js";
 import { metaHeaders, type JobMeta } from "./job-message.js";
-import { H_IDEM, H_JOB_ID, H_MOVED } from "./layout.js";
+import { H_IDEM, H_JOB_ID, H_MOVED, priorityOfStream } from "./layout.js";
 
 /** What a Retry needs to publish the job again. */
 export interface RerunInfo {
@@ -66,23 +66,35 @@ export function relocatedHeaders(meta: JobMeta, id: string, idem?: string) {
   return h;
 }
 
-/** The id of the job a delivered message is: its Jetq-Id, else the one its sequence makes. */
+/**
+ * The id of the job a delivered message is: its Jetq-Id, else the one its
+ * sequence makes. Either names the priority level of the stream it came from
+ * (a relocated job is published again into its own level's stream).
+ */
 export function deliveredJob(queue: string, d: Delivery, meta: JobMeta): { id: string; relocated: boolean } {
+  const priority = priorityOfStream(d.stream);
   const moved = d.headers?.get(H_JOB_ID);
-  if (moved && jobIdParts(moved)?.queue === queue && jobIdParts(moved)?.token === meta.token) {
+  const parts = moved ? jobIdParts(moved) : undefined;
+  if (moved && parts?.queue === queue && parts.token === meta.token && parts.priority === priority) {
     const idem = d.headers?.get(H_IDEM);
     if (idem) meta.msgId = idem;
     return { id: moved, relocated: true };
   }
-  return { id: formatJobId({ queue, seq: d.streamSeq, token: meta.token }), relocated: false };
+  return { id: formatJobId({ queue, priority, seq: d.streamSeq, token: meta.token }), relocated: false };
 }
 
-/** The id of the job a stored message at seq is: its Jetq-Id, else the one its sequence makes. */
-export function messageJobId(queue: string, seq: number, headers: MsgHdrs | undefined, token: string): string {
+/** The id of the job a stored message at seq of a level's stream is: its Jetq-Id, else the one its sequence makes. */
+export function messageJobId(
+  queue: string,
+  priority: number,
+  seq: number,
+  headers: MsgHdrs | undefined,
+  token: string,
+): string {
   const moved = headers?.get(H_JOB_ID);
   const parts = moved ? jobIdParts(moved) : undefined;
-  if (moved && parts?.queue === queue && parts.token === token) return moved;
-  return formatJobId({ queue, seq, token });
+  if (moved && parts?.queue === queue && parts.token === token && parts.priority === priority) return moved;
+  return formatJobId({ queue, priority, seq, token });
 }
 
 /** How long a relocated message the record does not point at may be waiting for its record write. */

@@ -16,8 +16,10 @@ import type { JobStatus, ReadOptions } from "../types.js";
 import type { EventHub } from "./events.js";
 import { statusEventOf } from "./events.js";
 import type { IdempotencyStore } from "./idempotency.js";
-import { queueSubject, streamName } from "./layout.js";
-import type { QueueInfoCache } from "./queue-info.js";
+import { streamName } from "./layout.js";
+import { publishToLevel } from "./level-publish.js";
+import type { PriorityLevels } from "./priority-levels.js";
+import { levelKey, type QueueInfoCache } from "./queue-info.js";
 import type { RecentJobs } from "./live.js";
 import type { JobRecord, RecordStore, StoredRecord } from "./records.js";
 import { relocatedHeaders } from "./relocation.js";
@@ -33,6 +35,8 @@ export interface RetryDeps {
   idempotency: IdempotencyStore;
   recent: RecentJobs;
   requestTimeoutMs: number;
+  /** Makes the job's level stream when it has none (level-publish.ts). */
+  levels?: Pick<PriorityLevels, "ensure">;
 }
 
 const ROUNDS = 3;
@@ -75,7 +79,8 @@ async function retryOnce(deps: RetryDeps, ref: JobRef, stored: StoredRecord): Pr
     options: retriedOptions(rerun.options),
     ...(rerun.inputRef ? { inputRef: rerun.inputRef } : {}),
   };
-  const ack = await deps.js.publish(queueSubject(ref.queue), encoder.encode(rerun.input ?? ""), {
+  // Back into the stream of its own priority level (the id names it), at its end.
+  const ack = await publishToLevel(deps.js, deps.levels, ref, encoder.encode(rerun.input ?? ""), {
     headers: relocatedHeaders(meta, ref.id, rerun.idem),
     msgID: `jetq-retry-${ref.token}-${retries}`,
     timeout: deps.requestTimeoutMs,
@@ -101,14 +106,14 @@ async function retryOnce(deps: RetryDeps, ref: JobRef, stored: StoredRecord): Pr
     const now = await deps.records.get(ref.id);
     // Not the same message a concurrent Retry made (and won with): ours must not run.
     if (now?.record.seq !== ack.seq) {
-      await deps.jsm.streams.deleteMessage(streamName(ref.queue), ack.seq, false).catch(() => undefined);
+      await deps.jsm.streams.deleteMessage(streamName(ref.queue, ref.priority), ack.seq, false).catch(() => undefined);
     }
     return false;
   }
   if (rerun.idem) await deps.idempotency.refresh(r.tenant, rerun.idem, ref.id).catch(() => undefined);
   const known = deps.recent.get(ref.id);
   if (known) known.terminal = undefined;
-  deps.queueInfo.invalidate(ref.queue);
+  deps.queueInfo.invalidate(levelKey(ref.queue, ref.priority));
   deps.events.publish(ref.id, statusEventOf(record));
   return true;
 }

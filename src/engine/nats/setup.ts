@@ -13,6 +13,7 @@ import {
 } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { nanos } from "@nats-io/transport-node";
+import { DEFAULT_PRIORITY } from "../job-id.js";
 import type { QueueConfig } from "../types.js";
 import { isConsumerNotFound, isStreamNotFound } from "./errors.js";
 import {
@@ -127,11 +128,18 @@ export async function ensureMaxAge(
   });
 }
 
-export async function ensureQueue(jsm: JetStreamManager, queue: string, config: QueueConfig, o: LayoutOptions) {
-  const stream = streamName(queue);
+/** The queue's stream and consumer of one priority level (default: the queue's own stream). */
+export async function ensureQueue(
+  jsm: JetStreamManager,
+  queue: string,
+  config: QueueConfig,
+  o: LayoutOptions,
+  priority = DEFAULT_PRIORITY,
+) {
+  const stream = streamName(queue, priority);
   await ensureStream(jsm, {
     name: stream,
-    subjects: [queueSubject(queue)],
+    subjects: [queueSubject(queue, priority)],
     retention: RetentionPolicy.Workqueue,
     storage: storageType(o.storage),
     num_replicas: o.replicas,

@@ -15,7 +15,7 @@ import { readMeta, type JobMeta } from "./job-message.js";
 import { queueSubject, streamName } from "./layout.js";
 import type { LiveInfo, LiveJobs, RecentJobs, TerminalInfo } from "./live.js";
 import type { LogStore } from "./logs.js";
-import { lowerBound, positionOf, type QueueInfoCache, type QueueSnapshot } from "./queue-info.js";
+import { levelKey, lowerBound, positionOf, type QueueInfoCache, type QueueSnapshot } from "./queue-info.js";
 import type { JobRecord, RecordStore, StoredRecord } from "./records.js";
 import { attemptsOf } from "../core/retry-job.js";
 
@@ -118,6 +118,8 @@ export interface StateDeriverDeps {
   settingName?: SettingNamer;
   /** Jobs this process just submitted: their meta and, once known, final status. */
   recent?: RecentJobs;
+  /** Jobs waiting in the queue's priority levels above this one (level-figures.ts); none when unset. */
+  waitingAbove?(queue: string, priority: number): Promise<number>;
 }
 
 export function createStateDeriver(deps: StateDeriverDeps): StateDeriver {
@@ -136,11 +138,12 @@ class NatsStateDeriver implements StateDeriver {
     if (retentionMs === undefined || options?.tenant !== undefined || ref.seq < 1) return jobNotFound(ref.id);
     try {
       if (!(await this.deps.queueDeclared(ref.queue))) return jobNotFound(ref.id);
-      const snap = await queueInfo.get(ref.queue);
+      const snap = await queueInfo.get(levelKey(ref.queue, ref.priority));
       if (ref.seq > snap.lastSeq) return jobNotFound(ref.id);
       // A message at that seq with another token: the id was never a job.
       if (ref.seq >= snap.firstSeq) {
-        const m = await this.deps.jsm.direct.getMessage(streamName(ref.queue), { seq: ref.seq }).catch(() => null);
+        const stream = streamName(ref.queue, ref.priority);
+        const m = await this.deps.jsm.direct.getMessage(stream, { seq: ref.seq }).catch(() => null);
         if (m) return jobNotFound(ref.id);
       }
       return jobExpiredNotFound(ref.id, retentionMs, (this.deps.settingName ?? settingNamer())("retentionMs"));
@@ -154,13 +157,13 @@ class NatsStateDeriver implements StateDeriver {
     if (ref.seq < 1) return undefined;
     let m: StoredMsg | null;
     try {
-      m = await this.deps.jsm.direct.getMessage(streamName(ref.queue), { seq: ref.seq });
+      m = await this.deps.jsm.direct.getMessage(streamName(ref.queue, ref.priority), { seq: ref.seq });
     } catch (err) {
       // No stream answers: the queue does not exist (any more).
       if (isNoResponders(err) || isStreamNotFound(err) || isMessageNotFound(err)) return undefined;
       throw err;
     }
-    if (!m || m.subject !== queueSubject(ref.queue)) return undefined;
+    if (!m || m.subject !== queueSubject(ref.queue, ref.priority)) return undefined;
     const meta = readMeta(m.header);
     return meta && meta.token === ref.token ? meta : undefined;
   }
@@ -188,9 +191,9 @@ class NatsStateDeriver implements StateDeriver {
     if (info?.running) {
       base.state = "RUNNING";
     } else {
-      const snap = await queueInfo.get(ref.queue);
+      const snap = await queueInfo.get(levelKey(ref.queue, ref.priority));
       if (ref.seq > snap.delivered) {
-        base.queuePosition = positionOf(snap, ref.seq);
+        base.queuePosition = positionOf(snap, ref.seq) + (await this.above(ref));
       } else {
         base.state = "RUNNING";
       }
@@ -200,8 +203,13 @@ class NatsStateDeriver implements StateDeriver {
   }
 
   async position(ref: JobRef): Promise<number | undefined> {
-    const snap = await this.deps.queueInfo.get(ref.queue);
-    return ref.seq > snap.delivered ? positionOf(snap, ref.seq) : undefined;
+    const snap = await this.deps.queueInfo.get(levelKey(ref.queue, ref.priority));
+    return ref.seq > snap.delivered ? positionOf(snap, ref.seq) + (await this.above(ref)) : undefined;
+  }
+
+  /** Jobs of higher priority levels, which run before any of this job's level. */
+  private above(ref: JobRef): Promise<number> {
+    return this.deps.waitingAbove?.(ref.queue, ref.priority) ?? Promise.resolve(0);
   }
 
   knownStatus(ref: JobRef, queued: JobStatus): JobStatus | undefined {
@@ -251,8 +259,9 @@ class NatsStateDeriver implements StateDeriver {
     const status = this.recordStatus(ref, record, known !== undefined);
     if (status.state === "QUEUED" && record.undelivered && record.seq !== undefined) {
       // A message published again (relocation.ts): placed in line as any waiting message.
-      const snap = await this.deps.queueInfo.get(ref.queue);
-      if (record.seq > snap.delivered) status.queuePosition = positionOf(snap, record.seq);
+      // In its own level's stream (level-publish.ts): behind every waiting job of the levels above.
+      const snap = await this.deps.queueInfo.get(levelKey(ref.queue, ref.priority));
+      if (record.seq > snap.delivered) status.queuePosition = positionOf(snap, record.seq) + (await this.above(ref));
     }
     return { status, tenant: record.tenant };
   }
@@ -295,17 +304,23 @@ class NatsStateDeriver implements StateDeriver {
    */
   private async inspectKnown(ref: JobRef, meta: JobMeta): Promise<Inspection | undefined> {
     const { records, live, queueInfo } = this.deps;
-    const snapshot = live.get(ref.id)?.running ? undefined : queueInfo.get(ref.queue).catch(() => undefined);
+    const key = levelKey(ref.queue, ref.priority);
+    const snapshot = live.get(ref.id)?.running ? undefined : queueInfo.get(key).catch(() => undefined);
     const stored = await records.get(ref.id);
     if (stored) return { kind: "record", stored };
     const info = live.get(ref.id);
     const status = unsettledStatus(ref, meta, "RUNNING", info);
     if (!info?.running) {
-      const snap = await (snapshot ?? queueInfo.get(ref.queue).catch(() => undefined));
-      if (!snap || !present(snap, ref.seq)) return undefined;
+      const snap = await (snapshot ?? queueInfo.get(key).catch(() => undefined));
+      // A stream made after the job (deleted and made again, as a priority
+      // level's is by its next Submit) reuses its sequences: only the full
+      // derivation, which checks the message's token, can tell. So can a
+      // level made by this job's own Submit (its time was taken first): one
+      // read more for that job.
+      if (!snap || !present(snap, ref.seq) || snap.createdAt > meta.createdAt) return undefined;
       if (ref.seq > snap.delivered) {
         status.state = "QUEUED";
-        status.queuePosition = positionOf(snap, ref.seq);
+        status.queuePosition = positionOf(snap, ref.seq) + (await this.above(ref));
       }
     }
     if (status.state === "RUNNING" && info?.startedAt !== undefined) status.startedAt = info.startedAt;

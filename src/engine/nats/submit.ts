@@ -16,7 +16,10 @@ import { isNoResponders, isStreamNotFound } from "./errors.js";
 import { idempotencyKeys, type IdempotencyKeys, type IdempotencyStore } from "./idempotency.js";
 import { headersSize, metaHeaders, readMeta, type JobMeta } from "./job-message.js";
 import { queueSubject, streamName } from "./layout.js";
-import type { QueueInfoCache } from "./queue-info.js";
+import type { PriorityLevels } from "./priority-levels.js";
+import { levelKey, type QueueInfoCache } from "./queue-info.js";
+import { DEFAULT_PRIORITY } from "../job-id.js";
+import { priorityOf } from "../core/priority.js";
 import type { Link } from "./connection.js";
 import type { RecentJobs } from "./live.js";
 import type { DelayedJobs } from "./delayed.js";
@@ -35,6 +38,10 @@ export interface SubmitDeps {
   recent?: RecentJobs;
   /** Fails the publish at once if the connection drops under it (see connection.ts). */
   link?: Link;
+  /** A job of another priority than 5 goes to its level's stream, made on first use. */
+  levels?: PriorityLevels;
+  /** Jobs waiting in the levels above (level-figures.ts), for the position; none when unset. */
+  waitingAbove?(queue: string, priority: number, fresh?: boolean): Promise<number>;
   /** Where jobs with a run time go instead (delayed.ts). */
   delayed?: Pick<DelayedJobs, "submit">;
 }
@@ -73,16 +80,18 @@ class Submitter {
     }
     const message = await this.message(job, keys);
     if (job.options.runAt !== undefined && this.deps.delayed) return this.deps.delayed.submit(job, message, keys);
-    const ack = await this.publish(queue, message, keys);
-    if (ack.duplicate && keys) return this.repeat(await this.originalOf(queue, ack.seq, keys));
+    const priority = priorityOf(job.options);
+    const ack = await this.publish(queue, priority, message, keys);
+    if (ack.duplicate && keys) return this.repeat(await this.originalOf(queue, priority, ack.seq, keys));
     const { token, createdAt } = message.meta;
-    const ref: JobRef = { id: formatJobId({ queue, seq: ack.seq, token }), queue, seq: ack.seq, token };
+    const seq = ack.seq;
+    const ref: JobRef = { id: formatJobId({ queue, priority, seq, token }), queue, priority, seq, token };
     if (keys) {
       const winner = await this.deps.idempotency.claim(keys, ref.id);
       if (winner !== ref.id) {
         // Another submit of the same key won (e.g. to another queue): ours must not run.
-        await this.deps.jsm.streams.deleteMessage(streamName(queue), ack.seq, false).catch(() => undefined);
-        this.deps.queueInfo.invalidate(queue);
+        await this.deps.jsm.streams.deleteMessage(streamName(queue, priority), seq, false).catch(() => undefined);
+        this.deps.queueInfo.invalidate(levelKey(queue, priority));
         return this.repeat(winner);
       }
     }
@@ -134,19 +143,29 @@ class Submitter {
     return { data: new Uint8Array(0), meta: withRef, headers: metaHeaders(withRef) };
   }
 
-  private async publish(queue: string, message: Message, keys: IdempotencyKeys | undefined): Promise<PubAck> {
-    const { js, link } = this.deps;
+  private async publish(
+    queue: string,
+    priority: number,
+    message: Message,
+    keys: IdempotencyKeys | undefined,
+    retry = true,
+  ): Promise<PubAck> {
+    const { js, link, levels } = this.deps;
     try {
       // Only the publish: once the job is stored, Submit must not fail (the client would submit it again).
-      const publishing = js.publish(queueSubject(queue), message.data, {
+      const publishing = js.publish(queueSubject(queue, priority), message.data, {
         headers: message.headers,
         timeout: this.deps.requestTimeoutMs,
         ...(keys ? { msgID: keys.msgId } : {}),
       });
       return await (link ? link.whileConnected(publishing, `submitting to queue "${queue}"`) : publishing);
     } catch (err) {
-      if (isNoResponders(err)) throw await this.noStreamAnswered(queue, err);
-      throw err;
+      if (!isNoResponders(err)) throw err;
+      // The first job of a priority level: make its stream (any process may), then publish again.
+      if (priority !== DEFAULT_PRIORITY && retry && levels && (await levels.ensure(queue, priority))) {
+        return this.publish(queue, priority, message, keys, false);
+      }
+      throw await this.noStreamAnswered(queue, priority, err);
     }
   }
 
@@ -156,11 +175,11 @@ class Submitter {
    * died, an election runs) or no answer in time is UNAVAILABLE: the client
    * retries instead of concluding the queue is gone.
    */
-  private async noStreamAnswered(queue: string, cause: unknown): Promise<Error> {
+  private async noStreamAnswered(queue: string, priority: number, cause: unknown): Promise<Error> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const waitMs = Math.min(STREAM_CHECK_MS, this.deps.requestTimeoutMs);
     const exists = await Promise.race([
-      this.deps.jsm.streams.info(streamName(queue)).then(
+      this.deps.jsm.streams.info(streamName(queue, priority)).then(
         () => true,
         (err: unknown) => (isStreamNotFound(err) ? false : undefined),
       ),
@@ -175,8 +194,14 @@ class Submitter {
   private async queuedStatus(ref: JobRef, createdAt: number): Promise<{ status: JobStatus; deliveredHere: boolean }> {
     const status: JobStatus = { id: ref.id, queue: ref.queue, state: "QUEUED", attempt: 0, progress: 0, createdAt };
     try {
-      const { position, deliveredHere } = await this.deps.queueInfo.positionAfterPublish(ref.queue, ref.seq);
-      return { status: { ...status, queuePosition: position }, deliveredHere };
+      const key = levelKey(ref.queue, ref.priority);
+      const [{ position, deliveredHere, delivered }, above] = await Promise.all([
+        this.deps.queueInfo.positionAfterPublish(key, ref.seq),
+        // As the job's own stream's, their snapshots are taken after the publish.
+        this.deps.waitingAbove?.(ref.queue, ref.priority, true) ?? 0,
+      ]);
+      // Higher levels' waiting jobs run first, unless a worker took this one already.
+      return { status: { ...status, queuePosition: delivered ? 0 : position + above }, deliveredHere };
     } catch {
       // The job is stored: failing the call now (its consumer electing a
       // leader, NATS going away) would have the client submit it again.
@@ -186,14 +211,14 @@ class Submitter {
   }
 
   /** The job a duplicate publish (same Nats-Msg-Id) points at. */
-  private async originalOf(queue: string, seq: number, keys: IdempotencyKeys): Promise<string> {
+  private async originalOf(queue: string, priority: number, seq: number, keys: IdempotencyKeys): Promise<string> {
     const deadline = Date.now() + this.deps.requestTimeoutMs;
     for (;;) {
       const recorded = await this.deps.idempotency.lookup(keys);
       if (recorded) return recorded;
-      const m = await this.deps.jsm.direct.getMessage(streamName(queue), { seq }).catch(() => null);
+      const m = await this.deps.jsm.direct.getMessage(streamName(queue, priority), { seq }).catch(() => null);
       const meta = m ? readMeta(m.header) : undefined;
-      if (meta) return formatJobId({ queue, seq, token: meta.token });
+      if (meta) return formatJobId({ queue, priority, seq, token: meta.token });
       if (Date.now() > deadline) {
         throw unavailable(`idempotent submit: the original job of this key is not readable yet; retry`);
       }

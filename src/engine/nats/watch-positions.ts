@@ -11,7 +11,7 @@
 import type { PositionPacer } from "../position-pacer.js";
 import type { EventHub } from "./events.js";
 import type { OpenWatch } from "./open-watch.js";
-import type { QueueInfoCache, QueueSnapshot } from "./queue-info.js";
+import { levelKey, type QueueInfoCache, type QueueSnapshot } from "./queue-info.js";
 import type { SafetyNet } from "./watch-safety-net.js";
 
 /** A cached queue snapshot can be this old when get() answers (queue-info.ts maxAgeMs). */
@@ -23,6 +23,8 @@ export class SnapshotPositions {
   private readonly queueInfo: QueueInfoCache;
   private readonly net: SafetyNet;
   private readonly pacer: PositionPacer;
+  /** Jobs of the queue's higher priority levels: they run before every watched job of a level. */
+  private readonly waitingAbove: (queue: string, priority: number) => Promise<number>;
   private refreshing: Promise<void> | undefined;
 
   constructor(
@@ -31,12 +33,14 @@ export class SnapshotPositions {
     queueInfo: QueueInfoCache,
     net: SafetyNet,
     pacer: PositionPacer,
+    waitingAbove: (queue: string, priority: number) => Promise<number> = async () => 0,
   ) {
     this.open = open;
     this.events = events;
     this.queueInfo = queueInfo;
     this.net = net;
     this.pacer = pacer;
+    this.waitingAbove = waitingAbove;
   }
 
   /** Refreshes the positions of all QUEUED watches; then starts derivations the snapshots made due. */
@@ -49,37 +53,41 @@ export class SnapshotPositions {
   }
 
   private async refreshAll(): Promise<void> {
-    const byQueue = new Map<string, OpenWatch[]>();
+    // One group per stream: a queue's priority levels each have their own (levelKey).
+    const byLevel = new Map<string, OpenWatch[]>();
     for (const w of this.open) {
       if (!w.queued || w.position === undefined || w.deriving) continue;
-      const list = byQueue.get(w.ref.queue);
+      const key = levelKey(w.ref.queue, w.ref.priority);
+      const list = byLevel.get(key);
       if (list) list.push(w);
-      else byQueue.set(w.ref.queue, [w]);
+      else byLevel.set(key, [w]);
     }
-    await Promise.all([...byQueue].map(([queue, list]) => this.refreshQueue(queue, list)));
+    await Promise.all([...byLevel].map(([key, list]) => this.refreshQueue(key, list)));
     this.net.pumpIfDue();
   }
 
-  private async refreshQueue(queue: string, list: OpenWatch[]): Promise<void> {
+  private async refreshQueue(key: string, list: OpenWatch[]): Promise<void> {
+    const { queue, priority } = list[0]!.ref;
     const now = Date.now();
     // What get() answers may have been cached this long before now...
     let takenAfter = now - SNAPSHOT_MAX_AGE_MS;
     if (takenAfter <= this.events.lastDisconnectAt) {
       // ...which could be before the link went down: it would prove nothing.
-      this.queueInfo.invalidate(queue);
+      this.queueInfo.invalidateQueue(queue);
       takenAfter = now;
     }
     let snap: QueueSnapshot;
+    let above: number;
     try {
-      snap = await this.queueInfo.get(queue);
+      [snap, above] = await Promise.all([this.queueInfo.get(key), this.waitingAbove(queue, priority)]);
     } catch {
       return; // the next tick tries again
     }
-    this.apply(snap, list, takenAfter);
+    this.apply(snap, list, takenAfter, above);
   }
 
-  /** Positions of list (QUEUED watches of one queue) from snap, in one pass. */
-  private apply(snap: QueueSnapshot, list: OpenWatch[], takenAfter: number): void {
+  /** Positions of list (QUEUED watches of one level of a queue) from snap, in one pass; `above` runs first. */
+  private apply(snap: QueueSnapshot, list: OpenWatch[], takenAfter: number, above: number): void {
     list.sort((a, b) => a.ref.seq - b.ref.seq);
     // As positionOf (queue-info.ts): jobs ahead = seqs in (D, seq) minus the deleted ones.
     const D = Math.max(snap.delivered, snap.firstSeq - 1);
@@ -106,7 +114,7 @@ export class SnapshotPositions {
         continue;
       }
       w.provenAt = takenAfter;
-      w.latest = seq - D - 1 - deletedAhead;
+      w.latest = seq - D - 1 - deletedAhead + above;
       if (w.latest !== w.position) this.pacer.due(w);
     }
   }

@@ -47,6 +47,8 @@ export interface WatchesOptions {
   positions?: PositionPacerOptions;
   /** Log lines a watch with includeLogs keeps (defaults: ../log-bounds.ts). */
   logBounds?: LogBounds;
+  /** Jobs waiting in higher priority levels (level-figures.ts), added to positions. */
+  waitingAbove?(queue: string, priority: number): Promise<number>;
 }
 
 export function createWatches(
@@ -73,7 +75,7 @@ class NatsWatches implements Watches {
     this.logBounds = options.logBounds;
     this.pacer = createPositionPacer(options.positions);
     this.net = new SafetyNet(this.opened, events, deriver);
-    this.positions = new SnapshotPositions(this.opened, events, queueInfo, this.net, this.pacer);
+    this.positions = new SnapshotPositions(this.opened, events, queueInfo, this.net, this.pacer, options.waitingAbove);
   }
 
   get open(): number {

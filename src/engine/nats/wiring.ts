@@ -24,7 +24,9 @@ import { createLateDeliveries } from "./late-deliveries.js";
 import { createLiveJobs, createRecentJobs, type LiveJobs, type RecentJobs, type TerminalInfo } from "./live.js";
 import { createLogStore } from "./logs.js";
 import { createQueueConfigStore } from "./queue-config.js";
-import { createQueueInfoCache, type QueueInfoCache } from "./queue-info.js";
+import { createLevelFigures } from "./level-figures.js";
+import { createPriorityLevels, type PriorityLevels } from "./priority-levels.js";
+import { createQueueInfoCache, levelKey, type QueueInfoCache } from "./queue-info.js";
 import { createQueueWatchHub, noticingSubmits } from "./queue-watch.js";
 import { createPauseFlags } from "./pause-flags.js";
 import { createRecordStore } from "./records.js";
@@ -50,6 +52,8 @@ export type Parts = ReturnType<typeof wireParts>;
 export function wireParts(conn: Connected, o: WiringOptions) {
   const stores = wireStores(conn, o);
   const known = wireKnowledge(conn, o);
+  const levels = createPriorityLevels(conn.nc, conn.jsm, stores.queueConfigs, o.layout, o.logger);
+  const { waitingAbove, counts } = createLevelFigures(known.queueInfo, levels);
   const deriver = createStateDeriver({
     jsm: conn.jsm,
     records: stores.records,
@@ -60,12 +64,14 @@ export function wireParts(conn: Connected, o: WiringOptions) {
     retentionMs: o.layout.retentionMs,
     settingName: o.settingName,
     recent: known.recent,
+    waitingAbove,
   });
   const watches = createWatches(known.events, deriver, known.queueInfo, {
     positions: o.positionUpdates,
     logBounds: o.logBounds,
+    waitingAbove,
   });
-  const workers = wireWorkerSide(conn, o, stores, known);
+  const workers = wireWorkerSide(conn, o, stores, known, levels);
   const delayed = new DelayedJobs({
     ...conn,
     ...stores,
@@ -75,6 +81,7 @@ export function wireParts(conn: Connected, o: WiringOptions) {
     retentionMs: o.layout.retentionMs,
     status: (id) => deriver.status({ id, ...parseJobId(id) }),
     requestTimeoutMs: o.layout.requestTimeoutMs,
+    levels,
     ...(o.logger ? { logger: o.logger } : {}),
   });
   delayed.start();
@@ -88,11 +95,13 @@ export function wireParts(conn: Connected, o: WiringOptions) {
       requestTimeoutMs: o.layout.requestTimeoutMs,
       recent: known.recent,
       link: stores.link,
+      levels,
+      waitingAbove,
       delayed,
     }),
     known.queueWatch,
   );
-  return { ...conn, ...stores, ...known, ...workers, deriver, watches, submit, delayed };
+  return { ...conn, ...stores, ...known, ...workers, deriver, watches, submit, delayed, levels, counts };
 }
 
 const maxPayload = (conn: Connected) => conn.nc.info?.max_payload ?? 1024 * 1024;
@@ -149,7 +158,7 @@ function learnFromEvents(k: {
       // Whichever process runs it, a running job was delivered: Submits of
       // this process waiting for its position need no snapshot.
       const parts = jobIdParts(id);
-      if (parts) k.queueInfo.noteDelivered(parts.queue, parts.seq);
+      if (parts) k.queueInfo.noteDelivered(levelKey(parts.queue, parts.priority), parts.seq);
       const started = ev.startedAt !== undefined ? { startedAt: ev.startedAt } : {};
       k.live.update(id, { attempt: ev.attempt, progress: ev.progress, running: true, ...started });
     } else if (isTerminal(ev.state)) {
@@ -179,6 +188,7 @@ function wireWorkerSide(
   o: WiringOptions,
   stores: ReturnType<typeof wireStores>,
   known: ReturnType<typeof wireKnowledge>,
+  levels: PriorityLevels,
 ) {
   const { queueInfo, recent, signals } = known;
   const deliveryContext: DeliveryContext = {
@@ -186,7 +196,7 @@ function wireWorkerSide(
     events: known.events,
     live: known.live,
     maxRecordBytes: Math.max(1024, maxPayload(conn) - 1024),
-    touched: (queue: string) => void queueInfo.invalidate(queue),
+    touched: (queue: string) => queueInfo.invalidateQueue(queue),
     onCancel: signals.on,
     knownFinished: signals.finished,
     reopened: signals.reopened,
@@ -214,6 +224,7 @@ function wireWorkerSide(
     ...stores,
     ...known,
     late,
+    levels,
     requestTimeoutMs: o.layout.requestTimeoutMs,
     ...(o.logger ? { logger: o.logger } : {}),
     deliveryContext,

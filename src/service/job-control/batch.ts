@@ -6,7 +6,6 @@
  * only a batch that is empty or too long fails as a whole.
  */
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
-import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { create } from "@bufbuild/protobuf";
 import {
   SubmitBatchResponseSchema,
@@ -58,6 +57,11 @@ export async function submitBatch(
 function itemError(index: number, err: ConnectError): SubmitBatchResult {
   const raw = err.rawMessage;
   const message = /^[a-z_][a-z0-9_.[\]]*: /i.test(raw) ? `jobs[${index}].${raw}` : `jobs[${index}]: ${raw}`;
-  const code = codeToString(err.code === Code.Unknown ? Code.Internal : err.code);
+  const code = codeName(err.code === Code.Unknown ? Code.Internal : err.code);
   return create(SubmitBatchResultSchema, { outcome: { case: "error", value: { index, code, message } } });
+}
+
+/** A Code as the Connect protocol spells it ("invalid_argument"), from the enum's own name. */
+function codeName(code: Code): string {
+  return Code[code].replace(/(?<!^)([A-Z])/g, "_$1").toLowerCase();
 }

@@ -1,0 +1,89 @@
+// The pieces of the job page that are pure rendering.
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { JobState, LogLevel, type Job, type LogEntry } from "../api.js";
+import { h } from "../dom.js";
+import { stateName, time } from "../format.js";
+import { jsonView, valueToJson } from "../json-view.js";
+
+export function detailsView(job: Job): HTMLElement[] {
+  const rows: [string, string][] = [
+    ["Queue", job.queue],
+    ["Attempt", String(job.attempt)],
+  ];
+  if (job.queuePosition !== undefined)
+    rows.push(["Position", job.queuePosition === 0 ? "next" : `${job.queuePosition} ahead`]);
+  if (job.priority) rows.push(["Priority", String(job.priority)]);
+  if (job.scheduledAt) rows.push(["Scheduled", time(job.scheduledAt)]);
+  rows.push(["Created", time(job.createdAt)], ["Started", time(job.startedAt)], ["Finished", time(job.finishedAt)]);
+  const out: HTMLElement[] = [];
+  for (const [k, v] of rows) out.push(h("div", { "data-field": k.toLowerCase() }, h("dt", {}, k), h("dd", {}, v)));
+  if (job.error) {
+    out.push(
+      h(
+        "div",
+        { class: "error-box", "data-field": "error" },
+        h("dt", {}, "Error"),
+        h("dd", {}, h("code", {}, job.error.code), " ", job.error.message),
+      ),
+    );
+  }
+  return out;
+}
+
+export function logLine(line: LogEntry): HTMLLIElement {
+  const level = (LogLevel[line.level] ?? "INFO").toLowerCase();
+  const at = line.timestamp ? timestampDate(line.timestamp).toLocaleTimeString() : "";
+  return h(
+    "li",
+    { class: `log ${level}` },
+    h("time", {}, at),
+    h("span", { class: "level" }, level),
+    h("span", { class: "msg" }, line.message),
+  );
+}
+
+/** Output of a COMPLETED job. The API does not give a job's input back (yet): said so, not left out silently. */
+export function payloadsView(job: Job): HTMLElement[] {
+  const input = h(
+    "section",
+    {},
+    h("h2", {}, "Input"),
+    h("p", { class: "muted" }, "The jetq API does not return a job's input."),
+  );
+  if (job.state !== JobState.COMPLETED) return [input];
+  return [input, h("section", {}, h("h2", {}, "Output"), jsonView(valueToJson(job.output), `${job.id}-output.json`))];
+}
+
+export function attemptsView(job: Job): HTMLElement {
+  if (job.attempts.length === 0) {
+    const none =
+      job.attempt === 0 || job.state === JobState.RUNNING
+        ? "No attempt has ended yet."
+        : "This server keeps no attempt history.";
+    return h("p", { class: "muted" }, none);
+  }
+  return h(
+    "table",
+    { class: "attempts" },
+    h(
+      "thead",
+      {},
+      h("tr", {}, ...["#", "Outcome", "Started", "Finished", "Error"].map((t) => h("th", { scope: "col" }, t))),
+    ),
+    h(
+      "tbody",
+      {},
+      ...job.attempts.map((a) =>
+        h(
+          "tr",
+          {},
+          h("td", { "data-label": "#" }, String(a.attempt)),
+          h("td", { "data-label": "Outcome" }, a.outcome === JobState.QUEUED ? "retried" : stateName(a.outcome)),
+          h("td", { "data-label": "Started" }, time(a.startedAt)),
+          h("td", { "data-label": "Finished" }, time(a.finishedAt)),
+          h("td", { "data-label": "Error" }, a.error ? `${a.error.code}: ${a.error.message}` : "—"),
+        ),
+      ),
+    ),
+  );
+}

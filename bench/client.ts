@@ -6,7 +6,7 @@
 import { createClient, type Client } from "@connectrpc/connect";
 import { Http2SessionManager, createConnectTransport } from "@connectrpc/connect-node";
 import { QueueService } from "../gen/jetq/v1/queue_pb.js";
-import { openLeanClient, type JobsApi } from "./lean-client.js";
+import { openLeanClient, type Codec, type JobsApi } from "./lean-client.js";
 
 export type HttpVersion = "2" | "1.1";
 
@@ -35,15 +35,20 @@ export function openClients(baseUrl: string, httpVersion: HttpVersion, connectio
 
 export type ClientKind = "generated" | "lean";
 
-/** The generated client (connect-node) or the lean one (bench/lean-client.ts). */
+/**
+ * The generated client (connect-node) or the lean one (bench/lean-client.ts);
+ * codec "json" (Connect JSON, as curl and browsers send) is the lean client's only.
+ */
 export function openJobsClients(
   kind: ClientKind,
   baseUrl: string,
   httpVersion: HttpVersion,
   connections: number,
+  codec: Codec = "proto",
 ): { api: JobsApi; close(): void }[] {
+  if (codec === "json" && kind !== "lean") throw new Error("the JSON codec is the lean client's only");
   return Array.from({ length: connections }, () =>
-    kind === "lean" ? openLeanClient(baseUrl, httpVersion) : openClient(baseUrl, httpVersion),
+    kind === "lean" ? openLeanClient(baseUrl, httpVersion, codec) : openClient(baseUrl, httpVersion),
   );
 }
 

@@ -22,6 +22,8 @@ export interface JetqSpawnOptions {
   concurrency: number;
   /** false: JETQ_CONNECT_FAST_PATH=false, every call through connect-es (bench --no-fast-path). */
   fastPath?: boolean;
+  /** JETQ_LOG_LEVEL; default warn. */
+  logLevel?: string;
   /** Write a V8 CPU profile into this directory at exit. */
   cpuProfDir?: string;
   label: string;
@@ -51,7 +53,7 @@ function spawnNode(
     detached: true,
     env: {
       ...inherited,
-      JETQ_LOG_LEVEL: "warn",
+      JETQ_LOG_LEVEL: o.logLevel ?? "warn",
       JETQ_CONCURRENCY: String(o.concurrency),
       JETQ_SHUTDOWN_GRACE_MS: "1000",
       ...(o.natsUrl ? { NATS_URL: o.natsUrl, JETQ_STORAGE: o.storage ?? "file" } : {}),

@@ -1,5 +1,6 @@
 /**
- * A lean Connect client: the Connect protocol (binary) spoken over node's own
+ * A lean Connect client: the Connect protocol (binary, or JSON as curl and
+ * browsers send it) spoken over node's own
  * http2 and http modules with the generated message schemas, without
  * connect-node's transport. It stands for the cheap clients other services
  * use (grpc-go, connect-go, a tuned Node caller): connect-node's client costs
@@ -12,7 +13,9 @@ import * as http2 from "node:http2";
 import {
   create,
   fromBinary,
+  fromJsonString,
   toBinary,
+  toJsonString,
   type DescMessage,
   type MessageInitShape,
   type MessageShape,
@@ -27,10 +30,14 @@ import {
   QueueCountResponseSchema,
   StreamStatusRequestSchema,
   SubmitAndStreamRequestSchema,
+  SubmitBatchRequestSchema,
+  SubmitBatchResponseSchema,
   SubmitRequestSchema,
+  WatchJobsRequestSchema,
   type GetResultResponse,
   type Job,
   type QueueCountResponse,
+  type SubmitBatchResponse,
 } from "../gen/jetq/v1/queue_pb.js";
 import type { HttpVersion } from "./client.js";
 
@@ -47,7 +54,37 @@ export interface JobsApi {
   ): AsyncIterable<Job>;
   queueCount(req: MessageInitShape<typeof QueueCountRequestSchema>): Promise<QueueCountResponse>;
   getResult(req: MessageInitShape<typeof GetResultRequestSchema>): Promise<GetResultResponse>;
+  submitBatch(req: MessageInitShape<typeof SubmitBatchRequestSchema>): Promise<SubmitBatchResponse>;
+  watchJobs(
+    req: MessageInitShape<typeof WatchJobsRequestSchema>,
+    options?: { signal?: AbortSignal },
+  ): AsyncIterable<Job>;
 }
+
+/** How messages are written: binary Protobuf, or Connect JSON (what curl and browsers send). */
+export type Codec = "proto" | "json";
+
+interface Coder {
+  unaryType: string;
+  streamType: string;
+  encode<I extends DescMessage>(schema: I, msg: MessageShape<I>): Uint8Array;
+  decode<O extends DescMessage>(schema: O, bytes: Uint8Array): MessageShape<O>;
+}
+
+const CODERS: Record<Codec, Coder> = {
+  proto: {
+    unaryType: "application/proto",
+    streamType: "application/connect+proto",
+    encode: (schema, msg) => toBinary(schema, msg),
+    decode: (schema, bytes) => fromBinary(schema, bytes),
+  },
+  json: {
+    unaryType: "application/json",
+    streamType: "application/connect+json",
+    encode: (schema, msg) => Buffer.from(toJsonString(schema, msg)),
+    decode: (schema, bytes) => fromJsonString(schema, Buffer.from(bytes).toString("utf8")),
+  },
+};
 
 export interface LeanClient {
   readonly api: JobsApi;
@@ -125,6 +162,7 @@ function h1Sender(baseUrl: string): { send: Send; close(): void } {
 
 function unary<I extends DescMessage, O extends DescMessage>(
   send: Send,
+  coder: Coder,
   method: string,
   input: I,
   output: O,
@@ -133,13 +171,13 @@ function unary<I extends DescMessage, O extends DescMessage>(
     new Promise((resolve, reject) => {
       let status = 0;
       const chunks: Buffer[] = [];
-      send(PREFIX + method, "application/proto", toBinary(input, create(input, req)), {
+      send(PREFIX + method, coder.unaryType, coder.encode(input, create(input, req)), {
         onResponse: (s) => (status = s),
         onData: (c) => chunks.push(c),
         onEnd(err) {
           if (err) return reject(ConnectError.from(err, Code.Unavailable));
           const body = Buffer.concat(chunks);
-          if (status === 200) return resolve(fromBinary(output, body));
+          if (status === 200) return resolve(coder.decode(output, body));
           reject(errorFromJsonBytes(body, undefined, new ConnectError(`HTTP ${status}`, Code.Unknown)));
         },
       });
@@ -147,7 +185,7 @@ function unary<I extends DescMessage, O extends DescMessage>(
 }
 
 /** A server-streaming call whose messages are Jobs (StreamStatus, SubmitAndStream). */
-function jobStream<I extends DescMessage>(send: Send, method: string, input: I) {
+function jobStream<I extends DescMessage>(send: Send, coder: Coder, method: string, input: I) {
   return (req: MessageInitShape<I>, options: { signal?: AbortSignal } = {}): AsyncIterable<Job> => ({
     [Symbol.asyncIterator]() {
       const ready: Job[] = [];
@@ -160,11 +198,11 @@ function jobStream<I extends DescMessage>(send: Send, method: string, input: I) 
         wake = undefined;
         w?.();
       };
-      const frame = toBinary(input, create(input, req));
+      const frame = coder.encode(input, create(input, req));
       const envelope = Buffer.alloc(5 + frame.byteLength);
       envelope.writeUInt32BE(frame.byteLength, 1);
       envelope.set(frame, 5);
-      const cancel = send(PREFIX + method, "application/connect+proto", envelope, {
+      const cancel = send(PREFIX + method, coder.streamType, envelope, {
         onResponse(status) {
           if (status !== 200) failure = new ConnectError(`HTTP ${status}`, Code.Unknown);
         },
@@ -186,7 +224,7 @@ function jobStream<I extends DescMessage>(send: Send, method: string, input: I) 
                 );
               }
               done = true;
-            } else ready.push(fromBinary(JobSchema, data));
+            } else ready.push(coder.decode(JobSchema, data));
           }
           poke();
         },
@@ -224,16 +262,19 @@ function jobStream<I extends DescMessage>(send: Send, method: string, input: I) 
   });
 }
 
-export function openLeanClient(baseUrl: string, httpVersion: HttpVersion): LeanClient {
+export function openLeanClient(baseUrl: string, httpVersion: HttpVersion, codec: Codec = "proto"): LeanClient {
   const sender = httpVersion === "2" ? h2Sender(baseUrl) : h1Sender(baseUrl);
   const send = sender.send;
+  const c = CODERS[codec];
   return {
     api: {
-      submit: unary(send, "Submit", SubmitRequestSchema, JobSchema),
-      streamStatus: jobStream(send, "StreamStatus", StreamStatusRequestSchema),
-      submitAndStream: jobStream(send, "SubmitAndStream", SubmitAndStreamRequestSchema),
-      queueCount: unary(send, "QueueCount", QueueCountRequestSchema, QueueCountResponseSchema),
-      getResult: unary(send, "GetResult", GetResultRequestSchema, GetResultResponseSchema),
+      submit: unary(send, c, "Submit", SubmitRequestSchema, JobSchema),
+      streamStatus: jobStream(send, c, "StreamStatus", StreamStatusRequestSchema),
+      submitAndStream: jobStream(send, c, "SubmitAndStream", SubmitAndStreamRequestSchema),
+      queueCount: unary(send, c, "QueueCount", QueueCountRequestSchema, QueueCountResponseSchema),
+      getResult: unary(send, c, "GetResult", GetResultRequestSchema, GetResultResponseSchema),
+      submitBatch: unary(send, c, "SubmitBatch", SubmitBatchRequestSchema, SubmitBatchResponseSchema),
+      watchJobs: jobStream(send, c, "WatchJobs", WatchJobsRequestSchema),
     },
     close: () => sender.close(),
   };

@@ -14,6 +14,7 @@ import type { RawResult } from "./raw-jetstream.js";
 import type { DepthResult } from "./scenarios/depth.js";
 import type { FanoutResult } from "./scenarios/fanout.js";
 import type { ThroughputResult } from "./scenarios/throughput.js";
+import { pathFigures, pathTargets } from "./report-paths.js";
 import { fmtMs, fmtRate, fmtRatio, type Summary } from "./stats.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -28,6 +29,16 @@ export interface Deployment {
   h1Stream?: ThroughputResult;
   /** SubmitAndStream: one call per job. */
   h2OneCall?: ThroughputResult;
+  /** SubmitAndStream with include_output: submit and get the result in one call. */
+  h2OneCallOutput?: ThroughputResult;
+  /** The same in Connect JSON over HTTP/1.1 (split deployment). */
+  h1JsonOneCallOutput?: ThroughputResult;
+  /** REST: POST /queue/{queue} + the SSE status stream, HTTP/1.1 (split deployment). */
+  h1Rest?: ThroughputResult;
+  /** SubmitBatch of 1,000 + WatchJobs on the batch, HTTP/2 (split deployment). */
+  h2Bulk?: ThroughputResult;
+  /** Why the bulk run did not run: "SubmitBatch: UNIMPLEMENTED on this server". */
+  bulkSkipped?: string;
   h2Count?: ThroughputResult;
 }
 
@@ -41,6 +52,8 @@ export interface StorageResults {
   latency?: Summary;
   latencyGenerated?: Summary;
   latencyOneCall?: Summary;
+  /** SubmitAndStream with include_output, lean client. */
+  latencyOneCallOutput?: Summary;
   depth?: DepthResult;
   fanout?: FanoutResult;
   /** Scenarios that failed: "name: message". */
@@ -54,6 +67,7 @@ export interface EmbeddedResults {
   latency?: Summary;
   latencyGenerated?: Summary;
   latencyOneCall?: Summary;
+  latencyOneCallOutput?: Summary;
   errors?: string[];
 }
 
@@ -76,6 +90,10 @@ export interface BenchParams {
   depths: [number, number];
   fanoutStreams: number;
   fanoutConnections: number;
+  /** SubmitBatch calls in flight in the bulk run (older reports: unset). */
+  batchers?: number;
+  /** The jetq processes' JETQ_LOG_LEVEL (older reports: unset, warn). */
+  logLevel?: string;
 }
 
 export interface BenchResults {
@@ -88,11 +106,13 @@ export interface BenchResults {
   floor?: FloorResults;
 }
 
-interface Target {
+export interface Target {
   what: string;
   value: string;
   target: string;
   met: boolean;
+  /** Instead of met / missed, e.g. "not measured". */
+  result?: string;
 }
 
 function version(pkg: string): string {
@@ -125,9 +145,9 @@ const best = (s: StorageResults, run: "h2Stream" | "h2OneCall") =>
 
 const startCommand = (script: "start" | "worker") => ["node", ...nodeArgsOfScript(script)].join(" ");
 
-const cpuSum = (cpuMsPerJob: Record<string, number>) => Object.values(cpuMsPerJob).reduce((a, b) => a + b, 0);
+export const cpuSum = (cpuMsPerJob: Record<string, number>) => Object.values(cpuMsPerJob).reduce((a, b) => a + b, 0);
 
-interface Ceiling {
+export interface Ceiling {
   /** CPU ms per job: floor server + bench client (HTTP/2), raw client + nats-server (minimal job). */
   floorCpuMs: number;
   minimalCpuMs: number;
@@ -142,7 +162,7 @@ interface Ceiling {
  * the two RPCs (the floor) and the minimal job's three NATS operations, the
  * bench's clients on the same cores, every core busy all the time.
  */
-function ceilingOf(r: BenchResults, s: StorageResults, floorRun: "h2Stream" | "h2OneCall"): Ceiling | undefined {
+export function ceilingOf(r: BenchResults, s: StorageResults, floorRun: "h2Stream" | "h2OneCall"): Ceiling | undefined {
   const floorCpu = r.floor?.[floorRun]?.cpuMsPerJob;
   if (!s.raw || !floorCpu) return undefined;
   const floorCpuMs = cpuSum(floorCpu);
@@ -214,6 +234,7 @@ function targets(r: BenchResults): Target[] {
     }
   }
   if (r.embedded) latencyTargets(out, "[embedded]", r.embedded);
+  out.push(...pathTargets(r));
   return out;
 }
 
@@ -240,7 +261,7 @@ function latencyTargets(out: Target[], tag: string, x: { latency?: Summary; late
 
 const depthLabel = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   return [
     `| ${header.join(" | ")} |`,
     `|${header.map(() => "---").join("|")}|`,
@@ -248,7 +269,8 @@ function table(header: string[], rows: string[][]): string {
   ].join("\n");
 }
 
-const tp = (t?: ThroughputResult) => (t ? `${fmtRate(t.jobsPerSec)} (${t.jobs.toLocaleString("en-US")} jobs)` : "–");
+export const tp = (t?: ThroughputResult) =>
+  t ? `${fmtRate(t.jobsPerSec)} (${t.jobs.toLocaleString("en-US")} jobs)` : "–";
 const lat = (s?: Summary) => (s ? `${fmtMs(s.p50)} / ${fmtMs(s.p99)}` : "–");
 
 function figures(r: BenchResults): string {
@@ -449,6 +471,8 @@ function figures(r: BenchResults): string {
       );
     }
   }
+  const paths = pathFigures(r);
+  if (paths) parts.push(paths);
   const latRows: string[][] = [];
   for (const x of [
     ...r.storages.map((s) => ({ name: s.storage as string, ...s })),
@@ -465,6 +489,14 @@ function figures(r: BenchResults): string {
       ]);
     if (x.latencyOneCall)
       latRows.push([x.name, "SubmitAndStream", "lean", lat(x.latencyOneCall), fmtMs(x.latencyOneCall.max)]);
+    if (x.latencyOneCallOutput)
+      latRows.push([
+        x.name,
+        "SubmitAndStream with output",
+        "lean",
+        lat(x.latencyOneCallOutput),
+        fmtMs(x.latencyOneCallOutput.max),
+      ]);
   }
   if (latRows.length) {
     parts.push(
@@ -564,7 +596,7 @@ export function renderTargets(r: BenchResults): string {
   const ts = targets(r);
   return table(
     ["target", "value", "goal", "result"],
-    ts.map((t) => [t.what, t.value, t.target, t.met ? "met" : "**missed**"]),
+    ts.map((t) => [t.what, t.value, t.target, t.result ?? (t.met ? "met" : "**missed**")]),
   );
 }
 
@@ -589,7 +621,7 @@ export function renderMarkdown(r: BenchResults): string {
     `- node ${process.version}; ${natsServerVersion()}`,
     `- @nats-io/transport-node ${version("@nats-io/transport-node")}, @nats-io/jetstream ${version("@nats-io/jetstream")}, @nats-io/kv ${version("@nats-io/kv")}, ` +
       `@connectrpc/connect ${version("@connectrpc/connect")}, @connectrpc/connect-node ${version("@connectrpc/connect-node")}, @bufbuild/protobuf ${version("@bufbuild/protobuf")}`,
-    `- jetq processes: \`npm start\`'s command, \`${startCommand("start")}\` (combined: API + in-process workers, JETQ_CONCURRENCY=${p.concurrency}) or API (JETQ_WORKERS=false) + \`${startCommand("worker")}\` (split); JETQ_LOG_LEVEL=warn; one nats-server (test/helpers/nats-server.ts); clients: the lean Connect client (bench/lean-client.ts) and the generated QueueService client (connect-node), Connect protocol, binary Protobuf`,
+    `- jetq processes: \`npm start\`'s command, \`${startCommand("start")}\` (combined: API + in-process workers, JETQ_CONCURRENCY=${p.concurrency}) or API (JETQ_WORKERS=false) + \`${startCommand("worker")}\` (split); JETQ_LOG_LEVEL=${p.logLevel ?? "warn"}; one nats-server (test/helpers/nats-server.ts); clients: the lean Connect client (bench/lean-client.ts) and the generated QueueService client (connect-node), Connect protocol, binary Protobuf`,
     "",
     "## Targets",
     "",

@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --quick] [--only=floor,raw,throughput,split,latency,depth,fanout,embedded]
- *   [--storage=file|memory] [--profile=<dir>] [--concurrency=N] [--out=path] [--no-fast-path]`
+ *   [--storage=file|memory] [--profile=<dir>] [--concurrency=N] [--out=path] [--no-fast-path]
+ *   [--log-level=warn|info|debug]`
  *
  * Starts its own nats-server and jetq processes, warms up, measures, prints a
  * table and writes bench/RESULTS.md. Every process it started is killed at
@@ -10,6 +11,9 @@
  * the ceiling the machine allows (bench/report.ts).
  * `--no-fast-path` runs jetq with JETQ_CONNECT_FAST_PATH=false (every call
  * through connect-es), to measure what the Connect fast path buys.
+ * `--log-level` sets the jetq processes' JETQ_LOG_LEVEL (default warn; info,
+ * jetq's own default, writes the per-RPC and per-job lines to a pipe the
+ * bench reads, as a container's stdout is read).
  */
 import { readFileSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
@@ -36,6 +40,7 @@ import {
   type FloorResults,
   type StorageResults,
 } from "./report.js";
+import { BulkUnimplemented } from "./scenarios/bulk.js";
 import { measureDepth } from "./scenarios/depth.js";
 import { measureFanout } from "./scenarios/fanout.js";
 import { waitForWorkers } from "./scenarios/jobs.js";
@@ -62,17 +67,21 @@ interface Args {
   out: string;
   /** false with --no-fast-path. */
   fastPath: boolean;
+  logLevel: string;
 }
 
 function parseArgs(argv: string[]): Args {
   const get = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   for (const a of argv) {
-    if (!/^--(quick|only|storage|profile|concurrency|out)(=|$)|^--no-fast-path$/.test(a)) {
+    if (!/^--(quick|only|storage|profile|concurrency|out|log-level)(=|$)|^--no-fast-path$/.test(a)) {
       throw new Error(
-        `unknown argument ${a}; usage: npm run bench -- [--quick] [--only=${SECTIONS.join(",")}] [--storage=file,memory] [--profile=<dir>] [--concurrency=N] [--out=path] [--no-fast-path]`,
+        `unknown argument ${a}; usage: npm run bench -- [--quick] [--only=${SECTIONS.join(",")}] [--storage=file,memory] [--profile=<dir>] [--concurrency=N] [--out=path] [--no-fast-path] [--log-level=warn|info|debug]`,
       );
     }
   }
+  const logLevel = get("log-level") ?? "warn";
+  if (!["warn", "info", "debug"].includes(logLevel))
+    throw new Error(`--log-level: ${logLevel} is not warn, info or debug`);
   const quick = argv.includes("--quick");
   const onlyRaw = get("only");
   const only = new Set<Section>(onlyRaw ? (onlyRaw.split(",") as Section[]) : SECTIONS);
@@ -89,6 +98,7 @@ function parseArgs(argv: string[]): Args {
     ...(profile ? { profileDir: profile } : {}),
     concurrency: Number(get("concurrency") ?? 64),
     fastPath: !argv.includes("--no-fast-path"),
+    logLevel,
     // A quick run's figures mean little: they never overwrite the committed full results.
     out:
       get("out") ??
@@ -109,12 +119,16 @@ interface Sizes {
   depthCalls: number;
   fanoutStreams: number;
   fanoutConnections: number;
+  /** SubmitBatch calls in flight at once in the bulk run. */
+  batchers: number;
 }
 
+// 6 s per throughput run (8 s before the one-call-with-output, JSON, REST and
+// bulk runs came): the full run stays under ten minutes on 2 cores.
 const FULL: Sizes = {
   raw: { count: 50_000, warmup: 5_000, window: 256 },
-  durationMs: 8_000,
-  warmupMs: 2_000,
+  durationMs: 6_000,
+  warmupMs: 1_500,
   clients: 64,
   connections: 8,
   latencyJobs: 500,
@@ -123,12 +137,13 @@ const FULL: Sizes = {
   depthCalls: 1_000,
   fanoutStreams: 10_000,
   fanoutConnections: 8,
+  batchers: 4,
 };
 
 const QUICK: Sizes = {
   raw: { count: 5_000, warmup: 500, window: 256 },
-  durationMs: 2_000,
-  warmupMs: 500,
+  durationMs: 1_500,
+  warmupMs: 400,
   clients: 64,
   connections: 8,
   latencyJobs: 100,
@@ -137,6 +152,7 @@ const QUICK: Sizes = {
   depthCalls: 200,
   fanoutStreams: 1_000,
   fanoutConnections: 4,
+  batchers: 2,
 };
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
@@ -173,7 +189,7 @@ async function throughputWithCpu(
   }
   const round = (_: string, v: unknown) => (typeof v === "number" ? Number(v.toFixed(3)) : v);
   log(
-    `  ${mode} HTTP/${o.httpVersion}: ${Math.round(r.jobsPerSec)} jobs/s; CPU ms/job ${JSON.stringify(r.cpuMsPerJob, round)}${r.natsPerJob ? `; NATS per job ${JSON.stringify(r.natsPerJob, round)}` : ""}`,
+    `  ${mode}${o.codec === "json" ? " JSON" : ""} HTTP/${o.httpVersion}: ${Math.round(r.jobsPerSec)} jobs/s; CPU ms/job ${JSON.stringify(r.cpuMsPerJob, round)}${r.natsPerJob ? `; NATS per job ${JSON.stringify(r.natsPerJob, round)}` : ""}`,
   );
   return r;
 }
@@ -188,29 +204,45 @@ async function measureDeployment(
 ): Promise<Deployment> {
   const base = { url, client, clients: sizes.clients, connections: sizes.connections, durationMs: sizes.durationMs };
   log(`${name}, ${client} client: throughput`);
-  return { name, client, ...(await throughputRuns({ ...base, client }, sizes, pids, monitorUrl)) };
+  return { name, client, ...(await throughputRuns({ ...base, client }, sizes, pids, monitorUrl, name === "split")) };
 }
 
 /**
  * The lean client's runs: HTTP/2 and HTTP/1.1 Submit + StreamStatus,
- * SubmitAndStream, and (with NATS) the count mode. The generated client,
- * there to show what connect-node costs, runs the two HTTP/2 closed loops only.
+ * SubmitAndStream without and with include_output, and (with NATS) the count
+ * mode. `paths` (the split deployment, whose CPU is per process) adds Connect
+ * JSON over HTTP/1.1 with output, REST + SSE and the bulk path. The generated
+ * client, there to show what connect-node costs, runs the two HTTP/2 closed
+ * loops only.
  */
 async function throughputRuns(
   base: Omit<ThroughputOptions, "httpVersion">,
   sizes: Sizes,
   pids: Record<string, number>,
   monitorUrl?: string,
+  paths = false,
 ): Promise<Omit<Deployment, "name" | "client">> {
-  const run = (httpVersion: "2" | "1.1", mode: ThroughputMode) =>
-    throughputWithCpu({ ...base, httpVersion }, mode, sizes.warmupMs, pids, monitorUrl);
+  const run = (httpVersion: "2" | "1.1", mode: ThroughputMode, extra: Partial<ThroughputOptions> = {}) =>
+    throughputWithCpu({ ...base, httpVersion, ...extra }, mode, sizes.warmupMs, pids, monitorUrl);
   const lean = base.client === "lean";
-  return {
+  const out: Omit<Deployment, "name" | "client"> = {
     h2Stream: await run("2", "stream"),
     ...(lean ? { h1Stream: await run("1.1", "stream") } : {}),
     h2OneCall: await run("2", "one-call"),
+    ...(lean ? { h2OneCallOutput: await run("2", "one-call-output") } : {}),
     ...(lean && monitorUrl ? { h2Count: await run("2", "count") } : {}),
   };
+  if (!lean || !paths) return out;
+  out.h1JsonOneCallOutput = await run("1.1", "one-call-output", { codec: "json" });
+  out.h1Rest = await run("1.1", "rest");
+  try {
+    out.h2Bulk = await run("2", "bulk", { batchers: sizes.batchers });
+  } catch (err) {
+    if (!(err instanceof BulkUnimplemented)) throw err;
+    log(`  bulk: ${err.message}`);
+    out.bulkSkipped = err.message;
+  }
+  return out;
 }
 
 /** A failing scenario is reported, and the run goes on with the next one. */
@@ -255,6 +287,7 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
     storage,
     concurrency: a.concurrency,
     fastPath: a.fastPath,
+    logLevel: a.logLevel,
     ...(a.profileDir ? { cpuProfDir: a.profileDir } : {}),
   };
   try {
@@ -332,8 +365,15 @@ async function runStorage(storage: "file" | "memory", a: Args, sizes: Sizes): Pr
             client: "lean",
             flow: "one-call",
           });
+          out.latencyOneCallOutput = await measureLatency({
+            url: jetq.url,
+            jobs: sizes.latencyJobs,
+            warmup: sizes.latencyWarmup,
+            client: "lean",
+            flow: "one-call-output",
+          });
           log(
-            `  lean ${JSON.stringify(out.latency)}; generated ${JSON.stringify(out.latencyGenerated)}; one call ${JSON.stringify(out.latencyOneCall)}`,
+            `  lean ${JSON.stringify(out.latency)}; generated ${JSON.stringify(out.latencyGenerated)}; one call ${JSON.stringify(out.latencyOneCall)}; with output ${JSON.stringify(out.latencyOneCallOutput)}`,
           );
         });
       }
@@ -416,6 +456,7 @@ async function runEmbedded(a: Args, sizes: Sizes) {
     concurrency: a.concurrency,
     label: "jetq-embedded",
     fastPath: a.fastPath,
+    logLevel: a.logLevel,
     ...(a.profileDir ? { cpuProfDir: a.profileDir } : {}),
   });
   try {
@@ -452,7 +493,14 @@ async function runEmbedded(a: Args, sizes: Sizes) {
       client: "lean",
       flow: "one-call",
     });
-    return { deployments, latency, latencyGenerated, latencyOneCall };
+    const latencyOneCallOutput = await measureLatency({
+      url: jetq.url,
+      jobs: sizes.latencyJobs,
+      warmup: sizes.latencyWarmup,
+      client: "lean",
+      flow: "one-call-output",
+    });
+    return { deployments, latency, latencyGenerated, latencyOneCall, latencyOneCallOutput };
   } finally {
     await jetq.stop();
   }
@@ -475,6 +523,8 @@ async function main() {
     depths: sizes.depths,
     fanoutStreams: sizes.fanoutStreams,
     fanoutConnections: sizes.fanoutConnections,
+    batchers: sizes.batchers,
+    logLevel: a.logLevel,
   };
   const results: BenchResults = {
     params,

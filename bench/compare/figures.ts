@@ -54,7 +54,7 @@ export function parseValue(cell: string): Parsed | undefined {
 }
 
 function betterOf(header: string, unit: string): Better | undefined {
-  if (unit === "/s" || /\/ minimal|ceiling \//.test(header)) return "higher";
+  if (unit === "/s" || /\/ minimal|ceiling \/|\/ one-call ceiling/.test(header)) return "higher";
   if (unit === "ms" || unit === "s" || unit === "MiB" || unit === "ms/job") return "lower";
   if (/CPU|^sum$|messages per stream|failed/.test(header)) return "lower";
   return undefined;

@@ -15,15 +15,22 @@ export const input = (n: number) => fromJson(ValueSchema, { n, text: "a small jo
 
 /**
  * How a client waits for its job: "two-call" is Submit, then StreamStatus
- * opened at once; "one-call" is SubmitAndStream.
+ * opened at once; "one-call" is SubmitAndStream; "one-call-output" is
+ * SubmitAndStream with include_output: submit and get the result in one call.
  */
-export type Flow = "two-call" | "one-call";
+export type Flow = "two-call" | "one-call" | "one-call-output";
 
 /** Runs one job the given way and resolves with its terminal state. */
 export async function runJob(api: Api, queue: string, n: number, flow: Flow, signal?: AbortSignal): Promise<JobState> {
   if (flow === "two-call") return submitAndWatch(api, queue, n, signal);
-  for await (const s of api.submitAndStream({ queue, input: input(n) }, { signal })) {
-    if (TERMINAL.has(s.state)) return s.state;
+  const includeOutput = flow === "one-call-output";
+  for await (const s of api.submitAndStream({ queue, input: input(n), includeOutput }, { signal })) {
+    if (!TERMINAL.has(s.state)) continue;
+    // The echo handler's output is its input: a terminal message without it is a wrong answer.
+    if (includeOutput && s.state === JobState.COMPLETED && s.output?.kind.case !== "structValue") {
+      throw new Error(`SubmitAndStream with include_output: ${s.id} COMPLETED without its output`);
+    }
+    return s.state;
   }
   throw new Error(`SubmitAndStream on ${queue} ended without a terminal state`);
 }

@@ -4,6 +4,10 @@
  *   stream  closed loop: each client submits, opens StreamStatus at once and
  *           waits for COMPLETED before its next job (what a real client does)
  *   one-call  the same closed loop with SubmitAndStream: one call per job
+ *   one-call-output  the same with include_output: the result in the same call
+ *   rest    the same closed loop over REST: POST /queue/{queue}, then the
+ *           Server-Sent Events status stream until the terminal event
+ *   bulk    SubmitBatch of 1,000 + WatchJobs on the batch (scenarios/bulk.ts)
  *   count   open loop: clients submit as fast as they can for the duration;
  *           completion is watched with QueueCount polls (every 20 ms) until
  *           nothing is waiting or running, then GetResult of every job checks
@@ -12,7 +16,10 @@
  */
 import { JobState } from "../../gen/jetq/v1/queue_pb.js";
 import { closeAll, openJobsClients, type ClientKind, type HttpVersion } from "../client.js";
+import type { Codec } from "../lean-client.js";
+import { openRestClient } from "../rest-client.js";
 import { pool, rate } from "../stats.js";
+import { measureBulk } from "./bulk.js";
 import { input, runJob, stateName, type Api, type Flow } from "./jobs.js";
 
 export interface ThroughputOptions {
@@ -25,6 +32,10 @@ export interface ThroughputOptions {
   connections: number;
   durationMs: number;
   queue?: string;
+  /** Default "proto" (binary); "json": Connect JSON, lean client only. */
+  codec?: Codec;
+  /** Batches in flight in the bulk mode. */
+  batchers?: number;
 }
 
 export interface ThroughputResult {
@@ -38,13 +49,10 @@ export interface ThroughputResult {
   natsPerJob?: { api: number; inMsgs: number; outMsgs: number };
 }
 
-async function closedLoop(
-  apis: Api[],
-  clients: number,
-  durationMs: number,
-  queue: string,
-  flow: Flow,
-): Promise<ThroughputResult> {
+/** One job, start to terminal state, the way one closed-loop client runs it. */
+type RunOne = (client: number, n: number) => Promise<JobState>;
+
+async function closedLoop(clients: number, durationMs: number, runOne: RunOne): Promise<ThroughputResult> {
   const start = performance.now();
   const stopAt = start + durationMs;
   let jobs = 0;
@@ -52,10 +60,9 @@ async function closedLoop(
   let firstError: unknown;
   await Promise.all(
     Array.from({ length: clients }, async (_, c) => {
-      const api = apis[c % apis.length]!;
       while (performance.now() < stopAt) {
         try {
-          const state = await runJob(api, queue, jobs, flow);
+          const state = await runOne(c, jobs);
           if (state !== JobState.COMPLETED) {
             notCompleted++;
             firstError ??= new Error(`job ended ${stateName(state)}`);
@@ -105,19 +112,44 @@ async function openLoop(apis: Api[], clients: number, durationMs: number, queue:
   return { jobsPerSec: rate(ids.length, ms), jobs: ids.length, ms, notCompleted };
 }
 
-/**
- * stream: closed loop, Submit + StreamStatus; one-call: closed loop,
- * SubmitAndStream; count: open loop (see the top of this file).
- */
-export type ThroughputMode = "stream" | "one-call" | "count";
+/** See the top of this file. */
+export type ThroughputMode = "stream" | "one-call" | "one-call-output" | "count" | "rest" | "bulk";
+
+const FLOWS: Record<"stream" | "one-call" | "one-call-output", Flow> = {
+  stream: "two-call",
+  "one-call": "one-call",
+  "one-call-output": "one-call-output",
+};
+
+const REST_STATES: Record<string, JobState> = {
+  COMPLETED: JobState.COMPLETED,
+  FAILED: JobState.FAILED,
+  CANCELLED: JobState.CANCELLED,
+  EXPIRED: JobState.EXPIRED,
+};
+
+async function restLoop(o: ThroughputOptions, queue: string): Promise<ThroughputResult> {
+  const rest = openRestClient(o.url);
+  try {
+    return await closedLoop(o.clients, o.durationMs, async (_, n) => {
+      const status = await rest.run(queue, { n, text: "a small job input for the bench" });
+      return REST_STATES[status] ?? JobState.UNSPECIFIED;
+    });
+  } finally {
+    rest.close();
+  }
+}
 
 export async function measureThroughput(o: ThroughputOptions, mode: ThroughputMode): Promise<ThroughputResult> {
-  const clients = openJobsClients(o.client, o.url, o.httpVersion, o.connections);
-  const apis = clients.map((c) => c.api);
   const queue = o.queue ?? "echo";
+  if (mode === "rest") return restLoop(o, queue);
+  if (mode === "bulk") return measureBulk({ ...o, batchers: o.batchers ?? 4, queue });
+  const clients = openJobsClients(o.client, o.url, o.httpVersion, o.connections, o.codec);
+  const apis = clients.map((c) => c.api);
   try {
     if (mode === "count") return await openLoop(apis, o.clients, o.durationMs, queue);
-    return await closedLoop(apis, o.clients, o.durationMs, queue, mode === "stream" ? "two-call" : "one-call");
+    const flow = FLOWS[mode];
+    return await closedLoop(o.clients, o.durationMs, (c, n) => runJob(apis[c % apis.length]!, queue, n, flow));
   } finally {
     closeAll(clients);
   }

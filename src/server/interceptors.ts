@@ -64,7 +64,8 @@ export function createLoggingInterceptor(logger: Logger): Interceptor {
           throw err;
         } finally {
           // Left early: the client went away (or the server ended the stream).
-          done(new ConnectError("stream closed before its end", Code.Canceled));
+          // The error is made only then: an Error's stack costs CPU on every call.
+          if (!logged) done(new ConnectError("stream closed before its end", Code.Canceled));
         }
       })(),
     };

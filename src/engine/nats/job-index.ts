@@ -68,8 +68,20 @@ export interface JobIndex {
   readonly stats: IndexReadStats;
 }
 
-const tenantPart = (tenant: string | undefined) =>
-  tenant === undefined ? "all" : `t${createHash("sha256").update(tenant).digest("base64url").slice(0, 22)}`;
+/** Tenants' subject parts (a hash per tenant, not per job); bounded, cleared when full. */
+const tenantParts = new Map<string, string>();
+const TENANT_PARTS = 1_024;
+
+function tenantPart(tenant: string | undefined): string {
+  if (tenant === undefined) return "all";
+  let part = tenantParts.get(tenant);
+  if (part === undefined) {
+    part = `t${createHash("sha256").update(tenant).digest("base64url").slice(0, 22)}`;
+    if (tenantParts.size >= TENANT_PARTS) tenantParts.clear();
+    tenantParts.set(tenant, part);
+  }
+  return part;
+}
 
 export const chainSubject = (queue: string, state: JobState, tenant: string | undefined) =>
   `jetq.idx.${queue}.${state.toLowerCase()}.${tenantPart(tenant)}`;
@@ -220,7 +232,11 @@ export function createJobIndex(
     return statusFromRecord(id, r);
   };
   const counts = createFinishCounts(js, jsm, layout);
+  // The keys in a Set, and in a ring in insertion order: the oldest is
+  // forgotten by its slot (a Set's iterator would walk past deleted entries).
   const recent = new Set<string>();
+  const recentRing: string[] = [];
+  let recentNext = 0;
   return {
     stats,
     counts,
@@ -230,8 +246,11 @@ export function createJobIndex(
       // A writer that lost its conditional write and tries again within the same ms: one entry is enough.
       const key = `${state} ${entry.id} ${finishedAt}`;
       if (recent.has(key)) return;
+      const oldest = recentRing[recentNext];
+      if (oldest !== undefined) recent.delete(oldest);
+      recentRing[recentNext] = key;
+      recentNext = (recentNext + 1) % RECENT_ADDS;
       recent.add(key);
-      if (recent.size > RECENT_ADDS) recent.delete(recent.values().next().value!);
       try {
         await Promise.all([
           chain(chainSubject(queue, state, entry.tenant)).append(e),

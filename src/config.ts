@@ -82,6 +82,18 @@ const corsOrigins = z
     ),
   );
 
+/** A comma-separated list of hosts, lower-cased, each matching `pattern` (else `message`). */
+const hostList = (pattern: RegExp, message: string) =>
+  z
+    .string()
+    .transform((v) =>
+      v
+        .split(",")
+        .map((s) => s.trim().toLowerCase())
+        .filter((s) => s !== ""),
+    )
+    .pipe(z.array(z.string().regex(pattern, message)));
+
 const EnvSchema = z.object({
   PORT: int(0, 65535).default(8080),
   HOST: z.string().trim().min(1, "must not be empty").default("0.0.0.0"),
@@ -123,25 +135,10 @@ const EnvSchema = z.object({
   JETQ_MAX_PAYLOAD_BYTES: int(1024, 256 * 1024 * 1024).default(16 * 1024 * 1024),
   // Unset: JETQ_MAX_PAYLOAD_BYTES plus room for the rest of the request.
   JETQ_READ_MAX_BYTES: int(1024, 1024 * 1024 * 1024).optional(),
-  JETQ_HTTP_ALLOWED_HOSTS: z
-    .string()
-    .transform((v) =>
-      v
-        .split(",")
-        .map((s) => s.trim().toLowerCase())
-        .filter((s) => s !== ""),
-    )
-    .pipe(
-      z.array(
-        z
-          .string()
-          .regex(
-            /^(\*\.)?[a-z0-9.-]+(:\d+)?$|^\[[0-9a-f:]+\](:\d+)?$/,
-            'each host must look like "api.example.com", "*.example.com" or "host:port"',
-          ),
-      ),
-    )
-    .optional(),
+  JETQ_HTTP_ALLOWED_HOSTS: hostList(
+    /^(\*\.)?[a-z0-9.-]+(:\d+)?$|^\[[0-9a-f:]+\](:\d+)?$/,
+    'each host must look like "api.example.com", "*.example.com" or "host:port"',
+  ).optional(),
   JETQ_RATE_LIMIT: rateLimit.optional(),
   JETQ_CORS_ORIGINS: corsOrigins.optional(),
   // What one attempt of a job may log, and how often its progress is announced.
@@ -162,25 +159,10 @@ const EnvSchema = z.object({
   JETQ_METRICS_MAX_QUEUES: int(1, 10_000).default(100),
   JETQ_UI: bool.default(true), // the web dashboard at /ui/ (and GET / redirecting to it)
   // Webhooks (the secret, JETQ_WEBHOOK_SECRET, is read apart: its value must never be printed).
-  JETQ_WEBHOOK_ALLOWED_HOSTS: z
-    .string()
-    .transform((v) =>
-      v
-        .split(",")
-        .map((s) => s.trim().toLowerCase())
-        .filter((s) => s !== ""),
-    )
-    .pipe(
-      z.array(
-        z
-          .string()
-          .regex(
-            /^[a-z0-9.-]+$|^\[?[0-9a-f:.]+\]?$/,
-            'each entry must be a host name or an IP address, e.g. "hooks.internal" or "10.0.0.5" (no port, no "*")',
-          ),
-      ),
-    )
-    .default([]),
+  JETQ_WEBHOOK_ALLOWED_HOSTS: hostList(
+    /^[a-z0-9.-]+$|^\[?[0-9a-f:.]+\]?$/,
+    'each entry must be a host name or an IP address, e.g. "hooks.internal" or "10.0.0.5" (no port, no "*")',
+  ).default([]),
   JETQ_WEBHOOK_RETRY_BASE_MS: int(1, 60 * 60 * 1000).default(5_000),
 });
 

@@ -117,8 +117,10 @@ it("an API process and a worker process: each exposes the series it owns, their 
   // On NATS the count comes from a stream snapshot that settles a moment after the last ack.
   const settled = await pollUntil(
     () => scrape(url),
-    (e) => valueOf(e, "jetq_queue_jobs", { queue: "echo", state: "waiting" }) === 0,
-    { what: "no echo job waiting", timeoutMs: 5_000 },
+    (e) =>
+      valueOf(e, "jetq_queue_jobs", { queue: "echo", state: "waiting" }) === 0 &&
+      valueOf(e, "jetq_queue_jobs", { queue: "echo", state: "running" }) === 0,
+    { what: "no echo job waiting or running", timeoutMs: 5_000 },
   );
   expect(valueOf(settled, "jetq_queue_jobs", { queue: "echo", state: "running" })).toBe(0);
   // The worker: starts, retries and outcomes.

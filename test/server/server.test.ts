@@ -199,7 +199,8 @@ forEachEngine("grpc health", (env) => {
       expect(ready.status).toBe(200);
       expect(ready.headers.get("content-type")).toBe("application/json");
       expect(await ready.json()).toEqual({ ready: true });
-      const other = await fetch(`${server.url}/`);
+      // "/" redirects to the dashboard (test/server/ui.test.ts); any other unknown path gets the hint.
+      const other = await fetch(`${server.url}/nothing-here`);
       expect(other.status).toBe(404);
       expect(await other.text()).toContain("jetq.v1.QueueService");
     } finally {

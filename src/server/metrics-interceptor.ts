@@ -4,6 +4,7 @@
  * (server.ts), so calls the drain, auth or stream caps refuse are counted
  * too; the fast path and REST run the same chain (connect/invoke.ts).
  */
+import { endedBy } from "./stream-end.js";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { RpcLabels, RpcMetrics } from "../ops/rpc-metrics.js";
 
@@ -42,34 +43,4 @@ export function createMetricsInterceptor(rpc: RpcMetrics): Interceptor {
 
 function codeOf(err: unknown): string {
   return Code[ConnectError.from(err).code];
-}
-
-/** The same messages; end() runs once the iteration ends in any way (an early return() is a cancel). */
-function endedBy<T>(inner: AsyncIterable<T>, end: (err?: unknown) => void): AsyncIterable<T> {
-  return {
-    [Symbol.asyncIterator]() {
-      const it = inner[Symbol.asyncIterator]();
-      return {
-        async next() {
-          try {
-            const r = await it.next();
-            if (r.done) end();
-            return r;
-          } catch (err) {
-            end(err);
-            throw err;
-          }
-        },
-        async return(value?: unknown) {
-          end(new ConnectError("stream closed by the caller", Code.Canceled));
-          return it.return ? it.return(value) : { done: true as const, value: undefined };
-        },
-        async throw(err?: unknown) {
-          end(err);
-          if (it.throw) return it.throw(err);
-          throw err;
-        },
-      };
-    },
-  };
 }

@@ -6,6 +6,7 @@
  * Beyond a cap the call is RESOURCE_EXHAUSTED before the handler runs:
  * a refused SubmitAndStream enqueues nothing.
  */
+import { endedBy } from "./stream-end.js";
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import {
@@ -80,7 +81,7 @@ export function createStreamCapInterceptor(caps: StreamCaps): Interceptor {
         release();
         return res;
       }
-      return { ...res, message: releasedAtEnd(res.message, release) };
+      return { ...res, message: endedBy(res.message, release) };
     } catch (err) {
       release();
       throw err;
@@ -90,33 +91,3 @@ export function createStreamCapInterceptor(caps: StreamCaps): Interceptor {
 
 const refused = (why: string) =>
   new ConnectError(`too many open streams: ${why}; close some before opening more`, Code.ResourceExhausted);
-
-/** The same messages; release() runs once the iteration ends in any way. */
-function releasedAtEnd<T>(inner: AsyncIterable<T>, release: () => void): AsyncIterable<T> {
-  return {
-    [Symbol.asyncIterator]() {
-      const it = inner[Symbol.asyncIterator]();
-      return {
-        async next() {
-          try {
-            const r = await it.next();
-            if (r.done) release();
-            return r;
-          } catch (err) {
-            release();
-            throw err;
-          }
-        },
-        async return(value?: unknown) {
-          release();
-          return it.return ? it.return(value) : { done: true as const, value: undefined };
-        },
-        async throw(err?: unknown) {
-          release();
-          if (it.throw) return it.throw(err);
-          throw err;
-        },
-      };
-    },
-  };
-}

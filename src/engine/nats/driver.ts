@@ -178,11 +178,11 @@ class NatsDriver implements Driver {
 
   async readResult(ref: JobRef, options: ReadOptions): Promise<JobResult> {
     this.assertOpen();
-    const { deriver, blobs } = this.p;
+    const { deriver, blobs, recent } = this.p;
     const { layout } = this;
     const settingName = this.options.settingName;
     return this.call(`reading the result of job "${ref.id}"`, () =>
-      readResult({ deriver, blobs, retentionMs: layout.retentionMs, settingName }, ref, options),
+      readResult({ deriver, blobs, retentionMs: layout.retentionMs, settingName, recent }, ref, options),
     );
   }
 

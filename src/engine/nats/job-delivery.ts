@@ -315,7 +315,7 @@ export class NatsJobDelivery implements DriverDelivery {
     await this.delivery.ack();
     this.ctx.live.forget(id);
     this.end();
-    this.publishStatus(record);
+    this.publishStatus(record, fields.outputJson);
     return true;
   }
 
@@ -381,8 +381,8 @@ export class NatsJobDelivery implements DriverDelivery {
     return false;
   }
 
-  private publishStatus(r: JobRecord): void {
-    this.ctx.events.publish(this.ref.id, statusEventOf(r));
+  private publishStatus(r: JobRecord, outputJson?: string): void {
+    this.ctx.events.publish(this.ref.id, statusEventOf(r, outputJson), outputJson);
   }
 
   /** Whatever the backend says, the core sees EngineErrors (UNAVAILABLE while NATS is away). */

@@ -87,7 +87,10 @@ export interface RecentJobs {
    * so be dispatched before that Submit goes on to call submitted().
    */
   finished(id: string, info: TerminalInfo): void;
-  /** Notes the output a COMPLETED event carried, for a job submitted here (kept briefly: include_output reads it at once). */
+  /**
+   * Notes the output a COMPLETED event carried, for a job submitted here or
+   * heard of before its Submit answered (kept briefly: include_output reads it at once).
+   */
   completedWith(id: string, output: JsonValue): void;
   /** The output noted for a job submitted here, if its event carried one. */
   output(id: string): { value: JsonValue } | undefined;
@@ -160,8 +163,11 @@ export function createRecentJobs(maxAgeMs: number): RecentJobs {
       else if (!e.terminal) e.terminal = info;
     },
     completedWith(id, output) {
-      // Only jobs of this process: every process hears every job's event.
-      if (map.get(id)?.terminal?.state === "COMPLETED") outputs.set(id, { value: output });
+      // Jobs of this process, and those whose event came before their
+      // Submit's answer (a busy process reads both from one socket chunk);
+      // every process hears every job's event, so these stay few and brief.
+      const terminal = map.get(id)?.terminal ?? early.get(id);
+      if (terminal?.state === "COMPLETED") outputs.set(id, { value: output });
     },
     output: (id) => (map.get(id)?.terminal?.state === "COMPLETED" ? outputs.get(id) : undefined),
   };

@@ -53,8 +53,7 @@ export const EVENT_OUTPUT_MAX_CHARS = 4_096;
  * output as JSON text) makes a COMPLETED event carry a small output.
  */
 export function statusEventOf(r: JobRecord, outputJson?: string): JobEvent {
-  const carried =
-    r.output !== undefined && outputJson !== undefined && outputJson.length <= EVENT_OUTPUT_MAX_CHARS;
+  const carried = r.output !== undefined && outputJson !== undefined && outputJson.length <= EVENT_OUTPUT_MAX_CHARS;
   return {
     type: "status",
     state: r.state,

@@ -16,7 +16,13 @@ const unfinished = (id: string, state: JobState) =>
   failedPrecondition(`job "${id}" is ${state}; its result exists once it has finished (watch it or poll GetStatus)`);
 
 export async function readResult(
-  deps: { deriver: StateDeriver; blobs: BlobStore; retentionMs: number; settingName?: SettingNamer; recent?: RecentJobs },
+  deps: {
+    deriver: StateDeriver;
+    blobs: BlobStore;
+    retentionMs: number;
+    settingName?: SettingNamer;
+    recent?: RecentJobs;
+  },
   ref: JobRef,
   options?: ReadOptions,
 ): Promise<JobResult> {

@@ -7,7 +7,9 @@
  * signal). Each test uses a key of its own tenant, so its listings hold
  * its own jobs only.
  */
+import { fromBinary } from "@bufbuild/protobuf";
 import { Code, createJetqClient, JetqError, JobError, type Job, type JetqClient } from "@jetq/client";
+import { WatchJobsRequestSchema } from "@jetq/client/gen/jetq/v1/queue_pb.js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { freePort } from "../helpers/free-port.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
@@ -199,6 +201,43 @@ describe.each(["memory", "nats"] as const)("on the %s engine", (engine) => {
     }
   });
 
+  test("watchJobs resumes a stream cut mid-way with the jobs not yet ended, and gives no status twice", async () => {
+    const seen: Job[] = [];
+    // The ids each WatchJobs asked for, and how many statuses the caller had then.
+    const asked: { ids: string[]; given: number }[] = [];
+    // The first WatchJobs response breaks after its first two messages (the two jobs' first
+    // statuses, which the server sends before any change), as a dropped connection does.
+    const cutting: typeof fetch = async (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (!url.endsWith("/WatchJobs")) return fetch(input, init);
+      // The request: one enveloped message (5 bytes of flags and length, then the protobuf).
+      const { ids } = fromBinary(WatchJobsRequestSchema, (init!.body as Uint8Array).subarray(5));
+      asked.push({ ids, given: seen.length });
+      const res = await fetch(input, init);
+      if (asked.length > 1 || !res.body) return res;
+      return new Response(cutAfterMessages(res.body, 2), { status: res.status, headers: res.headers });
+    };
+    const client = clientOf("watch-ids", cutting);
+    const done = await client.submit("echo", { quick: true });
+    await done.wait();
+    const slow = await client.submit("echo", { sleep_ms: 600, progress: 3 });
+    for await (const job of client.watchJobs({ ids: [done.id, slow.id], timeoutMs: 30_000 })) seen.push(job);
+
+    expect(asked.map((a) => a.ids.length)).toEqual([2, expect.any(Number)]);
+    // The second stream names exactly the jobs not seen ending on the first.
+    const endedBefore = new Set(
+      seen
+        .slice(0, asked[1]!.given)
+        .filter((j) => j.state === "COMPLETED")
+        .map((j) => j.id),
+    );
+    expect(asked[1]!.ids).toEqual([done.id, slow.id].filter((id) => !endedBefore.has(id)));
+    expect(seen.filter((j) => j.id === done.id).map((j) => j.state)).toEqual(["COMPLETED"]);
+    const slowKeys = seen.filter((j) => j.id === slow.id).map((j) => `${j.state}|${j.progress}`);
+    expect(slowKeys.at(-1)).toBe("COMPLETED|1");
+    expect(slowKeys).toEqual([...new Set(slowKeys)]);
+  });
+
   test("watchJobs by queue: the caller's jobs as they change, until the caller's signal ends it", async () => {
     const client = clientOf("watch-queue");
     const stop = new AbortController();
@@ -235,3 +274,27 @@ describe.each(["memory", "nats"] as const)("on the %s engine", (engine) => {
     await expect(both.next()).rejects.toThrow(/exactly one of ids and queue/);
   });
 });
+
+/** The body up to the end of its n-th Connect envelope (5 bytes of flags and length, then the message), then a network error. */
+function cutAfterMessages(body: ReadableStream<Uint8Array>, n: number): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let buffered = new Uint8Array(0);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const chunk = await reader.read();
+      if (chunk.done) return controller.close();
+      buffered = new Uint8Array([...buffered, ...chunk.value]);
+      let end = 0;
+      for (let i = 0; i < n && end + 5 <= buffered.length; i++) {
+        const next = end + 5 + new DataView(buffered.buffer).getUint32(end + 1);
+        if (next > buffered.length) break;
+        end = next;
+        if (i === n - 1) {
+          controller.enqueue(buffered.subarray(0, end));
+          await reader.cancel();
+          return controller.error(new TypeError("terminated"));
+        }
+      }
+    },
+  });
+}

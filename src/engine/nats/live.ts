@@ -164,8 +164,9 @@ export function createRecentJobs(maxAgeMs: number): RecentJobs {
     },
     completedWith(id, output) {
       // Jobs of this process, and those whose event came before their
-      // Submit's answer (a busy process reads both from one socket chunk);
-      // every process hears every job's event, so these stay few and brief.
+      // Submit's answer (a busy process reads both from one socket chunk):
+      // which of the early ones are ours is not known yet, so every job's
+      // is kept, within the map's bound (MAX_OUTPUTS, OUTPUT_MAX_AGE_MS).
       const terminal = map.get(id)?.terminal ?? early.get(id);
       if (terminal?.state === "COMPLETED") outputs.set(id, { value: output });
     },

@@ -9,11 +9,19 @@ import type { JobRecord, RunAccount } from "./records.js";
 
 const encoder = new TextEncoder();
 
+/**
+ * A COMPLETED record keeps the job's input (GetStatus include_input): the
+ * message's bytes (`json`), or the object store name of an input that is
+ * there already (`ref`: a reference, never a copy).
+ */
+export type KeptInput = { json: Uint8Array } | { ref: string };
+
 export async function terminalRecord(
   ctx: Pick<DeliveryContext, "records" | "blobs" | "maxRecordBytes">,
   id: string,
   base: JobRecord,
   fields: TerminalFields,
+  input?: KeptInput,
 ): Promise<{ record: JobRecord; encoded: Uint8Array }> {
   let record: JobRecord = {
     ...base,
@@ -22,12 +30,21 @@ export async function terminalRecord(
     ...(fields.progress !== undefined ? { progress: fields.progress } : {}),
     ...(fields.attempt !== undefined ? { attempt: fields.attempt } : {}),
   };
-  let encoded = ctx.records.encode(record, fields.outputJson);
+  if (input && "ref" in input) record.inputRef = input.ref;
+  const json = input && "json" in input ? input.json : undefined;
+  let encoded = ctx.records.encode(record, fields.outputJson, json);
   if (record.output !== undefined && encoded.length > ctx.maxRecordBytes) {
     const name = `out-${id}`;
     await ctx.blobs.put(name, encoder.encode(fields.outputJson ?? JSON.stringify(record.output)));
     const { output: _big, ...rest } = record;
     record = { ...rest, outputRef: name };
+    encoded = ctx.records.encode(record, undefined, json);
+  }
+  if (json && encoded.length > ctx.maxRecordBytes) {
+    // An input near max_payload beside the rest: to the object store, as an output would go.
+    const name = `in-${id}`;
+    await ctx.blobs.put(name, json);
+    record = { ...record, inputRef: name };
     encoded = ctx.records.encode(record);
   }
   return { record, encoded };

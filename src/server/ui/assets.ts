@@ -2,13 +2,19 @@
  * The dashboard's built files (packages/dashboard, `npm run build`), read
  * into memory once at start: a handful of small files, so every request is
  * answered without touching the disk, with a strong ETag and, for text,
- * gzip and brotli bodies compressed once up front.
+ * gzip and brotli bodies compressed once, on the first request that accepts
+ * them, off the event loop (brotli's best quality takes ~0.25 s for the
+ * bundle: paid at every start it slowed each server start, tests' too).
  */
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { extname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { brotliCompressSync, constants as zlib, gzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { brotliCompress, constants as zlib, gzip } from "node:zlib";
+
+const brotliAsync = promisify(brotliCompress);
+const gzipAsync = promisify(gzip);
 
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -26,10 +32,14 @@ const COMPRESSIBLE = new Set([".html", ".js", ".css", ".svg", ".json", ".map", "
 /** Smaller bodies gain nothing from compression. */
 const COMPRESS_FROM_BYTES = 1024;
 
+export type Encoding = "br" | "gzip";
+
 export interface Asset {
   body: Buffer;
-  gzip?: Buffer;
-  brotli?: Buffer;
+  /** Text worth compressing: a gzip and a brotli body can be asked of encoded(). */
+  compressible: boolean;
+  /** The compressed bodies made so far (or being made). */
+  encodings: Partial<Record<Encoding, Promise<Buffer>>>;
   contentType: string;
   etag: string;
   /** Under assets/: Vite put a content hash in the name, so it never changes. */
@@ -72,10 +82,22 @@ function describe(path: string, body: Buffer): Asset {
     contentType: CONTENT_TYPES[ext] ?? "application/octet-stream",
     etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`,
     immutable: path.startsWith("assets/"),
+    compressible: COMPRESSIBLE.has(ext) && body.length >= COMPRESS_FROM_BYTES,
+    encodings: {},
   };
-  if (COMPRESSIBLE.has(ext) && body.length >= COMPRESS_FROM_BYTES) {
-    asset.gzip = gzipSync(body, { level: 9 });
-    asset.brotli = brotliCompressSync(body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } });
-  }
   return asset;
+}
+
+/** The asset's body in that encoding, compressed once; the plain body if compression fails. */
+export function encoded(asset: Asset, encoding: Encoding): Promise<Buffer> {
+  let body = asset.encodings[encoding];
+  if (!body) {
+    body = (
+      encoding === "br"
+        ? brotliAsync(asset.body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } })
+        : gzipAsync(asset.body, { level: 9 })
+    ).catch(() => asset.body);
+    asset.encodings[encoding] = body;
+  }
+  return body;
 }

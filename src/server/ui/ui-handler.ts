@@ -7,7 +7,7 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import type { KeyStore } from "../../auth/index.js";
-import type { Asset, Assets } from "./assets.js";
+import { encoded, type Asset, type Assets } from "./assets.js";
 import { IMMUTABLE, pickEncoding, REVALIDATE, SECURITY_HEADERS } from "./headers.js";
 import { describeSession } from "./session.js";
 
@@ -46,7 +46,8 @@ export function createUiHandler(assets: Assets, keys: KeyStore): (req: Req, res:
       return true;
     }
     const asset = assets.get(name);
-    if (asset) sendAsset(req, res, asset);
+    // A client gone while its body was compressed: nothing left to answer.
+    if (asset) sendAsset(req, res, asset).catch(() => undefined);
     else notFound(res, assets.size === 0);
     return true;
   };
@@ -60,23 +61,21 @@ function isRead(req: Req, res: Res): boolean {
   return false;
 }
 
-function sendAsset(req: Req, res: Res, asset: Asset): void {
+async function sendAsset(req: Req, res: Res, asset: Asset): Promise<void> {
   const headers: Record<string, string> = {
     "content-type": asset.contentType,
     "cache-control": asset.immutable ? IMMUTABLE : REVALIDATE,
     etag: asset.etag,
     ...SECURITY_HEADERS,
   };
-  if (asset.gzip) headers.vary = "Accept-Encoding";
+  if (asset.compressible) headers.vary = "Accept-Encoding";
   if (req.headers["if-none-match"] === asset.etag) {
     res.writeHead(304, headers);
     res.end();
     return;
   }
-  let body = asset.body;
-  const encoding = asset.gzip ? pickEncoding(req.headers["accept-encoding"]) : undefined;
-  if (encoding === "br" && asset.brotli) body = asset.brotli;
-  else if (encoding === "gzip") body = asset.gzip!;
+  const encoding = asset.compressible ? pickEncoding(req.headers["accept-encoding"]) : undefined;
+  const body = encoding ? await encoded(asset, encoding) : asset.body;
   if (body !== asset.body) headers["content-encoding"] = encoding!;
   headers["content-length"] = String(body.length);
   res.writeHead(200, headers);

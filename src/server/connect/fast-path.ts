@@ -60,6 +60,13 @@ export interface FastPathOptions {
   contextValues?: (req: Req) => ContextValues;
   /** Most JSON values a job input may hold, counted before decoding (input-values.ts). */
   maxInputValues?: number;
+  /**
+   * By streaming method name: whether a message is the stream's last (the
+   * implementation ends right after it). A message it calls last is held and
+   * written with the end; any other is written at once. Methods without one
+   * hold each message for a turn of the event loop to find out (oneTurn).
+   */
+  lastMessage?: Record<string, (message: Message) => boolean>;
 }
 
 interface Route {
@@ -67,6 +74,7 @@ interface Route {
   spec: MethodImplSpec;
   serialization: MethodSerializationLookup<DescMessage, DescMessage>;
   path: string;
+  lastMessage: ((message: Message) => boolean) | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -119,6 +127,7 @@ function routesOf(o: FastPathOptions): Map<string, Route> {
         writeMaxBytes: 0xffffffff,
       }),
       path,
+      lastMessage: o.lastMessage?.[method.name],
     });
   }
   return routes;
@@ -221,9 +230,11 @@ async function serveStream(fp: FastPath, route: Route, binary: boolean, req: Req
     const serialize = route.serialization.getO(binary);
     const spec = route.spec as Extract<MethodImplSpec, { kind: "server_streaming" }>;
     outputs = (await invokeServerStreaming(spec, ctx, input, o.interceptors))[Symbol.asyncIterator]();
+    const { lastMessage } = route;
     for (;;) {
       const next = outputs.next();
-      let r: IteratorResult<Message> | typeof NOT_YET = held ? await Promise.race([next, oneTurn()]) : await next;
+      let r: IteratorResult<Message> | typeof NOT_YET =
+        held && !lastMessage ? await Promise.race([next, oneTurn()]) : await next;
       if (r === NOT_YET) {
         await writeHeld();
         r = await next;
@@ -237,6 +248,8 @@ async function serveStream(fp: FastPath, route: Route, binary: boolean, req: Req
       writeHead();
       const full = "$typeName" in r.value ? r.value : create(route.method.output, r.value);
       held = encodeEnvelope(0, serialize.serialize(full));
+      // Known not to be the last: no wait for what follows (a setImmediate and a race per message).
+      if (lastMessage && !lastMessage(full)) await writeHeld();
     }
     // Cut short (shutdown): the client must not take it for the job's end.
     if (abort.signal.aborted) error = ConnectError.from(abort.signal.reason, Code.Canceled);

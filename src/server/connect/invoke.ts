@@ -15,7 +15,7 @@ import {
   type StreamRequest,
   type StreamResponse,
 } from "@connectrpc/connect";
-import { createAsyncIterable, invokeUnaryImplementation } from "./connect-internals.js";
+import { invokeUnaryImplementation } from "./connect-internals.js";
 
 export type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
 export type ServerStreamingSpec = Extract<MethodImplSpec, { kind: "server_streaming" }>;
@@ -75,9 +75,32 @@ export async function invokeServerStreaming(
     signal: ctx.signal,
     header: ctx.requestHeader,
     contextValues: ctx.values,
-    message: createAsyncIterable([input]),
+    message: oneMessage(input),
   });
   return res.message;
+}
+
+/**
+ * The request stream of one message: what connect-es's createAsyncIterable
+ * makes of [input], without an async generator (and its promises) per call.
+ */
+function oneMessage<T>(message: T): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]() {
+      let read = false;
+      return {
+        next: () => {
+          if (read) return Promise.resolve({ done: true as const, value: undefined });
+          read = true;
+          return Promise.resolve({ done: false, value: message });
+        },
+        return: (value?: unknown) => {
+          read = true;
+          return Promise.resolve({ done: true as const, value: value as undefined });
+        },
+      };
+    },
+  };
 }
 
 type StreamingFn = (req: StreamRequest<DescMessage>) => Promise<StreamResponse<DescMessage>>;

@@ -37,7 +37,7 @@ import {
   type MethodSerializationLookup,
 } from "./connect-internals.js";
 import { notValidBinary } from "./decode-guard.js";
-import { handlerContext } from "./handler-context.js";
+import { handlerContext, responseHeadersMade } from "./handler-context.js";
 import { invokeServerStreaming, invokeUnary } from "./invoke.js";
 import { assertNoMoreEnvelopes, firstEnvelope, readBody, tooLarge } from "./request-body.js";
 import { assertInputValues, INPUT_METHODS } from "../input-values.js";
@@ -78,6 +78,8 @@ interface Route {
 }
 
 const encoder = new TextEncoder();
+/** The end of a stream that ended well with no trailers: what endStreamToJson makes of it, made once. */
+const PLAIN_END = encodeEnvelope(endStreamFlag, encoder.encode("{}"));
 
 /** What every call on the path shares. */
 interface FastPath {
@@ -211,8 +213,10 @@ async function serveStream(fp: FastPath, route: Route, binary: boolean, req: Req
   const writeHead = () => {
     if (wroteHead) return;
     wroteHead = true;
-    ctx.responseHeader.set("content-type", binary ? "application/connect+proto" : "application/connect+json");
-    res.writeHead(200, headersOf(ctx.responseHeader));
+    const { header } = responseHeadersMade(ctx);
+    const head = header ? headersOf(header) : {};
+    head["content-type"] = binary ? "application/connect+proto" : "application/connect+json";
+    res.writeHead(200, head);
   };
   let error: ConnectError | undefined;
   /** The last message, written once we know whether the stream ends right after it. */
@@ -262,10 +266,14 @@ async function serveStream(fp: FastPath, route: Route, binary: boolean, req: Req
   }
   if (res.writableEnded || res.destroyed) return;
   writeHead();
-  const end = encodeEnvelope(
-    endStreamFlag,
-    encoder.encode(JSON.stringify(endStreamToJson(ctx.responseTrailer, error, o.jsonOptions))),
-  );
+  const { trailer } = responseHeadersMade(ctx);
+  const end =
+    error === undefined && trailer === undefined
+      ? PLAIN_END
+      : encodeEnvelope(
+          endStreamFlag,
+          encoder.encode(JSON.stringify(endStreamToJson(ctx.responseTrailer, error, o.jsonOptions))),
+        );
   ended = true;
   // The last message and the end in one DATA frame: a client that stops
   // reading at the last message (a terminal job status) then has seen the

@@ -8,6 +8,9 @@ import type * as http2 from "node:http2";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 
+/** What a call's context holds of its response headers and trailers: none until read. */
+const SET = Symbol("response headers made");
+
 export function handlerContext(
   method: DescMethod,
   path: string,
@@ -15,6 +18,10 @@ export function handlerContext(
   signal: AbortSignal,
   values?: ContextValues,
 ): HandlerContext {
+  // Made when first read: most calls never set a response header or trailer,
+  // and a Headers object is costly to make.
+  let header: Headers | undefined;
+  let trailer: Headers | undefined;
   return {
     method,
     service: method.parent,
@@ -24,9 +31,51 @@ export function handlerContext(
     signal,
     timeoutMs: () => undefined,
     requestHeader: headerView(req.headers),
-    responseHeader: new Headers(),
-    responseTrailer: new Headers(),
+    get responseHeader() {
+      return (header ??= new Headers());
+    },
+    get responseTrailer() {
+      return (trailer ??= new Headers());
+    },
     values: values ?? createContextValues(),
+    [SET]: () => ({ header, trailer }),
+  } as HandlerContext;
+}
+
+/** The response headers and trailers a call's context made (handlerContext), without making them. */
+export function responseHeadersMade(ctx: HandlerContext): { header?: Headers; trailer?: Headers } {
+  const made = (ctx as { [SET]?: () => { header?: Headers; trailer?: Headers } })[SET];
+  return made ? made() : { header: ctx.responseHeader, trailer: ctx.responseTrailer };
+}
+
+/**
+ * The context the implementation sees: the call's, with the request header,
+ * signal and values the interceptors passed on; its response headers and
+ * trailers are the call's own (read through, so still made only when used).
+ */
+export function contextWithRequest(
+  ctx: HandlerContext,
+  requestHeader: Headers,
+  signal: AbortSignal,
+  values: ContextValues,
+): HandlerContext {
+  if (requestHeader === ctx.requestHeader && signal === ctx.signal && values === ctx.values) return ctx;
+  return {
+    method: ctx.method,
+    service: ctx.service,
+    requestMethod: ctx.requestMethod,
+    protocolName: ctx.protocolName,
+    url: ctx.url,
+    timeoutMs: ctx.timeoutMs,
+    requestHeader,
+    signal,
+    values,
+    get responseHeader() {
+      return ctx.responseHeader;
+    },
+    get responseTrailer() {
+      return ctx.responseTrailer;
+    },
   };
 }
 

@@ -16,6 +16,7 @@ import {
   type StreamResponse,
 } from "@connectrpc/connect";
 import { invokeUnaryImplementation } from "./connect-internals.js";
+import { contextWithRequest } from "./handler-context.js";
 
 export type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
 export type ServerStreamingSpec = Extract<MethodImplSpec, { kind: "server_streaming" }>;
@@ -49,19 +50,19 @@ export async function invokeServerStreaming(
     if (first.done === true) {
       throw new ConnectError("protocol error: missing input message for server-streaming method", Code.Unimplemented);
     }
-    const message = spec.impl(first.value, {
-      ...ctx,
-      requestHeader: req.header,
-      signal: req.signal,
-      values: req.contextValues,
-    });
+    const message = spec.impl(first.value, contextWithRequest(ctx, req.header, req.signal, req.contextValues));
     // Implementations may yield init shapes; callers complete them.
     return {
       stream: true,
       service: method.parent,
       method,
-      header: ctx.responseHeader,
-      trailer: ctx.responseTrailer,
+      // Read through: made only when an interceptor uses them (handler-context.ts).
+      get header() {
+        return ctx.responseHeader;
+      },
+      get trailer() {
+        return ctx.responseTrailer;
+      },
       message: message as AsyncIterable<Message>,
     };
   };

@@ -17,6 +17,7 @@ export function handlerContext(
   req: http.IncomingMessage | http2.Http2ServerRequest,
   signal: AbortSignal,
   values?: ContextValues,
+  requestMethod = "POST",
 ): HandlerContext {
   // Made when first read: most calls never set a response header or trailer,
   // and a Headers object is costly to make.
@@ -25,7 +26,7 @@ export function handlerContext(
   return {
     method,
     service: method.parent,
-    requestMethod: "POST",
+    requestMethod,
     protocolName: "connect",
     url: path,
     signal,

@@ -46,9 +46,13 @@ function valueOf(json: JsonValue, depth: number): Value {
     case "boolean":
       return { $typeName: "google.protobuf.Value", kind: { case: "boolValue", value: json } };
     case "object": {
-      if (json === null) return { $typeName: "google.protobuf.Value", kind: { case: "nullValue", value: NullValue.NULL_VALUE } };
+      if (json === null)
+        return { $typeName: "google.protobuf.Value", kind: { case: "nullValue", value: NullValue.NULL_VALUE } };
       if (Array.isArray(json)) {
-        const list: ListValue = { $typeName: "google.protobuf.ListValue", values: json.map((v) => valueOf(v, depth + 1)) };
+        const list: ListValue = {
+          $typeName: "google.protobuf.ListValue",
+          values: json.map((v) => valueOf(v, depth + 1)),
+        };
         return { $typeName: "google.protobuf.Value", kind: { case: "listValue", value: list } };
       }
       const struct: Struct = { $typeName: "google.protobuf.Struct", fields: {} };

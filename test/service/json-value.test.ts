@@ -46,7 +46,12 @@ describe("JSON ⇄ google.protobuf.Value", () => {
     const nan = create(ValueSchema, { kind: { case: "numberValue", value: Number.NaN } });
     const unset = create(ValueSchema);
     const inList = (v: Value) =>
-      create(ValueSchema, { kind: { case: "listValue", value: { values: [create(ValueSchema, { kind: { case: "boolValue", value: true } }), v] } } });
+      create(ValueSchema, {
+        kind: {
+          case: "listValue",
+          value: { values: [create(ValueSchema, { kind: { case: "boolValue", value: true } }), v] },
+        },
+      });
     for (const bad of [nan, unset, inList(nan), inList(unset)]) {
       let expected: unknown;
       try {

@@ -136,7 +136,11 @@ class CoreEngine implements Engine {
         return inserted.status;
       },
       (queued) =>
-        this.driver.watch(ref ?? refOf(queued.id), { ...options, tenant: input.tenant ?? "" }, fresh ? queued : undefined),
+        this.driver.watch(
+          ref ?? refOf(queued.id),
+          { ...options, tenant: input.tenant ?? "" },
+          fresh ? queued : undefined,
+        ),
       (status, queued) => withPriority(status, queued.priority),
     );
   }

@@ -62,6 +62,10 @@ export function summarizeProfile(path: string, top = 25): string {
   const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)}%`;
   const lines = [
     `busy ${(total / 1e6).toFixed(1)} s, idle ${(idle / 1e6).toFixed(1)} s; percentages are of busy time`,
+    // V8 samples the wall clock: a thread preempted inside a call is charged to that call.
+    "(busy is wall-clock time off the event loop's wait, on CPU or not: time the process sat descheduled",
+    " inside a call, e.g. a socket write that woke nats-server on a loaded machine, is that call's;",
+    " compare busy with the process's CPU time)",
     "",
     "self time by area:",
   ];

@@ -52,6 +52,8 @@ export interface JobStatus {
   error?: JobError;
   /** Only when asked for with includeLogs. */
   logs?: LogEntry[];
+  /** The input as submitted: only with includeInput, and absent when not kept (see Driver.readInput). */
+  input?: JsonValue;
 }
 
 export interface JobResult {
@@ -106,6 +108,7 @@ export interface SubmitInput {
 
 export interface ReadOptions {
   includeLogs?: boolean;
+  includeInput?: boolean; // JobStatus.input: getStatus only
   /** When set, jobs of other tenants answer NOT_FOUND. */
   tenant?: string;
 }
@@ -235,10 +238,7 @@ export interface Engine {
   listQueues(): Promise<string[]>;
   /** The queue's declared defaults; NOT_FOUND when no one declared it. */
   queueConfig(queue: string): Promise<QueueConfig>;
-  /**
-   * Adds a line to a job's log whatever its state, finished jobs included
-   * (the runtime's notes after the end, e.g. webhook attempts). Best effort.
-   */
+  /** Adds a line to a job's log whatever its state, finished jobs included (e.g. webhook attempts); best effort. */
   appendLog(id: string, entry: LogEntry): Promise<void>;
   /** Pending webhook deliveries, kept where every process of this backend finds them. */
   readonly webhooks: WebhookOutbox;

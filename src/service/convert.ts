@@ -107,6 +107,8 @@ export function jobToProto(status: JobStatus): Job {
     finishedAt: status.finishedAt !== undefined ? timestampFromMs(status.finishedAt) : undefined,
     error: status.error ? jobErrorToProto(status.error) : undefined,
     logs: status.logs?.map(logEntryToProto) ?? [],
+    // Unset unless asked for (and kept); a null input is a set Value holding null.
+    input: status.input !== undefined ? jsonToValue(status.input) : undefined,
   });
   return scheduleToProto(job, status);
 }

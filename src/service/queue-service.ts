@@ -54,7 +54,11 @@ export function createQueueService(
     async getStatus(req, ctx) {
       try {
         const read = readOptions(req.id, ctx);
-        const include = { includeLogs: req.includeLogs, includeAttempts: req.includeAttempts };
+        const include = {
+          includeLogs: req.includeLogs,
+          includeAttempts: req.includeAttempts,
+          includeInput: req.includeInput,
+        };
         return jobToProto(await engine.getStatus(req.id, { ...read, ...include }));
       } catch (err) {
         throw toClientError(err, ctx);

@@ -96,7 +96,82 @@ test("status, result, cancel and count; --json for each", async () => {
   expect(cancel.code).toBe(0);
   expect(JSON.parse(cancel.stdout)).toMatchObject({ removed: true });
   const count = await cli(["count", "echo", "--json", "--url", url]).done;
-  expect(JSON.parse(count.stdout)).toEqual({ queue: "echo", inQueue: expect.any(Number), running: expect.any(Number) });
+  expect(JSON.parse(count.stdout)).toEqual({
+    queue: "echo",
+    inQueue: expect.any(Number),
+    running: expect.any(Number),
+    paused: false,
+  });
+});
+
+test("pause, queues, count and resume: the queue's state as a table and as JSON", async () => {
+  const paused = await cli(["pause", "echo", "--url", url]).done;
+  try {
+    expect(paused).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^echo: paused \(\d+ waiting, \d+ running\)\n$/),
+    });
+    const table = await cli(["queues", "--url", url]).done;
+    expect(table.code).toBe(0);
+    const [header, ...rows] = table.stdout.trimEnd().split("\n");
+    expect(header).toMatch(/^QUEUE +WAITING +RUNNING +DELAYED +PAUSED +1M OK\/FAILED +1H OK\/FAILED$/);
+    expect(rows.find((r) => r.startsWith("echo "))).toMatch(/^echo +\d+ +\d+ +\d+ +yes +\d+\/\d+ +\d+\/\d+$/);
+    const json = await cli(["queues", "--json", "--url", url]).done;
+    expect((JSON.parse(json.stdout) as { name: string }[]).find((q) => q.name === "echo")).toMatchObject({
+      paused: true,
+      lastHour: { completed: expect.any(Number), failed: expect.any(Number) },
+    });
+  } finally {
+    const resumed = await cli(["resume", "echo", "--json", "--url", url]).done;
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ name: "echo", paused: false });
+  }
+});
+
+test("jobs lists a state as a table or JSON up to --limit; retry runs a failed job again, exit 2 when refused", async () => {
+  const client = createJetqClient({ baseUrl: url });
+  const failed = await client.submit("echo", { fail_attempts: 1 }, { options: { maxAttempts: 1 } });
+  await expect(failed.wait()).rejects.toThrow(/FAILED/);
+  await client.subscribe("echo", { listed: 1 });
+  await client.subscribe("echo", { listed: 2 });
+
+  const json = await cli(["jobs", "echo", "--state", "completed", "--limit", "2", "--json", "--url", url]).done;
+  expect(json.code).toBe(0);
+  const listed = JSON.parse(json.stdout) as { id: string; state: string }[];
+  expect(listed.map((j) => j.state)).toEqual(["COMPLETED", "COMPLETED"]);
+  const table = await cli(["jobs", "echo", "--state", "completed", "--limit", "1", "--url", url]).done;
+  expect(table.stdout).toMatch(/^ID +STATE +PRIORITY +ATTEMPT +PROGRESS +AT +ERROR\n/);
+  expect(table.stdout.trimEnd().split("\n")).toHaveLength(2);
+  expect(table.stderr).toContain("more than 1 COMPLETED jobs");
+  const dead = await cli(["jobs", "echo", "--state", "failed", "--url", url]).done;
+  expect(dead.stdout).toMatch(new RegExp(`${failed.id} +FAILED +5 +1 +\\d+% +\\S+ +HANDLER_ERROR: `));
+
+  const retried = await cli(["retry", failed.id, "--url", url]).done;
+  expect(retried).toMatchObject({ code: 0, stdout: expect.stringContaining(failed.id) });
+  expect(await failed.wait({ timeoutMs: 20_000 })).toMatchObject({ job: { attempt: 2 } });
+  const refused = await cli(["retry", failed.id, "--url", url]).done;
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toMatch(/failed_precondition.*COMPLETED/);
+});
+
+test("submit --delay, --run-at and --priority: the job waits for its time with its priority", async () => {
+  const delayed = await cli(["submit", "echo", "{}", "--delay", "1h", "--priority", "7", "--url", url]).done;
+  expect(delayed.code).toBe(0);
+  const id = delayed.stdout.trim();
+  const status = await cli(["status", id, "--url", url]).done;
+  expect(status.stdout).toMatch(/^priority 7$/m);
+  expect(status.stdout).toMatch(/^due +\d{4}-/m);
+  const client = createJetqClient({ baseUrl: url });
+  const job = await client.job(id).status();
+  // One hour after the submit (the server reads its clock for each: a millisecond apart at most).
+  expect(Math.abs(job.scheduledAt!.getTime() - job.createdAt!.getTime() - 3_600_000)).toBeLessThan(1_000);
+
+  // Whole seconds a day ahead: within the year a run time may be ahead.
+  const runAt = new Date(Math.ceil(Date.now() / 1000) * 1000 + 86_400_000);
+  const at = await cli(["submit", "echo", "{}", "--run-at", runAt.toISOString(), "--json", "--url", url]).done;
+  expect(at.code).toBe(0);
+  const atJob = await client.job((JSON.parse(at.stdout) as { id: string }).id).status();
+  expect(atJob).toMatchObject({ state: "QUEUED", scheduledAt: runAt, priority: 5, queuePosition: undefined });
+  for (const delayedId of [id, atJob.id]) await client.job(delayedId).cancel();
 });
 
 test("usage and transport errors exit 2", async () => {

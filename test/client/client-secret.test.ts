@@ -8,7 +8,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Code, createJetqClient, JetqError, JobError, type ClientSecretResponse, type JetqClient } from "@jetq/client";
+import { toJson } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { QueueService } from "../../gen/jetq/v1/queue_pb.js";
 import { freePort } from "../helpers/free-port.js";
 import { startNatsServer } from "../helpers/nats-server.js";
 import { killAll, startProcess } from "../server/process.js";
@@ -65,6 +70,7 @@ const api = fakeApi();
 let base: string;
 let apiPort: number;
 let client: JetqClient;
+let jetqUrl: string;
 
 beforeAll(async () => {
   await new Promise<void>((resolve) => api.server.listen(0, "127.0.0.1", resolve));
@@ -80,7 +86,8 @@ beforeAll(async () => {
     JETQ_HTTP_LANES_PER_TENANT: "2",
   });
   await jetq.waitForLine((l) => l.msg.includes("listening"), 30_000);
-  client = createJetqClient({ baseUrl: `http://127.0.0.1:${port}` });
+  jetqUrl = `http://127.0.0.1:${port}`;
+  client = createJetqClient({ baseUrl: jetqUrl });
 });
 afterAll(() => {
   killAll();
@@ -121,6 +128,20 @@ test("manual: a handle, whose poll() ends in onResponse", async () => {
   expect(handle.id).toMatch(/^http-lane-manual-lane/);
   const out = await handle.poll({ latency: 50, onResponse: (r) => r.body });
   expect(out).toEqual({ answer: 42, path: "/v1/chat", got: { prompt: "manual" } });
+});
+
+test("GetStatus include_input answers the input as sent: $CLIENT_SECRET, never the secret", async () => {
+  const handle = await client.clientSecretRequest({ ...chat("echo input"), queue: "manual-lane" });
+  const raw = createClient(QueueService, createConnectTransport({ baseUrl: jetqUrl, httpVersion: "1.1" }));
+  for (const when of ["submitted", "finished"]) {
+    if (when === "finished") await handle.poll({ latency: 50, onResponse: (r) => r.body });
+    const job = await raw.getStatus({ id: handle.id, includeInput: true });
+    const input = toJson(ValueSchema, job.input!) as { headers: Record<string, string>; data: unknown };
+    expect(input.headers.Authorization, when).toBe("Bearer $CLIENT_SECRET");
+    expect(input.data, when).toEqual({ prompt: "echo input" });
+    expect(JSON.stringify(input), when).not.toContain(SECRET);
+  }
+  expect(api.seen.find((s) => s.body.includes('"echo input"'))?.authorization).toBe(`Bearer ${SECRET}`);
 });
 
 test("a lane runs one request at a time: the second waits, its cancel removes it before the API sees it", async () => {

@@ -1,6 +1,6 @@
 /**
- * Issue 14, "must show" 5: the README's TypeScript examples that use
- * @jetq/client compile. Each ```ts block importing it becomes a module of
+ * Issue 14, "must show" 5: the TypeScript examples that use @jetq/client
+ * in README.md and packages/client/README.md (the package's page) compile. Each ```ts block importing it becomes a module of
  * its own, checked by tsc --strict against the package's types (the
  * workspace build, as published).
  */
@@ -20,10 +20,13 @@ export function sdkExamples(markdown: string): string[] {
   return blocks.filter((code) => /from "@jetq\/client(\/[^"]*)?"/.test(code));
 }
 
-test("every README example using @jetq/client type-checks with tsc --strict", async () => {
+test("every README example using @jetq/client type-checks with tsc --strict (jetq's and the package's)", async () => {
   const examples = sdkExamples(await readFile(join(ROOT, "README.md"), "utf8"));
   // The SDK section has several; fewer means the extraction broke.
-  expect(examples.length).toBeGreaterThanOrEqual(4);
+  expect(examples.length).toBeGreaterThanOrEqual(5);
+  const packageExamples = sdkExamples(await readFile(join(ROOT, "packages/client/README.md"), "utf8"));
+  expect(packageExamples.length).toBeGreaterThanOrEqual(2);
+  examples.push(...packageExamples);
   // Inside the repository, so "@jetq/client" resolves to the workspace package.
   await mkdir(join(ROOT, ".tmp"), { recursive: true });
   dir = await mkdtemp(join(ROOT, ".tmp", "readme-ts-"));

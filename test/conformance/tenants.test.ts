@@ -11,6 +11,7 @@ type Read = (engine: Engine, id: string, options: ReadOptions) => Promise<unknow
 
 const READS: Array<[string, Read]> = [
   ["getStatus", (e, id, o) => e.getStatus(id, o)],
+  ["getStatus with its input", (e, id, o) => e.getStatus(id, { ...o, includeInput: true })],
   ["getResult", (e, id, o) => e.getResult(id, o)],
   ["cancel", (e, id, o) => e.cancel(id, o)],
   [

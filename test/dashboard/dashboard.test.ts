@@ -2,7 +2,7 @@
  * The dashboard in a real browser (Debian's chromium driven by
  * playwright-core), against one jetq with API keys for the whole file:
  * the key prompt, live overview counts, a running job's progress and logs
- * as they arrive, Cancel and Retry from the page, a reader key without
+ * as they arrive, its input, Cancel and Retry from the page, a reader key without
  * buttons, and the layout at 375 px. Also writes the README's screenshots
  * (JETQ_UPDATE_SCREENSHOTS=1: into docs/; otherwise a temporary folder).
  */
@@ -197,7 +197,7 @@ test("submitting from the form opens the new job, which completes with its outpu
   await page.locator("#s-input").fill(JSON.stringify({ from: "the form" }));
   await page.getByRole("button", { name: "Submit", exact: true }).click();
   await expect.poll(() => page.getByTestId("job-state").textContent(), { timeout: 15_000 }).toBe("COMPLETED");
-  await page.getByText('"from": "the form"').waitFor();
+  await page.getByTestId("job-output").getByText('"from": "the form"').waitFor();
   expect(page.url()).toMatch(/#\/jobs\/echo-/);
 });
 
@@ -206,13 +206,35 @@ test("a large output is cut on the page, with a download of all of it", async ()
   const id = await submit(client, "echo", { big });
   await waitForState(client, id, JobState.COMPLETED);
   await page.goto(`${jetq.url}/ui/#/jobs/${id}`);
-  const link = page.getByRole("link", { name: /Download all/ });
+  const output = page.getByTestId("job-output");
+  const link = output.getByRole("link", { name: /Download all/ });
   await link.waitFor({ timeout: 15_000 });
-  expect((await page.locator("pre.json").textContent())!.length).toBeLessThan(25_000);
+  expect((await output.locator("pre.json").textContent())!.length).toBeLessThan(25_000);
   const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
   expect(download.suggestedFilename()).toBe(`${id}-output.json`);
   const text = await readFile((await download.path())!, "utf8");
   expect(JSON.parse(text)).toEqual({ big });
+});
+
+test("a job's page shows its input as submitted; a big one is cut, with a download of all of it", async () => {
+  const known = { sleep_ms: 30_000, prompt: "Summarise Q4", tags: ["a", "b"], nested: { n: 1.5, none: null } };
+  const small = await submit(client, "echo", known);
+  const bigInput = { sleep_ms: 30_000, big: "z".repeat(50_000) };
+  const big = await submit(client, "echo", bigInput);
+  try {
+    await page.goto(`${jetq.url}/ui/#/jobs/${small}`);
+    const input = page.getByTestId("job-input").locator("pre.json");
+    await expect.poll(() => input.textContent(), { timeout: 15_000 }).toBe(JSON.stringify(known, null, 2));
+    await page.goto(`${jetq.url}/ui/#/jobs/${big}`);
+    const link = page.getByTestId("job-input").getByRole("link", { name: /Download all/ });
+    await link.waitFor({ timeout: 15_000 });
+    expect((await input.textContent())!.length).toBeLessThan(25_000);
+    const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+    expect(download.suggestedFilename()).toBe(`${big}-input.json`);
+    expect(JSON.parse(await readFile((await download.path())!, "utf8"))).toEqual(bigInput);
+  } finally {
+    await Promise.all([client.cancel({ id: small }), client.cancel({ id: big })]);
+  }
 });
 
 test("keyboard only: Tab reaches a running job's Cancel button and Enter cancels it", async () => {
@@ -253,7 +275,7 @@ test("screenshots of the overview and of a job page", async () => {
   await expect.poll(() => count("ticker", "running"), { timeout: 15_000 }).toBe(1);
   await page.screenshot({ path: join(shots, "dashboard-overview.png") });
   await page.goto(`${jetq.url}/ui/#/jobs/${demo}`);
-  await page.getByText('"report": "2026-Q4"').waitFor({ timeout: 15_000 });
+  await page.getByTestId("job-output").getByText('"report": "2026-Q4"').waitFor({ timeout: 15_000 });
   await expect.poll(() => page.locator("table.attempts tbody tr").count(), { timeout: 15_000 }).toBe(2);
   await page.screenshot({ path: join(shots, "dashboard-job.png"), fullPage: true });
   await client.cancel({ id: waiting });

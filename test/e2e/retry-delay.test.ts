@@ -121,7 +121,7 @@ for (const kind of ENGINES) {
       });
     }
 
-    it("the README's buf curl examples: Retry, GetStatus with includeAttempts, Submit with a delay", async () => {
+    it("the README's buf curl examples: Retry, GetStatus with includeAttempts and includeInput, Submit with a delay", async () => {
       const url = ctx.jetq.url;
       const submitted = await bufCurl(url, "Submit", { queue: "echo", input: { fail_attempts: 1 } });
       const id = submitted.id as string;
@@ -134,6 +134,8 @@ for (const kind of ENGINES) {
         "JOB_STATE_FAILED",
         "JOB_STATE_COMPLETED",
       ]);
+      const withInput = await bufCurl(url, "GetStatus", { id, includeInput: true });
+      expect(withInput.input).toEqual({ fail_attempts: 1 });
       const delayed = await bufCurl(url, "Submit", {
         queue: "echo",
         input: { hello: "later" },

@@ -28,3 +28,25 @@ test("a job submitted first takes its terminal status once; a later one does not
   recent.finished("q-3", { ...done, state: "CANCELLED" });
   expect(recent.submitted("q-4", meta).terminal).toBeUndefined();
 });
+
+test("the output a COMPLETED event carried is kept for a job submitted here, also when the event came first", () => {
+  const recent = createRecentJobs(60_000);
+  recent.submitted("q-5", meta);
+  recent.finished("q-5", done);
+  recent.completedWith("q-5", { a: 1 });
+  expect(recent.output("q-5")).toEqual({ value: { a: 1 } });
+
+  recent.finished("q-6", done);
+  recent.completedWith("q-6", null);
+  expect(recent.output("q-6")).toBeUndefined(); // not a job of this process (yet)
+  recent.submitted("q-6", meta);
+  expect(recent.output("q-6")).toEqual({ value: null });
+
+  // Only a COMPLETED job has one; a Retry's QUEUED event clears the terminal status, and the output with it.
+  recent.submitted("q-7", meta);
+  recent.finished("q-7", { ...done, state: "FAILED" });
+  recent.completedWith("q-7", 1);
+  expect(recent.output("q-7")).toBeUndefined();
+  recent.get("q-5")!.terminal = undefined;
+  expect(recent.output("q-5")).toBeUndefined();
+});

@@ -91,6 +91,10 @@ for (const kind of ENGINES) {
         timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       });
 
+      expect(done.body.input).toBeUndefined();
+      const withInput = await curl("GET", `${first.body.status_url}?input=1`);
+      expect(withInput.body).toMatchObject({ request_id: id, status: "COMPLETED", input });
+
       const result = await curl("GET", first.body.response_url);
       expect(result.status).toBe(200);
       expect(result.body).toEqual({ request_id: id, status: "COMPLETED", response: input });

@@ -2,8 +2,8 @@
  * The server's own behaviour (validation, error mapping, Connect GET, stream
  * start and shutdown). Protocol coverage across clients is test/e2e's.
  */
-import { create } from "@bufbuild/protobuf";
-import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { create, fromJson, toJson } from "@bufbuild/protobuf";
+import { ValueSchema, durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -103,6 +103,25 @@ forEachEngine("server", (env) => {
     );
     expect(submit.status).toBe(405);
     await client.cancel({ id: job.id });
+  });
+
+  it("GetStatus include_input answers Job.input as submitted, over Connect and gRPC; unset without it", async () => {
+    const input = { prompt: "héllo", n: [1, null, true], nested: { deep: {} } };
+    const job = await client.submit({ queue, input: fromJson(ValueSchema, input) });
+    const empty = await client.submit({ queue });
+    const grpc = createClient(QueueService, createGrpcTransport({ baseUrl: server.url }));
+    for (const c of [client, grpc]) {
+      expect((await c.getStatus({ id: job.id })).input).toBeUndefined();
+      const read = await c.getStatus({ id: job.id, includeInput: true });
+      expect(toJson(ValueSchema, read.input!)).toStrictEqual(input);
+      // A job submitted without input has a null one: a set Value, not a missing field.
+      expect((await c.getStatus({ id: empty.id, includeInput: true })).input?.kind.case).toBe("nullValue");
+    }
+    await client.cancel({ id: job.id });
+    const cancelled = await client.getStatus({ id: job.id, includeInput: true });
+    expect(cancelled.state).toBe(JobState.CANCELLED);
+    expect(toJson(ValueSchema, cancelled.input!)).toStrictEqual(input);
+    await client.cancel({ id: empty.id });
   });
 
   it("sends a stream's first message at once, over HTTP/1.1 and HTTP/2", async () => {

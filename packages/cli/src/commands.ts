@@ -1,6 +1,7 @@
 /** Each command of `jetq`, returning its exit code (0 done, 1 the job did not complete). */
-import { createJetqClient, JobError, type Job, type JetqClient } from "@jetq/client";
+import { createJetqClient, JobError, type Job, type JetqClient, type JobOptions } from "@jetq/client";
 import type { Cli } from "./args.js";
+import { jobs, queues, retry, setPaused } from "./control.js";
 import { readInput } from "./input.js";
 import { formatJob, formatOutput, liveView, resultJson, statusLine, type Sink } from "./render.js";
 
@@ -37,9 +38,22 @@ export async function runCommand(cli: Cli, io: Io): Promise<number> {
     }
     case "count": {
       const n = await client.queueCount(id);
-      io.stdout.write(cli.json ? `${JSON.stringify(n)}\n` : `${n.queue}: ${n.inQueue} queued, ${n.running} running\n`);
+      const paused = n.paused ? " (paused)" : "";
+      io.stdout.write(
+        cli.json ? `${JSON.stringify(n)}\n` : `${n.queue}: ${n.inQueue} queued, ${n.running} running${paused}\n`,
+      );
       return 0;
     }
+    case "retry":
+      return retry(client, cli, io.stdout);
+    case "queues":
+      return queues(client, cli, io.stdout);
+    case "jobs":
+      return jobs(client, cli, io.stdout, io.stderr);
+    case "pause":
+      return setPaused(client, cli, io.stdout, true);
+    case "resume":
+      return setPaused(client, cli, io.stdout, false);
     default:
       throw new Error(`unhandled command ${cli.command}`);
   }
@@ -48,9 +62,15 @@ export async function runCommand(cli: Cli, io: Io): Promise<number> {
 async function submit(client: JetqClient, cli: Cli, io: Io): Promise<number> {
   const [queue, inputArg] = cli.args as [string, string];
   const input = await readInput(inputArg, io.stdin);
+  const options: JobOptions = {
+    ...(cli.maxAttempts ? { maxAttempts: cli.maxAttempts } : {}),
+    ...(cli.priority ? { priority: cli.priority } : {}),
+    ...(cli.delayMs ? { delayMs: cli.delayMs } : {}),
+    ...(cli.runAt ? { runAt: cli.runAt } : {}),
+  };
   const common = {
     ...(cli.idempotencyKey ? { idempotencyKey: cli.idempotencyKey } : {}),
-    ...(cli.maxAttempts ? { options: { maxAttempts: cli.maxAttempts } } : {}),
+    ...(Object.keys(options).length > 0 ? { options } : {}),
     ...(cli.timeoutMs ? { timeoutMs: cli.timeoutMs } : {}),
   };
   if (!cli.wait) {

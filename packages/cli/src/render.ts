@@ -50,6 +50,8 @@ export function statusLine(job: Job, withBar: boolean): string {
   const parts: string[] = [job.state];
   if (job.state === "QUEUED" && job.queuePosition !== undefined) {
     parts.push(job.queuePosition === 0 ? "position 0 (next)" : `position ${job.queuePosition}`);
+  } else if (job.state === "QUEUED" && job.scheduledAt) {
+    parts.push(`due ${job.scheduledAt.toISOString()}`);
   }
   if (job.attempt > 1) parts.push(`attempt ${job.attempt}`);
   if (withBar && job.state === "RUNNING") parts.push(progressBar(job.progress));
@@ -73,9 +75,11 @@ export function formatJob(job: Job): string {
     ["queue", job.queue],
     ["state", job.state],
     ["position", job.queuePosition === undefined ? undefined : String(job.queuePosition)],
+    ["priority", job.priority ? String(job.priority) : undefined],
     ["attempt", String(job.attempt)],
     ["progress", `${Math.round(job.progress * 100)}%`],
     ["created", job.createdAt?.toISOString()],
+    ["due", job.scheduledAt?.toISOString()],
     ["started", job.startedAt?.toISOString()],
     ["finished", job.finishedAt?.toISOString()],
     ["error", job.error ? `${job.error.code}: ${job.error.message}` : undefined],

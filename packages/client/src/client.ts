@@ -2,6 +2,7 @@
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { clientSecretMethods, type ClientSecretMethods } from "./client-secret.js";
+import { checkedId, controlMethods, type ControlMethods } from "./control.js";
 import { jobFromProto, optionsToProto, toValue } from "./convert.js";
 import { QueueService } from "./gen/jetq/v1/queue_pb.js";
 import { finish } from "./outcome.js";
@@ -39,7 +40,7 @@ export interface SubscribeOptions extends ScopeOptions {
   options?: JobOptions;
 }
 
-export interface JetqClient extends ClientSecretMethods {
+export interface JetqClient extends ClientSecretMethods, ControlMethods {
   /** Submits a job and waits for its end in one call: its output, or a JobError. */
   subscribe<T extends JsonValue = JsonValue>(
     queue: string,
@@ -50,7 +51,7 @@ export interface JetqClient extends ClientSecretMethods {
   submit(queue: string, input: unknown, opts?: SubmitOptions): Promise<JobHandle>;
   /** A handle on an existing job (no call is made). */
   job(id: string): JobHandle;
-  /** How many jobs wait in a queue and how many run. */
+  /** How many jobs wait in a queue, how many run, and whether it is paused. */
   queueCount(queue: string, opts?: ScopeOptions): Promise<QueueCount>;
 }
 
@@ -91,6 +92,7 @@ export function createJetqClient(options: JetqClientOptions): JetqClient {
   return {
     subscribe,
     ...clientSecretMethods(rpc, subscribe),
+    ...controlMethods(rpc),
     submit: (queue, input, opts = {}) =>
       scoped("submit", opts, async (scope) => {
         const request = {
@@ -102,14 +104,11 @@ export function createJetqClient(options: JetqClientOptions): JetqClient {
         const job = await retrying(scope, undefined, () => rpc.client.submit(request, callOptions(rpc, scope)));
         return jobHandle(rpc, job.id);
       }),
-    job: (id) => {
-      if (typeof id !== "string" || id === "") throw new TypeError("job(id): id must be a non-empty string");
-      return jobHandle(rpc, id);
-    },
+    job: (id) => jobHandle(rpc, checkedId("job", id)),
     queueCount: (queue, opts = {}) =>
       scoped("queueCount", opts, async (scope) => {
         const res = await retrying(scope, undefined, () => rpc.client.queueCount({ queue }, callOptions(rpc, scope)));
-        return { queue: res.queue, inQueue: res.inQueue, running: res.running };
+        return { queue: res.queue, inQueue: res.inQueue, running: res.running, paused: res.paused };
       }),
   };
 }

@@ -14,8 +14,23 @@ import {
   LogLevel as ProtoLogLevel,
   type GetResultResponse,
   type Job as ProtoJob,
+  type JobAttempt as ProtoJobAttempt,
+  type JobError as ProtoJobError,
+  type QueueInfo as ProtoQueueInfo,
+  type SubmitBatchResult,
 } from "./gen/jetq/v1/queue_pb.js";
-import type { Job, JobOptions, JobResult, JobState, JsonValue, LogLevel } from "./types.js";
+import type {
+  BatchResult,
+  Job,
+  JobAttempt,
+  JobOptions,
+  JobResult,
+  JobState,
+  JsonValue,
+  LogLevel,
+  QueueInfo,
+  QueueState,
+} from "./types.js";
 
 const STATES: Record<ProtoJobState, JobState | undefined> = {
   [ProtoJobState.UNSPECIFIED]: undefined,
@@ -42,6 +57,34 @@ export function stateFromProto(state: ProtoJobState): JobState {
 }
 
 const date = (t: Timestamp | undefined) => (t ? timestampDate(t) : undefined);
+const errorOf = (e: ProtoJobError | undefined) => (e ? { code: e.code, message: e.message } : undefined);
+
+const STATE_NUMBERS: Record<JobState, ProtoJobState> = {
+  QUEUED: ProtoJobState.QUEUED,
+  RUNNING: ProtoJobState.RUNNING,
+  COMPLETED: ProtoJobState.COMPLETED,
+  FAILED: ProtoJobState.FAILED,
+  CANCELLED: ProtoJobState.CANCELLED,
+  EXPIRED: ProtoJobState.EXPIRED,
+};
+
+/** A state for a request (ListJobs); a plain-JS caller's typo is a TypeError, not a call. */
+export function stateToProto(state: JobState): ProtoJobState {
+  if (!Object.hasOwn(STATE_NUMBERS, state)) {
+    throw new TypeError(`state: must be one of ${Object.keys(STATE_NUMBERS).join(", ")}, got ${JSON.stringify(state)}`);
+  }
+  return STATE_NUMBERS[state];
+}
+
+function attemptFromProto(a: ProtoJobAttempt): JobAttempt {
+  return {
+    attempt: a.attempt,
+    startedAt: date(a.startedAt),
+    finishedAt: date(a.finishedAt),
+    outcome: stateFromProto(a.outcome),
+    error: errorOf(a.error),
+  };
+}
 
 export function jobFromProto(job: ProtoJob): Job {
   return {
@@ -55,14 +98,45 @@ export function jobFromProto(job: ProtoJob): Job {
     createdAt: date(job.createdAt),
     startedAt: date(job.startedAt),
     finishedAt: date(job.finishedAt),
-    error: job.error ? { code: job.error.code, message: job.error.message } : undefined,
+    error: errorOf(job.error),
     logs: job.logs.map((l) => ({
       message: l.message,
       level: LEVELS[l.level] ?? "unspecified",
       source: l.source,
       timestamp: date(l.timestamp),
     })),
+    scheduledAt: date(job.scheduledAt),
+    attempts: job.attempts.map(attemptFromProto),
   };
+}
+
+export function queueInfoFromProto(q: ProtoQueueInfo): QueueInfo {
+  const counts = (c: ProtoQueueInfo["lastMinute"]) => ({ completed: c?.completed ?? 0, failed: c?.failed ?? 0 });
+  return {
+    name: q.name,
+    waiting: q.waiting,
+    running: q.running,
+    delayed: q.delayed,
+    paused: q.paused,
+    lastMinute: counts(q.lastMinute),
+    lastHour: counts(q.lastHour),
+  };
+}
+
+/** PauseQueue and ResumeQueue answer only these fields of QueueInfo. */
+export function queueStateFromProto(q: ProtoQueueInfo): QueueState {
+  return { name: q.name, waiting: q.waiting, running: q.running, paused: q.paused };
+}
+
+/** One result of SubmitBatch; `index` is the item's place in the request. */
+export function batchResultFromProto(r: SubmitBatchResult, index: number): BatchResult {
+  if (r.outcome.case === "job") return { index, id: r.outcome.value.id, job: jobFromProto(r.outcome.value) };
+  if (r.outcome.case === "error") {
+    const e = r.outcome.value;
+    return { index: e.index, error: { code: e.code, message: e.message } };
+  }
+  // A newer server's outcome this SDK does not know: not a job it can name.
+  return { index, error: { code: "unknown", message: `jobs[${index}]: the server's answer has no job and no error` } };
 }
 
 /**
@@ -93,7 +167,7 @@ export function resultFromProto(res: GetResultResponse): JobResult {
     id: res.id,
     state: stateFromProto(res.state),
     output: res.output === undefined ? undefined : fromValue(res.output),
-    error: res.error ? { code: res.error.code, message: res.error.message } : undefined,
+    error: errorOf(res.error),
   };
 }
 
@@ -108,5 +182,7 @@ export function optionsToProto(o: JobOptions | undefined): MessageInitShape<type
     retryBackoff: o.retryBackoffMs === undefined ? undefined : durationFromMs(o.retryBackoffMs),
     retryBackoffMax: o.retryBackoffMaxMs === undefined ? undefined : durationFromMs(o.retryBackoffMaxMs),
     startDeadline: o.startDeadline === undefined ? undefined : timestampFromDate(o.startDeadline),
+    runAt: o.runAt === undefined ? undefined : timestampFromDate(o.runAt),
+    delay: o.delayMs === undefined ? undefined : durationFromMs(o.delayMs),
   });
 }

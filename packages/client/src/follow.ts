@@ -105,7 +105,7 @@ export async function* follow(rpc: Rpc, scope: Scope, options: FollowOptions): A
 }
 
 /** What a caller can see change: state, attempt, position, progress, the lines. */
-function statusKey(job: ProtoJob): string {
+export function statusKey(job: ProtoJob): string {
   const lastLine = job.logs.at(-1);
   return `${job.state}|${job.attempt}|${job.queuePosition ?? ""}|${job.progress}|${job.logs.length}|${lastLine?.message ?? ""}`;
 }

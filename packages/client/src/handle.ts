@@ -1,6 +1,6 @@
 /** A handle on one job, from client.submit() or client.job(id). */
 import { jobFromProto, resultFromProto } from "./convert.js";
-import type { JetqError, JobError } from "./errors.js";
+import { toJetqError, type JetqError, type JobError } from "./errors.js";
 import { follow, isTerminalProto, type FollowOptions } from "./follow.js";
 import type { Job as ProtoJob } from "./gen/jetq/v1/queue_pb.js";
 import { finish } from "./outcome.js";
@@ -13,6 +13,11 @@ export type CallOpts = ScopeOptions;
 export interface StreamOpts extends ScopeOptions {
   /** Include the job's log lines in each status. */
   logs?: boolean;
+}
+
+export interface StatusOpts extends StreamOpts {
+  /** Include the attempts that ended (Job.attempts), oldest first. */
+  attempts?: boolean;
 }
 
 export interface WaitOpts extends StreamOpts {
@@ -41,8 +46,8 @@ export interface Poller {
 
 export interface JobHandle {
   readonly id: string;
-  /** The current status (GetStatus). */
-  status(opts?: StreamOpts): Promise<Job>;
+  /** The current status (GetStatus); with `attempts: true` also the attempts that ended. */
+  status(opts?: StatusOpts): Promise<Job>;
   /** Every status until the terminal one, resuming across broken streams. */
   stream(opts?: StreamOpts): AsyncIterable<Job>;
   /** The outcome of a finished job, whatever it was; JetqError FAILED_PRECONDITION while it runs. */
@@ -51,6 +56,8 @@ export interface JobHandle {
   wait<T extends JsonValue = JsonValue>(opts?: WaitOpts): Promise<JobOutput<T>>;
   /** Cancels the job (queued: removed; running: its handler is told to stop). */
   cancel(opts?: CallOpts): Promise<CancelResult>;
+  /** Runs a FAILED, CANCELLED or EXPIRED job again under the same id (QUEUED again); JetqError FAILED_PRECONDITION otherwise. */
+  retry(opts?: CallOpts): Promise<Job>;
   /** Polls GetStatus instead of streaming, for environments where streams do not get through. */
   poll(opts?: PollOpts): Poller;
 }
@@ -83,11 +90,10 @@ export function jobHandle(rpc: Rpc, id: string): JobHandle {
   return {
     id,
     status: (opts = {}) =>
-      scoped("status", opts, (scope) =>
-        retrying(scope, id, () =>
-          rpc.client.getStatus({ id, includeLogs: opts.logs ?? false }, callOptions(rpc, scope)),
-        ).then(jobFromProto),
-      ),
+      scoped("status", opts, (scope) => {
+        const request = { id, includeLogs: opts.logs ?? false, includeAttempts: opts.attempts ?? false };
+        return retrying(scope, id, () => rpc.client.getStatus(request, callOptions(rpc, scope))).then(jobFromProto);
+      }),
     async *stream(opts = {}) {
       const scope = openScope("stream", opts);
       try {
@@ -117,6 +123,15 @@ export function jobHandle(rpc: Rpc, id: string): JobHandle {
       scoped("cancel", opts, async (scope) => {
         const res = await retrying(scope, id, () => rpc.client.cancel({ id }, callOptions(rpc, scope)));
         return { removed: res.removed, message: res.message, job: jobFromProto(res.job!) };
+      }),
+    // Made once: a repeat after a lost answer would fail FAILED_PRECONDITION (the job is QUEUED again).
+    retry: (opts = {}) =>
+      scoped("retry", opts, async (scope) => {
+        try {
+          return jobFromProto(await rpc.client.retry({ id }, callOptions(rpc, scope)));
+        } catch (err) {
+          throw scope.signal.aborted ? scope.error(id) : toJetqError(err, id);
+        }
       }),
     poll: (opts = {}) => startPolling(rpc, id, opts),
   };

@@ -15,14 +15,22 @@ export type {
   ClientSecretRequestHandle,
   ClientSecretResponse,
 } from "./client-secret.js";
-export type { CallOpts, JobHandle, PollOpts, Poller, StreamOpts, WaitOpts } from "./handle.js";
+export type { CallOpts, JobHandle, PollOpts, Poller, StatusOpts, StreamOpts, WaitOpts } from "./handle.js";
+export type { ControlMethods, JobsOptions, ListJobsOptions } from "./control.js";
+export type { WatchJobsOptions } from "./watch.js";
 export { JetqError, JobError } from "./errors.js";
 export { Code } from "@connectrpc/connect";
 export { isTerminal } from "./types.js";
 export type {
+  BatchItem,
+  BatchItemError,
+  BatchResult,
   CancelResult,
+  FinishedCounts,
   Job,
+  JobAttempt,
   JobOptions,
+  JobPage,
   JobOutput,
   JobResult,
   JobState,
@@ -30,6 +38,8 @@ export type {
   LogEntry,
   LogLevel,
   QueueCount,
+  QueueInfo,
+  QueueState,
   SubmitOptions,
 } from "./types.js";
 export type { ScopeOptions } from "./scope.js";

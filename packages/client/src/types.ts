@@ -38,6 +38,22 @@ export interface Job {
   error: { code: string; message: string } | undefined;
   /** The lines the job keeps, oldest first; only when asked for (`logs: true`). */
   logs: LogEntry[];
+  /** When a delayed job (runAt, delayMs) becomes due; while in the future it is QUEUED without a queuePosition. */
+  scheduledAt: Date | undefined;
+  /** The attempts that ended, oldest first; only when asked for (`status({ attempts: true })`). */
+  attempts: JobAttempt[];
+}
+
+/** One ended attempt of a job. */
+export interface JobAttempt {
+  /** Its number, from 1. */
+  attempt: number;
+  startedAt: Date | undefined;
+  finishedAt: Date | undefined;
+  /** COMPLETED, FAILED, CANCELLED, or QUEUED for a failure that was retried. */
+  outcome: JobState;
+  /** Why it did not complete; undefined when COMPLETED. */
+  error: { code: string; message: string } | undefined;
 }
 
 /** How one job runs; unset fields take the queue's defaults. */
@@ -56,6 +72,10 @@ export interface JobOptions {
   retryBackoffMaxMs?: number;
   /** How many times the job may lose its worker and still run again (0 to 100). */
   maxLostLeases?: number;
+  /** Run no earlier than this time (at most a year ahead). At most one of runAt and delayMs. */
+  runAt?: Date;
+  /** Run no earlier than this many milliseconds after the submit (over 0, at most a year). */
+  delayMs?: number;
 }
 
 export interface SubmitOptions {
@@ -90,6 +110,61 @@ export interface QueueCount {
   inQueue: number;
   /** Jobs a worker is running now. */
   running: number;
+  /** Workers are stopped from starting its jobs (pauseQueue); false from a server without pausing. */
+  paused: boolean;
+}
+
+/** Jobs that ended in a time window. */
+export interface FinishedCounts {
+  completed: number;
+  failed: number;
+}
+
+/** One queue as listQueues() describes it. */
+export interface QueueInfo {
+  name: string;
+  /** Jobs due and waiting for a worker. */
+  waiting: number;
+  /** Jobs a worker is running now. */
+  running: number;
+  /** Jobs waiting for their time (runAt, delayMs). */
+  delayed: number;
+  /** Workers are stopped from starting its jobs (pauseQueue). */
+  paused: boolean;
+  /** Jobs that ended in the last 60 seconds. */
+  lastMinute: FinishedCounts;
+  /** Jobs that ended in the last hour. */
+  lastHour: FinishedCounts;
+}
+
+/** A queue after pauseQueue() or resumeQueue(). */
+export type QueueState = Pick<QueueInfo, "name" | "waiting" | "running" | "paused">;
+
+/** One page of listJobs(). */
+export interface JobPage {
+  jobs: Job[];
+  /** Pass it as `cursor` for the next page; undefined on the last page. */
+  nextCursor: string | undefined;
+}
+
+/** One job of a submitBatch(); its options as submit() takes them. */
+export interface BatchItem {
+  input: unknown;
+  /** Default: a random key per item, so a retried batch makes no second job. */
+  idempotencyKey?: string;
+  options?: JobOptions;
+}
+
+/** What became of one item of a batch, at the item's index: its job, or why it was not submitted. */
+export type BatchResult =
+  | { index: number; id: string; job: Job; error?: undefined }
+  | { index: number; id?: undefined; job?: undefined; error: BatchItemError };
+
+export interface BatchItemError {
+  /** The code Submit would have failed with, as the Connect protocol spells it, e.g. "invalid_argument". */
+  code: string;
+  /** What is wrong, naming `jobs[i]` and the field. */
+  message: string;
 }
 
 export interface CancelResult {

@@ -117,7 +117,13 @@ class CoreEngine implements Engine {
 
   async getStatus(id: string, read: ReadOptions = {}): Promise<JobStatus> {
     const ref = this.openRef(id);
-    return withPriority(await this.driver.read(ref, read), ref.priority);
+    const { includeInput, ...rest } = read;
+    if (!includeInput) return withPriority(await this.driver.read(ref, rest), ref.priority);
+    // Both at once, each checking the tenant: the input never changes, so
+    // it needs no snapshot shared with the status.
+    const [status, input] = await Promise.all([this.driver.read(ref, rest), this.driver.readInput(ref, rest)]);
+    if (input !== undefined) status.input = input;
+    return withPriority(status, ref.priority);
   }
 
   watch(id: string, options: WatchOptions = {}): AsyncIterable<JobStatus> {

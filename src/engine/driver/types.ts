@@ -168,6 +168,12 @@ export interface Driver {
   /** NOT_FOUND for unknown ids and, when options.tenant is set, other tenants' jobs. */
   read(ref: JobRef, options: ReadOptions): Promise<JobStatus>;
   readResult(ref: JobRef, options: ReadOptions): Promise<JobResult>;
+  /**
+   * The job's input as submitted, in any state (GetStatus include_input);
+   * undefined when the driver did not keep it (a job that ended before it
+   * kept inputs of finished jobs). NOT_FOUND as read().
+   */
+  readInput(ref: JobRef, options: ReadOptions): Promise<JsonValue | undefined>;
   cancel(ref: JobRef, options: ReadOptions): Promise<DriverCancelOutcome>;
   count(queue: string): Promise<QueueCounts>;
   /** Names of the declared queues. */

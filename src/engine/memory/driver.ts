@@ -149,6 +149,11 @@ export class MemoryDriver implements Driver {
     return status;
   }
 
+  async readInput(ref: JobRef, read: ReadOptions): Promise<JsonValue> {
+    // Kept with the job for as long as it is retained; a copy, as every read hands out.
+    return structuredClone(this.store.lookup(ref, read).input);
+  }
+
   async readResult(ref: JobRef, read: ReadOptions): Promise<JobResult> {
     const job = this.store.lookup(ref, read);
     if (job.phase !== "done") {

@@ -3,6 +3,7 @@
  * (../driver/types.ts) from the parts wired in wiring.ts.
  * docs/ARCHITECTURE.md §5-6 is the map; each module holds one part.
  */
+import type { JsonValue } from "@bufbuild/protobuf";
 import type { JobEventListener } from "../job-events.js";
 import { setMaxListeners } from "node:events";
 import { queueNotFound, unavailable } from "../errors.js";
@@ -39,6 +40,7 @@ import { liveJobsPage } from "./list-live.js";
 import { createLeftoverSweeper, type LeftoverSweeper } from "./leftovers.js";
 import type { NatsEngineOptions } from "./options.js";
 import { watchNatsReadiness } from "./readiness.js";
+import { readInput } from "./job-input.js";
 import { readResult } from "./result.js";
 import { retryJob } from "./retry.js";
 import { eachBounded } from "./each-bounded.js";
@@ -178,12 +180,19 @@ class NatsDriver implements Driver {
 
   async readResult(ref: JobRef, options: ReadOptions): Promise<JobResult> {
     this.assertOpen();
-    const { deriver, blobs } = this.p;
+    const { deriver, blobs, recent } = this.p;
     const { layout } = this;
     const settingName = this.options.settingName;
     return this.call(`reading the result of job "${ref.id}"`, () =>
-      readResult({ deriver, blobs, retentionMs: layout.retentionMs, settingName }, ref, options),
+      readResult({ deriver, blobs, retentionMs: layout.retentionMs, settingName, recent }, ref, options),
     );
+  }
+
+  async readInput(ref: JobRef, options: ReadOptions): Promise<JsonValue | undefined> {
+    this.assertOpen();
+    const { p } = this;
+    const queueDeclared = async (queue: string) => (await p.queueConfigs.get(queue)) !== undefined;
+    return this.call(`reading the input of job "${ref.id}"`, () => readInput({ ...p, queueDeclared }, ref, options));
   }
 
   async cancel(ref: JobRef, options: ReadOptions): Promise<DriverCancelOutcome> {

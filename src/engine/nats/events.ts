@@ -13,6 +13,7 @@
  * drops them, so no listener hears an event twice.
  */
 import { randomBytes } from "node:crypto";
+import type { JsonValue } from "@bufbuild/protobuf";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { JobError, JobState, LogEntry } from "../types.js";
 import { EVENT_PREFIX, EVENT_WILDCARD, eventSubject } from "./layout.js";
@@ -29,14 +30,30 @@ export type JobEvent =
       /** A delayed job's run time (relocation.ts), so watches keep showing it. */
       scheduledAt?: number;
       error?: JobError;
+      /**
+       * A COMPLETED job's output when it is small (EVENT_OUTPUT_MAX_CHARS):
+       * include_output of the process that submitted it then needs no read.
+       */
+      output?: JsonValue;
     }
   | { type: "progress"; progress: number }
   | { type: "log"; entry: LogEntry };
 
 export type EventListener = (event: JobEvent) => void;
 
-/** The status event announcing what a record says. */
-export function statusEventOf(r: JobRecord): JobEvent {
+/**
+ * Largest output (JSON characters) a terminal event carries: every engine
+ * process receives every event, so a big output stays in its record (or
+ * the object store) and is read by whoever asks for it.
+ */
+export const EVENT_OUTPUT_MAX_CHARS = 4_096;
+
+/**
+ * The status event announcing what a record says; `outputJson` (the record's
+ * output as JSON text) makes a COMPLETED event carry a small output.
+ */
+export function statusEventOf(r: JobRecord, outputJson?: string): JobEvent {
+  const carried = r.output !== undefined && outputJson !== undefined && outputJson.length <= EVENT_OUTPUT_MAX_CHARS;
   return {
     type: "status",
     state: r.state,
@@ -46,11 +63,13 @@ export function statusEventOf(r: JobRecord): JobEvent {
     ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
     ...(r.error ? { error: r.error } : {}),
     ...(r.scheduledAt !== undefined ? { scheduledAt: r.scheduledAt } : {}),
+    ...(carried ? { output: r.output } : {}),
   };
 }
 
 export interface EventHub {
-  publish(id: string, event: JobEvent): void;
+  /** `outputJson`: the event's output as JSON text, when the caller has it (not encoded twice). */
+  publish(id: string, event: JobEvent, outputJson?: string): void;
   /** Registers at once (before the subscription is even confirmed), returns the unregister. */
   listen(id: string, listener: EventListener): () => void;
   /** Opens the one subscription (idempotent). */
@@ -66,6 +85,15 @@ const decoder = new TextDecoder();
 
 /** On the wire, an event carries the hub that published it. */
 type WireEvent = JobEvent & { o?: string };
+
+/** The event as published: with its origin, and a carried output spliced in as the caller encoded it. */
+function wireJson(origin: string, event: JobEvent, outputJson: string | undefined): string {
+  if (event.type !== "status" || event.output === undefined || outputJson === undefined) {
+    return JSON.stringify({ o: origin, ...event });
+  }
+  const { output: _output, ...rest } = event;
+  return `${JSON.stringify({ o: origin, ...rest }).slice(0, -1)},"output":${outputJson}}`;
+}
 
 export function createEventHub(nc: NatsConnection, onEvent?: (id: string, e: JobEvent) => void): EventHub {
   const listeners = new Map<string, Set<EventListener>>();
@@ -107,8 +135,8 @@ export function createEventHub(nc: NatsConnection, onEvent?: (id: string, e: Job
 
   return {
     start,
-    publish(id, event) {
-      if (!nc.isClosed()) nc.publish(eventSubject(id), JSON.stringify({ o: origin, ...event }));
+    publish(id, event, outputJson) {
+      if (!nc.isClosed()) nc.publish(eventSubject(id), wireJson(origin, event, outputJson));
       dispatch(id, event);
     },
     listen(id, listener) {

@@ -23,7 +23,7 @@ import type {
   TerminalFields,
   TerminalState,
 } from "../driver/types.js";
-import { handedBack, terminalRecord } from "./attempt-records.js";
+import { handedBack, terminalRecord, type KeptInput } from "./attempt-records.js";
 import type { DeliveryContext, DeliverySpec } from "./delivery-context.js";
 import type { Delivery } from "./delivery.js";
 import { guard } from "./errors.js";
@@ -292,9 +292,13 @@ export class NatsJobDelivery implements DriverDelivery {
     await this.ctx.logs.flushed(id);
     const finishedAt = Date.now();
     const base: Omit<JobRecord, "state"> = { ...this.base(), finishedAt };
-    // A job that may be retried keeps what its Retry publishes (relocation.ts).
+    // A job that may be retried keeps what its Retry publishes (relocation.ts); a COMPLETED
+    // one its input alone: a big one's object store name, else the message's bytes in hand.
     if (state !== "COMPLETED") base.rerun = await this.rerun();
-    const { record, encoded } = await terminalRecord(this.ctx, id, { ...base, state }, fields);
+    const { meta, delivery } = this;
+    const input: KeptInput | undefined =
+      state !== "COMPLETED" ? undefined : meta.inputRef ? { ref: meta.inputRef } : { json: delivery.data };
+    const { record, encoded } = await terminalRecord(this.ctx, id, { ...base, state }, fields, input);
     // Indexed first: an entry whose record lost (or never came) is skipped when read, none is missing.
     await this.ctx.index?.add({ id, queue: this.ref.queue, state, tenant: this.tenant, finishedAt });
     let rev = await this.ctx.records.write(id, record, this.revision, encoded);
@@ -315,7 +319,7 @@ export class NatsJobDelivery implements DriverDelivery {
     await this.delivery.ack();
     this.ctx.live.forget(id);
     this.end();
-    this.publishStatus(record);
+    this.publishStatus(record, fields.outputJson);
     return true;
   }
 
@@ -381,8 +385,8 @@ export class NatsJobDelivery implements DriverDelivery {
     return false;
   }
 
-  private publishStatus(r: JobRecord): void {
-    this.ctx.events.publish(this.ref.id, statusEventOf(r));
+  private publishStatus(r: JobRecord, outputJson?: string): void {
+    this.ctx.events.publish(this.ref.id, statusEventOf(r, outputJson), outputJson);
   }
 
   /** Whatever the backend says, the core sees EngineErrors (UNAVAILABLE while NATS is away). */

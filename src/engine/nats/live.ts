@@ -5,6 +5,7 @@
  * (docs/ARCHITECTURE.md §5) has attempt and started_at for the others, and
  * progress is a core event only.
  */
+import type { JsonValue } from "@bufbuild/protobuf";
 import type { JobEvent } from "./events.js";
 import type { JobMeta } from "./job-message.js";
 
@@ -72,8 +73,8 @@ export interface RecentJob {
   disclosureChecked?: () => void;
 }
 
-/** What a terminal status event says. */
-export type TerminalInfo = Omit<Extract<JobEvent, { type: "status" }>, "type">;
+/** What a terminal status event says (its output is kept apart: see RecentJobs.output). */
+export type TerminalInfo = Omit<Extract<JobEvent, { type: "status" }>, "type" | "output">;
 
 export interface RecentJobs {
   /** Remembers a job submitted here; returns its entry. */
@@ -86,9 +87,19 @@ export interface RecentJobs {
    * so be dispatched before that Submit goes on to call submitted().
    */
   finished(id: string, info: TerminalInfo): void;
+  /**
+   * Notes the output a COMPLETED event carried, for a job submitted here or
+   * heard of before its Submit answered (kept briefly: include_output reads it at once).
+   */
+  completedWith(id: string, output: JsonValue): void;
+  /** The output noted for a job submitted here, if its event carried one. */
+  output(id: string): { value: JsonValue } | undefined;
 }
 
 const MAX_RECENT = 20_000;
+/** Outputs kept: at most this many (each under EVENT_OUTPUT_MAX_CHARS), for OUTPUT_MAX_AGE_MS. */
+const MAX_OUTPUTS = 4_096;
+const OUTPUT_MAX_AGE_MS = 10_000;
 /** How long a terminal status heard before its job's submitted() is kept for it. */
 const EARLY_MAX_AGE_MS = 10_000;
 
@@ -136,6 +147,7 @@ export class RecentMap<V> {
 export function createRecentJobs(maxAgeMs: number): RecentJobs {
   const map = new RecentMap<RecentJob>(MAX_RECENT, maxAgeMs);
   const early = new RecentMap<TerminalInfo>(MAX_RECENT, Math.min(EARLY_MAX_AGE_MS, maxAgeMs));
+  const outputs = new RecentMap<{ value: JsonValue }>(MAX_OUTPUTS, Math.min(OUTPUT_MAX_AGE_MS, maxAgeMs));
   return {
     submitted(id, meta) {
       const entry: RecentJob = { meta };
@@ -150,5 +162,14 @@ export function createRecentJobs(maxAgeMs: number): RecentJobs {
       if (!e) early.set(id, info);
       else if (!e.terminal) e.terminal = info;
     },
+    completedWith(id, output) {
+      // Jobs of this process, and those whose event came before their
+      // Submit's answer (a busy process reads both from one socket chunk):
+      // which of the early ones are ours is not known yet, so every job's
+      // is kept, within the map's bound (MAX_OUTPUTS, OUTPUT_MAX_AGE_MS).
+      const terminal = map.get(id)?.terminal ?? early.get(id);
+      if (terminal?.state === "COMPLETED") outputs.set(id, { value: output });
+    },
+    output: (id) => (map.get(id)?.terminal?.state === "COMPLETED" ? outputs.get(id) : undefined),
   };
 }

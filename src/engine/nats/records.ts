@@ -34,6 +34,14 @@ export interface JobRecord extends RelocationFields {
   output?: JsonValue;
   /** Object store name of the output, when it was too big for the record. */
   outputRef?: string;
+  /**
+   * On COMPLETED records: the input as submitted (GetStatus include_input),
+   * written from the message's bytes (see encode); FAILED, CANCELLED and
+   * EXPIRED records keep it in `rerun` instead.
+   */
+  input?: JsonValue;
+  /** On COMPLETED records: object store name of the input, when it is there (too big for a message or record). */
+  inputRef?: string;
   /** Deliveries handed back with release() before they began: not attempts at all. */
   released?: number;
   /**
@@ -92,11 +100,24 @@ export interface RecordStore {
   /**
    * The record as stored (its length is what must stay under max_payload).
    * `outputJson`: record.output as JSON text, when the caller has it.
+   * `inputJson`: the input as the job's message holds it (JSON text), added
+   * as field `input` (the record must not have one).
    */
-  encode(record: JobRecord, outputJson?: string): Uint8Array;
+  encode(record: JobRecord, outputJson?: string, inputJson?: Uint8Array): Uint8Array;
 }
 
 const encoder = new TextEncoder();
+const NULL_JSON = encoder.encode("null");
+const CLOSE_BRACE = 0x7d;
+
+/** head + value + "}": the record's JSON with a field's raw value last. */
+function spliced(head: Uint8Array, value: Uint8Array): Uint8Array {
+  const out = new Uint8Array(head.length + value.length + 1);
+  out.set(head);
+  out.set(value, head.length);
+  out[out.length - 1] = CLOSE_BRACE;
+  return out;
+}
 
 export function createRecordStore(kv: KV): RecordStore {
   return {
@@ -115,11 +136,18 @@ export function createRecordStore(kv: KV): RecordStore {
         throw err;
       }
     },
-    encode(record, outputJson) {
-      if (outputJson === undefined || record.output === undefined) return encoder.encode(JSON.stringify(record));
-      // The output as the core already encoded it (its size check), not stringified a second time.
-      const { output: _output, ...rest } = record;
-      return encoder.encode(`${JSON.stringify(rest).slice(0, -1)},"output":${outputJson}}`);
+    encode(record, outputJson, inputJson) {
+      let text: string;
+      if (outputJson === undefined || record.output === undefined) {
+        text = JSON.stringify(record);
+      } else {
+        // The output as the core already encoded it (its size check), not stringified a second time.
+        const { output: _output, ...rest } = record;
+        text = `${JSON.stringify(rest).slice(0, -1)},"output":${outputJson}}`;
+      }
+      if (inputJson === undefined) return encoder.encode(text);
+      // The message's bytes as they are: neither decoded nor parsed (a job's happy path pays a copy).
+      return spliced(encoder.encode(`${text.slice(0, -1)},"input":`), inputJson.length > 0 ? inputJson : NULL_JSON);
     },
   };
 }

@@ -171,6 +171,7 @@ function learnFromEvents(k: {
       if (ev.finishedAt !== undefined) info.finishedAt = ev.finishedAt;
       if (ev.error) info.error = ev.error;
       k.recent.finished(id, info);
+      if (ev.output !== undefined) k.recent.completedWith(id, ev.output);
     } else {
       k.live.update(id, { running: false, attempt: ev.attempt });
       // QUEUED after a terminal status: a Retry; the final status remembered here is over.

@@ -95,7 +95,8 @@ async function serve(rest: Rest, route: Route, query: URLSearchParams, req: Req,
       return writeJson(res, 200, batchJson(await calls.unary("submitBatch", req, batch, signal), base));
     }
     case "status": {
-      const job = await calls.unary("getStatus", req, { id: route.id, includeLogs: withLogs }, signal);
+      const includeInput = flag(query.get("input"));
+      const job = await calls.unary("getStatus", req, { id: route.id, includeLogs: withLogs, includeInput }, signal);
       return writeJson(res, 200, statusJson(job, requestUrls(base, job.id).response_url, withLogs));
     }
     case "stream":

@@ -21,6 +21,12 @@ const logsFlag = {
   description: "1 to include the job's log lines.",
   schema: { type: "string", enum: ["0", "1", "true", "false"] },
 };
+const inputFlag = {
+  name: "input",
+  in: "query",
+  description: "1 to include the job's input as submitted (RPC GetStatus include_input).",
+  schema: { type: "string", enum: ["0", "1", "true", "false"] },
+};
 const commonErrors = {
   "400": error("Invalid request (invalid_argument)."),
   "401": error("No valid API key (unauthenticated); the server runs with API keys."),
@@ -99,6 +105,7 @@ const schemas = {
       progress: { type: "number", minimum: 0, maximum: 1 },
       attempt: { type: "integer" },
       logs: { type: "array", items: ref("Log"), description: "Only with ?logs=1." },
+      input: { description: "The job's input as submitted, any JSON value. Only with ?input=1; absent when not kept." },
       error: ref("JobError"),
       response_url: { type: "string", format: "uri" },
     },
@@ -224,7 +231,7 @@ const paths = {
     get: {
       operationId: "status",
       summary: "A job's status (RPC GetStatus).",
-      parameters: [requestId, logsFlag],
+      parameters: [requestId, logsFlag, inputFlag],
       responses: { "200": json(ref("JobStatus"), "The status."), ...commonErrors, "404": error("No such job.") },
     },
   },

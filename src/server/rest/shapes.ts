@@ -53,6 +53,8 @@ export interface RestJobStatus {
   /** The attempt running or last run, from 1; 0 before the first start. */
   attempt: number;
   logs?: RestLog[];
+  /** The job's input as submitted: only with ?input=1, and absent when not kept (GetStatus include_input). */
+  input?: JsonValue;
   error?: { code: string; message: string };
   response_url: string;
 }
@@ -65,7 +67,7 @@ export function isTerminalStatus(status: RestStatus): boolean {
   return status !== "IN_QUEUE" && status !== "IN_PROGRESS";
 }
 
-/** A job's status; logs only when asked for (they are then on the message). */
+/** A job's status; logs and input only when asked for (they are then on the message). */
 export function statusJson(job: Job, responseUrl: string, withLogs: boolean): RestJobStatus {
   const status = restStatus(job.state);
   return {
@@ -75,6 +77,7 @@ export function statusJson(job: Job, responseUrl: string, withLogs: boolean): Re
     progress: job.progress,
     attempt: job.attempt,
     ...(withLogs ? { logs: job.logs.map(logJson) } : {}),
+    ...(job.input ? { input: toJson(ValueSchema, job.input) } : {}),
     ...(job.error ? { error: errorJson(job.error) } : {}),
     response_url: responseUrl,
   };

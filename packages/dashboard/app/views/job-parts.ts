@@ -42,16 +42,23 @@ export function logLine(line: LogEntry): HTMLLIElement {
   );
 }
 
-/** Output of a COMPLETED job. The API does not give a job's input back (yet): said so, not left out silently. */
+/**
+ * The job's input, as GetStatus with include_input answers it. Unset: the
+ * server kept none (a job that ended before servers kept inputs, or an
+ * older server, which ignores the flag).
+ */
+export function inputView(job: Job): HTMLElement {
+  if (job.input === undefined) {
+    return h("p", { class: "muted" }, "No input was kept for this job (it ended before this server version).");
+  }
+  return jsonView(valueToJson(job.input), `${job.id}-input.json`);
+}
+
+/** The output of a COMPLETED job; nothing for other states. */
 export function payloadsView(job: Job): HTMLElement[] {
-  const input = h(
-    "section",
-    {},
-    h("h2", {}, "Input"),
-    h("p", { class: "muted" }, "The jetq API does not return a job's input."),
-  );
-  if (job.state !== JobState.COMPLETED) return [input];
-  return [input, h("section", {}, h("h2", {}, "Output"), jsonView(valueToJson(job.output), `${job.id}-output.json`))];
+  if (job.state !== JobState.COMPLETED) return [];
+  const output = jsonView(valueToJson(job.output), `${job.id}-output.json`);
+  return [h("section", { "data-testid": "job-output" }, h("h2", {}, "Output"), output)];
 }
 
 export function attemptsView(job: Job): HTMLElement {

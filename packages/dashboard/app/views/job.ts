@@ -1,13 +1,13 @@
 // One job, live: StreamStatus (logs and output included) drives the page
 // until the job ends; GetStatus with include_attempts gives the attempt
-// history. Cancel and Retry when the key may use them; after a Retry the
+// history, and its first call (include_input) the input, which never changes. Cancel and Retry when the key may use them; after a Retry the
 // stream starts again.
 import { api, errorText, isAborted, JobState, type Job } from "../api.js";
 import { fill, h, notice, setText } from "../dom.js";
 import { isTerminal, stateName } from "../format.js";
 import { rememberQueue } from "../queues-source.js";
 import { can } from "../session.js";
-import { attemptsView, detailsView, logLine, payloadsView } from "./job-parts.js";
+import { attemptsView, detailsView, inputView, logLine, payloadsView } from "./job-parts.js";
 
 export function jobView(main: HTMLElement, id: string): () => void {
   const parts = {
@@ -18,6 +18,7 @@ export function jobView(main: HTMLElement, id: string): () => void {
     progress: h("progress", { max: 1, value: 0, "aria-label": "Progress" }),
     progressText: h("span", { class: "progress-text", "data-testid": "job-progress" }),
     logs: h("ol", { class: "logs", "aria-label": "Log lines", tabindex: 0, "data-testid": "job-logs" }),
+    input: h("div"),
     payloads: h("div"),
     attempts: h("div"),
   };
@@ -31,6 +32,7 @@ export function jobView(main: HTMLElement, id: string): () => void {
     h("div", { class: "progress-row" }, parts.progress, parts.progressText),
     parts.details,
     h("section", {}, h("h2", {}, "Logs"), parts.logs),
+    h("section", { "data-testid": "job-input" }, h("h2", {}, "Input"), parts.input),
     parts.payloads,
     h("section", {}, h("h2", {}, "Attempts"), parts.attempts),
   );
@@ -84,9 +86,13 @@ export function jobView(main: HTMLElement, id: string): () => void {
     }
   };
 
+  let inputShown = false;
   const loadAttempts = async (signal: AbortSignal) => {
-    const job = await api.getStatus({ id, includeAttempts: true }, { signal });
+    const includeInput = !inputShown;
+    const job = await api.getStatus({ id, includeAttempts: true, includeInput }, { signal });
     fill(parts.attempts, attemptsView(job));
+    if (includeInput) fill(parts.input, inputView(job));
+    inputShown = true;
   };
 
   const cancel = async () => {
@@ -116,7 +122,16 @@ export function jobView(main: HTMLElement, id: string): () => void {
   }
 
   fill(parts.attempts, h("p", { class: "muted" }, "Loading…"));
-  void loadAttempts(ctl.signal).catch(() => fill(parts.attempts, h("p", { class: "muted" }, "—")));
+  fill(parts.input, h("p", { class: "muted" }, "Loading…"));
+  // The page's lifetime, not the stream's: follow() below replaces ctl at once.
+  const page = new AbortController();
+  void loadAttempts(page.signal).catch(() => {
+    fill(parts.attempts, h("p", { class: "muted" }, "—"));
+    if (!inputShown) fill(parts.input, h("p", { class: "muted" }, "—"));
+  });
   void follow();
-  return () => ctl.abort();
+  return () => {
+    page.abort();
+    ctl.abort();
+  };
 }

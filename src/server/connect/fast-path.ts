@@ -37,7 +37,7 @@ import {
   type MethodSerializationLookup,
 } from "./connect-internals.js";
 import { notValidBinary } from "./decode-guard.js";
-import { handlerContext, responseHeadersMade } from "./handler-context.js";
+import { handlerContext } from "./handler-context.js";
 import { invokeServerStreaming, invokeUnary } from "./invoke.js";
 import { assertNoMoreEnvelopes, firstEnvelope, readBody, tooLarge } from "./request-body.js";
 import { assertInputValues, INPUT_METHODS } from "../input-values.js";
@@ -213,10 +213,8 @@ async function serveStream(fp: FastPath, route: Route, binary: boolean, req: Req
   const writeHead = () => {
     if (wroteHead) return;
     wroteHead = true;
-    const { header } = responseHeadersMade(ctx);
-    const head = header ? headersOf(header) : {};
-    head["content-type"] = binary ? "application/connect+proto" : "application/connect+json";
-    res.writeHead(200, head);
+    ctx.responseHeader.set("content-type", binary ? "application/connect+proto" : "application/connect+json");
+    res.writeHead(200, headersOf(ctx.responseHeader));
   };
   let error: ConnectError | undefined;
   /** The last message, written once we know whether the stream ends right after it. */
@@ -266,9 +264,8 @@ async function serveStream(fp: FastPath, route: Route, binary: boolean, req: Req
   }
   if (res.writableEnded || res.destroyed) return;
   writeHead();
-  const { trailer } = responseHeadersMade(ctx);
   const end =
-    error === undefined && trailer === undefined
+    error === undefined && isEmpty(ctx.responseTrailer)
       ? PLAIN_END
       : encodeEnvelope(
           endStreamFlag,
@@ -332,6 +329,11 @@ function drained(res: Res, signal: AbortSignal): Promise<void> {
     res.once("close", done);
     signal.addEventListener("abort", done, { once: true });
   });
+}
+
+function isEmpty(headers: Headers): boolean {
+  for (const _ of headers.keys()) return false;
+  return true;
 }
 
 /** Response headers, with trailers of a unary call as `trailer-` headers (the Connect protocol). */

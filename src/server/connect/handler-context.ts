@@ -8,21 +8,16 @@ import type * as http2 from "node:http2";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 
-/** What a call's context holds of its response headers and trailers: none until read. */
-const SET = Symbol("response headers made");
+type Req = http.IncomingMessage | http2.Http2ServerRequest;
 
 export function handlerContext(
   method: DescMethod,
   path: string,
-  req: http.IncomingMessage | http2.Http2ServerRequest,
+  req: Req,
   signal: AbortSignal,
   values?: ContextValues,
   requestMethod = "POST",
 ): HandlerContext {
-  // Made when first read: most calls never set a response header or trailer,
-  // and a Headers object is costly to make.
-  let header: Headers | undefined;
-  let trailer: Headers | undefined;
   return {
     method,
     service: method.parent,
@@ -30,29 +25,20 @@ export function handlerContext(
     protocolName: "connect",
     url: path,
     signal,
-    timeoutMs: () => undefined,
+    timeoutMs: noTimeout,
     requestHeader: headerView(req.headers),
-    get responseHeader() {
-      return (header ??= new Headers());
-    },
-    get responseTrailer() {
-      return (trailer ??= new Headers());
-    },
+    responseHeader: new Headers(),
+    responseTrailer: new Headers(),
     values: values ?? createContextValues(),
-    [SET]: () => ({ header, trailer }),
-  } as HandlerContext;
+  };
 }
 
-/** The response headers and trailers a call's context made (handlerContext), without making them. */
-export function responseHeadersMade(ctx: HandlerContext): { header?: Headers; trailer?: Headers } {
-  const made = (ctx as { [SET]?: () => { header?: Headers; trailer?: Headers } })[SET];
-  return made ? made() : { header: ctx.responseHeader, trailer: ctx.responseTrailer };
-}
+const noTimeout = () => undefined;
 
 /**
  * The context the implementation sees: the call's, with the request header,
- * signal and values the interceptors passed on; its response headers and
- * trailers are the call's own (read through, so still made only when used).
+ * signal and values the interceptors passed on: the call's own object when
+ * they changed none (a copy per call before).
  */
 export function contextWithRequest(
   ctx: HandlerContext,
@@ -71,12 +57,8 @@ export function contextWithRequest(
     requestHeader,
     signal,
     values,
-    get responseHeader() {
-      return ctx.responseHeader;
-    },
-    get responseTrailer() {
-      return ctx.responseTrailer;
-    },
+    responseHeader: ctx.responseHeader,
+    responseTrailer: ctx.responseTrailer,
   };
 }
 

@@ -56,13 +56,8 @@ export async function invokeServerStreaming(
       stream: true,
       service: method.parent,
       method,
-      // Read through: made only when an interceptor uses them (handler-context.ts).
-      get header() {
-        return ctx.responseHeader;
-      },
-      get trailer() {
-        return ctx.responseTrailer;
-      },
+      header: ctx.responseHeader,
+      trailer: ctx.responseTrailer,
       message: message as AsyncIterable<Message>,
     };
   };

@@ -122,6 +122,8 @@ describe.each(["memory", "nats"] as const)("on the %s engine", (engine) => {
     expect(status.attempts[0]!.error?.code).toBe("HANDLER_ERROR");
     expect(status.attempts[0]!.startedAt).toBeInstanceOf(Date);
     expect((await job.status()).attempts).toEqual([]);
+    expect((await job.status({ input: true })).input).toEqual({ fail_attempts: 1 });
+    expect((await job.status()).input).toBeUndefined();
 
     const refused = await client.retry(job.id).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(JetqError);

@@ -107,6 +107,7 @@ export function jobFromProto(job: ProtoJob): Job {
     })),
     scheduledAt: date(job.scheduledAt),
     attempts: job.attempts.map(attemptFromProto),
+    ...(job.input === undefined ? {} : { input: fromValue(job.input) }),
   };
 }
 

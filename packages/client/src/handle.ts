@@ -18,6 +18,8 @@ export interface StreamOpts extends ScopeOptions {
 export interface StatusOpts extends StreamOpts {
   /** Include the attempts that ended (Job.attempts), oldest first. */
   attempts?: boolean;
+  /** Include the job's input as it was submitted (Job.input). */
+  input?: boolean;
 }
 
 export interface WaitOpts extends StreamOpts {
@@ -46,7 +48,7 @@ export interface Poller {
 
 export interface JobHandle {
   readonly id: string;
-  /** The current status (GetStatus); with `attempts: true` also the attempts that ended. */
+  /** The current status (GetStatus); with `attempts: true` also the attempts that ended, with `input: true` its input. */
   status(opts?: StatusOpts): Promise<Job>;
   /** Every status until the terminal one, resuming across broken streams. */
   stream(opts?: StreamOpts): AsyncIterable<Job>;
@@ -91,7 +93,12 @@ export function jobHandle(rpc: Rpc, id: string): JobHandle {
     id,
     status: (opts = {}) =>
       scoped("status", opts, (scope) => {
-        const request = { id, includeLogs: opts.logs ?? false, includeAttempts: opts.attempts ?? false };
+        const request = {
+          id,
+          includeLogs: opts.logs ?? false,
+          includeAttempts: opts.attempts ?? false,
+          includeInput: opts.input ?? false,
+        };
         return retrying(scope, id, () => rpc.client.getStatus(request, callOptions(rpc, scope))).then(jobFromProto);
       }),
     async *stream(opts = {}) {

@@ -42,6 +42,8 @@ export interface Job {
   scheduledAt: Date | undefined;
   /** The attempts that ended, oldest first; only when asked for (`status({ attempts: true })`). */
   attempts: JobAttempt[];
+  /** The input as submitted (placeholders such as $CLIENT_SECRET unfilled); only when asked for (`status({ input: true })`). */
+  input?: JsonValue;
 }
 
 /** One ended attempt of a job. */

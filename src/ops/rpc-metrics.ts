@@ -41,9 +41,18 @@ export function registerRpcMetrics(registry: Registry): RpcMetrics {
     labelNames: ["service", "method"],
     registers,
   });
+  // The labels with each code, made once per labels object (the interceptor keeps one per method).
+  const withCode = new WeakMap<RpcLabels, Map<string, RpcLabels & { code: string }>>();
+  const labelsWithCode = (labels: RpcLabels, code: string) => {
+    let byCode = withCode.get(labels);
+    if (!byCode) withCode.set(labels, (byCode = new Map()));
+    let out = byCode.get(code);
+    if (!out) byCode.set(code, (out = { ...labels, code }));
+    return out;
+  };
   return {
     handled(labels, code, seconds) {
-      handled.inc({ ...labels, code });
+      handled.inc(labelsWithCode(labels, code));
       if (seconds !== undefined) duration.observe(labels, seconds);
     },
     streamOpened: (labels) => open.inc(labels),

@@ -6,11 +6,15 @@
  */
 import { endedBy } from "./stream-end.js";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { DescMethod } from "@bufbuild/protobuf";
 import type { RpcLabels, RpcMetrics } from "../ops/rpc-metrics.js";
 
 export function createMetricsInterceptor(rpc: RpcMetrics): Interceptor {
+  // One labels object per method, not one per call (rpc-metrics.ts keys its label sets by it).
+  const labelsOf = new WeakMap<DescMethod, RpcLabels>();
   return (next) => async (req) => {
-    const labels: RpcLabels = { service: req.service.typeName, method: req.method.name };
+    let labels = labelsOf.get(req.method);
+    if (!labels) labelsOf.set(req.method, (labels = { service: req.service.typeName, method: req.method.name }));
     const started = performance.now();
     const elapsed = () => (performance.now() - started) / 1000;
     let res;

@@ -19,7 +19,7 @@ import { silentLogger } from "../logger.js";
 import type { InputValidators } from "../service/input-validators.js";
 import type { LaneRegistry } from "../handlers/http/lanes.js";
 import type { WebhookSubmitCheck } from "../webhooks/submit-check.js";
-import { createQueueService } from "../service/queue-service.js";
+import { createQueueService, STATUS_STREAM_ENDS } from "../service/queue-service.js";
 import { guardBinaryDecoding } from "./connect/decode-guard.js";
 import { createAuthGate, passesAuthGate } from "./connect/auth-gate.js";
 import { createAuthInterceptor } from "./auth-interceptor.js";
@@ -343,6 +343,7 @@ function fastPathFor(
     shutdownSignal: routerOptions.shutdownSignal,
     contextValues: callContextValues,
     maxInputValues: routerOptions.maxInputValues,
+    lastMessage: STATUS_STREAM_ENDS,
     // A caller without a valid key goes the way of the request gate (connect/auth-gate.ts): its body is never read.
     ...(keys.enabled ? { admit: (authorization: string | undefined) => authenticate(keys, authorization).ok } : {}),
   });

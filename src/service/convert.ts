@@ -2,8 +2,8 @@
  * Engine types ⇄ generated messages. The engine speaks plain JSON values and
  * epoch milliseconds; the wire speaks google.protobuf.Value and Timestamp.
  */
-import { create, fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
-import { ValueSchema, durationMs, timestampFromMs, timestampMs, type Value } from "@bufbuild/protobuf/wkt";
+import { create, type JsonValue } from "@bufbuild/protobuf";
+import { durationMs, timestampFromMs, timestampMs, type Value } from "@bufbuild/protobuf/wkt";
 import {
   CancelResponseSchema,
   GetResultResponseSchema,
@@ -37,6 +37,7 @@ import type {
   LogLevel,
   QueueCounts,
 } from "../engine/types.js";
+import { jsonToValue, valueToJsonStrict } from "./json-value.js";
 
 const STATES: Record<JobState, ProtoJobState> = {
   QUEUED: ProtoJobState.QUEUED,
@@ -62,9 +63,7 @@ export function logLevelToProto(level: LogLevel): ProtoLogLevel {
   return LEVELS[level] ?? ProtoLogLevel.UNSPECIFIED;
 }
 
-export function jsonToValue(json: JsonValue): Value {
-  return fromJson(ValueSchema, json);
-}
+export { jsonToValue } from "./json-value.js";
 
 /**
  * A missing Value (field unset) is JSON null, so Submit without input works.
@@ -74,7 +73,7 @@ export function jsonToValue(json: JsonValue): Value {
 export function valueToJson(value: Value | undefined, field = "input"): JsonValue {
   if (value === undefined || value.kind.case === undefined) return null;
   try {
-    return toJson(ValueSchema, value);
+    return valueToJsonStrict(value);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw invalidArgument(`${field}: not a JSON value: ${why}`);

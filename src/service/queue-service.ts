@@ -2,10 +2,10 @@
  * QueueService: each RPC validates its request, calls the engine and converts
  * the answer. Nothing here knows which engine runs underneath.
  */
-import type { JsonValue } from "@bufbuild/protobuf";
+import type { JsonValue, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { QueueService, type Job, type SubmitRequest } from "../../gen/jetq/v1/queue_pb.js";
+import { JobState as ProtoJobState, QueueService, type Job, type SubmitRequest } from "../../gen/jetq/v1/queue_pb.js";
 import { checkQueue, readTenant, submitTenant, type Principal } from "../auth/index.js";
 import { invalidArgument } from "../engine/errors.js";
 import { parseJobId } from "../engine/job-id.js";
@@ -73,7 +73,9 @@ export function createQueueService(
           includeLogs: req.includeLogs,
           signal: ctx.signal,
         });
-        yield* statusMessages(updates, req.includeOutput ? outputReader(engine, read) : undefined);
+        const message = statusMessages(req.includeOutput ? outputReader(engine, read) : undefined);
+        // yield awaits a message whose output is still being read.
+        for await (const status of updates) yield message(status);
         // A watch ends quietly when its signal aborts; the client must learn
         // that the stream was cut (server shutdown, deadline), not that the
         // job finished.
@@ -151,7 +153,8 @@ function submitRpcs(
           span,
         );
         // The submitter reads its own job, as submitAndWatch does.
-        yield* statusMessages(updates, req.includeOutput ? outputReader(engine, { tenant: input.tenant }) : undefined);
+        const message = statusMessages(req.includeOutput ? outputReader(engine, { tenant: input.tenant }) : undefined);
+        for await (const status of updates) yield message(status);
         if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason, Code.Canceled);
       } catch (err) {
         span.end(undefined, err);
@@ -160,6 +163,23 @@ function submitRpcs(
     },
   };
 }
+
+const TERMINAL_STATES: ReadonlySet<number> = new Set([
+  ProtoJobState.COMPLETED,
+  ProtoJobState.FAILED,
+  ProtoJobState.CANCELLED,
+  ProtoJobState.EXPIRED,
+]);
+
+/**
+ * StreamStatus and SubmitAndStream end right after a job's terminal status
+ * (statusMessages): the Connect fast path writes that message with the
+ * stream's end and every other one at once (its option lastMessage).
+ */
+export const STATUS_STREAM_ENDS: Record<string, (message: Message) => boolean> = {
+  StreamStatus: (m) => TERMINAL_STATES.has((m as Job).state),
+  SubmitAndStream: (m) => TERMINAL_STATES.has((m as Job).state),
+};
 
 /** What Submit and SubmitAndStream take (SubmitAndStreamRequest repeats SubmitRequest's fields). */
 export type SubmitFields = Pick<SubmitRequest, "queue" | "input" | "idempotencyKey" | "options">;
@@ -222,20 +242,22 @@ function outputReader(engine: Engine, read: ReadOptions): OutputReader {
 }
 
 /**
- * A watch's statuses as stream messages. The contract: the lines so far in
- * the first message, then only new ones; engines report a job's status with
- * all its lines. With readOutput, the terminal message carries the output.
+ * Makes a watch's statuses into stream messages, one status at a time (the
+ * stream's generator yields each: one async generator per stream, not one
+ * more per layer). The contract: the lines so far in the first message, then
+ * only new ones; engines report a job's status with all its lines. With
+ * readOutput, the terminal message carries the output.
  */
-async function* statusMessages(updates: AsyncIterable<JobStatus>, readOutput?: OutputReader): AsyncGenerator<Job> {
+function statusMessages(readOutput?: OutputReader): (status: JobStatus) => Job | Promise<Job> {
   const logs = createLogDelta();
-  for await (const status of updates) {
+  return (status) => {
     const job = jobToProto(status.logs ? { ...status, logs: logs.fresh(status.logs) } : status);
-    if (readOutput && isTerminal(status.state)) {
-      const output = await readOutput(status);
+    if (!readOutput || !isTerminal(status.state)) return job;
+    return readOutput(status).then((output) => {
       if (output !== undefined) job.output = jsonToValue(output);
-    }
-    yield job;
-  }
+      return job;
+    });
+  };
 }
 
 /**

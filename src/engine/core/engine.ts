@@ -4,7 +4,7 @@
  * job, live here; the driver stores. docs/ARCHITECTURE.md §3.
  */
 import { inputTooLarge, invalidArgument, payloadBytes, queueNotFound, unavailable } from "../errors.js";
-import { parseJobId } from "../job-id.js";
+import { DEFAULT_PRIORITY, jobIdParts, parseJobId } from "../job-id.js";
 import { DEFAULT_LOG_BOUNDS, type LogBounds } from "../log-bounds.js";
 import { DEFAULT_PROGRESS_INTERVAL_MS } from "../progress-pacing.js";
 import { assertQueueName } from "../queue-name.js";
@@ -133,17 +133,21 @@ class CoreEngine implements Engine {
 
   submitAndWatch(input: SubmitInput, options: SubmitWatchOptions = {}): AsyncIterable<JobStatus> {
     let fresh = false;
+    let ref: JobRef | undefined;
     return submitThenWatch(
       async () => {
         const inserted = await this.insert(this.newJob(input));
         fresh = inserted.fresh;
+        ref = inserted.ref;
         return inserted.status;
       },
       (queued) =>
-        watchWithPriority(
-          this.driver.watch(refOf(queued.id), { ...options, tenant: input.tenant ?? "" }, fresh ? queued : undefined),
-          queued.priority,
+        this.driver.watch(
+          ref ?? refOf(queued.id),
+          { ...options, tenant: input.tenant ?? "" },
+          fresh ? queued : undefined,
         ),
+      (status, queued) => withPriority(status, queued.priority),
     );
   }
 
@@ -281,9 +285,12 @@ class CoreEngine implements Engine {
     await this.driver.close();
   }
 
-  private async insert(job: NewJob): Promise<Inserted> {
-    const inserted = await this.driver.insert(job);
-    withPriority(inserted.status);
+  /** The stored job, with its id's parts (read once: the id's pattern is a regex). */
+  private async insert(job: NewJob): Promise<Inserted & { ref?: JobRef }> {
+    const inserted: Inserted & { ref?: JobRef } = await this.driver.insert(job);
+    const parts = jobIdParts(inserted.status.id);
+    inserted.status.priority = parts?.priority ?? DEFAULT_PRIORITY;
+    if (parts) inserted.ref = { id: inserted.status.id, ...parts };
     if (inserted.fresh && this.events.observed) {
       const { id, createdAt } = inserted.status;
       this.events.emit({

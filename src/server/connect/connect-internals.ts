@@ -15,7 +15,6 @@
  * test/server/connect-fast-path.test.ts (fast path vs connect-es, byte for byte).
  */
 export {
-  createAsyncIterable,
   createMethodSerializationLookup,
   encodeEnvelope,
   invokeUnaryImplementation,
@@ -40,7 +39,6 @@ export {
 /** The runtime symbols above and their kind, checked by test/server/connect-internals.test.ts. */
 export const CONNECT_INTERNALS = {
   "@connectrpc/connect/protocol": {
-    createAsyncIterable: "function",
     createMethodSerializationLookup: "function",
     encodeEnvelope: "function",
     invokeUnaryImplementation: "function",

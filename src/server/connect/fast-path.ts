@@ -60,6 +60,13 @@ export interface FastPathOptions {
   contextValues?: (req: Req) => ContextValues;
   /** Most JSON values a job input may hold, counted before decoding (input-values.ts). */
   maxInputValues?: number;
+  /**
+   * By streaming method name: whether a message is the stream's last (the
+   * implementation ends right after it). A message it calls last is held and
+   * written with the end; any other is written at once. Methods without one
+   * hold each message for a turn of the event loop to find out (oneTurn).
+   */
+  lastMessage?: Record<string, (message: Message) => boolean>;
 }
 
 interface Route {
@@ -67,9 +74,12 @@ interface Route {
   spec: MethodImplSpec;
   serialization: MethodSerializationLookup<DescMessage, DescMessage>;
   path: string;
+  lastMessage: ((message: Message) => boolean) | undefined;
 }
 
 const encoder = new TextEncoder();
+/** The end of a stream that ended well with no trailers: what endStreamToJson makes of it, made once. */
+const PLAIN_END = encodeEnvelope(endStreamFlag, encoder.encode("{}"));
 
 /** What every call on the path shares. */
 interface FastPath {
@@ -119,6 +129,7 @@ function routesOf(o: FastPathOptions): Map<string, Route> {
         writeMaxBytes: 0xffffffff,
       }),
       path,
+      lastMessage: o.lastMessage?.[method.name],
     });
   }
   return routes;
@@ -221,9 +232,11 @@ async function serveStream(fp: FastPath, route: Route, binary: boolean, req: Req
     const serialize = route.serialization.getO(binary);
     const spec = route.spec as Extract<MethodImplSpec, { kind: "server_streaming" }>;
     outputs = (await invokeServerStreaming(spec, ctx, input, o.interceptors))[Symbol.asyncIterator]();
+    const { lastMessage } = route;
     for (;;) {
       const next = outputs.next();
-      let r: IteratorResult<Message> | typeof NOT_YET = held ? await Promise.race([next, oneTurn()]) : await next;
+      let r: IteratorResult<Message> | typeof NOT_YET =
+        held && !lastMessage ? await Promise.race([next, oneTurn()]) : await next;
       if (r === NOT_YET) {
         await writeHeld();
         r = await next;
@@ -237,6 +250,8 @@ async function serveStream(fp: FastPath, route: Route, binary: boolean, req: Req
       writeHead();
       const full = "$typeName" in r.value ? r.value : create(route.method.output, r.value);
       held = encodeEnvelope(0, serialize.serialize(full));
+      // Known not to be the last: no wait for what follows (a setImmediate and a race per message).
+      if (lastMessage && !lastMessage(full)) await writeHeld();
     }
     // Cut short (shutdown): the client must not take it for the job's end.
     if (abort.signal.aborted) error = ConnectError.from(abort.signal.reason, Code.Canceled);
@@ -249,10 +264,13 @@ async function serveStream(fp: FastPath, route: Route, binary: boolean, req: Req
   }
   if (res.writableEnded || res.destroyed) return;
   writeHead();
-  const end = encodeEnvelope(
-    endStreamFlag,
-    encoder.encode(JSON.stringify(endStreamToJson(ctx.responseTrailer, error, o.jsonOptions))),
-  );
+  const end =
+    error === undefined && isEmpty(ctx.responseTrailer)
+      ? PLAIN_END
+      : encodeEnvelope(
+          endStreamFlag,
+          encoder.encode(JSON.stringify(endStreamToJson(ctx.responseTrailer, error, o.jsonOptions))),
+        );
   ended = true;
   // The last message and the end in one DATA frame: a client that stops
   // reading at the last message (a terminal job status) then has seen the
@@ -311,6 +329,11 @@ function drained(res: Res, signal: AbortSignal): Promise<void> {
     res.once("close", done);
     signal.addEventListener("abort", done, { once: true });
   });
+}
+
+function isEmpty(headers: Headers): boolean {
+  for (const _ of headers.keys()) return false;
+  return true;
 }
 
 /** Response headers, with trailers of a unary call as `trailer-` headers (the Connect protocol). */

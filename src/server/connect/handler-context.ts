@@ -8,25 +8,57 @@ import type * as http2 from "node:http2";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 
+type Req = http.IncomingMessage | http2.Http2ServerRequest;
+
 export function handlerContext(
   method: DescMethod,
   path: string,
-  req: http.IncomingMessage | http2.Http2ServerRequest,
+  req: Req,
   signal: AbortSignal,
   values?: ContextValues,
+  requestMethod = "POST",
 ): HandlerContext {
   return {
     method,
     service: method.parent,
-    requestMethod: "POST",
+    requestMethod,
     protocolName: "connect",
     url: path,
     signal,
-    timeoutMs: () => undefined,
+    timeoutMs: noTimeout,
     requestHeader: headerView(req.headers),
     responseHeader: new Headers(),
     responseTrailer: new Headers(),
     values: values ?? createContextValues(),
+  };
+}
+
+const noTimeout = () => undefined;
+
+/**
+ * The context the implementation sees: the call's, with the request header,
+ * signal and values the interceptors passed on: the call's own object when
+ * they changed none (a copy per call before).
+ */
+export function contextWithRequest(
+  ctx: HandlerContext,
+  requestHeader: Headers,
+  signal: AbortSignal,
+  values: ContextValues,
+): HandlerContext {
+  if (requestHeader === ctx.requestHeader && signal === ctx.signal && values === ctx.values) return ctx;
+  return {
+    method: ctx.method,
+    service: ctx.service,
+    requestMethod: ctx.requestMethod,
+    protocolName: ctx.protocolName,
+    url: ctx.url,
+    timeoutMs: ctx.timeoutMs,
+    requestHeader,
+    signal,
+    values,
+    responseHeader: ctx.responseHeader,
+    responseTrailer: ctx.responseTrailer,
   };
 }
 

@@ -15,7 +15,8 @@ import {
   type StreamRequest,
   type StreamResponse,
 } from "@connectrpc/connect";
-import { createAsyncIterable, invokeUnaryImplementation } from "./connect-internals.js";
+import { invokeUnaryImplementation } from "./connect-internals.js";
+import { contextWithRequest } from "./handler-context.js";
 
 export type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
 export type ServerStreamingSpec = Extract<MethodImplSpec, { kind: "server_streaming" }>;
@@ -49,12 +50,7 @@ export async function invokeServerStreaming(
     if (first.done === true) {
       throw new ConnectError("protocol error: missing input message for server-streaming method", Code.Unimplemented);
     }
-    const message = spec.impl(first.value, {
-      ...ctx,
-      requestHeader: req.header,
-      signal: req.signal,
-      values: req.contextValues,
-    });
+    const message = spec.impl(first.value, contextWithRequest(ctx, req.header, req.signal, req.contextValues));
     // Implementations may yield init shapes; callers complete them.
     return {
       stream: true,
@@ -75,9 +71,32 @@ export async function invokeServerStreaming(
     signal: ctx.signal,
     header: ctx.requestHeader,
     contextValues: ctx.values,
-    message: createAsyncIterable([input]),
+    message: oneMessage(input),
   });
   return res.message;
+}
+
+/**
+ * The request stream of one message: what connect-es's createAsyncIterable
+ * makes of [input], without an async generator (and its promises) per call.
+ */
+function oneMessage<T>(message: T): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]() {
+      let read = false;
+      return {
+        next: () => {
+          if (read) return Promise.resolve({ done: true as const, value: undefined });
+          read = true;
+          return Promise.resolve({ done: false, value: message });
+        },
+        return: (value?: unknown) => {
+          read = true;
+          return Promise.resolve({ done: true as const, value: value as undefined });
+        },
+      };
+    },
+  };
 }
 
 type StreamingFn = (req: StreamRequest<DescMessage>) => Promise<StreamResponse<DescMessage>>;

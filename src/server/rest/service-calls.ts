@@ -54,7 +54,7 @@ export function createServiceCalls(o: ServiceCallsOptions): ServiceCalls {
   const context = (name: keyof Methods, req: Req, signal: AbortSignal): HandlerContext => {
     const method = QueueService.method[name];
     const path = `/${QueueService.typeName}/${method.name}`;
-    return { ...handlerContext(method, path, req, signal, o.contextValues?.(req)), requestMethod: req.method ?? "GET" };
+    return handlerContext(method, path, req, signal, o.contextValues?.(req), req.method ?? "GET");
   };
   return {
     async unary(name, req, input, signal) {

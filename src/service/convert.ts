@@ -9,7 +9,6 @@ import {
   GetResultResponseSchema,
   JobErrorSchema,
   JobSchema,
-  JobState as ProtoJobState,
   LogEntrySchema,
   LogLevel as ProtoLogLevel,
   QueueCountResponseSchema,
@@ -31,22 +30,13 @@ import type {
   JobError,
   JobOptions,
   JobResult,
-  JobState,
   JobStatus,
   LogEntry,
   LogLevel,
   QueueCounts,
 } from "../engine/types.js";
+import { jobStateToProto } from "./job-state-wire.js";
 import { jsonToValue, valueToJsonStrict } from "./json-value.js";
-
-const STATES: Record<JobState, ProtoJobState> = {
-  QUEUED: ProtoJobState.QUEUED,
-  RUNNING: ProtoJobState.RUNNING,
-  COMPLETED: ProtoJobState.COMPLETED,
-  FAILED: ProtoJobState.FAILED,
-  CANCELLED: ProtoJobState.CANCELLED,
-  EXPIRED: ProtoJobState.EXPIRED,
-};
 
 const LEVELS: Record<LogLevel, ProtoLogLevel> = {
   debug: ProtoLogLevel.DEBUG,
@@ -54,10 +44,6 @@ const LEVELS: Record<LogLevel, ProtoLogLevel> = {
   warn: ProtoLogLevel.WARN,
   error: ProtoLogLevel.ERROR,
 };
-
-export function jobStateToProto(state: JobState): ProtoJobState {
-  return STATES[state] ?? ProtoJobState.UNSPECIFIED;
-}
 
 export function logLevelToProto(level: LogLevel): ProtoLogLevel {
   return LEVELS[level] ?? ProtoLogLevel.UNSPECIFIED;

@@ -9,7 +9,6 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   FinishedCountsSchema,
-  JobState as ProtoJobState,
   ListJobsResponseSchema,
   ListQueuesResponseSchema,
   QueueInfoSchema,
@@ -22,18 +21,10 @@ import type { Engine, JobState, QueueInfo } from "../../engine/types.js";
 import { isLaneQueue } from "../../handlers/http/lanes.js";
 import { callerKey } from "../caller.js";
 import { jobToProto } from "../convert.js";
+import { jobStateFromProto } from "../job-state-wire.js";
 
 type ListRpcs = Pick<ServiceImpl<typeof QueueService>, "listQueues" | "listJobs">;
 type ToClientError = (err: unknown, ctx: HandlerContext) => unknown;
-
-const STATES: Partial<Record<ProtoJobState, JobState>> = {
-  [ProtoJobState.QUEUED]: "QUEUED",
-  [ProtoJobState.RUNNING]: "RUNNING",
-  [ProtoJobState.COMPLETED]: "COMPLETED",
-  [ProtoJobState.FAILED]: "FAILED",
-  [ProtoJobState.CANCELLED]: "CANCELLED",
-  [ProtoJobState.EXPIRED]: "EXPIRED",
-};
 
 /** As for every RPC naming a queue: a key for "http" may also use the http lanes. */
 function denial(caller: Principal | undefined, queue: string): string | undefined {
@@ -75,7 +66,7 @@ export function listRpcs(engine: Engine, toClientError: ToClientError): ListRpcs
         const page = await engine.listJobs({
           queue: req.queue,
           // UNSPECIFIED (or a number this server does not know) is left unset: the engine names the field.
-          state: STATES[req.state] as JobState,
+          state: jobStateFromProto(req.state) as JobState,
           pageSize: req.pageSize,
           cursor: req.cursor,
           ...(tenant !== undefined ? { tenant } : {}),

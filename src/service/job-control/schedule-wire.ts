@@ -9,14 +9,14 @@ import { durationMs, timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt
 import {
   JobAttemptSchema,
   JobErrorSchema,
-  JobState as ProtoJobState,
   type Job,
   type JobAttempt as ProtoJobAttempt,
   type JobOptions as ProtoJobOptions,
 } from "../../../gen/jetq/v1/queue_pb.js";
 import { invalidArgument } from "../../engine/errors.js";
 import { scheduledTime } from "../../engine/schedule.js";
-import type { JobAttempt, JobOptions, JobState, JobStatus } from "../../engine/types.js";
+import { jobStateToProto } from "../job-state-wire.js";
+import type { JobAttempt, JobOptions, JobStatus } from "../../engine/types.js";
 
 const WIRE_NAMES = { runAt: "options.run_at", delay: "options.delay", startDeadline: "options.start_deadline" };
 
@@ -45,21 +45,12 @@ export function scheduleFromProto(options: ProtoJobOptions, out: JobOptions, now
   scheduledTime(out, now, WIRE_NAMES);
 }
 
-const STATE: Record<JobState, ProtoJobState> = {
-  QUEUED: ProtoJobState.QUEUED,
-  RUNNING: ProtoJobState.RUNNING,
-  COMPLETED: ProtoJobState.COMPLETED,
-  FAILED: ProtoJobState.FAILED,
-  CANCELLED: ProtoJobState.CANCELLED,
-  EXPIRED: ProtoJobState.EXPIRED,
-};
-
 function attemptToProto(a: JobAttempt): ProtoJobAttempt {
   return create(JobAttemptSchema, {
     attempt: a.attempt,
     startedAt: a.startedAt !== undefined ? timestampFromMs(a.startedAt) : undefined,
     finishedAt: a.finishedAt !== undefined ? timestampFromMs(a.finishedAt) : undefined,
-    outcome: STATE[a.outcome] ?? ProtoJobState.UNSPECIFIED,
+    outcome: jobStateToProto(a.outcome),
     error: a.error ? create(JobErrorSchema, { code: a.error.code, message: a.error.message }) : undefined,
   });
 }

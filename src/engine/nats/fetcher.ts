@@ -156,14 +156,7 @@ class NatsFetcher implements Fetcher {
     // A late delivery of an earlier pull of this process ends this wait, and so
     // does a new priority level (the next fetch pulls it too).
     const grown = this.deps.levels?.grown(queue);
-    const handed: Delivery[] = [];
-    const stop = new AbortController();
-    const unwait = late.wait(queue, (d) => {
-      if (stop.signal.aborted) return false;
-      handed.push(d);
-      stop.abort();
-      return true;
-    });
+    const { handed, stop, unwait } = waitForLate(late, queue);
     let got: Delivery[];
     try {
       got = await pullBatch(this.deps.nc, {
@@ -204,14 +197,7 @@ class NatsFetcher implements Fetcher {
     // Held deliveries first only when no level above them has a job waiting.
     const stashed = late.take(queue, max);
     const above = stashed.length > 0 ? levels.filter((p) => p > priorityOfStream(stashed.at(-1)!.stream)) : levels;
-    const handed: Delivery[] = [];
-    const stop = new AbortController();
-    const unwait = late.wait(queue, (d) => {
-      if (stop.signal.aborted) return false;
-      handed.push(d);
-      stop.abort();
-      return true;
-    });
+    const { handed, stop, unwait } = waitForLate(late, queue);
     let got: Delivery[] = [];
     try {
       if (above.length > 0) {
@@ -314,4 +300,20 @@ class NatsFetcher implements Fetcher {
     }
     return null;
   }
+}
+
+/** While a pull waits: the first late delivery of queue is taken (into handed) and stops the pull. */
+function waitForLate(
+  late: LateDeliveries,
+  queue: string,
+): { handed: Delivery[]; stop: AbortController; unwait: () => void } {
+  const handed: Delivery[] = [];
+  const stop = new AbortController();
+  const unwait = late.wait(queue, (d) => {
+    if (stop.signal.aborted) return false;
+    handed.push(d);
+    stop.abort();
+    return true;
+  });
+  return { handed, stop, unwait };
 }

@@ -136,16 +136,7 @@ export class DelayedJobs {
       ...(keys ? { msgID: keys.msgId } : {}),
     });
     if (ack.duplicate && keys) return { status: await deps.status(await this.original(keys, ack.seq)), fresh: false };
-    const record: JobRecord = {
-      state: "QUEUED",
-      queue,
-      tenant: meta.tenant,
-      createdAt: meta.createdAt,
-      attempt: 0,
-      progress: 0,
-      scheduledAt: runAt,
-      delayedSeq: ack.seq,
-    };
+    const record: JobRecord = { ...queuedRecord(queue, meta), scheduledAt: runAt, delayedSeq: ack.seq };
     // Already there: it was due at once and a mover wrote it first.
     await deps.records.write(id, record, 0);
     if (keys) {
@@ -261,14 +252,7 @@ export class DelayedJobs {
       msgID: `jetq-due-${meta.token}`,
       timeout: deps.requestTimeoutMs,
     });
-    const base: JobRecord = stored?.record ?? {
-      state: "QUEUED",
-      queue,
-      tenant: meta.tenant,
-      createdAt: meta.createdAt,
-      attempt: 0,
-      progress: 0,
-    };
+    const base: JobRecord = stored?.record ?? queuedRecord(queue, meta);
     const record: JobRecord = { ...base, state: "QUEUED", seq: ack.seq, undelivered: true, scheduledAt: due };
     delete record.delayedSeq;
     if ((await deps.records.write(id, record, stored?.revision ?? 0)) === undefined) {
@@ -290,4 +274,9 @@ export class DelayedJobs {
     await this.deps.jsm.streams.deleteMessage(DELAYED_STREAM, seq, false).catch(() => undefined);
     return true;
   }
+}
+
+/** The record of a job no worker has taken yet. */
+function queuedRecord(queue: string, meta: JobMeta): JobRecord {
+  return { state: "QUEUED", queue, tenant: meta.tenant, createdAt: meta.createdAt, attempt: 0, progress: 0 };
 }
